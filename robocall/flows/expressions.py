@@ -1,0 +1,73 @@
+"""The small, safe expression language used by branches and escalation rules.
+
+    shortness_of_breath or temperature >= 38.0 or (fever and cough)
+    zone in ("hanoi", "hcm") and not tested
+
+Evaluation is done by `simpleeval` (an AST walker, never Python's `eval`).  On
+top of it we allow only names, constants, comparisons and `and`/`or`/`not`,
+so a flow file cannot call functions or reach attributes.  An answer that was
+never given is `None`, and ordering comparisons with `None` are simply false:
+an unanswered temperature never counts as a fever.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from collections.abc import Mapping
+from typing import Any
+
+from simpleeval import DEFAULT_OPERATORS, SimpleEval
+
+# `yes` / `no` read better than True / False for a health officer.
+CONSTANTS: dict[str, Any] = {"yes": True, "no": False, "true": True, "false": False, "none": None}
+
+_ALLOWED_NODES = (
+    ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub,
+    ast.Compare, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn,
+    ast.Name, ast.Load, ast.Constant, ast.Tuple, ast.List,
+)
+
+
+def _none_safe(compare: Any) -> Any:
+    def apply(left: Any, right: Any) -> bool:
+        if left is None or right is None:
+            return False
+        try:
+            return bool(compare(left, right))
+        except TypeError:  # "37.5" < 38: a text answer is never ordered against a number
+            return False
+
+    return apply
+
+
+_OPERATORS = dict(DEFAULT_OPERATORS)
+for _node, _op in ((ast.Lt, operator.lt), (ast.LtE, operator.le), (ast.Gt, operator.gt), (ast.GtE, operator.ge)):
+    _OPERATORS[_node] = _none_safe(_op)
+
+
+class ExpressionError(ValueError):
+    pass
+
+
+def names_in(expression: str) -> set[str]:
+    """Check that `expression` uses only the allowed syntax; return the names it reads."""
+    try:
+        tree = ast.parse(expression.strip(), mode="eval")
+    except SyntaxError as error:
+        raise ExpressionError(f"cannot read the expression '{expression}': {error.msg}") from None
+    for node in ast.walk(tree):
+        if not isinstance(node, _ALLOWED_NODES):
+            raise ExpressionError(
+                f"'{ast.unparse(node) if isinstance(node, ast.expr) else expression}' is not allowed in an expression "
+                "(use answers, numbers, quoted text, comparisons, and/or/not)"
+            )
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)} - set(CONSTANTS)
+
+
+def evaluate(expression: str, values: Mapping[str, Any]) -> bool:
+    """Whether `expression` holds; names missing from `values` read as None."""
+    names = dict(CONSTANTS)
+    names.update({name: values.get(name) for name in names_in(expression)})
+    evaluator = SimpleEval(operators=_OPERATORS, functions={}, names=names)
+    return bool(evaluator.eval(expression.strip()))

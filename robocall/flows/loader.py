@@ -1,0 +1,163 @@
+"""Load a flow file once: YAML -> typed objects -> semantic checks -> `Flow`.
+
+Loading never stops at the first problem: it collects them all, so an
+officer fixing a file sees every mistake in one run.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
+
+from robocall.flows.problems import FlowError, Problem
+from robocall.flows.schema import FlowFile, Rule
+from robocall.flows.validate import check_flow, saved_answers
+from robocall.flows.yaml_source import SourceMap, load_yaml
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A validated flow, ready for the engine.  Immutable and safe to share between calls."""
+
+    spec: FlowFile
+    file: str
+    version: str  # hash of the file's text: a session records which version it ran
+    source: SourceMap = field(repr=False, compare=False)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def answers(self) -> set[str]:
+        return saved_answers(self.spec)
+
+    def rule_name(self, index: int) -> str:
+        rule: Rule = self.spec.escalations[index]
+        return rule.name or f"{rule.level}_{index + 1}"
+
+
+def parse_flow(text: str, file: str, audio_root: Path | None = None) -> Flow:
+    """Build a Flow from YAML text; raises FlowError listing every problem."""
+    loaded = load_yaml(text, file)
+    if loaded.data is None:
+        raise FlowError(loaded.problems)
+    problems = list(loaded.problems)
+    if not isinstance(loaded.data, dict):
+        raise FlowError(problems + [Problem(file, 1, "a flow file must be a mapping (name:, title:, nodes:, ...)")])
+    try:
+        spec = FlowFile.model_validate(loaded.data)
+    except ValidationError as error:
+        raise FlowError(problems + _schema_problems(error, loaded.source)) from None
+    problems += check_flow(spec, loaded.source, audio_root)
+    if problems:
+        raise FlowError(problems)
+    return Flow(spec=spec, file=file, version=hashlib.sha256(text.encode()).hexdigest()[:16], source=loaded.source)
+
+
+def load_flow(path: str | Path, audio_root: Path | None = None) -> Flow:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise FlowError([Problem(str(path), 1, f"cannot read the file: {error}")]) from None
+    return parse_flow(text, str(path), audio_root)
+
+
+def flow_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Expand directories into their *.yaml / *.yml files, in a stable order."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found += sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml"))
+        else:
+            found.append(path)
+    return found
+
+
+def load_flows(paths: Iterable[str | Path], audio_root: Path | None = None) -> tuple[dict[str, Flow], list[Problem]]:
+    """Load every flow it can; broken ones are left out and their problems returned."""
+    flows: dict[str, Flow] = {}
+    problems: list[Problem] = []
+    for path in flow_files(paths):
+        try:
+            flow = load_flow(path, audio_root)
+        except FlowError as error:
+            problems += error.problems
+            continue
+        if flow.name in flows:
+            problems.append(Problem(str(path), flow.source.line_of(("name",)),
+                                    f"flow name '{flow.name}' is already used by {flows[flow.name].file}"))
+            continue
+        flows[flow.name] = flow
+    return flows, problems
+
+
+# --- turning pydantic's errors into an officer's words --------------------------------------
+def _schema_problems(error: ValidationError, source: SourceMap) -> list[Problem]:
+    problems = []
+    for item in error.errors():
+        loc = tuple(item["loc"])
+        problems.append(source.problem(loc, _describe(item, loc)))
+    return problems
+
+
+def _describe(item: dict, loc: tuple) -> str:
+    kind = item["type"]
+    where = _where(loc[:-1]) if loc else "the file"
+    if kind == "extra_forbidden":
+        key = loc[-1]
+        hint = _suggest(str(key), _allowed_keys(loc[:-1]))
+        return f"unknown key '{key}' in {where}{hint}"
+    if kind == "missing":
+        return f"missing key '{loc[-1]}' in {where}"
+    return f"{_where(loc)}: {item['msg']}"
+
+
+def _where(loc: tuple) -> str:
+    if not loc:
+        return "the flow"
+    if loc[0] == "nodes" and len(loc) >= 2:
+        rest = ".".join(str(x) for x in loc[2:])
+        return f"node '{loc[1]}'" + (f" ({rest})" if rest else "")
+    if loc[0] == "escalations" and len(loc) >= 2 and isinstance(loc[1], int):
+        rest = ".".join(str(x) for x in loc[2:])
+        return f"escalation rule {loc[1] + 1}" + (f" ({rest})" if rest else "")
+    return ".".join(str(x) for x in loc)
+
+
+def _allowed_keys(loc: tuple) -> list[str]:
+    """Field names of the model found at `loc`, for 'did you mean' hints."""
+    model: type[BaseModel] = FlowFile
+    for part in loc:
+        if isinstance(part, int) or model is None:
+            continue
+        info = model.model_fields.get(str(part))
+        if info is None:  # a dict key such as a node id or keypad key
+            continue
+        model = _inner_model(info.annotation)
+    names = []
+    for name, info in (model.model_fields.items() if model else []):
+        names.append(info.alias or name)
+    return names
+
+
+def _inner_model(annotation: object) -> type[BaseModel] | None:
+    stack = [annotation]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            return current
+        stack += list(getattr(current, "__args__", ()))
+    return None
+
+
+def _suggest(key: str, allowed: list[str]) -> str:
+    close = difflib.get_close_matches(key, allowed, n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
