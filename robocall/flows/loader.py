@@ -117,6 +117,11 @@ def _describe(item: dict, loc: tuple) -> str:
         return f"unknown key '{key}' in {where}{hint}"
     if kind == "missing":
         return f"missing key '{loc[-1]}' in {where}"
+    if kind == "string_type" and item.get("input") is None:
+        # `{vi: Xin lỗi, chưa nghe thấy}`: YAML splits at the comma and leaves an empty text.
+        return f"{_where(loc[:-1])}: '{loc[-1]}' has no text (inside {{ }}, put text containing a comma in quotes)"
+    if kind == "string_pattern_mismatch":
+        return f"{_where(loc)} '{item.get('input')}' must be lower-case letters, digits and _ (no accents or spaces)"
     return f"{_where(loc)}: {item['msg']}"
 
 

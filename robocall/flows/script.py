@@ -9,11 +9,12 @@ silence, or `hangup`.  When the script runs out the caller stays silent.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from robocall.flows.engine import (
-    Action, Answered, Digits, Escalate, Gather, HangUp, Hangup, RecordAnswer, Say, SendSms, Session, Timeout,
+    Action, Answered, Digits, Escalate, Event, Gather, HangUp, Hangup, RecordAnswer, Say, SendSms, Timeout,
     advance, contact_fields, new_session,
 )
 from robocall.flows.loader import Flow
@@ -55,30 +56,45 @@ def sample_fields(today: dt.date | None = None) -> dict[str, Any]:
     )
 
 
-def run_script(flow: Flow, keys: list[str], fields: dict[str, Any] | None = None, language: str | None = None,
-               max_events: int = 10_000) -> Transcript:
+def run_script(flow: Flow, keys: list[str], fields: dict[str, Any] | None = None, language: str | None = None) -> Transcript:
+    """Play `flow` against a caller who presses `keys` in order, then stays silent."""
+    script = list(keys)
+
+    def next_event(_: Gather) -> Event:
+        entry = script.pop(0) if script else ""
+        if entry.lower() == HANGUP:
+            return Hangup()
+        return Timeout() if entry == "" else Digits(entry)
+
+    return run_call(flow, next_event, fields, language)
+
+
+def run_call(flow: Flow, next_event: Callable[[Gather], Event], fields: dict[str, Any] | None = None,
+             language: str | None = None, max_events: int = 10_000) -> Transcript:
+    """Play `flow` with `next_event` deciding what the caller does at each question."""
     session = new_session(flow, fields or sample_fields(), language)
     transcript = Transcript(flow.name, session.language)
     session, actions = advance(flow, session, Answered())
     _record(transcript, actions)
-    script = list(keys)
     for _ in range(max_events):  # a guard for the host, not the engine's step limit
-        if session.ended:
+        gather = next((a for a in reversed(actions) if isinstance(a, Gather)), None)
+        if session.ended or gather is None:
             break
-        entry = script.pop(0) if script else ""
-        if entry.lower() == HANGUP:
-            transcript.lines.append("☎  (hangs up)")
-            event: Hangup | Digits | Timeout = Hangup()
-        elif entry == "":
-            transcript.lines.append("☎  (silence)")
-            event = Timeout()
-        else:
-            transcript.lines.append(f"☎  presses {entry}")
-            event = Digits(entry)
+        event = next_event(gather)
+        transcript.lines.append(_describe_event(event))
         session, actions = advance(flow, session, event)
         _record(transcript, actions)
-    _finish(transcript, session)
+    transcript.end_reason = session.end_reason
+    transcript.steps = session.steps
     return transcript
+
+
+def _describe_event(event: Event) -> str:
+    if isinstance(event, Hangup):
+        return "☎  (hangs up)"
+    if isinstance(event, Digits):
+        return f"☎  presses {event.digits}"
+    return "☎  (silence)"
 
 
 def _record(transcript: Transcript, actions: list[Action]) -> None:
@@ -101,8 +117,3 @@ def _record(transcript: Transcript, actions: list[Action]) -> None:
             transcript.lines.append(f"   ✉ SMS: {action.text}")
         elif isinstance(action, HangUp):
             transcript.lines.append(f"🤖 (hangs up: {action.reason})")
-
-
-def _finish(transcript: Transcript, session: Session) -> None:
-    transcript.end_reason = session.end_reason
-    transcript.steps = session.steps

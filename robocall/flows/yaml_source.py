@@ -60,11 +60,22 @@ def load_yaml(text: str, file: str) -> LoadedYaml:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else 1
         what = error.problem or str(error)
-        return LoadedYaml(None, source, [Problem(file, line, f"YAML syntax error: {what}")])
+        return LoadedYaml(None, source, [Problem(file, line, f"YAML syntax error: {what}{_hint(what)}")])
     except yaml.YAMLError as error:
         return LoadedYaml(None, source, [Problem(file, 1, f"YAML syntax error: {error}")])
     finally:
         loader.dispose()
+
+
+def _hint(problem: str) -> str:
+    """Plain words for the YAML mistakes flow authors actually make."""
+    if "'\\t'" in problem or "\\t" in problem:
+        return " (indent with spaces, not tabs)"
+    if "but got '?'" in problem or "but got ':'" in problem:
+        return " (text containing '?' or ':' inside { } must be put in quotes)"
+    if "found character '*'" in problem or "found undefined alias" in problem:
+        return " (write the key * in quotes: \"*\")"
+    return ""
 
 
 def _record_lines(node: yaml.Node, path: Path, source: SourceMap, problems: list[Problem]) -> None:

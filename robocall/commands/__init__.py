@@ -1,0 +1,1 @@
+"""Subcommands of the `robocall` CLI."""

@@ -1,0 +1,90 @@
+"""`robocall flows check|try|draw`: validate, play and draw YAML call flows."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from robocall.flows import FlowError, load_flow
+from robocall.flows.loader import flow_files, load_flows
+from robocall.flows.script import parse_keys, run_script
+
+
+@click.group()
+def flows() -> None:
+    """Call flows written in YAML (ivr_flows/)."""
+
+
+@flows.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def check(paths: tuple[Path, ...]) -> None:
+    """Validate flows; print every problem as file:line: message.  Defaults to ivr_flows/."""
+    targets = list(paths) or [Path("ivr_flows")]
+    missing = [p for p in targets if not p.exists()]
+    for path in missing:
+        click.echo(f"{path}:1: no such file or directory", err=True)
+    files = flow_files(p for p in targets if p.exists())
+    loaded, problems = load_flows(files)
+    for problem in sorted(problems):
+        click.echo(str(problem), err=True)
+    for flow in loaded.values():
+        click.echo(f"ok  {flow.file}  ({flow.name}: {len(flow.spec.nodes)} nodes, "
+                   f"{len(flow.spec.escalations)} escalation rules)")
+    if problems or missing or not files:
+        if not files and not missing:
+            click.echo("no flow files found", err=True)
+        count = len(problems) + len(missing)
+        click.echo(f"{count} problem{'s' if count != 1 else ''} found", err=True)
+        sys.exit(1)
+
+
+@flows.command("try")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--keys", "keys", default="", help='Key presses, comma-separated: "1,2,375#,,hangup" ("" = silence).')
+@click.option("--language", default=None, help="Language of the call (default: the flow's first).")
+@click.option("--json", "as_json", is_flag=True, help="Print the transcript, answers and escalations as JSON.")
+def try_flow(path: Path, keys: str, language: str | None, as_json: bool) -> None:
+    """Play a flow against a simulated caller who presses KEYS."""
+    flow = _load_or_exit(path)
+    transcript = run_script(flow, parse_keys(keys), language=language)
+    if as_json:
+        click.echo(json.dumps(transcript.to_json(), ensure_ascii=False, indent=2))
+        return
+    click.echo(transcript.text())
+    click.echo("")
+    click.echo("Answers:" if transcript.answers else "Answers: none")
+    for name, value in transcript.answers.items():
+        click.echo(f"  {name} = {value!r}")
+    click.echo("Escalations:" if transcript.escalations else "Escalations: none")
+    for escalation in transcript.escalations:
+        click.echo(f"  {escalation['level']}: {escalation['reason']} (rule {escalation['rule']})")
+    click.echo(f"Ended: {transcript.end_reason} after {transcript.steps} steps")
+
+
+@flows.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write the drawing (.svg or .png).")
+@click.option("--language", default=None, help="Language of the prompt excerpts (default: the flow's first).")
+def draw(path: Path, output: Path, language: str | None) -> None:
+    """Draw a flow: nodes, keys, branches, answers and where escalations fire."""
+    from robocall.flows.draw import DrawError, draw_flow
+
+    flow = _load_or_exit(path)
+    try:
+        written = draw_flow(flow, output, language=language)
+    except DrawError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"wrote {written}")
+
+
+def _load_or_exit(path: Path):  # type: ignore[no-untyped-def]
+    try:
+        return load_flow(path)
+    except FlowError as error:
+        for problem in error.problems:
+            click.echo(str(problem), err=True)
+        sys.exit(1)
