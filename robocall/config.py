@@ -1,0 +1,160 @@
+"""Runtime settings.
+
+Read from environment variables and, optionally, a ``.env`` file in the current
+directory (environment variables win). Variable names are case-insensitive;
+unknown variables are ignored. Relative paths and the default database location
+are relative to the current directory, which is taken to be the project root.
+
+The configuration table in the README is generated from the field docstrings
+below: edit them, then run ``python -m robocall.config --update README.md``.
+The table sits between the markers ``TABLE_START`` and ``TABLE_END``.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+TABLE_START = "<!-- settings-table:start -->"
+TABLE_END = "<!-- settings-table:end -->"
+
+# How a computed default is shown in docs, instead of this machine's path.
+_DOC_DEFAULT = "doc_default"
+
+
+def default_database_url() -> str:
+    """SQLite file ``var/robocall.db`` under the current directory."""
+    return f"sqlite:///{Path.cwd() / 'var' / 'robocall.db'}"
+
+
+class Settings(BaseSettings):
+    """All settings; attribute ``foo_bar`` is read from variable ``FOO_BAR``."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        case_sensitive=False,
+        extra="ignore",
+        use_attribute_docstrings=True,  # the docstrings become field descriptions
+    )
+
+    database_url: str = Field(
+        default_factory=default_database_url,
+        json_schema_extra={_DOC_DEFAULT: "sqlite:///<cwd>/var/robocall.db"},
+    )
+    """SQLAlchemy database URL. SQLite (`sqlite:///path`; its directory is created on first use) or PostgreSQL (`postgresql://user:pass@host/db`, driven by psycopg 3)."""
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    """Redis URL for the job queues (RQ) and call state."""
+
+    telephony_backend: Literal["sim", "asterisk", "twilio"] = "sim"
+    """Where calls and SMS go: `sim` (built-in simulator, no real calls), `asterisk` or `twilio`."""
+
+    public_base_url: str = "http://127.0.0.1:8080"
+    """Base URL at which telephony providers and browsers reach this server (webhooks, audio)."""
+
+    flows_dir: Path = Path("ivr_flows")
+    """Directory of the IVR call flow definitions."""
+
+    audio_dir: Path = Path("audio")
+    """Directory of recorded and synthesized audio prompts."""
+
+    timezone: str = "Asia/Ho_Chi_Minh"
+    """IANA time zone used for calling hours and schedules."""
+
+    log_level: str = "INFO"
+    """Logging level: DEBUG, INFO, WARNING, ERROR or CRITICAL."""
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must start with http:// or https:// followed by a host")
+        return value.rstrip("/")  # callers join paths with "/..."
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"unknown log level {value!r}")
+        return level
+
+    @property
+    def tzinfo(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once. Tests call :func:`reset_settings`."""
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings so the next :func:`get_settings` rereads them."""
+    get_settings.cache_clear()
+
+
+def _doc_default(field: FieldInfo) -> str:
+    extra = field.json_schema_extra
+    if isinstance(extra, dict) and _DOC_DEFAULT in extra:
+        return str(extra[_DOC_DEFAULT])
+    default: Any = field.get_default(call_default_factory=False)
+    return str(default)
+
+
+def _table_cell(text: str) -> str:
+    # One line per row; a bare "|" would end the cell.
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def settings_table_markdown() -> str:
+    """A Markdown table of all settings: variable, default and meaning."""
+    lines = ["| Variable | Default | Meaning |", "| --- | --- | --- |"]
+    for name, field in Settings.model_fields.items():
+        variable = f"`{name.upper()}`"
+        default = f"`{_table_cell(_doc_default(field))}`"
+        meaning = _table_cell(field.description or "")
+        lines.append(f"| {variable} | {default} | {meaning} |")
+    return "\n".join(lines) + "\n"
+
+
+def replace_settings_table(text: str) -> str:
+    """``text`` with the part between the table markers replaced by a fresh table."""
+    start, end = text.find(TABLE_START), text.find(TABLE_END)
+    if start < 0 or end < start:
+        raise ValueError(f"no {TABLE_START} ... {TABLE_END} block found")
+    head = text[: start + len(TABLE_START)]
+    return f"{head}\n{settings_table_markdown()}{text[end:]}"
+
+
+def _main(argv: list[str]) -> None:
+    """Print the table, or with ``--update FILE`` rewrite it inside FILE."""
+    if argv[:1] == ["--update"] and len(argv) == 2:
+        path = Path(argv[1])
+        path.write_text(replace_settings_table(path.read_text(encoding="utf-8")), encoding="utf-8")
+    else:
+        print(settings_table_markdown(), end="")
+
+
+if __name__ == "__main__":
+    import sys
+
+    _main(sys.argv[1:])

@@ -1,0 +1,72 @@
+"""Database engines for SQLite and PostgreSQL (psycopg 3).
+
+Schema creation is plain ``create_all`` until migrations (alembic) arrive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import Engine, make_url
+from sqlmodel import SQLModel, create_engine
+
+# SQLAlchemy's bare "postgresql://" means psycopg2, which we don't ship;
+# "postgres://" is what Heroku-style providers hand out.
+_POSTGRES_PREFIXES = ("postgresql://", "postgres://")
+_POSTGRES_DRIVER = "postgresql+psycopg://"
+
+# How long a SQLite writer waits for another process's lock before failing.
+_SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def normalize_url(url: str) -> str:
+    """Make PostgreSQL URLs use psycopg 3; other URLs are returned unchanged."""
+    for prefix in _POSTGRES_PREFIXES:
+        if url.startswith(prefix):
+            return _POSTGRES_DRIVER + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for ``url``; extra keyword arguments go to ``create_engine``."""
+    url = normalize_url(url)
+    if make_url(url).get_backend_name() == "sqlite":
+        return _make_sqlite_engine(url, **kwargs)
+    # pre_ping: drop connections PostgreSQL closed (restarts, idle timeouts).
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def _make_sqlite_engine(url: str, **kwargs: Any) -> Engine:
+    database = make_url(url).database
+    in_memory = not database or database == ":memory:" or database.startswith("file::memory:")
+    if not in_memory:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    # The web server and workers use threads; SQLite's default forbids sharing.
+    connect_args = {"check_same_thread": False, **kwargs.pop("connect_args", {})}
+    engine = create_engine(url, connect_args=connect_args, **kwargs)
+    event.listen(engine, "connect", _configure_sqlite_connection(wal=not in_memory))
+    return engine
+
+
+def _configure_sqlite_connection(wal: bool) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            # WAL lets readers (dashboard) proceed while a worker writes.
+            if wal:
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")  # off by default in SQLite
+            cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
+        finally:
+            cursor.close()
+
+    return on_connect
+
+
+def create_all(engine: Engine, metadata: MetaData | None = None) -> None:
+    """Create all tables of ``metadata`` (default: every imported SQLModel table)."""
+    (metadata or SQLModel.metadata).create_all(engine)

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Run the test suite on SQLite, then the database tests (marker `db`) again on
+# PostgreSQL when one answers at $TEST_POSTGRES_URL.
+#
+# Arguments are passed to both pytest runs, e.g. scripts/run_tests.sh -x tests/test_db.py
+# TEST_POSTGRES_URL is only used as an admin connection to create and drop
+# throwaway databases (see tests/conftest.py).
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT" || exit 1
+PYTHON="$ROOT/.venv/bin/python"
+export TEST_POSTGRES_URL="${TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/postgres}"
+
+PYTEST_NO_TESTS_COLLECTED=5
+
+# The URL without its password, for messages.
+redacted_pg_url() {
+    sed -E 's#(://[^:/@]+):[^@]*@#\1:***@#' <<<"$TEST_POSTGRES_URL"
+}
+
+# Prints nothing and succeeds when we can log in; prints the reason otherwise.
+postgres_problem() {
+    "$PYTHON" - <<'EOF'
+import os, sys
+import psycopg
+from sqlalchemy.engine import make_url
+
+url = make_url(os.environ["TEST_POSTGRES_URL"]).set(drivername="postgresql")
+try:
+    psycopg.connect(url.render_as_string(hide_password=False), connect_timeout=3).close()
+except Exception as exc:  # any failure just means "no PostgreSQL run"
+    print(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+    sys.exit(1)
+EOF
+}
+
+[[ -x "$PYTHON" ]] || { echo "run_tests: $PYTHON not found; run 'make setup' first" >&2; exit 1; }
+
+echo "=== pytest on SQLite ==="
+ROBOCALL_TEST_DB=sqlite "$PYTHON" -m pytest "$@"
+sqlite_status=$?
+
+pg_status=0
+pg_summary="skipped"
+if reason="$(postgres_problem)"; then
+    echo
+    echo "=== pytest -m db on PostgreSQL ($(redacted_pg_url)) ==="
+    ROBOCALL_TEST_DB=postgresql "$PYTHON" -m pytest -m db "$@"
+    pg_status=$?
+    if ((pg_status == PYTEST_NO_TESTS_COLLECTED)); then
+        # Nothing marked `db` in this selection yet: nothing to rerun, not a failure.
+        echo "run_tests: no database tests selected for the PostgreSQL run"
+        pg_status=0
+    fi
+    pg_summary="exit $pg_status"
+else
+    echo
+    echo "PostgreSQL not reachable at $(redacted_pg_url) ($reason): skipping the PostgreSQL run"
+fi
+
+echo
+echo "run_tests: SQLite run: exit $sqlite_status; PostgreSQL run: $pg_summary"
+# Keep pytest's own exit code (1 = failures, 2 = interrupted, ...) for callers.
+if ((sqlite_status != 0)); then
+    exit "$sqlite_status"
+fi
+exit "$pg_status"

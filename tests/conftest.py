@@ -1,0 +1,174 @@
+"""Shared fixtures: a fresh database per test, a clean Redis DB, fresh settings.
+
+Database backend: SQLite by default; ``ROBOCALL_TEST_DB=postgresql`` gives each
+test a throwaway PostgreSQL database created through the admin connection
+``TEST_POSTGRES_URL`` (scripts/run_tests.sh does that for tests marked ``db``).
+Tests using ``db_url`` or ``db_engine`` are marked ``db`` automatically.
+
+Redis is real, never mocked: tests use DB number ``TEST_REDIS_DB`` of the server
+in ``REDIS_URL`` and fail (not skip) when it does not answer.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import redis
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.pool import NullPool
+
+from robocall.config import Settings, reset_settings
+from robocall.db import make_engine, normalize_url
+
+DEFAULT_TEST_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+TEST_REDIS_DB = 15  # the app uses 0; tests flush only this one
+DB_FIXTURES = {"db_url", "db_engine"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    selected_db_backend()  # a bad ROBOCALL_TEST_DB stops the run before any test
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects anything
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # So `pytest -m db` (the PostgreSQL rerun) can't miss a database test.
+    for item in items:
+        if DB_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.db)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings() -> Iterator[None]:
+    """Each test reads settings anew, so monkeypatched env vars take effect."""
+    reset_settings()
+    yield
+    reset_settings()
+
+
+# --- databases ---------------------------------------------------------------
+
+
+def selected_db_backend() -> str:
+    backend = os.environ.get("ROBOCALL_TEST_DB", "sqlite").strip().lower() or "sqlite"
+    if backend not in {"sqlite", "postgresql"}:
+        raise pytest.UsageError(f"ROBOCALL_TEST_DB must be sqlite or postgresql, not {backend!r}")
+    return backend
+
+
+@pytest.fixture
+def db_backend() -> str:
+    """The database backend tests run on: "sqlite" or "postgresql"."""
+    return selected_db_backend()
+
+
+def _postgres_admin_engine() -> Engine:
+    url = normalize_url(os.environ.get("TEST_POSTGRES_URL", DEFAULT_TEST_POSTGRES_URL))
+    # CREATE/DROP DATABASE can't run inside a transaction; NullPool so no
+    # admin connection lingers on after the test.
+    return create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+
+
+def _create_postgres_database(admin: Engine, name: str) -> None:
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        pytest.fail(
+            f"ROBOCALL_TEST_DB=postgresql but cannot create a database via "
+            f"{admin.url.render_as_string(hide_password=True)}: {exc}",
+            pytrace=False,
+        )
+
+
+def _drop_postgres_database(admin: Engine, name: str) -> None:
+    with admin.connect() as conn:
+        # Connections the test leaked would make DROP DATABASE fail.
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = :name AND pid <> pg_backend_pid()"
+            ),
+            {"name": name},
+        )
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+
+
+@pytest.fixture
+def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """URL of an empty database, used by this test only.
+
+    Also set as DATABASE_URL, so code under test using get_settings() gets it.
+    """
+    if selected_db_backend() == "sqlite":
+        yield from _use_database_url(f"sqlite:///{tmp_path / 'robocall-test.db'}", monkeypatch)
+        return
+    admin = _postgres_admin_engine()
+    name = f"robocall_test_{uuid.uuid4().hex[:16]}"
+    _create_postgres_database(admin, name)
+    try:
+        url = admin.url.set(database=name).render_as_string(hide_password=False)
+        yield from _use_database_url(url, monkeypatch)
+    finally:
+        _drop_postgres_database(admin, name)
+        admin.dispose()
+
+
+def _use_database_url(url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("DATABASE_URL", url)
+    reset_settings()
+    yield url
+
+
+@pytest.fixture
+def db_engine(db_url: str) -> Iterator[Engine]:
+    """An engine on the test's empty database (see ``db_url``)."""
+    engine = make_engine(db_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()  # before db_url drops the database
+
+
+# --- redis -------------------------------------------------------------------
+
+
+@pytest.fixture
+def redis_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """URL of an empty Redis DB (number 15 of the configured server), flushed after.
+
+    Also set as REDIS_URL, so code under test using get_settings() gets it.
+    """
+    url = make_url_with_redis_db(Settings().redis_url, TEST_REDIS_DB)
+    client = redis.Redis.from_url(url, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        shown = re.sub(r"//[^@/]*@", "//***@", url)  # hide any password
+        pytest.fail(
+            f"Redis does not answer at {shown} ({exc}). Tests need a real Redis: "
+            "run `make setup` (scripts/ensure_services.sh starts one).",
+            pytrace=False,
+        )
+    client.flushdb()
+    monkeypatch.setenv("REDIS_URL", url)
+    reset_settings()
+    try:
+        yield url
+    finally:
+        client.flushdb()
+        client.close()
+
+
+def make_url_with_redis_db(url: str, db: int) -> str:
+    """``url`` pointing at Redis database number ``db`` instead of its own."""
+    parts = urlsplit(url)
+    # A ?db=N option would win over the path.
+    query = "&".join(p for p in parts.query.split("&") if p and not p.startswith("db="))
+    return urlunsplit(parts._replace(path=f"/{db}", query=query))

@@ -1,0 +1,147 @@
+"""Settings: defaults, environment and .env, validation, and the README table."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from robocall import config
+from robocall.config import Settings, get_settings, reset_settings, settings_table_markdown
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No settings from the developer's environment or .env; cwd is an empty dir."""
+    names = set(Settings.model_fields)
+    for key in list(os.environ):
+        if key.lower() in names:
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_defaults(tmp_path: Path) -> None:
+    settings = Settings()
+    assert settings.database_url == f"sqlite:///{tmp_path}/var/robocall.db"
+    assert settings.redis_url == "redis://127.0.0.1:6379/0"
+    assert settings.telephony_backend == "sim"
+    assert settings.public_base_url == "http://127.0.0.1:8080"
+    assert settings.flows_dir == Path("ivr_flows")
+    assert settings.audio_dir == Path("audio")
+    assert settings.timezone == "Asia/Ho_Chi_Minh"
+    assert settings.tzinfo.key == "Asia/Ho_Chi_Minh"
+    assert settings.log_level == "INFO"
+
+
+def test_reading_settings_creates_no_directories(tmp_path: Path) -> None:
+    Settings()
+    assert list(tmp_path.iterdir()) == []  # var/ appears only when the database is used
+
+
+def test_environment_variables_case_insensitive(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEPHONY_BACKEND", "twilio")
+    monkeypatch.setenv("redis_url", "redis://redis.internal:6380/2")
+    monkeypatch.setenv("Flows_Dir", "/srv/flows")
+    settings = Settings()
+    assert settings.telephony_backend == "twilio"
+    assert settings.redis_url == "redis://redis.internal:6380/2"
+    assert settings.flows_dir == Path("/srv/flows")
+
+
+def test_dotenv_in_current_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".env").write_text(
+        "TELEPHONY_BACKEND=asterisk\n"
+        "LOG_LEVEL=debug\n"
+        "SOMETHING_ELSE=ignored\n"
+        "DATABASE_URL=postgresql://robocall@db/robocall\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("LOG_LEVEL", "warning")  # the environment wins over .env
+    settings = Settings()
+    assert settings.telephony_backend == "asterisk"
+    assert settings.log_level == "WARNING"
+    assert settings.database_url == "postgresql://robocall@db/robocall"
+
+
+def test_unknown_environment_variables_are_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROBOCALL_UNKNOWN", "x")
+    monkeypatch.setenv("PATHX", "y")
+    assert Settings().telephony_backend == "sim"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("TELEPHONY_BACKEND", "skype"),
+        ("TIMEZONE", "Mars/Olympus_Mons"),
+        ("LOG_LEVEL", "chatty"),
+        ("PUBLIC_BASE_URL", "ftp://example.org"),
+        ("PUBLIC_BASE_URL", "127.0.0.1:8080"),
+    ],
+)
+def test_invalid_values_are_rejected(
+    variable: str, value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError, match=variable.lower()):
+        Settings()
+
+
+def test_public_base_url_without_trailing_slash(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://robocall.example.org/")
+    assert Settings().public_base_url == "https://robocall.example.org"
+
+
+def test_get_settings_is_cached_until_reset(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = get_settings()
+    monkeypatch.setenv("TELEPHONY_BACKEND", "asterisk")
+    assert get_settings() is first
+    assert get_settings().telephony_backend == "sim"
+    reset_settings()
+    assert get_settings().telephony_backend == "asterisk"
+
+
+def test_every_setting_is_documented() -> None:
+    for name, field in Settings.model_fields.items():
+        assert field.description and len(field.description) > 10, f"{name} has no docstring"
+
+
+def test_settings_table_lists_every_setting() -> None:
+    lines = settings_table_markdown().splitlines()
+    assert lines[:2] == ["| Variable | Default | Meaning |", "| --- | --- | --- |"]
+    rows = [line.split(" | ") for line in lines[2:]]
+    assert [row[0] for row in rows] == [f"| `{name.upper()}`" for name in Settings.model_fields]
+    assert all(line.startswith("| ") and line.endswith(" |") for line in lines)
+    table = "\n".join(lines)
+    assert "| `TIMEZONE` | `Asia/Ho_Chi_Minh` | IANA time zone" in table
+    # The default database is shown generically, not with this machine's path.
+    assert "`sqlite:///<cwd>/var/robocall.db`" in table
+    assert str(Path.cwd()) not in table
+
+
+def test_replace_settings_table() -> None:
+    text = f"# Title\n\n{config.TABLE_START}\nold table\n{config.TABLE_END}\n\nMore.\n"
+    updated = config.replace_settings_table(text)
+    assert updated == (
+        f"# Title\n\n{config.TABLE_START}\n{settings_table_markdown()}{config.TABLE_END}\n\nMore.\n"
+    )
+    assert config.replace_settings_table(updated) == updated
+    with pytest.raises(ValueError):
+        config.replace_settings_table("no markers here")
+
+
+def test_readme_table_is_up_to_date() -> None:
+    if not README.exists():
+        pytest.skip("README.md not written yet")
+    text = README.read_text(encoding="utf-8")
+    assert config.TABLE_START in text, (
+        f"README.md needs a configuration table between {config.TABLE_START} and {config.TABLE_END}"
+    )
+    assert config.replace_settings_table(text) == text, (
+        "README.md configuration table is stale: run `python -m robocall.config --update README.md`"
+    )
