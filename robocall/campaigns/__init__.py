@@ -1,0 +1,1 @@
+"""Tracing campaigns: who to call when, the dialer, and the campaign runner."""

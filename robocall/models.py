@@ -1,0 +1,173 @@
+"""The shared data model: contacts, campaigns, call attempts, answers, escalations, audit.
+
+Times are timezone-aware UTC datetimes (sqlmodel refuses naive ones); dates that mean "a day in the province" (exposure date, follow-up
+day) are local dates in the configured time zone.  The database is the source
+of truth: every report figure is counted from these tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+
+class Category(StrEnum):
+    F1 = "F1"
+    F2 = "F2"
+    RETURNEE = "returnee"
+    OTHER = "other"
+
+
+class CallState(StrEnum):
+    QUEUED = "queued"
+    DIALLING = "dialling"
+    RINGING = "ringing"
+    ANSWERED = "answered"
+    COMPLETED = "completed"
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    FAILED = "failed"
+    MACHINE = "machine"
+
+
+# A contact may have at most one call in these states at any moment (enforced by an index).
+ACTIVE_CALL_STATES = (CallState.QUEUED, CallState.DIALLING, CallState.RINGING, CallState.ANSWERED)
+# Outcomes the retry ladder applies to.
+RETRYABLE_STATES = (CallState.BUSY, CallState.NO_ANSWER, CallState.FAILED, CallState.MACHINE)
+
+
+class EscalationStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Contact(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    phone: str = Field(index=True, unique=True, description="E.164, e.g. +84912345678")
+    name: str = ""
+    category: str = Field(default=Category.OTHER, index=True)
+    district: str = Field(default="", index=True)
+    commune: str = Field(default="", index=True)
+    exposure_date: dt.date | None = Field(default=None, description="exposure (F1/F2) or return (returnee) date")
+    monitoring_end: dt.date | None = Field(default=None, index=True)
+    language: str = "vi"
+    carrier: str = ""
+    opted_out: bool = Field(default=False, index=True)
+    opted_out_at: dt.datetime | None = None
+    source_list: str = ""
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class CallCampaign(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    flow: str = Field(description="flow name, e.g. f1_f2_followup")
+    categories: str = Field(description="comma-separated contact categories this campaign calls")
+    status: str = Field(default="active", description="active, paused or finished")
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class CallAttempt(SQLModel, table=True):
+    __table_args__ = (
+        # The guarantee that no contact is called twice at once, whatever number of workers run:
+        # the database refuses a second active attempt for the same contact.
+        Index(
+            "one_active_call_per_contact", "contact_id", unique=True,
+            sqlite_where=text("state IN ('queued', 'dialling', 'ringing', 'answered')"),
+            postgresql_where=text("state IN ('queued', 'dialling', 'ringing', 'answered')"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int | None = Field(default=None, foreign_key="callcampaign.id", index=True)
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
+    phone: str = Field(default="", description="number dialled or calling in (E.164)")
+    flow: str
+    direction: str = Field(default="outbound", description="outbound or inbound")
+    day: dt.date = Field(index=True, description="local follow-up day this attempt belongs to")
+    attempt_number: int = 1
+    state: str = Field(default=CallState.QUEUED, index=True)
+    backend: str = "sim"
+    backend_call_id: str = ""
+    caller_id: str = ""
+    queued_at: dt.datetime = Field(default_factory=utcnow)
+    dialled_at: dt.datetime | None = None
+    answered_at: dt.datetime | None = None
+    ended_at: dt.datetime | None = Field(default=None, index=True)
+    end_reason: str = ""
+    session: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+
+
+class Answer(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("attempt_id", "question", name="one_answer_per_question_per_call"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    attempt_id: int = Field(foreign_key="callattempt.id", index=True)
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
+    question: str
+    node: str
+    value: Any = Field(default=None, sa_column=Column(JSON))
+    keys: str = ""
+    recorded_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class Escalation(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
+    attempt_id: int | None = Field(default=None, foreign_key="callattempt.id", index=True)
+    flow: str = ""
+    rule: str
+    level: str = Field(index=True)
+    reason: str
+    notify_cdc: bool = True
+    callback: bool = False
+    status: str = Field(default=EscalationStatus.OPEN, index=True)
+    assignee: str = ""
+    outcome: str = ""
+    created_at: dt.datetime = Field(default_factory=utcnow, index=True)
+    acknowledged_at: dt.datetime | None = None
+    resolved_at: dt.datetime | None = None
+
+
+class EscalationEvent(SQLModel, table=True):
+    """The timeline of an escalation: created, acknowledged, assigned, note, callback, resolved."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    escalation_id: int = Field(foreign_key="escalation.id", index=True)
+    at: dt.datetime = Field(default_factory=utcnow)
+    actor: str = "system"
+    kind: str
+    text: str = ""
+
+
+class ContactDay(SQLModel, table=True):
+    """One row per contact per follow-up day once the day is closed: reached or not."""
+
+    __table_args__ = (UniqueConstraint("contact_id", "day", name="one_status_per_contact_per_day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    day: dt.date = Field(index=True)
+    reached: bool
+    attempts: int = 0
+    unreachable_streak: int = 0
+
+
+class AuditLog(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = Field(default_factory=utcnow, index=True)
+    actor: str
+    action: str
+    object_type: str = ""
+    object_id: str = ""
+    detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
