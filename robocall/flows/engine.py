@@ -352,11 +352,15 @@ def _read_date(spec: DateInput, typed: str, today: dt.date) -> tuple[bool, Any, 
         return False, None, None
     day, month = int(typed[:2]), int(typed[2:4])
     years = [int(typed[4:])] if len(typed) == 8 else [today.year, today.year - 1, today.year + 1]
+    allowed = []
     for year in years:
         try:
             date = dt.date(year, month, day)
         except ValueError:
             continue
         if -spec.max_days_ahead <= (today - date).days <= spec.max_days_ago:
-            return True, date.isoformat(), None
-    return False, None, None
+            allowed.append(date)
+    if not allowed:
+        return False, None, None
+    # DDMM alone: the year that puts the date nearest to today (as schema.DateInput documents).
+    return True, min(allowed, key=lambda date: abs((today - date).days)).isoformat(), None
