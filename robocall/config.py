@@ -72,6 +72,36 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     """Logging level: DEBUG, INFO, WARNING, ERROR or CRITICAL."""
 
+    call_window: str = "07:30-20:30"
+    """Daily window for outbound calls, local time (HH:MM-HH:MM); no call is ever started outside it."""
+
+    retry_ladder: str = "15m,1h,3h"
+    """Waits before the next try after busy, no answer or failure, in order (`m` minutes, `h` hours)."""
+
+    daily_attempt_cap: int = 4
+    """Most call attempts to one contact in one day."""
+
+    monitoring_days: str = "F1=14,F2=7,returnee=14,other=14"
+    """Days of follow-up after the exposure (F1, F2) or return (returnee) date, per category."""
+
+    unreachable_days_to_escalate: int = 2
+    """Whole days in a row without reaching a contact before a home visit is escalated."""
+
+    max_channels: int = 30
+    """Most simultaneous outbound calls (lines on the trunk)."""
+
+    calls_per_second: float = 5.0
+    """Most new outbound calls started per second."""
+
+    caller_ids: str = ""
+    """Caller id per carrier, e.g. `Viettel=02343822001,Vinaphone=02343822002,default=02343822000` (people answer numbers on their own network more often)."""
+
+    queue_prefix: str = "robocall"
+    """Prefix of the RQ queue names in Redis, so that several deployments can share one Redis."""
+
+    sim_seed: int = 2021
+    """Seed of the simulated phone network's residents (TELEPHONY_BACKEND=sim)."""
+
     @field_validator("public_base_url")
     @classmethod
     def _check_base_url(cls, value: str) -> str:

@@ -150,17 +150,27 @@ class EscalationEvent(SQLModel, table=True):
     text: str = ""
 
 
-class ContactDay(SQLModel, table=True):
-    """One row per contact per follow-up day once the day is closed: reached or not."""
+class FollowUpState(StrEnum):
+    PENDING = "pending"  # due at next_try_at
+    CALLING = "calling"  # an attempt is out
+    REACHED = "reached"  # a call was answered today
+    UNREACHED = "unreached"  # no answer all day: non-reporting
+    SKIPPED = "skipped"  # opted out before the call
 
-    __table_args__ = (UniqueConstraint("contact_id", "day", name="one_status_per_contact_per_day"),)
+
+class FollowUp(SQLModel, table=True):
+    """One contact's follow-up on one local day: attempts, the next try, and how the day ended."""
+
+    __table_args__ = (UniqueConstraint("contact_id", "day", name="one_follow_up_per_contact_per_day"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="callcampaign.id", index=True)
     contact_id: int = Field(foreign_key="contact.id", index=True)
     day: dt.date = Field(index=True)
-    reached: bool
+    state: str = Field(default=FollowUpState.PENDING, index=True)
+    next_try_at: dt.datetime | None = Field(default=None, index=True)
     attempts: int = 0
-    unreachable_streak: int = 0
+    unreachable_streak: int = Field(default=0, description="days in a row without an answer, this one included")
 
 
 class AuditLog(SQLModel, table=True):

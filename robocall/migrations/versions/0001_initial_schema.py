@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 18:46:26.279183
+Create Date: 2026-11-22 18:48:26.381526
 
 """
 from typing import Sequence, Union
@@ -101,20 +101,26 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_callattempt_state'), ['state'], unique=False)
         batch_op.create_index('one_active_call_per_contact', ['contact_id'], unique=True, sqlite_where=sa.text("state IN ('queued', 'dialling', 'ringing', 'answered')"), postgresql_where=sa.text("state IN ('queued', 'dialling', 'ringing', 'answered')"))
 
-    op.create_table('contactday',
+    op.create_table('followup',
     sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
     sa.Column('contact_id', sa.Integer(), nullable=False),
     sa.Column('day', sa.Date(), nullable=False),
-    sa.Column('reached', sa.Boolean(), nullable=False),
+    sa.Column('state', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('next_try_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('unreachable_streak', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['campaign_id'], ['callcampaign.id'], ),
     sa.ForeignKeyConstraint(['contact_id'], ['contact.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('contact_id', 'day', name='one_status_per_contact_per_day')
+    sa.UniqueConstraint('contact_id', 'day', name='one_follow_up_per_contact_per_day')
     )
-    with op.batch_alter_table('contactday', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_contactday_contact_id'), ['contact_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_contactday_day'), ['day'], unique=False)
+    with op.batch_alter_table('followup', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_followup_campaign_id'), ['campaign_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_followup_contact_id'), ['contact_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_followup_day'), ['day'], unique=False)
+        batch_op.create_index(batch_op.f('ix_followup_next_try_at'), ['next_try_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_followup_state'), ['state'], unique=False)
 
     op.create_table('answer',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -197,11 +203,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_answer_attempt_id'))
 
     op.drop_table('answer')
-    with op.batch_alter_table('contactday', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_contactday_day'))
-        batch_op.drop_index(batch_op.f('ix_contactday_contact_id'))
+    with op.batch_alter_table('followup', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_followup_state'))
+        batch_op.drop_index(batch_op.f('ix_followup_next_try_at'))
+        batch_op.drop_index(batch_op.f('ix_followup_day'))
+        batch_op.drop_index(batch_op.f('ix_followup_contact_id'))
+        batch_op.drop_index(batch_op.f('ix_followup_campaign_id'))
 
-    op.drop_table('contactday')
+    op.drop_table('followup')
     with op.batch_alter_table('callattempt', schema=None) as batch_op:
         batch_op.drop_index('one_active_call_per_contact', sqlite_where=sa.text("state IN ('queued', 'dialling', 'ringing', 'answered')"), postgresql_where=sa.text("state IN ('queued', 'dialling', 'ringing', 'answered')"))
         batch_op.drop_index(batch_op.f('ix_callattempt_state'))

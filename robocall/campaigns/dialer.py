@@ -1,0 +1,255 @@
+"""Who to call, when, on which channel: the dialer's decisions, written to the database.
+
+Time is always passed in (`now`), so the same code runs on the wall clock
+against Asterisk or Twilio and on the simulator's virtual clock.
+
+The guarantees, and where they come from:
+- never two calls to one contact at once: a partial unique index on
+  call attempts (see models.CallAttempt), whatever number of dialers race;
+- never more than `max_channels` calls on the line: a channel is busy from
+  an attempt's start until its end, counted from the attempts table;
+- a calls-per-second pace: consecutive starts are at least 1/cps apart,
+  also across ticks (the last start is read back from the table).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session as DbSession
+from sqlmodel import col, select
+
+from robocall.campaigns.policy import CallPolicy
+from robocall.models import (
+    ACTIVE_CALL_STATES, CallAttempt, CallCampaign, CallState, Contact, Escalation, EscalationEvent, FollowUp,
+    FollowUpState,
+)
+
+
+@dataclass(frozen=True)
+class DialLimits:
+    max_channels: int = 30
+    calls_per_second: float = 5.0
+    caller_ids: tuple[tuple[str, str], ...] = ()  # (carrier, caller id); carrier "" is the default
+
+    def caller_id_for(self, carrier: str) -> str:
+        table = dict(self.caller_ids)
+        return table.get(carrier, table.get("", ""))
+
+
+@dataclass(frozen=True)
+class PlannedCall:
+    attempt_id: int
+    start_at: dt.datetime
+
+
+# --- the day's plan ------------------------------------------------------------------------------------
+
+
+def plan_day(engine: Engine, day: dt.date, policy: CallPolicy) -> int:
+    """Create today's follow-up for every monitored, reachable contact of every active campaign."""
+    created = 0
+    opens = policy.window_opens(day)
+    with DbSession(engine) as db:
+        campaigns = db.exec(select(CallCampaign).where(CallCampaign.status == "active")).all()
+        for campaign in campaigns:
+            categories = [c.strip() for c in campaign.categories.split(",") if c.strip()]
+            contacts = db.exec(
+                select(Contact.id).where(
+                    col(Contact.category).in_(categories), Contact.opted_out == False,  # noqa: E712
+                    col(Contact.exposure_date) < day, col(Contact.monitoring_end) >= day,
+                )
+            ).all()
+            already = set(db.exec(select(FollowUp.contact_id).where(FollowUp.day == day)).all())
+            for contact_id in contacts:
+                if contact_id in already:
+                    continue
+                assert campaign.id is not None and contact_id is not None
+                db.add(FollowUp(campaign_id=campaign.id, contact_id=contact_id, day=day, next_try_at=opens))
+                created += 1
+        db.commit()
+    return created
+
+
+# --- channels and pace -------------------------------------------------------------------------------
+
+
+def _busy_at(at: dt.datetime):  # type: ignore[no-untyped-def]
+    """SQL condition: the attempt holds a channel at `at`."""
+    started = func.coalesce(CallAttempt.dialled_at, CallAttempt.queued_at)
+    return (started <= at) & or_(col(CallAttempt.ended_at).is_(None), col(CallAttempt.ended_at) > at)
+
+
+def channels_in_use(db: DbSession, at: dt.datetime) -> int:
+    return db.exec(select(func.count()).select_from(CallAttempt).where(_busy_at(at))).one()
+
+
+def free_channel_times(db: DbSession, now: dt.datetime, horizon: dt.datetime, max_channels: int) -> list[dt.datetime]:
+    """The moments in [now, horizon) at which a channel is free to start a call, one per channel."""
+    free_now = max(0, max_channels - channels_in_use(db, now))
+    ending = db.exec(
+        select(CallAttempt.ended_at).where(_busy_at(now), col(CallAttempt.ended_at) < horizon)
+        .order_by(col(CallAttempt.ended_at))
+    ).all()
+    return [now] * free_now + [_aware(t) for t in ending if t is not None]
+
+
+def last_start(db: DbSession) -> dt.datetime | None:
+    started = db.exec(select(func.max(func.coalesce(CallAttempt.dialled_at, CallAttempt.queued_at)))).one()
+    return _aware(started) if started else None
+
+
+# --- one tick of the dialer -------------------------------------------------------------------------
+
+
+def dial_tick(engine: Engine, now: dt.datetime, horizon: dt.datetime, policy: CallPolicy,
+              limits: DialLimits) -> list[PlannedCall]:
+    """Start every due follow-up that a channel and the pace allow between `now` and `horizon`."""
+    closes = policy.window_closes(policy.local_day(now))
+    horizon = min(horizon, closes)
+    if not policy.in_window(now) or now >= horizon:
+        return []
+    gap = dt.timedelta(seconds=1 / limits.calls_per_second)
+    planned: list[PlannedCall] = []
+    with DbSession(engine) as db:
+        slots = free_channel_times(db, now, horizon, limits.max_channels)
+        if not slots:
+            return []
+        due = list(db.exec(
+            select(FollowUp, Contact).join(Contact, col(Contact.id) == FollowUp.contact_id)
+            .where(FollowUp.state == FollowUpState.PENDING, col(FollowUp.next_try_at) < horizon)
+            .order_by(col(FollowUp.next_try_at), col(FollowUp.id))
+        ).all())
+        previous = last_start(db)
+        campaigns = {c.id: c for c in db.exec(select(CallCampaign)).all()}
+        for slot in slots:
+            if not due:
+                break
+            start = slot if previous is None else max(slot, previous + gap)
+            pick = next((i for i, (f, _) in enumerate(due) if _aware(f.next_try_at) <= start), None)
+            if pick is None:  # nothing due yet at this slot: start when the earliest one is due
+                start = max(start, _aware(due[0][0].next_try_at))
+                pick = 0
+            if start >= horizon:
+                break
+            follow_up, contact = due.pop(pick)
+            if contact.opted_out:
+                follow_up.state = FollowUpState.SKIPPED
+                db.add(follow_up)
+                continue
+            attempt = _start_attempt(db, follow_up, contact, campaigns[follow_up.campaign_id], start, limits)
+            if attempt is None:
+                continue
+            planned.append(PlannedCall(attempt, start))
+            previous = start
+        db.commit()
+    return planned
+
+
+def _start_attempt(db: DbSession, follow_up: FollowUp, contact: Contact, campaign: CallCampaign,
+                   start: dt.datetime, limits: DialLimits) -> int | None:
+    attempt = CallAttempt(
+        campaign_id=campaign.id, contact_id=contact.id, phone=contact.phone, flow=campaign.flow,
+        direction="outbound", day=follow_up.day, attempt_number=follow_up.attempts + 1,
+        state=CallState.QUEUED, caller_id=limits.caller_id_for(contact.carrier), queued_at=start,
+    )
+    try:
+        with db.begin_nested():  # the unique index may refuse it: another dialer got there first
+            db.add(attempt)
+            db.flush()
+    except IntegrityError:
+        return None
+    follow_up.state = FollowUpState.CALLING
+    db.add(follow_up)
+    return attempt.id
+
+
+# --- after a call ------------------------------------------------------------------------------------
+
+
+def record_outcome(db: DbSession, attempt: CallAttempt, policy: CallPolicy) -> None:
+    """Move the attempt's follow-up on: reached, a later retry, or unreached for today."""
+    follow_up = db.exec(
+        select(FollowUp).where(FollowUp.contact_id == attempt.contact_id, FollowUp.day == attempt.day)
+    ).first()
+    if follow_up is None:
+        return
+    follow_up.attempts = max(follow_up.attempts, attempt.attempt_number)
+    state = CallState(attempt.state)
+    if attempt.answered_at is not None:
+        follow_up.state, follow_up.next_try_at = FollowUpState.REACHED, None
+    else:
+        ended = _aware(attempt.ended_at) if attempt.ended_at else _aware(attempt.queued_at)
+        retry = policy.next_try(state, follow_up.attempts, ended)
+        if retry is None:
+            follow_up.state, follow_up.next_try_at = FollowUpState.UNREACHED, None
+        else:
+            follow_up.state, follow_up.next_try_at = FollowUpState.PENDING, retry
+    db.add(follow_up)
+
+
+# --- closing the day ---------------------------------------------------------------------------------
+
+
+def close_day(engine: Engine, day: dt.date, policy: CallPolicy, at: dt.datetime) -> list[int]:
+    """Mark contacts not reached today as non-reporting; escalate long silences for a home visit."""
+    raised: list[int] = []
+    with DbSession(engine) as db:
+        follow_ups = db.exec(select(FollowUp).where(FollowUp.day == day)).all()
+        previous = {
+            f.contact_id: f.unreachable_streak
+            for f in db.exec(select(FollowUp).where(FollowUp.day == day - dt.timedelta(days=1))).all()
+        }
+        for follow_up in follow_ups:
+            if follow_up.state in (FollowUpState.PENDING, FollowUpState.CALLING):
+                follow_up.state = FollowUpState.UNREACHED
+            if follow_up.state == FollowUpState.UNREACHED:
+                follow_up.unreachable_streak = previous.get(follow_up.contact_id, 0) + 1
+            else:
+                follow_up.unreachable_streak = 0
+            db.add(follow_up)
+            if follow_up.unreachable_streak == policy.unreachable_days_to_escalate:
+                raised.append(_escalate_home_visit(db, follow_up, at))
+        db.commit()
+    return raised
+
+
+def _escalate_home_visit(db: DbSession, follow_up: FollowUp, at: dt.datetime) -> int:
+    days = follow_up.unreachable_streak
+    escalation = Escalation(
+        contact_id=follow_up.contact_id, flow="", rule=f"unreachable_{days}_days", level="home_visit",
+        reason=f"Không liên lạc được {days} ngày liên tiếp: đề nghị trạm y tế xã đến nhà",
+        notify_cdc=True, callback=False, created_at=at,
+    )
+    db.add(escalation)
+    db.flush()
+    assert escalation.id is not None
+    db.add(EscalationEvent(escalation_id=escalation.id, at=at, kind="created", text=escalation.rule))
+    return escalation.id
+
+
+def pending_work(engine: Engine, day: dt.date) -> tuple[int, dt.datetime | None]:
+    """(follow-ups still open today, when the earliest pending one is due)."""
+    with DbSession(engine) as db:
+        open_count = db.exec(
+            select(func.count()).select_from(FollowUp)
+            .where(FollowUp.day == day, col(FollowUp.state).in_([FollowUpState.PENDING, FollowUpState.CALLING]))
+        ).one()
+        earliest = db.exec(
+            select(func.min(FollowUp.next_try_at)).where(FollowUp.day == day, FollowUp.state == FollowUpState.PENDING)
+        ).one()
+    return open_count, (_aware(earliest) if earliest else None)
+
+
+def active_states() -> Iterable[str]:
+    return [s.value for s in ACTIVE_CALL_STATES]
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    """SQLite hands back naive datetimes for aware columns in raw selects; they are UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)

@@ -1,0 +1,125 @@
+"""RQ jobs of the dialer.  Jobs take ids and ISO times, never ORM objects or connections.
+
+Each worker process builds its context (database engine, flows, policy,
+backend) once from the settings and reuses it for every job.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rq import Queue
+from sqlalchemy.engine import Engine
+from sqlmodel import Session as DbSession
+
+from robocall.campaigns.call_handler import RecordingCallHandler
+from robocall.campaigns.dialer import DialLimits, dial_tick, record_outcome
+from robocall.campaigns.policy import CallPolicy, caller_ids_from_settings, policy_from_settings
+from robocall.config import get_settings
+from robocall.db import make_engine
+from robocall.flows.engine import contact_fields
+from robocall.flows.loader import Flow, load_flows
+from robocall.logging_setup import mask_phone
+from robocall.queues import CALLS, queue_name
+from robocall.models import CallAttempt, CallState, Contact, FollowUp, FollowUpState
+from robocall.telephony.base import CallRequest
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerContext:
+    engine: Engine
+    flows: dict[str, Flow]
+    policy: CallPolicy
+    limits: DialLimits
+    backend: object
+
+
+@lru_cache(maxsize=1)
+def context() -> WorkerContext:
+    settings = get_settings()
+    flows, problems = load_flows([settings.flows_dir], settings.audio_dir)
+    for problem in problems:
+        log.error("flow refused: %s", problem)
+    return WorkerContext(
+        engine=make_engine(settings.database_url),
+        flows=flows,
+        policy=policy_from_settings(settings),
+        limits=DialLimits(settings.max_channels, settings.calls_per_second, caller_ids_from_settings(settings)),
+        backend=_backend(settings.telephony_backend, settings.sim_seed, flows),
+    )
+
+
+def _backend(name: str, seed: int, flows: dict[str, Flow]) -> object:
+    if name != "sim":
+        raise NotImplementedError(f"TELEPHONY_BACKEND={name} is not available yet; use sim")
+    from robocall.sim.network import SimPhoneNetwork
+
+    return SimPhoneNetwork({}, seed=seed, flows=flows)
+
+
+def dial_tick_job(now_iso: str, horizon_iso: str) -> list[str]:
+    """Start the calls due between now and horizon; returns the ids of the call jobs it queued."""
+    ctx = context()
+    planned = dial_tick(ctx.engine, dt.datetime.fromisoformat(now_iso), dt.datetime.fromisoformat(horizon_iso),
+                        ctx.policy, ctx.limits)
+    from rq import get_current_job
+
+    job = get_current_job()
+    assert job is not None, "dial_tick_job runs inside an RQ worker"
+    queue = Queue(queue_name(CALLS), connection=job.connection)
+    jobs = queue.enqueue_many([
+        Queue.prepare_data(place_call_job, args=(call.attempt_id, call.start_at.isoformat()),
+                           job_id=f"call-{call.attempt_id}", result_ttl=3600, failure_ttl=86400)
+        for call in planned
+    ])
+    return [j.id for j in jobs]
+
+
+def place_call_job(attempt_id: int, start_iso: str) -> str:
+    """Dial one queued attempt and record how it went.  Safe to run twice: a finished attempt is left alone."""
+    ctx = context()
+    start = dt.datetime.fromisoformat(start_iso)
+    with DbSession(ctx.engine) as db:
+        attempt = db.get(CallAttempt, attempt_id)
+        if attempt is None:
+            raise LookupError(f"call attempt {attempt_id} does not exist")
+        if attempt.state != CallState.QUEUED:
+            return attempt.state
+        contact = db.get(Contact, attempt.contact_id) if attempt.contact_id else None
+        if contact is None or contact.opted_out:
+            _cancel(db, attempt, start, "opted_out" if contact else "no_contact")
+            return CallState.FAILED
+        flow = ctx.flows.get(attempt.flow)
+        if flow is None:
+            _cancel(db, attempt, start, f"flow '{attempt.flow}' is not loaded")
+            return CallState.FAILED
+        fields = contact_fields(
+            today=attempt.day, name=contact.name, category=contact.category, district=contact.district,
+            commune=contact.commune, exposure_date=contact.exposure_date, phone=contact.phone,
+        )
+        exposure_date, language = contact.exposure_date, contact.language
+
+    def after_save(db: DbSession, saved: CallAttempt) -> None:
+        record_outcome(db, saved, ctx.policy)
+
+    handler = RecordingCallHandler(ctx.engine, flow, attempt_id, attempt.contact_id, fields, language,
+                                   dialled_at=start, after_save=after_save)
+    request = CallRequest(attempt_id=attempt_id, phone=attempt.phone, caller_id=attempt.caller_id, at=start)
+    result = ctx.backend.place_call(request, handler, flow, exposure_date)  # type: ignore[attr-defined]
+    log.info("call %s to %s: %s", attempt_id, mask_phone(attempt.phone), result.state)
+    return str(result.state)
+
+
+def _cancel(db: DbSession, attempt: CallAttempt, at: dt.datetime, reason: str) -> None:
+    attempt.state, attempt.ended_at, attempt.end_reason = CallState.FAILED, at, reason
+    db.add(attempt)
+    follow_up = db.query(FollowUp).filter_by(contact_id=attempt.contact_id, day=attempt.day).first()
+    if follow_up is not None:
+        follow_up.state = FollowUpState.SKIPPED
+        db.add(follow_up)
+    db.commit()

@@ -1,0 +1,85 @@
+"""Run follow-up days on a virtual clock, through the dialer's RQ jobs.
+
+The runner is the clock: for each day it plans the follow-ups, then moves
+time forward tick by tick; at each tick it queues one dialer job and waits
+for that job and the calls it started (the simulator completes a call inside
+its job, in virtual time).  Idle stretches (everyone waiting for a retry)
+are skipped.  At the end of the window it closes the day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from redis import Redis
+from rq import Queue
+from rq.job import Job, JobStatus
+from sqlalchemy.engine import Engine
+
+from robocall.campaigns.dialer import close_day, pending_work, plan_day
+from robocall.campaigns.jobs import dial_tick_job
+from robocall.campaigns.policy import CallPolicy
+
+
+class JobFailed(RuntimeError):
+    pass
+
+
+@dataclass
+class DayResult:
+    day: dt.date
+    planned: int
+    calls: int
+    home_visits: int
+
+
+def wait_for_jobs(ids: list[str], connection: Redis, timeout: float = 600.0) -> None:
+    """Block until every job has finished; a failed job raises with its traceback."""
+    remaining = list(ids)
+    deadline = time.monotonic() + timeout
+    while remaining:
+        jobs = Job.fetch_many(remaining, connection=connection)
+        still = []
+        for job_id, job in zip(remaining, jobs):
+            if job is None:
+                raise JobFailed(f"job {job_id} disappeared from Redis")
+            status = job.get_status(refresh=False)
+            if status == JobStatus.FINISHED:
+                continue
+            if status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+                raise JobFailed(f"job {job_id} {status}: {job.exc_info or ''}")
+            still.append(job_id)
+        remaining = still
+        if remaining:
+            if time.monotonic() > deadline:
+                raise JobFailed(f"{len(remaining)} jobs still unfinished after {timeout:.0f}s (are workers running?)")
+            time.sleep(0.01)
+
+
+def run_day(engine: Engine, connection: Redis, dialer_queue: Queue, day: dt.date, policy: CallPolicy,
+            tick: dt.timedelta = dt.timedelta(minutes=1),
+            on_calls: Callable[[int], None] | None = None) -> DayResult:
+    planned = plan_day(engine, day, policy)
+    calls = 0
+    now, closes = policy.window_opens(day), policy.window_closes(day)
+    while now < closes:
+        open_count, earliest = pending_work(engine, day)
+        if open_count == 0 or earliest is None:
+            break
+        now = max(now, earliest)  # nobody is due before then: skip ahead
+        if now >= closes:
+            break
+        horizon = min(now + tick, closes)
+        job = dialer_queue.enqueue(dial_tick_job, now.isoformat(), horizon.isoformat(), result_ttl=600)
+        wait_for_jobs([job.id], connection)
+        call_ids: list[str] = Job.fetch(job.id, connection=connection).return_value() or []
+        wait_for_jobs(call_ids, connection)
+        calls += len(call_ids)
+        if on_calls and call_ids:
+            on_calls(len(call_ids))
+        now = horizon
+    home_visits = close_day(engine, day, policy, at=closes)
+    return DayResult(day, planned, calls, len(home_visits))

@@ -1,0 +1,125 @@
+"""The provincial report: every figure counted from the database, none kept on the side."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlmodel import Session as DbSession
+from sqlmodel import col, select
+
+from robocall.models import CallAttempt, Category, Contact, Escalation, FollowUp, FollowUpState
+
+F1_F2 = (Category.F1.value, Category.F2.value)
+
+
+@dataclass
+class ProvincialReport:
+    period_from: str
+    period_to: str
+    outbound_calls_f1_f2: int
+    outbound_calls_returnees: int
+    outbound_calls_other: int
+    inbound_hotline_calls: int
+    calls_answered: int
+    calls_completed: int
+    contacts_called: int
+    contacts_monitored: int
+    non_reporting_contacts: int
+    escalations_by_level: dict[str, int] = field(default_factory=dict)
+    escalations_to_cdc: int = 0
+    sms_sent: int | None = None  # filled in once SMS campaigns exist
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+LABELS_VI = {
+    "outbound_calls_f1_f2": "Cuộc gọi tự động tới F1/F2",
+    "outbound_calls_returnees": "Cuộc gọi tự động tới người về từ vùng dịch",
+    "outbound_calls_other": "Cuộc gọi tự động tới đối tượng khác",
+    "inbound_hotline_calls": "Cuộc gọi đến đường dây nóng",
+    "calls_answered": "Cuộc gọi được nghe máy",
+    "calls_completed": "Cuộc gọi trả lời hết câu hỏi",
+    "contacts_called": "Số người được gọi",
+    "contacts_monitored": "Số người đang theo dõi",
+    "non_reporting_contacts": "Số người không liên lạc được trong ngày",
+    "escalations_to_cdc": "Trường hợp chuyển CDC",
+}
+
+
+def provincial_report(engine: Engine, start: dt.date | None, end: dt.date | None, timezone: str) -> ProvincialReport:
+    """Figures for local days `start`..`end` inclusive (open-ended when None)."""
+    tz = ZoneInfo(timezone)
+    lower = dt.datetime.combine(start, dt.time.min, tz).astimezone(dt.UTC) if start else None
+    upper = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tz).astimezone(dt.UTC) if end else None
+
+    def in_period(column):  # type: ignore[no-untyped-def]
+        conditions = []
+        if lower is not None:
+            conditions.append(column >= lower)
+        if upper is not None:
+            conditions.append(column < upper)
+        return conditions
+
+    def in_days(column):  # type: ignore[no-untyped-def]
+        conditions = []
+        if start is not None:
+            conditions.append(column >= start)
+        if end is not None:
+            conditions.append(column <= end)
+        return conditions
+
+    with DbSession(engine) as db:
+        attempts = select(CallAttempt.direction, Contact.category, func.count()).join(
+            Contact, col(Contact.id) == CallAttempt.contact_id, isouter=True
+        ).where(*in_period(col(CallAttempt.queued_at))).group_by(CallAttempt.direction, Contact.category)
+        outbound = {"f1_f2": 0, "returnee": 0, "other": 0}
+        inbound = 0
+        for direction, category, count in db.exec(attempts).all():
+            if direction == "inbound":
+                inbound += count
+            elif category in F1_F2:
+                outbound["f1_f2"] += count
+            elif category == Category.RETURNEE:
+                outbound["returnee"] += count
+            else:
+                outbound["other"] += count
+        answered = db.exec(select(func.count()).select_from(CallAttempt).where(
+            col(CallAttempt.answered_at).is_not(None), *in_period(col(CallAttempt.queued_at)))).one()
+        completed = db.exec(select(func.count()).select_from(CallAttempt).where(
+            CallAttempt.end_reason == "completed", *in_period(col(CallAttempt.queued_at)))).one()
+        called = db.exec(select(func.count(func.distinct(CallAttempt.contact_id))).where(
+            CallAttempt.direction == "outbound", *in_period(col(CallAttempt.queued_at)))).one()
+        monitored = db.exec(select(func.count(func.distinct(FollowUp.contact_id))).where(
+            *in_days(col(FollowUp.day)))).one()
+        non_reporting = db.exec(select(func.count(func.distinct(FollowUp.contact_id))).where(
+            FollowUp.state == FollowUpState.UNREACHED, *in_days(col(FollowUp.day)))).one()
+        levels = dict(db.exec(select(Escalation.level, func.count()).where(
+            *in_period(col(Escalation.created_at))).group_by(Escalation.level)).all())
+        to_cdc = db.exec(select(func.count()).select_from(Escalation).where(
+            Escalation.notify_cdc == True, *in_period(col(Escalation.created_at)))).one()  # noqa: E712
+    return ProvincialReport(
+        period_from=start.isoformat() if start else "", period_to=end.isoformat() if end else "",
+        outbound_calls_f1_f2=outbound["f1_f2"], outbound_calls_returnees=outbound["returnee"],
+        outbound_calls_other=outbound["other"], inbound_hotline_calls=inbound,
+        calls_answered=answered, calls_completed=completed, contacts_called=called,
+        contacts_monitored=monitored, non_reporting_contacts=non_reporting,
+        escalations_by_level=dict(sorted(levels.items())), escalations_to_cdc=to_cdc,
+    )
+
+
+def format_report(report: ProvincialReport) -> str:
+    period = f"{report.period_from or '…'} → {report.period_to or '…'}"
+    lines = [f"BÁO CÁO HỆ THỐNG GỌI ĐIỆN TỰ ĐỘNG ({period})"]
+    for key, label in LABELS_VI.items():
+        lines.append(f"  {label:<45} {getattr(report, key):>10,}")
+    lines.append("  Phân loại theo mức độ:")
+    for level, count in report.escalations_by_level.items():
+        lines.append(f"    {level:<43} {count:>10,}")
+    sms = "chưa có chiến dịch SMS" if report.sms_sent is None else f"{report.sms_sent:,}"
+    lines.append(f"  {'Tin nhắn SMS đã gửi':<45} {sms:>10}")
+    return "\n".join(lines)
