@@ -1,0 +1,67 @@
+"""`robocall contacts import`: load CDC contact lists (CSV or XLSX) into the database."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+
+from robocall.campaigns.policy import CallPolicy
+from robocall.config import get_settings
+from robocall.contacts import ColumnMapping, ImportFileError, import_contacts
+from robocall.db import make_engine
+from robocall.migrate import upgrade
+
+
+@click.group()
+def contacts() -> None:
+    """People followed up by calls and SMS (F1, F2, returnees)."""
+
+
+@contacts.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--column", "columns", multiple=True, metavar="FIELD=HEADER",
+              help="Header of a field when it isn't recognised, e.g. --column phone=\"Số liên lạc\". "
+                   "Fields: name, phone, category, district, commune, exposure_date, language. Repeatable.")
+@click.option("--sheet", default=None, help="Worksheet of an XLSX file (default: the first).")
+@click.option("--source", default=None, help="Name of the list, stored with each contact (default: the file name).")
+@click.option("--report-csv", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the rejected rows (row, reason, phone) to this CSV file.")
+@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Local date of the import, YYYY-MM-DD (default: today); exposure dates after it are refused.")
+def import_(file: Path, columns: tuple[str, ...], sheet: str | None, source: str | None,
+            report_csv: Path | None, today: dt.datetime | None) -> None:
+    """Import contacts from FILE (CSV or XLSX); importing a list again updates it.
+
+    Rows that can't be imported are listed with their row number and reason; the
+    others are imported anyway.
+    """
+    try:
+        mapping = ColumnMapping.from_options(columns)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--column") from None
+    settings = get_settings()
+    policy = CallPolicy(timezone=settings.timezone)
+    day = today.date() if today else dt.datetime.now(settings.tzinfo).date()
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine)
+        report = import_contacts(engine, file, mapping, source or file.stem, policy, day, sheet=sheet)
+    except ImportFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        engine.dispose()
+
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    where = f", sheet {report.sheet!r}" if report.sheet else ""
+    click.echo(f"{file}{where} (list {report.source_list!r}): {report.summary()}")
+    if report.monitoring_over:
+        click.echo(f"monitoring already over (before {day:%d/%m/%Y}) for {report.monitoring_over} "
+                   "of the imported contacts")
+    for rejected in report.rejected_rows:
+        click.echo(str(rejected))
+    if report_csv is not None:
+        report.write_csv(report_csv)
+        click.echo(f"rejected rows written to {report_csv}")

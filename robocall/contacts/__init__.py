@@ -1,0 +1,11 @@
+"""Contacts: the people followed up by robot calls and SMS, imported from CDC lists."""
+
+from robocall.contacts.importer import (
+    ColumnMapping,
+    ImportFileError,
+    ImportReport,
+    RejectedRow,
+    import_contacts,
+)
+
+__all__ = ["ColumnMapping", "ImportFileError", "ImportReport", "RejectedRow", "import_contacts"]

@@ -1,0 +1,317 @@
+"""Phone numbers: the one way a number written by a person becomes an E.164 number.
+
+Calls, SMS and contact imports all go through :func:`normalize`, so a number is
+the same string (``+84912345678``) wherever it is stored, compared or dialled.
+
+What people write, and what it becomes (region ``VN``)::
+
+    0912 345 678 / 0912.345.678 / 0912-345-678     -> +84912345678
+    +84 912 345 678 / (+84) 912 345 678 / +84 (0) 912 345 678
+    84912345678 / 0084912345678
+    912345678 / 912345678.0 / 84912345678          (Excel dropped the 0, or made it a float)
+    01623 456 789 / +84 1623 456 789 / 1623456789  -> +84323456789 (pre-2018 11-digit number)
+
+Pre-2018 11-digit mobile numbers (``01xy`` + 7 digits) were renumbered to
+10 digits in 2018; phonenumbers rejects the old form, so they are remapped
+before anything else (:data:`OLD_MOBILE_PREFIXES`).
+
+Rejections raise :class:`InvalidPhone` whose ``reason`` is short and meant for
+the CDC staff who own the list ("too short", "landline, a mobile number is
+needed"). Neither the reason nor anything else here logs the number.
+
+Speed: clean mobile numbers (the vast majority) take a fast path that checks
+phonenumbers' own mobile pattern for Vietnam and skips its parser, formatter
+and carrier lookup (carrier names are cached per 3-digit prefix, which is as
+long as phonenumbers' Vietnamese carrier prefixes get). Everything else takes
+the full path. Both give the same results (tests/contacts/test_phones.py
+checks that).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+import unicodedata
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import phonenumbers
+from phonenumbers import PhoneNumberFormat, PhoneNumberType, ValidationResult, carrier
+
+from robocall.logging_setup import mask_phone
+
+__all__ = ["OLD_MOBILE_PREFIXES", "InvalidPhone", "PhoneNumber", "mask", "normalize"]
+
+VN_COUNTRY_CODE = 84
+
+# Pre-2018 11-digit mobile prefixes -> today's 10-digit ones, both without the leading 0
+# (0162 345 6789 -> 032 345 6789).
+OLD_MOBILE_PREFIXES: dict[str, str] = {
+    **{f"16{d}": f"3{d}" for d in "23456789"},  # Viettel 0162-0169 -> 032-039
+    "120": "70", "121": "79", "122": "77", "126": "76", "128": "78",  # MobiFone
+    "123": "83", "124": "84", "125": "85", "127": "81", "129": "82",  # Vinaphone
+    "186": "56", "188": "58",  # Vietnamobile
+    "199": "59",  # Gmobile
+}
+
+_TYPE_NAMES = {
+    PhoneNumberType.MOBILE: "mobile",
+    PhoneNumberType.FIXED_LINE: "landline",
+    PhoneNumberType.FIXED_LINE_OR_MOBILE: "landline or mobile",
+    PhoneNumberType.TOLL_FREE: "toll-free",
+    PhoneNumberType.PREMIUM_RATE: "premium-rate",
+    PhoneNumberType.SHARED_COST: "shared-cost",
+    PhoneNumberType.VOIP: "VoIP",
+    PhoneNumberType.PERSONAL_NUMBER: "personal number",
+    PhoneNumberType.PAGER: "pager",
+    PhoneNumberType.UAN: "service number",
+    PhoneNumberType.VOICEMAIL: "voicemail",
+}
+
+
+class InvalidPhone(ValueError):
+    """A number that can't be used; ``reason`` says why, in a few words (never the number)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneNumber:
+    e164: str
+    """``+84912345678``: what is stored, compared and dialled."""
+    national: str
+    """``0912 345 678``: how people in the country write it."""
+    carrier: str
+    """Network the prefix was allocated to (``Viettel``, ``Vinaphone``...), ``""`` if unknown.
+    Only a hint: numbers can be ported to another network."""
+    type: str
+    """``mobile``, ``landline``, ``toll-free``..."""
+    remapped: bool = False
+    """Written in the pre-2018 11-digit form and renumbered."""
+
+    @property
+    def masked(self) -> str:
+        return mask(self.e164)
+
+    def __str__(self) -> str:
+        return self.e164
+
+
+mask = mask_phone
+"""Mask a number for logs: ``+84912345678`` -> ``+849******78`` (robocall.logging_setup.mask_phone)."""
+
+
+# --- fast path -----------------------------------------------------------------
+
+_VN = phonenumbers.PhoneMetadata.metadata_for_region("VN")
+assert _VN is not None and _VN.mobile is not None and _VN.mobile.national_number_pattern
+# phonenumbers' own definition of a Vietnamese mobile national number.
+_VN_MOBILE = re.compile(_VN.mobile.national_number_pattern)
+# A clean-ish mobile number once spaces, dots and dashes are removed: optional
+# +84 / 0084 / 84 / 0, then 9 digits. Anything else takes the full path.
+_FAST_FORM = re.compile(r"(?:\+84|0084|84|0)?([35789]\d{8})")
+_FAST_DROP = str.maketrans("", "", " .-")
+_CARRIER_PREFIX_DIGITS = 3
+_carrier_by_prefix: dict[str, str] = {}
+
+
+def _carrier_for(nsn: str) -> str:
+    prefix = nsn[:_CARRIER_PREFIX_DIGITS]
+    name = _carrier_by_prefix.get(prefix)
+    if name is None:
+        number = phonenumbers.PhoneNumber(country_code=VN_COUNTRY_CODE, national_number=int(nsn))
+        name = _carrier_by_prefix[prefix] = carrier.name_for_number(number, "en")
+    return name
+
+
+def _fast(raw: str) -> PhoneNumber | None:
+    match = _FAST_FORM.fullmatch(raw.translate(_FAST_DROP))
+    if match is None:
+        return None
+    nsn = match.group(1)
+    if not _VN_MOBILE.fullmatch(nsn):
+        return None
+    return PhoneNumber(
+        e164=f"+84{nsn}",
+        national=f"0{nsn[:3]} {nsn[3:6]} {nsn[6:]}",
+        carrier=_carrier_for(nsn),
+        type="mobile",
+    )
+
+
+# --- full path -----------------------------------------------------------------
+
+# Invisible characters that come along with copy-paste from Word, Zalo or the web.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+_EXCEL_FLOAT = re.compile(r"(\+?\d+)[.,]0+")
+_SCIENTIFIC = re.compile(r"(\d)(?:[.,](\d*))?[eE]\+?(\d{1,2})")
+_LETTER = re.compile(r"[^\W\d_]")
+# Only these may surround the digits of one number.
+_ALLOWED = re.compile(r"[\d\s.\-()+]*")
+# What separates two numbers written in one cell.
+_BETWEEN_NUMBERS = re.compile(r"[/;,|&\\\n–—]+|\s+-\s*|\s*-\s+|\s{2,}")
+
+
+def normalize(raw: Any, region: str = "VN", require_mobile: bool = True) -> PhoneNumber:
+    """The number ``raw`` means, or :class:`InvalidPhone` saying why there is none.
+
+    ``raw`` is what was typed or read from a file: a string, or an int/float
+    from a spreadsheet cell. ``region`` is the country numbers without a
+    country code belong to; numbers of other countries are refused. With
+    ``require_mobile`` (the default: robot calls and SMS go to mobiles)
+    landlines and service numbers are refused too.
+    """
+    text = raw if isinstance(raw, str) else _from_number(raw)
+    if region == "VN":
+        fast = _fast(text)
+        if fast is not None:
+            return fast
+    return _full(text, region, require_mobile)
+
+
+def _from_number(raw: Any) -> str:
+    """A spreadsheet cell that isn't text: digits as a string."""
+    if raw is None:
+        return ""
+    if isinstance(raw, bool) or not isinstance(raw, numbers.Real | Decimal):
+        raise InvalidPhone("not a phone number")
+    if isinstance(raw, float | Decimal) and math.isnan(raw):
+        return ""  # an empty cell, as pandas reads it
+    if not math.isfinite(raw) or raw < 0 or raw != int(raw):
+        raise InvalidPhone("not a phone number")
+    return str(int(raw))
+
+
+def _full(raw: str, region: str, require_mobile: bool) -> PhoneNumber:
+    text = unicodedata.normalize("NFKC", raw).translate(_INVISIBLE).strip()
+    text = text.lstrip("'").strip()  # Excel's "this is text" marker
+    if not text:
+        raise InvalidPhone("empty")
+    if (excel_float := _EXCEL_FLOAT.fullmatch(text)) is not None:
+        text = excel_float.group(1)
+    elif (scientific := _SCIENTIFIC.fullmatch(text)) is not None:
+        text = _from_scientific(scientific)
+    if _LETTER.search(text):
+        raise InvalidPhone("not a phone number")
+    parts = [p for p in _BETWEEN_NUMBERS.split(text) if sum(c.isdigit() for c in p) >= 9]
+    if len(parts) > 1:
+        raise InvalidPhone("more than one number")
+    if not _ALLOWED.fullmatch(text):
+        raise InvalidPhone("not a phone number")
+    digits = "".join(c for c in text if c.isdigit())
+    if not digits:
+        raise InvalidPhone("not a phone number")
+    plus = text.lstrip("(").startswith("+")
+    if "+" in text.lstrip("(")[1:] or ("+" in text and not plus):
+        raise InvalidPhone("not a phone number")
+    if plus or digits.startswith("00"):
+        international = digits if plus else digits[2:]
+        if not international.startswith(str(VN_COUNTRY_CODE)):
+            return _foreign(international, region, require_mobile)
+        if region != "VN":
+            raise InvalidPhone(f"not a number of {region} (+84)")
+        nsn = international[2:]
+    elif region != "VN":
+        return _other_region(digits, region, require_mobile)
+    elif digits.startswith("0"):
+        nsn = digits[1:]
+    elif digits.startswith("84") and len(digits) in (11, 12):
+        nsn = digits[2:]  # country code without + (a Vietnamese national number never has 11-12 digits without its 0)
+    else:
+        nsn = digits  # the leading 0 got lost (Excel)
+    if nsn.startswith("0"):
+        nsn = nsn[1:]  # "+84 (0) 912..." / "84 0912..."
+    return _vietnamese(nsn, require_mobile)
+
+
+def _from_scientific(match: re.Match[str]) -> str:
+    """``8.4912345678E+10`` -> ``84912345678``, unless Excel rounded digits away."""
+    head, tail, exponent = match.group(1), match.group(2) or "", int(match.group(3))
+    if len(tail) > exponent:
+        raise InvalidPhone("not a phone number")
+    if len(tail) < exponent:
+        # 8.49123E+10: the last digits are gone, the number can't be recovered.
+        raise InvalidPhone("digits lost: the spreadsheet shows it in scientific notation (format the column as text)")
+    try:
+        return str(int(Decimal(f"{head}.{tail}e{exponent}")))
+    except InvalidOperation:  # pragma: no cover - the pattern only lets digits through
+        raise InvalidPhone("not a phone number") from None
+
+
+def _vietnamese(nsn: str, require_mobile: bool) -> PhoneNumber:
+    remapped = False
+    if len(nsn) == 10 and nsn[:3] in OLD_MOBILE_PREFIXES:
+        nsn = OLD_MOBILE_PREFIXES[nsn[:3]] + nsn[3:]
+        remapped = True
+    if not nsn or nsn.startswith("0"):
+        raise InvalidPhone("not a valid Vietnamese number" if nsn else "too short")
+    # Mobile numbers have 9 digits after the 0, landlines (0 + area code 2xx) 10:
+    # say "too short/long" rather than "invalid" when a digit is missing or doubled.
+    expected = 9 if nsn[0] in "35789" else 10 if nsn[0] == "2" else None
+    if expected is not None and len(nsn) != expected:
+        raise InvalidPhone("too short" if len(nsn) < expected else "too long")
+    if nsn[0] in "35789" and _VN_MOBILE.fullmatch(nsn):
+        return PhoneNumber(
+            e164=f"+84{nsn}",
+            national=f"0{nsn[:3]} {nsn[3:6]} {nsn[6:]}",
+            carrier=_carrier_for(nsn),
+            type="mobile",
+            remapped=remapped,
+        )
+    number = phonenumbers.PhoneNumber(country_code=VN_COUNTRY_CODE, national_number=int(nsn))
+    return _checked(number, "VN", require_mobile, remapped=remapped)
+
+
+def _foreign(international: str, region: str, require_mobile: bool) -> PhoneNumber:
+    try:
+        number = phonenumbers.parse(f"+{international}", None)
+    except phonenumbers.NumberParseException:
+        raise InvalidPhone("not a valid phone number") from None
+    number_region = phonenumbers.region_code_for_number(number)
+    if number_region != region:
+        if region == "VN":
+            raise InvalidPhone(f"foreign number (+{number.country_code}), a Vietnamese number is needed")
+        raise InvalidPhone(f"not a number of {region} (+{number.country_code})")
+    return _checked(number, region, require_mobile)
+
+
+def _other_region(digits: str, region: str, require_mobile: bool) -> PhoneNumber:
+    try:
+        number = phonenumbers.parse(digits, region)
+    except phonenumbers.NumberParseException:
+        raise InvalidPhone("not a valid phone number") from None
+    return _checked(number, region, require_mobile)
+
+
+_POSSIBLE_REASONS = {
+    ValidationResult.TOO_SHORT: "too short",
+    ValidationResult.TOO_LONG: "too long",
+    ValidationResult.INVALID_LENGTH: "wrong number of digits",
+    ValidationResult.INVALID_COUNTRY_CODE: "not a valid phone number",
+}
+
+
+def _checked(
+    number: phonenumbers.PhoneNumber, region: str, require_mobile: bool, remapped: bool = False
+) -> PhoneNumber:
+    possible = phonenumbers.is_possible_number_with_reason(number)
+    if possible in _POSSIBLE_REASONS:
+        raise InvalidPhone(_POSSIBLE_REASONS[possible])
+    if not phonenumbers.is_valid_number_for_region(number, region):
+        raise InvalidPhone("not a valid Vietnamese number" if region == "VN" else f"not a valid number of {region}")
+    kind = phonenumbers.number_type(number)
+    if require_mobile and kind not in (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE):
+        if kind == PhoneNumberType.FIXED_LINE:
+            raise InvalidPhone("landline, a mobile number is needed")
+        raise InvalidPhone(f"{_TYPE_NAMES.get(kind, 'not a mobile')} number, a mobile number is needed")
+    return PhoneNumber(
+        e164=phonenumbers.format_number(number, PhoneNumberFormat.E164),
+        national=phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL),
+        carrier=carrier.name_for_number(number, "en"),
+        type=_TYPE_NAMES.get(kind, "unknown"),
+        remapped=remapped,
+    )
