@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from robocall.config import get_settings
 from robocall.flows import FlowError, load_flow
 from robocall.flows.loader import flow_files, load_flows
 from robocall.flows.script import parse_keys, run_script
@@ -27,7 +28,7 @@ def check(paths: tuple[Path, ...]) -> None:
     for path in missing:
         click.echo(f"{path}:1: no such file or directory", err=True)
     files = flow_files(p for p in targets if p.exists())
-    loaded, problems = load_flows(files)
+    loaded, problems = load_flows(files, get_settings().audio_dir)
     for problem in sorted(problems):
         click.echo(str(problem), err=True)
     for flow in loaded.values():
@@ -83,7 +84,7 @@ def draw(path: Path, output: Path, language: str | None) -> None:
 
 def _load_or_exit(path: Path):  # type: ignore[no-untyped-def]
     try:
-        return load_flow(path)
+        return load_flow(path, get_settings().audio_dir)
     except FlowError as error:
         for problem in error.problems:
             click.echo(str(problem), err=True)

@@ -17,7 +17,7 @@ import operator
 from collections.abc import Mapping
 from typing import Any
 
-from simpleeval import DEFAULT_OPERATORS, SimpleEval
+from simpleeval import DEFAULT_OPERATORS, EvalWithCompoundTypes
 
 # `yes` / `no` read better than True / False for a health officer.
 CONSTANTS: dict[str, Any] = {"yes": True, "no": False, "true": True, "false": False, "none": None}
@@ -69,5 +69,7 @@ def evaluate(expression: str, values: Mapping[str, Any]) -> bool:
     """Whether `expression` holds; names missing from `values` read as None."""
     names = dict(CONSTANTS)
     names.update({name: values.get(name) for name in names_in(expression)})
-    evaluator = SimpleEval(operators=_OPERATORS, functions={}, names=names)
+    # The compound-types evaluator is needed for `zone in ("ha_noi", "other")`; names_in has
+    # already refused everything else it could do (comprehensions, dicts, calls).
+    evaluator = EvalWithCompoundTypes(operators=_OPERATORS, functions={}, names=names)
     return bool(evaluator.eval(expression.strip()))

@@ -148,8 +148,13 @@ class _Checker:
             if node.next or node.is_question:
                 self.report(("nodes", node_id, "hangup"), f"node '{node_id}' hangs up, so it cannot also ask or go on")
             return
-        if node.is_question:
+        if node.keys is not None:
             return  # keys without a target are reported by check_keys
+        if node.is_question:
+            if not node.next:
+                kind = "a number" if node.number is not None else "a date"
+                self.report(("nodes", node_id), f"node '{node_id}' asks for {kind} but has no next")
+            return
         if not node.next:
             self.report(("nodes", node_id), f"dead end: node '{node_id}' has no next and does not hang up")
 
