@@ -1,0 +1,19 @@
+"""`robocall serve`: start the HTTP server."""
+
+from __future__ import annotations
+
+import click
+
+from robocall.config import get_settings
+from robocall.logging_setup import configure_logging
+
+
+@click.command()
+@click.option("--port", default=8080, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+def serve(port: int, host: str) -> None:
+    """Serve the HTTP API (flows, health; webhooks and dashboard as they land)."""
+    from robocall.web.app import run
+
+    configure_logging(get_settings().log_level)
+    run(port, host)

@@ -1,0 +1,1 @@
+"""The HTTP server (aiohttp): flows, health, and later webhooks and the CDC dashboard."""
