@@ -5,8 +5,12 @@ from __future__ import annotations
 import click
 
 from robocall import __version__
+from robocall.commands.contacts import contacts
 from robocall.commands.demo import demo
 from robocall.commands.flows import flows
+from robocall.commands.report import report
+from robocall.commands.serve import serve
+from robocall.worker_main import worker
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -16,7 +20,11 @@ def cli() -> None:
 
 
 cli.add_command(flows)
+cli.add_command(contacts)
 cli.add_command(demo)
+cli.add_command(report)
+cli.add_command(worker)
+cli.add_command(serve)
 
 
 def main() -> None:

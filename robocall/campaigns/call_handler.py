@@ -26,7 +26,8 @@ from robocall.models import Answer, CallAttempt, CallState, Escalation, Escalati
 class CallRecord:
     """What a call produced, collected from the engine's actions."""
 
-    answers: list[tuple[RecordAnswer, dt.datetime]] = field(default_factory=list)
+    # by question: a menu visited twice (9 = repeat) keeps the caller's last choice
+    answers: dict[str, tuple[RecordAnswer, dt.datetime]] = field(default_factory=dict)
     escalations: list[tuple[Escalate, dt.datetime]] = field(default_factory=list)
     sms: list[SendSms] = field(default_factory=list)
 
@@ -63,7 +64,7 @@ class RecordingCallHandler:
         self.session, actions = advance(self.flow, self.session, event)
         for action in actions:
             if isinstance(action, RecordAnswer):
-                self.record.answers.append((action, at))
+                self.record.answers[action.name] = (action, at)
             elif isinstance(action, Escalate):
                 self.record.escalations.append((action, at))
             elif isinstance(action, SendSms):
@@ -82,7 +83,7 @@ class RecordingCallHandler:
             attempt.end_reason = self.session.end_reason or ""
             attempt.session = self.session.to_json() if self.answered_at else None
             db.add(attempt)
-            for answer, when in self.record.answers:
+            for answer, when in self.record.answers.values():
                 db.add(Answer(attempt_id=self.attempt_id, contact_id=self.contact_id, question=answer.name,
                               node=answer.node, value=answer.value, keys=answer.keys, recorded_at=when))
             for escalate, when in self.record.escalations:

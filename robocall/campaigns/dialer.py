@@ -99,9 +99,22 @@ def free_channel_times(db: DbSession, now: dt.datetime, horizon: dt.datetime, ma
     return [now] * free_now + [_aware(t) for t in ending if t is not None]
 
 
-def last_start(db: DbSession) -> dt.datetime | None:
-    started = db.exec(select(func.max(func.coalesce(CallAttempt.dialled_at, CallAttempt.queued_at)))).one()
+def last_start(db: DbSession, before: dt.datetime) -> dt.datetime | None:
+    """The latest outbound start before `before`: the pace applies to the calls we originate."""
+    started_at = func.coalesce(CallAttempt.dialled_at, CallAttempt.queued_at)
+    started = db.exec(select(func.max(started_at)).where(
+        CallAttempt.direction == "outbound", started_at < before)).one()
     return _aware(started) if started else None
+
+
+def next_moment(engine: Engine, day: dt.date, after: dt.datetime) -> dt.datetime | None:
+    """The next time something can change for the dialer: a retry falls due or a call ends."""
+    with DbSession(engine) as db:
+        due = db.exec(select(func.min(FollowUp.next_try_at)).where(
+            FollowUp.day == day, FollowUp.state == FollowUpState.PENDING, col(FollowUp.next_try_at) > after)).one()
+        ends = db.exec(select(func.min(CallAttempt.ended_at)).where(_busy_at(after))).one()
+    moments = [_aware(t) for t in (due, ends) if t is not None]
+    return min(moments) if moments else None
 
 
 # --- one tick of the dialer -------------------------------------------------------------------------
@@ -125,7 +138,7 @@ def dial_tick(engine: Engine, now: dt.datetime, horizon: dt.datetime, policy: Ca
             .where(FollowUp.state == FollowUpState.PENDING, col(FollowUp.next_try_at) < horizon)
             .order_by(col(FollowUp.next_try_at), col(FollowUp.id))
         ).all())
-        previous = last_start(db)
+        previous = last_start(db, horizon)
         campaigns = {c.id: c for c in db.exec(select(CallCampaign)).all()}
         for slot in slots:
             if not due:

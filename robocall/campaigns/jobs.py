@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from rq import Queue
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
+from sqlmodel import select
 
 from robocall.campaigns.call_handler import RecordingCallHandler
 from robocall.campaigns.dialer import DialLimits, dial_tick, record_outcome
@@ -123,3 +125,30 @@ def _cancel(db: DbSession, attempt: CallAttempt, at: dt.datetime, reason: str) -
         follow_up.state = FollowUpState.SKIPPED
         db.add(follow_up)
     db.commit()
+
+
+def hotline_call_job(phone: str, at_iso: str, flow_name: str = "hotline") -> str:
+    """A resident calls the hotline at `at` (the simulator's inbound calls)."""
+    ctx = context()
+    at = dt.datetime.fromisoformat(at_iso)
+    flow = ctx.flows[flow_name]
+    local_day = ctx.policy.local_day(at)
+    with DbSession(ctx.engine) as db:
+        contact = db.exec(select(Contact).where(Contact.phone == phone)).first()
+        attempt = CallAttempt(contact_id=contact.id if contact else None, phone=phone, flow=flow.name,
+                              direction="inbound", day=local_day, state=CallState.ANSWERED, queued_at=at,
+                              dialled_at=at)
+        try:
+            db.add(attempt)
+            db.commit()
+        except IntegrityError:  # this person is on an outbound call right now: the line is busy
+            return CallState.BUSY
+        attempt_id = attempt.id
+        language = contact.language if contact else None
+    assert attempt_id is not None
+    fields = contact_fields(today=local_day)  # an inbound caller is not identified by the flow
+    handler = RecordingCallHandler(ctx.engine, flow, attempt_id, contact.id if contact else None, fields,
+                                   language, dialled_at=at)
+    request = CallRequest(attempt_id=attempt_id, phone=phone, caller_id="", at=at)
+    result = ctx.backend.receive_call(request, handler, flow)  # type: ignore[attr-defined]
+    return str(result.state)

@@ -10,7 +10,9 @@ are skipped.  At the end of the window it closes the day.
 from __future__ import annotations
 
 import datetime as dt
+import random
 import time
+from zoneinfo import ZoneInfo
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,8 +21,8 @@ from rq import Queue
 from rq.job import Job, JobStatus
 from sqlalchemy.engine import Engine
 
-from robocall.campaigns.dialer import close_day, pending_work, plan_day
-from robocall.campaigns.jobs import dial_tick_job
+from robocall.campaigns.dialer import close_day, next_moment, pending_work, plan_day
+from robocall.campaigns.jobs import dial_tick_job, hotline_call_job
 from robocall.campaigns.policy import CallPolicy
 
 
@@ -59,11 +61,23 @@ def wait_for_jobs(ids: list[str], connection: Redis, timeout: float = 600.0) -> 
             time.sleep(0.01)
 
 
+def hotline_callers(day: dt.date, seed: int, phones: list[str], share: float = 0.04) -> list[tuple[str, dt.datetime]]:
+    """Who rings the hotline on `day`, and when: some monitored people, and as many strangers."""
+    rng = random.Random(f"hotline|{seed}|{day.isoformat()}")
+    known = [p for p in phones if rng.random() < share]
+    strangers = [f"+8498{rng.randrange(10**7):07d}" for _ in range(len(known))]
+    opens = dt.datetime.combine(day, dt.time(7, 0), ZoneInfo("Asia/Ho_Chi_Minh")).astimezone(dt.UTC)
+    return [(phone, opens + dt.timedelta(seconds=rng.uniform(0, 14 * 3600))) for phone in known + strangers]
+
+
 def run_day(engine: Engine, connection: Redis, dialer_queue: Queue, day: dt.date, policy: CallPolicy,
-            tick: dt.timedelta = dt.timedelta(minutes=1),
-            on_calls: Callable[[int], None] | None = None) -> DayResult:
+            tick: dt.timedelta = dt.timedelta(seconds=10),
+            on_calls: Callable[[int], None] | None = None,
+            inbound: list[tuple[str, dt.datetime]] | None = None) -> DayResult:
     planned = plan_day(engine, day, policy)
     calls = 0
+    hotline_jobs = [dialer_queue.enqueue(hotline_call_job, phone, at.isoformat(), result_ttl=600).id
+                    for phone, at in inbound or []]
     now, closes = policy.window_opens(day), policy.window_closes(day)
     while now < closes:
         open_count, earliest = pending_work(engine, day)
@@ -80,6 +94,12 @@ def run_day(engine: Engine, connection: Redis, dialer_queue: Queue, day: dt.date
         calls += len(call_ids)
         if on_calls and call_ids:
             on_calls(len(call_ids))
-        now = horizon
+        if not call_ids:  # channels full or nobody due: jump to when that changes
+            later = next_moment(engine, day, now)
+            now = max(horizon, later) if later else horizon
+        else:
+            now = horizon
+    wait_for_jobs(hotline_jobs, connection)
+    calls += len(hotline_jobs)
     home_visits = close_day(engine, day, policy, at=closes)
     return DayResult(day, planned, calls, len(home_visits))

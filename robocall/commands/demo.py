@@ -1,45 +1,105 @@
-"""`robocall demo`: the main job on the embedded defaults.
+"""`robocall demo`: the main job, end to end on the embedded defaults.
 
-Until tracing campaigns land, the demo plays every shipped flow against a
-few simulated residents and prints the transcripts, answers and escalations.
+Imports the synthetic contacts, runs the whole monitoring campaign on the
+simulated phone network through real RQ workers and Redis on a virtual
+clock, and prints the provincial report.  It works in its own database
+(`var/demo.db`, recreated each run) and its own queues, so it never touches
+real data or real workers.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import random
+import os
+import subprocess
+import sys
+import uuid
 from pathlib import Path
 
 import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlmodel import Session as DbSession
+from sqlmodel import select
 
-from robocall.flows.loader import load_flows
-from robocall.flows.random_caller import CallerHabits, respond
-from robocall.flows.script import run_call, sample_fields
+from robocall.campaigns.policy import policy_from_settings
+from robocall.campaigns.runner import hotline_callers, run_day
+from robocall.config import get_settings, reset_settings
+from robocall.contacts.importer import import_contacts
+from robocall.contacts.synthetic import write_contacts_csv
+from robocall.db import make_engine
+from robocall.migrate import upgrade
+from robocall.models import CallCampaign, Contact
+from robocall.queues import DIALER, queue, redis_connection
+from robocall.reports import format_report, provincial_report
 
-
-# The demo's residents are who the call expects, and did come back from a zone.
-RESIDENT_TRUTH = {"right_person": True, "returned_from_zone": True}
+SAMPLE = Path("data/sample_contacts.csv")
+FIRST_DAY = dt.date(2021, 8, 11)  # the sample's exposures run 1-10 August 2021
 
 
 @click.command()
-@click.option("--flows-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=Path("ivr_flows"))
-@click.option("--callers", default=3, show_default=True, help="Simulated residents per flow.")
-@click.option("--seed", default=2021, show_default=True, help="Seed for the residents' behaviour.")
-def demo(flows_dir: Path, callers: int, seed: int) -> None:
-    """Play every shipped flow against simulated residents and print what happened."""
-    flows, problems = load_flows([flows_dir])
-    for problem in problems:
-        click.echo(f"skipped: {problem}", err=True)
-    rng = random.Random(seed)
-    today = dt.date(2021, 8, 15)
-    habits = CallerHabits(silence=0.08, wrong_key=0.08, hang_up=0.02, yes=0.3)
-    for flow in flows.values():
-        for number in range(1, callers + 1):
-            transcript = run_call(flow, lambda gather: respond(flow, gather, today, rng, habits, RESIDENT_TRUTH),
-                                  sample_fields(today))
-            click.secho(f"\n=== {flow.name} · resident {number} ===", bold=True)
-            click.echo(transcript.text())
-            levels = ", ".join(e["level"] for e in transcript.escalations) or "none"
-            click.echo(f"--- ended: {transcript.end_reason}; answers: {len(transcript.answers)}; escalations: {levels}")
-    if problems:
-        raise SystemExit(1)
+@click.option("--contacts", "count", type=int, default=None,
+              help="Number of synthetic contacts (default: the shipped sample, data/sample_contacts.csv).")
+@click.option("--days", default=14, show_default=True, help="Follow-up days to run.")
+@click.option("--seed", default=2021, show_default=True, help="Seed of the simulated residents.")
+@click.option("--workers", default=2, show_default=True, help="RQ worker processes to start.")
+@click.option("--database", type=click.Path(dir_okay=False, path_type=Path), default=Path("var/demo.db"),
+              show_default=True, help="SQLite file for the demo (recreated).")
+def demo(count: int | None, days: int, seed: int, workers: int, database: Path) -> None:
+    """Run a tracing campaign on the simulator and print the report."""
+    console = Console()
+    database.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    os.environ.update({
+        "DATABASE_URL": f"sqlite:///{database.resolve()}",
+        "TELEPHONY_BACKEND": "sim",
+        "SIM_SEED": str(seed),
+        "QUEUE_PREFIX": f"demo-{uuid.uuid4().hex[:8]}",
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),  # per-call lines would drown the progress bars
+    })
+    reset_settings()
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    policy = policy_from_settings(settings)
+
+    source = SAMPLE
+    if count is not None:
+        source = database.with_name(f"demo-contacts-{count}-{seed}.csv")
+        write_contacts_csv(source, count, seed)
+    report = import_contacts(engine, source, None, source_list="demo", policy=policy, today=FIRST_DAY)
+    console.print(f"Imported {report.inserted} contacts from {source} "
+                  f"({report.rejected} rows rejected with reasons, as a real list would have)")
+    with DbSession(engine) as db:
+        db.add(CallCampaign(name="Theo dõi F1/F2 hằng ngày", flow="f1_f2_followup", categories="F1,F2"))
+        db.add(CallCampaign(name="Người về từ vùng dịch", flow="returnee_check", categories="returnee"))
+        db.commit()
+
+    with DbSession(engine) as db:
+        phones = list(db.exec(select(Contact.phone)).all())
+    connection = redis_connection()
+    processes = [subprocess.Popen([sys.executable, "-m", "robocall.worker_main"], env=os.environ.copy())
+                 for _ in range(workers)]
+    try:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console) as progress:
+            day_task = progress.add_task("Ngày theo dõi", total=days)
+            call_task = progress.add_task("Cuộc gọi", total=None)
+            for offset in range(days):
+                day = FIRST_DAY + dt.timedelta(days=offset)
+                result = run_day(engine, connection, queue(DIALER, connection), day, policy,
+                                 on_calls=lambda n: progress.advance(call_task, n),
+                                 inbound=hotline_callers(day, seed, phones))
+                progress.advance(day_task)
+                progress.console.print(f"{day:%d/%m/%Y}: {result.planned} to call, {result.calls} calls, "
+                                       f"{result.home_visits} home visits")
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
+    end = FIRST_DAY + dt.timedelta(days=days - 1)
+    console.print()
+    console.print(format_report(provincial_report(engine, FIRST_DAY, end, settings.timezone)))
+    console.print(f"\nDatabase: {database}  (DATABASE_URL=sqlite:///{database.resolve()} robocall report)")

@@ -40,15 +40,14 @@ def respond(flow: Flow, gather: Gather, today: dt.date, rng: random.Random,
     if roll < habits.hang_up + habits.silence:
         return Timeout()
     node = flow.spec.nodes[gather.node]
-    if truth and node.save in truth and rng.random() >= habits.wrong_key:
+    if rng.random() < habits.wrong_key:
+        return _mistake(node, rng)
+    if truth and node.save in truth:
         told = _tell(node, truth[node.save])
         if told is not None:
             return told
     if node.keys is not None:
         valid = sorted(node.keys)
-        if rng.random() < habits.wrong_key:
-            wrong = sorted(KEYPAD - set(valid))
-            return Digits(rng.choice(wrong)) if wrong else Timeout()
         if set(valid) >= {"1", "2"} and node.keys["1"].value is True:
             return Digits("1" if rng.random() < habits.yes else "2")
         return Digits(rng.choice(valid))
@@ -62,6 +61,14 @@ def respond(flow: Flow, gather: Gather, today: dt.date, rng: random.Random,
     assert node.date is not None
     day = today - dt.timedelta(days=rng.randint(0, max(0, node.date.max_days_ago)))
     return Digits(day.strftime("%d%m") + "#")
+
+
+def _mistake(node: Node, rng: random.Random) -> Event:
+    """A slip of the finger: a key that is not a choice, or digits that make no temperature or date."""
+    if node.keys is not None:
+        wrong = sorted(KEYPAD - set(node.keys))
+        return Digits(rng.choice(wrong)) if wrong else Timeout()
+    return Digits(rng.choice(["9#", "*", "99999#", "0#"]))
 
 
 def _tell(node: Node, value: Any) -> Digits | None:

@@ -64,6 +64,17 @@ class SimPhoneNetwork:
         handler.ended(CallState.COMPLETED, t)
         return CallResult(CallState.COMPLETED, dialled, answered, t)
 
+    def receive_call(self, request: CallRequest, handler: CallHandler, flow: Flow) -> CallResult:
+        """A resident dials in (the hotline): the server answers at once and the flow runs."""
+        rng = self.rng_for(request)
+        resident = self.resident(request.phone)
+        answered = _utc(request.at)
+        local = answered.astimezone(self.tz)
+        truth = resident.truth(0, rng, None)
+        t = self._converse(handler, flow, resident, truth, local.date(), answered, rng)
+        handler.ended(CallState.COMPLETED, t)
+        return CallResult(CallState.COMPLETED, answered, answered, t)
+
     def _converse(self, handler: CallHandler, flow: Flow, resident: Resident, truth: Mapping[str, Any],
                   today: dt.date, t: dt.datetime, rng: random.Random) -> dt.datetime:
         """Play the call from pick-up to hang-up; returns the virtual time it ended."""

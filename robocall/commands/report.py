@@ -1,0 +1,31 @@
+"""`robocall report`: the provincial report from the database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import click
+
+from robocall.config import get_settings
+from robocall.db import make_engine
+from robocall.migrate import upgrade
+from robocall.reports import format_report, provincial_report
+
+
+@click.command()
+@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d", "%d/%m/%Y"]), default=None,
+              help="First local day (YYYY-MM-DD or DD/MM/YYYY).")
+@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d", "%d/%m/%Y"]), default=None, help="Last local day.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def report(start: dt.datetime | None, end: dt.datetime | None, as_json: bool) -> None:
+    """Figures for the provincial report: calls, hotline, escalations, non-reporting contacts."""
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    figures = provincial_report(engine, start.date() if start else None, end.date() if end else None,
+                                settings.timezone)
+    if as_json:
+        click.echo(json.dumps(figures.to_json(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_report(figures))
