@@ -140,10 +140,12 @@ class Escalation(SQLModel, table=True):
 
 
 class EscalationEvent(SQLModel, table=True):
-    """The timeline of an escalation: created, acknowledged, assigned, note, callback, resolved."""
+    """The timeline of an escalation: created, again (the rule fired on a later call), acknowledged,
+    assigned, note, callback, resolved."""
 
     id: int | None = Field(default=None, primary_key=True)
     escalation_id: int = Field(foreign_key="escalation.id", index=True)
+    attempt_id: int | None = Field(default=None, foreign_key="callattempt.id", index=True)
     at: dt.datetime = Field(default_factory=utcnow)
     actor: str = "system"
     kind: str

@@ -14,12 +14,13 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
+from sqlmodel import select
 
 from robocall.flows.engine import (
     Action, Answered, Escalate, Event, Hangup, RecordAnswer, SendSms, Session, advance, new_session,
 )
 from robocall.flows.loader import Flow
-from robocall.models import Answer, CallAttempt, CallState, Escalation, EscalationEvent
+from robocall.models import Answer, CallAttempt, CallState, Escalation, EscalationEvent, EscalationStatus
 
 
 @dataclass
@@ -87,16 +88,35 @@ class RecordingCallHandler:
                 db.add(Answer(attempt_id=self.attempt_id, contact_id=self.contact_id, question=answer.name,
                               node=answer.node, value=answer.value, keys=answer.keys, recorded_at=when))
             for escalate, when in self.record.escalations:
-                escalation = Escalation(
-                    contact_id=self.contact_id, attempt_id=self.attempt_id, flow=self.flow.name,
-                    rule=escalate.rule, level=escalate.level, reason=escalate.reason,
-                    notify_cdc=escalate.notify_cdc, callback=escalate.callback, created_at=when,
-                )
-                db.add(escalation)
-                db.flush()
-                assert escalation.id is not None
-                db.add(EscalationEvent(escalation_id=escalation.id, at=when, kind="created",
-                                       text=f"{self.flow.name}: {escalate.rule}"))
+                self._escalate(db, escalate, when)
             if self.after_save is not None:
                 self.after_save(db, attempt)
             db.commit()
+
+    def _escalate(self, db: DbSession, escalate: Escalate, when: dt.datetime) -> None:
+        """Open a case for the CDC, or add this call to the case still open for the same rule.
+
+        A resident with symptoms is called every day; staff want one case per person and rule
+        with each call on its timeline, not a new row a day.
+        """
+        open_case = None
+        if self.contact_id is not None:
+            open_case = db.exec(select(Escalation).where(
+                Escalation.contact_id == self.contact_id, Escalation.flow == self.flow.name,
+                Escalation.rule == escalate.rule, Escalation.status != EscalationStatus.RESOLVED,
+            )).first()
+        if open_case is not None:
+            assert open_case.id is not None
+            db.add(EscalationEvent(escalation_id=open_case.id, attempt_id=self.attempt_id, at=when, kind="again",
+                                   text=escalate.reason))
+            return
+        case = Escalation(
+            contact_id=self.contact_id, attempt_id=self.attempt_id, flow=self.flow.name, rule=escalate.rule,
+            level=escalate.level, reason=escalate.reason, notify_cdc=escalate.notify_cdc,
+            callback=escalate.callback, created_at=when,
+        )
+        db.add(case)
+        db.flush()
+        assert case.id is not None
+        db.add(EscalationEvent(escalation_id=case.id, attempt_id=self.attempt_id, at=when, kind="created",
+                               text=f"{self.flow.name}: {escalate.rule}"))

@@ -76,7 +76,7 @@ def dial_tick_job(now_iso: str, horizon_iso: str) -> list[str]:
     queue = Queue(queue_name(CALLS), connection=job.connection)
     jobs = queue.enqueue_many([
         Queue.prepare_data(place_call_job, args=(call.attempt_id, call.start_at.isoformat()),
-                           job_id=f"call-{call.attempt_id}", result_ttl=3600, failure_ttl=86400)
+                           job_id=f"{queue_name(CALLS).replace(':', '-')}-{call.attempt_id}", result_ttl=3600, failure_ttl=86400)
         for call in planned
     ])
     return [j.id for j in jobs]

@@ -25,7 +25,7 @@ from robocall.config import get_settings
 from robocall.flows.expressions import evaluate
 from robocall.flows.loader import load_flows
 from robocall.models import (
-    Answer, CallAttempt, CallCampaign, CallState, Contact, Escalation, FollowUp, FollowUpState,
+    Answer, CallAttempt, CallCampaign, CallState, Contact, Escalation, EscalationEvent, FollowUp, FollowUpState,
 )
 from robocall.queues import DIALER, queue, redis_connection
 
@@ -84,6 +84,7 @@ def test_fourteen_days_with_four_workers(migrated: Engine, start_workers, monkey
         attempts = db.exec(select(CallAttempt).order_by(CallAttempt.id)).all()
         answers = db.exec(select(Answer)).all()
         escalations = db.exec(select(Escalation)).all()
+        events = db.exec(select(EscalationEvent)).all()
         follow_ups = db.exec(select(FollowUp)).all()
 
     assert len(attempts) > 45 * 5
@@ -142,15 +143,28 @@ def test_fourteen_days_with_four_workers(migrated: Engine, start_workers, monkey
         busy += change
         peak = max(peak, busy)
     assert peak <= 10
+    # the pace: consecutive outbound starts at least 1/CALLS_PER_SECOND apart
+    starts = sorted(a.dialled_at for a in attempts)
+    assert min(b - a for a, b in zip(starts, starts[1:])) >= dt.timedelta(seconds=0.5)
 
     # escalations are exactly what each flow's rules give for the answers recorded on that call
     answers_by_attempt: dict[int, dict[str, object]] = defaultdict(dict)
     for answer in answers:
         answers_by_attempt[answer.attempt_id][answer.question] = answer.value
+    # a rule that fires on a later call joins the person's open case for that rule as an "again" event
+    cases = {e.id: e for e in escalations}
     call_escalations: dict[int, set[str]] = defaultdict(set)
+    for event in events:
+        if event.attempt_id is not None:
+            assert event.kind in ("created", "again")
+            call_escalations[event.attempt_id].add(cases[event.escalation_id].rule)
     for escalation in escalations:
-        if escalation.attempt_id is not None:
-            call_escalations[escalation.attempt_id].add(escalation.rule)
+        if escalation.level != "home_visit":
+            per_case = [e for e in events if e.escalation_id == escalation.id and e.kind == "created"]
+            assert len(per_case) == 1 and per_case[0].attempt_id == escalation.attempt_id
+    open_cases = [(e.contact_id, e.rule) for e in escalations if e.level != "home_visit"]
+    assert len(open_cases) == len(set(open_cases)), "one open case per person and rule"
+    assert any(e.kind == "again" for e in events)
     for attempt in attempts:
         if attempt.answered_at is None:
             assert attempt.id not in answers_by_attempt
@@ -193,3 +207,39 @@ def test_the_database_refuses_a_second_active_call_to_one_contact(migrated: Engi
         # a finished call does not block the next one
         db.add(CallAttempt(contact_id=1, flow="f1_f2_followup", day=FIRST_DAY, state=CallState.BUSY))
         db.commit()
+
+
+def test_racing_dialers_never_start_two_calls_to_one_contact(migrated: Engine) -> None:
+    """Four dialers tick at the same moment against one database: each contact gets one call."""
+    import threading
+
+    from robocall.campaigns.dialer import DialLimits, dial_tick, plan_day
+
+    seed_contacts(migrated, 30)
+    policy = policy_from_settings(get_settings())
+    planned = plan_day(migrated, FIRST_DAY, policy)
+    now = policy.window_opens(FIRST_DAY)
+    results: list[list] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def dialer() -> None:
+        try:
+            barrier.wait()
+            results.append(dial_tick(migrated, now, now + dt.timedelta(seconds=30), policy,
+                                     DialLimits(max_channels=100, calls_per_second=1000)))
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=dialer) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    locked = [e for e in errors if "locked" in str(e)]
+    assert errors == locked, errors  # SQLite may make a loser wait too long; nothing else may fail
+    with DbSession(migrated) as db:
+        attempts = db.exec(select(CallAttempt)).all()
+    contacts = [a.contact_id for a in attempts]
+    assert len(contacts) == len(set(contacts)) == planned == 27  # 3 of the F2 contacts' 7 days are over
+    assert sum(len(r) for r in results) == len(attempts)
