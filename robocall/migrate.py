@@ -17,8 +17,8 @@ def _config(engine: Engine) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database at `engine` to `revision` (default: the newest schema)."""
+def upgrade(engine: Engine, revision: str = "heads") -> None:
+    """Bring the database at `engine` to `revision` (default: every branch's newest schema)."""
     config = _config(engine)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
