@@ -146,5 +146,24 @@ ensure_postgres() {
     fi
 }
 
+# The test suite's own PostgreSQL login. A fresh Debian server asks for a password on
+# 127.0.0.1, so a role with a known password (and only the right to create databases)
+# lets `make test` run the PostgreSQL pass on a new machine too.
+ensure_test_role() {
+    postgres_answers || return 0
+    [[ "$(id -u)" -eq 0 ]] && command -v runuser >/dev/null 2>&1 && command -v psql >/dev/null 2>&1 || return 0
+    local exists
+    exists="$(cd / && runuser -u postgres -- psql -qAtX -c \
+        "SELECT 1 FROM pg_roles WHERE rolname = 'robocall_test'" 2>/dev/null || true)"
+    [[ "$exists" == "1" ]] && return 0
+    if (cd / && runuser -u postgres -- psql -qX -c \
+        "CREATE ROLE robocall_test LOGIN CREATEDB PASSWORD 'robocall_test'" >/dev/null 2>&1); then
+        log "created the PostgreSQL role robocall_test for the tests"
+    else
+        warn "could not create the PostgreSQL role robocall_test; set TEST_POSTGRES_URL to a login that can create databases"
+    fi
+}
+
 ensure_redis
 ensure_postgres
+ensure_test_role

@@ -10,7 +10,7 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT" || exit 1
 PYTHON="$ROOT/.venv/bin/python"
-export TEST_POSTGRES_URL="${TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/postgres}"
+export TEST_POSTGRES_URL="${TEST_POSTGRES_URL:-postgresql+psycopg://robocall_test:robocall_test@127.0.0.1:5432/postgres}"
 
 PYTEST_NO_TESTS_COLLECTED=5
 

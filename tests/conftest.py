@@ -27,7 +27,7 @@ from sqlalchemy.pool import NullPool
 from robocall.config import Settings, reset_settings
 from robocall.db import make_engine, normalize_url
 
-DEFAULT_TEST_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+DEFAULT_TEST_POSTGRES_URL = "postgresql+psycopg://robocall_test:robocall_test@127.0.0.1:5432/postgres"
 TEST_REDIS_DB = int(os.environ.get("ROBOCALL_TEST_REDIS_DB", "15"))  # a separate number per parallel run
 DB_FIXTURES = {"db_url", "db_engine"}
 

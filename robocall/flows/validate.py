@@ -127,6 +127,10 @@ class _Checker:
                 continue
             for field in sorted(unknown):
                 self.report(path + (language,), f"unknown field '{{{{ {field} }}}}' in the prompt")
+            if self.flow.direction == "inbound":
+                for field in sorted(fields_in(value) & (CONTACT_FIELDS - {"today"})):
+                    self.report(path + (language,), f"'{{{{ {field} }}}}' is empty on an inbound call: the caller "
+                                "is not a known contact")
         if required:
             for language in self.flow.languages:
                 if not text.get(language):
