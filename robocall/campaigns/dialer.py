@@ -80,9 +80,11 @@ def plan_day(engine: Engine, day: dt.date, policy: CallPolicy) -> int:
 
 
 def _busy_at(at: dt.datetime):  # type: ignore[no-untyped-def]
-    """SQL condition: the attempt holds a channel at `at`."""
+    """SQL condition: the attempt holds a channel at `at`.  An outbound call we planned to start
+    later already holds its channel: a second tick over the same moment must not reuse it."""
     started = func.coalesce(CallAttempt.dialled_at, CallAttempt.queued_at)
-    return (started <= at) & or_(col(CallAttempt.ended_at).is_(None), col(CallAttempt.ended_at) > at)
+    holds = or_(started <= at, CallAttempt.direction == "outbound")
+    return holds & or_(col(CallAttempt.ended_at).is_(None), col(CallAttempt.ended_at) > at)
 
 
 def channels_in_use(db: DbSession, at: dt.datetime) -> int:
