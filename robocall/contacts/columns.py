@@ -1,0 +1,171 @@
+"""Finding the header row and the column of each field: Vietnamese or English headers, or ``--column`` overrides.
+
+Headers are compared folded (case, accents, punctuation and anything in
+brackets ignored), and a title block above the header row is skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+from robocall.contacts.reading import Rows, Unreadable
+from robocall.contacts.report import ImportFileError, ImportReport
+from robocall.contacts.text import cell_text, fold, is_blank
+
+FIELDS = ("name", "phone", "category", "district", "commune", "exposure_date", "language")
+# Rows looked at for the header row (lists often start with a title block).
+HEADER_SEARCH_ROWS = 30
+
+HEADER_ALIASES: dict[str, frozenset[str]] = {
+    name: frozenset(fold(alias) for alias in aliases)
+    for name, aliases in {
+        "name": (
+            "Họ và tên", "Họ tên", "Tên", "Họ và tên đầy đủ", "Họ tên người tiếp xúc",
+            "name", "full name", "fullname",
+        ),
+        "phone": (
+            "Số điện thoại", "SĐT", "Số ĐT", "Điện thoại", "ĐT", "Di động", "Số di động",
+            "Điện thoại di động", "SĐT liên hệ", "Điện thoại liên hệ", "Số điện thoại liên hệ",
+            "phone", "phone number", "mobile", "mobile number", "tel", "telephone",
+        ),
+        "category": (
+            "Phân loại", "Loại", "Đối tượng", "Phân loại đối tượng", "Nhóm", "Diện",
+            "category", "type",
+        ),
+        "district": (
+            "Quận/Huyện", "Huyện", "Quận", "Quận/Huyện/Thị xã", "Huyện/Thị xã/Thành phố",
+            "Quận/Huyện/Thị xã/Thành phố", "Huyện/Thị xã", "district",
+        ),
+        "commune": (
+            "Xã/Phường", "Xã", "Phường", "Phường/Xã", "Xã/Phường/Thị trấn", "Phường/Xã/Thị trấn",
+            "commune", "ward",
+        ),
+        "exposure_date": (
+            "Ngày tiếp xúc", "Ngày tiếp xúc cuối", "Ngày tiếp xúc cuối cùng", "Ngày về",
+            "Ngày tiếp xúc/Ngày về", "Ngày về/Ngày tiếp xúc", "Ngày",
+            "exposure date", "exposure_date", "exposure", "return date", "date",
+        ),
+        "language": ("Ngôn ngữ", "language", "lang"),
+    }.items()
+}
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """Headers chosen by hand, per field; ``None`` fields are found automatically."""
+
+    name: str | None = None
+    phone: str | None = None
+    category: str | None = None
+    district: str | None = None
+    commune: str | None = None
+    exposure_date: str | None = None
+    language: str | None = None
+
+    @classmethod
+    def from_options(cls, options: Iterable[str]) -> ColumnMapping:
+        """From ``FIELD=HEADER`` strings, e.g. ``phone=Điện thoại liên hệ``."""
+        chosen: dict[str, str] = {}
+        for option in options:
+            name, sep, header = option.partition("=")
+            name = name.strip().replace("-", "_")
+            if not sep or not header.strip():
+                raise ValueError(f"expected FIELD=HEADER, got {option!r}")
+            if name not in FIELDS:
+                raise ValueError(f"unknown field {name!r} (fields: {', '.join(FIELDS)})")
+            chosen[name] = header.strip()
+        return cls(**chosen)
+
+    def explicit(self) -> dict[str, str]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
+
+
+@dataclass
+class Columns:
+    """Where each field is in a row: field -> column indexes (exposure_date may have several)."""
+
+    index: dict[str, list[int]]
+    headers: list[str]
+
+    def used(self, name: str) -> bool:
+        return name in self.index
+
+
+def read_header(rows: Rows, mapping: ColumnMapping, report: ImportReport) -> Columns:
+    """Consume ``rows`` up to the header row, describe the columns in ``report`` and return them."""
+    looked_at = 0
+    for number, cells in rows:
+        if isinstance(cells, Unreadable) or is_blank(cells):
+            continue
+        columns = find_columns(cells, mapping)
+        if columns is not None:
+            _describe_columns(columns, number, report)
+            return columns
+        looked_at += 1
+        if looked_at >= HEADER_SEARCH_ROWS:
+            break
+    explicit = mapping.phone
+    wanted = repr(explicit) if explicit else "'Số điện thoại', 'SĐT', 'Điện thoại' or 'phone'"
+    raise ImportFileError(
+        f"no phone column found (looked for a header {wanted} in the first {HEADER_SEARCH_ROWS} rows);"
+        " name it with --column phone=HEADER"
+    )
+
+
+def find_columns(cells: Sequence[Any], mapping: ColumnMapping) -> Columns | None:
+    """The columns, if ``cells`` is the header row (it has the phone column); else ``None``."""
+    headers = [cell_text(c) for c in cells]
+    keys = [fold(h) for h in headers]
+    explicit = mapping.explicit()
+    phone = _matching(keys, explicit.get("phone"), "phone")
+    if not phone:
+        return None
+    index: dict[str, list[int]] = {}
+    taken: set[int] = set()
+    for name, header in explicit.items():  # hand-chosen headers first: they win over aliases
+        found = _matching(keys, header, name)
+        if not found:
+            shown = ", ".join(repr(h) for h in headers if h) or "none"
+            raise ImportFileError(f"no column {header!r} (for {name}) in the header row; the headers are: {shown}")
+        if len(found) > 1:
+            raise ImportFileError(f"several columns are headed {header!r} (for {name}): rename one")
+        index[name] = found
+        taken.update(found)
+    for name in FIELDS:
+        if name in index:
+            continue
+        found = [i for i in _matching(keys, None, name) if i not in taken]
+        if len(found) > 1 and name != "exposure_date":
+            shown = " and ".join(repr(headers[i]) for i in found)
+            raise ImportFileError(
+                f"several columns could be the {name}: {shown}; choose one with --column {name}=HEADER"
+            )
+        if found:
+            index[name] = found
+            taken.update(found)
+    return Columns(index=index, headers=headers)
+
+
+def _matching(keys: Sequence[str], header: str | None, name: str) -> list[int]:
+    wanted = {fold(header)} if header else HEADER_ALIASES[name]
+    return [i for i, key in enumerate(keys) if key and key in wanted]
+
+
+def _describe_columns(columns: Columns, header_row: int, report: ImportReport) -> None:
+    report.header_row = header_row
+    report.columns = {name: [columns.headers[i] for i in idx] for name, idx in columns.index.items()}
+    used = {i for idx in columns.index.values() for i in idx}
+    report.ignored_columns = [h for i, h in enumerate(columns.headers) if h and i not in used]
+    if header_row != 1:
+        report.warnings.append(f"header found on row {header_row}; the rows above it were skipped")
+    if not columns.used("category"):
+        report.warnings.append("no category column: new contacts get category 'other'")
+    if not columns.used("exposure_date"):
+        report.warnings.append(
+            "no exposure/return date column: new contacts have no monitoring period and won't be called"
+        )
+    if len(columns.index.get("exposure_date", [])) > 1:
+        shown = ", then ".join(repr(h) for h in report.columns["exposure_date"])
+        report.warnings.append(f"exposure/return date read from {shown} (the first one filled in)")

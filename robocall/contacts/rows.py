@@ -1,0 +1,169 @@
+"""One row of a list to a contact's values, or the reasons it can't be imported.
+
+The phone goes through :func:`robocall.phones.normalize` (the one normalisation
+path); category and language are matched folded against Vietnamese/English
+words; dates may be typed text (dd/mm/yyyy, yyyy-mm-dd), Excel dates or Excel
+serial numbers; names and places are NFC text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from robocall.contacts.columns import Columns
+from robocall.contacts.text import cell, cell_text, fold, fold_value, is_empty
+from robocall.models import Category
+from robocall.phones import InvalidPhone, mask, normalize
+
+LANGUAGES = ("vi", "en")
+
+CATEGORY_VALUES: dict[str, str] = {
+    fold(value): category
+    for category, values in {
+        Category.F1: ("F1", "F-1", "F 1", "tiếp xúc gần"),
+        Category.F2: ("F2", "F-2", "F 2", "tiếp xúc với F1"),
+        Category.RETURNEE: (
+            "returnee", "returned", "Người về từ vùng dịch", "Về từ vùng dịch", "Người từ vùng dịch về",
+            "Từ vùng dịch về", "Người về", "Người trở về", "Trở về", "Người về từ địa phương khác",
+            "Người về từ ngoại tỉnh", "Ngoại tỉnh về",
+        ),
+        Category.OTHER: ("other", "khác"),
+    }.items()
+    for value in values
+}
+
+LANGUAGE_VALUES: dict[str, str] = {
+    fold(value): code
+    for code, values in {
+        "vi": ("vi", "vie", "vn", "Tiếng Việt", "Việt", "Việt Nam", "Vietnamese"),
+        "en": ("en", "eng", "Tiếng Anh", "Anh", "English"),
+    }.items()
+    for value in values
+}
+
+
+@dataclass
+class Problems:
+    """What is wrong with a row: for the staff (raw values) and for logs (phone numbers masked)."""
+
+    staff: list[str] = field(default_factory=list)
+    logs: list[str] = field(default_factory=list)
+
+    def add(self, text: str, log_text: str | None = None) -> None:
+        self.staff.append(text)
+        self.logs.append(text if log_text is None else log_text)
+
+
+def parse_row(cells: Sequence[Any], columns: Columns, today: dt.date) -> tuple[dict[str, Any], str, Problems]:
+    """The contact's values, the raw phone cell and the problems found in the row."""
+    problems = Problems()
+    values: dict[str, Any] = {}
+
+    raw_phone_cell = cell(cells, columns.index["phone"][0])
+    raw_phone = cell_text(raw_phone_cell)
+    if raw_phone_cell is None:
+        problems.add("missing phone")
+    else:
+        try:
+            phone = normalize(raw_phone_cell)
+        except InvalidPhone as exc:
+            problems.add(
+                f"invalid phone {raw_phone!r}: {exc.reason}", f"invalid phone {mask(raw_phone)!r}: {exc.reason}"
+            )
+        else:
+            values["phone"] = phone.e164
+            values["carrier"] = phone.carrier
+
+    for name in ("name", "district", "commune"):
+        if columns.used(name):
+            values[name] = cell_text(cell(cells, columns.index[name][0]))
+
+    if columns.used("category"):
+        raw = cell(cells, columns.index["category"][0])
+        if raw is None:
+            problems.add("missing category")
+        elif (category := _known(raw, CATEGORY_VALUES)) is None:
+            problems.add(f"unknown category {cell_text(raw)!r}")
+        else:
+            values["category"] = category
+
+    if columns.used("exposure_date"):
+        # Several date columns ("Ngày tiếp xúc", "Ngày về"): the first one filled in.
+        raw = next((v for i in columns.index["exposure_date"] if (v := cell(cells, i)) is not None), None)
+        if raw is None:
+            problems.add("missing exposure/return date")
+        else:
+            day, problem = parse_date(raw, today)
+            if problem:
+                problems.add(f"bad date {cell_text(raw)!r}: {problem}")
+            else:
+                values["exposure_date"] = day
+
+    if columns.used("language"):
+        raw = cell(cells, columns.index["language"][0])
+        if raw is None:
+            values["language"] = "vi"
+        elif (language := _known(raw, LANGUAGE_VALUES)) is None:
+            problems.add(f"unknown language {cell_text(raw)!r}")
+        else:
+            values["language"] = language
+    return values, raw_phone, problems
+
+
+def _known(raw: Any, table: dict[str, str]) -> str | None:
+    """The code a cell stands for in ``table`` (keys folded), or ``None``."""
+    return table.get(fold_value(cell_text(raw)))
+
+
+# --- dates -----------------------------------------------------------------------
+
+_DMY = re.compile(r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?")
+_YMD = re.compile(r"(\d{4})[/.\-](\d{1,2})[/.\-](\d{1,2})(?:[T\s]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
+_EXCEL_EPOCH = dt.date(1899, 12, 30)
+_EXCEL_SERIALS = range(25569, 73051)  # 1970-01-01 .. 2099-12-31
+
+
+def parse_date(value: Any, today: dt.date) -> tuple[dt.date | None, str | None]:
+    """(date, None), (None, None) for an empty cell, or (None, problem)."""
+    if is_empty(value):
+        return None, None
+    if isinstance(value, dt.datetime):
+        day = value.date()
+    elif isinstance(value, dt.date):
+        day = value
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        if not float(value).is_integer() or int(value) not in _EXCEL_SERIALS:
+            return None, "not a date"
+        day = _EXCEL_EPOCH + dt.timedelta(days=int(value))
+    else:
+        text = cell_text(value)
+        try:
+            day = _parse_date_text(text)
+        except ValueError as exc:
+            return None, str(exc)
+    if day > today:
+        return None, "in the future"
+    return day, None
+
+
+def _parse_date_text(text: str) -> dt.date:
+    if match := _YMD.fullmatch(text):
+        year, month, day = (int(g) for g in match.groups())
+    elif match := _DMY.fullmatch(text):
+        day, month, year = (int(g) for g in match.groups())
+        if year < 100:
+            year += 2000
+        if month > 12 and day <= 12:
+            raise ValueError("expected day/month/year")
+    elif text.isdigit() and int(text) in _EXCEL_SERIALS:
+        return _EXCEL_EPOCH + dt.timedelta(days=int(text))
+    else:
+        raise ValueError("not a date (expected dd/mm/yyyy)")
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        raise ValueError("no such day") from None
