@@ -139,6 +139,7 @@ def dial_tick(engine: Engine, now: dt.datetime, horizon: dt.datetime, policy: Ca
             select(FollowUp, Contact).join(Contact, col(Contact.id) == FollowUp.contact_id)
             .where(FollowUp.state == FollowUpState.PENDING, col(FollowUp.next_try_at) < horizon)
             .order_by(col(FollowUp.next_try_at), col(FollowUp.id))
+            .limit(len(slots))  # the earliest due take the slots: no need to read the whole backlog
         ).all())
         previous = last_start(db, horizon)
         campaigns = {c.id: c for c in db.exec(select(CallCampaign)).all()}
@@ -146,13 +147,11 @@ def dial_tick(engine: Engine, now: dt.datetime, horizon: dt.datetime, policy: Ca
             if not due:
                 break
             start = slot if previous is None else max(slot, previous + gap)
-            pick = next((i for i, (f, _) in enumerate(due) if _aware(f.next_try_at) <= start), None)
-            if pick is None:  # nothing due yet at this slot: start when the earliest one is due
-                start = max(start, _aware(due[0][0].next_try_at))
-                pick = 0
+            # `due` is sorted by due time: the first is the one to call, at once or when it falls due
+            start = max(start, _aware(due[0][0].next_try_at))
             if start >= horizon:
                 break
-            follow_up, contact = due.pop(pick)
+            follow_up, contact = due.pop(0)
             if contact.opted_out:
                 follow_up.state = FollowUpState.SKIPPED
                 db.add(follow_up)
