@@ -69,8 +69,10 @@ def demo(count: int | None, days: int, seed: int, workers: int, database: Path) 
         source = database.with_name(f"demo-contacts-{count}-{seed}.csv")
         write_contacts_csv(source, count, seed)
     report = import_contacts(engine, source, None, source_list="demo", policy=policy, today=FIRST_DAY)
-    console.print(f"Imported {report.inserted} contacts from {source} "
-                  f"({report.rejected} rows rejected with reasons, as a real list would have)")
+    console.print(f"Imported {report.inserted} contacts from {source}"
+                  + (f"; {report.rejected} rows rejected:" if report.rejected else ""))
+    for rejected in report.rejected_rows[:10]:
+        console.print(f"  row {rejected.row}: {rejected.reason}")
     with DbSession(engine) as db:
         db.add(CallCampaign(name="Theo dõi F1/F2 hằng ngày", flow="f1_f2_followup", categories="F1,F2"))
         db.add(CallCampaign(name="Người về từ vùng dịch", flow="returnee_check", categories="returnee"))
