@@ -9,7 +9,8 @@ from robocall.config import get_settings
 
 DIALER = "dialer"
 CALLS = "calls"
-ALL = (DIALER, CALLS)
+SMS = "sms"
+ALL = (DIALER, CALLS, SMS)
 
 
 def queue_name(name: str) -> str:

@@ -31,7 +31,7 @@ class ProvincialReport:
     non_reporting_contacts: int
     escalations_by_level: dict[str, int] = field(default_factory=dict)
     escalations_to_cdc: int = 0
-    sms_sent: int | None = None  # filled in once SMS campaigns exist
+    sms_sent: int | None = None  # messages the carriers took (accepted or delivered) in the period
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -102,13 +102,17 @@ def provincial_report(engine: Engine, start: dt.date | None, end: dt.date | None
             *in_period(col(Escalation.created_at))).group_by(Escalation.level)).all())
         to_cdc = db.exec(select(func.count()).select_from(Escalation).where(
             Escalation.notify_cdc == True, *in_period(col(Escalation.created_at)))).one()  # noqa: E712
+        from sms.models import SENT_STATES, SmsMessage  # lazily: robocall does not depend on sms otherwise
+
+        sms_sent = db.exec(select(func.count()).select_from(SmsMessage).where(
+            col(SmsMessage.state).in_(SENT_STATES), *in_period(col(SmsMessage.accepted_at)))).one()
     return ProvincialReport(
         period_from=start.isoformat() if start else "", period_to=end.isoformat() if end else "",
         outbound_calls_f1_f2=outbound["f1_f2"], outbound_calls_returnees=outbound["returnee"],
         outbound_calls_other=outbound["other"], inbound_hotline_calls=inbound,
         calls_answered=answered, calls_completed=completed, contacts_called=called,
         contacts_monitored=monitored, non_reporting_contacts=non_reporting,
-        escalations_by_level=dict(sorted(levels.items())), escalations_to_cdc=to_cdc,
+        escalations_by_level=dict(sorted(levels.items())), escalations_to_cdc=to_cdc, sms_sent=sms_sent,
     )
 
 

@@ -1,0 +1,264 @@
+"""SMS campaigns in the database: create (load the list), dry run, pause, resume, cancel, figures.
+
+Creating a campaign streams the list through :func:`sms.prepare.prepare` and
+writes messages in chunks with bulk ``INSERT``s; nothing is sent here.
+Sending is :mod:`sms.fanout` (RQ jobs) and :mod:`sms.send` (one batch).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Connection, Engine
+
+from robocall.models import Contact, utcnow
+from sms.models import (
+    FINAL_STATES,
+    CampaignStatus,
+    MessageState,
+    SmsCampaign,
+    SmsInvalidRecipient,
+    SmsMessage,
+    SmsOptOut,
+)
+from sms.prepare import DUPLICATE, OPTED_OUT, Prepared, Rejected, Template, prepare
+from sms.recipients import Recipient
+from sms.routing import Router, ported_carriers
+from sms.text import GSM7, measure, strip_accents
+
+CHUNK = 10_000
+
+
+class CampaignError(ValueError):
+    pass
+
+
+def opted_out_numbers(connection: Connection) -> set[str]:
+    """Numbers that must get nothing: opted-out contacts and the opt-out table."""
+    numbers = set(connection.execute(select(SmsOptOut.phone)).scalars())
+    numbers.update(connection.execute(select(Contact.phone).where(Contact.opted_out == True)).scalars())  # noqa: E712
+    return numbers
+
+
+@dataclass
+class LoadSummary:
+    campaign_id: int
+    recipients: int = 0
+    duplicates: int = 0
+    invalid: int = 0
+    opted_out: int = 0
+    segments: int = 0
+    by_carrier: Counter[str] = field(default_factory=Counter)
+    invalid_reasons: Counter[str] = field(default_factory=Counter)
+
+
+def create_campaign(engine: Engine, recipients: Iterable[Recipient], template: Template, router: Router, *,
+                    name: str = "", source: str = "", send_at: dt.datetime | None = None,
+                    now: dt.datetime | None = None) -> LoadSummary:
+    """Write the campaign and its messages; it starts `running` (or `scheduled` when send_at is later)."""
+    now = now or utcnow()
+    status = CampaignStatus.SCHEDULED if send_at and send_at > now else CampaignStatus.RUNNING
+    with engine.begin() as connection:
+        campaign_id = connection.execute(insert(SmsCampaign).values(
+            name=name, template=template.source, strip_accents=template.strip, source=source,
+            status=CampaignStatus.PAUSED, send_at=send_at, created_at=now,
+        ).returning(SmsCampaign.id)).scalar_one()
+        blocked = opted_out_numbers(connection)
+        ported = ported_carriers(connection)
+    summary = LoadSummary(campaign_id)
+    messages: list[dict[str, object]] = []
+    invalid: list[dict[str, object]] = []
+
+    def flush() -> None:
+        with engine.begin() as connection:
+            if messages:
+                connection.execute(insert(SmsMessage), messages)
+            if invalid:
+                connection.execute(insert(SmsInvalidRecipient), invalid)
+        messages.clear()
+        invalid.clear()
+
+    for item in prepare(recipients, template, router, blocked, ported):
+        if isinstance(item, Prepared):
+            summary.recipients += 1
+            summary.segments += item.segments
+            summary.by_carrier[item.carrier or "unknown"] += 1
+            messages.append({"campaign_id": campaign_id, "phone": item.phone, "carrier": item.carrier,
+                             "gateway": item.gateway, "text": item.text, "encoding": item.encoding,
+                             "segments": item.segments, "state": MessageState.QUEUED, "attempts": 0,
+                             "reason": "", "queued_at": now})
+        elif item.reason == DUPLICATE:
+            summary.duplicates += 1
+        elif item.reason == OPTED_OUT:
+            summary.opted_out += 1
+        else:
+            summary.invalid += 1
+            summary.invalid_reasons[item.reason] += 1
+            invalid.append({"campaign_id": campaign_id, "row": item.row, "value": item.value[:100],
+                            "reason": item.reason})
+        if len(messages) >= CHUNK or len(invalid) >= CHUNK:
+            flush()
+    flush()
+    with engine.begin() as connection:
+        # Only now may workers see it: a half-loaded campaign is never sent from.
+        connection.execute(update(SmsCampaign).where(SmsCampaign.id == campaign_id).values(
+            status=status, recipients=summary.recipients, duplicates=summary.duplicates,
+            invalid=summary.invalid, opted_out=summary.opted_out))
+    return summary
+
+
+@dataclass
+class DryRun:
+    recipients: int = 0
+    duplicates: int = 0
+    invalid: int = 0
+    opted_out: int = 0
+    segments: int = 0
+    segments_stripped: int = 0
+    by_encoding: Counter[str] = field(default_factory=Counter)
+    by_carrier: Counter[str] = field(default_factory=Counter)
+    invalid_reasons: Counter[str] = field(default_factory=Counter)
+    example: str = ""
+
+    def cost(self, per_segment: float, stripped: bool = False) -> float:
+        return (self.segments_stripped if stripped else self.segments) * per_segment
+
+
+def dry_run(engine: Engine | None, recipients: Iterable[Recipient], template: Template, router: Router) -> DryRun:
+    """What a campaign would send, with segments counted as given and with accents stripped."""
+    blocked: set[str] = set()
+    ported: dict[str, str] = {}
+    if engine is not None:
+        with engine.connect() as connection:
+            blocked, ported = opted_out_numbers(connection), ported_carriers(connection)
+    result = DryRun()
+    stripped_cache: dict[str | None, int] = {}
+    for item in prepare(recipients, template, router, blocked, ported):
+        if isinstance(item, Rejected):
+            if item.reason == DUPLICATE:
+                result.duplicates += 1
+            elif item.reason == OPTED_OUT:
+                result.opted_out += 1
+            else:
+                result.invalid += 1
+                result.invalid_reasons[item.reason] += 1
+            continue
+        text = item.text if item.text is not None else template.fixed or ""
+        result.recipients += 1
+        result.segments += item.segments
+        result.by_encoding[item.encoding] += 1
+        result.by_carrier[item.carrier or "unknown"] += 1
+        if not result.example:
+            result.example = text
+        if item.encoding == GSM7:
+            result.segments_stripped += item.segments
+        else:
+            key = item.text  # None: the fixed template, measured once
+            if key not in stripped_cache:
+                stripped_cache[key] = measure(strip_accents(text)).segments
+            result.segments_stripped += stripped_cache[key]
+            if key is not None:
+                del stripped_cache[key]
+    return result
+
+
+# --- control ---------------------------------------------------------------------
+
+
+def set_status(engine: Engine, campaign_id: int, status: CampaignStatus) -> SmsCampaign:
+    """Pause, resume or cancel.  Cancelling expires the messages not yet handed to a carrier."""
+    allowed = {
+        CampaignStatus.PAUSED: (CampaignStatus.RUNNING, CampaignStatus.SCHEDULED),
+        CampaignStatus.RUNNING: (CampaignStatus.PAUSED, CampaignStatus.RUNNING, CampaignStatus.FINISHED,
+                                 CampaignStatus.SCHEDULED),
+        CampaignStatus.CANCELLED: (CampaignStatus.RUNNING, CampaignStatus.PAUSED, CampaignStatus.SCHEDULED),
+    }[status]
+    now = utcnow()
+    with engine.begin() as connection:
+        campaign = connection.execute(select(SmsCampaign).where(SmsCampaign.id == campaign_id)).first()
+        if campaign is None:
+            raise CampaignError(f"no SMS campaign {campaign_id}")
+        if campaign.status not in allowed:
+            raise CampaignError(f"campaign {campaign_id} is {campaign.status}: cannot {status.value} it")
+        values: dict[str, object] = {"status": status}
+        if status == CampaignStatus.CANCELLED:
+            values["finished_at"] = now
+            connection.execute(update(SmsMessage).where(
+                SmsMessage.campaign_id == campaign_id, SmsMessage.state == MessageState.QUEUED,
+            ).values(state=MessageState.EXPIRED, reason="campaign cancelled", done_at=now))
+        connection.execute(update(SmsCampaign).where(SmsCampaign.id == campaign_id).values(**values))
+    return get_campaign(engine, campaign_id)
+
+
+def get_campaign(engine: Engine, campaign_id: int) -> SmsCampaign:
+    from sqlmodel import Session
+
+    with Session(engine) as db:
+        campaign = db.get(SmsCampaign, campaign_id)
+        if campaign is None:
+            raise CampaignError(f"no SMS campaign {campaign_id}")
+        db.expunge(campaign)
+        return campaign
+
+
+@dataclass
+class CampaignFigures:
+    campaign_id: int
+    status: str
+    recipients: int
+    invalid: int
+    duplicates: int
+    opted_out: int
+    by_state: dict[str, int]
+    by_carrier: dict[str, dict[str, int]]
+
+    @property
+    def outstanding(self) -> int:
+        """Messages not yet taken by a carrier nor given up."""
+        return self.by_state.get(MessageState.QUEUED, 0) + self.by_state.get(MessageState.SUBMITTED, 0)
+
+    @property
+    def finished(self) -> int:
+        return sum(self.by_state.get(s, 0) for s in FINAL_STATES)
+
+    def to_json(self) -> dict[str, object]:
+        return {"id": self.campaign_id, "status": self.status, "recipients": self.recipients,
+                "invalid": self.invalid, "duplicates": self.duplicates, "opted_out": self.opted_out,
+                "by_state": self.by_state, "by_carrier": self.by_carrier}
+
+
+def figures(engine: Engine, campaign_id: int) -> CampaignFigures:
+    campaign = get_campaign(engine, campaign_id)
+    with engine.connect() as connection:
+        rows = connection.execute(select(SmsMessage.carrier, SmsMessage.state, func.count()).where(
+            SmsMessage.campaign_id == campaign_id).group_by(SmsMessage.carrier, SmsMessage.state)).all()
+    by_state: Counter[str] = Counter()
+    by_carrier: dict[str, dict[str, int]] = {}
+    for carrier, state, count in rows:
+        by_state[state] += count
+        by_carrier.setdefault(carrier or "unknown", {})[state] = count
+    return CampaignFigures(campaign_id, campaign.status, campaign.recipients, campaign.invalid,
+                           campaign.duplicates, campaign.opted_out, dict(by_state), by_carrier)
+
+
+def list_campaigns(engine: Engine) -> list[SmsCampaign]:
+    from sqlmodel import Session
+
+    with Session(engine) as db:
+        campaigns = list(db.exec(select(SmsCampaign).order_by(SmsCampaign.id)).scalars())  # type: ignore[call-overload]
+        for c in campaigns:
+            db.expunge(c)
+        return campaigns
+
+
+def invalid_recipients(engine: Engine, campaign_id: int, limit: int = 1000) -> list[tuple[int, str, str]]:
+    with engine.connect() as connection:
+        rows = connection.execute(select(SmsInvalidRecipient.row, SmsInvalidRecipient.value,
+                                         SmsInvalidRecipient.reason)
+                                  .where(SmsInvalidRecipient.campaign_id == campaign_id)
+                                  .order_by(SmsInvalidRecipient.row).limit(limit)).all()
+    return [tuple(r) for r in rows]  # type: ignore[misc]

@@ -1,0 +1,190 @@
+"""Campaigns through RQ: one job per batch of message ids, and the loop that drives a campaign to its end.
+
+The driver is the clock (like robocall.campaigns.runner): it starts scheduled
+campaigns when their time comes, waits out quiet hours, queues a job per
+SMS_BATCH_SIZE due messages, waits for them, and queues again for retries and
+for messages a dead worker left behind, until nothing is outstanding.  Any
+process can drive a campaign again (`sms resume`): all it needs is in the
+database, and jobs are safe to run twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterator
+
+from redis import Redis
+from rq import Queue
+from rq.job import Job, JobStatus
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import Engine
+
+from robocall.models import utcnow
+from robocall.queues import SMS, queue_name
+from sms.campaigns import CampaignFigures, figures
+from sms.context import SmsContext, worker_context
+from sms.models import CampaignStatus, MessageState, SmsCampaign, SmsMessage
+from sms.send import _due, send_batch
+
+
+class FanoutError(RuntimeError):
+    pass
+
+
+def send_batch_job(campaign_id: int, first_id: int, last_id: int) -> dict[str, object]:
+    """RQ job: send the due messages of campaign `campaign_id` with ids in [first_id, last_id]."""
+    return send_batch(worker_context(), campaign_id, first_id, last_id).to_json()
+
+
+def due_ranges(engine: Engine, campaign_id: int, batch_size: int, now: dt.datetime,
+               lease: dt.timedelta) -> Iterator[tuple[int, int]]:
+    """(first id, last id) of each run of `batch_size` due messages, streamed."""
+    query = select(SmsMessage.id).where(SmsMessage.campaign_id == campaign_id, _due(now, lease)).order_by(SmsMessage.id)
+    with engine.connect() as connection:
+        first = last = None
+        count = 0
+        for (message_id,) in connection.execution_options(yield_per=20_000).execute(query):
+            if first is None:
+                first = message_id
+            last, count = message_id, count + 1
+            if count == batch_size:
+                yield first, last
+                first, count = None, 0
+        if first is not None and last is not None:
+            yield first, last
+
+
+def enqueue_due(ctx: SmsContext, queue: Queue, campaign_id: int, now: dt.datetime | None = None) -> list[str]:
+    now = now or utcnow()
+    ranges = list(due_ranges(ctx.engine, campaign_id, ctx.policy.batch_size, now, ctx.policy.submit_lease))
+    jobs = queue.enqueue_many([
+        Queue.prepare_data(send_batch_job, args=(campaign_id, first, last), result_ttl=3600, failure_ttl=86400,
+                           timeout=3600)
+        for first, last in ranges
+    ])
+    return [job.id for job in jobs]
+
+
+def next_due(engine: Engine, campaign_id: int, lease: dt.timedelta) -> dt.datetime | None:
+    """When the next waiting message becomes due (retry time, or a dead worker's lease running out)."""
+    with engine.connect() as connection:
+        retry = connection.execute(select(func.min(SmsMessage.next_try_at)).where(
+            SmsMessage.campaign_id == campaign_id, SmsMessage.state == MessageState.QUEUED)).scalar()
+        stuck = connection.execute(select(func.min(SmsMessage.submitted_at)).where(
+            SmsMessage.campaign_id == campaign_id, SmsMessage.state == MessageState.SUBMITTED)).scalar()
+    candidates = [t for t in (retry, stuck + lease if stuck else None) if t is not None]
+    return min(candidates) if candidates else None
+
+
+def start_due_campaigns(engine: Engine, now: dt.datetime | None = None) -> list[int]:
+    """Scheduled campaigns whose time has come become running."""
+    now = now or utcnow()
+    with engine.begin() as connection:
+        return list(connection.execute(update(SmsCampaign).where(
+            SmsCampaign.status == CampaignStatus.SCHEDULED, SmsCampaign.send_at <= now,
+        ).values(status=CampaignStatus.RUNNING).returning(SmsCampaign.id)).scalars())
+
+
+def wait_for_jobs(ids: list[str], connection: Redis, tick: Callable[[], None] | None = None,
+                  timeout: float = 24 * 3600.0, every: float = 0.5) -> None:
+    """Block until every job has ended, calling `tick` every `every` seconds; a failed job raises."""
+    remaining = list(ids)
+    deadline = time.monotonic() + timeout
+    last_tick = 0.0
+    while remaining:
+        still = []
+        for job_id, job in zip(remaining, Job.fetch_many(remaining, connection=connection)):
+            if job is None:
+                raise FanoutError(f"job {job_id} disappeared from Redis")
+            status = job.get_status(refresh=False)
+            if status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+                raise FanoutError(f"SMS job {job_id} {status}: {job.exc_info or ''}")
+            if status != JobStatus.FINISHED:
+                still.append(job_id)
+        remaining = still
+        if tick and time.monotonic() - last_tick >= every:
+            tick()
+            last_tick = time.monotonic()
+        if remaining:
+            if time.monotonic() > deadline:
+                raise FanoutError(f"{len(remaining)} SMS jobs unfinished after {timeout:.0f}s (are workers running?)")
+            time.sleep(0.05)
+
+
+def drive(ctx: SmsContext, campaign_id: int, on_progress: Callable[[CampaignFigures], None] | None = None,
+          max_wait: float | None = None, clock: Callable[[], dt.datetime] = utcnow) -> CampaignFigures:
+    """Send campaign `campaign_id` to the end (or until paused/cancelled, or `max_wait` seconds of idling)."""
+    queue = Queue(queue_name(SMS), connection=ctx.redis)
+    started = time.monotonic()
+
+    def progress() -> None:
+        if on_progress:
+            on_progress(figures(ctx.engine, campaign_id))
+
+    while True:
+        now = clock()
+        start_due_campaigns(ctx.engine, now)
+        current = figures(ctx.engine, campaign_id)
+        if current.status != CampaignStatus.RUNNING:
+            if current.status != CampaignStatus.SCHEDULED:
+                return current
+            with ctx.engine.connect() as connection:
+                send_at = connection.execute(select(SmsCampaign.send_at).where(SmsCampaign.id == campaign_id)).scalar()
+            wake = send_at
+        elif ctx.policy.quiet_hours.quiet(now):
+            wake = ctx.policy.quiet_hours.ends_after(now)
+        else:
+            job_ids = enqueue_due(ctx, queue, campaign_id, now)
+            if job_ids:
+                wait_for_jobs(job_ids, ctx.redis, progress)
+                ctx.drain_receipts()
+                progress()
+                continue
+            current = figures(ctx.engine, campaign_id)
+            if current.outstanding == 0:
+                with ctx.engine.begin() as connection:
+                    connection.execute(update(SmsCampaign).where(
+                        SmsCampaign.id == campaign_id, SmsCampaign.status == CampaignStatus.RUNNING,
+                    ).values(status=CampaignStatus.FINISHED, finished_at=clock()))
+                ctx.drain_receipts()
+                final = figures(ctx.engine, campaign_id)
+                if on_progress:
+                    on_progress(final)
+                return final
+            wake = next_due(ctx.engine, campaign_id, ctx.policy.submit_lease)
+        if max_wait is not None and time.monotonic() - started > max_wait:
+            return figures(ctx.engine, campaign_id)
+        delay = (wake - clock()).total_seconds() if wake else 1.0
+        progress()
+        time.sleep(min(max(delay, 0.05), 5.0))
+
+
+def run_forever(ctx: SmsContext, every: float = 1.0, rounds: int | None = None) -> None:
+    """Drive every running or scheduled campaign (those created through the HTTP API, or left behind by
+    a `sms send` that was interrupted): start them on time, queue what is due, finish them. One process
+    is enough; a campaign's jobs are queued again only once its previous ones have ended."""
+    queue = Queue(queue_name(SMS), connection=ctx.redis)
+    pending: dict[int, list[str]] = {}
+    done = 0
+    while rounds is None or done < rounds:
+        now = utcnow()
+        start_due_campaigns(ctx.engine, now)
+        ctx.drain_receipts()
+        with ctx.engine.connect() as connection:
+            running = list(connection.execute(select(SmsCampaign.id).where(
+                SmsCampaign.status == CampaignStatus.RUNNING)).scalars())
+        if not ctx.policy.quiet_hours.quiet(now):
+            for campaign_id in running:
+                jobs = [j for j in Job.fetch_many(pending.get(campaign_id, []), connection=ctx.redis) if j]
+                if any(j.get_status(refresh=False) not in (JobStatus.FINISHED, JobStatus.FAILED,
+                                                            JobStatus.STOPPED, JobStatus.CANCELED) for j in jobs):
+                    continue
+                pending[campaign_id] = enqueue_due(ctx, queue, campaign_id, now)
+                if not pending[campaign_id] and figures(ctx.engine, campaign_id).outstanding == 0:
+                    with ctx.engine.begin() as connection:
+                        connection.execute(update(SmsCampaign).where(
+                            SmsCampaign.id == campaign_id, SmsCampaign.status == CampaignStatus.RUNNING,
+                        ).values(status=CampaignStatus.FINISHED, finished_at=utcnow()))
+        done += 1
+        time.sleep(every)

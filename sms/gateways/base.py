@@ -1,0 +1,66 @@
+"""What every gateway offers the sender: ``send(messages) -> results``, plus receipts and inbound SMS.
+
+Results say what the sender must do next; the gateway never touches the database:
+
+- ``accepted``: the carrier took it (``gateway_message_id`` to match its receipt);
+- ``throttled``: slow down and try again later (SMPP ESME_RTHROTTLED / RMSGQFUL, HTTP 429);
+- ``transient``: carrier or network trouble, try again (counts towards the circuit breaker);
+- ``rejected``: this message will never go (bad number, refused content): failed with the reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"
+    THROTTLED = "throttled"
+    TRANSIENT = "transient"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    id: int  # our message id: travels with the message so a carrier can drop a resend
+    phone: str  # E.164
+    text: str
+    encoding: str  # sms.text.GSM7 or UCS2
+    sender: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    id: int
+    outcome: Outcome
+    gateway_message_id: str | None = None
+    reason: str = ""
+    retry_after: float | None = None  # seconds the carrier asked us to wait (throttling)
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    gateway_message_id: str
+    status: str  # delivered, failed or expired (sms.models.MessageState values)
+    error: str = ""
+    at: dt.datetime | None = None
+
+
+ReceiptSink = Callable[[str, list[Receipt]], None]
+"""Called with (gateway name, receipts) from whichever thread the gateway hears them on."""
+InboundSink = Callable[[str, str, str], None]
+"""Called with (gateway name, from phone, text) for a message a person sent us."""
+
+
+class Gateway(Protocol):
+    name: str
+
+    def send(self, messages: list[Outgoing]) -> list[SendResult]:
+        """Submit the messages (all of them, in one go or several); one result per message."""
+        ...
+
+    def close(self) -> None: ...

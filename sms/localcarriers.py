@@ -1,0 +1,280 @@
+"""Local carriers for tests, the demo and the benchmark: an SMSC on smpp34's server and an HTTP carrier (aiohttp).
+
+Both run in a thread with their own event loop, record what they receive, and
+can be told to misbehave (throttle, fail, hang).  Both drop a resend of a
+message id they already have (the SMSC reads our vendor TLV 0x1501, the HTTP
+carrier the `id` field), as a carrier honouring the id would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import itertools
+import json
+import socket
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import smpp34
+from aiohttp import ClientSession, web
+
+TLV_OUR_MESSAGE_ID = 0x1501
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class _LoopThread:
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def call(self, coro: Any, timeout: float = 10) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+@dataclass
+class Submit:
+    session: str
+    destination: str
+    data_coding: int
+    esm_class: int
+    short_message: bytes
+    our_id: str | None
+
+
+@dataclass
+class LocalSmsc:
+    """An SMSC: accepts submit_sm, answers receipts by deliver_sm, can throttle or refuse."""
+
+    port: int = field(default_factory=free_port)
+    throttle_first: int = 0  # answer ESME_RTHROTTLED to the first N submits
+    reject_numbers: set[str] = field(default_factory=set)  # answer ESME_RINVDSTADR
+    receipts: bool = True
+    record: bool = True  # keep every submit (tests); off for the benchmark's million
+    submit_count: int = 0
+    submits: list[Submit] = field(default_factory=list)
+    accepted_ids: Counter[str] = field(default_factory=Counter)  # our message id -> times taken
+    receipts_sent: int = 0
+    esmes: dict[str, Any] = field(default_factory=dict)
+
+    def start(self) -> LocalSmsc:
+        self._loop = _LoopThread()
+        self._counter = itertools.count(1)
+        self._ids: dict[str, str] = {}
+        self._pending: list[tuple[str, str]] = []
+        self._loop.call(self._start())
+        return self
+
+    async def _start(self) -> None:
+        self.server = smpp34.Server("127.0.0.1", self.port, system_id="TESTSMSC")
+        await self.server.start()
+        self._task = asyncio.get_running_loop().create_task(self._serve())
+
+    async def _serve(self) -> None:
+        while True:
+            event = await self.server.next()
+            if isinstance(event, smpp34.Esme):
+                self.esmes[event.session_id] = event
+                pending, self._pending = self._pending, []  # receipts kept for the next bind, as SMSCs do
+                for phone, message_id in pending:
+                    asyncio.get_running_loop().create_task(self._receipt(event.session_id, phone, message_id))
+            elif isinstance(event, smpp34.SubmitSmEvent):
+                self._submit(event)
+            elif isinstance(event, smpp34.Unbound):
+                self.esmes.pop(event.session_id, None)
+
+    def _submit(self, event: Any) -> None:
+        our = next((t.value.decode() for t in event.tlvs if t.tag == TLV_OUR_MESSAGE_ID), None)
+        self.submit_count += 1
+        if self.record:
+            self.submits.append(Submit(event.session_id, event.destination_addr, event.data_coding,
+                                       event.esm_class, event.short_message, our))
+        if self.throttle_first > 0:
+            self.throttle_first -= 1
+            event.reject(smpp34.ESME_RTHROTTLED)
+            return
+        if event.destination_addr in self.reject_numbers:
+            event.reject(smpp34.ESME_RINVDSTADR)
+            return
+        part = event.short_message[5] if event.esm_class & 0x40 else 1
+        key = f"{our}/{part}"
+        if key in self._ids:  # a resend of what we already have: same answer, nothing new goes out
+            event.accept(self._ids[key])
+            return
+        message_id = f"S{next(self._counter)}"
+        self._ids[key] = message_id
+        if part == 1:
+            self.accepted_ids[str(our)] += 1
+        event.accept(message_id)
+        if self.receipts:
+            asyncio.get_running_loop().create_task(self._receipt(event.session_id, event.destination_addr,
+                                                                 message_id))
+
+    async def _receipt(self, session: str, phone: str, message_id: str) -> None:
+        esme = self.esmes.get(session) or next(iter(self.esmes.values()), None)
+        text = f"id:{message_id} sub:001 dlvrd:001 submit date:2108120800 done date:2108120801 stat:DELIVRD err:000 text:"
+        try:
+            if esme is None:
+                raise ConnectionError("nobody bound")
+            await esme.deliver_sm("CDC", text.encode(), source_addr=phone, esm_class=0x04)
+            self.receipts_sent += 1
+        except Exception:
+            self._pending.append((phone, message_id))
+
+    def mo(self, phone: str, text: str) -> None:
+        """A person sends an SMS to us (mobile originated), to every bound session."""
+        async def send() -> None:
+            for esme in list(self.esmes.values()):
+                await esme.deliver_sm("CDC", text.encode("utf_16_be"), source_addr=phone, data_coding=8)
+        self._loop.call(send())
+
+    def stop(self) -> None:
+        if getattr(self, "_stopped", False):
+            return
+        self._stopped = True
+
+        async def stop() -> None:
+            self._task.cancel()
+            await self.server.stop()
+        try:
+            self._loop.call(stop())
+        finally:
+            self._loop.stop()
+
+    def gateway_config(self, rate: float = 5000, window: int = 50, submit_timeout: float = 30) -> dict[str, Any]:
+        return {"kind": "smpp", "host": "127.0.0.1", "port": self.port, "system_id": "cdc", "password": "pw",
+                "rate": rate, "window": window, "submit_timeout": submit_timeout}
+
+
+@dataclass
+class LocalHttpCarrier:
+    """A carrier HTTP API: JSON batches; fails, throttles or hangs on request; posts signed receipts."""
+
+    port: int = field(default_factory=free_port)
+    token: str = "Bearer carrier-key"
+    fail_first: int = 0  # HTTP 500 for the first N requests
+    throttle_first: int = 0  # HTTP 429 for the first N requests
+    hang_first: int = 0  # sleep past the client's timeout for the first N requests
+    always_fail: bool = False
+    receipt_url: str | None = None  # where to post delivery receipts
+    receipt_secret: str = ""
+    record: bool = True
+    requests: int = 0
+    unauthorized: int = 0
+    accepted_ids: Counter[str] = field(default_factory=Counter)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+    def start(self) -> LocalHttpCarrier:
+        self._loop = _LoopThread()
+        self._counter = itertools.count(1)
+        self._ids: dict[str, str] = {}
+        self._loop.call(self._start())
+        return self
+
+    async def _start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/send", self._send)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        self._session = ClientSession()
+
+    async def _send(self, request: web.Request) -> web.Response:
+        self.requests += 1
+        if request.headers.get("Authorization") != self.token:
+            self.unauthorized += 1
+            return web.json_response({"error": "unauthorized"}, status=401)
+        if self.always_fail or self.fail_first > 0:
+            self.fail_first -= 1
+            return web.json_response({"error": "internal"}, status=500)
+        if self.throttle_first > 0:
+            self.throttle_first -= 1
+            return web.json_response({"error": "slow down"}, status=429, headers={"Retry-After": "0.2"})
+        body = await request.json()
+        hang = self.hang_first > 0  # take the messages, then answer too late: the client must resend by id
+        self.hang_first -= 1
+        results, receipts = [], []
+        for message in body["messages"]:
+            if self.record:
+                self.messages.append(message)
+            our = message["id"]
+            if our not in self._ids:
+                self._ids[our] = f"H{next(self._counter)}"
+                self.accepted_ids[our] += 1
+                receipts.append({"message_id": self._ids[our], "status": "delivered"})
+            results.append({"id": our, "status": "accepted", "message_id": self._ids[our]})
+        if self.receipt_url and receipts:
+            asyncio.get_running_loop().create_task(self._post_receipts(receipts))
+        if hang:
+            await asyncio.sleep(3)
+        return web.json_response({"results": results})
+
+    async def _post_receipts(self, receipts: list[dict[str, str]]) -> None:
+        body = json.dumps({"receipts": receipts}).encode()
+        signature = hmac.new(self.receipt_secret.encode(), body, hashlib.sha256).hexdigest()
+        assert self.receipt_url is not None
+        async with self._session.post(self.receipt_url, data=body, headers={
+                "X-Signature": signature, "Content-Type": "application/json"}) as response:
+            await response.read()
+
+    def stop(self) -> None:
+        async def stop() -> None:
+            await self._session.close()
+            await self._runner.cleanup()
+        try:
+            self._loop.call(stop())
+        finally:
+            self._loop.stop()
+
+    def gateway_config(self, rate: float = 5000, batch: int = 100, timeout: float = 1.0) -> dict[str, Any]:
+        return {"kind": "http", "url": f"http://127.0.0.1:{self.port}/send", "auth_header": "Authorization",
+                "auth_value": self.token, "rate": rate, "batch": batch, "timeout": timeout}
+
+
+def wait_until(predicate: Any, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def main() -> None:
+    """Run both carriers until killed (the benchmark starts them in a process of their own)."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--smpp-port", type=int, required=True)
+    parser.add_argument("--http-port", type=int, required=True)
+    parser.add_argument("--receipt-url", required=True)
+    parser.add_argument("--secret", required=True)
+    args = parser.parse_args()
+    smsc = LocalSmsc(port=args.smpp_port, record=False).start()
+    http = LocalHttpCarrier(port=args.http_port, receipt_url=args.receipt_url, receipt_secret=args.secret,
+                            record=False).start()
+    print("carriers ready", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    finally:
+        smsc.stop()
+        http.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""From raw recipients to messages: normalise, drop duplicates and opt-outs, route, render, measure.
+
+One pass, streamed: the only thing kept for the whole list is the set of numbers
+already seen (as integers, ~40 MB for a million) to send duplicates once.  The
+dry run and the real campaign both consume :func:`prepare`, so they agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+
+from jinja2 import StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+
+from robocall.flows.templates import TemplateError, fields_in
+from robocall.phones import InvalidPhone, normalize
+from sms.recipients import Recipient, RecipientsError
+from sms.routing import Router
+from sms.text import Measure, measure, nfc, strip_accents
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    row: int
+    phone: str
+    carrier: str
+    gateway: str
+    text: str | None  # None: the template as is (no per-recipient fields)
+    encoding: str
+    segments: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    row: int
+    value: str
+    reason: str  # "duplicate" and "opted out" are counted, not listed
+
+
+DUPLICATE = "duplicate"
+OPTED_OUT = "opted out"
+
+
+# Sandboxed like robocall/flows/templates.py; compiled once per campaign (a million renders).
+_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+
+
+class Template:
+    """The campaign text: NFC, accents stripped on request, fields checked against what the list has."""
+
+    def __init__(self, text: str, strip: bool, available: Iterable[str] | None = None) -> None:
+        self.source = nfc(text)
+        self.strip = strip
+        try:
+            self.fields = fields_in(self.source)
+        except TemplateError as exc:
+            raise RecipientsError(str(exc)) from None
+        if available is not None:
+            missing = sorted(self.fields - set(available))
+            if missing:
+                raise RecipientsError(f"the template uses fields the list does not have: {', '.join(missing)}")
+        self._compiled = _ENV.from_string(self.source) if self.fields else None
+        self.fixed = None if self.fields else self._finish(self.source)
+        self.fixed_measure = measure(self.fixed) if self.fixed is not None else None
+
+    def _finish(self, text: str) -> str:
+        text = nfc(text)
+        return strip_accents(text) if self.strip else text
+
+    def for_recipient(self, values: dict[str, str]) -> tuple[str | None, Measure]:
+        if self.fixed is not None:
+            assert self.fixed_measure is not None
+            return None, self.fixed_measure
+        assert self._compiled is not None
+        filled = {name: values.get(name) or "" for name in self.fields}
+        text = self._finish(self._compiled.render(filled))
+        return text, _measure_cached(text)
+
+
+@lru_cache(maxsize=65536)
+def _measure_cached(text: str) -> Measure:
+    return measure(text)
+
+
+def prepare(recipients: Iterable[Recipient], template: Template, router: Router,
+            opted_out: set[str], ported: dict[str, str] | None = None) -> Iterator[Prepared | Rejected]:
+    """Each recipient as a message to send, or rejected with its reason, in list order."""
+    seen: set[int] = set()
+    ported = ported or {}
+    for recipient in recipients:
+        try:
+            number = normalize(recipient.raw)
+        except InvalidPhone as exc:
+            yield Rejected(recipient.row, recipient.raw, exc.reason)
+            continue
+        key = int(number.e164[1:])
+        if key in seen:
+            yield Rejected(recipient.row, recipient.raw, DUPLICATE)
+            continue
+        seen.add(key)
+        if number.e164 in opted_out:
+            yield Rejected(recipient.row, recipient.raw, OPTED_OUT)
+            continue
+        carrier = ported.get(number.e164, number.carrier)
+        text, measured = template.for_recipient(recipient.fields)
+        yield Prepared(recipient.row, number.e164, carrier, router.gateway_for(carrier), text,
+                       measured.encoding, measured.segments)

@@ -1,0 +1,217 @@
+"""Send one batch of a campaign's messages: claim, route, pace, submit, record.
+
+Accounting, in the order it happens:
+
+1. Claim: one ``UPDATE ... RETURNING`` moves the batch's due messages from
+   ``queued`` to ``submitted`` (attempts + 1) and commits before anything is
+   sent.  Two jobs on the same ids can't both claim a message.  A message left
+   ``submitted`` by a worker that died is claimed again once
+   SMS_SUBMIT_LEASE_SECONDS have passed, and resent with the same id.
+2. Each gateway's share goes out in chunks, each chunk after reserving its
+   segments from the gateway's shared pace; a gateway whose circuit is open
+   is skipped (its messages go back to ``queued`` for when it reopens).
+3. Results are written in bulk: accepted (+ carrier id), failed with the
+   reason, or back to queued with a later ``next_try_at`` (bounded by
+   SMS_MAX_ATTEMPTS).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy.engine import Connection
+
+from robocall.models import Contact, utcnow
+from sms.context import SmsContext
+from sms.gateways.base import Outcome, Outgoing, SendResult
+from sms.models import CampaignStatus, MessageState, SmsCampaign, SmsMessage, SmsOptOut
+from sms.prepare import Template
+
+log = logging.getLogger(__name__)
+
+CHUNK = 500  # messages handed to a gateway at once
+
+
+@dataclass
+class BatchResult:
+    claimed: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    skipped: str = ""  # why nothing was claimed: paused, quiet hours...
+
+    def to_json(self) -> dict[str, object]:
+        return {"claimed": self.claimed, "outcomes": dict(self.outcomes), "skipped": self.skipped}
+
+
+@dataclass
+class _Claimed:
+    id: int
+    phone: str
+    gateway: str
+    text: str | None
+    encoding: str
+    attempts: int
+
+
+def send_batch(ctx: SmsContext, campaign_id: int, first_id: int, last_id: int,
+               now: dt.datetime | None = None) -> BatchResult:
+    now = now or utcnow()
+    result = BatchResult()
+    with ctx.engine.connect() as connection:
+        campaign = connection.execute(select(SmsCampaign.status, SmsCampaign.template, SmsCampaign.strip_accents)
+                                      .where(SmsCampaign.id == campaign_id)).first()
+    if campaign is None or campaign.status != CampaignStatus.RUNNING:
+        result.skipped = f"campaign {campaign.status if campaign else 'missing'}"
+        return result
+    if ctx.policy.quiet_hours.quiet(now):
+        result.skipped = "quiet hours"
+        return result
+    fixed_text = Template(campaign.template, campaign.strip_accents).fixed
+    due_ids = _due_ids(ctx, campaign_id, first_id, last_id, now)
+    # Claimed a chunk at a time, just before sending it: a worker killed mid-batch leaves at most
+    # one chunk in doubt; the rest of its batch is still plainly `queued`.
+    for start in range(0, len(due_ids), CHUNK):
+        if start and _status(ctx, campaign_id) != CampaignStatus.RUNNING:
+            result.skipped = "campaign paused or cancelled"  # takes effect between chunks
+            break
+        claimed = _claim(ctx, due_ids[start:start + CHUNK], now)
+        result.claimed += len(claimed)
+        claimed = _drop_opted_out(ctx, claimed, now, result)
+        by_gateway: dict[str, list[_Claimed]] = defaultdict(list)
+        for message in claimed:
+            by_gateway[message.gateway].append(message)
+        for gateway_name, messages in by_gateway.items():
+            _send_gateway(ctx, gateway_name, messages, fixed_text, now, result)
+    ctx.drain_receipts()
+    return result
+
+
+def _status(ctx: SmsContext, campaign_id: int) -> str | None:
+    with ctx.engine.connect() as connection:
+        return connection.execute(select(SmsCampaign.status).where(SmsCampaign.id == campaign_id)).scalar()
+
+
+def _due(now: dt.datetime, lease: dt.timedelta):  # type: ignore[no-untyped-def]
+    return or_(
+        and_(SmsMessage.state == MessageState.QUEUED,
+             or_(SmsMessage.next_try_at == None, SmsMessage.next_try_at <= now)),  # noqa: E711
+        and_(SmsMessage.state == MessageState.SUBMITTED, SmsMessage.submitted_at < now - lease),
+    )
+
+
+def _due_ids(ctx: SmsContext, campaign_id: int, first_id: int, last_id: int, now: dt.datetime) -> list[int]:
+    with ctx.engine.connect() as connection:
+        return list(connection.execute(select(SmsMessage.id).where(
+            SmsMessage.campaign_id == campaign_id, SmsMessage.id >= first_id, SmsMessage.id <= last_id,
+            _due(now, ctx.policy.submit_lease)).order_by(SmsMessage.id)).scalars())
+
+
+def _claim(ctx: SmsContext, ids: list[int], now: dt.datetime) -> list[_Claimed]:
+    """queued -> submitted, committed before sending; the state is checked again, so of two jobs on
+    the same messages only one gets each."""
+    statement = (
+        update(SmsMessage)
+        .where(SmsMessage.id.in_(ids), _due(now, ctx.policy.submit_lease))  # type: ignore[attr-defined]
+        .values(state=MessageState.SUBMITTED, attempts=SmsMessage.attempts + 1, submitted_at=now)
+        .returning(SmsMessage.id, SmsMessage.phone, SmsMessage.gateway, SmsMessage.text, SmsMessage.encoding,
+                   SmsMessage.attempts)
+    )
+    with ctx.engine.begin() as connection:
+        rows = connection.execute(statement).all()
+    return sorted((_Claimed(*row) for row in rows), key=lambda m: m.id)
+
+
+def _drop_opted_out(ctx: SmsContext, claimed: list[_Claimed], now: dt.datetime,
+                    result: BatchResult) -> list[_Claimed]:
+    """Opt-outs take effect at once, even for a campaign already loaded."""
+    phones = [m.phone for m in claimed]
+    with ctx.engine.begin() as connection:
+        blocked = set(connection.execute(select(SmsOptOut.phone).where(SmsOptOut.phone.in_(phones))).scalars())  # type: ignore[attr-defined]
+        blocked |= set(connection.execute(select(Contact.phone).where(
+            Contact.phone.in_(phones), Contact.opted_out == True)).scalars())  # type: ignore[attr-defined]  # noqa: E712
+        if not blocked:
+            return claimed
+        dropped = [m for m in claimed if m.phone in blocked]
+        _write(connection, [SendResult(m.id, Outcome.REJECTED, reason="opted out") for m in dropped], {}, now, ctx)
+    result.outcomes["opted_out"] += len(dropped)
+    return [m for m in claimed if m.phone not in blocked]
+
+
+def _send_gateway(ctx: SmsContext, name: str, messages: list[_Claimed], fixed_text: str | None,
+                  now: dt.datetime, result: BatchResult) -> None:
+    breaker, pace = ctx.breaker(name), ctx.pace(name)
+    attempts = {m.id: m.attempts for m in messages}
+    for start in range(0, len(messages), CHUNK):
+        chunk = messages[start:start + CHUNK]
+        rest = breaker.open_for()
+        if rest:
+            _release(ctx, messages[start:], now + dt.timedelta(seconds=rest), f"gateway {name} paused")
+            result.outcomes["gateway_paused"] += len(messages) - start
+            return
+        outgoing = [Outgoing(m.id, m.phone, m.text if m.text is not None else fixed_text or "", m.encoding,
+                             ctx.policy.sender) for m in chunk]
+        wait = pace.reserve(len(chunk))
+        if wait > 0:
+            time.sleep(wait)
+        try:
+            results = ctx.gateway(name).send(outgoing)
+        except Exception as exc:  # a gateway bug must not strand the batch in `submitted`
+            log.exception("gateway %s failed", name)
+            results = [SendResult(m.id, Outcome.TRANSIENT, reason=f"gateway error: {exc}") for m in outgoing]
+        outcomes = Counter(r.outcome for r in results)
+        for outcome, count in outcomes.items():
+            result.outcomes[str(outcome)] += count
+        throttled = [r for r in results if r.outcome == Outcome.THROTTLED]
+        if throttled:
+            pace.back_off(max(r.retry_after or 1.0 for r in throttled))
+        if outcomes[Outcome.TRANSIENT]:
+            if breaker.failed(outcomes[Outcome.TRANSIENT]):
+                log.warning("gateway %s paused for %ss after repeated failures", name, ctx.policy.circuit_seconds)
+        elif outcomes[Outcome.ACCEPTED]:
+            breaker.succeeded()
+        with ctx.engine.begin() as connection:
+            _write(connection, results, attempts, utcnow(), ctx)
+
+
+def _release(ctx: SmsContext, messages: list[_Claimed], at: dt.datetime, reason: str) -> None:
+    """Give claimed messages back, untried (the attempt does not count)."""
+    with ctx.engine.begin() as connection:
+        connection.execute(
+            update(SmsMessage).where(SmsMessage.id == bindparam("mid"))
+            .values(state=MessageState.QUEUED, attempts=SmsMessage.attempts - 1, next_try_at=at, reason=reason)
+            .execution_options(synchronize_session=False),
+            [{"mid": m.id} for m in messages],
+        )
+
+
+def _write(connection: Connection, results: list[SendResult], attempts: dict[int, int], now: dt.datetime,
+           ctx: SmsContext) -> None:
+    accepted, failed, retry = [], [], []
+    for r in results:
+        if r.outcome == Outcome.ACCEPTED:
+            accepted.append({"mid": r.id, "gid": r.gateway_message_id})
+        elif r.outcome == Outcome.REJECTED:
+            failed.append({"mid": r.id, "why": r.reason[:200]})
+        elif attempts.get(r.id, ctx.policy.max_attempts) >= ctx.policy.max_attempts:
+            failed.append({"mid": r.id, "why": f"gave up after {attempts.get(r.id)} tries: {r.reason}"[:200]})
+        else:
+            delay = r.retry_after if r.outcome == Outcome.THROTTLED and r.retry_after else None
+            at = now + dt.timedelta(seconds=delay) if delay else ctx.policy.retry_at(now, attempts[r.id])
+            retry.append({"mid": r.id, "why": r.reason[:200], "at": at})
+    by_id = SmsMessage.id == bindparam("mid")
+    if accepted:
+        connection.execute(update(SmsMessage).where(by_id, SmsMessage.state == MessageState.SUBMITTED).values(
+            state=MessageState.ACCEPTED, gateway_message_id=bindparam("gid"), accepted_at=now, reason=""
+        ).execution_options(synchronize_session=False), accepted)
+    if failed:
+        connection.execute(update(SmsMessage).where(by_id).values(
+            state=MessageState.FAILED, reason=bindparam("why"), done_at=now
+        ).execution_options(synchronize_session=False), failed)
+    if retry:
+        connection.execute(update(SmsMessage).where(by_id).values(
+            state=MessageState.QUEUED, reason=bindparam("why"), next_try_at=bindparam("at")
+        ).execution_options(synchronize_session=False), retry)

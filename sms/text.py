@@ -1,0 +1,83 @@
+"""SMS text: Unicode NFC, the Vietnamese accent stripper, and encoding/segment counts (smsutil).
+
+GSM 03.38 (GSM-7) lacks most Vietnamese letters, so text with diacritics goes as
+UCS-2: 70 characters in one SMS, 67 per part once concatenated (the UDH takes 6
+bytes). Without diacritics it fits GSM-7: 160, then 153 per part; the extension
+characters (``€ [ ] { } \\ ~ ^ |``) take two septets. smsutil does the counting and
+the splitting; we only normalise first (NFD text is longer and may not fit).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+import re
+
+import smsutil
+from smsutil.codecs import GSM_CHARSET
+
+GSM7 = "GSM-7"
+UCS2 = "UCS-2"
+# SMPP data_coding: 0 = the SMSC's default alphabet (GSM-7), 8 = UCS-2.
+DATA_CODING = {GSM7: 0, UCS2: 8}
+
+# Letters NFD does not decompose: đ is a letter of its own, not d + a mark.
+_NOT_DECOMPOSED = str.maketrans({"đ": "d", "Đ": "D"})
+# smsutil's own GSM 03.38 alphabet, compiled once (its is_valid_gsm recompiles it at every call).
+_GSM = re.compile("[" + re.escape(GSM_CHARSET) + "]*")
+
+
+def is_gsm7(text: str) -> bool:
+    return _GSM.fullmatch(text) is not None
+
+
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def strip_accents(text: str) -> str:
+    """``Thông báo khẩn: đeo khẩu trang`` -> ``Thong bao khan: deo khau trang`` (so it fits GSM-7)."""
+    decomposed = unicodedata.normalize("NFD", text.translate(_NOT_DECOMPOSED))
+    return nfc("".join(ch for ch in decomposed if not unicodedata.combining(ch)))
+
+
+@dataclass(frozen=True, slots=True)
+class Measure:
+    encoding: str  # GSM7 or UCS2
+    segments: int
+    characters: int
+
+    @property
+    def data_coding(self) -> int:
+        return DATA_CODING[self.encoding]
+
+
+def measure(text: str) -> Measure:
+    """Encoding and number of SMS segments of ``text`` (normalised to NFC first)."""
+    text = nfc(text)
+    gsm = is_gsm7(text)
+    result = smsutil.gsm_split(text) if gsm else smsutil.unicode_split(text)
+    return Measure(GSM7 if gsm else UCS2, len(result.parts), len(text))
+
+
+def parts(text: str) -> list[str]:
+    """The text of each segment, in order (for UDH concatenation)."""
+    text = nfc(text)
+    result = smsutil.gsm_split(text) if is_gsm7(text) else smsutil.unicode_split(text)
+    return [part.content for part in result.parts]
+
+
+def encode(text: str, encoding: str) -> bytes:
+    """Bytes of ``text`` for the air interface: GSM 03.38 unpacked septets, or UTF-16-BE (UCS-2)."""
+    return text.encode("gsm0338" if encoding == GSM7 else "utf_16_be")
+
+
+def decode(payload: bytes, data_coding: int) -> str:
+    """Text of an incoming message (MO or receipt) from its SMPP data_coding."""
+    if data_coding == 8:
+        return payload.decode("utf_16_be", errors="replace")
+    try:
+        return payload.decode("gsm0338")
+    except (UnicodeDecodeError, ValueError):
+        return payload.decode("latin-1")

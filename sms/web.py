@@ -1,0 +1,192 @@
+"""HTTP routes of the SMS side: carrier callbacks (receipts, inbound SMS) and the campaign API.
+
+Carrier callbacks are authenticated by a shared secret (SMS_WEBHOOK_SECRET):
+header ``X-Signature`` = hex HMAC-SHA256 of the raw body, compared in constant
+time; anything else gets 401 before the body is even parsed.
+
+``POST /sms/receipts/{gateway}``  ``{"receipts": [{"message_id": "...", "status": "delivered|failed|expired", "error": "..."}]}``
+``POST /sms/inbound/{gateway}``   ``{"from": "+8491...", "text": "TU CHOI"}``
+
+The campaign API takes ``Authorization: Bearer SMS_API_TOKEN`` (off when unset):
+
+``GET  /api/sms/campaigns`` · ``GET /api/sms/campaigns/{id}`` ·
+``POST /api/sms/campaigns`` ``{"text": "...", "contacts": "category=F1" | "phones": [...], "strip_accents": false, "at": "2021-08-12T08:00+07:00", "dry_run": false}`` ·
+``POST /api/sms/campaigns/{id}/pause|resume|cancel``
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import hmac
+import json
+from functools import partial
+from typing import Any
+
+from aiohttp import web
+from rq import Queue
+
+from robocall.config import get_settings
+from robocall.queues import SMS, queue_name
+from sms.campaigns import CampaignError, create_campaign, dry_run, figures, list_campaigns, set_status
+from sms.context import SmsContext, context_from_settings
+from sms.fanout import enqueue_due
+from sms.gateways.base import Receipt
+from sms.inbound import handle_inbound
+from sms.models import CampaignStatus
+from sms.prepare import Template
+from sms.receipts import queue_receipts
+from sms.recipients import CONTACT_FIELDS, ContactFilter, Recipient, RecipientsError, contact_recipients
+
+SMS_CONTEXT = web.AppKey("sms_context", dict)  # {"ctx": SmsContext}, filled at start-up
+_STATUSES = {"delivered", "failed", "expired"}
+
+
+def add_sms_routes(app: web.Application) -> None:
+    app[SMS_CONTEXT] = {}  # filled at start-up: settings may change between create_app and run
+    app.on_startup.append(_start)
+    app.on_cleanup.append(_stop)
+    app.router.add_post("/sms/receipts/{gateway}", receipts)
+    app.router.add_post("/sms/inbound/{gateway}", inbound)
+    app.router.add_get("/api/sms/campaigns", api_list)
+    app.router.add_post("/api/sms/campaigns", api_create)
+    app.router.add_get("/api/sms/campaigns/{id:\\d+}", api_show)
+    app.router.add_post("/api/sms/campaigns/{id:\\d+}/{action:pause|resume|cancel}", api_control)
+
+
+async def _start(app: web.Application) -> None:
+    app[SMS_CONTEXT]["ctx"] = context_from_settings(get_settings())
+
+
+async def _stop(app: web.Application) -> None:
+    app[SMS_CONTEXT]["ctx"].engine.dispose()
+
+
+def _context(app: web.Application) -> SmsContext:
+    ctx: SmsContext = app[SMS_CONTEXT]["ctx"]
+    return ctx
+
+
+def signature_ok(secret: str, body: bytes, signature: str | None) -> bool:
+    if not secret or not signature:
+        return False
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, signature.strip().lower())
+
+
+async def _signed_json(request: web.Request) -> Any:
+    body = await request.read()
+    if not signature_ok(get_settings().sms_webhook_secret, body, request.headers.get("X-Signature")):
+        raise web.HTTPUnauthorized(text="bad or missing signature")
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise web.HTTPBadRequest(text="body is not JSON") from None
+
+
+async def receipts(request: web.Request) -> web.Response:
+    payload = await _signed_json(request)
+    gateway = request.match_info["gateway"]
+    ctx = _context(request.app)
+    if gateway not in ctx.gateway_config:
+        raise web.HTTPNotFound(text="unknown gateway")
+    items = payload.get("receipts") if isinstance(payload, dict) else None
+    if not isinstance(items, list):
+        raise web.HTTPBadRequest(text='expected {"receipts": [...]}')
+    parsed = [Receipt(str(i["message_id"]), i["status"], str(i.get("error", ""))) for i in items
+              if isinstance(i, dict) and i.get("message_id") and i.get("status") in _STATUSES]
+    await asyncio.to_thread(queue_receipts, ctx.redis, ctx.prefix, gateway, parsed)  # safe once there
+    changed = await asyncio.to_thread(ctx.drain_receipts)
+    return web.json_response({"received": len(parsed), "applied": changed})
+
+
+async def inbound(request: web.Request) -> web.Response:
+    payload = await _signed_json(request)
+    if not isinstance(payload, dict) or not payload.get("from") or "text" not in payload:
+        raise web.HTTPBadRequest(text='expected {"from": ..., "text": ...}')
+    ctx = _context(request.app)
+    action = await asyncio.to_thread(handle_inbound, ctx.engine, request.match_info["gateway"],
+                                     str(payload["from"]), str(payload["text"]))
+    return web.json_response({"action": action})
+
+
+def _authorised(request: web.Request) -> None:
+    token = get_settings().sms_api_token
+    if not token:
+        raise web.HTTPForbidden(text="the SMS API is off (set SMS_API_TOKEN)")
+    given = request.headers.get("Authorization", "")
+    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        raise web.HTTPUnauthorized(text="bad or missing token")
+
+
+async def api_list(request: web.Request) -> web.Response:
+    _authorised(request)
+    ctx = _context(request.app)
+    campaigns = await asyncio.to_thread(list_campaigns, ctx.engine)
+    return web.json_response([{"id": c.id, "name": c.name, "status": c.status, "recipients": c.recipients,
+                               "created_at": c.created_at.isoformat()} for c in campaigns])
+
+
+async def api_show(request: web.Request) -> web.Response:
+    _authorised(request)
+    ctx = _context(request.app)
+    try:
+        current = await asyncio.to_thread(figures, ctx.engine, int(request.match_info["id"]))
+    except CampaignError as exc:
+        raise web.HTTPNotFound(text=str(exc)) from None
+    return web.json_response(current.to_json())
+
+
+async def api_create(request: web.Request) -> web.Response:
+    _authorised(request)
+    try:
+        body = await request.json()
+        text = str(body["text"])
+    except (ValueError, KeyError, TypeError):
+        raise web.HTTPBadRequest(text='expected JSON with "text" and "contacts" or "phones"') from None
+    ctx = _context(request.app)
+    try:
+        if "phones" in body:
+            phones = [str(p) for p in body["phones"]]
+            make = partial(lambda ps: (Recipient(i, p) for i, p in enumerate(ps, start=1)), phones)
+            available: list[str] = []
+            source = f"api: {len(phones)} numbers"
+        else:
+            where = ContactFilter.parse(str(body.get("contacts", "")))
+            make = partial(contact_recipients, ctx.engine, where)
+            available, source = list(CONTACT_FIELDS), where.describe()
+        template = Template(text, bool(body.get("strip_accents")), available)
+        at = dt.datetime.fromisoformat(body["at"]) if body.get("at") else None
+    except (RecipientsError, ValueError) as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
+    if body.get("dry_run"):
+        result = await asyncio.to_thread(dry_run, ctx.engine, make(), template, ctx.router)
+        return web.json_response({"recipients": result.recipients, "invalid": result.invalid,
+                                  "duplicates": result.duplicates, "segments": result.segments,
+                                  "segments_stripped": result.segments_stripped})
+    summary = await asyncio.to_thread(partial(create_campaign, ctx.engine, make(), template, ctx.router,
+                                              name=str(body.get("name", "")), source=source, send_at=at))
+    await asyncio.to_thread(_enqueue, ctx, summary.campaign_id)
+    current = await asyncio.to_thread(figures, ctx.engine, summary.campaign_id)
+    return web.json_response(current.to_json(), status=201)
+
+
+def _enqueue(ctx: SmsContext, campaign_id: int) -> None:
+    enqueue_due(ctx, Queue(queue_name(SMS), connection=ctx.redis), campaign_id)
+
+
+async def api_control(request: web.Request) -> web.Response:
+    _authorised(request)
+    ctx = _context(request.app)
+    campaign_id = int(request.match_info["id"])
+    status = {"pause": CampaignStatus.PAUSED, "resume": CampaignStatus.RUNNING,
+              "cancel": CampaignStatus.CANCELLED}[request.match_info["action"]]
+    try:
+        await asyncio.to_thread(set_status, ctx.engine, campaign_id, status)
+    except CampaignError as exc:
+        raise web.HTTPConflict(text=str(exc)) from None
+    if status == CampaignStatus.RUNNING:
+        await asyncio.to_thread(_enqueue, ctx, campaign_id)
+    current = await asyncio.to_thread(figures, ctx.engine, campaign_id)
+    return web.json_response(current.to_json())

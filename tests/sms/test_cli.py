@@ -1,0 +1,44 @@
+"""`robocall sms ...` through click, with a real worker process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from robocall.cli import cli
+from tests.sms.conftest import write_csv
+
+
+def test_dry_run_shows_segments_and_cost_with_and_without_accents(tmp_path: Path, sms_env: dict[str, str]) -> None:
+    path = write_csv(tmp_path / "list.csv", [["Nguyễn Văn An", "0912345678"], ["Trần Thị Bình", "0981234567"],
+                                             ["Lê C", "12"]])
+    text = "Chào {{ ho_va_ten }}, Sở Y tế đề nghị anh/chị khai báo y tế trước ngày 15/8 tại tokhaiyte.vn."
+    result = CliRunner().invoke(cli, ["sms", "send", "--to", str(path), "--text", text, "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "recipients: 2 (0 duplicates, 0 opted out, 1 invalid)" in result.output
+    assert "invalid: too short: 1" in result.output
+    assert "as written:                  4 segments             1,200 VND  (0 GSM-7, 2 UCS-2)" in result.output
+    assert "--strip-accents:             2 segments               600 VND  (GSM-7)" in result.output
+
+
+def test_send_with_progress_then_status(tmp_path: Path, sms_env: dict[str, str],
+                                        start_workers: Callable[..., object]) -> None:
+    path = write_csv(tmp_path / "list.csv", [["A", f"091{i:07d}"] for i in range(250)])
+    start_workers(1)
+    runner = CliRunner()
+    result = runner.invoke(cli, ["sms", "send", "--to", str(path), "--text", "Thông báo", "--strip-accents"])
+    assert result.exit_code == 0, result.output
+    assert "campaign 1: 250 recipients, 250 segments" in result.output
+    assert "campaign 1: finished, 250 recipients" in result.output
+    status = runner.invoke(cli, ["sms", "status", "1", "--json"])
+    data = __import__("json").loads(status.output)
+    assert data["status"] == "finished" and sum(data["by_state"].values()) == 250
+    assert runner.invoke(cli, ["sms", "cancel", "1"]).exit_code != 0  # a finished campaign can't be cancelled
+
+
+def test_unknown_template_field_is_refused(tmp_path: Path, sms_env: dict[str, str]) -> None:
+    path = write_csv(tmp_path / "list.csv", [["A", "0912345678"]])
+    result = CliRunner().invoke(cli, ["sms", "send", "--to", str(path), "--text", "Chào {{ ten }}"])
+    assert result.exit_code != 0 and "ten" in result.output

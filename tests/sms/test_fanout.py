@@ -1,0 +1,167 @@
+"""Campaigns end to end through real RQ workers, Redis, the database and local carriers."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from rq import Queue
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from robocall.queues import SMS, queue_name
+from sms.campaigns import create_campaign, figures
+from sms.context import SmsContext
+from sms.fanout import drive, enqueue_due
+from sms.models import MessageState, SmsMessage
+from sms.prepare import Template
+from sms.recipients import csv_recipients
+from sms.localcarriers import LocalHttpCarrier, LocalSmsc, wait_until
+from tests.sms.conftest import phones, write_csv
+
+LONG_VI = "Ban chỉ đạo phòng chống dịch tỉnh thông báo: " * 3  # 135 UCS-2 characters: 3 parts
+
+
+def _campaign(tmp_path: Path, c: SmsContext, numbers: list[str], text: str = "Thông báo khẩn") -> int:
+    path = write_csv(tmp_path / "list.csv", [["x", n] for n in numbers])
+    return create_campaign(c.engine, csv_recipients(path), Template(text, False), c.router).campaign_id
+
+
+def _receipts_in(c: SmsContext, campaign_id: int, carrier: str, expected: dict[str, int]) -> dict[str, int]:
+    """Receipts come after sending is done: wait for them (workers and drivers move them to the database)."""
+    wait_until(lambda: c.drain_receipts() >= 0 and figures(c.engine, campaign_id).by_carrier.get(carrier) == expected,
+               timeout=10)
+    return figures(c.engine, campaign_id).by_carrier[carrier]
+
+
+def _states(engine: Engine, campaign_id: int) -> dict[str, int]:
+    with engine.connect() as connection:
+        return dict(connection.execute(select(SmsMessage.state, func.count()).where(
+            SmsMessage.campaign_id == campaign_id).group_by(SmsMessage.state)).all())
+
+
+def test_campaign_fans_out_one_job_per_batch_and_every_message_is_accounted(
+        tmp_path: Path, ctx: Callable[[], SmsContext], start_workers: Callable[..., object]) -> None:
+    c = ctx()
+    campaign_id = _campaign(tmp_path, c, phones(1050) + phones(5))  # 5 duplicates
+    job_ids = enqueue_due(c, Queue(queue_name(SMS), connection=c.redis), campaign_id)
+    assert len(job_ids) == 11  # SMS_BATCH_SIZE=100: one job per batch, not per message
+    start_workers(2)
+    final = drive(c, campaign_id)
+    assert final.status == "finished" and final.recipients == 1050 and final.duplicates == 5
+    assert final.outstanding == 0
+    assert sum(final.by_state.values()) == 1050
+    assert set(final.by_state) <= {"delivered", "expired", "failed"}  # the simulator reports on every one
+    assert final.by_carrier["Vinaphone"] == final.by_state
+
+
+def test_smpp_and_http_carriers_with_receipts_long_ucs2_messages(
+        tmp_path: Path, ctx: Callable[[], SmsContext], configure: Callable[..., object],
+        start_workers: Callable[..., object], smsc: LocalSmsc, http_carrier: LocalHttpCarrier) -> None:
+    configure(SMS_GATEWAYS={"viettel": smsc.gateway_config(), "vnpt": http_carrier.gateway_config()},
+              SMS_ROUTES="Viettel=viettel,default=vnpt")
+    c = ctx()
+    campaign_id = _campaign(tmp_path, c, phones(30, "098") + phones(20, "091"), LONG_VI)
+    start_workers(1)
+    final = drive(c, campaign_id)
+    assert _receipts_in(c, campaign_id, "Viettel", {"delivered": 30}) == {"delivered": 30}  # deliver_sm receipts
+    assert final.by_carrier["Vinaphone"] == {"accepted": 20}  # no receipt callback configured
+    assert len(smsc.submits) == 90  # 3 parts each
+    udh = [s.short_message[:6] for s in smsc.submits if s.our_id == smsc.submits[0].our_id]
+    assert [u[:3] for u in udh] == [b"\x05\x00\x03"] * 3 and [u[4:] for u in udh] == [b"\x03\x01", b"\x03\x02", b"\x03\x03"]
+    assert {s.data_coding for s in smsc.submits} == {8} and {s.esm_class for s in smsc.submits} == {0x40}
+    assert http_carrier.unauthorized == 0 and len(http_carrier.accepted_ids) == 20
+
+
+def test_throttling_and_transient_failures_are_retried(
+        tmp_path: Path, ctx: Callable[[], SmsContext], configure: Callable[..., object],
+        start_workers: Callable[..., object], smsc: LocalSmsc, http_carrier: LocalHttpCarrier) -> None:
+    smsc.throttle_first = 5
+    http_carrier.throttle_first, http_carrier.fail_first, http_carrier.hang_first = 1, 1, 1
+    configure(SMS_GATEWAYS={"viettel": smsc.gateway_config(), "vnpt": http_carrier.gateway_config(timeout=1)},
+              SMS_ROUTES="Viettel=viettel,default=vnpt", SMS_MAX_ATTEMPTS=5, SMS_CIRCUIT_FAILURES=100)
+    c = ctx()
+    campaign_id = _campaign(tmp_path, c, phones(10, "098") + phones(10, "091"))
+    start_workers(1)
+    final = drive(c, campaign_id)
+    assert _receipts_in(c, campaign_id, "Viettel", {"delivered": 10}) == {"delivered": 10}
+    assert final.by_carrier["Vinaphone"] == {"accepted": 10}
+    assert max(http_carrier.accepted_ids.values()) == 1  # the hung request's resend was recognised by id
+    with c.engine.connect() as connection:
+        assert connection.execute(select(func.max(SmsMessage.attempts))).scalar() >= 2
+
+
+def test_retries_are_bounded_and_a_failing_carrier_is_paused_while_others_go_on(
+        tmp_path: Path, ctx: Callable[[], SmsContext], configure: Callable[..., object],
+        start_workers: Callable[..., object], smsc: LocalSmsc, http_carrier: LocalHttpCarrier) -> None:
+    http_carrier.always_fail = True
+    configure(SMS_GATEWAYS={"viettel": smsc.gateway_config(), "vnpt": http_carrier.gateway_config(batch=10)},
+              SMS_ROUTES="Viettel=viettel,default=vnpt", SMS_MAX_ATTEMPTS=2, SMS_CIRCUIT_FAILURES=10,
+              SMS_CIRCUIT_SECONDS=1, SMS_BATCH_SIZE=1000)
+    c = ctx()
+    campaign_id = _campaign(tmp_path, c, phones(40, "098") + phones(40, "091"))
+    start_workers(1)
+    final = drive(c, campaign_id)
+    assert _receipts_in(c, campaign_id, "Viettel", {"delivered": 40}) == {"delivered": 40}  # the other went on
+    assert final.by_carrier["Vinaphone"] == {"failed": 40}
+    with c.engine.connect() as connection:
+        reasons = set(connection.execute(select(SmsMessage.reason).where(SmsMessage.state == "failed")).scalars())
+        attempts = set(connection.execute(select(SmsMessage.attempts).where(SmsMessage.state == "failed")).scalars())
+    assert reasons == {"gave up after 2 tries: HTTP 500"} and attempts == {2}
+    # 40 messages x 2 tries in batches of 10 = 8 requests if every try had reached the carrier; the breaker
+    # (10 failures in a row) rested the gateway in between, which is what made the retries wait.
+    assert http_carrier.requests == 8
+
+
+def test_a_worker_killed_mid_campaign_loses_nothing_and_sends_nothing_twice(
+        tmp_path: Path, ctx: Callable[[], SmsContext], configure: Callable[..., object],
+        start_workers: Callable[..., list], smsc: LocalSmsc) -> None:
+    configure(SMS_GATEWAYS={"viettel": smsc.gateway_config(rate=400)}, SMS_ROUTES="default=viettel",
+              SMS_SUBMIT_LEASE_SECONDS=2, SMS_BATCH_SIZE=1000)
+    c = ctx()
+    campaign_id = _campaign(tmp_path, c, phones(2000, "098"))
+    enqueue_due(c, Queue(queue_name(SMS), connection=c.redis), campaign_id)
+    (worker,) = start_workers(1)
+    assert wait_until(lambda: len(smsc.submits) >= 300, timeout=20)
+    worker.send_signal(signal.SIGKILL)  # mid-batch, mid-chunk
+    worker.wait()
+    killed_at = _states(c.engine, campaign_id)
+    assert killed_at.get("queued", 0) > 0  # work left behind
+    start_workers(1)
+    final = drive(c, campaign_id)  # "resume": whatever is not done gets done
+    assert final.outstanding == 0
+    states = _receipts_in(c, campaign_id, "Viettel", {"delivered": 2000})
+    assert set(states) <= {"delivered", "accepted"} and sum(states.values()) == 2000  # every message taken
+    # Receipts smpp34 had already acknowledged inside the killed worker are gone with it (the SMSC won't
+    # resend them): those messages stay `accepted`, which is what we know of them.
+    assert states["delivered"] >= 1800
+    assert len(smsc.accepted_ids) == 2000 and max(smsc.accepted_ids.values()) == 1
+    resent = len(smsc.submits) - 2000
+    assert resent <= 500  # at most the one chunk that was on the wire when the worker died
+
+
+def test_pause_stops_sending_and_resume_finishes(
+        tmp_path: Path, ctx: Callable[[], SmsContext], configure: Callable[..., object],
+        start_workers: Callable[..., object], smsc: LocalSmsc) -> None:
+    from sms.campaigns import set_status
+    from sms.models import CampaignStatus
+
+    configure(SMS_GATEWAYS={"viettel": smsc.gateway_config(rate=300)}, SMS_ROUTES="default=viettel")
+    c = ctx()
+    campaign_id = _campaign(tmp_path, c, phones(1200, "098"))
+    enqueue_due(c, Queue(queue_name(SMS), connection=c.redis), campaign_id)
+    start_workers(1)
+    assert wait_until(lambda: len(smsc.submits) >= 100, timeout=20)
+    set_status(c.engine, campaign_id, CampaignStatus.PAUSED)
+    time.sleep(2.5)  # the chunk in hand finishes, then nothing more
+    sent = len(smsc.submits)
+    time.sleep(1)
+    assert len(smsc.submits) == sent < 1200
+    assert figures(c.engine, campaign_id).by_state.get(MessageState.QUEUED, 0) > 0
+    set_status(c.engine, campaign_id, CampaignStatus.RUNNING)
+    final = drive(c, campaign_id)
+    assert final.outstanding == 0
+    assert _receipts_in(c, campaign_id, "Viettel", {"delivered": 1200}) == {"delivered": 1200}
+    assert max(smsc.accepted_ids.values()) == 1

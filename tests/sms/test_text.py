@@ -1,0 +1,53 @@
+"""Encoding and segment counts at the boundaries, with Vietnamese text (smsutil underneath)."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+
+from sms.text import GSM7, UCS2, measure, parts, strip_accents
+
+VI = "ế"  # one UCS-2 character, a Vietnamese letter GSM-7 lacks
+
+
+@pytest.mark.parametrize(("length", "segments"), [(70, 1), (71, 2), (134, 2), (135, 3), (201, 3), (202, 4)])
+def test_ucs2_segments_at_70_and_67(length: int, segments: int) -> None:
+    result = measure(("Thông báo " + VI * length)[:length])
+    assert result.encoding == UCS2
+    assert result.segments == segments
+
+
+@pytest.mark.parametrize(("length", "segments"), [(160, 1), (161, 2), (306, 2), (307, 3)])
+def test_gsm7_segments_at_160_and_153(length: int, segments: int) -> None:
+    result = measure(("Thong bao khan " * 30)[:length])
+    assert (result.encoding, result.segments) == (GSM7, segments)
+
+
+def test_gsm7_extension_characters_count_twice() -> None:
+    assert measure("€" * 80).segments == 1  # 160 septets
+    assert measure("€" * 81).segments == 2
+    assert measure("a" * 159 + "[").segments == 2  # 161 septets
+    assert measure("a" * 158 + "|").segments == 1
+
+
+def test_nfd_text_is_measured_as_nfc() -> None:
+    nfc = "Sở Y tế thông báo: " + "Đề nghị người dân khai báo y tế. " * 2
+    nfd = unicodedata.normalize("NFD", nfc)
+    assert len(nfd) > len(nfc)
+    assert measure(nfd) == measure(nfc)
+
+
+def test_strip_accents_makes_vietnamese_fit_gsm7() -> None:
+    text = "Sở Y tế Đà Nẵng: đề nghị người dân ở nhà, đeo khẩu trang, khai báo y tế."
+    stripped = strip_accents(text)
+    assert stripped == "So Y te Da Nang: de nghi nguoi dan o nha, deo khau trang, khai bao y te."
+    assert measure(text).encoding == UCS2 and measure(stripped).encoding == GSM7
+    assert strip_accents(unicodedata.normalize("NFD", text)) == stripped
+
+
+def test_long_vietnamese_text_splits_into_67_character_parts() -> None:
+    text = "Thông báo khẩn của Ban chỉ đạo phòng chống dịch tỉnh: " * 4
+    pieces = parts(text)
+    assert "".join(pieces) == unicodedata.normalize("NFC", text)
+    assert all(len(p) <= 67 for p in pieces) and len(pieces) == measure(text).segments
