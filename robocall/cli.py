@@ -10,7 +10,9 @@ from robocall.commands.demo import demo
 from robocall.commands.flows import flows
 from robocall.commands.report import report
 from robocall.commands.serve import serve
+from robocall.commands.users import users
 from robocall.worker_main import worker
+from sms.cli import sms
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,6 +27,8 @@ cli.add_command(demo)
 cli.add_command(report)
 cli.add_command(worker)
 cli.add_command(serve)
+cli.add_command(sms)
+cli.add_command(users)
 
 
 def main() -> None:

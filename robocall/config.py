@@ -102,6 +102,60 @@ class Settings(BaseSettings):
     sim_seed: int = 2021
     """Seed of the simulated phone network's residents (TELEPHONY_BACKEND=sim)."""
 
+    sms_sender: str = "CDC"
+    """Sender (source address) of outgoing SMS: a brand name registered with the carriers, or a number."""
+
+    sms_quiet_hours: str = "21:00-07:00"
+    """Local hours (HH:MM-HH:MM) during which no campaign SMS is sent; messages wait until they end. Empty: none."""
+
+    sms_gateways: dict[str, dict[str, Any]] = Field(
+        default_factory=lambda: {"sim": {"kind": "sim", "rate": 2000}},
+        json_schema_extra={_DOC_DEFAULT: '{"sim": {"kind": "sim", "rate": 2000}}'},
+    )
+    """SMS gateways as JSON: name -> {`kind`: `sim`, `smpp` or `http`, `rate` (msg/s, shared by all workers), and the kind's options: smpp `host`, `port`, `system_id`, `password`, `window`, `submit_timeout`; http `url`, `format` (`json`/`form`), `auth_header`, `auth_value`, `batch`, `timeout`}."""
+
+    sms_routes: str = "default=sim"
+    """Gateway per carrier, e.g. `Viettel=viettel_smpp,Vinaphone=vnpt_http,default=sim` (carrier from the number's prefix, or the ported-number table)."""
+
+    sms_batch_size: int = 1000
+    """Messages per RQ job when a campaign fans out."""
+
+    sms_max_attempts: int = 3
+    """Most tries of one message after transient failures (throttling, timeouts, carrier errors)."""
+
+    sms_retry_seconds: int = 30
+    """Wait before retrying a message after a transient failure (doubled at each try)."""
+
+    sms_circuit_failures: int = 5
+    """Failed submissions in a row after which a gateway is paused (circuit breaker); other gateways go on."""
+
+    sms_circuit_seconds: int = 60
+    """How long a paused gateway rests before it is tried again."""
+
+    sms_submit_lease_seconds: int = 120
+    """A message handed to a gateway with no answer after this long (its worker died) is sent again, with the same id."""
+
+    sms_webhook_secret: str = ""
+    """Shared secret of the HTTP carrier's delivery-receipt and inbound callbacks (HMAC-SHA256 of the body, hex, in header `X-Signature`). Empty: callbacks refused."""
+
+    sms_api_token: str = ""
+    """Bearer token of the SMS campaign HTTP API (`Authorization: Bearer ...`). Empty: the API is off."""
+
+    sms_segment_cost: float = 300.0
+    """Price of one SMS segment (VND), for the dry run's cost estimate."""
+
+    secret_key: str = ""
+    """Secret that signs and encrypts dashboard session cookies (any long random string). Empty: a random key is made at start-up, so everyone is logged out when the server restarts."""
+
+    escalation_sla: str = "urgent=30,test=240,callback=240,watch=720,home_visit=720,report=1440,default=1440"
+    """Minutes within which an escalation of each level should be acknowledged; past it the dashboard shows it red (`default` for other levels)."""
+
+    login_max_failures: int = 5
+    """Failed logins in a row for one user name before logins for that name are refused for LOGIN_LOCKOUT_MINUTES."""
+
+    login_lockout_minutes: int = 15
+    """How long logins stay refused after LOGIN_MAX_FAILURES failures."""
+
     @field_validator("public_base_url")
     @classmethod
     def _check_base_url(cls, value: str) -> str:
@@ -125,6 +179,11 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError(f"unknown log level {value!r}")
         return level
+
+    def sla_minutes(self, level: str) -> int:
+        """Minutes to acknowledge an escalation of `level` (ESCALATION_SLA)."""
+        table = {k.strip(): int(v) for k, _, v in (p.partition("=") for p in self.escalation_sla.split(",")) if v}
+        return table.get(level, table.get("default", 1440))
 
     @property
     def tzinfo(self) -> ZoneInfo:

@@ -12,7 +12,7 @@ from robocall.logging_setup import configure_logging
 @click.option("--port", default=8080, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 def serve(port: int, host: str) -> None:
-    """Serve the HTTP API (flows, health; webhooks and dashboard as they land)."""
+    """Serve the CDC dashboard, its JSON API, flows and health (log in: README, "The CDC dashboard")."""
     from robocall.web.app import run
 
     configure_logging(get_settings().log_level)

@@ -6,6 +6,8 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import robocall.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import sms.models  # noqa: F401
+import robocall.accounts  # noqa: F401  (dashboard users and login attempts)
 
 config = context.config
 target_metadata = SQLModel.metadata

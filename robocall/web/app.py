@@ -1,5 +1,7 @@
 """The aiohttp application.
 
+The CDC dashboard (pages, JSON API) is wired in by robocall.web.dashboard.
+
 At start-up every flow is loaded once; a broken flow is refused with the same
 `file:line: message` problems as `robocall flows check`, logged, and shown on
 /flows, while the valid flows are served.
@@ -14,6 +16,8 @@ from aiohttp import web
 from robocall.config import Settings, get_settings
 from robocall.flows.loader import Flow, load_flows
 from robocall.flows.problems import Problem
+from robocall.web.dashboard import setup_dashboard
+from robocall.web.security import public
 
 log = logging.getLogger(__name__)
 FLOWS = web.AppKey("flows", dict[str, Flow])
@@ -30,13 +34,17 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[FLOW_PROBLEMS] = problems
     app.router.add_get("/health", health)
     app.router.add_get("/flows", list_flows)
+    _add_sms_routes(app)
+    setup_dashboard(app, settings)  # the CDC dashboard and its JSON API (robocall/web/routes/)
     return app
 
 
+@public
 async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "flows": sorted(request.app[FLOWS])})
 
 
+@public  # flow names and problems only, no personal data
 async def list_flows(request: web.Request) -> web.Response:
     flows = request.app[FLOWS]
     return web.json_response({
@@ -51,3 +59,11 @@ async def list_flows(request: web.Request) -> web.Response:
 
 def run(port: int, host: str = "127.0.0.1") -> None:
     web.run_app(create_app(), host=host, port=port)
+
+
+def _add_sms_routes(app: web.Application) -> None:
+    """SMS carrier callbacks and the campaign API.  The sms package builds on robocall, so the
+    server wires it in here, at the edge, rather than robocall importing it at module level."""
+    from sms.web import add_sms_routes
+
+    add_sms_routes(app)

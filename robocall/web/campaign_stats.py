@@ -1,0 +1,89 @@
+"""Campaign progress counted from the database: follow-ups, calls and escalations per day.
+
+SMS campaigns will live in sms/; their pages plug in through `EXTRA_CAMPAIGN_SECTIONS`
+(robocall/web/routes/campaigns.py) without touching the call campaign code here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Integer, func
+from sqlmodel import Session as DbSession
+from sqlmodel import col, select
+
+from robocall.models import CallAttempt, CallCampaign, Escalation, FollowUp, FollowUpState
+
+
+@dataclass
+class CampaignStats:
+    id: int
+    name: str
+    flow: str
+    categories: str
+    status: str
+    follow_ups: int = 0
+    reached: int = 0
+    unreached: int = 0
+    attempts: int = 0
+    answered: int = 0
+    escalations: int = 0
+    first_day: dt.date | None = None
+    last_day: dt.date | None = None
+    calls_per_day: list[tuple[dt.date, int, int]] = field(default_factory=list)  # day, attempts, answered
+    escalations_per_day: list[tuple[dt.date, int]] = field(default_factory=list)
+
+    @property
+    def answer_rate(self) -> float:
+        return self.answered / self.attempts if self.attempts else 0.0
+
+    @property
+    def progress(self) -> float:
+        """Share of the planned follow-ups that are over (reached or unreached for the day)."""
+        return (self.reached + self.unreached) / self.follow_ups if self.follow_ups else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        data = {k: v for k, v in self.__dict__.items() if k not in {"calls_per_day", "escalations_per_day"}}
+        data["first_day"] = self.first_day.isoformat() if self.first_day else None
+        data["last_day"] = self.last_day.isoformat() if self.last_day else None
+        data["answer_rate"] = round(self.answer_rate, 4)
+        data["progress"] = round(self.progress, 4)
+        data["calls_per_day"] = [{"day": d.isoformat(), "attempts": a, "answered": n} for d, a, n in self.calls_per_day]
+        data["escalations_per_day"] = [{"day": d.isoformat(), "escalations": n} for d, n in self.escalations_per_day]
+        return data
+
+
+def campaign_stats(db: DbSession, campaign: CallCampaign, per_day: bool = False) -> CampaignStats:
+    assert campaign.id is not None
+    stats = CampaignStats(id=campaign.id, name=campaign.name, flow=campaign.flow, categories=campaign.categories,
+                          status=campaign.status)
+    states = dict(db.exec(select(FollowUp.state, func.count()).where(FollowUp.campaign_id == campaign.id)
+                          .group_by(FollowUp.state)).all())
+    stats.follow_ups = sum(states.values())
+    stats.reached = states.get(FollowUpState.REACHED, 0)
+    stats.unreached = states.get(FollowUpState.UNREACHED, 0)
+    stats.first_day, stats.last_day = db.exec(select(func.min(FollowUp.day), func.max(FollowUp.day))
+                                              .where(FollowUp.campaign_id == campaign.id)).one()
+    answered = func.sum(func.cast(col(CallAttempt.answered_at).is_not(None), Integer))
+    days = db.exec(select(CallAttempt.day, func.count(), answered).where(CallAttempt.campaign_id == campaign.id)
+                   .group_by(CallAttempt.day).order_by(CallAttempt.day)).all()
+    stats.calls_per_day = [(d, a, int(n or 0)) for d, a, n in days]
+    stats.attempts = sum(a for _, a, _ in stats.calls_per_day)
+    stats.answered = sum(n for _, _, n in stats.calls_per_day)
+    # An escalation belongs to the campaign whose call raised it (home visits have no call: they are
+    # counted on the queue and the report, not here).
+    esc = db.exec(select(CallAttempt.day, func.count()).select_from(Escalation)
+                  .join(CallAttempt, col(CallAttempt.id) == Escalation.attempt_id)
+                  .where(CallAttempt.campaign_id == campaign.id)
+                  .group_by(CallAttempt.day).order_by(CallAttempt.day)).all()
+    stats.escalations_per_day = [(d, n) for d, n in esc]
+    stats.escalations = sum(n for _, n in stats.escalations_per_day)
+    if not per_day:
+        stats.calls_per_day, stats.escalations_per_day = [], []
+    return stats
+
+
+def all_campaigns(db: DbSession) -> list[CampaignStats]:
+    return [campaign_stats(db, c) for c in db.exec(select(CallCampaign).order_by(CallCampaign.id)).all()]

@@ -1,0 +1,55 @@
+"""What CDC staff do to an escalation; each action writes the escalation, a timeline event and
+nothing else (the caller audits).  Shared by the HTML forms and the JSON API."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlmodel import Session as DbSession
+
+from robocall.models import Escalation, EscalationEvent, EscalationStatus
+from robocall.web.i18n import OUTCOMES
+
+ACTIONS = ("acknowledge", "assign", "note", "callback", "resolve")
+
+
+class ActionError(ValueError):
+    """The action cannot be applied (unknown action, missing field, case already resolved)."""
+
+
+def apply_action(db: DbSession, escalation: Escalation, action: str, actor: str, now: dt.datetime,
+                 *, assignee: str = "", text: str = "", outcome: str = "") -> EscalationEvent:
+    if action not in ACTIONS:
+        raise ActionError(f"unknown action {action!r}")
+    if escalation.status == EscalationStatus.RESOLVED and action != "note":
+        raise ActionError("this escalation is already resolved")
+    assert escalation.id is not None
+    text = text.strip()
+    if action in {"acknowledge", "assign", "resolve"} and escalation.status == EscalationStatus.OPEN:
+        # Assigning or resolving a case someone has not acknowledged acknowledges it too.
+        escalation.status = EscalationStatus.ACKNOWLEDGED
+        escalation.acknowledged_at = now
+        if action != "acknowledge":
+            db.add(EscalationEvent(escalation_id=escalation.id, at=now, actor=actor, kind="acknowledged"))
+    if action == "assign":
+        assignee = assignee.strip() or actor
+        escalation.assignee = assignee
+        text = assignee + (f": {text}" if text else "")
+    elif action == "note" and not text:
+        raise ActionError("the note is empty")
+    elif action == "callback":
+        escalation.callback = True
+    elif action == "resolve":
+        if outcome not in OUTCOMES:
+            raise ActionError(f"choose an outcome: {', '.join(OUTCOMES)}")
+        escalation.status = EscalationStatus.RESOLVED
+        escalation.outcome = outcome
+        escalation.resolved_at = now
+        text = outcome + (f": {text}" if text else "")
+    kind = {"acknowledge": "acknowledged", "assign": "assigned", "resolve": "resolved"}.get(action, action)
+    event = EscalationEvent(escalation_id=escalation.id, at=now, actor=actor, kind=kind, text=text)
+    db.add(escalation)
+    db.add(event)
+    db.commit()
+    db.refresh(event)
+    return event

@@ -1,0 +1,6 @@
+"""Dashboard routes, one module per area; each module's `routes` table is added by setup_dashboard."""
+
+from robocall.web.routes import admin, api, auth, campaigns, escalations, events, flows, lists, reports
+
+ROUTE_TABLES = [auth.routes, escalations.routes, events.routes, lists.routes, campaigns.routes, flows.routes,
+                reports.routes, admin.routes, api.routes]

@@ -1,0 +1,69 @@
+"""Log in, log out.  A new session on each login, so a session id planted before login is useless."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from aiohttp import web
+from aiohttp_session import get_session, new_session
+from sqlmodel import Session as DbSession
+
+from robocall.accounts import Role, authenticate
+from robocall.web.audit import audit
+from robocall.web.dashboard import render
+from robocall.web.i18n import pick_language, translate
+from robocall.web.keys import ENGINE, SETTINGS
+from robocall.web.security import current_user, public, requires
+
+routes = web.RouteTableDef()
+
+
+def _safe_next(target: str) -> str:
+    # Only paths on this site: an open redirect would help phishing.
+    return target if target.startswith("/") and not target.startswith("//") else "/escalations"
+
+
+@routes.get("/")
+@public
+async def home(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/escalations" if current_user(request) else "/login")
+
+
+@routes.get("/login")
+@public
+async def login_form(request: web.Request) -> web.Response:
+    return render(request, "login.html", {"next": _safe_next(request.query.get("next", "")), "error": ""})
+
+
+@routes.post("/login")
+@public
+async def login(request: web.Request) -> web.Response:
+    form = await request.post()
+    username, password = str(form.get("username", "")).strip(), str(form.get("password", ""))
+    settings = request.app[SETTINGS]
+    with DbSession(request.app[ENGINE]) as db:
+        user, locked = authenticate(db, username, password, max_failures=settings.login_max_failures,
+                                    lockout=dt.timedelta(minutes=settings.login_lockout_minutes),
+                                    remote=request.remote or "")
+        if user:
+            session = await new_session(request)
+            session["user"] = {"id": user.id, "username": user.username, "role": user.role}
+            audit(request, "login", "user", user.id, actor=user.username)
+            raise web.HTTPFound(_safe_next(str(form.get("next", ""))))
+    audit(request, "login_failed", "user", "", {"username": username, "locked": bool(locked)}, actor=username or "?")
+    lang = pick_language(request)
+    error = translate("login_failed", lang)
+    if locked:
+        local = locked.astimezone(settings.tzinfo).strftime("%H:%M")
+        error = f"{translate('login_locked', lang)} {local}."
+    return render(request, "login.html", {"next": _safe_next(str(form.get("next", ""))), "error": error},
+                  status=429 if locked else 401)
+
+
+@routes.post("/logout")
+@requires(Role.VIEWER)
+async def logout(request: web.Request) -> web.Response:
+    audit(request, "logout")
+    session = await get_session(request)
+    session.invalidate()
+    raise web.HTTPFound("/login")

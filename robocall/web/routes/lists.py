@@ -1,0 +1,87 @@
+"""Line lists (symptomatic, non-reporting, under monitoring, closed) and the contact search."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+from aiohttp import web
+from sqlmodel import Session as DbSession
+
+from robocall.accounts import Role
+from robocall.web.audit import audit
+from robocall.web.dashboard import render
+from robocall.web.escalation_queries import filter_options
+from robocall.web.keys import ENGINE, SETTINGS
+from robocall.web.line_lists import KINDS, default_as_of, line_list
+from robocall.web.security import requires
+
+routes = web.RouteTableDef()
+
+
+def parse_day(text: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text) if text else None
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"400: not a date (YYYY-MM-DD): {text}") from None
+
+
+@routes.get("/lists")
+@requires(Role.VIEWER)
+async def lists_home(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/lists/symptomatic")
+
+
+@routes.get("/lists/{kind}")
+@requires(Role.VIEWER)
+async def list_page(request: web.Request) -> web.Response:
+    kind = request.match_info["kind"]
+    if kind not in KINDS:
+        raise web.HTTPNotFound(text="no such list")
+    q = request.query
+    settings = request.app[SETTINGS]
+    with DbSession(request.app[ENGINE]) as db:
+        as_of = parse_day(q.get("as_of")) or default_as_of(db, dt.datetime.now(settings.tzinfo).date())
+        rows, total = line_list(db, kind, as_of, district=q.get("district", ""), commune=q.get("commune", ""),
+                                category=q.get("category", ""))
+        options = filter_options(db)
+    audit(request, "view_line_list", "contact", "", {"list": kind, "rows": len(rows)})
+    return render(request, "lists.html", {"kind": kind, "kinds": KINDS, "rows": rows, "total": total,
+                                          "as_of": as_of, "options": options})
+
+
+@routes.get("/lists/{kind}/export.csv")
+@requires(Role.VIEWER)
+async def list_csv(request: web.Request) -> web.Response:
+    """The list as a spreadsheet for the commune teams; phones stay masked (call from the dashboard)."""
+    kind = request.match_info["kind"]
+    if kind not in KINDS:
+        raise web.HTTPNotFound(text="no such list")
+    q = request.query
+    settings = request.app[SETTINGS]
+    with DbSession(request.app[ENGINE]) as db:
+        as_of = parse_day(q.get("as_of")) or default_as_of(db, dt.datetime.now(settings.tzinfo).date())
+        rows, _ = line_list(db, kind, as_of, district=q.get("district", ""), commune=q.get("commune", ""),
+                            category=q.get("category", ""), whole=True)
+    out = io.StringIO()
+    columns = ["contact_id", "name", "phone_masked", "category", "district", "commune", "exposure_date",
+               "monitoring_end", "last_call_day", "last_call_state", "open_cases"]
+    writer = csv.DictWriter(out, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(r.to_json() for r in rows)
+    audit(request, "export_line_list", "contact", "", {"list": kind, "rows": len(rows), "as_of": as_of.isoformat()})
+    return web.Response(body=("\ufeff" + out.getvalue()).encode("utf-8"), content_type="text/csv", charset="utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{kind}_{as_of.isoformat()}.csv"'})
+
+
+@routes.get("/contacts")
+@requires(Role.VIEWER)
+async def search_page(request: web.Request) -> web.Response:
+    q = request.query.get("q", "").strip()
+    rows, total = [], 0
+    if q:
+        with DbSession(request.app[ENGINE]) as db:
+            rows, total = line_list(db, "search", dt.date.today(), q=q)
+        audit(request, "search_contacts", "contact", "", {"q": q, "rows": len(rows)})
+    return render(request, "search.html", {"q": q, "rows": rows, "total": total})

@@ -1,0 +1,83 @@
+"""The provincial report over a date range, on screen and as CSV or XLSX."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+from aiohttp import web
+from openpyxl import Workbook
+
+from robocall.accounts import Role
+from robocall.reports import LABELS_VI, ProvincialReport, provincial_report
+from robocall.web.audit import audit
+from robocall.web.dashboard import render
+from robocall.web.keys import ENGINE, SETTINGS
+from robocall.web.routes.lists import parse_day
+from robocall.web.security import requires
+
+routes = web.RouteTableDef()
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def report_for(request: web.Request) -> ProvincialReport:
+    start, end = parse_day(request.query.get("from")), parse_day(request.query.get("to"))
+    if start and end and start > end:
+        raise web.HTTPBadRequest(text="400: 'from' is after 'to'")
+    return provincial_report(request.app[ENGINE], start, end, request.app[SETTINGS].timezone)
+
+
+def report_rows(report: ProvincialReport) -> list[tuple[str, str, int | str]]:
+    """(key, Vietnamese label, value) for every figure, the levels included: one source for every format."""
+    rows: list[tuple[str, str, int | str]] = [(key, label, getattr(report, key)) for key, label in LABELS_VI.items()]
+    for level, count in report.escalations_by_level.items():
+        rows.append((f"escalations_{level}", f"Cảnh báo mức {level}", count))
+    rows.append(("sms_sent", "Tin nhắn SMS đã gửi", "" if report.sms_sent is None else report.sms_sent))
+    return rows
+
+
+@routes.get("/reports")
+@requires(Role.VIEWER)
+async def report_page(request: web.Request) -> web.Response:
+    report = report_for(request)
+    return render(request, "report.html", {"report": report, "rows": report_rows(report),
+                                           "start": request.query.get("from", ""), "end": request.query.get("to", "")})
+
+
+def _filename(report: ProvincialReport, ext: str) -> str:
+    return f"bao_cao_{report.period_from or 'dau'}_{report.period_to or dt.date.today().isoformat()}.{ext}"
+
+
+@routes.get("/reports/export.csv")
+@requires(Role.VIEWER)
+async def report_csv(request: web.Request) -> web.Response:
+    report = report_for(request)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["key", "label", "value"])
+    writer.writerows(report_rows(report))
+    audit(request, "export_report", "report", "", {"format": "csv", "from": report.period_from, "to": report.period_to})
+    # A BOM so that Excel opens the Vietnamese labels as UTF-8.
+    return web.Response(body=("\ufeff" + out.getvalue()).encode("utf-8"), content_type="text/csv", charset="utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{_filename(report, "csv")}"'})
+
+
+@routes.get("/reports/export.xlsx")
+@requires(Role.VIEWER)
+async def report_xlsx(request: web.Request) -> web.Response:
+    report = report_for(request)
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "Báo cáo"
+    sheet.append(["Từ ngày", report.period_from, "Đến ngày", report.period_to])
+    sheet.append(["Mã", "Chỉ tiêu", "Số lượng"])
+    for row in report_rows(report):
+        sheet.append(list(row))
+    sheet.column_dimensions["B"].width = 48
+    out = io.BytesIO()
+    workbook.save(out)
+    audit(request, "export_report", "report", "",
+          {"format": "xlsx", "from": report.period_from, "to": report.period_to})
+    return web.Response(body=out.getvalue(), content_type=XLSX,
+                        headers={"Content-Disposition": f'attachment; filename="{_filename(report, "xlsx")}"'})

@@ -1,0 +1,59 @@
+// Small progressive enhancements; every page works without them.
+(function () {
+  "use strict";
+  const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
+
+  // Reveal a masked phone number (the server audits every reveal).
+  document.querySelectorAll("button.reveal").forEach((button) => {
+    button.addEventListener("click", async () => {
+      const id = button.dataset.contact;
+      const response = await fetch(`/contacts/${id}/reveal`, {
+        method: "POST", headers: { "X-CSRF-Token": csrf }, credentials: "same-origin",
+      });
+      if (!response.ok) return;
+      const data = await response.json();
+      const target = document.getElementById(`phone-${id}`);
+      target.textContent = data.phone;
+      target.insertAdjacentHTML("afterend", ` <a href="tel:${encodeURIComponent(data.phone)}">☎</a>`);
+      button.remove();
+    });
+  });
+
+  // Waiting times tick on the page, so a case turns amber and red while someone is looking
+  // (same rule as escalation_queries.sla_state: red at the level's limit, amber from half of it).
+  const duration = (minutes) => {
+    const days = Math.floor(minutes / 1440), hours = Math.floor((minutes % 1440) / 60), mins = minutes % 60;
+    return days ? `${days} d ${hours} h` : hours ? `${hours} h ${mins} m` : `${mins} m`;
+  };
+  const tick = () => {
+    document.querySelectorAll(".sla[data-created]").forEach((el) => {
+      const age = Math.max(0, Math.floor((Date.now() - Date.parse(el.dataset.created)) / 60000));
+      const sla = Number(el.dataset.sla);
+      el.textContent = duration(age);
+      if (el.dataset.status !== "open") return;
+      const state = age >= sla ? "red" : age * 2 >= sla ? "amber" : "green";
+      el.classList.remove("sla-green", "sla-amber", "sla-red");
+      el.classList.add(`sla-${state}`);
+    });
+  };
+  setInterval(tick, 5000);
+
+  // Live queue: the server says when escalations change; we reload the table through the normal route.
+  const queue = document.getElementById("queue");
+  if (queue && window.EventSource) {
+    const source = new EventSource("/escalations/stream");
+    const live = document.getElementById("live");
+    source.addEventListener("hello", () => { if (live) live.hidden = false; });
+    const refresh = async (event) => {
+      const before = new Set([...queue.querySelectorAll("tr.esc")].map((tr) => tr.dataset.id));
+      const response = await fetch(queue.dataset.partial, { credentials: "same-origin" });
+      if (!response.ok) return;
+      queue.innerHTML = await response.text();
+      queue.querySelectorAll("tr.esc").forEach((tr) => { if (!before.has(tr.dataset.id)) tr.classList.add("fresh"); });
+      if (event.type === "escalation") document.getElementById("new-notice").hidden = false;
+    };
+    source.addEventListener("escalation", refresh);
+    source.addEventListener("timeline", refresh);
+    source.onerror = () => { if (live) live.hidden = true; };
+  }
+})();

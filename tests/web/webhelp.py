@@ -1,0 +1,42 @@
+"""Helpers for dashboard tests: log in through the real form, run a scenario against a test client.
+
+(Kept out of conftest.py: several conftest modules exist, and `import conftest` would pick any one.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from webseed import PASSWORD, USERS
+
+ROOT = Path(__file__).parents[2]
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+async def csrf_of(client: TestClient, path: str = "/login") -> str:
+    response = await client.get(path)
+    match = CSRF.search(await response.text())
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+async def login(client: TestClient, role: str | None, password: str = PASSWORD) -> Any:
+    """Log in as the seeded user of `role` (None: stay anonymous)."""
+    if role is None:
+        return None
+    token = await csrf_of(client)
+    return await client.post("/login", data={"username": USERS[role], "password": password, "csrf_token": token,
+                                             "next": "/escalations"}, allow_redirects=False)
+
+
+def run_client(app: web.Application, scenario: Callable[[TestClient], Awaitable[Any]]) -> Any:
+    async def main() -> Any:
+        async with TestClient(TestServer(app)) as client:
+            return await scenario(client)
+    return asyncio.run(main())

@@ -1,0 +1,97 @@
+"""A small, fixed data set for dashboard tests: two districts, calls with answers, escalations of
+every state, and one user per role."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session as DbSession
+
+from robocall.accounts import add_user
+from robocall.models import (
+    Answer,
+    CallAttempt,
+    CallCampaign,
+    Contact,
+    Escalation,
+    EscalationEvent,
+    FollowUp,
+    FollowUpState,
+    utcnow,
+)
+
+PASSWORD = "mật khẩu đủ dài"
+USERS = {"admin": "quan_tri", "cdc_staff": "can_bo", "viewer": "xem"}
+DAY1 = dt.date(2021, 8, 11)
+
+
+def seed(engine: Engine, now: dt.datetime | None = None) -> dict[str, int]:
+    """Returns ids the tests refer to."""
+    now = now or utcnow()
+    ids: dict[str, int] = {}
+    for role, name in USERS.items():
+        ids[f"user_{role}"] = add_user(engine, name, role, PASSWORD).id or 0
+    with DbSession(engine) as db:
+        campaign = CallCampaign(name="Theo dõi F1/F2", flow="f1_f2_followup", categories="F1,F2")
+        db.add(campaign)
+        people = [
+            ("+84912000001", "Nguyễn Văn An", "F1", "Thành phố Huế", "Phú Hội", dt.date(2021, 8, 25)),
+            ("+84912000002", "Trần Thị Bình", "F1", "Thành phố Huế", "Vĩnh Ninh", dt.date(2021, 8, 25)),
+            ("+84912000003", "Lê Văn Cường", "F2", "Huyện Phú Lộc", "Lộc Bổn", dt.date(2021, 8, 18)),
+            ("+84912000004", "Phạm Thị Dung", "F1", "Huyện Phú Lộc", "Vinh Hưng", dt.date(2021, 8, 12)),
+        ]
+        contacts = []
+        for phone, name, category, district, commune, end in people:
+            contact = Contact(phone=phone, name=name, category=category, district=district, commune=commune,
+                              exposure_date=dt.date(2021, 8, 5), monitoring_end=end)
+            db.add(contact)
+            contacts.append(contact)
+        db.flush()
+        assert campaign.id is not None
+        ids["campaign"] = campaign.id
+        for offset in range(3):
+            day = DAY1 + dt.timedelta(days=offset)
+            for i, contact in enumerate(contacts):
+                reached = not (i == 3 and offset >= 1)  # Dung stops answering after the first day
+                at = dt.datetime.combine(day, dt.time(2, 0), dt.UTC)
+                attempt = CallAttempt(campaign_id=campaign.id, contact_id=contact.id, phone=contact.phone,
+                                      flow="f1_f2_followup", day=day, state="completed" if reached else "no_answer",
+                                      queued_at=at, dialled_at=at, answered_at=at if reached else None,
+                                      ended_at=at + dt.timedelta(minutes=2), end_reason="completed" if reached else "")
+                db.add(attempt)
+                db.flush()
+                if reached:
+                    fever = i == 0 and offset == 2
+                    db.add(Answer(attempt_id=attempt.id, contact_id=contact.id, question="fever", node="q_sot",
+                                  value=fever, keys="1" if fever else "2", recorded_at=at))
+                    db.add(Answer(attempt_id=attempt.id, contact_id=contact.id, question="temperature", node="q_nhiet",
+                                  value=38.6 if fever else 36.6, keys="386#", recorded_at=at))
+                db.add(FollowUp(campaign_id=campaign.id, contact_id=contact.id or 0, day=day,
+                                state=FollowUpState.REACHED if reached else FollowUpState.UNREACHED, attempts=1,
+                                unreachable_streak=0 if reached else offset))
+                ids[f"attempt_{i}_{offset}"] = attempt.id or 0
+        db.flush()
+        cases = [
+            # key, contact, level, rule, status, minutes ago, attempt
+            ("urgent_old", 0, "urgent", "trieu_chung_nang", "open", 45, ids["attempt_0_2"]),
+            ("urgent_new", 1, "urgent", "trieu_chung_nang", "open", 5, ids["attempt_1_2"]),
+            ("watch", 2, "watch", "co_trieu_chung", "acknowledged", 300, ids["attempt_2_1"]),
+            ("callback_done", 2, "callback", "de_nghi_goi_lai", "resolved", 2000, ids["attempt_2_0"]),
+            ("home_visit", 3, "home_visit", "unreachable_2_days", "open", 100, None),
+        ]
+        for key, who, level, rule, status, ago, attempt_id in cases:
+            created = now - dt.timedelta(minutes=ago)
+            escalation = Escalation(contact_id=contacts[who].id, attempt_id=attempt_id, flow="f1_f2_followup",
+                                    rule=rule, level=level, reason=f"Lý do {rule}", status=status, created_at=created,
+                                    acknowledged_at=created if status != "open" else None,
+                                    resolved_at=created if status == "resolved" else None)
+            db.add(escalation)
+            db.flush()
+            db.add(EscalationEvent(escalation_id=escalation.id or 0, attempt_id=attempt_id, at=created,
+                                   kind="created", text=rule))
+            ids[key] = escalation.id or 0
+        for i, contact in enumerate(contacts):
+            ids[f"contact_{i}"] = contact.id or 0
+        db.commit()
+    return ids
