@@ -172,3 +172,12 @@ def make_url_with_redis_db(url: str, db: int) -> str:
     # A ?db=N option would win over the path.
     query = "&".join(p for p in parts.query.split("&") if p and not p.startswith("db="))
     return urlunsplit(parts._replace(path=f"/{db}", query=query))
+
+
+@pytest.fixture
+def migrated(db_engine: Engine) -> Engine:
+    """A fresh database with the whole schema, built by the migrations."""
+    from robocall.migrate import upgrade
+
+    upgrade(db_engine)
+    return db_engine

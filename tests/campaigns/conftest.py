@@ -10,18 +10,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import Engine
 
 from robocall.config import reset_settings
-from robocall.migrate import upgrade
 
 ROOT = Path(__file__).parents[2]
-
-
-@pytest.fixture
-def migrated(db_engine: Engine) -> Engine:
-    upgrade(db_engine)
-    return db_engine
 
 
 @pytest.fixture

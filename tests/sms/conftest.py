@@ -15,17 +15,10 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from robocall.config import get_settings, reset_settings
-from robocall.migrate import upgrade
 from sms.context import SmsContext, context_from_settings
 from sms.localcarriers import LocalHttpCarrier, LocalSmsc
 
 ROOT = Path(__file__).parents[2]
-
-
-@pytest.fixture
-def migrated(db_engine: Engine) -> Engine:
-    upgrade(db_engine)
-    return db_engine
 
 
 @pytest.fixture

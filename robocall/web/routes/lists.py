@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from typing import Any
 
 from aiohttp import web
 from sqlmodel import Session as DbSession
@@ -27,6 +28,21 @@ def parse_day(text: str | None) -> dt.date | None:
         raise web.HTTPBadRequest(text=f"400: not a date (YYYY-MM-DD): {text}") from None
 
 
+def _line_list_for(request: web.Request, whole: bool) -> tuple[str, dt.date, list[Any], int, Any]:
+    """The list named in the path, filtered by the query: (kind, as_of, rows, total, filter options)."""
+    kind = request.match_info["kind"]
+    if kind not in KINDS:
+        raise web.HTTPNotFound(text="no such list")
+    q = request.query
+    settings = request.app[SETTINGS]
+    with DbSession(request.app[ENGINE]) as db:
+        as_of = parse_day(q.get("as_of")) or default_as_of(db, dt.datetime.now(settings.tzinfo).date())
+        rows, total = line_list(db, kind, as_of, district=q.get("district", ""), commune=q.get("commune", ""),
+                                category=q.get("category", ""), whole=whole)
+        options = None if whole else filter_options(db)
+    return kind, as_of, rows, total, options
+
+
 @routes.get("/lists")
 @requires(Role.VIEWER)
 async def lists_home(request: web.Request) -> web.StreamResponse:
@@ -36,16 +52,7 @@ async def lists_home(request: web.Request) -> web.StreamResponse:
 @routes.get("/lists/{kind}")
 @requires(Role.VIEWER)
 async def list_page(request: web.Request) -> web.Response:
-    kind = request.match_info["kind"]
-    if kind not in KINDS:
-        raise web.HTTPNotFound(text="no such list")
-    q = request.query
-    settings = request.app[SETTINGS]
-    with DbSession(request.app[ENGINE]) as db:
-        as_of = parse_day(q.get("as_of")) or default_as_of(db, dt.datetime.now(settings.tzinfo).date())
-        rows, total = line_list(db, kind, as_of, district=q.get("district", ""), commune=q.get("commune", ""),
-                                category=q.get("category", ""))
-        options = filter_options(db)
+    kind, as_of, rows, total, options = _line_list_for(request, whole=False)
     audit(request, "view_line_list", "contact", "", {"list": kind, "rows": len(rows)})
     return render(request, "lists.html", {"kind": kind, "kinds": KINDS, "rows": rows, "total": total,
                                           "as_of": as_of, "options": options})
@@ -55,15 +62,7 @@ async def list_page(request: web.Request) -> web.Response:
 @requires(Role.VIEWER)
 async def list_csv(request: web.Request) -> web.Response:
     """The list as a spreadsheet for the commune teams; phones stay masked (call from the dashboard)."""
-    kind = request.match_info["kind"]
-    if kind not in KINDS:
-        raise web.HTTPNotFound(text="no such list")
-    q = request.query
-    settings = request.app[SETTINGS]
-    with DbSession(request.app[ENGINE]) as db:
-        as_of = parse_day(q.get("as_of")) or default_as_of(db, dt.datetime.now(settings.tzinfo).date())
-        rows, _ = line_list(db, kind, as_of, district=q.get("district", ""), commune=q.get("commune", ""),
-                            category=q.get("category", ""), whole=True)
+    kind, as_of, rows, _, _ = _line_list_for(request, whole=True)
     out = io.StringIO()
     columns = ["contact_id", "name", "phone_masked", "category", "district", "commune", "exposure_date",
                "monitoring_end", "last_call_day", "last_call_state", "open_cases"]
