@@ -29,10 +29,11 @@ def _campaign(tmp_path: Path, c: SmsContext, numbers: list[str], text: str = "Th
     return create_campaign(c.engine, csv_recipients(path), Template(text, False), c.router).campaign_id
 
 
-def _receipts_in(c: SmsContext, campaign_id: int, carrier: str, expected: dict[str, int]) -> dict[str, int]:
+def _receipts_in(c: SmsContext, campaign_id: int, carrier: str, expected: dict[str, int],
+                 timeout: float = 10) -> dict[str, int]:
     """Receipts come after sending is done: wait for them (workers and drivers move them to the database)."""
     wait_until(lambda: c.drain_receipts() >= 0 and figures(c.engine, campaign_id).by_carrier.get(carrier) == expected,
-               timeout=10)
+               timeout=timeout)
     return figures(c.engine, campaign_id).by_carrier[carrier]
 
 
@@ -132,11 +133,12 @@ def test_a_worker_killed_mid_campaign_loses_nothing_and_sends_nothing_twice(
     start_workers(1)
     final = drive(c, campaign_id)  # "resume": whatever is not done gets done
     assert final.outstanding == 0
-    states = _receipts_in(c, campaign_id, "Viettel", {"delivered": 2000})
+    # 2,000 receipts through a restarted worker: give a loaded CI machine time
+    states = _receipts_in(c, campaign_id, "Viettel", {"delivered": 2000}, timeout=45)
     assert set(states) <= {"delivered", "accepted"} and sum(states.values()) == 2000  # every message taken
     # Receipts smpp34 had already acknowledged inside the killed worker are gone with it (the SMSC won't
     # resend them): those messages stay `accepted`, which is what we know of them.
-    assert states["delivered"] >= 1800
+    assert states.get("delivered", 0) >= 1800, states
     assert len(smsc.accepted_ids) == 2000 and max(smsc.accepted_ids.values()) == 1
     resent = len(smsc.submits) - 2000
     assert resent <= 500  # at most the one chunk that was on the wire when the worker died
