@@ -33,6 +33,8 @@ ROUTES = [
     ("GET", "/lists/monitoring/export.csv", "viewer"),
     ("GET", "/campaigns", "viewer"),
     ("GET", "/campaigns/{campaign}", "viewer"),
+    ("GET", "/sms-campaigns", "viewer"),
+    ("GET", "/sms-campaigns/{sms_campaign}", "viewer"),
     ("GET", "/diagrams", "viewer"),
     ("GET", "/diagrams/hotline", "viewer"),
     ("GET", "/diagrams/hotline/diagram.svg", "viewer"),

@@ -162,7 +162,8 @@ def test_every_page_renders_at_laptop_and_phone_width(server: str, browser, seed
         "queue": "/escalations", "escalation": f"/escalations/{ids['urgent_old']}",
         "contact": f"/contacts/{ids['contact_0']}", "search": "/contacts?q=Nguy",
         "list_symptomatic": "/lists/symptomatic", "list_non_reporting": "/lists/non_reporting",
-        "campaigns": "/campaigns", "campaign": f"/campaigns/{ids['campaign']}", "flows": "/diagrams",
+        "campaigns": "/campaigns", "campaign": f"/campaigns/{ids['campaign']}",
+        "sms_campaigns": "/sms-campaigns", "sms_campaign": f"/sms-campaigns/{ids['sms_campaign']}", "flows": "/diagrams",
         "flow": "/diagrams/f1_f2_followup", "report": "/reports?from=2021-08-11&to=2021-08-13",
         "audit": "/audit", "users": "/users", "settings": "/settings", "queue_en": "/escalations?lang=en",
     }

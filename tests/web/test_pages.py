@@ -71,11 +71,84 @@ def test_line_list_screen_is_capped_but_the_export_is_whole(make_app, seeded, mo
 def test_campaign_page_shows_progress_rates_and_charts(make_app, seeded) -> None:  # type: ignore[no-untyped-def]
     _, ids = seeded
     listing, page = _get_texts(make_app(), "viewer", "/campaigns", f"/campaigns/{ids['campaign']}")
-    assert "Theo dõi F1/F2" in listing and 'id="sms-hook"' in listing
+    assert "Theo dõi F1/F2" in listing
+    # The SMS section plugs in through EXTRA_CAMPAIGN_SECTIONS and links to the SMS pages.
+    assert 'id="sms-section"' in listing and 'href="/sms-campaigns"' in listing and "Có 1 chiến dịch SMS" in listing
     # 12 attempts, 10 answered; 12 follow-ups all closed; 4 escalations raised by this campaign's calls.
     assert "83.3%" in page and "100.0%" in page
     assert page.count('<svg class="chart"') == 2
     assert page.count("<rect") >= 3 * 2 + 3  # calls and answered per day, escalations per day
+
+
+def _carrier_table(html: str) -> dict[str, dict[str, str]]:
+    import re
+    table: dict[str, dict[str, str]] = {}
+    for carrier, row in re.findall(r'<tr class="carrier" data-carrier="([^"]+)">(.*?)</tr>', html, re.S):
+        table[carrier] = dict(re.findall(r'data-state="(\w+)">([^<]*)</td>', row))
+    return table
+
+
+def test_sms_campaign_pages_show_delivery_per_carrier(make_app, seeded) -> None:  # type: ignore[no-untyped-def]
+    from sms.models import SmsCampaign, SmsInvalidRecipient, SmsMessage
+
+    engine, _ = seeded
+    at = dt.datetime(2021, 8, 12, 1, 0, tzinfo=dt.UTC)
+    # carrier: states of its messages, one entry per message
+    states = {
+        "mobifone": ["queued", "queued", "submitted", "accepted", "delivered", "delivered", "delivered",
+                     "failed", "expired"],
+        "vietnamobile": ["delivered", "failed", "failed", "expired", "expired"],
+    }
+    with DbSession(engine) as db:
+        campaign = SmsCampaign(name="Tiêm chủng mũi 2", template="Mời ông/bà đi tiêm mũi 2 tại trạm y tế xã.",
+                               status="paused", recipients=14, invalid=2, created_at=at)
+        db.add(campaign)
+        db.flush()
+        n = 0
+        for carrier, carrier_states in states.items():
+            for state in carrier_states:
+                n += 1
+                db.add(SmsMessage(campaign_id=campaign.id, phone=f"+849870000{n:02d}", carrier=carrier,
+                                  gateway="gw", encoding="UCS-2", segments=2, state=state, queued_at=at))
+        db.add(SmsInvalidRecipient(campaign_id=campaign.id, row=2, value="abc", reason="invalid_phone"))
+        db.add(SmsInvalidRecipient(campaign_id=campaign.id, row=5, value="0123", reason="invalid_phone"))
+        db.commit()
+        campaign_id = campaign.id
+
+    listing, page, page_en, missing = _get_texts(
+        make_app(), "viewer", "/sms-campaigns", f"/sms-campaigns/{campaign_id}",
+        f"/sms-campaigns/{campaign_id}?lang=en", "/sms-campaigns/999999")
+    assert "Tiêm chủng mũi 2" in listing and "Nhắc khai báo y tế" in listing
+    import re
+    row = re.search(rf'<tr class="sms-campaign" data-id="{campaign_id}">(.*?)</tr>', listing, re.S)
+    assert row is not None
+    cells = dict(re.findall(r'class="n-(\w+)">([^<]*)</td>', row.group(1)))
+    assert cells == {"recipients": "14", "sent": "5", "delivered": "4", "failed": "3"}
+    assert "Kết quả gửi theo nhà mạng" in page and "Delivery by carrier" in page_en
+    assert 'id="sms-status">paused<' in page and 'id="sms-invalid">2<' in page
+    assert "Mời ông/bà đi tiêm mũi 2 tại trạm y tế xã." in page
+    assert 'id="sms-encoding">UCS-2<' in page and 'id="sms-segments">28<' in page
+    assert _carrier_table(page) == {
+        "mobifone": {"queued": "2", "submitted": "1", "accepted": "1", "delivered": "3", "failed": "1",
+                     "expired": "1", "rate": "33.3%"},
+        "vietnamobile": {"queued": "0", "submitted": "0", "accepted": "0", "delivered": "1", "failed": "2",
+                         "expired": "2", "rate": "20.0%"},
+        "total": {"queued": "2", "submitted": "1", "accepted": "1", "delivered": "4", "failed": "3",
+                  "expired": "3", "rate": "28.6%"},
+    }
+    assert "404" in missing or "no such SMS campaign" in missing
+
+
+def test_sms_pages_need_a_login_and_robocall_does_not_import_sms_at_module_level(make_app, seeded) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    async def scenario(client: TestClient) -> list[int]:
+        return [(await client.get(p, allow_redirects=False)).status for p in ("/sms-campaigns", "/sms-campaigns/1")]
+    assert run_client(make_app(), scenario) == [302, 302]
+    code = "import sys, robocall.web.routes, robocall.web.sms_stats; print('sms' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def test_flow_pages_draw_the_diagram_and_show_refused_flows(make_app, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -94,4 +94,41 @@ def seed(engine: Engine, now: dt.datetime | None = None) -> dict[str, int]:
         for i, contact in enumerate(contacts):
             ids[f"contact_{i}"] = contact.id or 0
         db.commit()
+    ids.update(seed_sms(engine))
     return ids
+
+
+# One SMS campaign, two carriers, messages in every state:
+# carrier: {state: count}.  Delivery rate = delivered / all: viettel 5/10, vinaphone 2/6.
+SMS_FIGURES = {
+    "viettel": {"queued": 1, "submitted": 1, "accepted": 2, "delivered": 5, "failed": 1, "expired": 0},
+    "vinaphone": {"queued": 0, "submitted": 0, "accepted": 1, "delivered": 2, "failed": 2, "expired": 1},
+}
+SMS_INVALID = 3
+
+
+def seed_sms(engine: Engine) -> dict[str, int]:
+    from sms.models import MessageState, SmsCampaign, SmsInvalidRecipient, SmsMessage
+
+    at = dt.datetime.combine(DAY1, dt.time(1, 0), dt.UTC)
+    with DbSession(engine) as db:
+        campaign = SmsCampaign(name="Nhắc khai báo y tế", template="CDC Hue: Vui long khai bao y te.",
+                               source="f1.csv", status="running", recipients=16, invalid=SMS_INVALID,
+                               duplicates=1, created_at=at)
+        db.add(campaign)
+        db.flush()
+        assert campaign.id is not None
+        n = 0
+        for carrier, states in SMS_FIGURES.items():
+            for state, count in states.items():
+                for _ in range(count):
+                    n += 1
+                    taken = state in (MessageState.ACCEPTED, MessageState.DELIVERED)
+                    db.add(SmsMessage(campaign_id=campaign.id, phone=f"+849860000{n:02d}", carrier=carrier,
+                                      gateway=f"{carrier}_http", encoding="GSM-7", segments=1, state=state,
+                                      attempts=0 if state == MessageState.QUEUED else 1, queued_at=at,
+                                      accepted_at=at if taken else None))
+        for row in range(SMS_INVALID):
+            db.add(SmsInvalidRecipient(campaign_id=campaign.id, row=row + 2, value="12345", reason="invalid_phone"))
+        db.commit()
+        return {"sms_campaign": campaign.id}

@@ -1,6 +1,17 @@
 """Dashboard routes, one module per area; each module's `routes` table is added by setup_dashboard."""
 
-from robocall.web.routes import admin, api, auth, campaigns, escalations, events, flows, lists, reports
+from robocall.web.routes import (
+    admin,
+    api,
+    auth,
+    campaigns,
+    escalations,
+    events,
+    flows,
+    lists,
+    reports,
+    sms_campaigns,
+)
 
-ROUTE_TABLES = [auth.routes, escalations.routes, events.routes, lists.routes, campaigns.routes, flows.routes,
-                reports.routes, admin.routes, api.routes]
+ROUTE_TABLES = [auth.routes, escalations.routes, events.routes, lists.routes, campaigns.routes, sms_campaigns.routes,
+                flows.routes, reports.routes, admin.routes, api.routes]

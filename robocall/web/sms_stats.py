@@ -1,0 +1,130 @@
+"""SMS campaign figures for the dashboard pages (/sms-campaigns), counted from the sms tables.
+
+robocall does not depend on the sms package at import time: sms.models is imported inside the
+functions, as robocall.reports does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session as DbSession
+from sqlmodel import col, select
+
+# Columns of the per-carrier table, in the order a message goes through them.
+STATES = ("queued", "submitted", "accepted", "delivered", "failed", "expired")
+
+
+@dataclass
+class CarrierFigures:
+    carrier: str
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def delivery_rate(self) -> float:
+        """Delivered out of all this carrier's messages of the campaign."""
+        return self.counts.get("delivered", 0) / self.total if self.total else 0.0
+
+
+@dataclass
+class SmsCampaignRow:
+    id: int
+    name: str
+    status: str
+    created_at: dt.datetime
+    recipients: int
+    sent: int = 0  # the carrier took it: accepted or delivered (as the report counts)
+    delivered: int = 0
+    failed: int = 0
+
+
+@dataclass
+class SmsCampaignDetail:
+    id: int
+    name: str
+    status: str
+    template: str
+    strip_accents: bool
+    source: str
+    created_at: dt.datetime
+    send_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    recipients: int
+    duplicates: int
+    opted_out: int
+    invalid: int
+    messages: int = 0
+    segments: int = 0
+    min_segments: int = 0
+    max_segments: int = 0
+    encodings: list[str] = field(default_factory=list)
+    carriers: list[CarrierFigures] = field(default_factory=list)
+    totals: CarrierFigures = field(default_factory=lambda: CarrierFigures(""))
+
+
+def list_sms_campaigns(db: DbSession) -> list[SmsCampaignRow]:
+    from sms.models import SENT_STATES, MessageState, SmsCampaign, SmsMessage
+
+    rows = [SmsCampaignRow(id=c.id or 0, name=c.name, status=c.status, created_at=c.created_at,
+                           recipients=c.recipients)
+            for c in db.exec(select(SmsCampaign).order_by(col(SmsCampaign.id).desc())).all()]
+    by_id = {r.id: r for r in rows}
+    counts = db.exec(select(SmsMessage.campaign_id, SmsMessage.state, func.count())
+                     .group_by(SmsMessage.campaign_id, SmsMessage.state)).all()
+    for campaign_id, state, count in counts:
+        row = by_id.get(campaign_id)
+        if row is None:
+            continue
+        if state in SENT_STATES:
+            row.sent += count
+        if state == MessageState.DELIVERED:
+            row.delivered += count
+        elif state == MessageState.FAILED:
+            row.failed += count
+    return rows
+
+
+def sms_campaign_detail(db: DbSession, campaign_id: int) -> SmsCampaignDetail | None:
+    from sms.models import SmsCampaign, SmsMessage
+
+    campaign = db.get(SmsCampaign, campaign_id)
+    if campaign is None:
+        return None
+    detail = SmsCampaignDetail(
+        id=campaign.id or 0, name=campaign.name, status=campaign.status, template=campaign.template,
+        strip_accents=campaign.strip_accents, source=campaign.source, created_at=campaign.created_at,
+        send_at=campaign.send_at, finished_at=campaign.finished_at, recipients=campaign.recipients,
+        duplicates=campaign.duplicates, opted_out=campaign.opted_out, invalid=campaign.invalid)
+    where = SmsMessage.campaign_id == campaign_id
+    count, segments, low, high = db.exec(select(func.count(), func.sum(SmsMessage.segments),
+                                                func.min(SmsMessage.segments), func.max(SmsMessage.segments))
+                                         .where(where)).one()
+    detail.messages, detail.segments = int(count or 0), int(segments or 0)
+    detail.min_segments, detail.max_segments = int(low or 0), int(high or 0)
+    detail.encodings = sorted(e for e in db.exec(select(SmsMessage.encoding).where(where).distinct()).all() if e)
+    carriers: dict[str, CarrierFigures] = {}
+    for carrier, state, n in db.exec(select(SmsMessage.carrier, SmsMessage.state, func.count()).where(where)
+                                     .group_by(SmsMessage.carrier, SmsMessage.state)).all():
+        name = carrier or "unknown"
+        figures = carriers.setdefault(name, CarrierFigures(name))
+        figures.counts[state] = figures.counts.get(state, 0) + n
+    detail.carriers = [carriers[name] for name in sorted(carriers)]
+    totals: dict[str, Any] = {}
+    for figures in detail.carriers:
+        for state, n in figures.counts.items():
+            totals[state] = totals.get(state, 0) + n
+    detail.totals = CarrierFigures("", totals)
+    return detail
+
+
+def count_sms_campaigns(db: DbSession) -> int:
+    from sms.models import SmsCampaign
+
+    return int(db.exec(select(func.count()).select_from(SmsCampaign)).one())
