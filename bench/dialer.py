@@ -16,7 +16,6 @@ import argparse
 import datetime as dt
 import heapq
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -76,23 +75,20 @@ def measured_dialer(calls: int, channels: int, workers: int) -> tuple[float, flo
     from robocall.migrate import upgrade
     from robocall.models import CallAttempt
     from robocall.queues import DIALER, queue, redis_connection
+    from robocall.worker_main import spawn_workers, stop_workers
 
     settings = get_settings()
     engine = make_engine(settings.database_url)
     upgrade(engine)
     seed(engine, calls)
-    processes = [subprocess.Popen([sys.executable, "-m", "robocall.worker_main"], env=os.environ.copy(), cwd=ROOT)
-                 for _ in range(workers)]
+    processes = spawn_workers(workers, os.environ, cwd=ROOT)
     try:
         started = time.perf_counter()
         connection = redis_connection()
         run_day(engine, connection, queue(DIALER, connection), DAY, policy_from_settings(settings))
         wall = time.perf_counter() - started
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=30)
+        stop_workers(processes)
     with Session(engine) as db:
         spans = [(a.dialled_at, a.ended_at) for a in db.exec(select(CallAttempt)).all()]
     assert len(spans) == calls, f"expected {calls} calls, the dialer made {len(spans)}"

@@ -100,7 +100,8 @@ def main() -> None:
     from robocall.queues import SMS, queue_name
     from sms.campaigns import create_campaign, figures
     from sms.context import context_from_settings
-    from sms.fanout import drive, wait_for_jobs
+    from robocall.queues import wait_for_jobs
+    from sms.fanout import drive
     from sms.models import SmsMessage
     from sms.prepare import Template
     from sms.recipients import csv_fields, csv_recipients
@@ -174,7 +175,7 @@ def main() -> None:
             jobs = queue.enqueue_many([Queue.prepare_data(send_batch_job, args=(base.campaign_id, i, i),
                                                           result_ttl=600) for i in ids])
             forking = [spawn(["-m", "robocall.worker_main", "--queue", "sms", "--fork"]) for _ in range(args.workers)]
-            wait_for_jobs([j.id for j in jobs], ctx.redis)
+            wait_for_jobs([j.id for j in jobs], ctx.redis, timeout=24 * 3600.0, poll=0.05)
             # Until every message is taken by its carrier: a forked job's process is gone before most of
             # its receipts arrive (the SMSC keeps them for the next bind), so the baseline is not held to them.
             taken = figures(engine, base.campaign_id).by_state

@@ -1,9 +1,14 @@
-"""Queue names, prefixed so that several deployments (or a demo) can share one Redis."""
+"""Queues and jobs: names prefixed so that several deployments (or a demo) share one Redis,
+and waiting for a set of jobs to end."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from redis import Redis
 from rq import Queue
+from rq.job import Job, JobStatus
 
 from robocall.config import get_settings
 
@@ -23,3 +28,34 @@ def redis_connection() -> Redis:
 
 def queue(name: str, connection: Redis | None = None) -> Queue:
     return Queue(queue_name(name), connection=connection or redis_connection())
+
+
+class JobFailed(RuntimeError):
+    pass
+
+
+def wait_for_jobs(ids: list[str], connection: Redis, timeout: float = 600.0,
+                  tick: Callable[[], None] | None = None, every: float = 0.5, poll: float = 0.01) -> None:
+    """Block until every job has finished, calling `tick` every `every` seconds; a failed job raises
+    with its traceback."""
+    remaining = list(ids)
+    deadline = time.monotonic() + timeout
+    last_tick = 0.0
+    while remaining:
+        still = []
+        for job_id, job in zip(remaining, Job.fetch_many(remaining, connection=connection)):
+            if job is None:
+                raise JobFailed(f"job {job_id} disappeared from Redis")
+            status = job.get_status(refresh=False)
+            if status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+                raise JobFailed(f"job {job_id} {status}: {job.exc_info or ''}")
+            if status != JobStatus.FINISHED:
+                still.append(job_id)
+        remaining = still
+        if tick and time.monotonic() - last_tick >= every:
+            tick()
+            last_tick = time.monotonic()
+        if remaining:
+            if time.monotonic() > deadline:
+                raise JobFailed(f"{len(remaining)} jobs still unfinished after {timeout:.0f}s (are workers running?)")
+            time.sleep(poll)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import click
 from rq import SimpleWorker, Worker
@@ -22,6 +26,22 @@ def run_worker(queues: tuple[str, ...] = ALL, burst: bool = False, fork: bool = 
     worker = worker_class([queue(name, connection) for name in queues], connection=connection,
                           name=f"robocall-{os.getpid()}")
     worker.work(burst=burst, logging_level=logging.getLevelName(logging.WARNING))
+
+
+def spawn_workers(count: int, env: Mapping[str, str], queues: Sequence[str] = (),
+                  cwd: Path | None = None) -> list[subprocess.Popen[bytes]]:
+    """Start `count` worker processes (`python -m robocall.worker_main`) with the settings in `env`."""
+    argv = [sys.executable, "-m", "robocall.worker_main", *(arg for name in queues for arg in ("--queue", name))]
+    return [subprocess.Popen(argv, env=dict(env), cwd=cwd) for _ in range(count)]
+
+
+def stop_workers(processes: Sequence[subprocess.Popen[bytes]]) -> None:
+    """Ask every worker still running to stop (SIGTERM: RQ finishes the current job), then wait."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        process.wait(timeout=30)
 
 
 @click.command("worker")

@@ -14,22 +14,17 @@ import datetime as dt
 import time
 from collections.abc import Callable, Iterator
 
-from redis import Redis
 from rq import Queue
 from rq.job import Job, JobStatus
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 
 from robocall.models import utcnow
-from robocall.queues import SMS, queue_name
+from robocall.queues import SMS, queue_name, wait_for_jobs
 from sms.campaigns import CampaignFigures, figures
 from sms.context import SmsContext, worker_context
 from sms.models import CampaignStatus, MessageState, SmsCampaign, SmsMessage
 from sms.send import _due, send_batch
-
-
-class FanoutError(RuntimeError):
-    pass
 
 
 def send_batch_job(campaign_id: int, first_id: int, last_id: int) -> dict[str, object]:
@@ -86,32 +81,6 @@ def start_due_campaigns(engine: Engine, now: dt.datetime | None = None) -> list[
         ).values(status=CampaignStatus.RUNNING).returning(SmsCampaign.id)).scalars())
 
 
-def wait_for_jobs(ids: list[str], connection: Redis, tick: Callable[[], None] | None = None,
-                  timeout: float = 24 * 3600.0, every: float = 0.5) -> None:
-    """Block until every job has ended, calling `tick` every `every` seconds; a failed job raises."""
-    remaining = list(ids)
-    deadline = time.monotonic() + timeout
-    last_tick = 0.0
-    while remaining:
-        still = []
-        for job_id, job in zip(remaining, Job.fetch_many(remaining, connection=connection)):
-            if job is None:
-                raise FanoutError(f"job {job_id} disappeared from Redis")
-            status = job.get_status(refresh=False)
-            if status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
-                raise FanoutError(f"SMS job {job_id} {status}: {job.exc_info or ''}")
-            if status != JobStatus.FINISHED:
-                still.append(job_id)
-        remaining = still
-        if tick and time.monotonic() - last_tick >= every:
-            tick()
-            last_tick = time.monotonic()
-        if remaining:
-            if time.monotonic() > deadline:
-                raise FanoutError(f"{len(remaining)} SMS jobs unfinished after {timeout:.0f}s (are workers running?)")
-            time.sleep(0.05)
-
-
 def drive(ctx: SmsContext, campaign_id: int, on_progress: Callable[[CampaignFigures], None] | None = None,
           max_wait: float | None = None, clock: Callable[[], dt.datetime] = utcnow) -> CampaignFigures:
     """Send campaign `campaign_id` to the end (or until paused/cancelled, or `max_wait` seconds of idling)."""
@@ -137,7 +106,7 @@ def drive(ctx: SmsContext, campaign_id: int, on_progress: Callable[[CampaignFigu
         else:
             job_ids = enqueue_due(ctx, queue, campaign_id, now)
             if job_ids:
-                wait_for_jobs(job_ids, ctx.redis, progress)
+                wait_for_jobs(job_ids, ctx.redis, timeout=24 * 3600.0, tick=progress, poll=0.05)
                 ctx.drain_receipts()
                 progress()
                 continue

@@ -11,23 +11,18 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import time
-from zoneinfo import ZoneInfo
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from redis import Redis
 from rq import Queue
-from rq.job import Job, JobStatus
+from rq.job import Job
 from sqlalchemy.engine import Engine
 
 from robocall.campaigns.dialer import close_day, next_moment, pending_work, plan_day
 from robocall.campaigns.jobs import dial_tick_job, hotline_call_job
 from robocall.campaigns.policy import CallPolicy
-
-
-class JobFailed(RuntimeError):
-    pass
+from robocall.queues import wait_for_jobs
 
 
 @dataclass
@@ -38,35 +33,14 @@ class DayResult:
     home_visits: int
 
 
-def wait_for_jobs(ids: list[str], connection: Redis, timeout: float = 600.0) -> None:
-    """Block until every job has finished; a failed job raises with its traceback."""
-    remaining = list(ids)
-    deadline = time.monotonic() + timeout
-    while remaining:
-        jobs = Job.fetch_many(remaining, connection=connection)
-        still = []
-        for job_id, job in zip(remaining, jobs):
-            if job is None:
-                raise JobFailed(f"job {job_id} disappeared from Redis")
-            status = job.get_status(refresh=False)
-            if status == JobStatus.FINISHED:
-                continue
-            if status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
-                raise JobFailed(f"job {job_id} {status}: {job.exc_info or ''}")
-            still.append(job_id)
-        remaining = still
-        if remaining:
-            if time.monotonic() > deadline:
-                raise JobFailed(f"{len(remaining)} jobs still unfinished after {timeout:.0f}s (are workers running?)")
-            time.sleep(0.01)
-
-
-def hotline_callers(day: dt.date, seed: int, phones: list[str], share: float = 0.04) -> list[tuple[str, dt.datetime]]:
-    """Who rings the hotline on `day`, and when: some monitored people, and as many strangers."""
+def hotline_callers(day: dt.date, seed: int, phones: list[str], policy: CallPolicy,
+                    share: float = 0.04) -> list[tuple[str, dt.datetime]]:
+    """Who rings the hotline on `day` (07:00-21:00 local), and when: some monitored people, and as
+    many strangers."""
     rng = random.Random(f"hotline|{seed}|{day.isoformat()}")
     known = [p for p in phones if rng.random() < share]
     strangers = [f"+8498{rng.randrange(10**7):07d}" for _ in range(len(known))]
-    opens = dt.datetime.combine(day, dt.time(7, 0), ZoneInfo("Asia/Ho_Chi_Minh")).astimezone(dt.UTC)
+    opens = dt.datetime.combine(day, dt.time(7, 0), policy.tz).astimezone(dt.UTC)
     return [(phone, opens + dt.timedelta(seconds=rng.uniform(0, 14 * 3600))) for phone in known + strangers]
 
 

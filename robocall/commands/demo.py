@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -32,6 +30,7 @@ from robocall.migrate import upgrade
 from robocall.models import CallCampaign, Contact
 from robocall.queues import DIALER, queue, redis_connection
 from robocall.reports import format_report, provincial_report
+from robocall.worker_main import spawn_workers, stop_workers
 
 SAMPLE = Path("data/sample_contacts.csv")
 FIRST_DAY = dt.date(2021, 8, 11)  # the sample's exposures run 1-10 August 2021
@@ -81,8 +80,7 @@ def demo(count: int | None, days: int, seed: int, workers: int, database: Path) 
     with DbSession(engine) as db:
         phones = list(db.exec(select(Contact.phone)).all())
     connection = redis_connection()
-    processes = [subprocess.Popen([sys.executable, "-m", "robocall.worker_main"], env=os.environ.copy())
-                 for _ in range(workers)]
+    processes = spawn_workers(workers, os.environ)
     try:
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console) as progress:
@@ -92,15 +90,12 @@ def demo(count: int | None, days: int, seed: int, workers: int, database: Path) 
                 day = FIRST_DAY + dt.timedelta(days=offset)
                 result = run_day(engine, connection, queue(DIALER, connection), day, policy,
                                  on_calls=lambda n: progress.advance(call_task, n),
-                                 inbound=hotline_callers(day, seed, phones))
+                                 inbound=hotline_callers(day, seed, phones, policy))
                 progress.advance(day_task)
                 progress.console.print(f"{day:%d/%m/%Y}: {result.planned} to call, {result.calls} calls, "
                                        f"{result.home_visits} home visits")
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=30)
+        stop_workers(processes)
     end = FIRST_DAY + dt.timedelta(days=days - 1)
     console.print()
     console.print(format_report(provincial_report(engine, FIRST_DAY, end, settings.timezone)))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from robocall.config import reset_settings
+from robocall.worker_main import spawn_workers, stop_workers
 
 ROOT = Path(__file__).parents[2]
 
@@ -35,13 +35,8 @@ def start_workers(campaign_env: dict[str, str]) -> Iterator[Callable[..., list[s
     processes: list[subprocess.Popen[bytes]] = []
 
     def start(count: int, **extra: str) -> list[subprocess.Popen[bytes]]:
-        env = {**os.environ, **campaign_env, **extra}
-        for _ in range(count):
-            processes.append(subprocess.Popen([sys.executable, "-m", "robocall.worker_main"], env=env, cwd=ROOT))
+        processes.extend(spawn_workers(count, {**os.environ, **campaign_env, **extra}, cwd=ROOT))
         return processes
 
     yield start
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        process.wait(timeout=30)
+    stop_workers(processes)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +14,8 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from robocall.config import get_settings, reset_settings
+from robocall.queues import SMS
+from robocall.worker_main import spawn_workers, stop_workers
 from sms.context import SmsContext, context_from_settings
 from sms.localcarriers import LocalHttpCarrier, LocalSmsc
 
@@ -67,18 +68,12 @@ def start_workers(sms_env: dict[str, str]) -> Iterator[Callable[..., list[subpro
     processes: list[subprocess.Popen[bytes]] = []
 
     def start(count: int = 1) -> list[subprocess.Popen[bytes]]:
-        env = {**os.environ, **sms_env}
-        new = [subprocess.Popen([sys.executable, "-m", "robocall.worker_main", "--queue", "sms"], env=env, cwd=ROOT)
-               for _ in range(count)]
+        new = spawn_workers(count, {**os.environ, **sms_env}, queues=[SMS], cwd=ROOT)
         processes.extend(new)
         return new
 
     yield start
-    for process in processes:
-        if process.poll() is None:
-            process.terminate()
-    for process in processes:
-        process.wait(timeout=30)
+    stop_workers(processes)
 
 
 @pytest.fixture
