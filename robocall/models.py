@@ -36,8 +36,7 @@ class CallState(StrEnum):
 
 # A contact may have at most one call in these states at any moment (enforced by an index).
 ACTIVE_CALL_STATES = (CallState.QUEUED, CallState.DIALLING, CallState.RINGING, CallState.ANSWERED)
-# Outcomes the retry ladder applies to.
-RETRYABLE_STATES = (CallState.BUSY, CallState.NO_ANSWER, CallState.FAILED, CallState.MACHINE)
+_ACTIVE_CALL = "state IN (" + ", ".join(f"'{state.value}'" for state in ACTIVE_CALL_STATES) + ")"
 
 
 class EscalationStatus(StrEnum):
@@ -83,8 +82,7 @@ class CallAttempt(SQLModel, table=True):
         # the database refuses a second active attempt for the same contact.
         Index(
             "one_active_call_per_contact", "contact_id", unique=True,
-            sqlite_where=text("state IN ('queued', 'dialling', 'ringing', 'answered')"),
-            postgresql_where=text("state IN ('queued', 'dialling', 'ringing', 'answered')"),
+            sqlite_where=text(_ACTIVE_CALL), postgresql_where=text(_ACTIVE_CALL),
         ),
     )
 

@@ -17,7 +17,7 @@ from sqlmodel import Session as DbSession
 from sqlmodel import select
 
 from robocall.flows.engine import (
-    Action, Answered, Escalate, Event, Hangup, RecordAnswer, SendSms, Session, advance, new_session,
+    Action, Answered, Escalate, Event, Hangup, RecordAnswer, Session, advance, new_session,
 )
 from robocall.flows.loader import Flow
 from robocall.models import Answer, CallAttempt, CallState, Escalation, EscalationEvent, EscalationStatus
@@ -30,7 +30,6 @@ class CallRecord:
     # by question: a menu visited twice (9 = repeat) keeps the caller's last choice
     answers: dict[str, tuple[RecordAnswer, dt.datetime]] = field(default_factory=dict)
     escalations: list[tuple[Escalate, dt.datetime]] = field(default_factory=list)
-    sms: list[SendSms] = field(default_factory=list)
 
 
 class RecordingCallHandler:
@@ -68,8 +67,6 @@ class RecordingCallHandler:
                 self.record.answers[action.name] = (action, at)
             elif isinstance(action, Escalate):
                 self.record.escalations.append((action, at))
-            elif isinstance(action, SendSms):
-                self.record.sms.append(action)
         return actions
 
     def _save(self, state: CallState, at: dt.datetime) -> None:

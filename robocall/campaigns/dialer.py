@@ -15,7 +15,6 @@ The guarantees, and where they come from:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import func, or_
@@ -26,7 +25,7 @@ from sqlmodel import col, select
 
 from robocall.campaigns.policy import CallPolicy
 from robocall.models import (
-    ACTIVE_CALL_STATES, CallAttempt, CallCampaign, CallState, Contact, Escalation, EscalationEvent, FollowUp,
+    CallAttempt, CallCampaign, CallState, Contact, Escalation, EscalationEvent, FollowUp,
     FollowUpState,
 )
 
@@ -186,11 +185,26 @@ def _start_attempt(db: DbSession, follow_up: FollowUp, contact: Contact, campaig
 # --- after a call ------------------------------------------------------------------------------------
 
 
-def record_outcome(db: DbSession, attempt: CallAttempt, policy: CallPolicy) -> None:
-    """Move the attempt's follow-up on: reached, a later retry, or unreached for today."""
-    follow_up = db.exec(
+def follow_up_of(db: DbSession, attempt: CallAttempt) -> FollowUp | None:
+    """The follow-up an outbound attempt belongs to (none for hotline calls)."""
+    return db.exec(
         select(FollowUp).where(FollowUp.contact_id == attempt.contact_id, FollowUp.day == attempt.day)
     ).first()
+
+
+def skip_attempt(db: DbSession, attempt: CallAttempt, at: dt.datetime, reason: str) -> None:
+    """Close a queued attempt without dialling (opted out since it was planned, no flow...)."""
+    attempt.state, attempt.ended_at, attempt.end_reason = CallState.FAILED, at, reason
+    db.add(attempt)
+    follow_up = follow_up_of(db, attempt)
+    if follow_up is not None:
+        follow_up.state = FollowUpState.SKIPPED
+        db.add(follow_up)
+
+
+def record_outcome(db: DbSession, attempt: CallAttempt, policy: CallPolicy) -> None:
+    """Move the attempt's follow-up on: reached, a later retry, or unreached for today."""
+    follow_up = follow_up_of(db, attempt)
     if follow_up is None:
         return
     follow_up.attempts = max(follow_up.attempts, attempt.attempt_number)
@@ -258,10 +272,6 @@ def pending_work(engine: Engine, day: dt.date) -> tuple[int, dt.datetime | None]
             select(func.min(FollowUp.next_try_at)).where(FollowUp.day == day, FollowUp.state == FollowUpState.PENDING)
         ).one()
     return open_count, (_aware(earliest) if earliest else None)
-
-
-def active_states() -> Iterable[str]:
-    return [s.value for s in ACTIVE_CALL_STATES]
 
 
 def _aware(value: dt.datetime) -> dt.datetime:

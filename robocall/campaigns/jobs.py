@@ -18,7 +18,7 @@ from sqlmodel import Session as DbSession
 from sqlmodel import select
 
 from robocall.campaigns.call_handler import RecordingCallHandler
-from robocall.campaigns.dialer import DialLimits, dial_tick, record_outcome
+from robocall.campaigns.dialer import DialLimits, dial_tick, record_outcome, skip_attempt
 from robocall.campaigns.policy import CallPolicy, caller_ids_from_settings, policy_from_settings
 from robocall.config import get_settings
 from robocall.db import make_engine
@@ -26,7 +26,7 @@ from robocall.flows.engine import contact_fields
 from robocall.flows.loader import Flow, load_flows
 from robocall.logging_setup import mask_phone
 from robocall.queues import CALLS, queue_name
-from robocall.models import CallAttempt, CallState, Contact, FollowUp, FollowUpState
+from robocall.models import CallAttempt, CallState, Contact
 from robocall.telephony.base import CallRequest
 
 log = logging.getLogger(__name__)
@@ -94,11 +94,13 @@ def place_call_job(attempt_id: int, start_iso: str) -> str:
             return attempt.state
         contact = db.get(Contact, attempt.contact_id) if attempt.contact_id else None
         if contact is None or contact.opted_out:
-            _cancel(db, attempt, start, "opted_out" if contact else "no_contact")
+            skip_attempt(db, attempt, start, "opted_out" if contact else "no_contact")
+            db.commit()
             return CallState.FAILED
         flow = ctx.flows.get(attempt.flow)
         if flow is None:
-            _cancel(db, attempt, start, f"flow '{attempt.flow}' is not loaded")
+            skip_attempt(db, attempt, start, f"flow '{attempt.flow}' is not loaded")
+            db.commit()
             return CallState.FAILED
         fields = contact_fields(
             today=attempt.day, name=contact.name, category=contact.category, district=contact.district,
@@ -115,16 +117,6 @@ def place_call_job(attempt_id: int, start_iso: str) -> str:
     result = ctx.backend.place_call(request, handler, flow, exposure_date)  # type: ignore[attr-defined]
     log.info("call %s to %s: %s", attempt_id, mask_phone(attempt.phone), result.state)
     return str(result.state)
-
-
-def _cancel(db: DbSession, attempt: CallAttempt, at: dt.datetime, reason: str) -> None:
-    attempt.state, attempt.ended_at, attempt.end_reason = CallState.FAILED, at, reason
-    db.add(attempt)
-    follow_up = db.query(FollowUp).filter_by(contact_id=attempt.contact_id, day=attempt.day).first()
-    if follow_up is not None:
-        follow_up.state = FollowUpState.SKIPPED
-        db.add(follow_up)
-    db.commit()
 
 
 def hotline_call_job(phone: str, at_iso: str, flow_name: str = "hotline") -> str:

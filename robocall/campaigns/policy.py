@@ -63,12 +63,6 @@ class CallPolicy:
         when = ended_at + self.retry_ladder[step]
         return when if when < self.window_closes(self.local_day(ended_at)) else None
 
-    def is_monitored(self, exposure_date: dt.date | None, monitoring_end: dt.date | None, day: dt.date) -> bool:
-        """Whether `day` is a follow-up day: after the exposure date, up to the end of monitoring."""
-        if exposure_date is None or monitoring_end is None:
-            return False
-        return exposure_date < day <= monitoring_end
-
 
 def _pairs(text: str) -> dict[str, str]:
     pairs = {}
