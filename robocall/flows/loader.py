@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+from functools import cached_property
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,9 +34,10 @@ class Flow:
     def name(self) -> str:
         return self.spec.name
 
-    @property
-    def answers(self) -> set[str]:
-        return saved_answers(self.spec)
+    @cached_property
+    def answers(self) -> frozenset[str]:
+        """Every answer name a node saves (read on every prompt and rule: computed once)."""
+        return frozenset(saved_answers(self.spec))
 
     def rule_name(self, index: int) -> str:
         rule: Rule = self.spec.escalations[index]

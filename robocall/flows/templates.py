@@ -26,9 +26,11 @@ class TemplateError(ValueError):
     pass
 
 
-def fields_in(text: str) -> set[str]:
+@lru_cache(maxsize=4096)
+def fields_in(text: str) -> frozenset[str]:
+    """The fields `text` uses (cached: every prompt is rendered on every call)."""
     try:
-        return set(meta.find_undeclared_variables(_ENV.parse(text)))
+        return frozenset(meta.find_undeclared_variables(_ENV.parse(text)))
     except TemplateSyntaxError as error:
         raise TemplateError(f"cannot read the prompt text: {error.message}") from None
 

@@ -121,14 +121,14 @@ class _Checker:
                 self.report(path + (language,), f"language '{language}' is not declared in languages")
                 continue
             try:
-                unknown = fields_in(value) - CONTACT_FIELDS - self.answers
+                used = fields_in(value)
             except TemplateError as error:
                 self.report(path + (language,), str(error))
                 continue
-            for field in sorted(unknown):
+            for field in sorted(used - CONTACT_FIELDS - self.answers):
                 self.report(path + (language,), f"unknown field '{{{{ {field} }}}}' in the prompt")
             if self.flow.direction == "inbound":
-                for field in sorted(fields_in(value) & (CONTACT_FIELDS - {"today"})):
+                for field in sorted(used & (CONTACT_FIELDS - {"today"})):
                     self.report(path + (language,), f"'{{{{ {field} }}}}' is empty on an inbound call: the caller "
                                 "is not a known contact")
         if required:
