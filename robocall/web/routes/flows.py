@@ -36,12 +36,17 @@ async def flows_page(request: web.Request) -> web.Response:
 @routes.get("/diagrams/{name}")
 @requires(Role.VIEWER)
 async def flow_page(request: web.Request) -> web.Response:
-    flows, problems = _flows(request)
+    flow, language = _flow_and_language(request)
+    return render(request, "flow.html", {"flow": flow, "language": language})
+
+
+def _flow_and_language(request: web.Request):  # type: ignore[no-untyped-def]
+    """The flow named in the path (404 if not loaded) and the language asked for (default: its first)."""
+    flows, _ = _flows(request)
     flow = flows.get(request.match_info["name"])
     if flow is None:
         raise web.HTTPNotFound(text="no such flow")
-    language = request.query.get("language") or flow.spec.languages[0]
-    return render(request, "flow.html", {"flow": flow, "language": language})
+    return flow, request.query.get("language") or flow.spec.languages[0]
 
 
 def _draw(flow, language: str) -> bytes:  # type: ignore[no-untyped-def]
@@ -52,11 +57,7 @@ def _draw(flow, language: str) -> bytes:  # type: ignore[no-untyped-def]
 @routes.get("/diagrams/{name}/diagram.svg")
 @requires(Role.VIEWER)
 async def flow_svg(request: web.Request) -> web.Response:
-    flows, _ = _flows(request)
-    flow = flows.get(request.match_info["name"])
-    if flow is None:
-        raise web.HTTPNotFound(text="no such flow")
-    language = request.query.get("language") or flow.spec.languages[0]
+    flow, language = _flow_and_language(request)
     if language not in flow.spec.languages:
         raise web.HTTPNotFound(text="the flow has no such language")
     cache = request.app[DIAGRAM_CACHE]
