@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 from aiohttp import web
+from playwright import sync_api
 from sqlmodel import Session as DbSession
 from sqlmodel import select
 from webhelp import ROOT
@@ -22,14 +23,11 @@ from webseed import PASSWORD, USERS
 from robocall.models import AuditLog, Escalation, utcnow
 from robocall.web.keys import SSE_POLL_SECONDS
 
-sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
 SHOTS = ROOT / "artifacts" / "screenshots"
 WIDTHS = {"laptop": (1366, 860), "phone": (390, 844)}
-
-pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"no Chromium at {CHROMIUM}")
 
 
 def _free_port() -> int:
@@ -66,6 +64,8 @@ def server(make_app) -> Iterator[str]:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def browser() -> Iterator[object]:
+    if not shutil.which(CHROMIUM):  # `make setup` installs Debian's chromium: its absence is a failure, not a skip
+        pytest.fail(f"no Chromium at {CHROMIUM}: run `make setup` (or set CHROMIUM)", pytrace=False)
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield chromium
