@@ -87,7 +87,17 @@ def build_gateway(name: str, config: dict[str, Any], ctx: SmsContext) -> Gateway
                            auth_header=config.get("auth_header", "Authorization"),
                            auth_value=config.get("auth_value", ""), batch=int(config.get("batch", 100)),
                            timeout=float(config.get("timeout", 10)))
-    raise ValueError(f"SMS gateway {name}: unknown kind {kind!r} (sim, smpp, http)")
+    if kind == "twilio":
+        from sms.gateways.twilio import TWILIO_API, TwilioGateway, webhook_url
+
+        return TwilioGateway(name, config.get("account_sid", ""), config.get("auth_token", ""),
+                             from_=config.get("from", ""),
+                             messaging_service_sid=config.get("messaging_service_sid", ""),
+                             status_callback=webhook_url(name, config, "status", get_settings().public_base_url),
+                             api_base=config.get("api_base", TWILIO_API),
+                             concurrency=int(config.get("concurrency", 50)),
+                             timeout=float(config.get("timeout", 10)))
+    raise ValueError(f"SMS gateway {name}: unknown kind {kind!r} (sim, smpp, http, twilio)")
 
 
 def context_from_settings(settings: Settings, engine: Engine | None = None) -> SmsContext:

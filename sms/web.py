@@ -7,6 +7,15 @@ time; anything else gets 401 before the body is even parsed.
 ``POST /sms/receipts/{gateway}``  ``{"receipts": [{"message_id": "...", "status": "delivered|failed|expired", "error": "..."}]}``
 ``POST /sms/inbound/{gateway}``   ``{"from": "+8491...", "text": "TU CHOI"}``
 
+Twilio gateways (kind ``twilio``) post forms signed with ``X-Twilio-Signature``
+(the library's RequestValidator, keyed by that gateway's auth_token, over the
+public URL configured for the hook: behind a proxy our request URL differs);
+a missing or forged signature gets 403 before anything is read into the
+database, an unknown gateway 404:
+
+``POST /sms/twilio/{gateway}/status``   MessageSid, MessageStatus, ErrorCode (delivered / undelivered / failed are receipts)
+``POST /sms/twilio/{gateway}/inbound``  From, Body -> handle_inbound; answers an empty TwiML ``<Response/>``
+
 The campaign API takes ``Authorization: Bearer SMS_API_TOKEN`` (off when unset):
 
 ``GET  /api/sms/campaigns`` · ``GET /api/sms/campaigns/{id}`` ·
@@ -25,7 +34,10 @@ from functools import partial
 from typing import Any
 
 from aiohttp import web
+from multidict import MultiDictProxy
 from rq import Queue
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
 
 from robocall.config import get_settings
 from robocall.queues import SMS, queue_name
@@ -33,6 +45,7 @@ from sms.campaigns import CampaignError, create_campaign, dry_run, figures, list
 from sms.context import SmsContext, context_from_settings
 from sms.fanout import enqueue_due
 from sms.gateways.base import Receipt
+from sms.gateways.twilio import webhook_url
 from sms.inbound import handle_inbound
 from sms.models import CampaignStatus
 from sms.prepare import Template
@@ -49,6 +62,8 @@ def add_sms_routes(app: web.Application) -> None:
     app.on_cleanup.append(_stop)
     app.router.add_post("/sms/receipts/{gateway}", receipts)
     app.router.add_post("/sms/inbound/{gateway}", inbound)
+    app.router.add_post("/sms/twilio/{gateway}/status", twilio_status)
+    app.router.add_post("/sms/twilio/{gateway}/inbound", twilio_inbound)
     app.router.add_get("/api/sms/campaigns", api_list)
     app.router.add_post("/api/sms/campaigns", api_create)
     app.router.add_get("/api/sms/campaigns/{id:\\d+}", api_show)
@@ -109,6 +124,56 @@ async def inbound(request: web.Request) -> web.Response:
     action = await asyncio.to_thread(handle_inbound, ctx.engine, request.match_info["gateway"],
                                      str(payload["from"]), str(payload["text"]))
     return web.json_response({"action": action})
+
+
+async def _twilio_form(request: web.Request, hook: str) -> tuple[str, MultiDictProxy[Any]]:
+    """(gateway, form) of a Twilio webhook whose X-Twilio-Signature holds; 404 / 403 otherwise."""
+    gateway = request.match_info["gateway"]
+    config = _context(request.app).gateway_config.get(gateway)
+    if not config or config.get("kind") != "twilio":
+        raise web.HTTPNotFound(text="unknown Twilio gateway")
+    token = str(config.get("auth_token") or "")
+    signature = request.headers.get("X-Twilio-Signature", "")
+    form = await request.post()
+    url = webhook_url(gateway, config, hook, get_settings().public_base_url)  # what Twilio signed, not request.url
+    try:
+        valid = bool(token and signature and RequestValidator(token).validate(url, form, signature))
+    except TypeError:  # a file field: not something Twilio signs
+        valid = False
+    if not valid:
+        raise web.HTTPForbidden(text="bad or missing X-Twilio-Signature")
+    return gateway, form
+
+
+_TWILIO_FAILED = {"undelivered", "failed"}  # queued, accepted, sending, sent, scheduled...: not final, ignored
+
+
+async def twilio_status(request: web.Request) -> web.Response:
+    gateway, form = await _twilio_form(request, "status")
+    sid, status = str(form.get("MessageSid", "")), str(form.get("MessageStatus", ""))
+    if not sid:
+        raise web.HTTPBadRequest(text="MessageSid missing")
+    if status == "delivered":
+        receipt = Receipt(sid, "delivered")
+    elif status in _TWILIO_FAILED:
+        receipt = Receipt(sid, "failed", f"twilio {form.get('ErrorCode') or status}")
+    else:
+        return web.Response(status=204)
+    ctx = _context(request.app)
+    await asyncio.to_thread(queue_receipts, ctx.redis, ctx.prefix, gateway, [receipt])
+    changed = await asyncio.to_thread(ctx.drain_receipts)
+    return web.json_response({"received": 1, "applied": changed})
+
+
+async def twilio_inbound(request: web.Request) -> web.Response:
+    gateway, form = await _twilio_form(request, "inbound")
+    phone = str(form.get("From", ""))
+    if not phone:
+        raise web.HTTPBadRequest(text="From missing")
+    ctx = _context(request.app)
+    await asyncio.to_thread(handle_inbound, ctx.engine, gateway, phone, str(form.get("Body", "")))
+    # Nothing to say back (Twilio answers STOP itself on long codes); TwiML from the library.
+    return web.Response(text=str(MessagingResponse()), content_type="text/xml")
 
 
 def _authorised(request: web.Request) -> None:
