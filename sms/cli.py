@@ -29,6 +29,8 @@ from sms.context import SmsContext, context_from_settings
 from sms.fanout import drive, run_forever
 from sms.models import CampaignStatus, SmsRouteOverride
 from sms.prepare import Template
+from sms.rapidtrace import TEMPLATE_FIELDS, Trace, Window, parse_columns, trace
+from sms.rapidtrace import summary as trace_summary
 from sms.recipients import CONTACT_FIELDS, ContactFilter, RecipientsError, contact_recipients, csv_fields, csv_recipients
 from sms.text import GSM7, UCS2
 
@@ -60,6 +62,14 @@ def sms() -> None:
 @sms.command()
 @click.option("--to", "to_file", type=click.Path(dir_okay=False, path_type=Path), help="CSV file of recipients.")
 @click.option("--contacts", "contacts_filter", help="Contacts filter, e.g. 'category=F1,F2;district=Ba Đình'.")
+@click.option("--seen", "seen_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="A carrier's rapid-trace export (CSV of subscriber, cell/place, time): text the people seen "
+                   "at --place within --between. Fields: {{ place }}, {{ seen_at }}, {{ seen_time }}, {{ seen_date }}.")
+@click.option("--place", "places", multiple=True, help="With --seen: a cell id or place name (repeatable).")
+@click.option("--between", nargs=2, metavar="START END",
+              help="With --seen: the window, local time, both ends included, e.g. '2021-08-10 08:00' '2021-08-10 12:00'.")
+@click.option("--column", "columns", multiple=True, metavar="FIELD=HEADER",
+              help="With --seen: the header of a column not recognised (fields phone, cell, place, time). Repeatable.")
 @click.option("--text", "template", required=True, help="Message text; {{ field }} for per-recipient fields.")
 @click.option("--phone-column", help="Header of the phone column (found automatically otherwise).")
 @click.option("--strip-accents", is_flag=True, help="Remove Vietnamese diacritics so the text fits GSM-7.")
@@ -68,14 +78,26 @@ def sms() -> None:
 @click.option("--dry-run", is_flag=True, help="Count recipients, segments and cost; send nothing.")
 @click.option("--detach", is_flag=True, help="Queue the campaign and return (workers send it; `sms resume` drives it).")
 @click.option("--json", "as_json", is_flag=True)
-def send(to_file: Path | None, contacts_filter: str | None, template: str, phone_column: str | None,
+def send(to_file: Path | None, contacts_filter: str | None, seen_file: Path | None, places: tuple[str, ...],
+         between: tuple[str, str] | None, columns: tuple[str, ...], template: str, phone_column: str | None,
          strip_accents: bool, at: str | None, name: str, dry_run: bool, detach: bool, as_json: bool) -> None:
-    """Send an SMS campaign to a CSV list or to contacts."""
-    if (to_file is None) == (contacts_filter is None):
-        raise click.UsageError("give exactly one of --to FILE or --contacts FILTER")
+    """Send an SMS campaign to a CSV list, to contacts, or to the people a carrier saw at a place."""
+    if sum(x is not None for x in (to_file, contacts_filter, seen_file)) != 1:
+        raise click.UsageError("give exactly one of --to FILE, --contacts FILTER or --seen FILE")
+    if seen_file is None and (places or between or columns):
+        raise click.UsageError("--place, --between and --column go with --seen FILE")
+    if seen_file is not None and (not places or not between):
+        raise click.UsageError("--seen FILE needs --place (one or more) and --between START END")
+    send_at = _parse_at(at)  # before a long read of the list
     ctx = _context()
+    seen: Trace | None = None
     try:
-        if to_file is not None:
+        if seen_file is not None:
+            seen = _read_seen(seen_file, places, between, columns, phone_column, template, as_json)
+            available: list[str] = list(TEMPLATE_FIELDS)
+            recipients_factory = seen.recipients
+            source = seen.describe()
+        elif to_file is not None:
             available = csv_fields(to_file)
             recipients_factory = lambda: csv_recipients(to_file, phone_column)  # noqa: E731
             source = str(to_file)
@@ -87,16 +109,16 @@ def send(to_file: Path | None, contacts_filter: str | None, template: str, phone
         text = Template(template, strip_accents, available)
     except (RecipientsError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
-    send_at = _parse_at(at)
     if dry_run:
-        _print_dry_run(ctx, recipients_factory, Template(template, False, available), strip_accents, as_json)
+        _print_dry_run(ctx, recipients_factory, Template(template, False, available), strip_accents, as_json,
+                       {"seen": seen.stats.to_json()} if seen is not None else None)
         return
     summary = create_campaign(ctx.engine, recipients_factory(), text, ctx.router, name=name, source=source,
                               send_at=send_at)
     if not as_json:
         click.echo(f"campaign {summary.campaign_id}: {summary.recipients:,} recipients, {summary.segments:,} segments"
                    f" ({summary.duplicates:,} duplicates sent once, {summary.opted_out:,} opted out,"
-                   f" {summary.invalid:,} invalid numbers)")
+                   f" {summary.invalid:,} invalid)")
         for reason, count in summary.invalid_reasons.most_common():
             click.echo(f"  invalid: {reason}: {count:,}")
         if summary.invalid:
@@ -108,10 +130,30 @@ def send(to_file: Path | None, contacts_filter: str | None, template: str, phone
     _drive_with_progress(ctx, summary.campaign_id, as_json)
 
 
-def _print_dry_run(ctx: SmsContext, recipients_factory, template: Template, strip: bool, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+def _read_seen(path: Path, places: tuple[str, ...], between: tuple[str, str], columns: tuple[str, ...],
+               phone_column: str | None, template: str, as_json: bool) -> Trace:
+    """Check the template, then read the carrier's export once (people kept, bad rows listed), and say
+    what it found; a place named nowhere in the file (a typo?) stops here, before any campaign exists."""
+    tz = get_settings().tzinfo
+    chosen = parse_columns(columns)
+    if phone_column:
+        chosen.setdefault("phone", phone_column)
+    window = Window.parse(between[0], between[1], tz)
+    Template(template, False, TEMPLATE_FIELDS)  # a wrong field is refused before a long read
+    result = trace(path, places, window, columns=chosen, tz=tz)
+    result.require_every_place()
+    if not as_json:
+        for line in trace_summary(result):
+            click.echo(line)
+    return result
+
+
+def _print_dry_run(ctx: SmsContext, recipients_factory, template: Template, strip: bool, as_json: bool,  # type: ignore[no-untyped-def]
+                   extra: dict[str, object] | None = None) -> None:
     result = dry_run(ctx.engine, recipients_factory(), template, ctx.router)
     cost = ctx.policy.segment_cost
     data = {
+        **(extra or {}),
         "recipients": result.recipients, "duplicates": result.duplicates, "opted_out": result.opted_out,
         "invalid": result.invalid, "invalid_reasons": dict(result.invalid_reasons),
         "by_carrier": dict(result.by_carrier), "by_encoding": dict(result.by_encoding),

@@ -90,6 +90,9 @@ def prepare(recipients: Iterable[Recipient], template: Template, router: Router,
     seen: set[int] = set()
     ported = ported or {}
     for recipient in recipients:
+        if recipient.error:
+            yield Rejected(recipient.row, recipient.raw, recipient.error)
+            continue
         try:
             number = normalize(recipient.raw)
         except InvalidPhone as exc:

@@ -1,4 +1,5 @@
-"""Where a campaign's recipients come from: a CSV file (streamed row by row) or the contacts table.
+"""Where a campaign's recipients come from: a CSV file (streamed row by row) or the contacts table
+(a carrier's rapid-trace export is sms/rapidtrace.py).
 
 A recipient is the raw phone value plus the fields its template may use: the
 file's columns (header -> value) or the contact's fields.  Nothing here holds
@@ -31,6 +32,9 @@ class Recipient:
     row: int  # line of the file (header = 1) or the contact id
     raw: str  # the phone as written
     fields: dict[str, str] = field(default_factory=dict)
+    # Set when the source already knows the row is unusable (a rapid trace's unreadable time):
+    # prepare() rejects it with this reason and `raw` as the value shown.
+    error: str = ""
 
 
 def csv_recipients(path: str | Path, phone_column: str | None = None) -> Iterator[Recipient]:

@@ -9,19 +9,23 @@ Request (``format: json``)::
 Reply: ``{"results": [{"id": "123", "status": "accepted", "message_id": "abc"}, ...]}``
 (``status`` other than accepted: rejected, with ``error``).  With ``format: form``
 each message is one ``application/x-www-form-urlencoded`` post with the same
-fields, replying with one result object.  The carrier reports delivery to our
-callback (sms/web.py), signed with the shared secret.
+fields, replying with one result object (its ``id`` may be left out: the post
+holds one message).  The carrier reports delivery to our callback (sms/web.py),
+signed with the shared secret.
 
-HTTP 429 is throttling (Retry-After honoured), 5xx, timeouts and connection
-errors are transient (retried with the same ``id``, which the carrier uses to
-drop a resend), 401/403 are transient too (they trip the circuit breaker
+HTTP 429 is throttling (Retry-After honoured, in seconds or as an HTTP date),
+5xx, timeouts and connection errors are transient (retried with the same
+``id``, which the carrier uses to drop a resend), 401/403 are transient too (they trip the circuit breaker
 rather than fail a million messages on a bad key), other 4xx reject the batch.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import email.utils
 import logging
+import math
 from typing import Any
 
 import aiohttp
@@ -101,6 +105,9 @@ class HttpGateway:
 def _results(chunk: list[Outgoing], payload: Any) -> list[SendResult]:
     items = payload.get("results", [payload]) if isinstance(payload, dict) else payload
     by_id = {str(item.get("id")): item for item in items if isinstance(item, dict)}
+    if len(chunk) == 1 and list(by_id) == ["None"]:
+        # One message posted, one result without an id (form APIs often don't echo it): it is that message's.
+        by_id = {str(chunk[0].id): by_id["None"]}
     results = []
     for message in chunk:
         item = by_id.get(str(message.id))
@@ -113,8 +120,23 @@ def _results(chunk: list[Outgoing], payload: Any) -> list[SendResult]:
     return results
 
 
-def _seconds(value: str | None) -> float | None:
-    try:
-        return float(value) if value else None
-    except ValueError:
+MAX_RETRY_AFTER = 3600.0  # a carrier's absurd Retry-After must not park messages for days
+
+
+def _seconds(value: str | None, now: dt.datetime | None = None) -> float | None:
+    """Retry-After as seconds to wait: delay-seconds or an HTTP date (RFC 9110); None if unreadable."""
+    if not value:
         return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            at = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=dt.UTC)
+        seconds = (at - (now or dt.datetime.now(dt.UTC))).total_seconds()
+    if not math.isfinite(seconds):  # "inf" / "nan" parse as floats; timedelta would overflow
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
