@@ -106,13 +106,13 @@ class Settings(BaseSettings):
     """Sender (source address) of outgoing SMS: a brand name registered with the carriers, or a number."""
 
     sms_quiet_hours: str = "21:00-07:00"
-    """Local hours (HH:MM-HH:MM) during which no campaign SMS is sent; messages wait until they end. Empty: none."""
+    """Local hours (HH:MM-HH:MM) during which no campaign SMS is sent; messages wait until they end. Replies to one person (SMS declarations) and health notices after a call are not held back. Empty: none."""
 
     sms_gateways: dict[str, dict[str, Any]] = Field(
         default_factory=lambda: {"sim": {"kind": "sim", "rate": 2000}},
         json_schema_extra={_DOC_DEFAULT: '{"sim": {"kind": "sim", "rate": 2000}}'},
     )
-    """SMS gateways as JSON: name -> {`kind`: `sim`, `smpp` or `http`, `rate` (msg/s, shared by all workers), and the kind's options: smpp `host`, `port`, `system_id`, `password`, `window`, `submit_timeout`; http `url`, `format` (`json`/`form`), `auth_header`, `auth_value`, `batch`, `timeout`}."""
+    """SMS gateways as JSON: name -> {`kind`: `sim`, `smpp`, `http` or `twilio`, `rate` (msg/s, shared by all workers), and the kind's options: smpp `host`, `port`, `system_id`, `password`, `window`, `submit_timeout`; http `url`, `format` (`json`/`form`), `auth_header`, `auth_value`, `batch`, `timeout`; twilio `account_sid`, `auth_token`, `from` or `messaging_service_sid`, `status_callback`, `inbound_url`, `concurrency`, `timeout`, `api_base`}."""
 
     sms_routes: str = "default=sim"
     """Gateway per carrier, e.g. `Viettel=viettel_smpp,Vinaphone=vnpt_http,default=sim` (carrier from the number's prefix, or the ported-number table)."""
@@ -143,6 +143,15 @@ class Settings(BaseSettings):
 
     sms_segment_cost: float = 300.0
     """Price of one SMS segment (VND), for the dry run's cost estimate."""
+
+    sms_declaration_flow: str = "hotline"
+    """Flow that an SMS starting with `KB` runs as a dialogue by SMS: the same questions as on the phone, answered by replying with the key (or `có`/`không`, `37.5`, `05/08`); answers and escalations are recorded as for a hotline call."""
+
+    sms_declaration_keys: str = "1"
+    """Keys fed to that flow before its first SMS question, to pass a voice menu (comma-separated; hotline: `1` = health declaration). Empty: the dialogue starts at the flow's start."""
+
+    sms_declaration_timeout_minutes: int = Field(default=60, ge=1)
+    """An SMS declaration with no reply for this long ends as if the caller had hung up: the answers given are recorded and the flow's rules checked (by `robocall sms run`, or at the person's next SMS)."""
 
     secret_key: str = ""
     """Secret that signs and encrypts dashboard session cookies (any long random string). Empty: a random key is made at start-up, so everyone is logged out when the server restarts."""

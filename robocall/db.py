@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import MetaData, event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlmodel import SQLModel, create_engine
 
 # SQLAlchemy's bare "postgresql://" means psycopg2, which we don't ship;
@@ -70,3 +71,8 @@ def _configure_sqlite_connection(wal: bool) -> Callable[[Any, Any], None]:
 def create_all(engine: Engine, metadata: MetaData | None = None) -> None:
     """Create all tables of ``metadata`` (default: every imported SQLModel table)."""
     (metadata or SQLModel.metadata).create_all(engine)
+
+
+def dialect_insert(bind: Engine | Connection, table: Any) -> Any:
+    """``INSERT`` for the bind's dialect, which offers ``on_conflict_do_nothing/update`` on both of ours."""
+    return (postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert)(table)

@@ -92,6 +92,7 @@ class CallAttempt(SQLModel, table=True):
     phone: str = Field(default="", description="number dialled or calling in (E.164)")
     flow: str
     direction: str = Field(default="outbound", description="outbound or inbound")
+    channel: str = Field(default="voice", description="voice (a phone call) or sms (a health declaration by SMS)")
     day: dt.date = Field(index=True, description="local follow-up day this attempt belongs to")
     attempt_number: int = 1
     state: str = Field(default=CallState.QUEUED, index=True)

@@ -31,7 +31,11 @@ class ProvincialReport:
     non_reporting_contacts: int
     escalations_by_level: dict[str, int] = field(default_factory=dict)
     escalations_to_cdc: int = 0
-    sms_sent: int | None = None  # messages the carriers took (accepted or delivered) in the period
+    sms_sent: int | None = None  # campaign messages the carriers took (accepted or delivered) in the period
+    # Single messages (sms/outbox.py: replies of SMS declarations, a flow's advice after a call) the carriers
+    # took, counted on the day of the call or SMS that caused them.
+    sms_individual_sent: int = 0
+    sms_declarations: int = 0  # health declarations by SMS (KB) that ended in the period
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -42,6 +46,7 @@ LABELS_VI = {
     "outbound_calls_returnees": "Cuộc gọi tự động tới người về từ vùng dịch",
     "outbound_calls_other": "Cuộc gọi tự động tới đối tượng khác",
     "inbound_hotline_calls": "Cuộc gọi đến đường dây nóng",
+    "sms_declarations": "Khai báo y tế qua tin nhắn SMS (KB)",
     "calls_answered": "Cuộc gọi được nghe máy",
     "calls_completed": "Cuộc gọi trả lời hết câu hỏi",
     "contacts_called": "Số người được gọi",
@@ -49,6 +54,10 @@ LABELS_VI = {
     "non_reporting_contacts": "Số người không liên lạc được trong ngày",
     "escalations_to_cdc": "Trường hợp chuyển CDC",
 }
+
+
+SMS_SENT_LABEL = "Tin nhắn SMS đã gửi theo chiến dịch"
+SMS_INDIVIDUAL_LABEL = "Tin nhắn SMS riêng (trả lời, hướng dẫn)"
 
 
 def provincial_report(engine: Engine, start: dt.date | None, end: dt.date | None, timezone: str) -> ProvincialReport:
@@ -73,10 +82,11 @@ def provincial_report(engine: Engine, start: dt.date | None, end: dt.date | None
             conditions.append(column <= end)
         return conditions
 
+    voice = CallAttempt.channel == "voice"  # health declarations by SMS are counted apart, not as calls
     with DbSession(engine) as db:
         attempts = select(CallAttempt.direction, Contact.category, func.count()).join(
             Contact, col(Contact.id) == CallAttempt.contact_id, isouter=True
-        ).where(*in_period(col(CallAttempt.queued_at))).group_by(CallAttempt.direction, Contact.category)
+        ).where(voice, *in_period(col(CallAttempt.queued_at))).group_by(CallAttempt.direction, Contact.category)
         outbound = {"f1_f2": 0, "returnee": 0, "other": 0}
         inbound = 0
         for direction, category, count in db.exec(attempts).all():
@@ -89,9 +99,11 @@ def provincial_report(engine: Engine, start: dt.date | None, end: dt.date | None
             else:
                 outbound["other"] += count
         answered = db.exec(select(func.count()).select_from(CallAttempt).where(
-            col(CallAttempt.answered_at).is_not(None), *in_period(col(CallAttempt.queued_at)))).one()
+            voice, col(CallAttempt.answered_at).is_not(None), *in_period(col(CallAttempt.queued_at)))).one()
         completed = db.exec(select(func.count()).select_from(CallAttempt).where(
-            CallAttempt.end_reason == "completed", *in_period(col(CallAttempt.queued_at)))).one()
+            voice, CallAttempt.end_reason == "completed", *in_period(col(CallAttempt.queued_at)))).one()
+        declarations = db.exec(select(func.count()).select_from(CallAttempt).where(
+            CallAttempt.channel == "sms", *in_period(col(CallAttempt.ended_at)))).one()
         called = db.exec(select(func.count(func.distinct(CallAttempt.contact_id))).where(
             CallAttempt.direction == "outbound", *in_period(col(CallAttempt.queued_at)))).one()
         monitored = db.exec(select(func.count(func.distinct(FollowUp.contact_id))).where(
@@ -104,8 +116,11 @@ def provincial_report(engine: Engine, start: dt.date | None, end: dt.date | None
             Escalation.notify_cdc == True, *in_period(col(Escalation.created_at)))).one()  # noqa: E712
         from sms.models import SENT_STATES, SmsMessage  # lazily: robocall does not depend on sms otherwise
 
+        sent = col(SmsMessage.state).in_(SENT_STATES)
         sms_sent = db.exec(select(func.count()).select_from(SmsMessage).where(
-            col(SmsMessage.state).in_(SENT_STATES), *in_period(col(SmsMessage.accepted_at)))).one()
+            sent, SmsMessage.purpose == "", *in_period(col(SmsMessage.accepted_at)))).one()
+        individual = db.exec(select(func.count()).select_from(SmsMessage).where(
+            sent, SmsMessage.purpose != "", *in_period(col(SmsMessage.queued_at)))).one()
     return ProvincialReport(
         period_from=start.isoformat() if start else "", period_to=end.isoformat() if end else "",
         outbound_calls_f1_f2=outbound["f1_f2"], outbound_calls_returnees=outbound["returnee"],
@@ -113,6 +128,7 @@ def provincial_report(engine: Engine, start: dt.date | None, end: dt.date | None
         calls_answered=answered, calls_completed=completed, contacts_called=called,
         contacts_monitored=monitored, non_reporting_contacts=non_reporting,
         escalations_by_level=dict(sorted(levels.items())), escalations_to_cdc=to_cdc, sms_sent=sms_sent,
+        sms_individual_sent=individual, sms_declarations=declarations,
     )
 
 
@@ -125,5 +141,6 @@ def format_report(report: ProvincialReport) -> str:
     for level, count in report.escalations_by_level.items():
         lines.append(f"    {level:<43} {count:>10,}")
     sms = "chưa có chiến dịch SMS" if report.sms_sent is None else f"{report.sms_sent:,}"
-    lines.append(f"  {'Tin nhắn SMS đã gửi':<45} {sms:>10}")
+    lines.append(f"  {SMS_SENT_LABEL:<45} {sms:>10}")
+    lines.append(f"  {SMS_INDIVIDUAL_LABEL:<45} {report.sms_individual_sent:>10,}")
     return "\n".join(lines)

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 from robocall.models import Contact, utcnow
 from sms.models import (
     FINAL_STATES,
+    CampaignKind,
     CampaignStatus,
     MessageState,
     SmsCampaign,
@@ -70,13 +71,14 @@ def create_campaign(engine: Engine, recipients: Iterable[Recipient], template: T
         blocked = opted_out_numbers(connection)
         ported = ported_carriers(connection)
     summary = LoadSummary(campaign_id)
-    messages: list[dict[str, object]] = []
+    queued = MessageState.QUEUED.value
+    messages: list[tuple[object, ...]] = []  # in _MESSAGE_COLUMNS order
     invalid: list[dict[str, object]] = []
 
     def flush() -> None:
         with engine.begin() as connection:
             if messages:
-                connection.execute(insert(SmsMessage), messages)
+                _insert_messages(connection, messages)
             if invalid:
                 connection.execute(insert(SmsInvalidRecipient), invalid)
         messages.clear()
@@ -87,10 +89,8 @@ def create_campaign(engine: Engine, recipients: Iterable[Recipient], template: T
             summary.recipients += 1
             summary.segments += item.segments
             summary.by_carrier[item.carrier or "unknown"] += 1
-            messages.append({"campaign_id": campaign_id, "phone": item.phone, "carrier": item.carrier,
-                             "gateway": item.gateway, "text": item.text, "encoding": item.encoding,
-                             "segments": item.segments, "state": MessageState.QUEUED, "attempts": 0,
-                             "reason": "", "queued_at": now})
+            messages.append((campaign_id, item.phone, item.carrier, item.gateway, item.text, "", item.encoding,
+                             item.segments, queued, 0, "", now))
         elif item.reason == DUPLICATE:
             summary.duplicates += 1
         elif item.reason == OPTED_OUT:
@@ -109,6 +109,23 @@ def create_campaign(engine: Engine, recipients: Iterable[Recipient], template: T
             status=status, recipients=summary.recipients, duplicates=summary.duplicates,
             invalid=summary.invalid, opted_out=summary.opted_out))
     return summary
+
+
+_MESSAGE_COLUMNS = ("campaign_id", "phone", "carrier", "gateway", "text", "purpose", "encoding", "segments",
+                    "state", "attempts", "reason", "queued_at")
+
+
+def _insert_messages(connection: Connection, rows: list[tuple[object, ...]]) -> None:
+    if connection.dialect.name == "postgresql":
+        # COPY: a million rows load in seconds; INSERT ... VALUES costs a statement's parsing per chunk
+        # and SQLAlchemy's processing per value.  Same transaction (the driver's own connection).
+        raw = connection.connection.driver_connection
+        with raw.cursor() as cursor, cursor.copy(
+                f"COPY smsmessage ({', '.join(_MESSAGE_COLUMNS)}) FROM STDIN") as copy:  # type: ignore[union-attr]
+            for row in rows:
+                copy.write_row(row)
+        return
+    connection.execute(insert(SmsMessage), [dict(zip(_MESSAGE_COLUMNS, row)) for row in rows])
 
 
 @dataclass
@@ -184,6 +201,10 @@ def set_status(engine: Engine, campaign_id: int, status: CampaignStatus) -> SmsC
             raise CampaignError(f"no SMS campaign {campaign_id}")
         if campaign.status not in allowed:
             raise CampaignError(f"campaign {campaign_id} is {campaign.status}: cannot {status.value} it")
+        if status == CampaignStatus.CANCELLED and campaign.kind == CampaignKind.TRANSACTIONAL:
+            # Cancelling would leave replies and health notices nowhere to go; pausing holds them.
+            raise CampaignError(f"campaign {campaign_id} holds the single messages (replies, health notices): "
+                                "pause it instead")
         values: dict[str, object] = {"status": status}
         if status == CampaignStatus.CANCELLED:
             values["finished_at"] = now

@@ -23,7 +23,8 @@ from robocall.models import utcnow
 from robocall.queues import SMS, queue_name, wait_for_jobs
 from sms.campaigns import CampaignFigures, figures
 from sms.context import SmsContext, worker_context
-from sms.models import CampaignStatus, MessageState, SmsCampaign, SmsMessage
+from sms.declaration import expire_dialogues
+from sms.models import CampaignKind, CampaignStatus, MessageState, SmsCampaign, SmsMessage
 from sms.send import _due, send_batch
 
 
@@ -81,15 +82,31 @@ def start_due_campaigns(engine: Engine, now: dt.datetime | None = None) -> list[
         ).values(status=CampaignStatus.RUNNING).returning(SmsCampaign.id)).scalars())
 
 
+def is_standing(engine: Engine, campaign_id: int) -> bool:
+    """The transactional campaign (sms/outbox.py): never finished, not held back by quiet hours."""
+    with engine.connect() as connection:
+        kind = connection.execute(select(SmsCampaign.kind).where(SmsCampaign.id == campaign_id)).scalar()
+    return kind == CampaignKind.TRANSACTIONAL
+
+
 def drive(ctx: SmsContext, campaign_id: int, on_progress: Callable[[CampaignFigures], None] | None = None,
           max_wait: float | None = None, clock: Callable[[], dt.datetime] = utcnow) -> CampaignFigures:
-    """Send campaign `campaign_id` to the end (or until paused/cancelled, or `max_wait` seconds of idling)."""
+    """Send campaign `campaign_id` to the end (or until paused/cancelled, or `max_wait` seconds of idling).
+    The transactional campaign has no end: it returns once nothing is outstanding, still running."""
     queue = Queue(queue_name(SMS), connection=ctx.redis)
     started = time.monotonic()
+    standing = is_standing(ctx.engine, campaign_id)
+
+    shown_at, cost = 0.0, 0.0
 
     def progress() -> None:
-        if on_progress:
+        # Counting a million messages by state takes a while: show figures no more often than every
+        # ten times what counting them costs, so the progress bar never slows the campaign much.
+        nonlocal shown_at, cost
+        if on_progress and time.monotonic() - shown_at >= 10 * cost:
+            begun = time.monotonic()
             on_progress(figures(ctx.engine, campaign_id))
+            shown_at, cost = time.monotonic(), time.monotonic() - begun
 
     while True:
         now = clock()
@@ -101,7 +118,7 @@ def drive(ctx: SmsContext, campaign_id: int, on_progress: Callable[[CampaignFigu
             with ctx.engine.connect() as connection:
                 send_at = connection.execute(select(SmsCampaign.send_at).where(SmsCampaign.id == campaign_id)).scalar()
             wake = send_at
-        elif ctx.policy.quiet_hours.quiet(now):
+        elif ctx.policy.quiet_hours.quiet(now) and not standing:
             wake = ctx.policy.quiet_hours.ends_after(now)
         else:
             job_ids = enqueue_due(ctx, queue, campaign_id, now)
@@ -111,6 +128,8 @@ def drive(ctx: SmsContext, campaign_id: int, on_progress: Callable[[CampaignFigu
                 progress()
                 continue
             current = figures(ctx.engine, campaign_id)
+            if current.outstanding == 0 and standing:
+                return current
             if current.outstanding == 0:
                 with ctx.engine.begin() as connection:
                     connection.execute(update(SmsCampaign).where(
@@ -132,7 +151,8 @@ def drive(ctx: SmsContext, campaign_id: int, on_progress: Callable[[CampaignFigu
 def run_forever(ctx: SmsContext, every: float = 1.0, rounds: int | None = None) -> None:
     """Drive every running or scheduled campaign (those created through the HTTP API, or left behind by
     a `sms send` that was interrupted): start them on time, queue what is due, finish them. One process
-    is enough; a campaign's jobs are queued again only once its previous ones have ended."""
+    is enough; a campaign's jobs are queued again only once its previous ones have ended.  It also
+    closes the SMS declarations nobody answered in time (their answers and escalations are recorded)."""
     queue = Queue(queue_name(SMS), connection=ctx.redis)
     pending: dict[int, list[str]] = {}
     done = 0
@@ -140,20 +160,24 @@ def run_forever(ctx: SmsContext, every: float = 1.0, rounds: int | None = None) 
         now = utcnow()
         start_due_campaigns(ctx.engine, now)
         ctx.drain_receipts()
+        expire_dialogues(ctx.engine, now)
         with ctx.engine.connect() as connection:
-            running = list(connection.execute(select(SmsCampaign.id).where(
-                SmsCampaign.status == CampaignStatus.RUNNING)).scalars())
-        if not ctx.policy.quiet_hours.quiet(now):
-            for campaign_id in running:
-                jobs = [j for j in Job.fetch_many(pending.get(campaign_id, []), connection=ctx.redis) if j]
-                if any(j.get_status(refresh=False) not in (JobStatus.FINISHED, JobStatus.FAILED,
-                                                            JobStatus.STOPPED, JobStatus.CANCELED) for j in jobs):
-                    continue
-                pending[campaign_id] = enqueue_due(ctx, queue, campaign_id, now)
-                if not pending[campaign_id] and figures(ctx.engine, campaign_id).outstanding == 0:
-                    with ctx.engine.begin() as connection:
-                        connection.execute(update(SmsCampaign).where(
-                            SmsCampaign.id == campaign_id, SmsCampaign.status == CampaignStatus.RUNNING,
-                        ).values(status=CampaignStatus.FINISHED, finished_at=utcnow()))
+            running = connection.execute(select(SmsCampaign.id, SmsCampaign.kind).where(
+                SmsCampaign.status == CampaignStatus.RUNNING)).all()
+        quiet = ctx.policy.quiet_hours.quiet(now)
+        for campaign_id, kind in running:
+            standing = kind == CampaignKind.TRANSACTIONAL  # replies and health notices: no quiet hours, no end
+            if quiet and not standing:
+                continue
+            jobs = [j for j in Job.fetch_many(pending.get(campaign_id, []), connection=ctx.redis) if j]
+            if any(j.get_status(refresh=False) not in (JobStatus.FINISHED, JobStatus.FAILED,
+                                                        JobStatus.STOPPED, JobStatus.CANCELED) for j in jobs):
+                continue
+            pending[campaign_id] = enqueue_due(ctx, queue, campaign_id, now)
+            if not pending[campaign_id] and not standing and figures(ctx.engine, campaign_id).outstanding == 0:
+                with ctx.engine.begin() as connection:
+                    connection.execute(update(SmsCampaign).where(
+                        SmsCampaign.id == campaign_id, SmsCampaign.status == CampaignStatus.RUNNING,
+                    ).values(status=CampaignStatus.FINISHED, finished_at=utcnow()))
         done += 1
         time.sleep(every)

@@ -1,10 +1,23 @@
-"""SMS people send us: STOP / TU CHOI opts the number out of calls and SMS; every message is kept.
+"""SMS people send us: STOP / TU CHOI opts out, KB starts a health declaration by SMS; every message is kept.
 
 Keywords are read without accents, case or extra spaces (``Từ chối``, ``tu  choi``,
 ``TUCHOI``, ``stop.`` all count).  A contact gets Contact.opted_out (the dialer
 skips it at once) and every number goes to the opt-out table, so strangers are
-covered too; campaigns consult both when loading and again just before sending.  ``KB`` (health declaration by SMS) is recorded as
-such but the declaration dialogue itself is not built yet.
+covered too; campaigns consult both when loading and again just before sending.
+No confirmation is sent: the person asked for no more messages.  ``Đúng`` ("right")
+loses its accents to the letters of ``dừng`` ("stop"), so a first word starting with
+``đ`` does not opt out.
+
+``KB`` (``KB EN`` in English) starts a dialogue that asks the questions of the flow
+SMS_DECLARATION_FLOW by SMS (sms/declaration.py); the person's next messages are
+its answers until it ends.  STOP during a dialogue opts out and ends it; KB starts
+it over; a dialogue past SMS_DECLARATION_TIMEOUT_MINUTES is closed before the new
+message is read, so it never swallows a later STOP or KB.
+
+:func:`handle_inbound` returns what it did (also kept in SmsInbound.action): ``opt_out``,
+``none``, or a ``declaration_*`` action of sms/declaration.py.  Messages from one number
+are handled one at a time (SQLite: the first write locks; PostgreSQL: the dialogue row is
+locked), and the replies are queued once the message's transaction has committed.
 """
 
 from __future__ import annotations
@@ -12,12 +25,16 @@ from __future__ import annotations
 import logging
 import re
 
+import datetime as dt
+
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
+from sqlmodel import Session as DbSession
 
 from robocall.logging_setup import mask_phone
 from robocall.models import AuditLog, Contact, utcnow
 from robocall.phones import InvalidPhone, normalize
+from sms import declaration
 from sms.models import SmsInbound, SmsOptOut
 from sms.text import strip_accents
 
@@ -37,25 +54,59 @@ def keyword(text: str) -> str:
     return plain[0]
 
 
-def handle_inbound(engine: Engine, gateway: str, phone: str, text: str) -> str:
-    """Record an SMS from `phone` and act on its keyword; returns the action taken."""
+def is_opt_out(word: str, text: str) -> bool:
+    """STOP / TU CHOI / HUY / DUNG; but ``Đúng`` (right) is not ``dừng`` (stop)."""
+    first = text.strip().split()[0].lower() if text.strip() else ""
+    return word in OPT_OUT_WORDS and not (word == "DUNG" and first.startswith("đ"))
+
+
+def handle_inbound(engine: Engine, gateway: str, phone: str, text: str, now: dt.datetime | None = None) -> str:
+    """Record an SMS from `phone` (received at `now`, default: now) and act on it; returns the action taken."""
     try:
-        number = normalize(phone).e164
+        number, reachable = normalize(phone).e164, True
     except InvalidPhone:
-        number = phone
-    word = keyword(text)
-    action = "opt_out" if word in OPT_OUT_WORDS else "declaration_requested" if word in DECLARATION_WORDS else "none"
-    now = utcnow()
-    with engine.begin() as connection:
-        connection.execute(insert(SmsInbound).values(phone=number, text=text[:1000], gateway=gateway, action=action,
-                                                     received_at=now))
-        if action == "opt_out":
-            contact_ids = connection.execute(update(Contact).where(Contact.phone == number).values(
-                opted_out=True, opted_out_at=now, updated_at=now).returning(Contact.id)).scalars().all()
-            if connection.execute(select(SmsOptOut.phone).where(SmsOptOut.phone == number)).first() is None:
-                connection.execute(insert(SmsOptOut).values(phone=number, at=now, source=f"sms {word}"))
-            connection.execute(insert(AuditLog).values(
-                at=now, actor="sms", action="opt_out", object_type="contact" if contact_ids else "phone",
-                object_id=str(contact_ids[0]) if contact_ids else mask_phone(number), detail={"keyword": word}))
+        number, reachable = phone, False
+    now = now or utcnow()
+    try:
+        with DbSession(engine) as db:
+            inbound = SmsInbound(phone=number, text=text[:1000], gateway=gateway, action="none", received_at=now)
+            db.add(inbound)
+            db.flush()  # first: on SQLite this takes the write lock, so one number's messages go one at a time
+            inbound.action = _act(db, gateway, number, reachable, text, now)
+            action = inbound.action
+            db.commit()  # then the replies are queued (sms/outbox.py)
+    except Exception:  # a bug or a database error must not lose what the person wrote
+        log.exception("SMS from %s could not be handled; kept with action 'error'", mask_phone(number))
+        with DbSession(engine) as db:
+            db.add(SmsInbound(phone=number, text=text[:1000], gateway=gateway, action="error", received_at=now))
+            db.commit()
+        return "error"
     log.info("SMS from %s: %s", mask_phone(number), action)
     return action
+
+
+def _act(db: DbSession, gateway: str, number: str, reachable: bool, text: str, now: dt.datetime) -> str:
+    word = keyword(text)
+    dialogue = declaration.open_dialogue(db, number, now) if reachable else None
+    if is_opt_out(word, text):
+        _opt_out(db, number, word, now)
+        if dialogue is not None:
+            declaration.close(db, dialogue, now, "opt_out")
+        return "opt_out"
+    if word in DECLARATION_WORDS:
+        if not reachable:
+            return declaration.UNAVAILABLE  # no number to answer to
+        return declaration.start(db, number, gateway, text, now, restart=dialogue)
+    if dialogue is not None:
+        return declaration.answer(db, dialogue, text, now)
+    return "none"
+
+
+def _opt_out(db: DbSession, number: str, word: str, now: dt.datetime) -> None:
+    contact_ids = db.exec(update(Contact).where(Contact.phone == number).values(
+        opted_out=True, opted_out_at=now, updated_at=now).returning(Contact.id)).scalars().all()
+    if db.exec(select(SmsOptOut.phone).where(SmsOptOut.phone == number)).first() is None:
+        db.exec(insert(SmsOptOut).values(phone=number, at=now, source=f"sms {word}"))
+    db.exec(insert(AuditLog).values(
+        at=now, actor="sms", action="opt_out", object_type="contact" if contact_ids else "phone",
+        object_id=str(contact_ids[0]) if contact_ids else mask_phone(number), detail={"keyword": word}))

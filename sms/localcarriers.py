@@ -63,6 +63,7 @@ class LocalSmsc:
     port: int = field(default_factory=free_port)
     throttle_first: int = 0  # answer ESME_RTHROTTLED to the first N submits
     reject_numbers: set[str] = field(default_factory=set)  # answer ESME_RINVDSTADR
+    undelivered_parts: dict[str, int] = field(default_factory=dict)  # number (no +) -> part whose receipt is UNDELIV
     receipts: bool = True
     record: bool = True  # keep every submit (tests); off for the benchmark's million
     submit_count: int = 0
@@ -75,7 +76,7 @@ class LocalSmsc:
         self._loop = _LoopThread()
         self._counter = itertools.count(1)
         self._ids: dict[str, str] = {}
-        self._pending: list[tuple[str, str]] = []
+        self._pending: list[tuple[str, str, str]] = []
         self._loop.call(self._start())
         return self
 
@@ -90,8 +91,8 @@ class LocalSmsc:
             if isinstance(event, smpp34.Esme):
                 self.esmes[event.session_id] = event
                 pending, self._pending = self._pending, []  # receipts kept for the next bind, as SMSCs do
-                for phone, message_id in pending:
-                    asyncio.get_running_loop().create_task(self._receipt(event.session_id, phone, message_id))
+                for phone, message_id, stat in pending:
+                    asyncio.get_running_loop().create_task(self._receipt(event.session_id, phone, message_id, stat))
             elif isinstance(event, smpp34.SubmitSmEvent):
                 self._submit(event)
             elif isinstance(event, smpp34.Unbound):
@@ -121,19 +122,21 @@ class LocalSmsc:
             self.accepted_ids[str(our)] += 1
         event.accept(message_id)
         if self.receipts:
+            stat = "UNDELIV" if self.undelivered_parts.get(event.destination_addr) == part else "DELIVRD"
             asyncio.get_running_loop().create_task(self._receipt(event.session_id, event.destination_addr,
-                                                                 message_id))
+                                                                 message_id, stat))
 
-    async def _receipt(self, session: str, phone: str, message_id: str) -> None:
+    async def _receipt(self, session: str, phone: str, message_id: str, stat: str = "DELIVRD") -> None:
         esme = self.esmes.get(session) or next(iter(self.esmes.values()), None)
-        text = f"id:{message_id} sub:001 dlvrd:001 submit date:2108120800 done date:2108120801 stat:DELIVRD err:000 text:"
+        err = "000" if stat == "DELIVRD" else "001"
+        text = f"id:{message_id} sub:001 dlvrd:001 submit date:2108120800 done date:2108120801 stat:{stat} err:{err} text:"
         try:
             if esme is None:
                 raise ConnectionError("nobody bound")
             await esme.deliver_sm("CDC", text.encode(), source_addr=phone, esm_class=0x04)
             self.receipts_sent += 1
         except Exception:
-            self._pending.append((phone, message_id))
+            self._pending.append((phone, message_id, stat))
 
     def mo(self, phone: str, text: str) -> None:
         """A person sends an SMS to us (mobile originated), to every bound session."""
@@ -162,7 +165,8 @@ class LocalSmsc:
 
 @dataclass
 class LocalHttpCarrier:
-    """A carrier HTTP API: JSON batches; fails, throttles or hangs on request; posts signed receipts."""
+    """A carrier HTTP API: JSON batches or form posts (one message each, answered with one result);
+    fails, throttles or hangs on request, rejects chosen numbers; posts signed receipts."""
 
     port: int = field(default_factory=free_port)
     token: str = "Bearer carrier-key"
@@ -170,6 +174,7 @@ class LocalHttpCarrier:
     throttle_first: int = 0  # HTTP 429 for the first N requests
     hang_first: int = 0  # sleep past the client's timeout for the first N requests
     always_fail: bool = False
+    reject_numbers: set[str] = field(default_factory=set)  # E.164 numbers answered "rejected"
     receipt_url: str | None = None  # where to post delivery receipts
     receipt_secret: str = ""
     record: bool = True
@@ -177,6 +182,9 @@ class LocalHttpCarrier:
     unauthorized: int = 0
     accepted_ids: Counter[str] = field(default_factory=Counter)
     messages: list[dict[str, Any]] = field(default_factory=list)
+    content_types: Counter[str] = field(default_factory=Counter)
+    form_bodies: list[bytes] = field(default_factory=list)  # raw form posts, as they came over the wire
+    arrivals: list[tuple[float, str, int]] = field(default_factory=list)  # (monotonic time, our id, HTTP status)
 
     def start(self) -> LocalHttpCarrier:
         self._loop = _LoopThread()
@@ -198,20 +206,36 @@ class LocalHttpCarrier:
         if request.headers.get("Authorization") != self.token:
             self.unauthorized += 1
             return web.json_response({"error": "unauthorized"}, status=401)
-        if self.always_fail or self.fail_first > 0:
+        form = request.content_type == "application/x-www-form-urlencoded"
+        if self.record:
+            self.content_types[request.content_type] += 1
+        if form:
+            raw = await request.read()
+            if self.record:
+                self.form_bodies.append(raw)
+            incoming: list[dict[str, Any]] = [dict(await request.post())]
+        else:
+            incoming = (await request.json())["messages"]
+        status = 500 if self.always_fail or self.fail_first > 0 else 429 if self.throttle_first > 0 else 200
+        if self.record:
+            now = time.monotonic()
+            self.arrivals.extend((now, str(m.get("id")), status) for m in incoming)
+        if status == 500:
             self.fail_first -= 1
             return web.json_response({"error": "internal"}, status=500)
-        if self.throttle_first > 0:
+        if status == 429:
             self.throttle_first -= 1
             return web.json_response({"error": "slow down"}, status=429, headers={"Retry-After": "0.2"})
-        body = await request.json()
         hang = self.hang_first > 0  # take the messages, then answer too late: the client must resend by id
         self.hang_first -= 1
         results, receipts = [], []
-        for message in body["messages"]:
+        for message in incoming:
             if self.record:
                 self.messages.append(message)
             our = message["id"]
+            if message.get("to") in self.reject_numbers:
+                results.append({"id": our, "status": "rejected", "error": "invalid destination"})
+                continue
             if our not in self._ids:
                 self._ids[our] = f"H{next(self._counter)}"
                 self.accepted_ids[our] += 1
@@ -221,7 +245,7 @@ class LocalHttpCarrier:
             asyncio.get_running_loop().create_task(self._post_receipts(receipts))
         if hang:
             await asyncio.sleep(3)
-        return web.json_response({"results": results})
+        return web.json_response(results[0] if form else {"results": results})
 
     async def _post_receipts(self, receipts: list[dict[str, str]]) -> None:
         body = json.dumps({"receipts": receipts}).encode()
@@ -240,9 +264,10 @@ class LocalHttpCarrier:
         finally:
             self._loop.stop()
 
-    def gateway_config(self, rate: float = 5000, batch: int = 100, timeout: float = 1.0) -> dict[str, Any]:
+    def gateway_config(self, rate: float = 5000, batch: int = 100, timeout: float = 1.0,
+                       format: str = "json") -> dict[str, Any]:
         return {"kind": "http", "url": f"http://127.0.0.1:{self.port}/send", "auth_header": "Authorization",
-                "auth_value": self.token, "rate": rate, "batch": batch, "timeout": timeout}
+                "auth_value": self.token, "rate": rate, "batch": batch, "timeout": timeout, "format": format}
 
 
 def wait_until(predicate: Any, timeout: float = 10.0) -> bool:

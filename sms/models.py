@@ -9,7 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import Index, UniqueConstraint
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, text
 from sqlmodel import Field, SQLModel
 
 from robocall.models import utcnow
@@ -21,6 +23,13 @@ class CampaignStatus(StrEnum):
     PAUSED = "paused"
     CANCELLED = "cancelled"
     FINISHED = "finished"
+
+
+class CampaignKind(StrEnum):
+    BROADCAST = "broadcast"  # one text to a list, sent once per number, respecting quiet hours
+    # The one standing campaign of single messages (sms/outbox.py): replies to people who wrote to us
+    # and health notices after a call.  Never finished, never held back by quiet hours.
+    TRANSACTIONAL = "transactional"
 
 
 class MessageState(StrEnum):
@@ -38,7 +47,14 @@ SENT_STATES = (MessageState.ACCEPTED, MessageState.DELIVERED)
 
 
 class SmsCampaign(SQLModel, table=True):
+    __table_args__ = (
+        # At most one standing transactional campaign, however many workers race to create it.
+        Index("one_transactional_campaign", "kind", unique=True,
+              sqlite_where=text("kind = 'transactional'"), postgresql_where=text("kind = 'transactional'")),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(default=CampaignKind.BROADCAST, description="broadcast or transactional (sms/outbox.py)")
     name: str = ""
     template: str
     strip_accents: bool = False
@@ -55,11 +71,14 @@ class SmsCampaign(SQLModel, table=True):
 
 class SmsMessage(SQLModel, table=True):
     __table_args__ = (
-        # Duplicates in a list are sent once: the database refuses a second row.
-        UniqueConstraint("campaign_id", "phone", name="one_sms_per_phone_per_campaign"),
-        # Receipts are matched back by (gateway, the carrier's message id).
+        # Duplicates in a list are sent once: the database refuses a second row.  Single messages
+        # (a purpose set: replies, health notices) may go to one number many times.
+        Index("one_sms_per_phone_per_campaign", "campaign_id", "phone", unique=True,
+              sqlite_where=text("purpose = ''"), postgresql_where=text("purpose = ''")),
+        # Receipts are matched back by (gateway, the carrier's message id).  No index may hold `state`:
+        # a message changes state three times, and an update that touches no indexed column is a
+        # "HOT" update on PostgreSQL (no index writes); sending and receipts cost half as much.
         Index("ix_smsmessage_gateway_message", "gateway", "gateway_message_id"),
-        Index("ix_smsmessage_campaign_state", "campaign_id", "state"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -68,6 +87,7 @@ class SmsMessage(SQLModel, table=True):
     carrier: str = Field(default="", description="network the number is on (prefix, or the ported-number table)")
     gateway: str = Field(default="", description="configured gateway it goes through")
     text: str | None = Field(default=None, description="rendered text; NULL when it is the campaign's template as is")
+    purpose: str = Field(default="", description="'' in a campaign's list; else why this single message (outbox.Purpose)")
     encoding: str = ""
     segments: int = 1
     state: str = Field(default=MessageState.QUEUED)
@@ -92,7 +112,8 @@ class SmsInvalidRecipient(SQLModel, table=True):
 
 
 class SmsReceipt(SQLModel, table=True):
-    """A delivery receipt as it arrived; applied to its message once the message is known."""
+    """A delivery receipt that matched no message within sms.receipts.MATCH_WINDOW, set aside for the
+    staff (matched receipts change their message and are not kept)."""
 
     __table_args__ = (Index("ix_smsreceipt_gateway_message", "gateway", "gateway_message_id"),)
 
@@ -103,6 +124,19 @@ class SmsReceipt(SQLModel, table=True):
     error: str = ""
     received_at: dt.datetime = Field(default_factory=utcnow)
     applied: bool = Field(default=False, index=True)
+
+
+class SmsMessagePart(SQLModel, table=True):
+    """The carrier's ids of parts 2..n of a long message (part 1's id is the message's own), so that
+    their receipts find their message."""
+
+    __table_args__ = (Index("ix_smsmessagepart_gateway_message", "gateway", "gateway_message_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="smsmessage.id")
+    gateway: str
+    gateway_message_id: str
+    part: int
 
 
 class SmsRouteOverride(SQLModel, table=True):
@@ -130,3 +164,38 @@ class SmsInbound(SQLModel, table=True):
     gateway: str = ""
     action: str = ""
     received_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class DialogueStatus(StrEnum):
+    OPEN = "open"
+    ENDED = "ended"
+
+
+class SmsDialogue(SQLModel, table=True):
+    """A health declaration by SMS (sms/declaration.py): the flow's session between two messages.
+
+    One open dialogue per number; when it ends, the answers and escalations are written as a
+    CallAttempt with channel ``sms`` (attempt_id), exactly as a hotline call is.
+    """
+
+    __table_args__ = (
+        Index("one_open_sms_dialogue_per_phone", "phone", unique=True,
+              sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
+        Index("ix_smsdialogue_status_last_at", "status", "last_at"),  # the sweep of expired dialogues
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    phone: str = Field(description="E.164 of the person writing")
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
+    flow: str
+    gateway: str = Field(default="", description="gateway the first message came in through")
+    status: str = Field(default=DialogueStatus.OPEN)
+    session: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    answers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False),
+                                    description="answers so far, with their question and time (not yet an Answer row)")
+    replies: int = Field(default=0, description="messages the person sent in this dialogue after the keyword")
+    started_at: dt.datetime = Field(default_factory=utcnow)
+    last_at: dt.datetime = Field(default_factory=utcnow, description="last message from the person")
+    ended_at: dt.datetime | None = None
+    closed_by: str = Field(default="", description="flow (it ended), expired, opt_out or restart (KB again)")
+    attempt_id: int | None = Field(default=None, foreign_key="callattempt.id")

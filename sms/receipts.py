@@ -1,30 +1,42 @@
-"""Delivery receipts: stored as they arrive, then matched to their messages.
+"""Delivery receipts: queued in Redis as they arrive, then matched to their messages in bulk.
 
-A receipt can arrive before the worker that sent the message has written the
-carrier's id (the SMSC answers submit_sm and delivers within milliseconds), so
-receipts are first stored (``smsreceipt``) and :func:`apply_receipts` matches
-the unapplied ones by (gateway, carrier message id).  It runs after each
-batch and after each batch of receipts, so a receipt waits at most one batch.
+The path of a receipt:
+
+1. :func:`queue_receipts` pushes a gateway's receipts to a Redis list at once
+   (one item per batch): the carrier considers a receipt delivered as soon as it
+   has our acknowledgement, so it must not wait in a worker's memory.
+2. :func:`drain_receipts` (any process, one at a time) takes a slice of the
+   list and finishes the messages with one ``UPDATE ... FROM`` per gateway,
+   keyed by (gateway, carrier message id), only messages still ``accepted``.
+   The slice leaves Redis only after that commit: a crash in between applies
+   some receipts twice, which changes nothing the second time.
+3. A receipt whose message is not known yet goes back to the list: the SMSC
+   often delivers within milliseconds of ``submit_sm_resp``, before the worker
+   has written the carrier's id.  Receipts for parts 2..n of a long message are
+   matched through ``smsmessagepart``: a failed part fails its message, a
+   delivered one is simply consumed (the message follows its first part).
+   What is still unmatched after :data:`MATCH_WINDOW` (strangers, ids from a
+   carrier that lost track) is set aside in ``smsreceipt`` for the staff.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import time
+from collections import defaultdict
+from dataclasses import dataclass
 
 from redis import Redis
-
-from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import bindparam, insert, or_, select, text, update
+from sqlalchemy.engine import Connection, Engine
 
 from robocall.models import utcnow
 from sms.gateways.base import Receipt
-from sms.models import MessageState, SmsMessage, SmsReceipt
+from sms.models import FINAL_STATES, MessageState, SmsMessage, SmsMessagePart, SmsReceipt
 
-# Receipts still unmatched after this long are set aside (parts 2..n of a long message, strangers):
-# by then the worker that sent the message has long written the carrier's id, or died and resent it.
 MATCH_WINDOW = dt.timedelta(minutes=30)
-_APPLY_CHUNK = 5000
+_DRAIN_ITEMS = 100  # Redis items (receipt batches) per drain round
 _STATES = {"delivered": MessageState.DELIVERED, "failed": MessageState.FAILED, "expired": MessageState.EXPIRED}
 
 
@@ -32,101 +44,176 @@ def _inbox(prefix: str) -> str:
     return f"{prefix}:sms:receipts"
 
 
+@dataclass(frozen=True, slots=True)
+class _Queued:
+    """A receipt as it waits in Redis: `first_seen` (epoch seconds) decides when it is set aside."""
+
+    gateway: str
+    receipt: Receipt
+    first_seen: float
+
+    @property
+    def key(self) -> str:
+        return self.receipt.gateway_message_id
+
+
+def _encode(gateway: str, receipts: list[Receipt], first_seen: list[float]) -> str:
+    now = utcnow()
+    return json.dumps([gateway, [[r.gateway_message_id, r.status, r.error[:200], (r.at or now).isoformat(), seen]
+                                 for r, seen in zip(receipts, first_seen)]])
+
+
+def _decode(item: bytes) -> list[_Queued]:
+    gateway, rows = json.loads(item)
+    return [_Queued(gateway, Receipt(gid, status, error, dt.datetime.fromisoformat(at)), seen)
+            for gid, status, error, at, seen in rows]
+
+
 def queue_receipts(redis: Redis, prefix: str, gateway: str, receipts: list[Receipt]) -> None:
-    """Put receipts in Redis at once: the carrier considers them delivered to us as soon as it has
-    our acknowledgement, so they must not wait in a worker's memory for the database."""
+    """Put receipts in Redis at once (one list item for the whole batch)."""
     if receipts:
-        redis.rpush(_inbox(prefix), *(json.dumps([gateway, r.gateway_message_id, r.status, r.error,
-                                                  (r.at or utcnow()).isoformat()]) for r in receipts))
+        now = time.time()
+        redis.rpush(_inbox(prefix), _encode(gateway, receipts, [now] * len(receipts)))
 
 
-def drain_receipts(engine: Engine, redis: Redis, prefix: str, limit: int = 20_000) -> int:
-    """Move queued receipts from Redis to the database and apply them; any process may do it, one at a
-    time (a Redis lock: two drainers would store receipts twice, two appliers deadlock on PostgreSQL).
+def drain_receipts(engine: Engine, redis: Redis, prefix: str, rounds: int = 50) -> int:
+    """Apply queued receipts to their messages; any process may call it, one at a time (a Redis
+    lock: two appliers would deadlock on PostgreSQL updating the same rows in another order).
     Returns how many messages changed state; 0 when another process holds the lock."""
     lock = redis.lock(f"{_inbox(prefix)}:lock", timeout=120, blocking_timeout=0)
     if not lock.acquire(blocking=False):
         return 0
+    key = _inbox(prefix)
+    changed = 0
     try:
-        key = _inbox(prefix)
-        items = redis.lrange(key, 0, limit - 1)
-        if items:
-            by_gateway: dict[str, list[Receipt]] = {}
-            for item in items:
-                gateway, message_id, status, error, at = json.loads(item)
-                by_gateway.setdefault(gateway, []).append(
-                    Receipt(message_id, status, error, dt.datetime.fromisoformat(at)))
-            for gateway, receipts in by_gateway.items():
-                _store(engine, gateway, receipts)
-            redis.ltrim(key, len(items), -1)  # after the commit: a crash in between stores some twice (harmless)
-        return apply_receipts(engine)
+        for _ in range(rounds):
+            items = redis.lrange(key, 0, _DRAIN_ITEMS - 1)
+            if not items:
+                break
+            queued = [q for item in items for q in _decode(item)]
+            done, unmatched = apply_receipts(engine, queued)
+            changed += done
+            now = time.time()
+            retry, too_old = [], []
+            for q in unmatched:
+                (retry if now - q.first_seen < MATCH_WINDOW.total_seconds() else too_old).append(q)
+            _set_aside(engine, too_old)
+            with redis.pipeline(transaction=True) as pipe:
+                for gateway, group in _by_gateway(retry).items():
+                    pipe.rpush(key, _encode(gateway, [q.receipt for q in group], [q.first_seen for q in group]))
+                pipe.ltrim(key, len(items), -1)
+                pipe.execute()
+            if len(items) < _DRAIN_ITEMS or len(retry) == len(queued):
+                break  # what is left is only waiting for its message: try again on the next call
     finally:
         try:
             lock.release()
         except Exception:  # expired: someone else may hold it now
             pass
-
-
-def _store(engine: Engine, gateway: str, receipts: list[Receipt]) -> None:
-    now = utcnow()
-    with engine.begin() as connection:
-        connection.execute(insert(SmsReceipt), [
-            {"gateway": gateway, "gateway_message_id": r.gateway_message_id, "status": r.status,
-             "error": r.error[:200], "received_at": r.at or now, "applied": False} for r in receipts
-        ])
+    return changed
 
 
 def record_receipts(engine: Engine, gateway: str, receipts: list[Receipt]) -> int:
-    """Store receipts and apply what can be; returns how many messages they finished.
-    For a single process (tests, scripts); concurrent processes go through the Redis inbox."""
-    if not receipts:
-        return 0
-    _store(engine, gateway, receipts)
-    return apply_receipts(engine)
+    """Apply receipts at once and set aside those without a message (a single process: scripts, tests)."""
+    now = time.time()
+    changed, unmatched = apply_receipts(engine, [_Queued(gateway, r, now) for r in receipts])
+    _set_aside(engine, unmatched)
+    return changed
 
 
-def apply_receipts(engine: Engine, now: dt.datetime | None = None) -> int:
-    """Finish the messages of unapplied receipts; returns how many messages changed state."""
-    now = now or utcnow()
+def _by_gateway(queued: list[_Queued]) -> dict[str, list[_Queued]]:
+    groups: dict[str, list[_Queued]] = defaultdict(list)
+    for q in queued:
+        groups[q.gateway].append(q)
+    return groups
+
+
+def apply_receipts(engine: Engine, queued: list[_Queued]) -> tuple[int, list[_Queued]]:
+    """Finish the messages of `queued` receipts: (messages changed, receipts whose message is unknown)."""
     changed = 0
-    after = 0
-    with engine.begin() as connection:
-        connection.execute(update(SmsReceipt).where(
-            SmsReceipt.applied == False, SmsReceipt.received_at <= now - MATCH_WINDOW).values(applied=True))  # noqa: E712
-    while True:
+    unmatched: list[_Queued] = []
+    for gateway, group in _by_gateway(queued).items():
+        # Sorted: every applier updates rows in the same order (no deadlock with a concurrent cancel).
+        group.sort(key=lambda q: q.key)
         with engine.begin() as connection:
-            pending = connection.execute(
-                select(SmsReceipt.id, SmsReceipt.gateway, SmsReceipt.gateway_message_id, SmsReceipt.status,
-                       SmsReceipt.error, SmsReceipt.received_at)
-                .where(SmsReceipt.applied == False, SmsReceipt.id > after)  # noqa: E712
-                .order_by(SmsReceipt.id).limit(_APPLY_CHUNK)
-            ).all()
-            if not pending:
-                return changed
-            after = pending[-1][0]
-            # Which receipts have their message, first: a message whose carrier id is committed after
-            # this read stays for the next round (read after the update, it could be marked applied
-            # without having been updated: each statement sees a newer snapshot).
-            matched: set[tuple[str, str]] = set()
-            for gateway in {g for _id, g, *_ in pending}:
-                ids = [mid for _id, g, mid, *_ in pending if g == gateway]
-                matched.update((gateway, mid) for mid in connection.execute(
-                    select(SmsMessage.gateway_message_id).where(
-                        SmsMessage.gateway == gateway, SmsMessage.gateway_message_id.in_(ids))).scalars())  # type: ignore[union-attr]
-            ready = [row for row in pending if (row[1], row[2]) in matched]
-            if ready:
-                result = connection.execute(
-                    update(SmsMessage)
-                    .where(SmsMessage.gateway == bindparam("g"), SmsMessage.gateway_message_id == bindparam("mid"),
-                           SmsMessage.state == MessageState.ACCEPTED)
-                    .values(state=bindparam("st"), reason=bindparam("why"), done_at=bindparam("at"))
-                    .execution_options(synchronize_session=False),
-                    [{"g": g, "mid": mid, "st": _STATES.get(status, MessageState.FAILED), "why": error,
-                      "at": at or now} for _id, g, mid, status, error, at in ready],
-                )
-                changed += max(result.rowcount, 0)
-            done = [rid for rid, g, mid, *_ in pending if (g, mid) in matched]
-            if done:
-                connection.execute(update(SmsReceipt).where(SmsReceipt.id.in_(done)).values(applied=True))  # type: ignore[union-attr]
-        if len(pending) < _APPLY_CHUNK:
-            return changed
+            finished = _finish(connection, gateway, group)
+            changed += len(finished)
+            rest = [q for q in group if q.key not in finished]
+            final = _already_final(connection, gateway, [q.key for q in rest])
+            rest = [q for q in rest if q.key not in final]  # a receipt repeated: its message is final already
+            by_part = _parts(connection, gateway, [q.key for q in rest])
+            changed += _fail_parts(connection, [(by_part[q.key], q.receipt) for q in rest if q.key in by_part])
+            unmatched.extend(q for q in rest if q.key not in by_part)
+    return changed, unmatched
+
+
+def _finish(connection: Connection, gateway: str, group: list[_Queued]) -> set[str]:
+    """accepted -> delivered/failed/expired for the receipts' messages; the carrier ids it finished."""
+    rows = [(q.key, _STATES.get(q.receipt.status, MessageState.FAILED).value, q.receipt.error,
+             q.receipt.at or utcnow()) for q in group]
+    if connection.dialect.name == "postgresql":
+        # One statement for the whole batch (executemany costs a round of planning per row).
+        result = connection.execute(text(
+            "UPDATE smsmessage AS m SET state = v.state, reason = v.reason, done_at = v.at"
+            " FROM unnest(CAST(:gids AS text[]), CAST(:states AS text[]), CAST(:reasons AS text[]),"
+            " CAST(:ats AS timestamptz[])) AS v(gid, state, reason, at)"
+            " WHERE m.gateway = :gateway AND m.gateway_message_id = v.gid AND m.state = :accepted"
+            " RETURNING m.gateway_message_id"),
+            {"gids": [r[0] for r in rows], "states": [r[1] for r in rows], "reasons": [r[2] for r in rows],
+             "ats": [r[3] for r in rows], "gateway": gateway, "accepted": MessageState.ACCEPTED.value})
+        return set(result.scalars())
+    finished: set[str] = set()
+    statement = (update(SmsMessage)
+                 .where(SmsMessage.gateway == gateway, SmsMessage.gateway_message_id == bindparam("gid"),
+                        SmsMessage.state == MessageState.ACCEPTED)
+                 .values(state=bindparam("st"), reason=bindparam("why"), done_at=bindparam("at"))
+                 .execution_options(synchronize_session=False))
+    for gid, state, reason, at in rows:
+        if connection.execute(statement, {"gid": gid, "st": state, "why": reason, "at": at}).rowcount:
+            finished.add(gid)
+    return finished
+
+
+def _already_final(connection: Connection, gateway: str, gids: list[str]) -> set[str]:
+    """Carrier ids whose message is final.  Not those merely `accepted`: each statement sees a newer
+    snapshot, so a message accepted since :func:`_finish` ran is still waiting for this receipt."""
+    if not gids:
+        return set()
+    return set(connection.execute(select(SmsMessage.gateway_message_id).where(
+        SmsMessage.gateway == gateway, SmsMessage.gateway_message_id.in_(gids),  # type: ignore[union-attr]
+        SmsMessage.state.in_(FINAL_STATES))).scalars())  # type: ignore[attr-defined]
+
+
+def _parts(connection: Connection, gateway: str, gids: list[str]) -> dict[str, tuple[int, int]]:
+    """carrier id of a part 2..n -> (message id, part number)."""
+    if not gids:
+        return {}
+    rows = connection.execute(select(SmsMessagePart.gateway_message_id, SmsMessagePart.message_id,
+                                     SmsMessagePart.part).where(
+        SmsMessagePart.gateway == gateway, SmsMessagePart.gateway_message_id.in_(gids))).all()  # type: ignore[attr-defined]
+    return {gid: (message_id, part) for gid, message_id, part in rows}
+
+
+def _fail_parts(connection: Connection, parts: list[tuple[tuple[int, int], Receipt]]) -> int:
+    """A part that did not arrive fails its message, even one its first part marked delivered."""
+    failed = [{"mid": message_id, "why": f"part {part}: {receipt.error or receipt.status}"[:200],
+               "at": receipt.at or utcnow()}
+              for (message_id, part), receipt in parts if receipt.status != "delivered"]
+    if not failed:
+        return 0
+    result = connection.execute(
+        update(SmsMessage).where(SmsMessage.id == bindparam("mid"), or_(
+            SmsMessage.state == MessageState.ACCEPTED, SmsMessage.state == MessageState.DELIVERED))
+        .values(state=MessageState.FAILED, reason=bindparam("why"), done_at=bindparam("at"))
+        .execution_options(synchronize_session=False), failed)
+    return max(result.rowcount, 0)
+
+
+def _set_aside(engine: Engine, unmatched: list[_Queued]) -> None:
+    if not unmatched:
+        return
+    with engine.begin() as connection:
+        connection.execute(insert(SmsReceipt), [
+            {"gateway": q.gateway, "gateway_message_id": q.key, "status": q.receipt.status,
+             "error": q.receipt.error[:200], "received_at": q.receipt.at or utcnow(), "applied": False}
+            for q in unmatched])

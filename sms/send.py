@@ -23,13 +23,16 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from typing import Any
+
+from sqlalchemy import and_, any_, bindparam, insert, or_, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
 from robocall.models import Contact, utcnow
 from sms.context import SmsContext
 from sms.gateways.base import Outcome, Outgoing, SendResult
-from sms.models import CampaignStatus, MessageState, SmsCampaign, SmsMessage, SmsOptOut
+from sms.models import CampaignStatus, MessageState, SmsCampaign, SmsMessage, SmsMessagePart, SmsOptOut
 from sms.prepare import Template
 
 log = logging.getLogger(__name__)
@@ -54,6 +57,7 @@ class _Claimed:
     gateway: str
     text: str | None
     encoding: str
+    segments: int
     attempts: int
 
 
@@ -62,12 +66,12 @@ def send_batch(ctx: SmsContext, campaign_id: int, first_id: int, last_id: int,
     now = now or utcnow()
     result = BatchResult()
     with ctx.engine.connect() as connection:
-        campaign = connection.execute(select(SmsCampaign.status, SmsCampaign.template, SmsCampaign.strip_accents)
-                                      .where(SmsCampaign.id == campaign_id)).first()
+        campaign = connection.execute(select(SmsCampaign.status, SmsCampaign.template, SmsCampaign.strip_accents,
+                                             SmsCampaign.kind).where(SmsCampaign.id == campaign_id)).first()
     if campaign is None or campaign.status != CampaignStatus.RUNNING:
         result.skipped = f"campaign {campaign.status if campaign else 'missing'}"
         return result
-    if ctx.policy.quiet_hours.quiet(now):
+    if campaign.kind != "transactional" and ctx.policy.quiet_hours.quiet(now):  # replies, health notices: no wait
         result.skipped = "quiet hours"
         return result
     fixed_text = Template(campaign.template, campaign.strip_accents).fixed
@@ -113,15 +117,14 @@ def _due_ids(ctx: SmsContext, campaign_id: int, first_id: int, last_id: int, now
 def _claim(ctx: SmsContext, ids: list[int], now: dt.datetime) -> list[_Claimed]:
     """queued -> submitted, committed before sending; the state is checked again, so of two jobs on
     the same messages only one gets each."""
-    statement = (
-        update(SmsMessage)
-        .where(SmsMessage.id.in_(ids), _due(now, ctx.policy.submit_lease))  # type: ignore[attr-defined]
-        .values(state=MessageState.SUBMITTED, attempts=SmsMessage.attempts + 1, submitted_at=now)
-        .returning(SmsMessage.id, SmsMessage.phone, SmsMessage.gateway, SmsMessage.text, SmsMessage.encoding,
-                   SmsMessage.attempts)
-    )
     with ctx.engine.begin() as connection:
-        rows = connection.execute(statement).all()
+        rows = connection.execute(
+            update(SmsMessage)
+            .where(_one_of(connection, SmsMessage.id, ids), _due(now, ctx.policy.submit_lease))
+            .values(state=MessageState.SUBMITTED, attempts=SmsMessage.attempts + 1, submitted_at=now)
+            .returning(SmsMessage.id, SmsMessage.phone, SmsMessage.gateway, SmsMessage.text, SmsMessage.encoding,
+                       SmsMessage.segments, SmsMessage.attempts)
+        ).all()
     return sorted((_Claimed(*row) for row in rows), key=lambda m: m.id)
 
 
@@ -130,15 +133,24 @@ def _drop_opted_out(ctx: SmsContext, claimed: list[_Claimed], now: dt.datetime,
     """Opt-outs take effect at once, even for a campaign already loaded."""
     phones = [m.phone for m in claimed]
     with ctx.engine.begin() as connection:
-        blocked = set(connection.execute(select(SmsOptOut.phone).where(SmsOptOut.phone.in_(phones))).scalars())  # type: ignore[attr-defined]
-        blocked |= set(connection.execute(select(Contact.phone).where(
-            Contact.phone.in_(phones), Contact.opted_out == True)).scalars())  # type: ignore[attr-defined]  # noqa: E712
+        blocked = set(connection.execute(select(SmsOptOut.phone).where(_one_of(connection, SmsOptOut.phone, phones))
+                                         .union(select(Contact.phone).where(
+                                             _one_of(connection, Contact.phone, phones),
+                                             Contact.opted_out == True))).scalars())  # noqa: E712
         if not blocked:
             return claimed
         dropped = [m for m in claimed if m.phone in blocked]
         _write(connection, [SendResult(m.id, Outcome.REJECTED, reason="opted out") for m in dropped], {}, now, ctx)
     result.outcomes["opted_out"] += len(dropped)
     return [m for m in claimed if m.phone not in blocked]
+
+
+def _one_of(connection: Connection, column: Any, values: list[str]) -> Any:
+    """``column IN values``; on PostgreSQL as ``= ANY(array)``: one parameter, so the statement is not
+    compiled again for every length of list."""
+    if connection.dialect.name == "postgresql":
+        return column == any_(bindparam("one_of", values, type_=ARRAY(column.type), unique=True))
+    return column.in_(values)
 
 
 def _send_gateway(ctx: SmsContext, name: str, messages: list[_Claimed], fixed_text: str | None,
@@ -153,7 +165,7 @@ def _send_gateway(ctx: SmsContext, name: str, messages: list[_Claimed], fixed_te
             result.outcomes["gateway_paused"] += len(messages) - start
             return
         outgoing = [Outgoing(m.id, m.phone, m.text if m.text is not None else fixed_text or "", m.encoding,
-                             ctx.policy.sender) for m in chunk]
+                             ctx.policy.sender, m.segments) for m in chunk]
         wait = pace.reserve(len(chunk))
         if wait > 0:
             time.sleep(wait)
@@ -169,12 +181,14 @@ def _send_gateway(ctx: SmsContext, name: str, messages: list[_Claimed], fixed_te
         if throttled:
             pace.back_off(max(r.retry_after or 1.0 for r in throttled))
         if outcomes[Outcome.TRANSIENT]:
+            log.warning("gateway %s: %d of %d not taken, will retry (%s)", name, outcomes[Outcome.TRANSIENT],
+                        len(results), next(r.reason for r in results if r.outcome == Outcome.TRANSIENT))
             if breaker.failed(outcomes[Outcome.TRANSIENT]):
                 log.warning("gateway %s paused for %ss after repeated failures", name, ctx.policy.circuit_seconds)
         elif outcomes[Outcome.ACCEPTED]:
             breaker.succeeded()
         with ctx.engine.begin() as connection:
-            _write(connection, results, attempts, utcnow(), ctx)
+            _write(connection, results, attempts, utcnow(), ctx, name)
 
 
 def _release(ctx: SmsContext, messages: list[_Claimed], at: dt.datetime, reason: str) -> None:
@@ -188,8 +202,25 @@ def _release(ctx: SmsContext, messages: list[_Claimed], at: dt.datetime, reason:
         )
 
 
+def _accept(connection: Connection, accepted: list[dict[str, object]], now: dt.datetime) -> None:
+    """submitted -> accepted with the carrier's id, for a chunk of messages."""
+    if connection.dialect.name == "postgresql":
+        # One statement for the chunk: executemany plans and runs an UPDATE per row.
+        connection.execute(text(
+            "UPDATE smsmessage AS m SET state = :accepted, gateway_message_id = v.gid, accepted_at = :now,"
+            " reason = '' FROM unnest(CAST(:ids AS bigint[]), CAST(:gids AS text[])) AS v(id, gid)"
+            " WHERE m.id = v.id AND m.state = :submitted"),
+            {"ids": [a["mid"] for a in accepted], "gids": [a["gid"] for a in accepted], "now": now,
+             "accepted": MessageState.ACCEPTED.value, "submitted": MessageState.SUBMITTED.value})
+        return
+    connection.execute(update(SmsMessage).where(
+        SmsMessage.id == bindparam("mid"), SmsMessage.state == MessageState.SUBMITTED).values(
+        state=MessageState.ACCEPTED, gateway_message_id=bindparam("gid"), accepted_at=now, reason=""
+    ).execution_options(synchronize_session=False), accepted)
+
+
 def _write(connection: Connection, results: list[SendResult], attempts: dict[int, int], now: dt.datetime,
-           ctx: SmsContext) -> None:
+           ctx: SmsContext, gateway: str = "") -> None:
     accepted, failed, retry = [], [], []
     for r in results:
         if r.outcome == Outcome.ACCEPTED:
@@ -204,9 +235,12 @@ def _write(connection: Connection, results: list[SendResult], attempts: dict[int
             retry.append({"mid": r.id, "why": r.reason[:200], "at": at})
     by_id = SmsMessage.id == bindparam("mid")
     if accepted:
-        connection.execute(update(SmsMessage).where(by_id, SmsMessage.state == MessageState.SUBMITTED).values(
-            state=MessageState.ACCEPTED, gateway_message_id=bindparam("gid"), accepted_at=now, reason=""
-        ).execution_options(synchronize_session=False), accepted)
+        _accept(connection, accepted, now)
+        parts = [{"message_id": r.id, "gateway": gateway, "gateway_message_id": part_id, "part": number}
+                 for r in results if r.outcome == Outcome.ACCEPTED
+                 for number, part_id in enumerate(r.part_ids, start=2)]
+        if parts:
+            connection.execute(insert(SmsMessagePart), parts)
     if failed:
         connection.execute(update(SmsMessage).where(by_id).values(
             state=MessageState.FAILED, reason=bindparam("why"), done_at=now

@@ -82,7 +82,7 @@ def _busy_at(at: dt.datetime):  # type: ignore[no-untyped-def]
     """SQL condition: the attempt holds a channel at `at`.  An outbound call we planned to start
     later already holds its channel: a second tick over the same moment must not reuse it."""
     started = func.coalesce(CallAttempt.dialled_at, CallAttempt.queued_at)
-    holds = or_(started <= at, CallAttempt.direction == "outbound")
+    holds = or_(started <= at, CallAttempt.direction == "outbound") & (CallAttempt.channel == "voice")  # not SMS
     return holds & or_(col(CallAttempt.ended_at).is_(None), col(CallAttempt.ended_at) > at)
 
 

@@ -2,7 +2,9 @@
 
 Imports the synthetic contacts, runs the whole monitoring campaign on the
 simulated phone network through real RQ workers and Redis on a virtual
-clock, and prints the provincial report.  It works in its own database
+clock, and prints the provincial report.  The SMS a flow sends after a call
+(`do: [sms]`) go through the simulated carrier on the same workers (they
+serve the SMS queue too), and the report counts them.  It works in its own database
 (`var/demo.db`, recreated each run) and its own queues, so it never touches
 real data or real workers.
 """
@@ -94,6 +96,12 @@ def demo(count: int | None, days: int, seed: int, workers: int, database: Path) 
                 progress.advance(day_task)
                 progress.console.print(f"{day:%d/%m/%Y}: {result.planned} to call, {result.calls} calls, "
                                        f"{result.home_visits} home visits")
+        # The flows' SMS after calls went to the SMS queue, which the same workers serve: let them finish.
+        from sms.outbox import wait_until_sent  # lazily, as robocall.reports reads sms
+
+        left = wait_until_sent(engine, timeout=120.0)
+        if left:
+            console.print(f"{left} SMS still waiting for a worker")
     finally:
         stop_workers(processes)
     end = FIRST_DAY + dt.timedelta(days=days - 1)

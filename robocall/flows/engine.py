@@ -173,6 +173,18 @@ def advance(flow: Flow, session: Session, event: Event) -> tuple[Session, list[A
     return run.session, run.actions
 
 
+def accepts(flow: Flow, session: Session, digits: str) -> bool:
+    """Whether the question the session waits at would take `digits` as an answer.
+
+    For hosts that read free text (the SMS declaration): they try what a person typed in its
+    possible keypad forms and keep the one the engine itself accepts.
+    """
+    if session.flow != flow.name or not session.waiting or session.node is None or digits == "":
+        return False
+    node = flow.spec.nodes[session.node]
+    return _interpret(node, digits, dt.date.fromisoformat(session.fields["today"]))[0]
+
+
 class _Run:
     """One `advance` call: mutates its private copy of the session and collects actions."""
 

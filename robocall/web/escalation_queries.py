@@ -201,6 +201,18 @@ def calls_by_day(db: DbSession, contact_id: int) -> list[CallDay]:
     return [CallDay(day, items) for day, items in days.items()]
 
 
+def escalation_calls(db: DbSession, escalation: Escalation, contact: Contact | None) -> list[CallDay]:
+    """The calls shown with an escalation: all of the person's; for someone who is not a contact (a
+    hotline caller, an SMS declaration), the call or SMS dialogue that raised it, with its answers."""
+    if contact is not None and contact.id is not None:
+        return calls_by_day(db, contact.id)
+    attempt = db.get(CallAttempt, escalation.attempt_id) if escalation.attempt_id else None
+    if attempt is None or attempt.id is None:
+        return []
+    answers = list(db.exec(select(Answer).where(Answer.attempt_id == attempt.id).order_by(col(Answer.id))).all())
+    return [CallDay(attempt.day, [(attempt, answers)])]
+
+
 def timeline(db: DbSession, escalation_id: int) -> list[EscalationEvent]:
     return list(db.exec(select(EscalationEvent).where(EscalationEvent.escalation_id == escalation_id)
                         .order_by(col(EscalationEvent.at), col(EscalationEvent.id))).all())

@@ -31,6 +31,7 @@ class Outgoing:
     text: str
     encoding: str  # sms.text.GSM7 or UCS2
     sender: str
+    segments: int = 0  # as measured when the campaign was loaded; 0: not known, measure again
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,7 @@ class SendResult:
     gateway_message_id: str | None = None
     reason: str = ""
     retry_after: float | None = None  # seconds the carrier asked us to wait (throttling)
+    part_ids: tuple[str, ...] = ()  # carrier ids of parts 2..n of a long message (part 1: gateway_message_id)
 
 
 @dataclass(frozen=True, slots=True)

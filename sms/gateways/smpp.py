@@ -44,8 +44,11 @@ _STAT = {"DELIVRD": "delivered", "EXPIRED": "expired", "UNDELIV": "failed", "REJ
 _MESSAGE_STATE = {2: "delivered", 3: "expired", 4: "failed", 5: "failed", 7: "failed", 8: "failed"}
 
 
-def udh_parts(text: str, encoding: str, reference: int) -> list[tuple[bytes, int]]:
-    """(short_message, esm_class) per segment: the text alone, or a concatenation UDH + part."""
+def udh_parts(text: str, encoding: str, reference: int, segments: int = 0) -> list[tuple[bytes, int]]:
+    """(short_message, esm_class) per segment: the text alone, or a concatenation UDH + part.
+    `segments` = 1 (measured at load time) spares splitting what fits in one SMS."""
+    if segments == 1:
+        return [(encode(text, encoding), 0)]
     pieces = parts(text)
     if len(pieces) == 1:
         return [(encode(pieces[0], encoding), 0)]
@@ -141,33 +144,43 @@ class SmppGateway:
         except Exception as exc:
             await self._drop()
             return [SendResult(m.id, Outcome.TRANSIENT, reason=f"cannot bind: {exc}") for m in messages]
-        return list(await asyncio.gather(*(self._send_one(smsc, m) for m in messages)))
+        # One deadline for the chunk (a timer per submit costs more than the submit itself).
+        tasks = [asyncio.ensure_future(self._send_one(smsc, m)) for m in messages]
+        done, pending = await asyncio.wait(tasks, timeout=self.submit_timeout)
+        if pending:
+            for task in pending:
+                task.cancel()
+            if self._smsc is smsc:
+                await self._drop()  # no answer in time: the bind is suspect
+        return [task.result() if task in done else
+                SendResult(m.id, Outcome.TRANSIENT, reason=f"smpp: no answer in {self.submit_timeout:g}s")
+                for task, m in zip(tasks, messages)]
 
     async def _send_one(self, smsc: Any, message: Outgoing) -> SendResult:
         self._reference = (self._reference + 1) & 0xFF
-        first_id: str | None = None
+        ids: list[str] = []  # the carrier's id of each part taken so far
         tlvs = [smpp34.Tlv(TLV_OUR_MESSAGE_ID, str(message.id).encode())]
-        for short_message, esm_class in udh_parts(message.text, message.encoding, self._reference):
+        for short_message, esm_class in udh_parts(message.text, message.encoding, self._reference, message.segments):
             try:
-                response = await asyncio.wait_for(smsc.submit_sm(
+                response = await smsc.submit_sm(
                     message.phone.lstrip("+"), short_message, source_addr=message.sender,
                     source_addr_ton=5 if not message.sender.isdigit() else 1, source_addr_npi=0 if not message.sender.isdigit() else 1,
                     dest_addr_ton=1, dest_addr_npi=1, esm_class=esm_class, registered_delivery=1,
                     data_coding=DATA_CODING[message.encoding], tlvs=tlvs,
-                ), self.submit_timeout)
-            except Exception as exc:  # disconnect, timeout: the bind is suspect
+                )
+            except Exception as exc:  # disconnect: the bind is suspect
                 if self._smsc is smsc:
                     await self._drop()
-                return SendResult(message.id, Outcome.TRANSIENT, first_id, reason=f"smpp: {exc or type(exc).__name__}")
+                return SendResult(message.id, Outcome.TRANSIENT, ids[0] if ids else None, reason=f"smpp: {exc or type(exc).__name__}")
             status = response.command_status
             if status != 0:
                 if status in _THROTTLED:
-                    return SendResult(message.id, Outcome.THROTTLED, first_id, reason=f"smpp status {status:#x}",
+                    return SendResult(message.id, Outcome.THROTTLED, ids[0] if ids else None, reason=f"smpp status {status:#x}",
                                       retry_after=1.0)
                 outcome = Outcome.TRANSIENT if status in _TRANSIENT else Outcome.REJECTED
-                return SendResult(message.id, outcome, first_id, reason=f"smpp status {status:#x}")
-            first_id = first_id or response.message_id
-        return SendResult(message.id, Outcome.ACCEPTED, first_id)
+                return SendResult(message.id, outcome, ids[0] if ids else None, reason=f"smpp status {status:#x}")
+            ids.append(response.message_id or "")
+        return SendResult(message.id, Outcome.ACCEPTED, ids[0] or None, part_ids=tuple(ids[1:]))
 
     async def _read(self, smsc: Any) -> None:
         while True:

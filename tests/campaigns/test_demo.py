@@ -39,3 +39,6 @@ def test_demo_runs_a_short_campaign_and_prints_the_report(tmp_path: Path, redis_
     assert figures["inbound_hotline_calls"] > 0
     printed = int(re.search(r"Cuộc gọi tự động tới F1/F2\s+([\d,]+)", out).group(1).replace(",", ""))
     assert printed == figures["outbound_calls_f1_f2"]
+    # The flows' SMS after calls (`do: [sms]`) went through the simulated carrier on the demo's workers.
+    sent = int(re.search(r"Tin nhắn SMS riêng \(trả lời, hướng dẫn\)\s+([\d,]+)", out).group(1).replace(",", ""))
+    assert sent == figures["sms_individual_sent"] > 0

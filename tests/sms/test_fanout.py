@@ -15,7 +15,7 @@ from robocall.queues import SMS, queue_name
 from sms.campaigns import create_campaign, figures
 from sms.context import SmsContext
 from sms.fanout import drive, enqueue_due
-from sms.models import MessageState, SmsMessage
+from sms.models import MessageState, SmsMessage, SmsMessagePart, SmsReceipt
 from sms.prepare import Template
 from sms.recipients import csv_recipients
 from sms.localcarriers import LocalHttpCarrier, LocalSmsc, wait_until
@@ -74,6 +74,31 @@ def test_smpp_and_http_carriers_with_receipts_long_ucs2_messages(
     assert [u[:3] for u in udh] == [b"\x05\x00\x03"] * 3 and [u[4:] for u in udh] == [b"\x03\x01", b"\x03\x02", b"\x03\x03"]
     assert {s.data_coding for s in smsc.submits} == {8} and {s.esm_class for s in smsc.submits} == {0x40}
     assert http_carrier.unauthorized == 0 and len(http_carrier.accepted_ids) == 20
+
+
+def test_receipts_of_every_part_of_a_long_message_find_their_message(
+        tmp_path: Path, ctx: Callable[[], SmsContext], configure: Callable[..., object],
+        start_workers: Callable[..., object], smsc: LocalSmsc) -> None:
+    """Parts 2..n have carrier ids of their own: their receipts are matched (none left over), and a
+    part that was not delivered fails its message even after its first part said delivered."""
+    numbers = phones(12, "098")
+    smsc.undelivered_parts = {"84" + numbers[0][1:]: 2, "84" + numbers[1][1:]: 3}
+    configure(SMS_GATEWAYS={"viettel": smsc.gateway_config()}, SMS_ROUTES="default=viettel")
+    c = ctx()
+    campaign_id = _campaign(tmp_path, c, numbers, LONG_VI)
+    start_workers(1)
+    drive(c, campaign_id)
+    assert _receipts_in(c, campaign_id, "Viettel", {"delivered": 10, "failed": 2}) == {"delivered": 10, "failed": 2}
+    assert smsc.receipts_sent == 36  # 3 parts each
+    inbox = f"{c.prefix}:sms:receipts"
+    wait_until(lambda: c.drain_receipts() >= 0 and c.redis.llen(inbox) == 0, timeout=10)
+    assert c.redis.llen(inbox) == 0  # nothing waits for a message it will never find
+    with c.engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(SmsMessagePart)).scalar() == 24
+        assert connection.execute(select(func.count()).select_from(SmsReceipt)).scalar() == 0
+        failed = dict(connection.execute(select(SmsMessage.phone, SmsMessage.reason).where(
+            SmsMessage.campaign_id == campaign_id, SmsMessage.state == MessageState.FAILED)).all())
+    assert failed == {"+84" + numbers[0][1:]: "part 2: UNDELIV err:001", "+84" + numbers[1][1:]: "part 3: UNDELIV err:001"}
 
 
 def test_throttling_and_transient_failures_are_retried(

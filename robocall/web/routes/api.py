@@ -17,7 +17,7 @@ from robocall.models import CallCampaign, Contact, Escalation, utcnow
 from robocall.web.audit import audit
 from robocall.web.campaign_stats import all_campaigns, campaign_stats
 from robocall.web.escalation_actions import ActionError, apply_action
-from robocall.web.escalation_queries import QueueFilters, calls_by_day, escalation_queue, queue_row, timeline
+from robocall.web.escalation_queries import QueueFilters, escalation_calls, escalation_queue, queue_row, timeline
 from robocall.web.keys import ENGINE, SETTINGS
 from robocall.web.line_lists import KINDS, default_as_of, line_list
 from robocall.web.openapi import openapi_document
@@ -64,14 +64,15 @@ async def escalation(request: web.Request) -> web.Response:
         if found is None:
             raise web.HTTPNotFound(text='{"error": "not found"}', content_type="application/json")
         contact = db.get(Contact, found.contact_id) if found.contact_id else None
-        days = calls_by_day(db, contact.id) if contact and contact.id else []
+        days = escalation_calls(db, found, contact)
         body: dict[str, Any] = {
             "escalation": queue_row(found, contact, request.app[SETTINGS], utcnow()).to_json(),
             "outcome": found.outcome, "flow": found.flow,
             "timeline": [{"at": _iso(e.at), "actor": e.actor, "kind": e.kind, "text": e.text}
                          for e in timeline(db, found.id or 0)],
             "calls": [{"day": _iso(d.day), "attempts": [
-                {"id": a.id, "direction": a.direction, "state": a.state, "end_reason": a.end_reason,
+                {"id": a.id, "direction": a.direction, "channel": a.channel, "state": a.state,
+                 "end_reason": a.end_reason,
                  "queued_at": _iso(a.queued_at), "answers": {x.question: x.value for x in answers}}
                 for a, answers in d.attempts]} for d in days],
         }

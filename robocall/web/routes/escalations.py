@@ -15,6 +15,7 @@ from robocall.web.escalation_actions import ActionError, apply_action
 from robocall.web.escalation_queries import (
     QueueFilters,
     calls_by_day,
+    escalation_calls,
     escalation_queue,
     person_escalations,
     queue_row,
@@ -71,7 +72,7 @@ async def detail_page(request: web.Request) -> web.Response:
         context = {
             "escalation": escalation, "contact": contact,
             "row": queue_row(escalation, contact, request.app[SETTINGS], utcnow()),
-            "days": calls_by_day(db, contact.id) if contact and contact.id else [],
+            "days": escalation_calls(db, escalation, contact),
             "events": timeline(db, escalation.id or 0),
             "others": [e for e in person_escalations(db, contact.id) if e.id != escalation.id]
             if contact and contact.id else [],

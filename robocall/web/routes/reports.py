@@ -10,7 +10,7 @@ from aiohttp import web
 from openpyxl import Workbook
 
 from robocall.accounts import Role
-from robocall.reports import LABELS_VI, ProvincialReport, provincial_report
+from robocall.reports import LABELS_VI, SMS_INDIVIDUAL_LABEL, SMS_SENT_LABEL, ProvincialReport, provincial_report
 from robocall.web.audit import audit
 from robocall.web.dashboard import render
 from robocall.web.keys import ENGINE, SETTINGS
@@ -33,7 +33,8 @@ def report_rows(report: ProvincialReport) -> list[tuple[str, str, int | str]]:
     rows: list[tuple[str, str, int | str]] = [(key, label, getattr(report, key)) for key, label in LABELS_VI.items()]
     for level, count in report.escalations_by_level.items():
         rows.append((f"escalations_{level}", f"Cảnh báo mức {level}", count))
-    rows.append(("sms_sent", "Tin nhắn SMS đã gửi", "" if report.sms_sent is None else report.sms_sent))
+    rows.append(("sms_sent", SMS_SENT_LABEL, "" if report.sms_sent is None else report.sms_sent))
+    rows.append(("sms_individual_sent", SMS_INDIVIDUAL_LABEL, report.sms_individual_sent))
     return rows
 
 

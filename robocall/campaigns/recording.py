@@ -1,0 +1,96 @@
+"""Writing down what a flow session produced: answers, escalations, and the flow's SMS.
+
+One function for every channel: a phone call (RecordingCallHandler, outbound or hotline) and a
+health declaration by SMS (sms/declaration.py) are written the same way, so CDC staff see them
+the same way (the dashboard reads CallAttempt, Answer, Escalation and EscalationEvent).  The
+caller opens the transaction and commits it: the attempt, its answers, its escalations and its
+SMS (sms/outbox.py) are written whole or not at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmodel import Session as DbSession
+from sqlmodel import select
+
+from robocall.flows.engine import Action, Escalate, RecordAnswer, SendSms
+from robocall.models import Answer, CallAttempt, Escalation, EscalationEvent, EscalationStatus
+
+
+@dataclass
+class CallRecord:
+    """What a session produced, collected from the engine's actions."""
+
+    # by question: a menu visited twice (9 = repeat) keeps the caller's last choice
+    answers: dict[str, tuple[RecordAnswer, dt.datetime]] = field(default_factory=dict)
+    escalations: list[tuple[Escalate, dt.datetime]] = field(default_factory=list)
+    sms: list[tuple[SendSms, dt.datetime]] = field(default_factory=list)
+
+    def collect(self, actions: Iterable[Action], at: dt.datetime) -> None:
+        for action in actions:
+            if isinstance(action, RecordAnswer):
+                self.answers[action.name] = (action, at)
+            elif isinstance(action, Escalate):
+                self.escalations.append((action, at))
+            elif isinstance(action, SendSms):
+                self.sms.append((action, at))
+
+    # A dialogue by SMS spans many messages: its answers so far wait in the database as JSON.
+    # (Escalations and SMS only come when a session ends, so they never need to wait.)
+    def answers_json(self) -> dict[str, Any]:
+        return {name: {"value": a.value, "node": a.node, "keys": a.keys, "at": at.isoformat()}
+                for name, (a, at) in self.answers.items()}
+
+    @classmethod
+    def from_answers_json(cls, data: dict[str, Any]) -> CallRecord:
+        return cls(answers={name: (RecordAnswer(name, item["value"], item["node"], item["keys"]),
+                                   dt.datetime.fromisoformat(item["at"])) for name, item in data.items()})
+
+
+def save_record(db: DbSession, attempt: CallAttempt, contact_id: int | None, flow: str, record: CallRecord) -> None:
+    """Write `record` for `attempt` (already in `db`, with its id) in db's transaction; the caller commits."""
+    assert attempt.id is not None
+    for answer, when in record.answers.values():
+        db.add(Answer(attempt_id=attempt.id, contact_id=contact_id, question=answer.name, node=answer.node,
+                      value=answer.value, keys=answer.keys, recorded_at=when))
+    for escalate, when in record.escalations:
+        open_or_join_case(db, contact_id, attempt.id, flow, escalate, when)
+    if record.sms:
+        from sms.outbox import Purpose, send_sms  # lazily: robocall does not depend on sms at import time
+
+        for sms, when in record.sms:
+            # To the number on the line: the person called, or the hotline caller's own number.
+            send_sms(db, attempt.phone, sms.text, Purpose.ESCALATION, at=when)
+
+
+def open_or_join_case(db: DbSession, contact_id: int | None, attempt_id: int, flow: str, escalate: Escalate,
+                      when: dt.datetime) -> None:
+    """Open a case for the CDC, or add this attempt to the case still open for the same rule.
+
+    A resident with symptoms is called every day; staff want one case per person and rule
+    with each call on its timeline, not a new row a day.
+    """
+    open_case = None
+    if contact_id is not None:
+        open_case = db.exec(select(Escalation).where(
+            Escalation.contact_id == contact_id, Escalation.flow == flow,
+            Escalation.rule == escalate.rule, Escalation.status != EscalationStatus.RESOLVED,
+        )).first()
+    if open_case is not None:
+        assert open_case.id is not None
+        db.add(EscalationEvent(escalation_id=open_case.id, attempt_id=attempt_id, at=when, kind="again",
+                               text=escalate.reason))
+        return
+    case = Escalation(
+        contact_id=contact_id, attempt_id=attempt_id, flow=flow, rule=escalate.rule, level=escalate.level,
+        reason=escalate.reason, notify_cdc=escalate.notify_cdc, callback=escalate.callback, created_at=when,
+    )
+    db.add(case)
+    db.flush()
+    assert case.id is not None
+    db.add(EscalationEvent(escalation_id=case.id, attempt_id=attempt_id, at=when, kind="created",
+                           text=f"{flow}: {escalate.rule}"))
