@@ -62,6 +62,43 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and of its children that have ended (PostgreSQL's backends)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu() -> float:
+    """CPU of the whole PostgreSQL server: the postmaster's ended children plus the live processes."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
+                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                    parent = Path(f"/proc/{fields[1]}/comm")
+                    postmaster = not parent.exists() or parent.read_text().strip() not in ("postgres", "postmaster")
+                    own = sum(int(v) for v in fields[11:13])
+                    # the postmaster's cutime/cstime hold its ended backends
+                    total += (own + (sum(int(v) for v in fields[13:15]) if postmaster else 0)) / os.sysconf("SC_CLK_TCK")
+            except (OSError, IndexError, ValueError):
+                continue
+    return total
+
+
+def redis_pids() -> list[int]:
+    return [int(e.name) for e in Path("/proc").iterdir()
+            if e.name.isdigit() and (e / "comm").exists() and (e / "comm").read_text().strip() == "redis-server"]
+
+
+def driver_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--recipients", type=int, default=1_000_000)
@@ -139,6 +176,9 @@ def main() -> None:
             path = Path(tmp) / "recipients.csv"
             write_csv(path, args.recipients)
             workers = [spawn(["-m", "robocall.worker_main", "--queue", "sms"]) for _ in range(args.workers)]
+            cpu_before = {"postgres": postgres_cpu(), "redis": sum(cpu_seconds(p) for p in redis_pids()),
+                          "carriers": cpu_seconds(carriers.pid), "web": cpu_seconds(web_app.pid),
+                          "driver": driver_cpu(), **{f"worker {i + 1}": 0.0 for i in range(len(workers))}}
             started = time.monotonic()
             summary = create_campaign(engine, csv_recipients(path), Template(template_text, True, csv_fields(path)),
                                       ctx.router, name="bench")
@@ -151,9 +191,15 @@ def main() -> None:
             peaks = {"driver": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                      **{f"worker {i + 1}": peak_rss_mb(w.pid) for i, w in enumerate(workers)},
                      "carriers (test side)": peak_rss_mb(carriers.pid), "web (receipts)": peak_rss_mb(web_app.pid)}
+            cpu_after = {"postgres": postgres_cpu(), "redis": sum(cpu_seconds(p) for p in redis_pids()),
+                         "carriers": cpu_seconds(carriers.pid), "web": cpu_seconds(web_app.pid), "driver": driver_cpu(),
+                         **{f"worker {i + 1}": cpu_seconds(w.pid) for i, w in enumerate(workers)}}
+            used = {k: cpu_after[k] - cpu_before[k] for k in cpu_after}
             for w in workers:
                 w.terminate()
                 w.wait()
+            print("CPU seconds: " + ", ".join(f"{k} {v:,.1f}" for k, v in used.items())
+                  + f"; total {sum(used.values()):,.1f} = {sum(used.values()) / summary.recipients * 1e6:,.0f} us/message")
             print(f"fan-out: {summary.recipients:,} messages: load {loaded - started:.1f}s, send {sent - loaded:.1f}s,"
                   f" last receipt {started + elapsed - sent:.1f}s later; {rate:,.0f} msg/s end to end")
             print("peak memory (MB): " + ", ".join(f"{k} {v:,.0f}" for k, v in peaks.items()))

@@ -35,23 +35,31 @@ class JobFailed(RuntimeError):
 
 
 def wait_for_jobs(ids: list[str], connection: Redis, timeout: float = 600.0,
-                  tick: Callable[[], None] | None = None, every: float = 0.5, poll: float = 0.01) -> None:
+                  tick: Callable[[], None] | None = None, every: float = 0.5, poll: float = 0.01,
+                  sweep: float = 2.0, head: int = 20) -> None:
     """Block until every job has finished, calling `tick` every `every` seconds; a failed job raises
-    with its traceback."""
+    with its traceback.  Jobs finish about in the order they were queued, so each poll reads only the
+    `head` oldest unfinished ones; every `sweep` seconds all of them (a failure further on).  Reading
+    500 jobs every poll cost the SMS driver a core during a million-message campaign."""
     remaining = list(ids)
     deadline = time.monotonic() + timeout
-    last_tick = 0.0
+    last_tick = last_sweep = 0.0
     while remaining:
-        still = []
-        for job_id, job in zip(remaining, Job.fetch_many(remaining, connection=connection)):
+        everything = time.monotonic() - last_sweep >= sweep
+        window = remaining if everything else remaining[:head]
+        finished = set()
+        for job_id, job in zip(window, Job.fetch_many(window, connection=connection)):
             if job is None:
                 raise JobFailed(f"job {job_id} disappeared from Redis")
             status = job.get_status(refresh=False)
             if status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
-                raise JobFailed(f"job {job_id} {status}: {job.exc_info or ''}")
-            if status != JobStatus.FINISHED:
-                still.append(job_id)
-        remaining = still
+                result = job.latest_result()
+                raise JobFailed(f"job {job_id} {status.value}: {result.exc_string if result else ''}")
+            if status == JobStatus.FINISHED:
+                finished.add(job_id)
+        if everything:
+            last_sweep = time.monotonic()
+        remaining = [job_id for job_id in remaining if job_id not in finished]
         if tick and time.monotonic() - last_tick >= every:
             tick()
             last_tick = time.monotonic()

@@ -45,6 +45,26 @@ class _LoopThread:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
 
+    @staticmethod
+    async def serve(app: web.Application, port: int) -> tuple[web.AppRunner, ClientSession]:
+        """Serve `app` on 127.0.0.1:`port` (on this loop); a client session for callbacks."""
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        return runner, ClientSession()
+
+    def close_web(self, runner: web.AppRunner, session: ClientSession, tasks: Any = ()) -> None:
+        """Cancel `tasks`, close what :meth:`serve` opened, stop the loop."""
+        async def close() -> None:
+            for task in list(tasks):
+                task.cancel()
+            await session.close()
+            await runner.cleanup()
+        try:
+            self.call(close())
+        finally:
+            self.stop()
+
 
 @dataclass
 class Submit:
@@ -196,10 +216,7 @@ class LocalHttpCarrier:
     async def _start(self) -> None:
         app = web.Application()
         app.router.add_post("/send", self._send)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-        self._session = ClientSession()
+        self._runner, self._session = await self._loop.serve(app, self.port)
 
     async def _send(self, request: web.Request) -> web.Response:
         self.requests += 1
@@ -256,13 +273,7 @@ class LocalHttpCarrier:
             await response.read()
 
     def stop(self) -> None:
-        async def stop() -> None:
-            await self._session.close()
-            await self._runner.cleanup()
-        try:
-            self._loop.call(stop())
-        finally:
-            self._loop.stop()
+        self._loop.close_web(self._runner, self._session)
 
     def gateway_config(self, rate: float = 5000, batch: int = 100, timeout: float = 1.0,
                        format: str = "json") -> dict[str, Any]:

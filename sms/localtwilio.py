@@ -28,7 +28,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import BasicAuth, ClientError, ClientSession, web
+from aiohttp import BasicAuth, ClientError, web
 from twilio.request_validator import RequestValidator
 
 from sms.localcarriers import _LoopThread, free_port
@@ -86,21 +86,10 @@ class LocalTwilio:
     async def _start(self) -> None:
         app = web.Application()
         app.router.add_post(f"/{API_VERSION}/Accounts/{{account_sid}}/Messages.json", self._create)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-        self._session = ClientSession()
+        self._runner, self._session = await self._loop.serve(app, self.port)
 
     def stop(self) -> None:
-        async def stop() -> None:
-            for task in list(self._tasks):
-                task.cancel()
-            await self._session.close()
-            await self._runner.cleanup()
-        try:
-            self._loop.call(stop())
-        finally:
-            self._loop.stop()
+        self._loop.close_web(self._runner, self._session, self._tasks)
 
     def gateway_config(self, *, status_callback: str | None = None, rate: float = 5000, concurrency: int = 20,
                        timeout: float = 2.0, **extra: Any) -> dict[str, Any]:
