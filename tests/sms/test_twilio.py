@@ -127,7 +127,9 @@ def test_campaign_through_twilio_every_message_delivered_and_matched_by_its_stat
     assert {m["body"] for m in peer.messages} == {LONG_VI} and {m["num_segments"] for m in peer.messages} == {"3"}
     assert {m["from"] for m in peer.messages} == {"CDC"}  # SMS_SENDER
     assert {m["to"]: m["sid"] for m in peer.messages} == {phone: row[3] for phone, row in rows.items()}
-    # Every callback (sent, then delivered/undelivered) came through the proxy, signed for the public URL.
+    # Every callback (sent, then delivered/undelivered) came through the proxy, signed for the public URL
+    # (the peer notes a callback once our answer is back: after the state changed).
+    wait_until(lambda: peer.callback_statuses() == {"sent": 40, "delivered": 38, "undelivered": 2}, 10)
     assert peer.callback_statuses() == {"sent": 40, "delivered": 38, "undelivered": 2}
     assert peer.via is not None and {cb.url for cb in peer.callbacks} == {f"{peer.via[1]}/sms/twilio/tw/status"}
 
