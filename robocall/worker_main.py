@@ -25,7 +25,18 @@ def run_worker(queues: tuple[str, ...] = ALL, burst: bool = False, fork: bool = 
     worker_class = Worker if fork else SimpleWorker
     worker = worker_class([queue(name, connection) for name in queues], connection=connection,
                           name=f"robocall-{os.getpid()}")
-    worker.work(burst=burst, logging_level=logging.getLevelName(logging.WARNING))
+    try:
+        worker.work(burst=burst, logging_level=logging.getLevelName(logging.WARNING))
+    finally:
+        _close_sms_gateways()
+
+
+def _close_sms_gateways() -> None:
+    """Unbind SMPP sessions and close HTTP sessions this worker opened (each close is bounded), so the
+    process ends promptly and the carrier sees a clean unbind rather than a dropped connection."""
+    sms_context = sys.modules.get("sms.context")
+    if sms_context is not None and sms_context.worker_context.cache_info().currsize:
+        sms_context.worker_context().close()
 
 
 def spawn_workers(count: int, env: Mapping[str, str], queues: Sequence[str] = (),
@@ -35,13 +46,19 @@ def spawn_workers(count: int, env: Mapping[str, str], queues: Sequence[str] = ()
     return [subprocess.Popen(argv, env=dict(env), cwd=cwd) for _ in range(count)]
 
 
-def stop_workers(processes: Sequence[subprocess.Popen[bytes]]) -> None:
-    """Ask every worker still running to stop (SIGTERM: RQ finishes the current job), then wait."""
+def stop_workers(processes: Sequence[subprocess.Popen[bytes]], patience: float = 30.0) -> None:
+    """Ask every worker still running to stop (SIGTERM: RQ finishes the current job), then wait; one
+    still there after `patience` seconds is killed (its jobs are idempotent and its claims expire)."""
     for process in processes:
         if process.poll() is None:
             process.terminate()
     for process in processes:
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=patience)
+        except subprocess.TimeoutExpired:
+            logging.getLogger(__name__).warning("worker %s did not stop in %.0f s: killed", process.pid, patience)
+            process.kill()
+            process.wait(timeout=10)
 
 
 @click.command("worker")

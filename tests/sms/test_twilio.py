@@ -205,10 +205,9 @@ def test_twilio_answers_map_to_outcomes(peer: LocalTwilio) -> None:
         assert one("+84912999999").outcome == Outcome.ACCEPTED and peer.sent_to["+84912999999"] == 2
         # Many requests in flight at once, not one after the other.
         peer.delay, peer.max_in_flight = 0.3, 0
-        started = time.monotonic()
         results = gateway.send([Outgoing(i, f"+8491300{i:04d}", "Hi", "GSM-7", "CDC") for i in range(40)])
         assert {r.outcome for r in results} == {Outcome.ACCEPTED} and [r.id for r in results] == list(range(40))
-        assert time.monotonic() - started < 4.0 and peer.max_in_flight >= 20  # 40 x 0.3 s one by one: 12 s
+        assert peer.max_in_flight >= 20  # one by one, it would be 1
     finally:
         gateway.close()
         bad_key.close()
