@@ -5,6 +5,9 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
+import smsutil
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sms.text import GSM7, UCS2, measure, parts, strip_accents
 
@@ -51,3 +54,18 @@ def test_long_vietnamese_text_splits_into_67_character_parts() -> None:
     pieces = parts(text)
     assert "".join(pieces) == unicodedata.normalize("NFC", text)
     assert all(len(p) <= 67 for p in pieces) and len(pieces) == measure(text).segments
+
+
+# measure() tells a text that fits one SMS by its size and strip_accents() works character by character
+# (both for speed, docs/performance.md): they must agree with smsutil and the plain NFD way on any text.
+_ALPHABET = "aáàảãạăắằẳẵặâấầẩẫậđĐeéèẻẽẹêếềểễệoơờởỡợưứừửữự €[]{}^~|\\\f0123456789😀" + "ABCxyz .,:"
+
+
+@given(st.text(alphabet=_ALPHABET, max_size=330))
+@settings(max_examples=400, deadline=None)
+def test_measure_agrees_with_smsutil_and_stripping_with_nfd(text: str) -> None:
+    text = unicodedata.normalize("NFC", text)
+    for candidate in (text, "".join(c for c in text if c.isascii() or c == "€")):
+        assert measure(candidate).segments == len(smsutil.split(candidate).parts)
+    plain = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    assert strip_accents(text) == unicodedata.normalize("NFC", "".join(c for c in plain if not unicodedata.combining(c)))
