@@ -46,8 +46,9 @@ def opted_out_numbers(connection: Connection) -> set[str]:
 
 
 @dataclass
-class LoadSummary:
-    campaign_id: int
+class Tally:
+    """What a list gave: messages (with their segments, per carrier), duplicates, opt-outs, invalid rows."""
+
     recipients: int = 0
     duplicates: int = 0
     invalid: int = 0
@@ -55,6 +56,24 @@ class LoadSummary:
     segments: int = 0
     by_carrier: Counter[str] = field(default_factory=Counter)
     invalid_reasons: Counter[str] = field(default_factory=Counter)
+
+    def count(self, item: Prepared | Rejected) -> None:
+        if isinstance(item, Prepared):
+            self.recipients += 1
+            self.segments += item.segments
+            self.by_carrier[item.carrier or "unknown"] += 1
+        elif item.reason == DUPLICATE:
+            self.duplicates += 1
+        elif item.reason == OPTED_OUT:
+            self.opted_out += 1
+        else:
+            self.invalid += 1
+            self.invalid_reasons[item.reason] += 1
+
+
+@dataclass
+class LoadSummary(Tally):
+    campaign_id: int = field(kw_only=True)
 
 
 def create_campaign(engine: Engine, recipients: Iterable[Recipient], template: Template, router: Router, *,
@@ -70,7 +89,7 @@ def create_campaign(engine: Engine, recipients: Iterable[Recipient], template: T
         ).returning(SmsCampaign.id)).scalar_one()
         blocked = opted_out_numbers(connection)
         ported = ported_carriers(connection)
-    summary = LoadSummary(campaign_id)
+    summary = LoadSummary(campaign_id=campaign_id)
     queued = MessageState.QUEUED.value
     messages: list[tuple[object, ...]] = []  # in _MESSAGE_COLUMNS order
     invalid: list[dict[str, object]] = []
@@ -85,19 +104,11 @@ def create_campaign(engine: Engine, recipients: Iterable[Recipient], template: T
         invalid.clear()
 
     for item in prepare(recipients, template, router, blocked, ported):
+        summary.count(item)
         if isinstance(item, Prepared):
-            summary.recipients += 1
-            summary.segments += item.segments
-            summary.by_carrier[item.carrier or "unknown"] += 1
             messages.append((campaign_id, item.phone, item.carrier, item.gateway, item.text, "", item.encoding,
                              item.segments, queued, 0, "", now))
-        elif item.reason == DUPLICATE:
-            summary.duplicates += 1
-        elif item.reason == OPTED_OUT:
-            summary.opted_out += 1
-        else:
-            summary.invalid += 1
-            summary.invalid_reasons[item.reason] += 1
+        elif item.reason not in (DUPLICATE, OPTED_OUT):
             invalid.append({"campaign_id": campaign_id, "row": item.row, "value": item.value[:100],
                             "reason": item.reason})
         if len(messages) >= CHUNK or len(invalid) >= CHUNK:
@@ -129,16 +140,9 @@ def _insert_messages(connection: Connection, rows: list[tuple[object, ...]]) -> 
 
 
 @dataclass
-class DryRun:
-    recipients: int = 0
-    duplicates: int = 0
-    invalid: int = 0
-    opted_out: int = 0
-    segments: int = 0
+class DryRun(Tally):
     segments_stripped: int = 0
     by_encoding: Counter[str] = field(default_factory=Counter)
-    by_carrier: Counter[str] = field(default_factory=Counter)
-    invalid_reasons: Counter[str] = field(default_factory=Counter)
     example: str = ""
 
     def cost(self, per_segment: float, stripped: bool = False) -> float:
@@ -153,33 +157,23 @@ def dry_run(engine: Engine | None, recipients: Iterable[Recipient], template: Te
         with engine.connect() as connection:
             blocked, ported = opted_out_numbers(connection), ported_carriers(connection)
     result = DryRun()
-    stripped_cache: dict[str | None, int] = {}
+    fixed_stripped: int | None = None  # the template as is: measured stripped once
     for item in prepare(recipients, template, router, blocked, ported):
+        result.count(item)
         if isinstance(item, Rejected):
-            if item.reason == DUPLICATE:
-                result.duplicates += 1
-            elif item.reason == OPTED_OUT:
-                result.opted_out += 1
-            else:
-                result.invalid += 1
-                result.invalid_reasons[item.reason] += 1
             continue
         text = item.text if item.text is not None else template.fixed or ""
-        result.recipients += 1
-        result.segments += item.segments
         result.by_encoding[item.encoding] += 1
-        result.by_carrier[item.carrier or "unknown"] += 1
         if not result.example:
             result.example = text
         if item.encoding == GSM7:
             result.segments_stripped += item.segments
+        elif item.text is not None:
+            result.segments_stripped += measure(strip_accents(text)).segments
         else:
-            key = item.text  # None: the fixed template, measured once
-            if key not in stripped_cache:
-                stripped_cache[key] = measure(strip_accents(text)).segments
-            result.segments_stripped += stripped_cache[key]
-            if key is not None:
-                del stripped_cache[key]
+            if fixed_stripped is None:
+                fixed_stripped = measure(strip_accents(text)).segments
+            result.segments_stripped += fixed_stripped
     return result
 
 
