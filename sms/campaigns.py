@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
 
+from robocall.db import one_of
 from robocall.models import Contact, utcnow
 from sms.models import (
     FINAL_STATES,
@@ -43,6 +45,15 @@ def opted_out_numbers(connection: Connection) -> set[str]:
     numbers = set(connection.execute(select(SmsOptOut.phone)).scalars())
     numbers.update(connection.execute(select(Contact.phone).where(Contact.opted_out == True)).scalars())  # noqa: E712
     return numbers
+
+
+def opted_out_among(db: Session | Connection, phones: list[str]) -> set[str]:
+    """Which of `phones` must get nothing (the rule of :func:`opted_out_numbers`, for a few numbers:
+    checked again just before sending, and for each single message)."""
+    dialect = (db.get_bind() if isinstance(db, Session) else db).dialect.name
+    return set(db.execute(select(SmsOptOut.phone).where(one_of(dialect, SmsOptOut.phone, phones)).union(
+        select(Contact.phone).where(one_of(dialect, Contact.phone, phones), Contact.opted_out == True)  # noqa: E712
+    )).scalars())
 
 
 @dataclass

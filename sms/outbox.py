@@ -47,10 +47,11 @@ from sqlmodel import col
 from robocall.config import get_settings
 from robocall.db import dialect_insert
 from robocall.logging_setup import mask_phone
-from robocall.models import Contact, utcnow
+from robocall.models import utcnow
 from robocall.phones import InvalidPhone, normalize
 from robocall.queues import SMS, queue_name
-from sms.models import CampaignKind, CampaignStatus, MessageState, SmsCampaign, SmsMessage, SmsOptOut, SmsRouteOverride
+from sms.campaigns import opted_out_among
+from sms.models import CampaignKind, CampaignStatus, MessageState, SmsCampaign, SmsMessage, SmsRouteOverride
 from sms.routing import Router, parse_routes
 from sms.text import measure, nfc
 
@@ -115,10 +116,7 @@ def send_sms(db: Db, phone: str, text: str, purpose: Purpose | str, *, at: dt.da
 
 def opted_out(db: Db, e164: str) -> bool:
     """The number said STOP / TU CHOI (the opt-out table), or is a contact marked opted out."""
-    if _run(db, select(SmsOptOut.phone).where(SmsOptOut.phone == e164)).first() is not None:
-        return True
-    return _run(db, select(Contact.id).where(Contact.phone == e164, Contact.opted_out == True)  # noqa: E712
-                ).first() is not None
+    return bool(opted_out_among(db, [e164]))
 
 
 def standing_campaign_id(db: Db) -> int:

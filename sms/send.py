@@ -23,16 +23,15 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from typing import Any
-
-from sqlalchemy import and_, any_, bindparam, insert, or_, select, text, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import and_, bindparam, insert, or_, select, text, update
 from sqlalchemy.engine import Connection
 
-from robocall.models import Contact, utcnow
+from robocall.db import one_of
+from robocall.models import utcnow
+from sms.campaigns import opted_out_among
 from sms.context import SmsContext
 from sms.gateways.base import Outcome, Outgoing, SendResult
-from sms.models import CampaignStatus, MessageState, SmsCampaign, SmsMessage, SmsMessagePart, SmsOptOut
+from sms.models import CampaignStatus, MessageState, SmsCampaign, SmsMessage, SmsMessagePart
 from sms.prepare import Template
 
 log = logging.getLogger(__name__)
@@ -120,7 +119,7 @@ def _claim(ctx: SmsContext, ids: list[int], now: dt.datetime) -> list[_Claimed]:
     with ctx.engine.begin() as connection:
         rows = connection.execute(
             update(SmsMessage)
-            .where(_one_of(connection, SmsMessage.id, ids), _due(now, ctx.policy.submit_lease))
+            .where(one_of(connection.dialect.name, SmsMessage.id, ids), _due(now, ctx.policy.submit_lease))
             .values(state=MessageState.SUBMITTED, attempts=SmsMessage.attempts + 1, submitted_at=now)
             .returning(SmsMessage.id, SmsMessage.phone, SmsMessage.gateway, SmsMessage.text, SmsMessage.encoding,
                        SmsMessage.segments, SmsMessage.attempts)
@@ -133,24 +132,13 @@ def _drop_opted_out(ctx: SmsContext, claimed: list[_Claimed], now: dt.datetime,
     """Opt-outs take effect at once, even for a campaign already loaded."""
     phones = [m.phone for m in claimed]
     with ctx.engine.begin() as connection:
-        blocked = set(connection.execute(select(SmsOptOut.phone).where(_one_of(connection, SmsOptOut.phone, phones))
-                                         .union(select(Contact.phone).where(
-                                             _one_of(connection, Contact.phone, phones),
-                                             Contact.opted_out == True))).scalars())  # noqa: E712
+        blocked = opted_out_among(connection, phones)
         if not blocked:
             return claimed
         dropped = [m for m in claimed if m.phone in blocked]
         _write(connection, [SendResult(m.id, Outcome.REJECTED, reason="opted out") for m in dropped], {}, now, ctx)
     result.outcomes["opted_out"] += len(dropped)
     return [m for m in claimed if m.phone not in blocked]
-
-
-def _one_of(connection: Connection, column: Any, values: list[str]) -> Any:
-    """``column IN values``; on PostgreSQL as ``= ANY(array)``: one parameter, so the statement is not
-    compiled again for every length of list."""
-    if connection.dialect.name == "postgresql":
-        return column == any_(bindparam("one_of", values, type_=ARRAY(column.type), unique=True))
-    return column.in_(values)
 
 
 def _send_gateway(ctx: SmsContext, name: str, messages: list[_Claimed], fixed_text: str | None,
