@@ -4,7 +4,8 @@
 
 End to end: loading the CSV (normalise, deduplicate, route, measure, bulk insert),
 fan-out through RQ (one job per SMS_BATCH_SIZE messages, SimpleWorkers),
-submission to a local SMSC (smpp34 server: Viettel numbers) and a local HTTP
+submission to a local SMSC (sms.lightsmsc, or smpp34's server with --smsc
+smpp34: Viettel numbers) and a local HTTP
 carrier (the rest), and every delivery receipt back in the database (SMPP
 deliver_sm, and the HTTP carrier's signed callbacks to sms/web.py).  The clock
 stops when every message is `delivered`.  Database: PostgreSQL
@@ -105,6 +106,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--baseline", type=int, default=3000, help="messages in the one-job-per-message baseline")
     parser.add_argument("--batch", type=int, default=2000)
+    parser.add_argument("--database", choices=["postgresql", "sqlite"], default="postgresql",
+                        help="a throwaway PostgreSQL database (default) or an SQLite file (the embedded default)")
+    parser.add_argument("--smsc", choices=["light", "smpp34"], default="light",
+                        help="the local SMSC: sms.lightsmsc (default) or smpp34's server (~185 us CPU per message)")
     args = parser.parse_args()
 
     from sqlalchemy import create_engine, text
@@ -112,12 +117,17 @@ def main() -> None:
 
     admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     db_name = f"robocall_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{db_name}"'))
+    sqlite_dir = tempfile.TemporaryDirectory()
+    if args.database == "postgresql":
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{db_name}"'))
+        database_url = admin.url.set(database=db_name).render_as_string(hide_password=False)
+    else:
+        database_url = f"sqlite:///{sqlite_dir.name}/bench.db"
     smpp_port, http_port, web_port = free_port(), free_port(), free_port()
     redis_db = os.environ.get("BENCH_REDIS_DB", "13")
     env = {
-        "DATABASE_URL": admin.url.set(database=db_name).render_as_string(hide_password=False),
+        "DATABASE_URL": database_url,
         "REDIS_URL": f"redis://127.0.0.1:6379/{redis_db}", "QUEUE_PREFIX": f"bench-{uuid.uuid4().hex[:8]}",
         "SMS_QUIET_HOURS": "", "SMS_BATCH_SIZE": str(args.batch), "SMS_WEBHOOK_SECRET": SECRET,
         "SMS_ROUTES": "Viettel=viettel,default=vnpt", "LOG_LEVEL": "WARNING",
@@ -143,7 +153,7 @@ def main() -> None:
     from sms.prepare import Template
     from sms.recipients import csv_fields, csv_recipients
 
-    engine = make_engine(env["DATABASE_URL"], pool_size=10)
+    engine = make_engine(env["DATABASE_URL"], **({"pool_size": 10} if args.database == "postgresql" else {}))
     upgrade(engine)
     ctx = context_from_settings(get_settings(), engine)
     ctx.redis.flushdb()
@@ -156,7 +166,8 @@ def main() -> None:
         return process
 
     carriers = spawn(["-m", "sms.localcarriers", "--smpp-port", str(smpp_port), "--http-port", str(http_port),
-                      "--receipt-url", f"http://127.0.0.1:{web_port}/sms/receipts/vnpt", "--secret", SECRET])
+                      "--receipt-url", f"http://127.0.0.1:{web_port}/sms/receipts/vnpt", "--secret", SECRET,
+                      "--smsc", args.smsc])
     web_app = spawn(["-c", "from aiohttp import web; from sms.web import add_sms_routes; app = web.Application(); "
                            f"add_sms_routes(app); web.run_app(app, host='127.0.0.1', port={web_port}, print=None)"])
     time.sleep(2)
@@ -240,10 +251,12 @@ def main() -> None:
             process.wait(timeout=30)
         ctx.redis.flushdb()
         engine.dispose()
-        with admin.connect() as connection:
-            connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
-                               {"n": db_name})
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{db_name}"'))
+        sqlite_dir.cleanup()
+        if args.database == "postgresql":
+            with admin.connect() as connection:
+                connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+                                   {"n": db_name})
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{db_name}"'))
 
 
 if __name__ == "__main__":

@@ -79,6 +79,7 @@ def build_gateway(name: str, config: dict[str, Any], ctx: SmsContext) -> Gateway
         return SmppGateway(name, config["host"], int(config["port"]), config.get("system_id", ""),
                            config.get("password", ""), window=int(config.get("window", 50)),
                            submit_timeout=float(config.get("submit_timeout", 30)),
+                           enquire_seconds=float(config.get("enquire_link", 30)),
                            on_receipts=on_receipts, on_inbound=on_inbound, on_idle=on_idle)
     if kind == "http":
         from sms.gateways.http import HttpGateway

@@ -23,6 +23,8 @@ from typing import Any
 import smpp34
 from aiohttp import ClientSession, web
 
+from sms import lightsmsc
+
 TLV_OUR_MESSAGE_ID = 0x1501
 
 
@@ -78,9 +80,13 @@ class Submit:
 
 @dataclass
 class LocalSmsc:
-    """An SMSC: accepts submit_sm, answers receipts by deliver_sm, can throttle or refuse."""
+    """An SMSC: accepts submit_sm, answers receipts by deliver_sm, can throttle or refuse.
+
+    engine "smpp34": smpp34's server, an SMPP implementation independent of ours (the tests);
+    "light": sms.lightsmsc, cheap enough to share two cores with a benchmark."""
 
     port: int = field(default_factory=free_port)
+    engine: str = "smpp34"
     throttle_first: int = 0  # answer ESME_RTHROTTLED to the first N submits
     reject_numbers: set[str] = field(default_factory=set)  # answer ESME_RINVDSTADR
     undelivered_parts: dict[str, int] = field(default_factory=dict)  # number (no +) -> part whose receipt is UNDELIV
@@ -101,21 +107,22 @@ class LocalSmsc:
         return self
 
     async def _start(self) -> None:
-        self.server = smpp34.Server("127.0.0.1", self.port, system_id="TESTSMSC")
+        self.server = (lightsmsc.Server if self.engine == "light" else smpp34.Server)(
+            "127.0.0.1", self.port, system_id="TESTSMSC")
         await self.server.start()
         self._task = asyncio.get_running_loop().create_task(self._serve())
 
     async def _serve(self) -> None:
         while True:
             event = await self.server.next()
-            if isinstance(event, smpp34.Esme):
+            if isinstance(event, (smpp34.Esme, lightsmsc.Esme)):
                 self.esmes[event.session_id] = event
                 pending, self._pending = self._pending, []  # receipts kept for the next bind, as SMSCs do
                 for phone, message_id, stat in pending:
                     asyncio.get_running_loop().create_task(self._receipt(event.session_id, phone, message_id, stat))
-            elif isinstance(event, smpp34.SubmitSmEvent):
+            elif isinstance(event, (smpp34.SubmitSmEvent, lightsmsc.SubmitSmEvent)):
                 self._submit(event)
-            elif isinstance(event, smpp34.Unbound):
+            elif isinstance(event, (smpp34.Unbound, lightsmsc.Unbound)):
                 self.esmes.pop(event.session_id, None)
 
     def _submit(self, event: Any) -> None:
@@ -299,8 +306,9 @@ def main() -> None:
     parser.add_argument("--http-port", type=int, required=True)
     parser.add_argument("--receipt-url", required=True)
     parser.add_argument("--secret", required=True)
+    parser.add_argument("--smsc", choices=["light", "smpp34"], default="light")
     args = parser.parse_args()
-    smsc = LocalSmsc(port=args.smpp_port, record=False).start()
+    smsc = LocalSmsc(port=args.smpp_port, engine=args.smsc, record=False).start()
     http = LocalHttpCarrier(port=args.http_port, receipt_url=args.receipt_url, receipt_secret=args.secret,
                             record=False).start()
     print("carriers ready", flush=True)

@@ -1,14 +1,15 @@
-"""SMPP v3.4 gateway (ESME side) on the smpp34 library: one transceiver bind per worker process.
+"""SMPP v3.4 gateway (ESME side): one transceiver bind per worker process.
 
-smpp34 encodes the PDUs, keeps the window of unanswered submits and the
-enquire_link timer; we add what is specific to sending campaigns:
+The session (bind, window, enquire_link, answers) is sms.gateways.smppsession,
+on the worker's event loop; the PDUs are encoded by smpp34's codec.  We add what
+is specific to sending campaigns:
 
 - long text goes as several submit_sm with a concatenation UDH (IEI 00, 8-bit
   reference) and esm_class 0x40; UCS-2 text with data_coding 8;
 - delivery receipts (deliver_sm with esm_class 0x04) are parsed from the TLVs
   receipted_message_id/message_state when present, else from the standard
-  "id:... stat:... err:..." text, and handed to the receipt sink in batches;
-  other deliver_sm are inbound SMS for the inbound sink;
+  "id:... stat:... err:..." text, and handed to the receipt sink (a Redis push)
+  before the SMSC gets its deliver_sm_resp; other deliver_sm are inbound SMS;
 - the bind is re-made on the next send after a disconnect;
 - our message id travels in vendor TLV 0x1501, so an SMSC that honours it can
   drop a resend after a worker crash.
@@ -28,6 +29,7 @@ from robocall.logging_setup import mask_phone
 from robocall.models import utcnow
 from sms.gateways.base import InboundSink, Outcome, Outgoing, Receipt, ReceiptSink, SendResult
 from sms.gateways.loop import run
+from sms.gateways.smppsession import EsmeSession
 from sms.text import DATA_CODING, decode, encode, parts
 
 log = logging.getLogger(__name__)
@@ -81,17 +83,14 @@ class SmppGateway:
     def __init__(self, name: str, host: str, port: int, system_id: str, password: str, *, window: int = 50,
                  submit_timeout: float = 30.0, on_receipts: ReceiptSink | None = None,
                  on_inbound: InboundSink | None = None, on_idle: Callable[[], object] | None = None,
-                 flush_seconds: float = 0.02, idle_seconds: float = 0.2) -> None:
+                 idle_seconds: float = 0.2, enquire_seconds: float = 30.0) -> None:
         self.name = name
         self.host, self.port, self.system_id, self.password = host, port, system_id, password
-        self.window, self.submit_timeout = window, submit_timeout
+        self.window, self.submit_timeout, self.enquire_seconds = window, submit_timeout, enquire_seconds
         self.on_receipts, self.on_inbound = on_receipts, on_inbound
-        self.flush_seconds, self.idle_seconds, self.on_idle = flush_seconds, idle_seconds, on_idle
-        self._client: Any = None
-        self._smsc: Any = None
-        self._reader: asyncio.Task[None] | None = None
-        self._receipts: list[Receipt] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self.idle_seconds, self.on_idle = idle_seconds, on_idle
+        self._session: EsmeSession | None = None
+        self._idler: asyncio.Task[None] | None = None
         self._reference = 0
 
     # --- sync face (RQ jobs) ---
@@ -107,125 +106,97 @@ class SmppGateway:
 
     # --- async inside ---
 
-    async def _bound(self) -> Any:
-        if self._smsc is None:
-            self._client = smpp34.Client(self.host, self.port, self.system_id, self.password, bind_type="TRX",
-                                         window_size=self.window, connect_timeout_ms=5000)
-            self._smsc = await self._client.connect()
-            self._reader = asyncio.create_task(self._read(self._smsc))
-            if self._flusher is None:
-                self._flusher = asyncio.create_task(self._flush_forever())
+    async def _bound(self) -> EsmeSession:
+        if self._session is None or self._session.closed.is_set():
+            self._session = await EsmeSession.open(
+                self.host, self.port, self.system_id, self.password, window=self.window,
+                on_deliver=self._delivered, enquire_seconds=self.enquire_seconds,
+                response_timeout=min(self.submit_timeout, 10.0))
+            if self._idler is None and self.on_idle is not None:
+                self._idler = asyncio.create_task(self._idle_forever())
             log.info("smpp %s: bound to %s:%s", self.name, self.host, self.port)
-        return self._smsc
+        return self._session
 
-    async def _drop(self) -> None:
-        client, self._client, self._smsc = self._client, None, None
-        if client is not None:
-            try:
-                await client.stop()
-            except Exception:
-                pass
+    def _drop(self, session: EsmeSession) -> None:
+        if self._session is session:
+            self._session = None
+        session.abort()
 
     async def _close(self) -> None:
-        if self._smsc is not None:
+        session, self._session = self._session, None
+        if session is not None and not session.closed.is_set():
             try:
-                await asyncio.wait_for(self._smsc.unbind(), 5)
+                await session.unbind()
             except Exception:
-                pass
-        await self._drop()
-        self._flush()
-        for task in (self._reader, self._flusher):
-            if task is not None:
-                task.cancel()
+                session.abort()
+        if self._idler is not None:
+            self._idler.cancel()
 
     async def _send(self, messages: list[Outgoing]) -> list[SendResult]:
         try:
-            smsc = await self._bound()
+            session = await self._bound()
         except Exception as exc:
-            await self._drop()
-            return [SendResult(m.id, Outcome.TRANSIENT, reason=f"cannot bind: {exc}") for m in messages]
+            return [SendResult(m.id, Outcome.TRANSIENT, reason=f"cannot bind: {exc or type(exc).__name__}") for m in messages]
         # One deadline for the chunk (a timer per submit costs more than the submit itself).
-        tasks = [asyncio.ensure_future(self._send_one(smsc, m)) for m in messages]
+        tasks = [asyncio.ensure_future(self._send_one(session, m)) for m in messages]
         done, pending = await asyncio.wait(tasks, timeout=self.submit_timeout)
         if pending:
             for task in pending:
                 task.cancel()
-            if self._smsc is smsc:
-                await self._drop()  # no answer in time: the bind is suspect
+            self._drop(session)  # no answer in time: the bind is suspect
         return [task.result() if task in done else
                 SendResult(m.id, Outcome.TRANSIENT, reason=f"smpp: no answer in {self.submit_timeout:g}s")
                 for task, m in zip(tasks, messages)]
 
-    async def _send_one(self, smsc: Any, message: Outgoing) -> SendResult:
+    async def _send_one(self, session: EsmeSession, message: Outgoing) -> SendResult:
         self._reference = (self._reference + 1) & 0xFF
         ids: list[str] = []  # the carrier's id of each part taken so far
         tlvs = [smpp34.Tlv(TLV_OUR_MESSAGE_ID, str(message.id).encode())]
+        alphanumeric = not message.sender.isdigit()
         for short_message, esm_class in udh_parts(message.text, message.encoding, self._reference, message.segments):
             try:
-                response = await smsc.submit_sm(
-                    message.phone.lstrip("+"), short_message, source_addr=message.sender,
-                    source_addr_ton=5 if not message.sender.isdigit() else 1, source_addr_npi=0 if not message.sender.isdigit() else 1,
+                status, carrier_id = await session.submit_sm(
+                    message.sender, message.phone.lstrip("+"), short_message,
+                    source_addr_ton=5 if alphanumeric else 1, source_addr_npi=0 if alphanumeric else 1,
                     dest_addr_ton=1, dest_addr_npi=1, esm_class=esm_class, registered_delivery=1,
                     data_coding=DATA_CODING[message.encoding], tlvs=tlvs,
                 )
             except Exception as exc:  # disconnect: the bind is suspect
-                if self._smsc is smsc:
-                    await self._drop()
+                self._drop(session)
                 return SendResult(message.id, Outcome.TRANSIENT, ids[0] if ids else None, reason=f"smpp: {exc or type(exc).__name__}")
-            status = response.command_status
             if status != 0:
                 if status in _THROTTLED:
                     return SendResult(message.id, Outcome.THROTTLED, ids[0] if ids else None, reason=f"smpp status {status:#x}",
                                       retry_after=1.0)
                 outcome = Outcome.TRANSIENT if status in _TRANSIENT else Outcome.REJECTED
                 return SendResult(message.id, outcome, ids[0] if ids else None, reason=f"smpp status {status:#x}")
-            ids.append(response.message_id or "")
+            ids.append(carrier_id)
         return SendResult(message.id, Outcome.ACCEPTED, ids[0] or None, part_ids=tuple(ids[1:]))
 
-    async def _read(self, smsc: Any) -> None:
-        while True:
-            try:
-                event = await smsc.next()
-            except Exception:
-                log.warning("smpp %s: reading failed", self.name, exc_info=True)
-                break
-            if isinstance(event, smpp34.Disconnected):
-                log.warning("smpp %s: disconnected", self.name)
-                break
+    async def _delivered(self, events: list[Any]) -> None:
+        """deliver_sm from the SMSC: receipts go to the sink in one push, inbound SMS one by one;
+        the SMSC gets its answers once this returns."""
+        receipts = []
+        for event in events:
             if event.esm_class & 0x3C == ESM_DELIVERY_RECEIPT:
                 receipt = parse_receipt(event.short_message, event.tlvs)
                 if receipt is not None:
-                    self._receipts.append(receipt)
-                    if len(self._receipts) >= 200:
-                        self._flush()
+                    receipts.append(receipt)
             elif self.on_inbound is not None:
                 text = decode(event.short_message, event.data_coding)
                 phone = "+" + event.source_addr.lstrip("+")
                 log.info("smpp %s: SMS from %s", self.name, mask_phone(phone))
                 await asyncio.get_running_loop().run_in_executor(None, self.on_inbound, self.name, phone, text)
-        if self._smsc is smsc:
-            await self._drop()
+        if receipts and self.on_receipts is not None:
+            self.on_receipts(self.name, receipts)  # a Redis push: quick, so done on the loop
 
-    async def _flush_forever(self) -> None:
+    async def _idle_forever(self) -> None:
+        """Now and then, apply the receipts waiting in Redis to the database (whoever holds the lock does)."""
         loop = asyncio.get_running_loop()
-        idle = loop.time()
+        assert self.on_idle is not None
         while True:
-            await asyncio.sleep(self.flush_seconds)
+            await asyncio.sleep(self.idle_seconds)
             try:
-                self._flush()
-                if self.on_idle is not None and loop.time() - idle >= self.idle_seconds:
-                    idle = loop.time()
-                    await loop.run_in_executor(None, self.on_idle)  # receipts from Redis to the database
+                await loop.run_in_executor(None, self.on_idle)
             except Exception:
-                log.exception("smpp %s: recording receipts failed", self.name)
-
-    def _flush(self) -> None:
-        """Hand receipts to the sink (a Redis push: quick, so done on the loop; the carrier has our ack)."""
-        if not self._receipts or self.on_receipts is None:
-            return
-        batch, self._receipts = self._receipts, []
-        try:
-            self.on_receipts(self.name, batch)
-        except Exception:
-            self._receipts[:0] = batch  # keep them for the next flush
-            raise
+                log.exception("smpp %s: applying receipts failed", self.name)

@@ -77,8 +77,8 @@ def start_workers(sms_env: dict[str, str]) -> Iterator[Callable[..., list[subpro
 
 
 @pytest.fixture
-def smsc() -> Iterator[LocalSmsc]:
-    server = LocalSmsc().start()
+def smsc(request: pytest.FixtureRequest) -> Iterator[LocalSmsc]:
+    server = LocalSmsc(engine=getattr(request, "param", "smpp34")).start()
     yield server
     server.stop()
 

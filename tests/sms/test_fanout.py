@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from rq import Queue
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -58,6 +59,7 @@ def test_campaign_fans_out_one_job_per_batch_and_every_message_is_accounted(
     assert final.by_carrier["Vinaphone"] == final.by_state
 
 
+@pytest.mark.parametrize("smsc", ["smpp34", "light"], indirect=True)
 def test_smpp_and_http_carriers_with_receipts_long_ucs2_messages(
         tmp_path: Path, ctx: Callable[[], SmsContext], configure: Callable[..., object],
         start_workers: Callable[..., object], smsc: LocalSmsc, http_carrier: LocalHttpCarrier) -> None:

@@ -1,0 +1,90 @@
+"""SMPP v3.4 on the wire: PDU framing and the small PDUs, shared by our ESME session and the local SMSC.
+
+smpp34's codec encodes and decodes the PDUs that carry messages (submit_sm,
+deliver_sm with their TLVs) in Rust, in a microsecond or two.  What it does not
+expose as classes are the fixed, tiny PDUs (binds, enquire_link, unbind,
+generic_nack and the responses); they are a 16-byte header plus a few
+C-strings (SMPP 3.4 section 4), built here.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+
+HEADER = struct.Struct(">IIII")  # command_length, command_id, command_status, sequence_number
+MAX_PDU = 64 * 1024  # far above any legal PDU; a bigger length means a broken stream
+
+GENERIC_NACK = 0x80000000
+BIND_TRANSCEIVER = 0x00000009
+BIND_TRANSCEIVER_RESP = 0x80000009
+SUBMIT_SM = 0x00000004
+SUBMIT_SM_RESP = 0x80000004
+DELIVER_SM = 0x00000005
+DELIVER_SM_RESP = 0x80000005
+UNBIND = 0x00000006
+UNBIND_RESP = 0x80000006
+ENQUIRE_LINK = 0x00000015
+ENQUIRE_LINK_RESP = 0x80000015
+RESPONSE_BIT = 0x80000000
+
+ESME_RINVCMDLEN = 0x00000002
+ESME_RINVCMDID = 0x00000003
+ESME_RBINDFAIL = 0x0000000D
+INTERFACE_VERSION = 0x34
+
+
+class WireError(Exception):
+    """The byte stream is not SMPP (a length out of range): the connection must be dropped."""
+
+
+def pdu(command_id: int, sequence: int, body: bytes = b"", status: int = 0) -> bytes:
+    return HEADER.pack(HEADER.size + len(body), command_id, status, sequence) + body
+
+
+def cstring(value: str) -> bytes:
+    return value.encode("ascii", "replace") + b"\0"
+
+
+def read_cstring(body: bytes, start: int = 0) -> tuple[str, int]:
+    """The C-string at `start` and the offset after its NUL (a missing NUL ends it at the body's end)."""
+    end = body.find(b"\0", start)
+    if end < 0:
+        end = len(body)
+    return body[start:end].decode("ascii", "replace"), end + 1
+
+
+def bind_transceiver(sequence: int, system_id: str, password: str, system_type: str = "") -> bytes:
+    body = cstring(system_id) + cstring(password) + cstring(system_type) + bytes([INTERFACE_VERSION, 0, 0]) + b"\0"
+    return pdu(BIND_TRANSCEIVER, sequence, body)
+
+
+def parse_bind(body: bytes) -> tuple[str, str]:
+    """(system_id, password) of a bind PDU's body."""
+    system_id, at = read_cstring(body)
+    password, _ = read_cstring(body, at)
+    return system_id, password
+
+
+class Framer:
+    """Cuts a TCP byte stream into whole PDUs: feed bytes, get (command_id, status, sequence, pdu bytes)."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def feed(self, data: bytes) -> Iterator[tuple[int, int, int, bytes]]:
+        buffer = self._buffer
+        buffer += data
+        start, size = 0, len(buffer)
+        unpack = HEADER.unpack_from
+        try:
+            while size - start >= 16:
+                length, command_id, status, sequence = unpack(buffer, start)
+                if length < 16 or length > MAX_PDU:
+                    raise WireError(f"command_length {length} out of range")
+                if size - start < length:
+                    break
+                yield command_id, status, sequence, bytes(buffer[start:start + length])
+                start += length
+        finally:
+            del buffer[:start]
