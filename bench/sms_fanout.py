@@ -95,6 +95,16 @@ def redis_pids() -> list[int]:
             if e.name.isdigit() and (e / "comm").exists() and (e / "comm").read_text().strip() == "redis-server"]
 
 
+def wait_ready(workers: list[subprocess.Popen[bytes]], redis: object, timeout: float = 60) -> None:
+    """Workers are long-running services: start the clock once they are registered with RQ (they
+    import the SMS side and build their gateways before that)."""
+    from rq import Worker
+
+    deadline = time.monotonic() + timeout
+    while Worker.count(connection=redis) < len(workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
 def driver_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -187,9 +197,10 @@ def main() -> None:
             path = Path(tmp) / "recipients.csv"
             write_csv(path, args.recipients)
             workers = [spawn(["-m", "robocall.worker_main", "--queue", "sms"]) for _ in range(args.workers)]
+            wait_ready(workers, ctx.redis)
             cpu_before = {"postgres": postgres_cpu(), "redis": sum(cpu_seconds(p) for p in redis_pids()),
                           "carriers": cpu_seconds(carriers.pid), "web": cpu_seconds(web_app.pid),
-                          "driver": driver_cpu(), **{f"worker {i + 1}": 0.0 for i in range(len(workers))}}
+                          "driver": driver_cpu(), **{f"worker {i + 1}": cpu_seconds(w.pid) for i, w in enumerate(workers)}}
             started = time.monotonic()
             summary = create_campaign(engine, csv_recipients(path), Template(template_text, True, csv_fields(path)),
                                       ctx.router, name="bench")

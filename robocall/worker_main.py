@@ -14,7 +14,9 @@ from rq import SimpleWorker, Worker
 
 from robocall.config import get_settings
 from robocall.logging_setup import configure_logging
-from robocall.queues import ALL, queue, redis_connection
+from robocall.queues import ALL, SMS, queue, redis_connection
+
+log = logging.getLogger(__name__)
 
 
 def run_worker(queues: tuple[str, ...] = ALL, burst: bool = False, fork: bool = False) -> None:
@@ -25,10 +27,26 @@ def run_worker(queues: tuple[str, ...] = ALL, burst: bool = False, fork: bool = 
     worker_class = Worker if fork else SimpleWorker
     worker = worker_class([queue(name, connection) for name in queues], connection=connection,
                           name=f"robocall-{os.getpid()}")
+    if SMS in queues and not fork:
+        _prepare_sms_gateways()
     try:
         worker.work(burst=burst, logging_level=logging.getLevelName(logging.WARNING))
     finally:
         _close_sms_gateways()
+
+
+def _prepare_sms_gateways() -> None:
+    """Import the SMS side and build its gateways before the first job (about a second of imports:
+    the carriers' HTTP client, phone data), so the first batch is not slower than the others."""
+    try:
+        from sms.context import worker_context
+        from sms.fanout import send_batch_job  # noqa: F401  (the job's module)
+
+        ctx = worker_context()
+        for name in ctx.gateway_config:
+            ctx.gateway(name)
+    except Exception:  # a broken setting fails the first job, with its own message
+        log.warning("SMS gateways could not be prepared ahead of the first job", exc_info=True)
 
 
 def _close_sms_gateways() -> None:
