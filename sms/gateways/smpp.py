@@ -29,7 +29,7 @@ from robocall.logging_setup import mask_phone
 from robocall.models import utcnow
 from sms.gateways.base import InboundSink, Outcome, Outgoing, Receipt, ReceiptSink, SendResult
 from sms.gateways.loop import run
-from sms.gateways.smppsession import EsmeSession
+from sms.gateways.smppsession import EsmeSession, parse_submit_answer
 from sms.text import DATA_CODING, decode, encode, parts
 
 log = logging.getLogger(__name__)
@@ -137,41 +137,82 @@ class SmppGateway:
             session = await self._bound()
         except Exception as exc:
             return [SendResult(m.id, Outcome.TRANSIENT, reason=f"cannot bind: {exc or type(exc).__name__}") for m in messages]
-        # One deadline for the chunk (a timer per submit costs more than the submit itself).
-        tasks = [asyncio.ensure_future(self._send_one(session, m)) for m in messages]
-        done, pending = await asyncio.wait(tasks, timeout=self.submit_timeout)
-        if pending:
-            for task in pending:
-                task.cancel()
+        # A message that fits one SMS costs one future (its answer); a long one a task for its parts.
+        # One deadline for the whole chunk (a timer per submit costs more than the submit itself).
+        waiting: list[asyncio.Future[Any]] = []
+        try:
+            async with asyncio.timeout(self.submit_timeout):
+                for message in messages:
+                    pieces = udh_parts(message.text, message.encoding, self._next_reference(), message.segments)
+                    if len(pieces) == 1:
+                        waiting.append(await session.send_submit(
+                            message.sender, message.phone.lstrip("+"), pieces[0][0], **self._fields(message, 0)))
+                    else:
+                        waiting.append(asyncio.ensure_future(self._send_parts(session, message, pieces)))
+                if waiting:
+                    await asyncio.wait(waiting)
+        except TimeoutError:
             self._drop(session)  # no answer in time: the bind is suspect
-        return [task.result() if task in done else
-                SendResult(m.id, Outcome.TRANSIENT, reason=f"smpp: no answer in {self.submit_timeout:g}s")
-                for task, m in zip(tasks, messages)]
+        except ConnectionError:
+            self._drop(session)
+        results = [self._result(message, answer) for message, answer in zip(messages, waiting)]
+        return results + [self._not_sent(message, session) for message in messages[len(waiting):]]
 
-    async def _send_one(self, session: EsmeSession, message: Outgoing) -> SendResult:
+    def _result(self, message: Outgoing, answer: asyncio.Future[Any]) -> SendResult:
+        if not answer.done():
+            answer.cancel()
+            return SendResult(message.id, Outcome.TRANSIENT, reason=f"smpp: no answer in {self.submit_timeout:g}s")
+        if answer.cancelled() or answer.exception() is not None:
+            exc = None if answer.cancelled() else answer.exception()
+            return SendResult(message.id, Outcome.TRANSIENT, reason=f"smpp: {exc or 'link lost'}")
+        value = answer.result()
+        if isinstance(value, SendResult):  # a long message's parts
+            return value
+        status, carrier_id = parse_submit_answer(value)
+        return self._outcome(message, status, carrier_id, [])
+
+    def _not_sent(self, message: Outgoing, session: EsmeSession) -> SendResult:
+        return SendResult(message.id, Outcome.TRANSIENT, reason=f"smpp: not sent in {self.submit_timeout:g}s"
+                          if not session.closed.is_set() else "smpp: link lost")
+
+    def _next_reference(self) -> int:
         self._reference = (self._reference + 1) & 0xFF
-        ids: list[str] = []  # the carrier's id of each part taken so far
-        tlvs = [smpp34.Tlv(TLV_OUR_MESSAGE_ID, str(message.id).encode())]
+        return self._reference
+
+    @staticmethod
+    def _fields(message: Outgoing, esm_class: int) -> dict[str, Any]:
         alphanumeric = not message.sender.isdigit()
-        for short_message, esm_class in udh_parts(message.text, message.encoding, self._reference, message.segments):
+        return {"source_addr_ton": 5 if alphanumeric else 1, "source_addr_npi": 0 if alphanumeric else 1,
+                "dest_addr_ton": 1, "dest_addr_npi": 1, "esm_class": esm_class, "registered_delivery": 1,
+                "data_coding": DATA_CODING[message.encoding],
+                "tlvs": [smpp34.Tlv(TLV_OUR_MESSAGE_ID, str(message.id).encode())]}
+
+    @staticmethod
+    def _outcome(message: Outgoing, status: int, carrier_id: str, ids: list[str]) -> SendResult:
+        """The result of a message whose last submitted part got `status` (parts before it: `ids`)."""
+        if status == 0:
+            ids = [*ids, carrier_id]
+            return SendResult(message.id, Outcome.ACCEPTED, ids[0] or None, part_ids=tuple(ids[1:]))
+        first = ids[0] if ids else None
+        if status in _THROTTLED:
+            return SendResult(message.id, Outcome.THROTTLED, first, reason=f"smpp status {status:#x}", retry_after=1.0)
+        outcome = Outcome.TRANSIENT if status in _TRANSIENT else Outcome.REJECTED
+        return SendResult(message.id, outcome, first, reason=f"smpp status {status:#x}")
+
+    async def _send_parts(self, session: EsmeSession, message: Outgoing,
+                          pieces: list[tuple[bytes, int]]) -> SendResult:
+        ids: list[str] = []  # the carrier's id of each part taken so far
+        for short_message, esm_class in pieces:
             try:
-                status, carrier_id = await session.submit_sm(
-                    message.sender, message.phone.lstrip("+"), short_message,
-                    source_addr_ton=5 if alphanumeric else 1, source_addr_npi=0 if alphanumeric else 1,
-                    dest_addr_ton=1, dest_addr_npi=1, esm_class=esm_class, registered_delivery=1,
-                    data_coding=DATA_CODING[message.encoding], tlvs=tlvs,
-                )
-            except Exception as exc:  # disconnect: the bind is suspect
+                status, carrier_id = await session.submit_sm(message.sender, message.phone.lstrip("+"),
+                                                             short_message, **self._fields(message, esm_class))
+            except ConnectionError as exc:  # the link went: the bind is suspect
                 self._drop(session)
-                return SendResult(message.id, Outcome.TRANSIENT, ids[0] if ids else None, reason=f"smpp: {exc or type(exc).__name__}")
-            if status != 0:
-                if status in _THROTTLED:
-                    return SendResult(message.id, Outcome.THROTTLED, ids[0] if ids else None, reason=f"smpp status {status:#x}",
-                                      retry_after=1.0)
-                outcome = Outcome.TRANSIENT if status in _TRANSIENT else Outcome.REJECTED
-                return SendResult(message.id, outcome, ids[0] if ids else None, reason=f"smpp status {status:#x}")
+                return SendResult(message.id, Outcome.TRANSIENT, ids[0] if ids else None, reason=f"smpp: {exc}")
+            if status != 0 or len(ids) == len(pieces) - 1:
+                return self._outcome(message, status, carrier_id, ids)
             ids.append(carrier_id)
-        return SendResult(message.id, Outcome.ACCEPTED, ids[0] or None, part_ids=tuple(ids[1:]))
+        raise AssertionError("unreachable: the last part returns")
 
     async def _delivered(self, events: list[Any]) -> None:
         """deliver_sm from the SMSC: receipts go to the sink in one push, inbound SMS one by one;
