@@ -155,10 +155,10 @@ def main() -> None:
     from robocall.db import make_engine
     from robocall.migrate import upgrade
     from robocall.queues import SMS, queue_name
-    from sms.campaigns import create_campaign, figures
+    from sms.campaigns import LoadSummary, create_campaign, figures
     from sms.context import context_from_settings
     from robocall.queues import wait_for_jobs
-    from sms.fanout import drive
+    from sms.fanout import send_while_loading
     from sms.models import SmsMessage
     from sms.prepare import Template
     from sms.recipients import csv_fields, csv_recipients
@@ -202,10 +202,17 @@ def main() -> None:
                           "carriers": cpu_seconds(carriers.pid), "web": cpu_seconds(web_app.pid),
                           "driver": driver_cpu(), **{f"worker {i + 1}": cpu_seconds(w.pid) for i, w in enumerate(workers)}}
             started = time.monotonic()
-            summary = create_campaign(engine, csv_recipients(path), Template(template_text, True, csv_fields(path)),
-                                      ctx.router, name="bench")
-            loaded = time.monotonic()
-            drive(ctx, summary.campaign_id)
+            loaded = started
+
+            def load(**streaming: object) -> LoadSummary:
+                nonlocal loaded
+                result = create_campaign(engine, csv_recipients(path), Template(template_text, True, csv_fields(path)),
+                                         ctx.router, name="bench", **streaming)  # type: ignore[arg-type]
+                loaded = time.monotonic()
+                return result
+
+            # Sending starts with the first chunk loaded (as `robocall sms send` does).
+            summary, _ = send_while_loading(ctx, load)
             sent = time.monotonic()
             wait_delivered(summary.campaign_id, summary.recipients)
             elapsed = time.monotonic() - started
@@ -222,8 +229,9 @@ def main() -> None:
                 w.wait()
             print("CPU seconds: " + ", ".join(f"{k} {v:,.1f}" for k, v in used.items())
                   + f"; total {sum(used.values()):,.1f} = {sum(used.values()) / summary.recipients * 1e6:,.0f} us/message")
-            print(f"fan-out: {summary.recipients:,} messages: load {loaded - started:.1f}s, send {sent - loaded:.1f}s,"
-                  f" last receipt {started + elapsed - sent:.1f}s later; {rate:,.0f} msg/s end to end")
+            print(f"fan-out: {summary.recipients:,} messages: list loaded after {loaded - started:.1f}s (sending"
+                  f" meanwhile), all sent after {sent - started:.1f}s, last receipt {started + elapsed - sent:.1f}s"
+                  f" later; {rate:,.0f} msg/s end to end")
             print("peak memory (MB): " + ", ".join(f"{k} {v:,.0f}" for k, v in peaks.items()))
 
             # Baseline: one job per message, forking Worker.

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
@@ -89,48 +89,79 @@ class LoadSummary(Tally):
 
 def create_campaign(engine: Engine, recipients: Iterable[Recipient], template: Template, router: Router, *,
                     name: str = "", source: str = "", send_at: dt.datetime | None = None,
-                    now: dt.datetime | None = None) -> LoadSummary:
-    """Write the campaign and its messages; it starts `running` (or `scheduled` when send_at is later)."""
+                    now: dt.datetime | None = None, stream: bool = False,
+                    on_created: Callable[[int], None] | None = None) -> LoadSummary:
+    """Write the campaign and its messages; it ends `running` (or `scheduled` when send_at is later).
+
+    While the list loads the campaign is `paused`, so nothing of a half-loaded list goes out; with
+    `stream` it is `loading` instead, and what is loaded may already be sent (drive() sends it as it
+    comes, a chunk of CHUNK rows at a time): a million numbers start going out within seconds.
+    A cancel during the load stops it.  A load that fails leaves the campaign `paused` with what was
+    loaded (resume sends it).  `on_created(campaign_id)` is called once the campaign row exists."""
     now = now or utcnow()
-    status = CampaignStatus.SCHEDULED if send_at and send_at > now else CampaignStatus.RUNNING
+    later = bool(send_at and send_at > now)
+    final = CampaignStatus.SCHEDULED if later else CampaignStatus.RUNNING
+    loading = CampaignStatus.LOADING if stream and not later else CampaignStatus.PAUSED
     with engine.begin() as connection:
         campaign_id = connection.execute(insert(SmsCampaign).values(
             name=name, template=template.source, strip_accents=template.strip, source=source,
-            status=CampaignStatus.PAUSED, send_at=send_at, created_at=now,
+            status=loading, send_at=send_at, created_at=now,
         ).returning(SmsCampaign.id)).scalar_one()
         blocked = opted_out_numbers(connection)
         ported = ported_carriers(connection)
+    if on_created is not None:
+        on_created(campaign_id)
     summary = LoadSummary(campaign_id=campaign_id)
     queued = MessageState.QUEUED.value
     messages: list[tuple[object, ...]] = []  # in _MESSAGE_COLUMNS order
     invalid: list[dict[str, object]] = []
 
-    def flush() -> None:
+    def flush() -> bool:
+        """Write what was read; False when the campaign was cancelled meanwhile (stop reading)."""
         with engine.begin() as connection:
             if messages:
                 _insert_messages(connection, messages)
             if invalid:
                 connection.execute(insert(SmsInvalidRecipient), invalid)
+            status = connection.execute(select(SmsCampaign.status).where(SmsCampaign.id == campaign_id)).scalar()
         messages.clear()
         invalid.clear()
+        return status != CampaignStatus.CANCELLED
 
-    for item in prepare(recipients, template, router, blocked, ported):
-        summary.count(item)
-        if isinstance(item, Prepared):
-            messages.append((campaign_id, item.phone, item.carrier, item.gateway, item.text, "", item.encoding,
-                             item.segments, queued, 0, "", now))
-        elif item.reason not in (DUPLICATE, OPTED_OUT):
-            invalid.append({"campaign_id": campaign_id, "row": item.row, "value": item.value[:100],
-                            "reason": item.reason})
-        if len(messages) >= CHUNK or len(invalid) >= CHUNK:
+    try:
+        for item in prepare(recipients, template, router, blocked, ported):
+            summary.count(item)
+            if isinstance(item, Prepared):
+                messages.append((campaign_id, item.phone, item.carrier, item.gateway, item.text, "", item.encoding,
+                                 item.segments, queued, 0, "", now))
+            elif item.reason not in (DUPLICATE, OPTED_OUT):
+                invalid.append({"campaign_id": campaign_id, "row": item.row, "value": item.value[:100],
+                                "reason": item.reason})
+            if (len(messages) >= CHUNK or len(invalid) >= CHUNK) and not flush():
+                break
+        else:
             flush()
-    flush()
-    with engine.begin() as connection:
-        # Only now may workers see it: a half-loaded campaign is never sent from.
-        connection.execute(update(SmsCampaign).where(SmsCampaign.id == campaign_id).values(
-            status=status, recipients=summary.recipients, duplicates=summary.duplicates,
-            invalid=summary.invalid, opted_out=summary.opted_out))
+    except BaseException:
+        try:
+            flush()  # the rows read so far are good: keep them
+        finally:
+            _end_load(engine, summary, loading, CampaignStatus.PAUSED)
+        raise
+    _end_load(engine, summary, loading, final)
     return summary
+
+
+def _end_load(engine: Engine, summary: LoadSummary, loading: CampaignStatus, final: CampaignStatus) -> None:
+    """Write the list's figures; the status becomes `final` unless someone changed it meanwhile."""
+    with engine.begin() as connection:
+        status = connection.execute(update(SmsCampaign).where(SmsCampaign.id == summary.campaign_id).values(
+            status=case((SmsCampaign.status == loading, final), else_=SmsCampaign.status),
+            recipients=summary.recipients, duplicates=summary.duplicates,
+            invalid=summary.invalid, opted_out=summary.opted_out).returning(SmsCampaign.status)).scalar()
+        if status == CampaignStatus.CANCELLED:  # rows written after the cancel
+            connection.execute(update(SmsMessage).where(
+                SmsMessage.campaign_id == summary.campaign_id, SmsMessage.state == MessageState.QUEUED,
+            ).values(state=MessageState.EXPIRED, reason="campaign cancelled", done_at=utcnow()))
 
 
 _MESSAGE_COLUMNS = ("campaign_id", "phone", "carrier", "gateway", "text", "purpose", "encoding", "segments",
@@ -194,10 +225,13 @@ def dry_run(engine: Engine | None, recipients: Iterable[Recipient], template: Te
 def set_status(engine: Engine, campaign_id: int, status: CampaignStatus) -> SmsCampaign:
     """Pause, resume or cancel.  Cancelling expires the messages not yet handed to a carrier."""
     allowed = {
+        # Not while `loading`: its loader sets the status when the list is in (and stops on a cancel).
         CampaignStatus.PAUSED: (CampaignStatus.RUNNING, CampaignStatus.SCHEDULED),
+        # From `loading` only when the process loading it has died: sends what was loaded.
         CampaignStatus.RUNNING: (CampaignStatus.PAUSED, CampaignStatus.RUNNING, CampaignStatus.FINISHED,
-                                 CampaignStatus.SCHEDULED),
-        CampaignStatus.CANCELLED: (CampaignStatus.RUNNING, CampaignStatus.PAUSED, CampaignStatus.SCHEDULED),
+                                 CampaignStatus.SCHEDULED, CampaignStatus.LOADING),
+        CampaignStatus.CANCELLED: (CampaignStatus.RUNNING, CampaignStatus.PAUSED, CampaignStatus.SCHEDULED,
+                                   CampaignStatus.LOADING),
     }[status]
     now = utcnow()
     with engine.begin() as connection:
@@ -205,7 +239,8 @@ def set_status(engine: Engine, campaign_id: int, status: CampaignStatus) -> SmsC
         if campaign is None:
             raise CampaignError(f"no SMS campaign {campaign_id}")
         if campaign.status not in allowed:
-            raise CampaignError(f"campaign {campaign_id} is {campaign.status}: cannot {status.value} it")
+            verb = {CampaignStatus.PAUSED: "pause", CampaignStatus.RUNNING: "resume"}.get(status, "cancel")
+            raise CampaignError(f"campaign {campaign_id} is {campaign.status}: cannot {verb} it")
         if status == CampaignStatus.CANCELLED and campaign.kind == CampaignKind.TRANSACTIONAL:
             # Cancelling would leave replies and health notices nowhere to go; pausing holds them.
             raise CampaignError(f"campaign {campaign_id} holds the single messages (replies, health notices): "
@@ -218,6 +253,11 @@ def set_status(engine: Engine, campaign_id: int, status: CampaignStatus) -> SmsC
             ).values(state=MessageState.EXPIRED, reason="campaign cancelled", done_at=now))
         connection.execute(update(SmsCampaign).where(SmsCampaign.id == campaign_id).values(**values))
     return get_campaign(engine, campaign_id)
+
+
+def campaign_status(engine: Engine, campaign_id: int) -> str | None:
+    with engine.connect() as connection:
+        return connection.execute(select(SmsCampaign.status).where(SmsCampaign.id == campaign_id)).scalar()
 
 
 def get_campaign(engine: Engine, campaign_id: int) -> SmsCampaign:

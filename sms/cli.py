@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import click
@@ -18,6 +20,7 @@ from robocall.phones import InvalidPhone, normalize
 from sms.campaigns import (
     CampaignError,
     CampaignFigures,
+    LoadSummary,
     create_campaign,
     dry_run,
     figures,
@@ -26,7 +29,7 @@ from sms.campaigns import (
     set_status,
 )
 from sms.context import SmsContext, context_from_settings
-from sms.fanout import drive, run_forever
+from sms.fanout import LoadFailed, drive, run_forever, send_while_loading
 from sms.models import CampaignStatus, SmsRouteOverride
 from sms.prepare import Template
 from sms.rapidtrace import TEMPLATE_FIELDS, Trace, Window, parse_columns, trace
@@ -113,21 +116,42 @@ def send(to_file: Path | None, contacts_filter: str | None, seen_file: Path | No
         _print_dry_run(ctx, recipients_factory, Template(template, False, available), strip_accents, as_json,
                        {"seen": seen.stats.to_json()} if seen is not None else None)
         return
-    summary = create_campaign(ctx.engine, recipients_factory(), text, ctx.router, name=name, source=source,
-                              send_at=send_at)
-    if not as_json:
-        click.echo(f"campaign {summary.campaign_id}: {summary.recipients:,} recipients, {summary.segments:,} segments"
-                   f" ({summary.duplicates:,} duplicates sent once, {summary.opted_out:,} opted out,"
-                   f" {summary.invalid:,} invalid)")
-        for reason, count in summary.invalid_reasons.most_common():
-            click.echo(f"  invalid: {reason}: {count:,}")
-        if summary.invalid:
-            click.echo(f"  (row by row: robocall sms status {summary.campaign_id} --invalid)")
-    if detach:
-        if as_json:
-            click.echo(json.dumps(figures(ctx.engine, summary.campaign_id).to_json(), ensure_ascii=False))
+    load = partial(create_campaign, ctx.engine, recipients_factory(), text, ctx.router, name=name, source=source,
+                   send_at=send_at)
+    if detach or (send_at is not None and send_at > utcnow()):
+        summary = load()
+        _print_load(summary, as_json)
+        if detach:
+            if as_json:
+                click.echo(json.dumps(figures(ctx.engine, summary.campaign_id).to_json(), ensure_ascii=False))
+            return
+        _drive_with_progress(ctx, summary.campaign_id, as_json)
         return
-    _drive_with_progress(ctx, summary.campaign_id, as_json)
+    _load_while_sending(ctx, load, as_json)
+
+
+def _load_while_sending(ctx: SmsContext, load: Callable[..., LoadSummary], as_json: bool) -> None:
+    try:
+        summary, final = send_while_loading(ctx, load, lambda campaign_id: _drive_with_progress(
+            ctx, campaign_id, as_json, show_final=False))
+    except LoadFailed as exc:
+        where = (f"; campaign {exc.campaign_id} is paused with what was loaded (robocall sms resume"
+                 f" {exc.campaign_id} sends it, robocall sms cancel drops it)") if exc.campaign_id else ""
+        raise click.ClickException(f"reading the list failed: {exc.__cause__}{where}") from None
+    _print_load(summary, as_json)
+    _print_figures(final, as_json)
+
+
+def _print_load(summary: LoadSummary, as_json: bool) -> None:
+    if as_json:
+        return
+    click.echo(f"campaign {summary.campaign_id}: {summary.recipients:,} recipients, {summary.segments:,} segments"
+               f" ({summary.duplicates:,} duplicates sent once, {summary.opted_out:,} opted out,"
+               f" {summary.invalid:,} invalid)")
+    for reason, count in summary.invalid_reasons.most_common():
+        click.echo(f"  invalid: {reason}: {count:,}")
+    if summary.invalid:
+        click.echo(f"  (row by row: robocall sms status {summary.campaign_id} --invalid)")
 
 
 def _read_seen(path: Path, places: tuple[str, ...], between: tuple[str, str], columns: tuple[str, ...],
@@ -177,7 +201,7 @@ def _print_dry_run(ctx: SmsContext, recipients_factory, template: Template, stri
                f"  {result.cost(cost, stripped=True):>16,.0f} VND  (GSM-7){'  <- chosen' if strip else ''}")
 
 
-def _drive_with_progress(ctx: SmsContext, campaign_id: int, as_json: bool) -> None:
+def _drive_with_progress(ctx: SmsContext, campaign_id: int, as_json: bool, show_final: bool = True) -> CampaignFigures:
     console = Console(stderr=True)
     with Progress(TextColumn("[bold]SMS {task.fields[cid]}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[detail]}"), TimeElapsedColumn(), console=console,
@@ -192,7 +216,9 @@ def _drive_with_progress(ctx: SmsContext, campaign_id: int, as_json: bool) -> No
             progress.update(task, total=current.recipients, completed=done, detail=f"{current.status} {detail}")
 
         final = drive(ctx, campaign_id, show)
-    _print_figures(final, as_json)
+    if show_final:
+        _print_figures(final, as_json)
+    return final
 
 
 def _print_figures(current: CampaignFigures, as_json: bool) -> None:

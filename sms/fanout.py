@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import queue
+import threading
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from rq import Queue
 from rq.job import Job, JobStatus
@@ -21,7 +24,7 @@ from sqlalchemy.engine import Engine
 
 from robocall.models import utcnow
 from robocall.queues import SMS, queue_name, wait_for_jobs
-from sms.campaigns import CampaignFigures, figures
+from sms.campaigns import CampaignFigures, LoadSummary, campaign_status, figures
 from sms.context import SmsContext, worker_context
 from sms.declaration import expire_dialogues
 from sms.models import CampaignKind, CampaignStatus, MessageState, SmsCampaign, SmsMessage
@@ -34,9 +37,11 @@ def send_batch_job(campaign_id: int, first_id: int, last_id: int) -> dict[str, o
 
 
 def due_ranges(engine: Engine, campaign_id: int, batch_size: int, now: dt.datetime,
-               lease: dt.timedelta) -> Iterator[tuple[int, int]]:
-    """(first id, last id) of each run of `batch_size` due messages, streamed."""
-    query = select(SmsMessage.id).where(SmsMessage.campaign_id == campaign_id, _due(now, lease)).order_by(SmsMessage.id)
+               lease: dt.timedelta, after_id: int = 0, whole_only: bool = False) -> Iterator[tuple[int, int]]:
+    """(first id, last id) of each run of `batch_size` due messages with ids above `after_id`, streamed;
+    `whole_only` leaves out a last, short run (a list still loading will add to it)."""
+    query = select(SmsMessage.id).where(SmsMessage.campaign_id == campaign_id, SmsMessage.id > after_id,
+                                        _due(now, lease)).order_by(SmsMessage.id)
     with engine.connect() as connection:
         first = last = None
         count = 0
@@ -47,13 +52,17 @@ def due_ranges(engine: Engine, campaign_id: int, batch_size: int, now: dt.dateti
             if count == batch_size:
                 yield first, last
                 first, count = None, 0
-        if first is not None and last is not None:
+        if first is not None and last is not None and not whole_only:
             yield first, last
 
 
 def enqueue_due(ctx: SmsContext, queue: Queue, campaign_id: int, now: dt.datetime | None = None) -> list[str]:
     now = now or utcnow()
-    ranges = list(due_ranges(ctx.engine, campaign_id, ctx.policy.batch_size, now, ctx.policy.submit_lease))
+    return enqueue_ranges(queue, campaign_id, list(due_ranges(ctx.engine, campaign_id, ctx.policy.batch_size, now,
+                                                              ctx.policy.submit_lease)))
+
+
+def enqueue_ranges(queue: Queue, campaign_id: int, ranges: list[tuple[int, int]]) -> list[str]:
     jobs = queue.enqueue_many([
         Queue.prepare_data(send_batch_job, args=(campaign_id, first, last), result_ttl=3600, failure_ttl=86400,
                            timeout=3600)
@@ -108,9 +117,24 @@ def drive(ctx: SmsContext, campaign_id: int, on_progress: Callable[[CampaignFigu
             on_progress(figures(ctx.engine, campaign_id))
             shown_at, cost = time.monotonic(), time.monotonic() - begun
 
+    loading_jobs: list[str] = []  # queued while the list was loading
+    loaded_up_to = 0  # messages up to this id have their job
     while True:
         now = clock()
         start_due_campaigns(ctx.engine, now)
+        if campaign_status(ctx.engine, campaign_id) == CampaignStatus.LOADING:
+            if not ctx.policy.quiet_hours.quiet(now) or standing:
+                # Whole batches as they are loaded (the rest, and retries, once the list is in).
+                ranges = list(due_ranges(ctx.engine, campaign_id, ctx.policy.batch_size, now,
+                                         ctx.policy.submit_lease, after_id=loaded_up_to, whole_only=True))
+                loading_jobs += enqueue_ranges(queue, campaign_id, ranges)
+                loaded_up_to = ranges[-1][1] if ranges else loaded_up_to
+            progress()
+            time.sleep(0.2)
+            continue
+        if loading_jobs:  # the list is in: first let the jobs queued meanwhile end, then queue what is left
+            wait_for_jobs(loading_jobs, ctx.redis, timeout=24 * 3600.0, tick=progress, poll=0.05)
+            loading_jobs = []
         current = figures(ctx.engine, campaign_id)
         if current.status != CampaignStatus.RUNNING:
             if current.status != CampaignStatus.SCHEDULED:
@@ -146,6 +170,40 @@ def drive(ctx: SmsContext, campaign_id: int, on_progress: Callable[[CampaignFigu
         delay = (wake - clock()).total_seconds() if wake else 1.0
         progress()
         time.sleep(min(max(delay, 0.05), 5.0))
+
+
+class LoadFailed(Exception):
+    """Reading the list failed (the cause is chained); the campaign, if made, is paused with what was read."""
+
+    def __init__(self, campaign_id: int | None) -> None:
+        super().__init__(f"loading campaign {campaign_id} failed" if campaign_id else "creating the campaign failed")
+        self.campaign_id = campaign_id
+
+
+def send_while_loading(ctx: SmsContext, load: Callable[..., LoadSummary],
+                       send: Callable[[int], CampaignFigures] | None = None) -> tuple[LoadSummary, CampaignFigures]:
+    """Run `load` (sms.campaigns.create_campaign with its arguments bound) in a thread with stream=True,
+    while this thread sends what it loads (`send(campaign_id)`, drive() by default): sending starts with
+    the first chunk instead of after the whole list (a minute for a million numbers)."""
+    created: queue.Queue[int | None] = queue.Queue()
+    outcome: dict[str, Any] = {}
+
+    def read() -> None:
+        try:
+            outcome["summary"] = load(stream=True, on_created=created.put)
+        except BaseException as exc:  # raised again below, in the caller's thread
+            outcome["error"] = exc
+            created.put(None)
+
+    loader = threading.Thread(target=read, name="sms-load", daemon=True)
+    loader.start()
+    campaign_id = created.get()
+    final = (send or (lambda cid: drive(ctx, cid)))(campaign_id) if campaign_id is not None else None
+    loader.join()
+    if "error" in outcome:
+        raise LoadFailed(campaign_id) from outcome["error"]
+    assert final is not None
+    return outcome["summary"], final
 
 
 def run_forever(ctx: SmsContext, every: float = 1.0, rounds: int | None = None) -> None:

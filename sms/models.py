@@ -19,10 +19,14 @@ from robocall.models import utcnow
 
 class CampaignStatus(StrEnum):
     SCHEDULED = "scheduled"  # waits for send_at
+    LOADING = "loading"  # its list is still being read; what is loaded is being sent (create_campaign(stream=True))
     RUNNING = "running"
     PAUSED = "paused"
     CANCELLED = "cancelled"
     FINISHED = "finished"
+
+
+SENDABLE = (CampaignStatus.RUNNING, CampaignStatus.LOADING)  # workers send the messages of these
 
 
 class CampaignKind(StrEnum):

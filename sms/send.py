@@ -28,10 +28,10 @@ from sqlalchemy.engine import Connection
 
 from robocall.db import one_of
 from robocall.models import utcnow
-from sms.campaigns import opted_out_among
+from sms.campaigns import campaign_status, opted_out_among
 from sms.context import SmsContext
 from sms.gateways.base import Outcome, Outgoing, SendResult
-from sms.models import CampaignStatus, MessageState, SmsCampaign, SmsMessage, SmsMessagePart
+from sms.models import SENDABLE, MessageState, SmsCampaign, SmsMessage, SmsMessagePart
 from sms.prepare import Template
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ def send_batch(ctx: SmsContext, campaign_id: int, first_id: int, last_id: int,
     with ctx.engine.connect() as connection:
         campaign = connection.execute(select(SmsCampaign.status, SmsCampaign.template, SmsCampaign.strip_accents,
                                              SmsCampaign.kind).where(SmsCampaign.id == campaign_id)).first()
-    if campaign is None or campaign.status != CampaignStatus.RUNNING:
+    if campaign is None or campaign.status not in SENDABLE:
         result.skipped = f"campaign {campaign.status if campaign else 'missing'}"
         return result
     if campaign.kind != "transactional" and ctx.policy.quiet_hours.quiet(now):  # replies, health notices: no wait
@@ -78,7 +78,7 @@ def send_batch(ctx: SmsContext, campaign_id: int, first_id: int, last_id: int,
     # Claimed a chunk at a time, just before sending it: a worker killed mid-batch leaves at most
     # one chunk in doubt; the rest of its batch is still plainly `queued`.
     for start in range(0, len(due_ids), CHUNK):
-        if start and _status(ctx, campaign_id) != CampaignStatus.RUNNING:
+        if start and campaign_status(ctx.engine, campaign_id) not in SENDABLE:
             result.skipped = "campaign paused or cancelled"  # takes effect between chunks
             break
         claimed = _claim(ctx, due_ids[start:start + CHUNK], now)
@@ -91,11 +91,6 @@ def send_batch(ctx: SmsContext, campaign_id: int, first_id: int, last_id: int,
             _send_gateway(ctx, gateway_name, messages, fixed_text, now, result)
     ctx.drain_receipts()
     return result
-
-
-def _status(ctx: SmsContext, campaign_id: int) -> str | None:
-    with ctx.engine.connect() as connection:
-        return connection.execute(select(SmsCampaign.status).where(SmsCampaign.id == campaign_id)).scalar()
 
 
 def _due(now: dt.datetime, lease: dt.timedelta):  # type: ignore[no-untyped-def]
