@@ -79,10 +79,9 @@ class SmsMessage(SQLModel, table=True):
         # (a purpose set: replies, health notices) may go to one number many times.
         Index("one_sms_per_phone_per_campaign", "campaign_id", "phone", unique=True,
               sqlite_where=text("purpose = ''"), postgresql_where=text("purpose = ''")),
-        # Receipts are matched back by (gateway, the carrier's message id).  No index may hold `state`:
-        # a message changes state three times, and an update that touches no indexed column is a
-        # "HOT" update on PostgreSQL (no index writes); sending and receipts cost half as much.
-        Index("ix_smsmessage_gateway_message", "gateway", "gateway_message_id"),
+        # No other index: a message changes state three times (claimed, accepted, receipt), and an
+        # update that touches no indexed column is a "HOT" update on PostgreSQL (no index writes).
+        # Receipts find their message through smsmessagepart (carrier ids, insert-only).
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -97,11 +96,12 @@ class SmsMessage(SQLModel, table=True):
     state: str = Field(default=MessageState.QUEUED)
     attempts: int = 0
     reason: str = ""
-    gateway_message_id: str | None = None
+    gateway_message_id: str | None = Field(default=None, description="the carrier's id of part 1 (shown; "
+                                           "receipts are matched through smsmessagepart)")
     next_try_at: dt.datetime | None = None
     queued_at: dt.datetime = Field(default_factory=utcnow)
     submitted_at: dt.datetime | None = None
-    accepted_at: dt.datetime | None = Field(default=None, index=True)
+    accepted_at: dt.datetime | None = None  # not indexed (HOT updates): reports scan, a few seconds at most
     done_at: dt.datetime | None = None
 
 
@@ -131,13 +131,14 @@ class SmsReceipt(SQLModel, table=True):
 
 
 class SmsMessagePart(SQLModel, table=True):
-    """The carrier's ids of parts 2..n of a long message (part 1's id is the message's own), so that
-    their receipts find their message."""
+    """The carrier's id of every part of every accepted message (part 1 included), so that receipts
+    find their message.  Insert-only, written in bulk with the accepted results; no foreign key (its
+    check would lock each message row: a write per message) — messages are never deleted."""
 
     __table_args__ = (Index("ix_smsmessagepart_gateway_message", "gateway", "gateway_message_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    message_id: int = Field(foreign_key="smsmessage.id")
+    message_id: int
     gateway: str
     gateway_message_id: str
     part: int

@@ -7,14 +7,15 @@ The path of a receipt:
    has our acknowledgement, so it must not wait in a worker's memory.
 2. :func:`drain_receipts` (any process, one at a time) takes a slice of the
    list and finishes the messages with one ``UPDATE ... FROM`` per gateway,
-   keyed by (gateway, carrier message id), only messages still ``accepted``.
+   found by (gateway, carrier message id) in ``smsmessagepart`` (every part's
+   carrier id, written with the accepted results), only messages still ``accepted``.
    The slice leaves Redis only after that commit: a crash in between applies
    some receipts twice, which changes nothing the second time.
 3. A receipt whose message is not known yet goes back to the list: the SMSC
    often delivers within milliseconds of ``submit_sm_resp``, before the worker
-   has written the carrier's id.  Receipts for parts 2..n of a long message are
-   matched through ``smsmessagepart``: a failed part fails its message, a
-   delivered one is simply consumed (the message follows its first part).
+   has written the carrier's id.  Receipts for parts 2..n of a long message
+   find their message too: a failed part fails it, a delivered one is simply
+   consumed (the message follows its first part).
    What is still unmatched after :data:`MATCH_WINDOW` (strangers, ids from a
    carrier that lost track) is set aside in ``smsreceipt`` for the staff.
 """
@@ -26,6 +27,7 @@ import json
 import time
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 from redis import Redis
 from sqlalchemy import bindparam, insert, or_, select, text, update
@@ -157,15 +159,15 @@ def _finish(connection: Connection, gateway: str, group: list[_Queued]) -> set[s
             "UPDATE smsmessage AS m SET state = v.state, reason = v.reason, done_at = v.at"
             " FROM unnest(CAST(:gids AS text[]), CAST(:states AS text[]), CAST(:reasons AS text[]),"
             " CAST(:ats AS timestamptz[])) AS v(gid, state, reason, at)"
-            " WHERE m.gateway = :gateway AND m.gateway_message_id = v.gid AND m.state = :accepted"
-            " RETURNING m.gateway_message_id"),
+            " JOIN smsmessagepart AS p ON p.gateway = :gateway AND p.gateway_message_id = v.gid AND p.part = 1"
+            " WHERE m.id = p.message_id AND m.state = :accepted"
+            " RETURNING p.gateway_message_id"),
             {"gids": [r[0] for r in rows], "states": [r[1] for r in rows], "reasons": [r[2] for r in rows],
              "ats": [r[3] for r in rows], "gateway": gateway, "accepted": MessageState.ACCEPTED.value})
         return set(result.scalars())
     finished: set[str] = set()
     statement = (update(SmsMessage)
-                 .where(SmsMessage.gateway == gateway, SmsMessage.gateway_message_id == bindparam("gid"),
-                        SmsMessage.state == MessageState.ACCEPTED)
+                 .where(SmsMessage.id == _message_of(gateway, bindparam("gid")), SmsMessage.state == MessageState.ACCEPTED)
                  .values(state=bindparam("st"), reason=bindparam("why"), done_at=bindparam("at"))
                  .execution_options(synchronize_session=False))
     for gid, state, reason, at in rows:
@@ -179,9 +181,17 @@ def _already_final(connection: Connection, gateway: str, gids: list[str]) -> set
     snapshot, so a message accepted since :func:`_finish` ran is still waiting for this receipt."""
     if not gids:
         return set()
-    return set(connection.execute(select(SmsMessage.gateway_message_id).where(
-        SmsMessage.gateway == gateway, SmsMessage.gateway_message_id.in_(gids),  # type: ignore[union-attr]
-        SmsMessage.state.in_(FINAL_STATES))).scalars())  # type: ignore[attr-defined]
+    return set(connection.execute(select(SmsMessagePart.gateway_message_id).join(
+        SmsMessage, SmsMessage.id == SmsMessagePart.message_id).where(
+        SmsMessagePart.gateway == gateway, SmsMessagePart.gateway_message_id.in_(gids),  # type: ignore[attr-defined]
+        SmsMessagePart.part == 1, SmsMessage.state.in_(FINAL_STATES))).scalars())  # type: ignore[attr-defined]
+
+
+def _message_of(gateway: str, gid: Any) -> Any:
+    """The message whose part 1 has carrier id `gid` (a scalar subquery)."""
+    return select(SmsMessagePart.message_id).where(
+        SmsMessagePart.gateway == gateway, SmsMessagePart.gateway_message_id == gid,
+        SmsMessagePart.part == 1).scalar_subquery()
 
 
 def _parts(connection: Connection, gateway: str, gids: list[str]) -> dict[str, tuple[int, int]]:
@@ -190,7 +200,8 @@ def _parts(connection: Connection, gateway: str, gids: list[str]) -> dict[str, t
         return {}
     rows = connection.execute(select(SmsMessagePart.gateway_message_id, SmsMessagePart.message_id,
                                      SmsMessagePart.part).where(
-        SmsMessagePart.gateway == gateway, SmsMessagePart.gateway_message_id.in_(gids))).all()  # type: ignore[attr-defined]
+        SmsMessagePart.gateway == gateway, SmsMessagePart.gateway_message_id.in_(gids),  # type: ignore[attr-defined]
+        SmsMessagePart.part > 1)).all()
     return {gid: (message_id, part) for gid, message_id, part in rows}
 
 

@@ -202,6 +202,24 @@ def _accept(connection: Connection, accepted: list[dict[str, object]], now: dt.d
     ).execution_options(synchronize_session=False), accepted)
 
 
+def _record_carrier_ids(connection: Connection, gateway: str, accepted: list[SendResult]) -> None:
+    """Every part's carrier id, for its receipt to find the message (sms.receipts)."""
+    rows = [(r.id, number, part_id) for r in accepted if r.gateway_message_id
+            for number, part_id in enumerate((r.gateway_message_id, *r.part_ids), start=1)]
+    if not rows:
+        return
+    if connection.dialect.name == "postgresql":
+        connection.execute(text(
+            "INSERT INTO smsmessagepart (message_id, gateway, gateway_message_id, part)"
+            " SELECT v.mid, :gateway, v.gid, v.part FROM unnest(CAST(:mids AS bigint[]), CAST(:gids AS text[]),"
+            " CAST(:parts AS int[])) AS v(mid, gid, part)"),
+            {"gateway": gateway, "mids": [r[0] for r in rows], "parts": [r[1] for r in rows],
+             "gids": [r[2] for r in rows]})
+        return
+    connection.execute(insert(SmsMessagePart), [
+        {"message_id": mid, "gateway": gateway, "gateway_message_id": gid, "part": part} for mid, part, gid in rows])
+
+
 def _write(connection: Connection, results: list[SendResult], attempts: dict[int, int], now: dt.datetime,
            ctx: SmsContext, gateway: str = "") -> None:
     accepted, failed, retry = [], [], []
@@ -219,11 +237,7 @@ def _write(connection: Connection, results: list[SendResult], attempts: dict[int
     by_id = SmsMessage.id == bindparam("mid")
     if accepted:
         _accept(connection, accepted, now)
-        parts = [{"message_id": r.id, "gateway": gateway, "gateway_message_id": part_id, "part": number}
-                 for r in results if r.outcome == Outcome.ACCEPTED
-                 for number, part_id in enumerate(r.part_ids, start=2)]
-        if parts:
-            connection.execute(insert(SmsMessagePart), parts)
+        _record_carrier_ids(connection, gateway, [r for r in results if r.outcome == Outcome.ACCEPTED])
     if failed:
         connection.execute(update(SmsMessage).where(by_id).values(
             state=MessageState.FAILED, reason=bindparam("why"), done_at=now

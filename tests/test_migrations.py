@@ -22,3 +22,29 @@ def test_upgrade_creates_every_table_and_matches_the_models(db_engine: Engine) -
     with db_engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
     assert differences == []
+
+
+def test_receipts_still_find_messages_accepted_before_the_carrier_id_table(db_engine: Engine) -> None:
+    """0006 moved receipt matching to smsmessagepart: messages accepted under 0005 are copied there."""
+    import datetime as dt
+
+    from sqlalchemy import text
+
+    from sms.gateways.base import Receipt
+    from sms.receipts import record_receipts
+
+    upgrade(db_engine, "0005")
+    now = dt.datetime(2026, 11, 23, tzinfo=dt.timezone.utc)
+    with db_engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO smscampaign (id, name, template, strip_accents, source, status, created_at, recipients,"
+            " invalid, duplicates, opted_out, kind) VALUES (1, '', 'x', false, '', 'running', :now, 1, 0, 0, 0,"
+            " 'broadcast')"), {"now": now})
+        connection.execute(text(
+            "INSERT INTO smsmessage (campaign_id, phone, carrier, gateway, purpose, encoding, segments, state,"
+            " attempts, reason, gateway_message_id, queued_at, accepted_at) VALUES (1, '+84912345678', 'Vinaphone',"
+            " 'vnpt', '', 'GSM-7', 1, 'accepted', 1, '', 'C42', :now, :now)"), {"now": now})
+    upgrade(db_engine)
+    assert record_receipts(db_engine, "vnpt", [Receipt("C42", "delivered", "", now)]) == 1
+    with db_engine.connect() as connection:
+        assert connection.execute(text("SELECT state FROM smsmessage")).scalar() == "delivered"

@@ -97,7 +97,7 @@ def test_receipts_of_every_part_of_a_long_message_find_their_message(
     wait_until(lambda: c.drain_receipts() >= 0 and c.redis.llen(inbox) == 0, timeout=10)
     assert c.redis.llen(inbox) == 0  # nothing waits for a message it will never find
     with c.engine.connect() as connection:
-        assert connection.execute(select(func.count()).select_from(SmsMessagePart)).scalar() == 24
+        assert connection.execute(select(func.count()).select_from(SmsMessagePart)).scalar() == 36  # 12 x 3 parts
         assert connection.execute(select(func.count()).select_from(SmsReceipt)).scalar() == 0
         failed = dict(connection.execute(select(SmsMessage.phone, SmsMessage.reason).where(
             SmsMessage.campaign_id == campaign_id, SmsMessage.state == MessageState.FAILED)).all())

@@ -19,7 +19,7 @@ from robocall.reports import provincial_report
 from sms.campaigns import create_campaign, figures
 from sms.context import SmsContext
 from sms.inbound import handle_inbound, keyword
-from sms.models import SmsInbound, SmsMessage, SmsOptOut
+from sms.models import SmsInbound, SmsMessage, SmsMessagePart, SmsOptOut
 from sms.prepare import Template
 from sms.recipients import Recipient
 from sms.send import send_batch
@@ -88,6 +88,7 @@ def test_receipt_callback_rejects_unsigned_calls_and_applies_signed_ones(ctx: Ca
     send_batch(c, summary.campaign_id, 0, 10**9)
     with migrated.begin() as connection:  # as if the HTTP carrier had taken it with its own id
         connection.execute(SmsMessage.__table__.update().values(state="accepted", gateway_message_id="H77"))
+        connection.execute(SmsMessagePart.__table__.update().values(gateway_message_id="H77"))
     body = json.dumps({"receipts": [{"message_id": "H77", "status": "failed", "error": "absent subscriber"}]}).encode()
 
     async def test(client: TestClient) -> None:
