@@ -75,7 +75,11 @@ class Template:
             return None, self.fixed_measure
         assert self._compiled is not None
         filled = {name: values.get(name) or "" for name in self.fields}
-        text = self._finish(self._compiled.render(filled))
+        # As Template.render does, but with shared=True: the context takes `filled` as it is instead of
+        # copying Jinja's globals (range, lipsum...) into each of a million contexts.  A template can't
+        # use those anyway: every name it uses must be a field of the list.
+        text = self._finish(_ENV.concat(self._compiled.root_render_func(  # type: ignore[attr-defined]
+            self._compiled.new_context(filled, shared=True))))
         return text, _measure_cached(text)
 
 

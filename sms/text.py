@@ -28,6 +28,9 @@ _NOT_DECOMPOSED = str.maketrans({"đ": "d", "Đ": "D"})
 _GSM = re.compile("[" + re.escape(GSM_CHARSET) + "]*")
 
 
+_GSM_EXT = frozenset(GSM_EXT_CHARSET)
+
+
 def is_gsm7(text: str) -> bool:
     return _GSM.fullmatch(text) is not None
 
@@ -78,7 +81,9 @@ def measure(text: str) -> Measure:
     text = nfc(text)
     gsm = is_gsm7(text)
     if gsm:
-        size = len(text) + sum(text.count(c) for c in GSM_EXT_CHARSET)  # extension characters: 2 septets
+        size = len(text)
+        if not _GSM_EXT.isdisjoint(text):  # rare: most texts have none, told in one pass
+            size += sum(text.count(c) for c in GSM_EXT_CHARSET)  # extension characters: 2 septets
         single = smsutil.GSM_SINGLE_PART_BYTES
     else:
         size = len(text.encode("utf_16_be"))  # 2 bytes a character, 4 outside the BMP
