@@ -31,7 +31,7 @@ from sms.smppwire import (
     SUBMIT_SM_RESP,
     UNBIND,
     UNBIND_RESP,
-    Framer,
+    PduConnection,
     WireError,
     cstring,
     parse_bind,
@@ -63,23 +63,21 @@ class Unbound:
         self.session_id = session_id
 
 
-class Esme(asyncio.Protocol):
+class Esme(PduConnection):
     """One bound client, as the server sees it."""
 
     def __init__(self, server: Server, session_id: str) -> None:
+        super().__init__()
         self.server, self.session_id = server, session_id
         self.system_id = ""
         self.can_receive = False
-        self._transport: asyncio.Transport | None = None
-        self._framer = Framer()
-        self._out: list[bytes] = []
         self._sequence = itertools.count(1)
         self._pending: dict[int, asyncio.Future[int]] = {}
         self._window = asyncio.Semaphore(server.window)
 
     async def deliver_sm(self, destination_addr: str, short_message: bytes = b"", **fields: Any) -> None:
         async with self._window:
-            if self._transport is None:
+            if not self.is_open:
                 raise ConnectionError("ESME gone")
             sequence = next(self._sequence)
             answer = asyncio.get_running_loop().create_future()
@@ -96,28 +94,12 @@ class Esme(asyncio.Protocol):
         self.write(pdu(UNBIND, next(self._sequence)))
         self.close()
 
-    def write(self, data: bytes) -> None:
-        if not self._out:
-            asyncio.get_running_loop().call_soon(self._flush)
-        self._out.append(data)
-
-    def _flush(self) -> None:
-        if self._out and self._transport is not None and not self._transport.is_closing():
-            self._transport.write(b"".join(self._out))
-        self._out.clear()
-
-    def close(self) -> None:
-        if self._transport is not None:
-            self._flush()
-            self._transport.close()
-
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        super().connection_made(transport)
         self.server.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._transport = None
+        super().connection_lost(exc)
         self.server.connections.discard(self)
         for answer in self._pending.values():
             if not answer.done():
@@ -128,7 +110,7 @@ class Esme(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         try:
-            for command_id, status, sequence, raw in self._framer.feed(data):
+            for command_id, status, sequence, raw in self.pdus(data):
                 if command_id == SUBMIT_SM:
                     self.server.events.put_nowait(SubmitSmEvent(self, sequence, smpp34.decode(raw)))
                 elif command_id & RESPONSE_BIT:

@@ -9,6 +9,7 @@ C-strings (SMPP 3.4 section 4), built here.
 
 from __future__ import annotations
 
+import asyncio
 import struct
 from collections.abc import Iterator
 
@@ -88,3 +89,45 @@ class Framer:
                 start += length
         finally:
             del buffer[:start]
+
+
+class PduConnection(asyncio.Protocol):
+    """A TCP connection that carries SMPP PDUs, either side: whole PDUs come out of :meth:`pdus`, and the
+    PDUs written during one turn of the event loop leave in one send (a window of 200 answers is one
+    syscall, not 200)."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self._framer = Framer()
+        self._out: list[bytes] = []
+
+    @property
+    def is_open(self) -> bool:
+        return self.transport is not None and not self.transport.is_closing()
+
+    def pdus(self, data: bytes) -> Iterator[tuple[int, int, int, bytes]]:
+        return self._framer.feed(data)
+
+    def write(self, data: bytes) -> None:
+        if not self._out:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self._out.append(data)
+
+    def flush(self) -> None:
+        if self._out and self.is_open:
+            assert self.transport is not None
+            self.transport.write(b"".join(self._out))
+        self._out.clear()
+
+    def close(self) -> None:
+        """Send what is written, then close."""
+        if self.transport is not None:
+            self.flush()
+            self.transport.close()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None

@@ -14,7 +14,7 @@ What it does:
 - deliver_sm are handed to `on_deliver` in batches and acknowledged only once it has
   returned (it stores them), so a worker killed mid-flight leaves them with the SMSC,
   which sends them again;
-- writes made in one turn of the loop go out in one send.
+- writes made in one turn of the loop go out in one send (sms.smppwire.PduConnection).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from sms.smppwire import (
     RESPONSE_BIT,
     UNBIND,
     UNBIND_RESP,
-    Framer,
+    PduConnection,
     WireError,
     bind_transceiver,
     pdu,
@@ -61,20 +61,18 @@ def parse_submit_answer(answer: tuple[int, int, bytes]) -> tuple[int, str]:
     return status, (read_cstring(raw, 16)[0] if status == 0 and command_id != GENERIC_NACK else "")
 
 
-class EsmeSession(asyncio.Protocol):
+class EsmeSession(PduConnection):
     def __init__(self, window: int, on_deliver: DeliverHandler, *, enquire_seconds: float = 30.0,
                  response_timeout: float = 10.0, ack_after_seconds: float = 0.005, ack_batch: int = 100) -> None:
+        super().__init__()
         self._loop = asyncio.get_running_loop()
         self._free_slots = window  # submits that may go unanswered right now
         self._slot_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._on_deliver = on_deliver
         self.enquire_seconds, self.response_timeout = enquire_seconds, response_timeout
         self.ack_after_seconds, self.ack_batch = ack_after_seconds, ack_batch
-        self._transport: asyncio.Transport | None = None
-        self._framer = Framer()
         self._sequence = 0
         self._pending: dict[int, asyncio.Future[tuple[int, int, bytes]]] = {}
-        self._out: list[bytes] = []
         self._delivered: list[tuple[int, Any]] = []  # (sequence, deliver_sm) not yet handed over
         self._handing_over: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -149,22 +147,20 @@ class EsmeSession(asyncio.Protocol):
             self.abort()
 
     def abort(self) -> None:
-        if self._transport is not None:
-            self._flush_writes()
-            self._transport.close()
+        self.close()
 
     async def _request(self, encode: Callable[[int], bytes]) -> tuple[int, int, bytes]:
         return await self._send_request(encode)
 
     def _send_request(self, encode: Callable[[int], bytes]) -> asyncio.Future[tuple[int, int, bytes]]:
         """Send the PDU `encode(sequence)`; the future is the answer (command_id, status, PDU bytes)."""
-        if self._transport is None or self._transport.is_closing():
+        if not self.is_open:
             raise ConnectionError("SMPP link closed")
         self._sequence = self._sequence % 0x7FFFFFFF + 1
         sequence = self._sequence
         answer: asyncio.Future[tuple[int, int, bytes]] = self._loop.create_future()
         self._pending[sequence] = answer
-        self._write(encode(sequence))
+        self.write(encode(sequence))
         return answer
 
     async def _keep_alive(self) -> None:
@@ -177,26 +173,10 @@ class EsmeSession(asyncio.Protocol):
                 self.abort()
                 return
 
-    # --- writing: one send per loop turn ---
-
-    def _write(self, data: bytes) -> None:
-        if not self._out:
-            self._loop.call_soon(self._flush_writes)
-        self._out.append(data)
-
-    def _flush_writes(self) -> None:
-        if self._out and self._transport is not None and not self._transport.is_closing():
-            self._transport.write(b"".join(self._out))
-        self._out.clear()
-
     # --- asyncio.Protocol ---
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
-
     def connection_lost(self, exc: Exception | None) -> None:
-        self._transport = None
+        super().connection_lost(exc)
         for answer in self._pending.values():
             if not answer.done():
                 answer.set_exception(ConnectionError(f"SMPP link lost: {exc}" if exc else "SMPP link closed"))
@@ -207,7 +187,7 @@ class EsmeSession(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         try:
-            for command_id, status, sequence, raw in self._framer.feed(data):
+            for command_id, status, sequence, raw in self.pdus(data):
                 if command_id & RESPONSE_BIT:  # an answer (generic_nack included)
                     answer = self._pending.pop(sequence, None)
                     if answer is not None and not answer.done():
@@ -215,12 +195,12 @@ class EsmeSession(asyncio.Protocol):
                 elif command_id == DELIVER_SM:
                     self._delivered.append((sequence, smpp34.decode(raw)))
                 elif command_id == ENQUIRE_LINK:
-                    self._write(pdu(ENQUIRE_LINK_RESP, sequence))
+                    self.write(pdu(ENQUIRE_LINK_RESP, sequence))
                 elif command_id == UNBIND:
-                    self._write(pdu(UNBIND_RESP, sequence))
+                    self.write(pdu(UNBIND_RESP, sequence))
                     self._loop.call_soon(self.abort)
                 else:
-                    self._write(pdu(GENERIC_NACK, sequence, status=ESME_RINVCMDID))
+                    self.write(pdu(GENERIC_NACK, sequence, status=ESME_RINVCMDID))
         except (WireError, smpp34.SmppError) as exc:
             log.warning("smpp: broken PDU from the SMSC (%s), closing the link", exc)
             self.abort()
@@ -245,7 +225,7 @@ class EsmeSession(asyncio.Protocol):
             log.exception("smpp: storing %d deliver_sm failed; left unacknowledged for the SMSC to resend", len(batch))
             return
         for sequence, _ in batch:
-            self._write(pdu(DELIVER_SM_RESP, sequence, b"\0"))
+            self.write(pdu(DELIVER_SM_RESP, sequence, b"\0"))
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)
