@@ -132,9 +132,11 @@ def drive(ctx: SmsContext, campaign_id: int, on_progress: Callable[[CampaignFigu
             progress()
             time.sleep(0.2)
             continue
-        if loading_jobs:  # the list is in: first let the jobs queued meanwhile end, then queue what is left
+        if loading_jobs and campaign_status(ctx.engine, campaign_id) == CampaignStatus.RUNNING:
+            # The list is in: let the jobs queued meanwhile end, then queue what is left.  (Paused or
+            # cancelled instead: those jobs will find nothing to send; nobody needs to wait for them.)
             wait_for_jobs(loading_jobs, ctx.redis, timeout=24 * 3600.0, tick=progress, poll=0.05)
-            loading_jobs = []
+        loading_jobs = []
         current = figures(ctx.engine, campaign_id)
         if current.status != CampaignStatus.RUNNING:
             if current.status != CampaignStatus.SCHEDULED:

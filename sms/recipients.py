@@ -12,6 +12,7 @@ import csv
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -43,11 +44,11 @@ def csv_recipients(path: str | Path, phone_column: str | None = None) -> Iterato
     folded to ASCII (``Họ và tên`` -> ``ho_va_ten``) and the plain header too."""
     path = Path(path)
     try:
-        handle = path.open(newline="", encoding="utf-8-sig")
+        handle = path.open("rb")
     except OSError as exc:
         raise RecipientsError(f"cannot open {path}: {exc.strerror}") from None
     with handle:
-        reader = csv.reader(handle)
+        reader = csv.reader(_utf8_lines(handle, path))
         header = next(reader, None)
         if header is None:
             raise RecipientsError(f"{path} is empty")
@@ -60,10 +61,26 @@ def csv_recipients(path: str | Path, phone_column: str | None = None) -> Iterato
             yield Recipient(line, raw, dict(zip(names, cells)))
 
 
+def _utf8_lines(handle: BinaryIO, path: Path) -> Iterator[str]:
+    """The file's lines as text, decoded one by one so that a line that is not UTF-8 is named exactly
+    (the rows before it have been read and kept)."""
+    for number, raw in enumerate(handle, start=1):
+        try:
+            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            raise RecipientsError(f"{path}: line {number} is not UTF-8 text (save the list as \"CSV UTF-8\")"
+                                  ) from None
+
+
 def csv_fields(path: str | Path) -> list[str]:
     """Template field names the file offers (its headers, folded), read from the header only."""
-    with Path(path).open(newline="", encoding="utf-8-sig") as handle:
-        header = next(csv.reader(handle), None) or []
+    path = Path(path)
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise RecipientsError(f"cannot open {path}: {exc.strerror}") from None
+    with handle:  # the header's line only: a bad line further down is for the reading to name
+        header = next(csv.reader(_utf8_lines(handle, path)), None) or []
     return [_field_name(h) for h in header]
 
 

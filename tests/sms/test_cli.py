@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from robocall.cli import cli
@@ -42,3 +44,21 @@ def test_unknown_template_field_is_refused(tmp_path: Path, sms_env: dict[str, st
     path = write_csv(tmp_path / "list.csv", [["A", "0912345678"]])
     result = CliRunner().invoke(cli, ["sms", "send", "--to", str(path), "--text", "Chào {{ ten }}"])
     assert result.exit_code != 0 and "ten" in result.output
+
+
+def test_a_list_that_breaks_mid_way_keeps_the_rows_read_and_names_the_line(
+        tmp_path: Path, sms_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from sms import campaigns
+
+    monkeypatch.setattr(campaigns, "CHUNK", 100)  # rows per load transaction: two chunks before the bad line
+    path = write_csv(tmp_path / "list.csv", [["A", f"091{i:07d}"] for i in range(250)])
+    with path.open("ab") as handle:  # a line saved in Latin-1, then more rows
+        handle.write("Hà,0919999999\n".encode("latin-1") + b"B,0918888888\n")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["sms", "send", "--to", str(path), "--text", "Thông báo"])
+    assert result.exit_code != 0
+    assert "line 252 is not UTF-8 text" in result.output
+    assert "campaign 1 is paused with what was loaded" in result.output
+    status = json.loads(runner.invoke(cli, ["sms", "status", "1", "--json"]).output)
+    assert status["status"] == "paused" and status["recipients"] == 250
+    assert status["by_state"] == {"queued": 250}  # every row before the bad line, nothing lost or sent
