@@ -111,6 +111,18 @@ class LocalSmsc:
             "127.0.0.1", self.port, system_id="TESTSMSC")
         await self.server.start()
         self._task = asyncio.get_running_loop().create_task(self._serve())
+        self._retrier = asyncio.get_running_loop().create_task(self._retry_receipts())
+
+    async def _retry_receipts(self) -> None:
+        """Receipts no session took (none bound, or its link died before answering) are tried again, as
+        an SMSC does: at the next bind, and every half second while someone is bound."""
+        while True:
+            await asyncio.sleep(0.5)
+            if self._pending and self.esmes:
+                session = next(iter(self.esmes))
+                pending, self._pending = self._pending, []
+                for phone, message_id, stat in pending:
+                    asyncio.get_running_loop().create_task(self._receipt(session, phone, message_id, stat))
 
     async def _serve(self) -> None:
         while True:
@@ -179,6 +191,7 @@ class LocalSmsc:
 
         async def stop() -> None:
             self._task.cancel()
+            self._retrier.cancel()
             await self.server.stop()
         try:
             self._loop.call(stop())

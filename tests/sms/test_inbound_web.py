@@ -9,6 +9,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import insert, select
@@ -151,3 +152,27 @@ def test_smpp_gateway_binds_again_after_the_smsc_restarts(ctx: Callable[[], SmsC
         assert again.submit_count == 1
     finally:
         again.stop()
+
+
+def test_receipts_wait_out_a_drain_lock_left_by_a_killed_process(ctx: Callable[[], SmsContext], configure: Callable[..., Any],
+                                                                 migrated: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lock that keeps receipt appliers one at a time expires soon: a process killed while holding
+    it (a worker mid-drain) holds up everyone's receipts for seconds, not minutes."""
+    import time
+
+    from sms import receipts
+    from sms.gateways.base import Receipt
+
+    monkeypatch.setattr(receipts, "_LOCK_SECONDS", 1)
+    configure(SMS_GATEWAYS={"vnpt": {"kind": "sim"}}, SMS_ROUTES="default=vnpt")
+    c = ctx()
+    summary = create_campaign(migrated, [Recipient(1, "0912345678")], Template("Hi", False), c.router)
+    send_batch(c, summary.campaign_id, 0, 10**9)
+    with migrated.begin() as connection:  # as if the carrier had taken it with its own id
+        connection.execute(SmsMessage.__table__.update().values(state="accepted", gateway_message_id="H78"))
+        connection.execute(SmsMessagePart.__table__.update().values(gateway_message_id="H78"))
+    assert c.redis.lock(f"{c.prefix}:sms:receipts:lock", timeout=1).acquire()  # its holder dies with it
+    receipts.queue_receipts(c.redis, c.prefix, "vnpt", [Receipt("H78", "delivered")])
+    assert c.drain_receipts() == 0  # someone holds the lock
+    time.sleep(1.2)
+    assert c.drain_receipts() == 1
