@@ -122,7 +122,8 @@ def drive(ctx: SmsContext, campaign_id: int, on_progress: Callable[[CampaignFigu
     while True:
         now = clock()
         start_due_campaigns(ctx.engine, now)
-        if campaign_status(ctx.engine, campaign_id) == CampaignStatus.LOADING:
+        status = campaign_status(ctx.engine, campaign_id)
+        if status == CampaignStatus.LOADING:
             if not ctx.policy.quiet_hours.quiet(now) or standing:
                 # Whole batches as they are loaded (the rest, and retries, once the list is in).
                 ranges = list(due_ranges(ctx.engine, campaign_id, ctx.policy.batch_size, now,
@@ -132,7 +133,7 @@ def drive(ctx: SmsContext, campaign_id: int, on_progress: Callable[[CampaignFigu
             progress()
             time.sleep(0.2)
             continue
-        if loading_jobs and campaign_status(ctx.engine, campaign_id) == CampaignStatus.RUNNING:
+        if loading_jobs and status == CampaignStatus.RUNNING:
             # The list is in: let the jobs queued meanwhile end, then queue what is left.  (Paused or
             # cancelled instead: those jobs will find nothing to send; nobody needs to wait for them.)
             wait_for_jobs(loading_jobs, ctx.redis, timeout=24 * 3600.0, tick=progress, poll=0.05)

@@ -33,6 +33,7 @@ from sms.smppwire import (
     UNBIND_RESP,
     PduConnection,
     WireError,
+    Window,
     cstring,
     parse_bind,
     pdu,
@@ -73,10 +74,11 @@ class Esme(PduConnection):
         self.can_receive = False
         self._sequence = itertools.count(1)
         self._pending: dict[int, asyncio.Future[int]] = {}
-        self._window = asyncio.Semaphore(server.window)
+        self._window = Window(server.window)
 
     async def deliver_sm(self, destination_addr: str, short_message: bytes = b"", **fields: Any) -> None:
-        async with self._window:
+        await self._window.acquire()
+        try:
             if not self.is_open:
                 raise ConnectionError("ESME gone")
             sequence = next(self._sequence)
@@ -89,6 +91,8 @@ class Esme(PduConnection):
                 await answer
             finally:
                 self._pending.pop(sequence, None)
+        finally:
+            self._window.release()
 
     async def unbind(self) -> None:
         self.write(pdu(UNBIND, next(self._sequence)))

@@ -119,19 +119,19 @@ class LocalSmsc:
         while True:
             await asyncio.sleep(0.5)
             if self._pending and self.esmes:
-                session = next(iter(self.esmes))
-                pending, self._pending = self._pending, []
-                for phone, message_id, stat in pending:
-                    asyncio.get_running_loop().create_task(self._receipt(session, phone, message_id, stat))
+                self._resend_receipts(next(iter(self.esmes)))
+
+    def _resend_receipts(self, session: str) -> None:
+        pending, self._pending = self._pending, []
+        for phone, message_id, stat in pending:
+            asyncio.get_running_loop().create_task(self._receipt(session, phone, message_id, stat))
 
     async def _serve(self) -> None:
         while True:
             event = await self.server.next()
             if isinstance(event, (smpp34.Esme, lightsmsc.Esme)):
                 self.esmes[event.session_id] = event
-                pending, self._pending = self._pending, []  # receipts kept for the next bind, as SMSCs do
-                for phone, message_id, stat in pending:
-                    asyncio.get_running_loop().create_task(self._receipt(event.session_id, phone, message_id, stat))
+                self._resend_receipts(event.session_id)  # receipts kept for the next bind, as SMSCs do
             elif isinstance(event, (smpp34.SubmitSmEvent, lightsmsc.SubmitSmEvent)):
                 self._submit(event)
             elif isinstance(event, (smpp34.Unbound, lightsmsc.Unbound)):

@@ -43,11 +43,7 @@ def csv_recipients(path: str | Path, phone_column: str | None = None) -> Iterato
     ("Số điện thoại", "SĐT", "phone"...) unless named.  Field names are the headers
     folded to ASCII (``Họ và tên`` -> ``ho_va_ten``) and the plain header too."""
     path = Path(path)
-    try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise RecipientsError(f"cannot open {path}: {exc.strerror}") from None
-    with handle:
+    with _open(path) as handle:
         reader = csv.reader(_utf8_lines(handle, path))
         header = next(reader, None)
         if header is None:
@@ -59,6 +55,13 @@ def csv_recipients(path: str | Path, phone_column: str | None = None) -> Iterato
                 continue
             raw = cells[index] if index < len(cells) else ""
             yield Recipient(line, raw, dict(zip(names, cells)))
+
+
+def _open(path: Path) -> BinaryIO:
+    try:
+        return path.open("rb")
+    except OSError as exc:
+        raise RecipientsError(f"cannot open {path}: {exc.strerror}") from None
 
 
 def _utf8_lines(handle: BinaryIO, path: Path) -> Iterator[str]:
@@ -75,11 +78,7 @@ def _utf8_lines(handle: BinaryIO, path: Path) -> Iterator[str]:
 def csv_fields(path: str | Path) -> list[str]:
     """Template field names the file offers (its headers, folded), read from the header only."""
     path = Path(path)
-    try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise RecipientsError(f"cannot open {path}: {exc.strerror}") from None
-    with handle:  # the header's line only: a bad line further down is for the reading to name
+    with _open(path) as handle:  # the header's line only: a bad line further down is for the reading to name
         header = next(csv.reader(_utf8_lines(handle, path)), None) or []
     return [_field_name(h) for h in header]
 

@@ -120,7 +120,7 @@ class SmppGateway:
     def _drop(self, session: EsmeSession) -> None:
         if self._session is session:
             self._session = None
-        session.abort()
+        session.close()
 
     async def _close(self) -> None:
         session, self._session = self._session, None
@@ -128,7 +128,7 @@ class SmppGateway:
             try:
                 await session.unbind()
             except Exception:
-                session.abort()
+                session.close()
         if self._idler is not None:
             self._idler.cancel()
 
@@ -151,10 +151,8 @@ class SmppGateway:
                         waiting.append(asyncio.ensure_future(self._send_parts(session, message, pieces)))
                 if waiting:
                     await asyncio.wait(waiting)
-        except TimeoutError:
-            self._drop(session)  # no answer in time: the bind is suspect
-        except ConnectionError:
-            self._drop(session)
+        except (TimeoutError, ConnectionError):
+            self._drop(session)  # no answer in time, or the link went: the bind is suspect
         results = [self._result(message, answer) for message, answer in zip(messages, waiting)]
         return results + [self._not_sent(message, session) for message in messages[len(waiting):]]
 
@@ -169,7 +167,7 @@ class SmppGateway:
         if isinstance(value, SendResult):  # a long message's parts
             return value
         status, carrier_id = parse_submit_answer(value)
-        return self._outcome(message, status, carrier_id, [])
+        return self._outcome(message, status, [carrier_id] if status == 0 else [])
 
     def _not_sent(self, message: Outgoing, session: EsmeSession) -> SendResult:
         return SendResult(message.id, Outcome.TRANSIENT, reason=f"smpp: not sent in {self.submit_timeout:g}s"
@@ -188,12 +186,12 @@ class SmppGateway:
                 "tlvs": [smpp34.Tlv(TLV_OUR_MESSAGE_ID, str(message.id).encode())]}
 
     @staticmethod
-    def _outcome(message: Outgoing, status: int, carrier_id: str, ids: list[str]) -> SendResult:
-        """The result of a message whose last submitted part got `status` (parts before it: `ids`)."""
+    def _outcome(message: Outgoing, status: int, taken: list[str]) -> SendResult:
+        """The result of a message whose last submitted part got `status`; `taken`: the carrier ids of
+        the parts it took (all of them when status is 0)."""
+        first = taken[0] if taken else None
         if status == 0:
-            ids = [*ids, carrier_id]
-            return SendResult(message.id, Outcome.ACCEPTED, ids[0] or None, part_ids=tuple(ids[1:]))
-        first = ids[0] if ids else None
+            return SendResult(message.id, Outcome.ACCEPTED, first or None, part_ids=tuple(taken[1:]))
         if status in _THROTTLED:
             return SendResult(message.id, Outcome.THROTTLED, first, reason=f"smpp status {status:#x}", retry_after=1.0)
         outcome = Outcome.TRANSIENT if status in _TRANSIENT else Outcome.REJECTED
@@ -201,18 +199,18 @@ class SmppGateway:
 
     async def _send_parts(self, session: EsmeSession, message: Outgoing,
                           pieces: list[tuple[bytes, int]]) -> SendResult:
-        ids: list[str] = []  # the carrier's id of each part taken so far
+        taken: list[str] = []  # the carrier's id of each part taken so far
         for short_message, esm_class in pieces:
             try:
                 status, carrier_id = await session.submit_sm(message.sender, message.phone.lstrip("+"),
                                                              short_message, **self._fields(message, esm_class))
             except ConnectionError as exc:  # the link went: the bind is suspect
                 self._drop(session)
-                return SendResult(message.id, Outcome.TRANSIENT, ids[0] if ids else None, reason=f"smpp: {exc}")
-            if status != 0 or len(ids) == len(pieces) - 1:
-                return self._outcome(message, status, carrier_id, ids)
-            ids.append(carrier_id)
-        raise AssertionError("unreachable: the last part returns")
+                return SendResult(message.id, Outcome.TRANSIENT, taken[0] if taken else None, reason=f"smpp: {exc}")
+            if status != 0:
+                return self._outcome(message, status, taken)
+            taken.append(carrier_id)
+        return self._outcome(message, 0, taken)
 
     async def _delivered(self, events: list[Any]) -> None:
         """deliver_sm from the SMSC: receipts go to the sink in one push, inbound SMS one by one;

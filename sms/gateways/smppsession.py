@@ -20,7 +20,6 @@ What it does:
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -40,6 +39,7 @@ from sms.smppwire import (
     UNBIND_RESP,
     PduConnection,
     WireError,
+    Window,
     bind_transceiver,
     pdu,
     read_cstring,
@@ -66,8 +66,7 @@ class EsmeSession(PduConnection):
                  response_timeout: float = 10.0, ack_after_seconds: float = 0.005, ack_batch: int = 100) -> None:
         super().__init__()
         self._loop = asyncio.get_running_loop()
-        self._free_slots = window  # submits that may go unanswered right now
-        self._slot_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._window = Window(window)  # submits that may go unanswered at once
         self._on_deliver = on_deliver
         self.enquire_seconds, self.response_timeout = enquire_seconds, response_timeout
         self.ack_after_seconds, self.ack_batch = ack_after_seconds, ack_batch
@@ -90,7 +89,7 @@ class EsmeSession(PduConnection):
             if command_id != BIND_TRANSCEIVER_RESP or status != 0:
                 raise BindRefused(f"bind_transceiver refused: status {status:#x}")
         except BaseException:
-            session.abort()
+            session.close()
             raise
         session._spawn(session._keep_alive())
         return session
@@ -105,38 +104,15 @@ class EsmeSession(PduConnection):
                           **fields: Any) -> asyncio.Future[tuple[int, int, bytes]]:
         """Send a submit_sm once the window has room; the future is its answer (see parse_submit_answer).
         A chunk of messages costs one future each this way, not a task each."""
-        await self._window_slot()
+        await self._window.acquire()
         try:
-            answer = self._send_request(lambda sequence: smpp34.SubmitSm(
+            answer = self._request(lambda sequence: smpp34.SubmitSm(
                 source_addr, destination, short_message, sequence_number=sequence, **fields).encode())
         except BaseException:
-            self._release_slot()
+            self._window.release()
             raise
-        answer.add_done_callback(self._release_slot)
+        answer.add_done_callback(self._window.release)
         return answer
-
-    async def _window_slot(self) -> None:
-        # First come, first served, O(1) a release (asyncio.Semaphore scans all its waiters on every
-        # release in Python 3.11: a chunk of 500 behind a window of 200 made that the main cost).
-        if self._free_slots > 0 and not self._slot_waiters:
-            self._free_slots -= 1
-            return
-        waiter = self._loop.create_future()
-        self._slot_waiters.append(waiter)
-        try:
-            await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
-                self._release_slot()  # handed a slot just as we gave up: pass it on
-            raise
-
-    def _release_slot(self, _answer: object = None) -> None:
-        while self._slot_waiters:
-            waiter = self._slot_waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                return
-        self._free_slots += 1
 
     async def unbind(self, timeout: float = 5.0) -> None:
         try:
@@ -144,15 +120,9 @@ class EsmeSession(PduConnection):
         except ConnectionError:
             pass  # the SMSC closed the link: that is what unbinding is for
         finally:
-            self.abort()
+            self.close()
 
-    def abort(self) -> None:
-        self.close()
-
-    async def _request(self, encode: Callable[[int], bytes]) -> tuple[int, int, bytes]:
-        return await self._send_request(encode)
-
-    def _send_request(self, encode: Callable[[int], bytes]) -> asyncio.Future[tuple[int, int, bytes]]:
+    def _request(self, encode: Callable[[int], bytes]) -> asyncio.Future[tuple[int, int, bytes]]:
         """Send the PDU `encode(sequence)`; the future is the answer (command_id, status, PDU bytes)."""
         if not self.is_open:
             raise ConnectionError("SMPP link closed")
@@ -167,10 +137,11 @@ class EsmeSession(PduConnection):
         while True:
             await asyncio.sleep(self.enquire_seconds)
             try:
-                await asyncio.wait_for(self._request(lambda sequence: pdu(ENQUIRE_LINK, sequence)), self.response_timeout)
+                await asyncio.wait_for(self._request(lambda sequence: pdu(ENQUIRE_LINK, sequence)),
+                                       self.response_timeout)
             except (asyncio.TimeoutError, ConnectionError):
                 log.warning("smpp: no answer to enquire_link in %gs, closing the link", self.response_timeout)
-                self.abort()
+                self.close()
                 return
 
     # --- asyncio.Protocol ---
@@ -198,12 +169,12 @@ class EsmeSession(PduConnection):
                     self.write(pdu(ENQUIRE_LINK_RESP, sequence))
                 elif command_id == UNBIND:
                     self.write(pdu(UNBIND_RESP, sequence))
-                    self._loop.call_soon(self.abort)
+                    self._loop.call_soon(self.close)
                 else:
                     self.write(pdu(GENERIC_NACK, sequence, status=ESME_RINVCMDID))
         except (WireError, smpp34.SmppError) as exc:
             log.warning("smpp: broken PDU from the SMSC (%s), closing the link", exc)
-            self.abort()
+            self.close()
             return
         if len(self._delivered) >= self.ack_batch:
             self._hand_over()

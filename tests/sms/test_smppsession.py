@@ -158,7 +158,7 @@ def test_enquire_link_is_kept_up_while_the_smsc_answers() -> None:
         await asyncio.sleep(1.0)
         assert not session.closed.is_set()
         assert [c for c, _, _ in peer.seen].count(ENQUIRE_LINK) >= 5
-        session.abort()
+        session.close()
         await peer.stop()
 
     run(scenario())
@@ -171,7 +171,7 @@ def test_only_window_submits_are_unanswered_at_once() -> None:
         submits = [asyncio.create_task(session.submit_sm("CDC", f"8491000000{n}", b"hi")) for n in range(8)]
         await asyncio.sleep(0.3)
         assert [c for c, _, _ in peer.seen].count(SUBMIT_SM) == 3
-        session.abort()
+        session.close()
         for submit in submits:
             with pytest.raises(ConnectionError):
                 await submit
@@ -188,7 +188,7 @@ def test_the_smscs_enquire_link_and_unknown_commands_are_answered() -> None:
         await asyncio.sleep(0.3)
         assert (ENQUIRE_LINK_RESP, 0, 77) in peer.seen
         assert (GENERIC_NACK, 3, 78) in peer.seen  # ESME_RINVCMDID
-        session.abort()
+        session.close()
         await peer.stop()
 
     run(scenario())
@@ -204,14 +204,17 @@ def test_deliver_sm_is_acknowledged_only_after_it_was_stored() -> None:
                 raise RuntimeError("redis down")
 
         session = await EsmeSession.open("127.0.0.1", peer.port, "cdc", "pw", window=3, on_deliver=store)
-        receipt = smpp34.DeliverSm("84910000001", "CDC", b"id:X1 stat:DELIVRD", esm_class=4)
-        peer.send(smpp34.DeliverSm("84910000001", "CDC", b"id:X1 stat:DELIVRD", esm_class=4, sequence_number=5).encode())
+        def receipt(sequence: int) -> bytes:
+            return smpp34.DeliverSm("84910000001", "CDC", b"id:X1 stat:DELIVRD", esm_class=4,
+                                    sequence_number=sequence).encode()
+
+        peer.send(receipt(5))
         await asyncio.sleep(0.3)
         assert not [s for s in peer.seen if s[0] == DELIVER_SM_RESP]  # storing failed: no answer, the SMSC resends
-        peer.send(smpp34.DeliverSm("84910000001", "CDC", receipt.short_message, esm_class=4, sequence_number=6).encode())
+        peer.send(receipt(6))
         await asyncio.sleep(0.3)
         assert [s for s in peer.seen if s[0] == DELIVER_SM_RESP] == [(DELIVER_SM_RESP, 0, 6)]
-        session.abort()
+        session.close()
         await peer.stop()
 
     run(scenario())
