@@ -25,14 +25,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from redis import Redis
 from sqlalchemy import bindparam, insert, or_, select, text, update
 from sqlalchemy.engine import Connection, Engine
 
+from robocall.db import array_sql, joined
 from robocall.models import utcnow
 from sms.gateways.base import Receipt
 from sms.models import FINAL_STATES, MessageState, SmsMessage, SmsMessagePart, SmsReceipt
@@ -47,36 +48,69 @@ def _inbox(prefix: str) -> str:
     return f"{prefix}:sms:receipts"
 
 
-@dataclass(frozen=True, slots=True)
-class _Queued:
-    """A receipt as it waits in Redis: `first_seen` (epoch seconds) decides when it is set aside."""
+@dataclass(slots=True)
+class Receipts:
+    """A gateway's receipts as columns (the i-th receipt is (ids[i], states[i], errors[i], ats[i])), the
+    way they wait in Redis and go to PostgreSQL: a hundred thousand receipts cost no object each.
+    `ats` are epoch milliseconds; `seen` when each was first queued (epoch seconds) decides when a
+    receipt nobody claims is set aside."""
 
     gateway: str
-    receipt: Receipt
-    first_seen: float
+    ids: list[str] = field(default_factory=list)
+    states: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    ats: list[int] = field(default_factory=list)
+    seen: list[float] = field(default_factory=list)
 
-    @property
-    def key(self) -> str:
-        return self.receipt.gateway_message_id
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def extend(self, other: Receipts) -> None:
+        self.ids += other.ids
+        self.states += other.states
+        self.errors += other.errors
+        self.ats += other.ats
+        self.seen += other.seen
+
+    def take(self, indexes: list[int]) -> Receipts:
+        """The receipts at `indexes`, in that order."""
+        return Receipts(self.gateway, [self.ids[i] for i in indexes], [self.states[i] for i in indexes],
+                        [self.errors[i] for i in indexes], [self.ats[i] for i in indexes],
+                        [self.seen[i] for i in indexes])
+
+    def encode(self) -> str:
+        return json.dumps({"g": self.gateway, "id": self.ids, "st": self.states, "err": self.errors,
+                           "at": self.ats, "seen": self.seen})
+
+    @staticmethod
+    def decode(item: bytes | str) -> Receipts:
+        data = json.loads(item)
+        if isinstance(data, list):  # queued by an older version: [gateway, [[id, status, error, iso time, seen]...]]
+            gateway, rows = data
+            return Receipts(gateway, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
+                            [_ms(dt.datetime.fromisoformat(r[3])) for r in rows], [r[4] for r in rows])
+        return Receipts(data["g"], data["id"], data["st"], data["err"], data["at"], data["seen"])
+
+    @staticmethod
+    def of(gateway: str, receipts: list[Receipt], seen: float) -> Receipts:
+        now = _ms(utcnow())
+        return Receipts(gateway, [r.gateway_message_id for r in receipts], [r.status for r in receipts],
+                        [r.error[:200] for r in receipts], [_ms(r.at) if r.at else now for r in receipts],
+                        [seen] * len(receipts))
 
 
-def _encode(gateway: str, receipts: list[Receipt], first_seen: list[float]) -> str:
-    now = utcnow()
-    return json.dumps([gateway, [[r.gateway_message_id, r.status, r.error[:200], (r.at or now).isoformat(), seen]
-                                 for r, seen in zip(receipts, first_seen)]])
+def _ms(at: dt.datetime) -> int:
+    return int(at.timestamp() * 1000)
 
 
-def _decode(item: bytes) -> list[_Queued]:
-    gateway, rows = json.loads(item)
-    return [_Queued(gateway, Receipt(gid, status, error, dt.datetime.fromisoformat(at)), seen)
-            for gid, status, error, at, seen in rows]
+def _at(ms: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
 
 
 def queue_receipts(redis: Redis, prefix: str, gateway: str, receipts: list[Receipt]) -> None:
     """Put receipts in Redis at once (one list item for the whole batch)."""
     if receipts:
-        now = time.time()
-        redis.rpush(_inbox(prefix), _encode(gateway, receipts, [now] * len(receipts)))
+        redis.rpush(_inbox(prefix), Receipts.of(gateway, receipts, time.time()).encode())
 
 
 def drain_receipts(engine: Engine, redis: Redis, prefix: str, rounds: int = 50) -> int:
@@ -97,20 +131,25 @@ def drain_receipts(engine: Engine, redis: Redis, prefix: str, rounds: int = 50) 
             items = redis.lrange(key, 0, _DRAIN_ITEMS - 1)
             if not items:
                 break
-            queued = [q for item in items for q in _decode(item)]
-            done, unmatched = apply_receipts(engine, queued)
+            groups = _by_gateway(Receipts.decode(item) for item in items)
+            done, unmatched = apply_receipts(engine, groups)
             changed += done
             now = time.time()
             retry, too_old = [], []
-            for q in unmatched:
-                (retry if now - q.first_seen < MATCH_WINDOW.total_seconds() else too_old).append(q)
+            for group in unmatched:
+                young = [i for i, seen in enumerate(group.seen) if now - seen < MATCH_WINDOW.total_seconds()]
+                old = sorted(set(range(len(group))) - set(young))
+                if young:
+                    retry.append(group.take(young))
+                if old:
+                    too_old.append(group.take(old))
             _set_aside(engine, too_old)
             with redis.pipeline(transaction=True) as pipe:
-                for gateway, group in _by_gateway(retry).items():
-                    pipe.rpush(key, _encode(gateway, [q.receipt for q in group], [q.first_seen for q in group]))
+                for group in retry:
+                    pipe.rpush(key, group.encode())
                 pipe.ltrim(key, len(items), -1)
                 pipe.execute()
-            if len(items) < _DRAIN_ITEMS or len(retry) == len(queued):
+            if len(items) < _DRAIN_ITEMS or sum(map(len, retry)) == sum(map(len, groups)):
                 break  # what is left is only waiting for its message: try again on the next call
     finally:
         try:
@@ -122,67 +161,73 @@ def drain_receipts(engine: Engine, redis: Redis, prefix: str, rounds: int = 50) 
 
 def record_receipts(engine: Engine, gateway: str, receipts: list[Receipt]) -> int:
     """Apply receipts at once and set aside those without a message (a single process: scripts, tests)."""
-    now = time.time()
-    changed, unmatched = apply_receipts(engine, [_Queued(gateway, r, now) for r in receipts])
+    changed, unmatched = apply_receipts(engine, [Receipts.of(gateway, receipts, time.time())])
     _set_aside(engine, unmatched)
     return changed
 
 
-def _by_gateway(queued: list[_Queued]) -> dict[str, list[_Queued]]:
-    groups: dict[str, list[_Queued]] = defaultdict(list)
-    for q in queued:
-        groups[q.gateway].append(q)
-    return groups
+def _by_gateway(batches: Iterable[Receipts]) -> list[Receipts]:
+    groups: dict[str, Receipts] = {}
+    for batch in batches:
+        if batch.gateway in groups:
+            groups[batch.gateway].extend(batch)
+        else:
+            groups[batch.gateway] = batch
+    return list(groups.values())
 
 
-def apply_receipts(engine: Engine, queued: list[_Queued]) -> tuple[int, list[_Queued]]:
-    """Finish the messages of `queued` receipts: (messages changed, receipts whose message is unknown)."""
+def apply_receipts(engine: Engine, groups: list[Receipts]) -> tuple[int, list[Receipts]]:
+    """Finish the messages of the receipts (one group per gateway): (messages changed, the receipts
+    whose message is unknown)."""
     changed = 0
-    unmatched: list[_Queued] = []
-    for gateway, group in _by_gateway(queued).items():
+    unmatched: list[Receipts] = []
+    for group in groups:
         # Sorted: every applier updates rows in the same order (no deadlock with a concurrent cancel).
-        group.sort(key=lambda q: q.key)
+        group = group.take(sorted(range(len(group)), key=group.ids.__getitem__))
         with engine.begin() as connection:
-            finished = _finish(connection, gateway, group)
+            finished = _finish(connection, group)
             changed += len(finished)
-            rest = [q for q in group if q.key not in finished]
-            known = _carrier_ids(connection, gateway, [q.key for q in rest])
+            rest = [i for i, gid in enumerate(group.ids) if gid not in finished]
+            known = _carrier_ids(connection, group.gateway, [group.ids[i] for i in rest])
             # A receipt repeated: its message is final already.  Not one merely `accepted`: each statement
             # sees a newer snapshot, so a message accepted since _finish ran is still waiting for it.
             final = {gid for gid, _, part, state in known if part == 1 and state in FINAL_STATES}
-            rest = [q for q in rest if q.key not in final]
+            rest = [i for i in rest if group.ids[i] not in final]
             by_part = {gid: (message_id, part) for gid, message_id, part, _ in known if part > 1}
-            changed += _fail_parts(connection, [(by_part[q.key], q.receipt) for q in rest if q.key in by_part])
-            unmatched.extend(q for q in rest if q.key not in by_part)
+            changed += _fail_parts(connection, [(by_part[group.ids[i]], group.states[i], group.errors[i], group.ats[i])
+                                                for i in rest if group.ids[i] in by_part])
+            lost = [i for i in rest if group.ids[i] not in by_part]
+            if lost:
+                unmatched.append(group.take(lost))
     return changed, unmatched
 
 
-def _finish(connection: Connection, gateway: str, group: list[_Queued]) -> set[str]:
+def _finish(connection: Connection, group: Receipts) -> set[str]:
     """accepted -> delivered/failed/expired for the receipts' messages; the carrier ids it finished."""
-    rows = [(q.key, _STATES.get(q.receipt.status, MessageState.FAILED).value, q.receipt.error,
-             q.receipt.at or utcnow()) for q in group]
+    states = [_STATES.get(status, MessageState.FAILED).value for status in group.states]
     if connection.dialect.name == "postgresql":
         # One statement for the whole batch (executemany costs a round of planning per row).
         # LATERAL ... LIMIT 1: one index probe per receipt whatever the planner's statistics say (a hash
         # join over every carrier id of the gateway was its choice on a freshly loaded table).
         result = connection.execute(text(
-            "UPDATE smsmessage AS m SET state = v.state, reason = v.reason, done_at = v.at"
-            " FROM unnest(CAST(:gids AS text[]), CAST(:states AS text[]), CAST(:reasons AS text[]),"
-            " CAST(:ats AS timestamptz[])) AS v(gid, state, reason, at)"
+            "UPDATE smsmessage AS m SET state = v.state, reason = v.reason, done_at = to_timestamp(v.at / 1000.0)"
+            f" FROM unnest({array_sql('gids', 'text')}, {array_sql('states', 'text')},"
+            f" {array_sql('reasons', 'text')}, {array_sql('ats', 'bigint')}) AS v(gid, state, reason, at)"
             " CROSS JOIN LATERAL (SELECT message_id FROM smsmessagepart WHERE gateway = :gateway"
             " AND gateway_message_id = v.gid AND part = 1 LIMIT 1) AS p"
             " WHERE m.id = p.message_id AND m.state = :accepted"
             " RETURNING v.gid"),
-            {"gids": [r[0] for r in rows], "states": [r[1] for r in rows], "reasons": [r[2] for r in rows],
-             "ats": [r[3] for r in rows], "gateway": gateway, "accepted": MessageState.ACCEPTED.value})
+            {"gids": joined(group.ids), "states": joined(states), "reasons": joined(group.errors),
+             "ats": joined(group.ats), "gateway": group.gateway, "accepted": MessageState.ACCEPTED.value})
         return set(result.scalars())
     finished: set[str] = set()
     statement = (update(SmsMessage)
-                 .where(SmsMessage.id == _message_of(gateway, bindparam("gid")), SmsMessage.state == MessageState.ACCEPTED)
+                 .where(SmsMessage.id == _message_of(group.gateway, bindparam("gid")),
+                        SmsMessage.state == MessageState.ACCEPTED)
                  .values(state=bindparam("st"), reason=bindparam("why"), done_at=bindparam("at"))
                  .execution_options(synchronize_session=False))
-    for gid, state, reason, at in rows:
-        if connection.execute(statement, {"gid": gid, "st": state, "why": reason, "at": at}).rowcount:
+    for gid, state, reason, at in zip(group.ids, states, group.errors, group.ats):
+        if connection.execute(statement, {"gid": gid, "st": state, "why": reason, "at": _at(at)}).rowcount:
             finished.add(gid)
     return finished
 
@@ -195,11 +240,11 @@ def _carrier_ids(connection: Connection, gateway: str, gids: list[str]) -> list[
         # One index probe per id (LATERAL, OFFSET 0 keeps the planner from turning it into a join):
         # on a fresh table without statistics it chose to scan the whole message table instead.
         rows = connection.execute(text(
-            "SELECT v.gid, p.message_id, p.part, m.state FROM unnest(CAST(:gids AS text[])) AS v(gid)"
+            f"SELECT v.gid, p.message_id, p.part, m.state FROM unnest({array_sql('gids', 'text')}) AS v(gid)"
             " CROSS JOIN LATERAL (SELECT message_id, part FROM smsmessagepart WHERE gateway = :gateway"
             " AND gateway_message_id = v.gid OFFSET 0) AS p"
             " CROSS JOIN LATERAL (SELECT state FROM smsmessage WHERE id = p.message_id OFFSET 0) AS m"),
-            {"gids": gids, "gateway": gateway})
+            {"gids": joined(gids), "gateway": gateway})
     else:
         rows = connection.execute(select(SmsMessagePart.gateway_message_id, SmsMessagePart.message_id,
                                          SmsMessagePart.part, SmsMessage.state).join(
@@ -215,11 +260,11 @@ def _message_of(gateway: str, gid: Any) -> Any:
         SmsMessagePart.part == 1).scalar_subquery()
 
 
-def _fail_parts(connection: Connection, parts: list[tuple[tuple[int, int], Receipt]]) -> int:
-    """A part that did not arrive fails its message, even one its first part marked delivered."""
-    failed = [{"mid": message_id, "why": f"part {part}: {receipt.error or receipt.status}"[:200],
-               "at": receipt.at or utcnow()}
-              for (message_id, part), receipt in parts if receipt.status != "delivered"]
+def _fail_parts(connection: Connection, parts: list[tuple[tuple[int, int], str, str, int]]) -> int:
+    """A part that did not arrive fails its message, even one its first part marked delivered.
+    `parts`: ((message id, part), status, error, at) of receipts for parts 2..n."""
+    failed = [{"mid": message_id, "why": f"part {part}: {error or status}"[:200], "at": _at(at)}
+              for (message_id, part), status, error, at in parts if status != "delivered"]
     if not failed:
         return 0
     result = connection.execute(
@@ -230,11 +275,10 @@ def _fail_parts(connection: Connection, parts: list[tuple[tuple[int, int], Recei
     return max(result.rowcount, 0)
 
 
-def _set_aside(engine: Engine, unmatched: list[_Queued]) -> None:
-    if not unmatched:
-        return
-    with engine.begin() as connection:
-        connection.execute(insert(SmsReceipt), [
-            {"gateway": q.gateway, "gateway_message_id": q.key, "status": q.receipt.status,
-             "error": q.receipt.error[:200], "received_at": q.receipt.at or utcnow(), "applied": False}
-            for q in unmatched])
+def _set_aside(engine: Engine, unmatched: list[Receipts]) -> None:
+    rows = [{"gateway": group.gateway, "gateway_message_id": gid, "status": status, "error": error,
+             "received_at": _at(at), "applied": False}
+            for group in unmatched for gid, status, error, at in zip(group.ids, group.states, group.errors, group.ats)]
+    if rows:
+        with engine.begin() as connection:
+            connection.execute(insert(SmsReceipt), rows)

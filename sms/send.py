@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, bindparam, insert, or_, select, text, update
 from sqlalchemy.engine import Connection
 
-from robocall.db import one_of
+from robocall.db import array_sql, joined, one_of
 from robocall.models import utcnow
 from sms.campaigns import campaign_status, opted_out_among
 from sms.context import SmsContext
@@ -191,9 +191,9 @@ def _accept(connection: Connection, accepted: list[dict[str, object]], now: dt.d
         # One statement for the chunk: executemany plans and runs an UPDATE per row.
         connection.execute(text(
             "UPDATE smsmessage AS m SET state = :accepted, gateway_message_id = v.gid, accepted_at = :now,"
-            " reason = '' FROM unnest(CAST(:ids AS bigint[]), CAST(:gids AS text[])) AS v(id, gid)"
+            f" reason = '' FROM unnest({array_sql('ids', 'bigint')}, {array_sql('gids', 'text')}) AS v(id, gid)"
             " WHERE m.id = v.id AND m.state = :submitted"),
-            {"ids": [a["mid"] for a in accepted], "gids": [a["gid"] for a in accepted], "now": now,
+            {"ids": joined(a["mid"] for a in accepted), "gids": joined(a["gid"] for a in accepted), "now": now,
              "accepted": MessageState.ACCEPTED.value, "submitted": MessageState.SUBMITTED.value})
         return
     connection.execute(update(SmsMessage).where(
@@ -211,10 +211,10 @@ def _record_carrier_ids(connection: Connection, gateway: str, accepted: list[Sen
     if connection.dialect.name == "postgresql":
         connection.execute(text(
             "INSERT INTO smsmessagepart (message_id, gateway, gateway_message_id, part)"
-            " SELECT v.mid, :gateway, v.gid, v.part FROM unnest(CAST(:mids AS bigint[]), CAST(:gids AS text[]),"
-            " CAST(:parts AS int[])) AS v(mid, gid, part)"),
-            {"gateway": gateway, "mids": [r[0] for r in rows], "parts": [r[1] for r in rows],
-             "gids": [r[2] for r in rows]})
+            f" SELECT v.mid, :gateway, v.gid, v.part FROM unnest({array_sql('mids', 'bigint')},"
+            f" {array_sql('gids', 'text')}, {array_sql('parts', 'int')}) AS v(mid, gid, part)"),
+            {"gateway": gateway, "mids": joined(r[0] for r in rows), "parts": joined(r[1] for r in rows),
+             "gids": joined(r[2] for r in rows)})
         return
     connection.execute(insert(SmsMessagePart), [
         {"message_id": mid, "gateway": gateway, "gateway_message_id": gid, "part": part} for mid, part, gid in rows])
