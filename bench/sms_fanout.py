@@ -159,6 +159,7 @@ def main() -> None:
     from sms.context import context_from_settings
     from robocall.queues import wait_for_jobs
     from sms.fanout import send_while_loading
+    from robocall.gc_tuning import freeze_startup_objects
     from sms.models import SmsMessage
     from sms.prepare import Template
     from sms.recipients import csv_fields, csv_recipients
@@ -179,7 +180,8 @@ def main() -> None:
                       "--receipt-url", f"http://127.0.0.1:{web_port}/sms/receipts/vnpt", "--secret", SECRET,
                       "--smsc", args.smsc])
     web_app = spawn(["-c", "from aiohttp import web; from sms.web import add_sms_routes; app = web.Application(); "
-                           f"add_sms_routes(app); web.run_app(app, host='127.0.0.1', port={web_port}, print=None)"])
+                           "from robocall.gc_tuning import freeze_startup_objects; add_sms_routes(app); "
+                           f"freeze_startup_objects(); web.run_app(app, host='127.0.0.1', port={web_port}, print=None)"])
     time.sleep(2)
     template_text = "Ban chỉ đạo phòng chống dịch tỉnh: {{ ho_va_ten }} hãy khai báo y tế tại tokhaiyte.vn"
 
@@ -201,6 +203,7 @@ def main() -> None:
             cpu_before = {"postgres": postgres_cpu(), "redis": sum(cpu_seconds(p) for p in redis_pids()),
                           "carriers": cpu_seconds(carriers.pid), "web": cpu_seconds(web_app.pid),
                           "driver": driver_cpu(), **{f"worker {i + 1}": cpu_seconds(w.pid) for i, w in enumerate(workers)}}
+            freeze_startup_objects()  # as `robocall sms send` does once it is ready
             started = time.monotonic()
             loaded = started
 

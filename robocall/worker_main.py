@@ -13,6 +13,7 @@ import click
 from rq import SimpleWorker, Worker
 
 from robocall.config import get_settings
+from robocall.gc_tuning import freeze_startup_objects
 from robocall.logging_setup import configure_logging
 from robocall.queues import ALL, SMS, queue, redis_connection
 
@@ -29,6 +30,8 @@ def run_worker(queues: tuple[str, ...] = ALL, burst: bool = False, fork: bool = 
                           name=f"robocall-{os.getpid()}")
     if SMS in queues and not fork:
         _prepare_sms_gateways()
+    if not fork:  # a forked job's process starts and ends with its job
+        freeze_startup_objects()
     try:
         worker.work(burst=burst, logging_level=logging.getLevelName(logging.WARNING))
     finally:

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import insert, update
 
 from robocall.config import get_settings
+from robocall.gc_tuning import freeze_startup_objects
 from robocall.migrate import upgrade
 from robocall.models import utcnow
 from robocall.phones import InvalidPhone, normalize
@@ -41,6 +42,7 @@ from sms.text import GSM7, UCS2
 def _context() -> SmsContext:
     ctx = context_from_settings(get_settings())
     upgrade(ctx.engine)
+    freeze_startup_objects()  # `sms send` and `sms run` may handle millions of messages
     return ctx
 
 

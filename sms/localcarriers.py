@@ -23,6 +23,7 @@ from typing import Any
 import smpp34
 from aiohttp import ClientSession, web
 
+from robocall.gc_tuning import freeze_startup_objects
 from sms import lightsmsc
 
 TLV_OUR_MESSAGE_ID = 0x1501
@@ -324,6 +325,7 @@ def main() -> None:
     smsc = LocalSmsc(port=args.smpp_port, engine=args.smsc, record=False).start()
     http = LocalHttpCarrier(port=args.http_port, receipt_url=args.receipt_url, receipt_secret=args.secret,
                             record=False).start()
+    freeze_startup_objects()
     print("carriers ready", flush=True)
     try:
         while True:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, bindparam, insert, or_, select, text, update
 from sqlalchemy.engine import Connection
 
-from robocall.db import array_sql, joined, one_of
+from robocall.db import array_sql, joined
 from robocall.models import utcnow
 from sms.campaigns import campaign_status, opted_out_among
 from sms.context import SmsContext
@@ -81,7 +81,8 @@ def send_batch(ctx: SmsContext, campaign_id: int, first_id: int, last_id: int,
         if start and campaign_status(ctx.engine, campaign_id) not in SENDABLE:
             result.skipped = "campaign paused or cancelled"  # takes effect between chunks
             break
-        claimed = _claim(ctx, due_ids[start:start + CHUNK], now)
+        chunk = due_ids[start:start + CHUNK]
+        claimed = _claim(ctx, campaign_id, chunk[0], chunk[-1], now)
         result.claimed += len(claimed)
         claimed = _drop_opted_out(ctx, claimed, now, result)
         by_gateway: dict[str, list[_Claimed]] = defaultdict(list)
@@ -108,13 +109,15 @@ def _due_ids(ctx: SmsContext, campaign_id: int, first_id: int, last_id: int, now
             _due(now, ctx.policy.submit_lease)).order_by(SmsMessage.id)).scalars())
 
 
-def _claim(ctx: SmsContext, ids: list[int], now: dt.datetime) -> list[_Claimed]:
-    """queued -> submitted, committed before sending; the state is checked again, so of two jobs on
-    the same messages only one gets each."""
+def _claim(ctx: SmsContext, campaign_id: int, first_id: int, last_id: int, now: dt.datetime) -> list[_Claimed]:
+    """The due messages with ids in [first_id, last_id]: queued -> submitted, committed before sending;
+    the state is checked again, so of two jobs on the same messages only one gets each.  A range, not
+    a list of ids: one walk along the primary key instead of a probe per message."""
     with ctx.engine.begin() as connection:
         rows = connection.execute(
             update(SmsMessage)
-            .where(one_of(connection.dialect.name, SmsMessage.id, ids), _due(now, ctx.policy.submit_lease))
+            .where(SmsMessage.campaign_id == campaign_id, SmsMessage.id >= first_id, SmsMessage.id <= last_id,
+                   _due(now, ctx.policy.submit_lease))
             .values(state=MessageState.SUBMITTED, attempts=SmsMessage.attempts + 1, submitted_at=now)
             .returning(SmsMessage.id, SmsMessage.phone, SmsMessage.gateway, SmsMessage.text, SmsMessage.encoding,
                        SmsMessage.segments, SmsMessage.attempts)

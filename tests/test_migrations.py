@@ -48,3 +48,18 @@ def test_receipts_still_find_messages_accepted_before_the_carrier_id_table(db_en
     assert record_receipts(db_engine, "vnpt", [Receipt("C42", "delivered", "", now)]) == 1
     with db_engine.connect() as connection:
         assert connection.execute(text("SELECT state FROM smsmessage")).scalar() == "delivered"
+
+
+def test_message_pages_leave_room_for_hot_updates_on_postgresql(db_engine: Engine) -> None:
+    """0007: smsmessage's pages are filled to 40 % so that a message's state changes stay on its page."""
+    import pytest
+    from sqlalchemy import text
+
+    from sms.models import FILLFACTOR
+
+    if db_engine.dialect.name != "postgresql":
+        pytest.skip("fillfactor is a PostgreSQL storage parameter")
+    upgrade(db_engine)
+    with db_engine.connect() as connection:
+        options = connection.execute(text("SELECT reloptions FROM pg_class WHERE relname = 'smsmessage'")).scalar()
+    assert options == [f"fillfactor={FILLFACTOR}"]

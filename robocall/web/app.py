@@ -16,6 +16,7 @@ from aiohttp import web
 from robocall.config import Settings, get_settings
 from robocall.flows.loader import Flow, load_flows
 from robocall.flows.problems import Problem
+from robocall.gc_tuning import freeze_startup_objects
 from robocall.web.dashboard import setup_dashboard
 from robocall.web.security import public
 
@@ -58,7 +59,9 @@ async def list_flows(request: web.Request) -> web.Response:
 
 
 def run(port: int, host: str = "127.0.0.1") -> None:
-    web.run_app(create_app(), host=host, port=port)
+    app = create_app()
+    freeze_startup_objects()
+    web.run_app(app, host=host, port=port)
 
 
 def _add_sms_routes(app: web.Application) -> None:
