@@ -14,12 +14,12 @@ import datetime as dt
 import time
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from rq import Queue
 from rq.job import Job, JobStatus
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import Engine
 
 from robocall.models import utcnow
@@ -37,29 +37,34 @@ def send_batch_job(campaign_id: int, first_id: int, last_id: int) -> dict[str, o
 
 
 def due_ranges(engine: Engine, campaign_id: int, batch_size: int, now: dt.datetime,
-               lease: dt.timedelta, after_id: int = 0, whole_only: bool = False) -> Iterator[tuple[int, int]]:
-    """(first id, last id) of each run of `batch_size` due messages with ids above `after_id`, streamed;
-    `whole_only` leaves out a last, short run (a list still loading will add to it)."""
-    query = select(SmsMessage.id).where(SmsMessage.campaign_id == campaign_id, SmsMessage.id > after_id,
-                                        _due(now, lease)).order_by(SmsMessage.id)
+               lease: dt.timedelta, after_id: int = 0, whole_only: bool = False) -> list[tuple[int, int]]:
+    """(first id, last id) of each run of `batch_size` due messages with ids above `after_id`;
+    `whole_only` leaves out a last, short run (a list still loading will add to it).  The database
+    numbers the due messages and returns only each run's ends: two rows a batch, not a row a message."""
+    numbered = select(SmsMessage.id, func.row_number().over(order_by=SmsMessage.id).label("n"),
+                      func.count().over().label("total")).where(
+        SmsMessage.campaign_id == campaign_id, SmsMessage.id > after_id, _due(now, lease)).subquery()
+    query = select(numbered.c.id, numbered.c.n, numbered.c.total).where(or_(
+        numbered.c.n % batch_size == 1 % batch_size, numbered.c.n % batch_size == 0,
+        numbered.c.n == numbered.c.total)).order_by(numbered.c.id)
     with engine.connect() as connection:
-        first = last = None
-        count = 0
-        for (message_id,) in connection.execution_options(yield_per=20_000).execute(query):
-            if first is None:
-                first = message_id
-            last, count = message_id, count + 1
-            if count == batch_size:
-                yield first, last
-                first, count = None, 0
-        if first is not None and last is not None and not whole_only:
-            yield first, last
+        ends = connection.execute(query).all()
+    ranges: list[tuple[int, int]] = []
+    first: int | None = None
+    for message_id, n, total in ends:
+        if (n - 1) % batch_size == 0:
+            first = message_id
+        if first is not None and (n % batch_size == 0 or n == total):
+            if n % batch_size == 0 or not whole_only:
+                ranges.append((first, message_id))
+            first = None
+    return ranges
 
 
 def enqueue_due(ctx: SmsContext, queue: Queue, campaign_id: int, now: dt.datetime | None = None) -> list[str]:
     now = now or utcnow()
-    return enqueue_ranges(queue, campaign_id, list(due_ranges(ctx.engine, campaign_id, ctx.policy.batch_size, now,
-                                                              ctx.policy.submit_lease)))
+    return enqueue_ranges(queue, campaign_id, due_ranges(ctx.engine, campaign_id, ctx.policy.batch_size, now,
+                                                         ctx.policy.submit_lease))
 
 
 def enqueue_ranges(queue: Queue, campaign_id: int, ranges: list[tuple[int, int]]) -> list[str]:
@@ -126,8 +131,8 @@ def drive(ctx: SmsContext, campaign_id: int, on_progress: Callable[[CampaignFigu
         if status == CampaignStatus.LOADING:
             if not ctx.policy.quiet_hours.quiet(now) or standing:
                 # Whole batches as they are loaded (the rest, and retries, once the list is in).
-                ranges = list(due_ranges(ctx.engine, campaign_id, ctx.policy.batch_size, now,
-                                         ctx.policy.submit_lease, after_id=loaded_up_to, whole_only=True))
+                ranges = due_ranges(ctx.engine, campaign_id, ctx.policy.batch_size, now,
+                                    ctx.policy.submit_lease, after_id=loaded_up_to, whole_only=True)
                 loading_jobs += enqueue_ranges(queue, campaign_id, ranges)
                 loaded_up_to = ranges[-1][1] if ranges else loaded_up_to
             progress()

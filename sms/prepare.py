@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-from jinja2 import StrictUndefined
+from jinja2 import StrictUndefined, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from robocall.flows.templates import TemplateError, fields_in
@@ -64,6 +64,11 @@ class Template:
         self._compiled = _ENV.from_string(self.source) if self.fields else None
         self.fixed = None if self.fields else self._finish(self.source)
         self.fixed_measure = measure(self.fixed) if self.fixed is not None else None
+        # Text and fields only (the usual campaign text): filled by joining its pieces, the text pieces
+        # finished once here.  Anything else (filters, conditions) is rendered by Jinja.
+        pieces = _plain_pieces(self.source) if self.fields else None
+        self._pieces = None if pieces is None else [(is_field, value if is_field else self._finish(value))
+                                                    for is_field, value in pieces]
 
     def _finish(self, text: str) -> str:
         text = nfc(text)
@@ -73,6 +78,13 @@ class Template:
         if self.fixed is not None:
             assert self.fixed_measure is not None
             return None, self.fixed_measure
+        if self._pieces is not None:
+            # Stripping is a character-by-character mapping (a mark left at a piece's edge is dropped
+            # either way), so finishing each piece and joining gives what finishing the whole gives.
+            finish = strip_accents if self.strip else str
+            text = nfc("".join([finish(values.get(value) or "") if is_field else value
+                                for is_field, value in self._pieces]))
+            return text, _measure_cached(text)
         assert self._compiled is not None
         filled = {name: values.get(name) or "" for name in self.fields}
         # As Template.render does, but with shared=True: the context takes `filled` as it is instead of
@@ -81,6 +93,23 @@ class Template:
         text = self._finish(_ENV.concat(self._compiled.root_render_func(  # type: ignore[attr-defined]
             self._compiled.new_context(filled, shared=True))))
         return text, _measure_cached(text)
+
+
+def _plain_pieces(source: str) -> list[tuple[bool, str]] | None:
+    """(is a field, text or field name) for each piece of a template made only of text and ``{{ name }}``
+    (as Jinja parses it); None for anything else.  Jinja outputs such a field as str(value)."""
+    pieces: list[tuple[bool, str]] = []
+    for node in _ENV.parse(source).body:
+        if not isinstance(node, nodes.Output):
+            return None
+        for child in node.nodes:
+            if isinstance(child, nodes.TemplateData):
+                pieces.append((False, child.data))
+            elif isinstance(child, nodes.Name) and child.ctx == "load":
+                pieces.append((True, child.name))
+            else:
+                return None
+    return pieces
 
 
 @lru_cache(maxsize=65536)

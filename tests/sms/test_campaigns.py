@@ -117,3 +117,34 @@ def test_cancel_expires_what_is_not_sent_and_pause_resume(tmp_path: Path, ctx: C
     set_status(migrated, summary.campaign_id, CampaignStatus.CANCELLED)
     current = figures(migrated, summary.campaign_id)
     assert current.by_state == {"expired": 5} and current.status == "cancelled"
+
+
+@pytest.mark.parametrize("batch", [1, 3, 4, 10])
+def test_due_messages_are_cut_into_batches_of_consecutive_ids(tmp_path: Path, ctx: Callable[[], SmsContext],
+                                                             migrated: Engine, batch: int) -> None:
+    """due_ranges: runs of `batch` due messages (a message not due leaves no gap in a run); the last,
+    short run only when it is asked for; nothing above `after_id`."""
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    from robocall.models import utcnow
+    from sms.fanout import due_ranges
+
+    c = ctx()
+    path = write_csv(tmp_path / "list.csv", [["x", f"091{i:07d}"] for i in range(10)])
+    summary = create_campaign(migrated, csv_recipients(path), Template("Hi", False), c.router)
+    with migrated.begin() as connection:
+        ids = connection.execute(select(SmsMessage.id).where(SmsMessage.campaign_id == summary.campaign_id)
+                                 .order_by(SmsMessage.id)).scalars().all()
+        connection.execute(update(SmsMessage).where(SmsMessage.id.in_([ids[2], ids[7]]))  # type: ignore[attr-defined]
+                           .values(state=MessageState.DELIVERED))
+    due = [i for i in ids if i not in (ids[2], ids[7])]
+    runs = [due[i:i + batch] for i in range(0, len(due), batch)]
+    now, lease = utcnow(), dt.timedelta(minutes=2)
+    assert due_ranges(migrated, summary.campaign_id, batch, now, lease) == [(r[0], r[-1]) for r in runs]
+    whole = [(r[0], r[-1]) for r in runs if len(r) == batch]
+    assert due_ranges(migrated, summary.campaign_id, batch, now, lease, whole_only=True) == whole
+    later = [i for i in due if i > ids[4]]
+    assert due_ranges(migrated, summary.campaign_id, batch, now, lease, after_id=ids[4]) == [
+        (later[i], later[min(i + batch, len(later)) - 1]) for i in range(0, len(later), batch)]
