@@ -36,12 +36,37 @@ ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@1
 SECRET = "bench-secret"
 
 
-def free_port() -> int:
+def free_ports(count: int) -> list[int]:
+    """`count` different free ports (each socket held until all are chosen: two calls of a one-port
+    helper can get the same port back, and the carriers then fail to start)."""
     import socket
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def wait_listening(ports: list[int], processes: list[subprocess.Popen[bytes]], timeout: float = 30) -> None:
+    """Until something accepts connections on every port; stop at once if a process has died."""
+    import socket
+
+    deadline = time.monotonic() + timeout
+    for port in ports:
+        while True:
+            if any(p.poll() is not None for p in processes):
+                raise SystemExit("a local carrier or the receipt server did not start (see above)")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"nothing listens on port {port}") from None
+                time.sleep(0.1)
 
 
 def write_csv(path: Path, count: int) -> None:
@@ -134,7 +159,7 @@ def main() -> None:
         database_url = admin.url.set(database=db_name).render_as_string(hide_password=False)
     else:
         database_url = f"sqlite:///{sqlite_dir.name}/bench.db"
-    smpp_port, http_port, web_port = free_port(), free_port(), free_port()
+    smpp_port, http_port, web_port = free_ports(3)
     redis_db = os.environ.get("BENCH_REDIS_DB", "13")
     env = {
         "DATABASE_URL": database_url,
@@ -182,7 +207,7 @@ def main() -> None:
     web_app = spawn(["-c", "from aiohttp import web; from sms.web import add_sms_routes; app = web.Application(); "
                            "from robocall.gc_tuning import freeze_startup_objects; add_sms_routes(app); "
                            f"freeze_startup_objects(); web.run_app(app, host='127.0.0.1', port={web_port}, print=None)"])
-    time.sleep(2)
+    wait_listening([smpp_port, http_port, web_port], [carriers, web_app])
     template_text = "Ban chỉ đạo phòng chống dịch tỉnh: {{ ho_va_ten }} hãy khai báo y tế tại tokhaiyte.vn"
 
     def wait_delivered(campaign_id: int, expected: int, timeout: float = 3600) -> None:
@@ -250,10 +275,12 @@ def main() -> None:
             from sms.fanout import send_batch_job
 
             queue = Queue(queue_name(SMS), connection=ctx.redis)
+            # Started and registered before the clock, as the workers of the main run.
+            forking = [spawn(["-m", "robocall.worker_main", "--queue", "sms", "--fork"]) for _ in range(args.workers)]
+            wait_ready(forking, ctx.redis)
             b_started = time.monotonic()
             jobs = queue.enqueue_many([Queue.prepare_data(send_batch_job, args=(base.campaign_id, i, i),
                                                           result_ttl=600) for i in ids])
-            forking = [spawn(["-m", "robocall.worker_main", "--queue", "sms", "--fork"]) for _ in range(args.workers)]
             wait_for_jobs([j.id for j in jobs], ctx.redis, timeout=24 * 3600.0, poll=0.05)
             # Until every message is taken by its carrier: a forked job's process is gone before most of
             # its receipts arrive (the SMSC keeps them for the next bind), so the baseline is not held to them.

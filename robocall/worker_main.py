@@ -30,6 +30,8 @@ def run_worker(queues: tuple[str, ...] = ALL, burst: bool = False, fork: bool = 
                           name=f"robocall-{os.getpid()}")
     if SMS in queues and not fork:
         _prepare_sms_gateways()
+    elif SMS in queues:  # forked jobs inherit the imports (a gateway's connection can't cross a fork)
+        import sms.fanout  # noqa: F401
     if not fork:  # a forked job's process starts and ends with its job
         freeze_startup_objects()
     try:
