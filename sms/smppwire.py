@@ -156,8 +156,8 @@ class Window:
                 self.release()  # handed a slot just as we gave up: pass it on
             raise
 
-    def release(self, _answer: object = None) -> None:
-        """Free a slot (also usable as a future's done-callback)."""
+    def release(self) -> None:
+        """Free a slot."""
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():

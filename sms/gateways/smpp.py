@@ -18,6 +18,7 @@ is specific to sending campaigns:
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import re
 from collections.abc import Callable
@@ -29,7 +30,7 @@ from robocall.logging_setup import mask_phone
 from robocall.models import utcnow
 from sms.gateways.base import InboundSink, Outcome, Outgoing, Receipt, ReceiptSink, SendResult
 from sms.gateways.loop import run
-from sms.gateways.smppsession import EsmeSession, parse_submit_answer
+from sms.gateways.smppsession import Answers, EsmeSession, Submit, parse_submit_answer
 from sms.text import DATA_CODING, decode, encode, parts
 
 log = logging.getLogger(__name__)
@@ -59,13 +60,14 @@ def udh_parts(text: str, encoding: str, reference: int, segments: int = 0) -> li
             for seq, piece in enumerate(pieces, start=1)]
 
 
-def parse_receipt(short_message: bytes, tlvs: list[Any]) -> Receipt | None:
-    by_tag = {t.tag: t for t in tlvs}
+def parse_receipt(short_message: bytes, tlvs: list[Any], at: dt.datetime | None = None) -> Receipt | None:
+    """The receipt a deliver_sm carries (TLVs first, then the standard text); `at`: when it came."""
     gateway_id, status, error = None, None, ""
-    if smpp34.TLV_RECEIPTED_MESSAGE_ID in by_tag:
-        gateway_id = by_tag[smpp34.TLV_RECEIPTED_MESSAGE_ID].value.rstrip(b"\0").decode(errors="replace")
-    if smpp34.TLV_MESSAGE_STATE in by_tag:
-        status = _MESSAGE_STATE.get(by_tag[smpp34.TLV_MESSAGE_STATE].as_int() or 0)
+    for tlv in tlvs:
+        if tlv.tag == smpp34.TLV_RECEIPTED_MESSAGE_ID:
+            gateway_id = tlv.value.rstrip(b"\0").decode(errors="replace")
+        elif tlv.tag == smpp34.TLV_MESSAGE_STATE:
+            status = _MESSAGE_STATE.get(tlv.as_int() or 0)
     match = _RECEIPT_TEXT.search(short_message)
     if match:
         gateway_id = gateway_id or match.group("id").decode(errors="replace")
@@ -76,7 +78,7 @@ def parse_receipt(short_message: bytes, tlvs: list[Any]) -> Receipt | None:
             error = f"{stat} err:{err}" if err else stat
     if not gateway_id or not status:
         return None
-    return Receipt(gateway_id, status, error, utcnow())
+    return Receipt(gateway_id, status, error, at or utcnow())
 
 
 class SmppGateway:
@@ -137,41 +139,54 @@ class SmppGateway:
             session = await self._bound()
         except Exception as exc:
             return [SendResult(m.id, Outcome.TRANSIENT, reason=f"cannot bind: {exc or type(exc).__name__}") for m in messages]
-        # A message that fits one SMS costs one future (its answer); a long one a task for its parts.
-        # One deadline for the whole chunk (a timer per submit costs more than the submit itself).
-        waiting: list[asyncio.Future[Any]] = []
+        # Messages that fit one SMS go as one chunk of submits whose answers fill one Answers (no
+        # future per message); a long one is a task for its parts.  One deadline for the whole chunk.
+        singles: list[int] = []  # places in `messages` of the single-part ones, in submit order
+        submits: list[Submit] = []
+        long_ones: dict[int, asyncio.Future[SendResult]] = {}
+        for index, message in enumerate(messages):
+            pieces = udh_parts(message.text, message.encoding, self._next_reference(), message.segments)
+            if len(pieces) == 1:
+                singles.append(index)
+                submits.append((message.sender, message.phone.lstrip("+"), pieces[0][0], self._fields(message, 0)))
+            else:
+                long_ones[index] = asyncio.ensure_future(self._send_parts(session, message, pieces))
+        answers = Answers(len(submits), asyncio.get_running_loop())
         try:
             async with asyncio.timeout(self.submit_timeout):
-                for message in messages:
-                    pieces = udh_parts(message.text, message.encoding, self._next_reference(), message.segments)
-                    if len(pieces) == 1:
-                        waiting.append(await session.send_submit(
-                            message.sender, message.phone.lstrip("+"), pieces[0][0], **self._fields(message, 0)))
-                    else:
-                        waiting.append(asyncio.ensure_future(self._send_parts(session, message, pieces)))
-                if waiting:
-                    await asyncio.wait(waiting)
+                await session.submit_many(submits, answers)
+                await answers.done
+                if long_ones:
+                    await asyncio.wait(long_ones.values())
         except (TimeoutError, ConnectionError):
             self._drop(session)  # no answer in time, or the link went: the bind is suspect
-        results = [self._result(message, answer) for message, answer in zip(messages, waiting)]
-        return results + [self._not_sent(message, session) for message in messages[len(waiting):]]
+        results: list[SendResult | None] = [None] * len(messages)
+        for place, (index, answer) in enumerate(zip(singles, answers.answers)):
+            results[index] = self._answered(messages[index], answer, place < answers.sent, session)
+        for index, task in long_ones.items():
+            results[index] = self._parts_result(messages[index], task)
+        return results  # type: ignore[return-value]  (every place is filled above)
 
-    def _result(self, message: Outgoing, answer: asyncio.Future[Any]) -> SendResult:
-        if not answer.done():
-            answer.cancel()
-            return SendResult(message.id, Outcome.TRANSIENT, reason=f"smpp: no answer in {self.submit_timeout:g}s")
-        if answer.cancelled() or answer.exception() is not None:
-            exc = None if answer.cancelled() else answer.exception()
-            return SendResult(message.id, Outcome.TRANSIENT, reason=f"smpp: {exc or 'link lost'}")
-        value = answer.result()
-        if isinstance(value, SendResult):  # a long message's parts
-            return value
-        status, carrier_id = parse_submit_answer(value)
+    def _answered(self, message: Outgoing, answer: tuple[int, int, bytes] | ConnectionError | None, sent: bool,
+                  session: EsmeSession) -> SendResult:
+        if answer is None:
+            reason = (f"smpp: no answer in {self.submit_timeout:g}s" if sent
+                      else f"smpp: not sent in {self.submit_timeout:g}s" if not session.closed.is_set()
+                      else "smpp: link lost")
+            return SendResult(message.id, Outcome.TRANSIENT, reason=reason)
+        if isinstance(answer, ConnectionError):
+            return SendResult(message.id, Outcome.TRANSIENT, reason=f"smpp: {answer}")
+        status, carrier_id = parse_submit_answer(answer)
         return self._outcome(message, status, [carrier_id] if status == 0 else [])
 
-    def _not_sent(self, message: Outgoing, session: EsmeSession) -> SendResult:
-        return SendResult(message.id, Outcome.TRANSIENT, reason=f"smpp: not sent in {self.submit_timeout:g}s"
-                          if not session.closed.is_set() else "smpp: link lost")
+    def _parts_result(self, message: Outgoing, task: asyncio.Future[SendResult]) -> SendResult:
+        if not task.done():
+            task.cancel()
+            return SendResult(message.id, Outcome.TRANSIENT, reason=f"smpp: no answer in {self.submit_timeout:g}s")
+        if task.cancelled() or task.exception() is not None:
+            exc = None if task.cancelled() else task.exception()
+            return SendResult(message.id, Outcome.TRANSIENT, reason=f"smpp: {exc or 'link lost'}")
+        return task.result()
 
     def _next_reference(self) -> int:
         self._reference = (self._reference + 1) & 0xFF
@@ -216,9 +231,10 @@ class SmppGateway:
         """deliver_sm from the SMSC: receipts go to the sink in one push, inbound SMS one by one;
         the SMSC gets its answers once this returns."""
         receipts = []
+        now = utcnow()
         for event in events:
             if event.esm_class & 0x3C == ESM_DELIVERY_RECEIPT:
-                receipt = parse_receipt(event.short_message, event.tlvs)
+                receipt = parse_receipt(event.short_message, event.tlvs, now)
                 if receipt is not None:
                     receipts.append(receipt)
             elif self.on_inbound is not None:

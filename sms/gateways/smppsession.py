@@ -61,6 +61,34 @@ def parse_submit_answer(answer: tuple[int, int, bytes]) -> tuple[int, str]:
     return status, (read_cstring(raw, 16)[0] if status == 0 and command_id != GENERIC_NACK else "")
 
 
+class Answers:
+    """The answers to a chunk of submits, filled in as they arrive (no future or callback per message:
+    those were most of a submit's cost).  `answers[i]` is the i-th submit's (command_id, status, PDU
+    bytes), a ConnectionError if the link went first, or None while unanswered; `done` resolves once
+    every submit has its answer."""
+
+    __slots__ = ("answers", "left", "sent", "done")
+
+    def __init__(self, count: int, loop: asyncio.AbstractEventLoop) -> None:
+        self.answers: list[tuple[int, int, bytes] | ConnectionError | None] = [None] * count
+        self.left = count
+        self.sent = 0  # submits written so far (the rest wait for the window)
+        self.done: asyncio.Future[None] = loop.create_future()
+        if not count:
+            self.done.set_result(None)
+
+    def put(self, index: int, answer: tuple[int, int, bytes] | ConnectionError) -> None:
+        if self.answers[index] is None:
+            self.answers[index] = answer
+            self.left -= 1
+            if not self.left and not self.done.done():
+                self.done.set_result(None)
+
+
+Submit = tuple[str, str, bytes, dict[str, Any]]
+"""(source_addr, destination_addr, short_message, other smpp34.SubmitSm fields) of one submit_sm."""
+
+
 class EsmeSession(PduConnection):
     def __init__(self, window: int, on_deliver: DeliverHandler, *, enquire_seconds: float = 30.0,
                  response_timeout: float = 10.0, ack_after_seconds: float = 0.005, ack_batch: int = 100) -> None:
@@ -71,7 +99,8 @@ class EsmeSession(PduConnection):
         self.enquire_seconds, self.response_timeout = enquire_seconds, response_timeout
         self.ack_after_seconds, self.ack_batch = ack_after_seconds, ack_batch
         self._sequence = 0
-        self._pending: dict[int, asyncio.Future[tuple[int, int, bytes]]] = {}
+        # What waits for each sequence number: a future, or (a chunk's Answers, the submit's place in it).
+        self._pending: dict[int, asyncio.Future[tuple[int, int, bytes]] | tuple[Answers, int]] = {}
         self._delivered: list[tuple[int, Any]] = []  # (sequence, deliver_sm) not yet handed over
         self._handing_over: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -98,21 +127,31 @@ class EsmeSession(PduConnection):
 
     async def submit_sm(self, source_addr: str, destination: str, short_message: bytes, **fields: Any) -> tuple[int, str]:
         """(command_status, message_id) of the SMSC's answer to one submit_sm (fields as smpp34.SubmitSm's)."""
-        return parse_submit_answer(await (await self.send_submit(source_addr, destination, short_message, **fields)))
+        answers = Answers(1, self._loop)
+        await self.submit_many([(source_addr, destination, short_message, fields)], answers)
+        await answers.done
+        answer = answers.answers[0]
+        if isinstance(answer, ConnectionError):
+            raise answer
+        assert answer is not None
+        return parse_submit_answer(answer)
 
-    async def send_submit(self, source_addr: str, destination: str, short_message: bytes,
-                          **fields: Any) -> asyncio.Future[tuple[int, int, bytes]]:
-        """Send a submit_sm once the window has room; the future is its answer (see parse_submit_answer).
-        A chunk of messages costs one future each this way, not a task each."""
-        await self._window.acquire()
-        try:
-            answer = self._request(lambda sequence: smpp34.SubmitSm(
-                source_addr, destination, short_message, sequence_number=sequence, **fields).encode())
-        except BaseException:
-            self._window.release()
-            raise
-        answer.add_done_callback(self._window.release)
-        return answer
+    async def submit_many(self, submits: list[Submit], answers: Answers) -> None:
+        """Send the submits in order as the window lets them go, returning once the last is written;
+        their answers fill `answers` (made by the caller, so that it keeps them should it give up
+        waiting), each freeing its window slot as it comes."""
+        for index, (source_addr, destination, short_message, fields) in enumerate(submits):
+            await self._window.acquire()
+            if not self.is_open:
+                self._window.release()
+                for rest in range(index, len(submits)):
+                    answers.put(rest, ConnectionError("SMPP link closed"))
+                break
+            self._sequence = sequence = self._sequence % 0x7FFFFFFF + 1
+            self._pending[sequence] = (answers, index)
+            self.write(smpp34.SubmitSm(source_addr, destination, short_message, sequence_number=sequence,
+                                       **fields).encode())
+            answers.sent = index + 1
 
     async def unbind(self, timeout: float = 5.0) -> None:
         try:
@@ -148,9 +187,13 @@ class EsmeSession(PduConnection):
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
-        for answer in self._pending.values():
-            if not answer.done():
-                answer.set_exception(ConnectionError(f"SMPP link lost: {exc}" if exc else "SMPP link closed"))
+        lost = ConnectionError(f"SMPP link lost: {exc}" if exc else "SMPP link closed")
+        for waiter in self._pending.values():
+            if isinstance(waiter, tuple):
+                waiter[0].put(waiter[1], lost)
+                self._window.release()  # wakes submits waiting for room: they find the link closed
+            elif not waiter.done():
+                waiter.set_exception(lost)
         self._pending.clear()
         for task in self._tasks:
             task.cancel()
@@ -160,9 +203,12 @@ class EsmeSession(PduConnection):
         try:
             for command_id, status, sequence, raw in self.pdus(data):
                 if command_id & RESPONSE_BIT:  # an answer (generic_nack included)
-                    answer = self._pending.pop(sequence, None)
-                    if answer is not None and not answer.done():
-                        answer.set_result((command_id, status, raw))
+                    waiter = self._pending.pop(sequence, None)
+                    if isinstance(waiter, tuple):  # one of a chunk's submits
+                        self._window.release()
+                        waiter[0].put(waiter[1], (command_id, status, raw))
+                    elif waiter is not None and not waiter.done():
+                        waiter.set_result((command_id, status, raw))
                 elif command_id == DELIVER_SM:
                     self._delivered.append((sequence, smpp34.decode(raw)))
                 elif command_id == ENQUIRE_LINK:
