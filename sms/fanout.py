@@ -19,7 +19,7 @@ from typing import Any
 
 from rq import Queue
 from rq.job import Job, JobStatus
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.engine import Engine
 
 from robocall.models import utcnow
@@ -47,7 +47,12 @@ def due_ranges(engine: Engine, campaign_id: int, batch_size: int, now: dt.dateti
     query = select(numbered.c.id, numbered.c.n, numbered.c.total).where(or_(
         numbered.c.n % batch_size == 1 % batch_size, numbered.c.n % batch_size == 0,
         numbered.c.n == numbered.c.total)).order_by(numbered.c.id)
-    with engine.connect() as connection:
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Walk the primary key from `after_id`: on a table loaded faster than its statistics follow
+            # (no autovacuum yet, or none at all), the planner read the whole table every 0.2 s while a
+            # list loaded (measured: 8 s of a million-message campaign).  For this statement only.
+            connection.execute(text("SET LOCAL enable_seqscan = off"))
         ends = connection.execute(query).all()
     ranges: list[tuple[int, int]] = []
     first: int | None = None
