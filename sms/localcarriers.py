@@ -277,7 +277,7 @@ class LocalHttpCarrier:
             if our not in self._ids:
                 self._ids[our] = f"H{next(self._counter)}"
                 self.accepted_ids[our] += 1
-                receipts.append({"message_id": self._ids[our], "status": "delivered"})
+                receipts.append({"message_id": self._ids[our], "status": "delivered", "id": our})  # echoes ours
             results.append({"id": our, "status": "accepted", "message_id": self._ids[our]})
         if self.receipt_url and receipts:
             asyncio.get_running_loop().create_task(self._post_receipts(receipts))

@@ -61,6 +61,7 @@ class Receipts:
     errors: list[str] = field(default_factory=list)
     ats: list[int] = field(default_factory=list)
     seen: list[float] = field(default_factory=list)
+    mids: list[int | None] = field(default_factory=list)  # Receipt.message_id: our id when the gateway knew it
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -71,16 +72,17 @@ class Receipts:
         self.errors += other.errors
         self.ats += other.ats
         self.seen += other.seen
+        self.mids += other.mids
 
     def take(self, indexes: list[int]) -> Receipts:
         """The receipts at `indexes`, in that order."""
         return Receipts(self.gateway, [self.ids[i] for i in indexes], [self.states[i] for i in indexes],
                         [self.errors[i] for i in indexes], [self.ats[i] for i in indexes],
-                        [self.seen[i] for i in indexes])
+                        [self.seen[i] for i in indexes], [self.mids[i] for i in indexes])
 
     def encode(self) -> str:
         return json.dumps({"g": self.gateway, "id": self.ids, "st": self.states, "err": self.errors,
-                           "at": self.ats, "seen": self.seen})
+                           "at": self.ats, "seen": self.seen, "mid": self.mids})
 
     @staticmethod
     def decode(item: bytes | str) -> Receipts:
@@ -88,15 +90,17 @@ class Receipts:
         if isinstance(data, list):  # queued by an older version: [gateway, [[id, status, error, iso time, seen]...]]
             gateway, rows = data
             return Receipts(gateway, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
-                            [_ms(dt.datetime.fromisoformat(r[3])) for r in rows], [r[4] for r in rows])
-        return Receipts(data["g"], data["id"], data["st"], data["err"], data["at"], data["seen"])
+                            [_ms(dt.datetime.fromisoformat(r[3])) for r in rows], [r[4] for r in rows],
+                            [None] * len(rows))
+        return Receipts(data["g"], data["id"], data["st"], data["err"], data["at"], data["seen"],
+                        data.get("mid") or [None] * len(data["id"]))
 
     @staticmethod
     def of(gateway: str, receipts: list[Receipt], seen: float) -> Receipts:
         now = _ms(utcnow())
         return Receipts(gateway, [r.gateway_message_id for r in receipts], [r.status for r in receipts],
                         [r.error[:200] for r in receipts], [_ms(r.at) if r.at else now for r in receipts],
-                        [seen] * len(receipts))
+                        [seen] * len(receipts), [r.message_id for r in receipts])
 
 
 def _ms(at: dt.datetime) -> int:
@@ -185,7 +189,10 @@ def apply_receipts(engine: Engine, groups: list[Receipts]) -> tuple[int, list[Re
         # Sorted: every applier updates rows in the same order (no deadlock with a concurrent cancel).
         group = group.take(sorted(range(len(group)), key=group.ids.__getitem__))
         with engine.begin() as connection:
-            finished = _finish(connection, group)
+            finished = _finish_by_message_id(connection, group)
+            unknown = [i for i, gid in enumerate(group.ids) if gid not in finished]
+            if unknown:
+                finished |= _finish(connection, group.take(unknown) if finished else group)
             changed += len(finished)
             rest = [i for i, gid in enumerate(group.ids) if gid not in finished]
             known = _carrier_ids(connection, group.gateway, [group.ids[i] for i in rest])
@@ -200,6 +207,37 @@ def apply_receipts(engine: Engine, groups: list[Receipts]) -> tuple[int, list[Re
             if lost:
                 unmatched.append(group.take(lost))
     return changed, unmatched
+
+
+def _finish_by_message_id(connection: Connection, group: Receipts) -> set[str]:
+    """accepted -> final for the receipts that came with our message id, found by primary key (no
+    carrier-id lookup) if the message's carrier id is indeed theirs; the carrier ids it finished.
+    The others (no id, a resent message's older carrier id...) are for :func:`_finish`."""
+    known = [i for i, mid in enumerate(group.mids) if mid is not None]
+    if not known:
+        return set()
+    hinted = group.take(known)
+    states = [_STATES.get(status, MessageState.FAILED).value for status in hinted.states]
+    if connection.dialect.name == "postgresql":
+        result = connection.execute(text(
+            "UPDATE smsmessage AS m SET state = v.state, reason = v.reason, done_at = to_timestamp(v.at / 1000.0)"
+            f" FROM unnest({array_sql('mids', 'bigint')}, {array_sql('gids', 'text')}, {array_sql('states', 'text')},"
+            f" {array_sql('reasons', 'text')}, {array_sql('ats', 'bigint')}) AS v(mid, gid, state, reason, at)"
+            " WHERE m.id = v.mid AND m.gateway_message_id = v.gid AND m.state = :accepted"
+            " RETURNING v.gid"),
+            {"mids": joined(hinted.mids), "gids": joined(hinted.ids), "states": joined(states),
+             "reasons": joined(hinted.errors), "ats": joined(hinted.ats), "accepted": MessageState.ACCEPTED.value})
+        return set(result.scalars())
+    finished: set[str] = set()
+    statement = (update(SmsMessage)
+                 .where(SmsMessage.id == bindparam("mid"), SmsMessage.gateway_message_id == bindparam("gid"),
+                        SmsMessage.state == MessageState.ACCEPTED)
+                 .values(state=bindparam("st"), reason=bindparam("why"), done_at=bindparam("at"))
+                 .execution_options(synchronize_session=False))
+    for mid, gid, state, reason, at in zip(hinted.mids, hinted.ids, states, hinted.errors, hinted.ats):
+        if connection.execute(statement, {"mid": mid, "gid": gid, "st": state, "why": reason, "at": _at(at)}).rowcount:
+            finished.add(gid)
+    return finished
 
 
 def _finish(connection: Connection, group: Receipts) -> set[str]:

@@ -4,7 +4,8 @@ Carrier callbacks are authenticated by a shared secret (SMS_WEBHOOK_SECRET):
 header ``X-Signature`` = hex HMAC-SHA256 of the raw body, compared in constant
 time; anything else gets 401 before the body is even parsed.
 
-``POST /sms/receipts/{gateway}``  ``{"receipts": [{"message_id": "...", "status": "delivered|failed|expired", "error": "..."}]}``
+``POST /sms/receipts/{gateway}``  ``{"receipts": [{"message_id": "...", "status": "delivered|failed|expired", "error": "...", "id": "..."}]}``
+(``message_id``: the carrier's; ``id``, optional: ours, as we sent it, for carriers that echo it back)
 ``POST /sms/inbound/{gateway}``   ``{"from": "+8491...", "text": "TU CHOI"}``
 
 Twilio gateways (kind ``twilio``) post forms signed with ``X-Twilio-Signature``
@@ -109,11 +110,19 @@ async def receipts(request: web.Request) -> web.Response:
     items = payload.get("receipts") if isinstance(payload, dict) else None
     if not isinstance(items, list):
         raise web.HTTPBadRequest(text='expected {"receipts": [...]}')
-    parsed = [Receipt(str(i["message_id"]), i["status"], str(i.get("error", ""))) for i in items
-              if isinstance(i, dict) and i.get("message_id") and i.get("status") in _STATUSES]
+    parsed = [Receipt(str(i["message_id"]), i["status"], str(i.get("error", "")), None, _our_id(i.get("id")))
+              for i in items if isinstance(i, dict) and i.get("message_id") and i.get("status") in _STATUSES]
     await asyncio.to_thread(queue_receipts, ctx.redis, ctx.prefix, gateway, parsed)  # safe once there
     changed = await asyncio.to_thread(ctx.drain_receipts)
     return web.json_response({"received": len(parsed), "applied": changed})
+
+
+def _our_id(value: object) -> int | None:
+    """Our message id as a carrier echoes it (the "id" we sent), or None; only a hint (sms.receipts)."""
+    try:
+        return int(str(value)) if value is not None else None
+    except ValueError:
+        return None
 
 
 async def inbound(request: web.Request) -> web.Response:

@@ -50,6 +50,9 @@ class Receipt:
     status: str  # delivered, failed or expired (sms.models.MessageState values)
     error: str = ""
     at: dt.datetime | None = None
+    # Our id of the message, when the gateway knows it (the SMPP session that submitted it, a carrier
+    # that echoes it): a hint that spares looking the carrier id up, checked against that id.
+    message_id: int | None = None
 
 
 ReceiptSink = Callable[[str, list[Receipt]], None]

@@ -60,8 +60,10 @@ def udh_parts(text: str, encoding: str, reference: int, segments: int = 0) -> li
             for seq, piece in enumerate(pieces, start=1)]
 
 
-def parse_receipt(short_message: bytes, tlvs: list[Any], at: dt.datetime | None = None) -> Receipt | None:
-    """The receipt a deliver_sm carries (TLVs first, then the standard text); `at`: when it came."""
+def parse_receipt(short_message: bytes, tlvs: list[Any], at: dt.datetime | None = None,
+                  message_id_of: Callable[[str], int | None] | None = None) -> Receipt | None:
+    """The receipt a deliver_sm carries (TLVs first, then the standard text); `at`: when it came;
+    `message_id_of(carrier id)`: our id of the message, if known."""
     gateway_id, status, error = None, None, ""
     for tlv in tlvs:
         if tlv.tag == smpp34.TLV_RECEIPTED_MESSAGE_ID:
@@ -78,7 +80,27 @@ def parse_receipt(short_message: bytes, tlvs: list[Any], at: dt.datetime | None 
             error = f"{stat} err:{err}" if err else stat
     if not gateway_id or not status:
         return None
-    return Receipt(gateway_id, status, error, at or utcnow())
+    return Receipt(gateway_id, status, error, at or utcnow(), message_id_of(gateway_id) if message_id_of else None)
+
+
+class RecentIds:
+    """Our message id of each carrier id the SMSC gave us lately (its last `limit` to `2 * limit`
+    answers), so that a receipt arriving on this session names its message: a lookup spared in the
+    database.  Two generations of dicts: bounded memory, no per-entry bookkeeping."""
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self.limit = limit
+        self._new: dict[str, int] = {}
+        self._old: dict[str, int] = {}
+
+    def add(self, carrier_id: str, message_id: int) -> None:
+        if len(self._new) >= self.limit:
+            self._old, self._new = self._new, {}
+        self._new[carrier_id] = message_id
+
+    def pop(self, carrier_id: str) -> int | None:
+        found = self._new.pop(carrier_id, None)
+        return found if found is not None else self._old.pop(carrier_id, None)
 
 
 class SmppGateway:
@@ -94,6 +116,7 @@ class SmppGateway:
         self._session: EsmeSession | None = None
         self._idler: asyncio.Task[None] | None = None
         self._reference = 0
+        self._recent = RecentIds()
 
     # --- sync face (RQ jobs) ---
 
@@ -165,6 +188,9 @@ class SmppGateway:
             results[index] = self._answered(messages[index], answer, place < answers.sent, session)
         for index, task in long_ones.items():
             results[index] = self._parts_result(messages[index], task)
+        for result in results:
+            if result is not None and result.outcome == Outcome.ACCEPTED and result.gateway_message_id:
+                self._recent.add(result.gateway_message_id, result.id)
         return results  # type: ignore[return-value]  (every place is filled above)
 
     def _answered(self, message: Outgoing, answer: tuple[int, int, bytes] | ConnectionError | None, sent: bool,
@@ -234,7 +260,7 @@ class SmppGateway:
         now = utcnow()
         for event in events:
             if event.esm_class & 0x3C == ESM_DELIVERY_RECEIPT:
-                receipt = parse_receipt(event.short_message, event.tlvs, now)
+                receipt = parse_receipt(event.short_message, event.tlvs, now, self._recent.pop)
                 if receipt is not None:
                     receipts.append(receipt)
             elif self.on_inbound is not None:

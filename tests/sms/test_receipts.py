@@ -1,0 +1,85 @@
+"""Receipts that name our message: found by primary key, checked against the carrier id."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from sms.campaigns import create_campaign
+from sms.context import SmsContext
+from sms.gateways.base import Outgoing, Receipt
+from sms.gateways.smpp import RecentIds, SmppGateway
+from sms.localcarriers import LocalSmsc, wait_until
+from sms.models import SmsMessage, SmsMessagePart
+from sms.prepare import Template
+from sms.receipts import record_receipts
+from sms.recipients import Recipient
+from sms.send import send_batch
+
+
+def _accepted(ctx: Callable[[], SmsContext], configure: Callable[..., Any], migrated: Engine,
+              carrier_ids: list[str], with_parts: bool = True) -> list[int]:
+    """Messages through gateway `vnpt`, accepted as if the carrier had taken them with `carrier_ids`."""
+    configure(SMS_GATEWAYS={"vnpt": {"kind": "sim"}}, SMS_ROUTES="default=vnpt")
+    c = ctx()
+    summary = create_campaign(migrated, [Recipient(i + 1, f"091234567{i}") for i in range(len(carrier_ids))],
+                              Template("Hi", False), c.router)
+    send_batch(c, summary.campaign_id, 0, 10**9)
+    with migrated.begin() as connection:
+        ids = connection.execute(select(SmsMessage.id).order_by(SmsMessage.id)).scalars().all()
+        connection.execute(SmsMessagePart.__table__.delete())
+        for message_id, carrier_id in zip(ids, carrier_ids):
+            connection.execute(SmsMessage.__table__.update().where(SmsMessage.id == message_id).values(
+                state="accepted", gateway_message_id=carrier_id))
+            if with_parts:
+                connection.execute(SmsMessagePart.__table__.insert().values(
+                    message_id=message_id, gateway="vnpt", gateway_message_id=carrier_id, part=1))
+    return list(ids)
+
+
+def _states(engine: Engine) -> list[tuple[str, str]]:
+    with engine.connect() as connection:
+        return [tuple(r) for r in connection.execute(  # type: ignore[misc]
+            select(SmsMessage.state, SmsMessage.reason).order_by(SmsMessage.id)).all()]
+
+
+def test_a_receipt_naming_its_message_is_applied_by_id(ctx: Callable[[], SmsContext], configure: Callable[..., Any],
+                                                       migrated: Engine) -> None:
+    # No carrier-id rows at all: only our id can find the messages.
+    ids = _accepted(ctx, configure, migrated, ["C1", "C2"], with_parts=False)
+    assert record_receipts(migrated, "vnpt", [Receipt("C1", "delivered", message_id=ids[0]),
+                                              Receipt("C2", "failed", "absent subscriber", message_id=ids[1])]) == 2
+    assert _states(migrated) == [("delivered", ""), ("failed", "absent subscriber")]
+
+
+def test_a_wrong_hint_changes_nothing_and_the_carrier_id_still_finds_the_message(
+        ctx: Callable[[], SmsContext], configure: Callable[..., Any], migrated: Engine) -> None:
+    ids = _accepted(ctx, configure, migrated, ["C1", "C2"])
+    # C1's receipt names the other message (a carrier's mistake, or an older carrier id of a resent message):
+    # C2 must stay accepted, and C1 finds its own message through smsmessagepart.
+    assert record_receipts(migrated, "vnpt", [Receipt("C1", "delivered", message_id=ids[1])]) == 1
+    assert _states(migrated) == [("delivered", ""), ("accepted", "")]
+
+
+def test_recent_carrier_ids_are_remembered_within_bounds() -> None:
+    recent = RecentIds(limit=2)
+    for n in range(5):
+        recent.add(f"C{n}", n)
+    assert recent.pop("C0") is None and recent.pop("C1") is None  # two generations of two: C2..C4 kept
+    assert (recent.pop("C2"), recent.pop("C4"), recent.pop("C4")) == (2, 4, None)
+
+
+def test_smpp_receipts_come_back_naming_the_message_the_session_submitted() -> None:
+    smsc = LocalSmsc(engine="light").start()
+    heard: list[Receipt] = []
+    gateway = SmppGateway("viettel", "127.0.0.1", smsc.port, "cdc", "pw", on_receipts=lambda _, r: heard.extend(r))
+    try:
+        results = gateway.send([Outgoing(40 + n, f"+8498100000{n}", "Xin chao", "GSM-7", "CDC", 1) for n in range(3)])
+        assert wait_until(lambda: len(heard) == 3, timeout=10)
+        assert {r.gateway_message_id: r.message_id for r in heard} == {r.gateway_message_id: r.id for r in results}
+    finally:
+        gateway.close()
+        smsc.stop()
