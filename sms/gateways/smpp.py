@@ -174,7 +174,13 @@ class SmppGateway:
                 submits.append((message.sender, message.phone.lstrip("+"), pieces[0][0], self._fields(message, 0)))
             else:
                 long_ones[index] = asyncio.ensure_future(self._send_parts(session, message, pieces))
-        answers = Answers(len(submits), asyncio.get_running_loop())
+        def remember(place: int, answer: tuple[int, int, bytes]) -> None:
+            # At once: the SMSC's receipt may follow its submit_sm_resp in the same read.
+            status, carrier_id = parse_submit_answer(answer)
+            if status == 0 and carrier_id:
+                self._recent.add(carrier_id, messages[singles[place]].id)
+
+        answers = Answers(len(submits), asyncio.get_running_loop(), remember)
         try:
             async with asyncio.timeout(self.submit_timeout):
                 await session.submit_many(submits, answers)
@@ -188,7 +194,8 @@ class SmppGateway:
             results[index] = self._answered(messages[index], answer, place < answers.sent, session)
         for index, task in long_ones.items():
             results[index] = self._parts_result(messages[index], task)
-        for result in results:
+        for index in long_ones:
+            result = results[index]
             if result is not None and result.outcome == Outcome.ACCEPTED and result.gateway_message_id:
                 self._recent.add(result.gateway_message_id, result.id)
         return results  # type: ignore[return-value]  (every place is filled above)

@@ -67,12 +67,15 @@ class Answers:
     bytes), a ConnectionError if the link went first, or None while unanswered; `done` resolves once
     every submit has its answer."""
 
-    __slots__ = ("answers", "left", "sent", "done")
+    __slots__ = ("answers", "left", "sent", "done", "on_answer")
 
-    def __init__(self, count: int, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, count: int, loop: asyncio.AbstractEventLoop,
+                 on_answer: Callable[[int, tuple[int, int, bytes]], None] | None = None) -> None:
         self.answers: list[tuple[int, int, bytes] | ConnectionError | None] = [None] * count
         self.left = count
         self.sent = 0  # submits written so far (the rest wait for the window)
+        # Called with (place, answer) as each answer arrives, before any deliver_sm read after it.
+        self.on_answer = on_answer
         self.done: asyncio.Future[None] = loop.create_future()
         if not count:
             self.done.set_result(None)
@@ -81,6 +84,8 @@ class Answers:
         if self.answers[index] is None:
             self.answers[index] = answer
             self.left -= 1
+            if self.on_answer is not None and not isinstance(answer, ConnectionError):
+                self.on_answer(index, answer)
             if not self.left and not self.done.done():
                 self.done.set_result(None)
 
