@@ -189,7 +189,7 @@ def apply_receipts(engine: Engine, groups: list[Receipts]) -> tuple[int, list[Re
         # Sorted: every applier updates rows in the same order (no deadlock with a concurrent cancel).
         group = group.take(sorted(range(len(group)), key=group.ids.__getitem__))
         with engine.begin() as connection:
-            finished = _finish_by_message_id(connection, group)
+            finished = _finish(connection, group, by_message_id=True)
             unknown = [i for i, gid in enumerate(group.ids) if gid not in finished]
             if unknown:
                 finished |= _finish(connection, group.take(unknown) if finished else group)
@@ -209,63 +209,41 @@ def apply_receipts(engine: Engine, groups: list[Receipts]) -> tuple[int, list[Re
     return changed, unmatched
 
 
-def _finish_by_message_id(connection: Connection, group: Receipts) -> set[str]:
-    """accepted -> final for the receipts that came with our message id, found by primary key (no
-    carrier-id lookup) if the message's carrier id is indeed theirs; the carrier ids it finished.
-    The others (no id, a resent message's older carrier id...) are for :func:`_finish`."""
-    known = [i for i, mid in enumerate(group.mids) if mid is not None]
-    if not known:
-        return set()
-    hinted = group.take(known)
-    states = [_STATES.get(status, MessageState.FAILED).value for status in hinted.states]
-    if connection.dialect.name == "postgresql":
-        result = connection.execute(text(
-            "UPDATE smsmessage AS m SET state = v.state, reason = v.reason, done_at = to_timestamp(v.at / 1000.0)"
-            f" FROM unnest({array_sql('mids', 'bigint')}, {array_sql('gids', 'text')}, {array_sql('states', 'text')},"
-            f" {array_sql('reasons', 'text')}, {array_sql('ats', 'bigint')}) AS v(mid, gid, state, reason, at)"
-            " WHERE m.id = v.mid AND m.gateway_message_id = v.gid AND m.state = :accepted"
-            " RETURNING v.gid"),
-            {"mids": joined(hinted.mids), "gids": joined(hinted.ids), "states": joined(states),
-             "reasons": joined(hinted.errors), "ats": joined(hinted.ats), "accepted": MessageState.ACCEPTED.value})
-        return set(result.scalars())
-    finished: set[str] = set()
-    statement = (update(SmsMessage)
-                 .where(SmsMessage.id == bindparam("mid"), SmsMessage.gateway_message_id == bindparam("gid"),
-                        SmsMessage.state == MessageState.ACCEPTED)
-                 .values(state=bindparam("st"), reason=bindparam("why"), done_at=bindparam("at"))
-                 .execution_options(synchronize_session=False))
-    for mid, gid, state, reason, at in zip(hinted.mids, hinted.ids, states, hinted.errors, hinted.ats):
-        if connection.execute(statement, {"mid": mid, "gid": gid, "st": state, "why": reason, "at": _at(at)}).rowcount:
-            finished.add(gid)
-    return finished
+def _finish(connection: Connection, group: Receipts, by_message_id: bool = False) -> set[str]:
+    """accepted -> delivered/failed/expired for the receipts' messages; the carrier ids it finished.
 
-
-def _finish(connection: Connection, group: Receipts) -> set[str]:
-    """accepted -> delivered/failed/expired for the receipts' messages; the carrier ids it finished."""
+    `by_message_id`: only the receipts that came with our message id, found by primary key (no
+    carrier-id lookup) where the message's carrier id is indeed theirs; the others (no id, a resent
+    message's older carrier id...) are then for the lookup in smsmessagepart."""
+    if by_message_id:
+        group = group.take([i for i, mid in enumerate(group.mids) if mid is not None])
+        if not len(group):
+            return set()
     states = [_STATES.get(status, MessageState.FAILED).value for status in group.states]
     if connection.dialect.name == "postgresql":
         # One statement for the whole batch (executemany costs a round of planning per row).
         # LATERAL ... LIMIT 1: one index probe per receipt whatever the planner's statistics say (a hash
         # join over every carrier id of the gateway was its choice on a freshly loaded table).
+        find = (" WHERE m.id = v.mid AND m.gateway_message_id = v.gid" if by_message_id else
+                " CROSS JOIN LATERAL (SELECT message_id FROM smsmessagepart WHERE gateway = :gateway"
+                " AND gateway_message_id = v.gid AND part = 1 LIMIT 1) AS p WHERE m.id = p.message_id")
         result = connection.execute(text(
             "UPDATE smsmessage AS m SET state = v.state, reason = v.reason, done_at = to_timestamp(v.at / 1000.0)"
-            f" FROM unnest({array_sql('gids', 'text')}, {array_sql('states', 'text')},"
-            f" {array_sql('reasons', 'text')}, {array_sql('ats', 'bigint')}) AS v(gid, state, reason, at)"
-            " CROSS JOIN LATERAL (SELECT message_id FROM smsmessagepart WHERE gateway = :gateway"
-            " AND gateway_message_id = v.gid AND part = 1 LIMIT 1) AS p"
-            " WHERE m.id = p.message_id AND m.state = :accepted"
-            " RETURNING v.gid"),
-            {"gids": joined(group.ids), "states": joined(states), "reasons": joined(group.errors),
-             "ats": joined(group.ats), "gateway": group.gateway, "accepted": MessageState.ACCEPTED.value})
+            f" FROM unnest({array_sql('mids', 'bigint')}, {array_sql('gids', 'text')}, {array_sql('states', 'text')},"
+            f" {array_sql('reasons', 'text')}, {array_sql('ats', 'bigint')}) AS v(mid, gid, state, reason, at)"
+            f"{find} AND m.state = :accepted RETURNING v.gid"),
+            {"mids": joined(group.mids), "gids": joined(group.ids), "states": joined(states),
+             "reasons": joined(group.errors), "ats": joined(group.ats), "gateway": group.gateway,
+             "accepted": MessageState.ACCEPTED.value})
         return set(result.scalars())
-    finished: set[str] = set()
-    statement = (update(SmsMessage)
-                 .where(SmsMessage.id == _message_of(group.gateway, bindparam("gid")),
-                        SmsMessage.state == MessageState.ACCEPTED)
+    target = ((SmsMessage.id == bindparam("mid"), SmsMessage.gateway_message_id == bindparam("gid")) if by_message_id
+              else (SmsMessage.id == _message_of(group.gateway, bindparam("gid")),))
+    statement = (update(SmsMessage).where(*target, SmsMessage.state == MessageState.ACCEPTED)
                  .values(state=bindparam("st"), reason=bindparam("why"), done_at=bindparam("at"))
                  .execution_options(synchronize_session=False))
-    for gid, state, reason, at in zip(group.ids, states, group.errors, group.ats):
-        if connection.execute(statement, {"gid": gid, "st": state, "why": reason, "at": _at(at)}).rowcount:
+    finished: set[str] = set()
+    for mid, gid, state, reason, at in zip(group.mids, group.ids, states, group.errors, group.ats):
+        if connection.execute(statement, {"mid": mid, "gid": gid, "st": state, "why": reason, "at": _at(at)}).rowcount:
             finished.add(gid)
     return finished
 
