@@ -101,9 +101,19 @@ def parts(text: str) -> list[str]:
     return [part.content for part in result.parts]
 
 
+# The ASCII characters GSM 03.38 puts at the same code (not $ @ _ [ \ ] ^ ` { | } ~: 0x24 is ¤, 0x40 ¡...).
+_SAME_AS_ASCII = re.compile(r"[\n\r !\"#%-?A-Za-z]*")
+
+
 def encode(text: str, encoding: str) -> bytes:
-    """Bytes of ``text`` for the air interface: GSM 03.38 unpacked septets, or UTF-16-BE (UCS-2)."""
-    return text.encode("gsm0338" if encoding == GSM7 else "utf_16_be")
+    """Bytes of ``text`` for the air interface: GSM 03.38 unpacked septets, or UTF-16-BE (UCS-2).
+    Text of letters, digits and common punctuation only (most accent-stripped texts) is its ASCII
+    bytes; the rest goes through smsutil's codec (a Python mapping, ~4 µs a message)."""
+    if encoding != GSM7:
+        return text.encode("utf_16_be")
+    if text.isascii() and _SAME_AS_ASCII.fullmatch(text):
+        return text.encode("ascii")
+    return text.encode("gsm0338")
 
 
 def decode(payload: bytes, data_coding: int) -> str:

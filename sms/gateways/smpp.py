@@ -70,7 +70,8 @@ def parse_receipt(short_message: bytes, tlvs: list[Any], at: dt.datetime | None 
             gateway_id = tlv.value.rstrip(b"\0").decode(errors="replace")
         elif tlv.tag == smpp34.TLV_MESSAGE_STATE:
             status = _MESSAGE_STATE.get(tlv.as_int() or 0)
-    match = _RECEIPT_TEXT.search(short_message)
+    # The TLVs say all when they say delivered (the text would only add an error to a failure).
+    match = None if gateway_id and status == "delivered" else _RECEIPT_TEXT.search(short_message)
     if match:
         gateway_id = gateway_id or match.group("id").decode(errors="replace")
         stat = match.group("stat").decode().upper()
@@ -174,9 +175,11 @@ class SmppGateway:
                 submits.append((message.sender, message.phone.lstrip("+"), pieces[0][0], self._fields(message, 0)))
             else:
                 long_ones[index] = asyncio.ensure_future(self._send_parts(session, message, pieces))
+        parsed: dict[int, tuple[int, str]] = {}  # place -> (status, carrier id), as each answer arrives
+
         def remember(place: int, answer: tuple[int, int, bytes]) -> None:
             # At once: the SMSC's receipt may follow its submit_sm_resp in the same read.
-            status, carrier_id = parse_submit_answer(answer)
+            parsed[place] = status, carrier_id = parse_submit_answer(answer)
             if status == 0 and carrier_id:
                 self._recent.add(carrier_id, messages[singles[place]].id)
 
@@ -191,7 +194,7 @@ class SmppGateway:
             self._drop(session)  # no answer in time, or the link went: the bind is suspect
         results: list[SendResult | None] = [None] * len(messages)
         for place, (index, answer) in enumerate(zip(singles, answers.answers)):
-            results[index] = self._answered(messages[index], answer, place < answers.sent, session)
+            results[index] = self._answered(messages[index], parsed.get(place, answer), place < answers.sent, session)
         for index, task in long_ones.items():
             results[index] = self._parts_result(messages[index], task)
         for index in long_ones:
@@ -200,8 +203,10 @@ class SmppGateway:
                 self._recent.add(result.gateway_message_id, result.id)
         return results  # type: ignore[return-value]  (every place is filled above)
 
-    def _answered(self, message: Outgoing, answer: tuple[int, int, bytes] | ConnectionError | None, sent: bool,
+    def _answered(self, message: Outgoing, answer: tuple[int, str] | ConnectionError | None, sent: bool,
                   session: EsmeSession) -> SendResult:
+        """The result of a single-part submit from its answer: (status, carrier id), the link's error,
+        or None (unanswered; `sent` tells whether it went out at all)."""
         if answer is None:
             reason = (f"smpp: no answer in {self.submit_timeout:g}s" if sent
                       else f"smpp: not sent in {self.submit_timeout:g}s" if not session.closed.is_set()
@@ -209,7 +214,7 @@ class SmppGateway:
             return SendResult(message.id, Outcome.TRANSIENT, reason=reason)
         if isinstance(answer, ConnectionError):
             return SendResult(message.id, Outcome.TRANSIENT, reason=f"smpp: {answer}")
-        status, carrier_id = parse_submit_answer(answer)
+        status, carrier_id = answer
         return self._outcome(message, status, [carrier_id] if status == 0 else [])
 
     def _parts_result(self, message: Outgoing, task: asyncio.Future[SendResult]) -> SendResult:

@@ -83,3 +83,23 @@ def test_smpp_receipts_come_back_naming_the_message_the_session_submitted() -> N
     finally:
         gateway.close()
         smsc.stop()
+
+
+def test_smpp_receipts_are_read_from_tlvs_and_from_the_standard_text() -> None:
+    import smpp34
+
+    from sms.gateways.smpp import parse_receipt
+
+    def tlvs(carrier_id: str, state: int) -> list[Any]:
+        return [smpp34.Tlv(smpp34.TLV_RECEIPTED_MESSAGE_ID, carrier_id.encode() + b"\0"),
+                smpp34.Tlv(smpp34.TLV_MESSAGE_STATE, bytes([state]))]
+
+    text = b"id:C9 sub:001 dlvrd:000 submit date:2108101200 done date:2108101201 stat:UNDELIV err:034 text:"
+    delivered = parse_receipt(b"id:C7 stat:DELIVRD err:000", tlvs("C7", 2), message_id_of={"C7": 70}.get)
+    assert (delivered.gateway_message_id, delivered.status, delivered.error, delivered.message_id) == (
+        "C7", "delivered", "", 70)
+    failed = parse_receipt(text, tlvs("C9", 5))  # UNDELIVERABLE: the text adds the error
+    assert (failed.gateway_message_id, failed.status, failed.error) == ("C9", "failed", "UNDELIV err:034")
+    from_text = parse_receipt(text.replace(b"UNDELIV", b"DELIVRD"), [])
+    assert (from_text.gateway_message_id, from_text.status, from_text.message_id) == ("C9", "delivered", None)
+    assert parse_receipt(b"hello", []) is None

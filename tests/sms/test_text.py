@@ -96,3 +96,17 @@ def test_a_campaign_template_renders_as_jinja_renders_it(values: dict[str, str],
     text, measured = Template(source, strip).for_recipient(values)
     assert text == (strip_accents(expected) if strip else expected)
     assert measured == measure(text)
+
+
+@given(st.text(alphabet="".join(map(chr, range(128))) + "àéĐ€£¥§¿ÄÖÑÜäöñüà", max_size=200))
+@settings(max_examples=300, deadline=None)
+def test_gsm_bytes_are_what_the_codec_gives(text: str) -> None:
+    """encode() takes a shortcut for plain ASCII text: it must give smsutil's GSM 03.38 bytes exactly,
+    and leave every other character ($ is 0x02, @ 0x00, _ 0x11, ¤ 0x24...) to the codec."""
+    from sms.text import GSM7, encode
+
+    try:
+        expected = text.encode("gsm0338")
+    except (UnicodeEncodeError, ValueError):
+        return  # not GSM text: encode() is never asked for it (measure() says UCS-2)
+    assert encode(text, GSM7) == expected
