@@ -100,7 +100,15 @@ class Receipts:
         now = _ms(utcnow())
         return Receipts(gateway, [r.gateway_message_id for r in receipts], [r.status for r in receipts],
                         [r.error[:200] for r in receipts], [_ms(r.at) if r.at else now for r in receipts],
-                        [seen] * len(receipts), [r.message_id for r in receipts])
+                        [seen] * len(receipts), [_hint(r.message_id) for r in receipts])
+
+
+_MAX_ID = 2**63 - 1  # a bigint: a larger id in a statement would fail the whole slice of receipts
+
+
+def _hint(message_id: int | None) -> int | None:
+    """A receipt's message id as far as it can be one of ours (carriers echo it as text)."""
+    return message_id if message_id is not None and 0 < message_id <= _MAX_ID else None
 
 
 def _ms(at: dt.datetime) -> int:
@@ -142,7 +150,7 @@ def drain_receipts(engine: Engine, redis: Redis, prefix: str, rounds: int = 50) 
             retry, too_old = [], []
             for group in unmatched:
                 young = [i for i, seen in enumerate(group.seen) if now - seen < MATCH_WINDOW.total_seconds()]
-                old = sorted(set(range(len(group))) - set(young))
+                old = [i for i, seen in enumerate(group.seen) if now - seen >= MATCH_WINDOW.total_seconds()]
                 if young:
                     retry.append(group.take(young))
                 if old:

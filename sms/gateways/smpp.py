@@ -196,10 +196,8 @@ class SmppGateway:
         for place, (index, answer) in enumerate(zip(singles, answers.answers)):
             results[index] = self._answered(messages[index], parsed.get(place, answer), place < answers.sent, session)
         for index, task in long_ones.items():
-            results[index] = self._parts_result(messages[index], task)
-        for index in long_ones:
-            result = results[index]
-            if result is not None and result.outcome == Outcome.ACCEPTED and result.gateway_message_id:
+            result = results[index] = self._parts_result(messages[index], task)
+            if result.outcome == Outcome.ACCEPTED and result.gateway_message_id:
                 self._recent.add(result.gateway_message_id, result.id)
         return results  # type: ignore[return-value]  (every place is filled above)
 

@@ -103,3 +103,13 @@ def test_smpp_receipts_are_read_from_tlvs_and_from_the_standard_text() -> None:
     from_text = parse_receipt(text.replace(b"UNDELIV", b"DELIVRD"), [])
     assert (from_text.gateway_message_id, from_text.status, from_text.message_id) == ("C9", "delivered", None)
     assert parse_receipt(b"hello", []) is None
+
+
+def test_a_hint_no_message_could_have_is_ignored(ctx: Callable[[], SmsContext], configure: Callable[..., Any],
+                                                 migrated: Engine) -> None:
+    """An id a carrier echoes back is its text: one beyond any database id (or not positive) must not
+    break the statement that applies a whole slice of receipts; the carrier id still finds the message."""
+    _accepted(ctx, configure, migrated, ["C1", "C2"])
+    assert record_receipts(migrated, "vnpt", [Receipt("C1", "delivered", message_id=10**20),
+                                              Receipt("C2", "delivered", message_id=-5)]) == 2
+    assert _states(migrated) == [("delivered", ""), ("delivered", "")]
