@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from redis import Redis
 from rq import Queue, SimpleWorker
+from rq.job import JobStatus
 
-from robocall.queues import JobFailed, wait_for_jobs
+from robocall.queues import JobFailed, job_statuses, wait_for_jobs
 
 
 def succeed(n: int) -> int:
@@ -47,3 +48,18 @@ def test_unfinished_jobs_time_out_with_their_count(redis_url: str) -> None:
     jobs = [queue.enqueue(succeed, n) for n in range(3)]  # no worker
     with pytest.raises(JobFailed, match="3 jobs still unfinished"):
         wait_for_jobs([j.id for j in jobs], redis, timeout=0.3, poll=0.05)
+
+
+def test_statuses_are_read_without_fetching_jobs(redis_url: str) -> None:
+    redis, queue = _queue(redis_url)
+    done, waiting = queue.enqueue(succeed, 1), queue.enqueue(succeed, 2)
+    SimpleWorker([queue], connection=redis).work(burst=True, max_jobs=1)
+    assert job_statuses([done.id, waiting.id, "no-such-job"], redis) == [JobStatus.FINISHED, JobStatus.QUEUED, None]
+
+
+def test_a_job_gone_from_redis_is_reported(redis_url: str) -> None:
+    redis, queue = _queue(redis_url)
+    job = queue.enqueue(succeed, 1)
+    job.delete()
+    with pytest.raises(JobFailed, match=f"job {job.id} disappeared"):
+        wait_for_jobs([job.id], redis, timeout=5)
