@@ -142,15 +142,13 @@ class SmsReceipt(SQLModel, table=True):
 class SmsMessagePart(SQLModel, table=True):
     """The carrier's id of every part of every accepted message (part 1 included), so that receipts
     find their message.  Insert-only, written in bulk with the accepted results; no foreign key (its
-    check would lock each message row: a write per message) — messages are never deleted."""
+    check would lock each message row: a write per message) — messages are never deleted.  Its key
+    is what receipts look up (migration 0009): one index to write per row, no serial id."""
 
-    __table_args__ = (Index("ix_smsmessagepart_gateway_message", "gateway", "gateway_message_id"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    message_id: int
-    gateway: str
-    gateway_message_id: str
-    part: int
+    gateway: str = Field(primary_key=True)
+    gateway_message_id: str = Field(primary_key=True)
+    part: int = Field(primary_key=True)
+    message_id: int = Field(primary_key=True)
 
 
 class SmsRouteOverride(SQLModel, table=True):

@@ -23,7 +23,8 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, bindparam, insert, or_, select, text, update
+from sqlalchemy import and_, bindparam, or_, select, text, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from robocall.db import array_sql, joined
@@ -206,7 +207,8 @@ def _accept(connection: Connection, accepted: list[dict[str, object]], now: dt.d
 
 
 def _record_carrier_ids(connection: Connection, gateway: str, accepted: list[SendResult]) -> None:
-    """Every part's carrier id, for its receipt to find the message (sms.receipts)."""
+    """Every part's carrier id, for its receipt to find the message (sms.receipts).  A row already there
+    (a carrier that gives a resent message the id it gave before) is kept as it is."""
     rows = [(r.id, number, part_id) for r in accepted if r.gateway_message_id
             for number, part_id in enumerate((r.gateway_message_id, *r.part_ids), start=1)]
     if not rows:
@@ -215,11 +217,11 @@ def _record_carrier_ids(connection: Connection, gateway: str, accepted: list[Sen
         connection.execute(text(
             "INSERT INTO smsmessagepart (message_id, gateway, gateway_message_id, part)"
             f" SELECT v.mid, :gateway, v.gid, v.part FROM unnest({array_sql('mids', 'bigint')},"
-            f" {array_sql('gids', 'text')}, {array_sql('parts', 'int')}) AS v(mid, gid, part)"),
+            f" {array_sql('gids', 'text')}, {array_sql('parts', 'int')}) AS v(mid, gid, part) ON CONFLICT DO NOTHING"),
             {"gateway": gateway, "mids": joined(r[0] for r in rows), "parts": joined(r[1] for r in rows),
              "gids": joined(r[2] for r in rows)})
         return
-    connection.execute(insert(SmsMessagePart), [
+    connection.execute(sqlite_insert(SmsMessagePart).on_conflict_do_nothing(), [
         {"message_id": mid, "gateway": gateway, "gateway_message_id": gid, "part": part} for mid, part, gid in rows])
 
 

@@ -63,3 +63,32 @@ def test_message_pages_leave_room_for_hot_updates_on_postgresql(db_engine: Engin
     with db_engine.connect() as connection:
         options = connection.execute(text("SELECT reloptions FROM pg_class WHERE relname = 'smsmessage'")).scalar()
     assert options == [f"fillfactor={FILLFACTOR}"]
+
+
+def test_carrier_id_rows_repeated_before_0009_are_kept_once(db_engine: Engine) -> None:
+    """0009 keys smsmessagepart by (gateway, carrier id, part, message): repeated rows go, receipts still match."""
+    import datetime as dt
+
+    from sqlalchemy import text
+
+    from sms.gateways.base import Receipt
+    from sms.receipts import record_receipts
+
+    upgrade(db_engine, "0008")
+    now = dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)
+    with db_engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO smscampaign (id, name, template, strip_accents, source, status, created_at, recipients,"
+            " invalid, duplicates, opted_out, kind) VALUES (1, '', 'x', false, '', 'running', :now, 1, 0, 0, 0,"
+            " 'broadcast')"), {"now": now})
+        connection.execute(text(
+            "INSERT INTO smsmessage (id, campaign_id, phone, carrier, gateway, purpose, encoding, segments, state,"
+            " attempts, reason, gateway_message_id, queued_at, accepted_at) VALUES (7, 1, '+84912345678',"
+            " 'Vinaphone', 'vnpt', '', 'GSM-7', 1, 'accepted', 2, '', 'C42', :now, :now)"), {"now": now})
+        for _ in range(2):
+            connection.execute(text("INSERT INTO smsmessagepart (message_id, gateway, gateway_message_id, part)"
+                                    " VALUES (7, 'vnpt', 'C42', 1)"))
+    upgrade(db_engine)
+    with db_engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM smsmessagepart")).scalar() == 1
+    assert record_receipts(db_engine, "vnpt", [Receipt("C42", "delivered", "", now)]) == 1

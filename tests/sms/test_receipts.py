@@ -113,3 +113,24 @@ def test_a_hint_no_message_could_have_is_ignored(ctx: Callable[[], SmsContext], 
     assert record_receipts(migrated, "vnpt", [Receipt("C1", "delivered", message_id=10**20),
                                               Receipt("C2", "delivered", message_id=-5)]) == 2
     assert _states(migrated) == [("delivered", ""), ("delivered", "")]
+
+
+def test_a_message_accepted_twice_with_the_same_carrier_id_keeps_one_carrier_id_row(
+        ctx: Callable[[], SmsContext], configure: Callable[..., Any], migrated: Engine) -> None:
+    """Two workers on one message (the first slower than the lease): both get the carrier's answer, and a
+    carrier that knows the message by our id gives the same id twice.  The second write must not fail."""
+    import datetime as dt
+
+    from sqlalchemy import func
+
+    configure(SMS_GATEWAYS={"vnpt": {"kind": "sim"}}, SMS_ROUTES="default=vnpt")
+    c = ctx()
+    summary = create_campaign(migrated, [Recipient(1, "0912345670")], Template("Hi", False), c.router)
+    assert send_batch(c, summary.campaign_id, 0, 10**9).outcomes == {"accepted": 1}
+    with migrated.begin() as connection:  # as if the second worker's claim had come before the first's answer
+        connection.execute(SmsMessage.__table__.update().values(
+            state="submitted", submitted_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC)))
+    assert send_batch(c, summary.campaign_id, 0, 10**9).outcomes == {"accepted": 1}
+    with migrated.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(SmsMessagePart)).scalar() == 1
+    assert _states(migrated) == [("delivered", "")]  # the simulator's second receipt found it (send_batch drains)
