@@ -109,6 +109,10 @@ def create_campaign(engine: Engine, recipients: Iterable[Recipient], template: T
         ).returning(SmsCampaign.id)).scalar_one()
         blocked = opted_out_numbers(connection)
         ported = ported_carriers(connection)
+        # No message of this campaign will have an id up to the highest one so far (see flush).
+        highest = select(func.coalesce(func.max(SmsMessage.id), 0)).scalar_subquery()
+        connection.execute(update(SmsCampaign).where(SmsCampaign.id == campaign_id).values(
+            loaded_from=highest, loaded_up_to=highest))
     if on_created is not None:
         on_created(campaign_id)
     summary = LoadSummary(campaign_id=campaign_id)
@@ -123,7 +127,10 @@ def create_campaign(engine: Engine, recipients: Iterable[Recipient], template: T
                 _insert_messages(connection, messages)
             if invalid:
                 connection.execute(insert(SmsInvalidRecipient), invalid)
-            status = connection.execute(select(SmsCampaign.status).where(SmsCampaign.id == campaign_id)).scalar()
+            # Whoever sends while the list loads cuts its batches by id up to here, with no query over the
+            # messages (each id is one of ours or another campaign's, which a batch leaves alone).
+            status = connection.execute(update(SmsCampaign).where(SmsCampaign.id == campaign_id).values(
+                loaded_up_to=select(func.max(SmsMessage.id)).scalar_subquery()).returning(SmsCampaign.status)).scalar()
         messages.clear()
         invalid.clear()
         return status != CampaignStatus.CANCELLED
@@ -258,6 +265,15 @@ def set_status(engine: Engine, campaign_id: int, status: CampaignStatus) -> SmsC
 def campaign_status(engine: Engine, campaign_id: int) -> str | None:
     with engine.connect() as connection:
         return connection.execute(select(SmsCampaign.status).where(SmsCampaign.id == campaign_id)).scalar()
+
+
+def loading_progress(engine: Engine, campaign_id: int) -> tuple[str | None, int | None, int | None]:
+    """(status, loaded_from, loaded_up_to) of a campaign: its messages have ids above loaded_from, and
+    every one up to loaded_up_to is written (None, None: a campaign loaded by an older version)."""
+    with engine.connect() as connection:
+        row = connection.execute(select(SmsCampaign.status, SmsCampaign.loaded_from, SmsCampaign.loaded_up_to).where(
+            SmsCampaign.id == campaign_id)).first()
+    return (row.status, row.loaded_from, row.loaded_up_to) if row else (None, None, None)
 
 
 def get_campaign(engine: Engine, campaign_id: int) -> SmsCampaign:

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 
 from robocall.models import utcnow
 from robocall.queues import SMS, queue_name, wait_for_jobs
-from sms.campaigns import CampaignFigures, LoadSummary, campaign_status, figures
+from sms.campaigns import CampaignFigures, LoadSummary, figures, loading_progress
 from sms.context import SmsContext, worker_context
 from sms.declaration import expire_dialogues
 from sms.models import CampaignKind, CampaignStatus, MessageState, SmsCampaign, SmsMessage
@@ -66,10 +66,18 @@ def due_ranges(engine: Engine, campaign_id: int, batch_size: int, now: dt.dateti
     return ranges
 
 
+def id_batches(after_id: int, up_to: int, batch_size: int) -> list[tuple[int, int]]:
+    """Whole runs of `batch_size` ids in (after_id, up_to]: a list still loading is cut into batches by
+    id alone (its messages' ids are consecutive unless another campaign wrote meanwhile; a batch sends
+    only its own campaign's due messages)."""
+    return [(first, first + batch_size - 1) for first in range(after_id + 1, up_to - batch_size + 2, batch_size)]
+
+
 def enqueue_due(ctx: SmsContext, queue: Queue, campaign_id: int, now: dt.datetime | None = None) -> list[str]:
     now = now or utcnow()
+    _, loaded_from, _ = loading_progress(ctx.engine, campaign_id)  # its messages' ids start above this
     return enqueue_ranges(queue, campaign_id, due_ranges(ctx.engine, campaign_id, ctx.policy.batch_size, now,
-                                                         ctx.policy.submit_lease))
+                                                         ctx.policy.submit_lease, after_id=loaded_from or 0))
 
 
 def enqueue_ranges(queue: Queue, campaign_id: int, ranges: list[tuple[int, int]]) -> list[str]:
@@ -128,18 +136,22 @@ def drive(ctx: SmsContext, campaign_id: int, on_progress: Callable[[CampaignFigu
             shown_at, cost = time.monotonic(), time.monotonic() - begun
 
     loading_jobs: list[str] = []  # queued while the list was loading
-    loaded_up_to = 0  # messages up to this id have their job
+    queued_up_to: int | None = None  # messages up to this id have their job
     while True:
         now = clock()
         start_due_campaigns(ctx.engine, now)
-        status = campaign_status(ctx.engine, campaign_id)
+        status, loaded_from, loaded_up_to = loading_progress(ctx.engine, campaign_id)
         if status == CampaignStatus.LOADING:
             if not ctx.policy.quiet_hours.quiet(now) or standing:
                 # Whole batches as they are loaded (the rest, and retries, once the list is in).
-                ranges = due_ranges(ctx.engine, campaign_id, ctx.policy.batch_size, now,
-                                    ctx.policy.submit_lease, after_id=loaded_up_to, whole_only=True)
+                if loaded_from is None or loaded_up_to is None:  # loaded by an older version: ask the messages
+                    ranges = due_ranges(ctx.engine, campaign_id, ctx.policy.batch_size, now,
+                                        ctx.policy.submit_lease, after_id=queued_up_to or 0, whole_only=True)
+                else:
+                    ranges = id_batches(loaded_from if queued_up_to is None else queued_up_to, loaded_up_to,
+                                        ctx.policy.batch_size)
                 loading_jobs += enqueue_ranges(queue, campaign_id, ranges)
-                loaded_up_to = ranges[-1][1] if ranges else loaded_up_to
+                queued_up_to = ranges[-1][1] if ranges else queued_up_to
             progress()
             time.sleep(0.2)
             continue

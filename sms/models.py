@@ -71,6 +71,10 @@ class SmsCampaign(SQLModel, table=True):
     opted_out: int = 0
     created_at: dt.datetime = Field(default_factory=utcnow)
     finished_at: dt.datetime | None = None
+    # While the list loads, its messages are sent in batches cut by id (sms.fanout.drive): they all have
+    # ids above loaded_from, and every one with an id up to loaded_up_to is written.
+    loaded_from: int | None = Field(default=None, description="the highest message id before the list's")
+    loaded_up_to: int | None = Field(default=None, description="the list is written up to this message id")
 
 
 FILLFACTOR = 40  # of smsmessage's pages, on PostgreSQL

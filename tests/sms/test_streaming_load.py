@@ -105,3 +105,44 @@ def test_a_load_that_fails_leaves_the_loaded_part_paused_for_resume(
     assert current.status == CampaignStatus.PAUSED
     assert current.by_state == {"queued": 150} and current.recipients == 150  # every row read is kept
     assert set_status(c.engine, campaign_id, CampaignStatus.RUNNING).status == CampaignStatus.RUNNING
+
+
+def test_batches_cut_by_id_skip_another_campaigns_message_written_between_chunks(
+        small_chunks: None, ctx: Callable[[], SmsContext], start_workers: Callable[..., object]) -> None:
+    """While a list loads, batches are cut by id (no query over the messages); a single message written by
+    the outbox in between takes an id inside the list's span, and belongs to its own campaign only."""
+    from sqlalchemy import select
+
+    from sms import outbox
+    from sms.models import SmsMessage
+
+    c = ctx()
+    listed = HeldList(phones(250), hold_after=100)
+    start_workers(1)
+    thread, outcome, campaign_id = _start_load(c, listed)
+    driven: dict[str, Any] = {}
+    driver = threading.Thread(target=lambda: driven.update(final=drive(c, campaign_id)), daemon=True)
+    driver.start()
+    assert wait_until(lambda: figures(c.engine, campaign_id).finished == 100, timeout=20)
+    with outbox.begin(c.engine) as connection:
+        single = outbox.send_sms(connection, "0987 654 321", "Riêng", outbox.Purpose.ESCALATION).message_id
+    listed.release.set()
+    thread.join(10)
+    driver.join(30)
+    final = driven["final"]
+    assert final.status == CampaignStatus.FINISHED and final.finished == 250 and final.outstanding == 0
+    assert wait_until(lambda: outbox.wait_until_sent(c.engine, timeout=0) == 0, timeout=20)
+    with c.engine.connect() as connection:
+        ids = connection.execute(select(SmsMessage.id).where(SmsMessage.campaign_id == campaign_id)).scalars().all()
+        row = connection.execute(select(SmsMessage.campaign_id, SmsMessage.attempts).where(SmsMessage.id == single)).one()
+        standing = outbox.standing_campaign_id(connection)
+    assert min(ids) < single < max(ids)  # inside the list's span of ids
+    assert tuple(row) == (standing, 1)  # sent once, by its own campaign
+
+
+def test_id_batches_are_whole_runs_of_ids() -> None:
+    from sms.fanout import id_batches
+
+    assert id_batches(0, 4000, 2000) == [(1, 2000), (2001, 4000)]
+    assert id_batches(10, 4009, 2000) == [(11, 2010)]  # 2011..4009 is not whole yet
+    assert id_batches(10, 10, 2000) == []
