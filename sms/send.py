@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, bindparam, or_, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from robocall.db import array_sql, joined
 from robocall.models import utcnow
@@ -174,8 +175,7 @@ def _send_gateway(ctx: SmsContext, name: str, messages: list[_Claimed], fixed_te
                 log.warning("gateway %s paused for %ss after repeated failures", name, ctx.policy.circuit_seconds)
         elif outcomes[Outcome.ACCEPTED]:
             breaker.succeeded()
-        with ctx.engine.begin() as connection:
-            _write(connection, results, attempts, utcnow(), ctx, name)
+        _write_results(ctx, results, attempts, name)
 
 
 def _release(ctx: SmsContext, messages: list[_Claimed], at: dt.datetime, reason: str) -> None:
@@ -206,9 +206,22 @@ def _accept(connection: Connection, accepted: list[dict[str, object]], now: dt.d
     ).execution_options(synchronize_session=False), accepted)
 
 
-def _record_carrier_ids(connection: Connection, gateway: str, accepted: list[SendResult]) -> None:
-    """Every part's carrier id, for its receipt to find the message (sms.receipts).  A row already there
-    (a carrier that gives a resent message the id it gave before) is kept as it is."""
+def _write_results(ctx: SmsContext, results: list[SendResult], attempts: dict[int, int], gateway: str) -> None:
+    """Write a chunk's results in one transaction.  A carrier id row that is already there (a message
+    accepted twice with the same carrier id: two workers on it, the carrier knowing it by our id) fails
+    the plain insert; the chunk is then written again skipping such rows, which PostgreSQL's
+    ON CONFLICT makes twice as dear a row (measured), too dear for every chunk."""
+    try:
+        with ctx.engine.begin() as connection:
+            _write(connection, results, attempts, utcnow(), ctx, gateway)
+    except IntegrityError:
+        with ctx.engine.begin() as connection:
+            _write(connection, results, attempts, utcnow(), ctx, gateway, skip_known_carrier_ids=True)
+
+
+def _record_carrier_ids(connection: Connection, gateway: str, accepted: list[SendResult], skip_known: bool) -> None:
+    """Every part's carrier id, for its receipt to find the message (sms.receipts); `skip_known`: rows
+    already there are kept as they are (otherwise they fail the statement)."""
     rows = [(r.id, number, part_id) for r in accepted if r.gateway_message_id
             for number, part_id in enumerate((r.gateway_message_id, *r.part_ids), start=1)]
     if not rows:
@@ -217,16 +230,18 @@ def _record_carrier_ids(connection: Connection, gateway: str, accepted: list[Sen
         connection.execute(text(
             "INSERT INTO smsmessagepart (message_id, gateway, gateway_message_id, part)"
             f" SELECT v.mid, :gateway, v.gid, v.part FROM unnest({array_sql('mids', 'bigint')},"
-            f" {array_sql('gids', 'text')}, {array_sql('parts', 'int')}) AS v(mid, gid, part) ON CONFLICT DO NOTHING"),
+            f" {array_sql('gids', 'text')}, {array_sql('parts', 'int')}) AS v(mid, gid, part)"
+            + (" ON CONFLICT DO NOTHING" if skip_known else "")),
             {"gateway": gateway, "mids": joined(r[0] for r in rows), "parts": joined(r[1] for r in rows),
              "gids": joined(r[2] for r in rows)})
         return
-    connection.execute(sqlite_insert(SmsMessagePart).on_conflict_do_nothing(), [
+    statement = sqlite_insert(SmsMessagePart)
+    connection.execute(statement.on_conflict_do_nothing() if skip_known else statement, [
         {"message_id": mid, "gateway": gateway, "gateway_message_id": gid, "part": part} for mid, part, gid in rows])
 
 
 def _write(connection: Connection, results: list[SendResult], attempts: dict[int, int], now: dt.datetime,
-           ctx: SmsContext, gateway: str = "") -> None:
+           ctx: SmsContext, gateway: str = "", skip_known_carrier_ids: bool = False) -> None:
     accepted, failed, retry = [], [], []
     for r in results:
         if r.outcome == Outcome.ACCEPTED:
@@ -242,7 +257,8 @@ def _write(connection: Connection, results: list[SendResult], attempts: dict[int
     by_id = SmsMessage.id == bindparam("mid")
     if accepted:
         _accept(connection, accepted, now)
-        _record_carrier_ids(connection, gateway, [r for r in results if r.outcome == Outcome.ACCEPTED])
+        _record_carrier_ids(connection, gateway, [r for r in results if r.outcome == Outcome.ACCEPTED],
+                            skip_known_carrier_ids)
     if failed:
         connection.execute(update(SmsMessage).where(by_id).values(
             state=MessageState.FAILED, reason=bindparam("why"), done_at=now
