@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,14 +28,16 @@ def test_csv_list_is_normalised_deduplicated_and_bad_numbers_reported(tmp_path: 
         ["Chi", "12345"], ["Dũng", "024 3822 1234"], ["Em", ""], ["Giang", "0981234567"],
     ])
     template = Template("Chào {{ ho_va_ten }}", False, csv_fields(path))
-    summary = create_campaign(migrated, csv_recipients(path), template, c.router)
+    now = dt.datetime(2026, 12, 1, 5, 6, 7, 891011, tzinfo=dt.UTC)
+    summary = create_campaign(migrated, csv_recipients(path), template, c.router, now=now)
     assert (summary.recipients, summary.duplicates, summary.invalid) == (3, 1, 3)
     with migrated.connect() as connection:
-        rows = connection.execute(select(SmsMessage.phone, SmsMessage.text, SmsMessage.carrier, SmsMessage.state)
-                                  .order_by(SmsMessage.id)).all()
+        rows = connection.execute(select(SmsMessage.phone, SmsMessage.text, SmsMessage.carrier, SmsMessage.state,
+                                         SmsMessage.attempts, SmsMessage.queued_at).order_by(SmsMessage.id)).all()
     assert [r.phone for r in rows] == ["+84912345678", "+84323456789", "+84981234567"]
     assert rows[0].text == "Chào An" and rows[0].carrier == "Vinaphone" and rows[2].carrier == "Viettel"
-    assert all(r.state == MessageState.QUEUED for r in rows)
+    assert all(r.state == MessageState.QUEUED and r.attempts == 0 for r in rows)
+    assert {r.queued_at.replace(tzinfo=dt.UTC) for r in rows} == {now}  # COPY's text form of the time on PostgreSQL
     reasons = {row: reason for row, _value, reason in invalid_recipients(migrated, summary.campaign_id)}
     assert reasons == {5: "too short", 6: "landline, a mobile number is needed", 7: "empty"}
 
