@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 
 from jinja2 import StrictUndefined, nodes
 from jinja2.sandbox import SandboxedEnvironment
@@ -18,7 +17,7 @@ from robocall.flows.templates import TemplateError, fields_in
 from robocall.phones import InvalidPhone, normalize
 from sms.recipients import Recipient, RecipientsError
 from sms.routing import Router
-from sms.text import Measure, measure, nfc, strip_accents
+from sms.text import Measure, measure, measure_nfc, nfc, strip_accents
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +83,7 @@ class Template:
             finish = strip_accents if self.strip else str
             text = nfc("".join([finish(values.get(value) or "") if is_field else value
                                 for is_field, value in self._pieces]))
-            return text, _measure_cached(text)
+            return text, measure_nfc(text)
         assert self._compiled is not None
         filled = {name: values.get(name) or "" for name in self.fields}
         # As Template.render does, but with shared=True: the context takes `filled` as it is instead of
@@ -92,7 +91,7 @@ class Template:
         # use those anyway: every name it uses must be a field of the list.
         text = self._finish(_ENV.concat(self._compiled.root_render_func(  # type: ignore[attr-defined]
             self._compiled.new_context(filled, shared=True))))
-        return text, _measure_cached(text)
+        return text, measure_nfc(text)
 
 
 def _plain_pieces(source: str) -> list[tuple[bool, str]] | None:
@@ -110,11 +109,6 @@ def _plain_pieces(source: str) -> list[tuple[bool, str]] | None:
             else:
                 return None
     return pieces
-
-
-@lru_cache(maxsize=65536)
-def _measure_cached(text: str) -> Measure:
-    return measure(text)
 
 
 def prepare(recipients: Iterable[Recipient], template: Template, router: Router,
