@@ -9,11 +9,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData, Text, any_, bindparam, cast, event, func, literal_column, type_coerce
+from sqlalchemy import MetaData, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.sql.elements import Grouping
 from sqlmodel import SQLModel, create_engine
 
 # SQLAlchemy's bare "postgresql://" means psycopg2, which we don't ship;
@@ -42,7 +40,7 @@ _NULL = "\x1e"  # an item that is None (SQL NULL)
 
 
 def joined(values: Iterable[object]) -> str:
-    """`values` as the text parameter of :func:`array_sql` (or :func:`one_of`).  Each item is preceded
+    """`values` as the text parameter of :func:`array_sql`.  Each item is preceded
     by the separator, so that one empty string stays an array of one element (string_to_array('')
     is the empty array; the SQL drops the empty first element).  None stands for NULL."""
     items = [_NULL if v is None else str(v) for v in values]
@@ -55,17 +53,6 @@ def joined(values: Iterable[object]) -> str:
 def array_sql(name: str, sql_type: str) -> str:
     """SQL for the PostgreSQL array of `sql_type` passed as `joined(...)` in parameter `name`."""
     return f"CAST((string_to_array(:{name}, chr(31), chr(30)))[2:] AS {sql_type}[])"
-
-
-def one_of(dialect: str, column: Any, values: list[Any]) -> Any:
-    """``column IN values``; on PostgreSQL as ``= ANY(array)``: one parameter, so the statement is not
-    compiled again for every length of list (hot paths: a chunk of SMS at a time)."""
-    if dialect == "postgresql":
-        parts = type_coerce(Grouping(func.string_to_array(bindparam("one_of", joined(values), unique=True),
-                                                          literal_column("chr(31)"), literal_column("chr(30)"))),
-                            ARRAY(Text))
-        return column == any_(cast(Grouping(parts[2:2147483647]), ARRAY(column.type)))
-    return column.in_(values)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -12,11 +12,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import bindparam, case, func, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from robocall.db import one_of
+from robocall.db import array_sql, joined
 from robocall.models import Contact, utcnow
 from sms.models import (
     FINAL_STATES,
@@ -47,13 +47,25 @@ def opted_out_numbers(connection: Connection) -> set[str]:
     return numbers
 
 
+# Built once (every chunk a worker sends asks it; building it cost SQLAlchemy ~1 ms, measured).
+_OPTED_OUT_AMONG = {
+    "postgresql": text(f"SELECT phone FROM smsoptout WHERE phone = ANY({array_sql('phones', 'varchar')}) UNION"
+                       f" SELECT phone FROM contact WHERE phone = ANY({array_sql('phones', 'varchar')})"
+                       " AND opted_out"),
+    "sqlite": select(SmsOptOut.phone).where(SmsOptOut.phone.in_(bindparam("phones", expanding=True))).union(  # type: ignore[attr-defined]
+        select(Contact.phone).where(Contact.phone.in_(bindparam("phones", expanding=True)),  # type: ignore[attr-defined]
+                                    Contact.opted_out == True)),  # noqa: E712
+}
+
+
 def opted_out_among(db: Session | Connection, phones: list[str]) -> set[str]:
     """Which of `phones` must get nothing (the rule of :func:`opted_out_numbers`, for a few numbers:
     checked again just before sending, and for each single message)."""
     dialect = (db.get_bind() if isinstance(db, Session) else db).dialect.name
-    return set(db.execute(select(SmsOptOut.phone).where(one_of(dialect, SmsOptOut.phone, phones)).union(
-        select(Contact.phone).where(one_of(dialect, Contact.phone, phones), Contact.opted_out == True)  # noqa: E712
-    )).scalars())
+    if not phones:
+        return set()
+    value = joined(phones) if dialect == "postgresql" else phones
+    return set(db.execute(_OPTED_OUT_AMONG[dialect], {"phones": value}).scalars())
 
 
 @dataclass
@@ -269,9 +281,12 @@ def set_status(engine: Engine, campaign_id: int, status: CampaignStatus) -> SmsC
     return get_campaign(engine, campaign_id)
 
 
+_STATUS = select(SmsCampaign.status).where(SmsCampaign.id == bindparam("cid"))
+
+
 def campaign_status(engine: Engine, campaign_id: int) -> str | None:
     with engine.connect() as connection:
-        return connection.execute(select(SmsCampaign.status).where(SmsCampaign.id == campaign_id)).scalar()
+        return connection.execute(_STATUS, {"cid": campaign_id}).scalar()
 
 
 def loading_progress(engine: Engine, campaign_id: int) -> tuple[str | None, int | None, int | None]:

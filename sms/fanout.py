@@ -43,7 +43,7 @@ def due_ranges(engine: Engine, campaign_id: int, batch_size: int, now: dt.dateti
     numbers the due messages and returns only each run's ends: two rows a batch, not a row a message."""
     numbered = select(SmsMessage.id, func.row_number().over(order_by=SmsMessage.id).label("n"),
                       func.count().over().label("total")).where(
-        SmsMessage.campaign_id == campaign_id, SmsMessage.id > after_id, _due(now, lease)).subquery()
+        SmsMessage.campaign_id == campaign_id, SmsMessage.id > after_id, _due(now, now - lease)).subquery()
     query = select(numbered.c.id, numbered.c.n, numbered.c.total).where(or_(
         numbered.c.n % batch_size == 1 % batch_size, numbered.c.n % batch_size == 0,
         numbered.c.n == numbered.c.total)).order_by(numbered.c.id)
