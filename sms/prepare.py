@@ -8,7 +8,7 @@ dry run and the real campaign both consume :func:`prepare`, so they agree.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from jinja2 import StrictUndefined, nodes
 from jinja2.sandbox import SandboxedEnvironment
@@ -20,8 +20,8 @@ from sms.routing import Router
 from sms.text import Measure, measure, measure_nfc, nfc, strip_accents
 
 
-@dataclass(frozen=True, slots=True)
-class Prepared:
+# NamedTuples, not frozen dataclasses: one of each is made per message (a million a campaign), ~4x cheaper.
+class Prepared(NamedTuple):
     row: int
     phone: str
     carrier: str
@@ -31,8 +31,7 @@ class Prepared:
     segments: int
 
 
-@dataclass(frozen=True, slots=True)
-class Rejected:
+class Rejected(NamedTuple):
     row: int
     value: str
     reason: str  # "duplicate" and "opted out" are counted, not listed

@@ -9,10 +9,11 @@ the whole list in memory.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from types import MappingProxyType
+from typing import BinaryIO, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -28,11 +29,10 @@ class RecipientsError(ValueError):
     """The list can't be read at all (no phone column, unknown filter...)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Recipient:
+class Recipient(NamedTuple):  # one per row of a list (a NamedTuple: 4x cheaper to make than a frozen dataclass)
     row: int  # line of the file (header = 1) or the contact id
     raw: str  # the phone as written
-    fields: dict[str, str] = field(default_factory=dict)
+    fields: Mapping[str, str] = MappingProxyType({})
     # Set when the source already knows the row is unusable (a rapid trace's unreadable time):
     # prepare() rejects it with this reason and `raw` as the value shown.
     error: str = ""

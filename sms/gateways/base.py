@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 
 class Outcome(StrEnum):
@@ -24,8 +23,8 @@ class Outcome(StrEnum):
     REJECTED = "rejected"
 
 
-@dataclass(frozen=True, slots=True)
-class Outgoing:
+# NamedTuples, not frozen dataclasses: one of each is made per message (a million a campaign), ~4x cheaper.
+class Outgoing(NamedTuple):
     id: int  # our message id: travels with the message so a carrier can drop a resend
     phone: str  # E.164
     text: str
@@ -34,8 +33,7 @@ class Outgoing:
     segments: int = 0  # as measured when the campaign was loaded; 0: not known, measure again
 
 
-@dataclass(frozen=True, slots=True)
-class SendResult:
+class SendResult(NamedTuple):
     id: int
     outcome: Outcome
     gateway_message_id: str | None = None
@@ -44,8 +42,7 @@ class SendResult:
     part_ids: tuple[str, ...] = ()  # carrier ids of parts 2..n of a long message (part 1: gateway_message_id)
 
 
-@dataclass(frozen=True, slots=True)
-class Receipt:
+class Receipt(NamedTuple):
     gateway_message_id: str
     status: str  # delivered, failed or expired (sms.models.MessageState values)
     error: str = ""
