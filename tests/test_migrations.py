@@ -35,15 +35,7 @@ def test_receipts_still_find_messages_accepted_before_the_carrier_id_table(db_en
 
     upgrade(db_engine, "0005")
     now = dt.datetime(2026, 11, 23, tzinfo=dt.timezone.utc)
-    with db_engine.begin() as connection:
-        connection.execute(text(
-            "INSERT INTO smscampaign (id, name, template, strip_accents, source, status, created_at, recipients,"
-            " invalid, duplicates, opted_out, kind) VALUES (1, '', 'x', false, '', 'running', :now, 1, 0, 0, 0,"
-            " 'broadcast')"), {"now": now})
-        connection.execute(text(
-            "INSERT INTO smsmessage (campaign_id, phone, carrier, gateway, purpose, encoding, segments, state,"
-            " attempts, reason, gateway_message_id, queued_at, accepted_at) VALUES (1, '+84912345678', 'Vinaphone',"
-            " 'vnpt', '', 'GSM-7', 1, 'accepted', 1, '', 'C42', :now, :now)"), {"now": now})
+    _accepted_message(db_engine, now)  # message 7, carrier id C42
     upgrade(db_engine)
     assert record_receipts(db_engine, "vnpt", [Receipt("C42", "delivered", "", now)]) == 1
     with db_engine.connect() as connection:
@@ -76,15 +68,8 @@ def test_carrier_id_rows_repeated_before_0009_are_kept_once(db_engine: Engine) -
 
     upgrade(db_engine, "0008")
     now = dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)
+    _accepted_message(db_engine, now)
     with db_engine.begin() as connection:
-        connection.execute(text(
-            "INSERT INTO smscampaign (id, name, template, strip_accents, source, status, created_at, recipients,"
-            " invalid, duplicates, opted_out, kind) VALUES (1, '', 'x', false, '', 'running', :now, 1, 0, 0, 0,"
-            " 'broadcast')"), {"now": now})
-        connection.execute(text(
-            "INSERT INTO smsmessage (id, campaign_id, phone, carrier, gateway, purpose, encoding, segments, state,"
-            " attempts, reason, gateway_message_id, queued_at, accepted_at) VALUES (7, 1, '+84912345678',"
-            " 'Vinaphone', 'vnpt', '', 'GSM-7', 1, 'accepted', 2, '', 'C42', :now, :now)"), {"now": now})
         for _ in range(2):
             connection.execute(text("INSERT INTO smsmessagepart (message_id, gateway, gateway_message_id, part)"
                                     " VALUES (7, 'vnpt', 'C42', 1)"))
@@ -92,3 +77,18 @@ def test_carrier_id_rows_repeated_before_0009_are_kept_once(db_engine: Engine) -
     with db_engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM smsmessagepart")).scalar() == 1
     assert record_receipts(db_engine, "vnpt", [Receipt("C42", "delivered", "", now)]) == 1
+
+
+def _accepted_message(engine: Engine, now: object) -> None:
+    """Campaign 1 with message 7, accepted with carrier id C42, written as any revision since 0005 allows."""
+    from sqlalchemy import text
+
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO smscampaign (id, name, template, strip_accents, source, status, created_at, recipients,"
+            " invalid, duplicates, opted_out, kind) VALUES (1, '', 'x', false, '', 'running', :now, 1, 0, 0, 0,"
+            " 'broadcast')"), {"now": now})
+        connection.execute(text(
+            "INSERT INTO smsmessage (id, campaign_id, phone, carrier, gateway, purpose, encoding, segments, state,"
+            " attempts, reason, gateway_message_id, queued_at, accepted_at) VALUES (7, 1, '+84912345678',"
+            " 'Vinaphone', 'vnpt', '', 'GSM-7', 1, 'accepted', 1, '', 'C42', :now, :now)"), {"now": now})

@@ -52,6 +52,14 @@ def _start_load(c: SmsContext, recipients: HeldList) -> tuple[threading.Thread, 
     return thread, outcome, created[0]
 
 
+def _drive_in_background(c: SmsContext, campaign_id: int) -> tuple[threading.Thread, dict[str, Any]]:
+    """drive(campaign_id) in a thread; its figures land in driven["final"]."""
+    driven: dict[str, Any] = {}
+    driver = threading.Thread(target=lambda: driven.update(final=drive(c, campaign_id)), daemon=True)
+    driver.start()
+    return driver, driven
+
+
 @pytest.fixture
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(campaigns, "CHUNK", 100)  # rows per load transaction (SMS_BATCH_SIZE is 100 in tests)
@@ -63,9 +71,7 @@ def test_what_is_loaded_is_sent_while_the_rest_of_the_list_loads(
     listed = HeldList(phones(250), hold_after=200)
     start_workers(1)
     thread, outcome, campaign_id = _start_load(c, listed)
-    driven: dict[str, Any] = {}
-    driver = threading.Thread(target=lambda: driven.update(final=drive(c, campaign_id)), daemon=True)
-    driver.start()
+    driver, driven = _drive_in_background(c, campaign_id)
     # The first 200 rows are in (two chunks): they go out while the list is still being read.
     assert wait_until(lambda: figures(c.engine, campaign_id).finished == 200, timeout=20)
     assert figures(c.engine, campaign_id).status == CampaignStatus.LOADING
@@ -120,9 +126,7 @@ def test_batches_cut_by_id_skip_another_campaigns_message_written_between_chunks
     listed = HeldList(phones(250), hold_after=100)
     start_workers(1)
     thread, outcome, campaign_id = _start_load(c, listed)
-    driven: dict[str, Any] = {}
-    driver = threading.Thread(target=lambda: driven.update(final=drive(c, campaign_id)), daemon=True)
-    driver.start()
+    driver, driven = _drive_in_background(c, campaign_id)
     assert wait_until(lambda: figures(c.engine, campaign_id).finished == 100, timeout=20)
     with outbox.begin(c.engine) as connection:
         single = outbox.send_sms(connection, "0987 654 321", "Riêng", outbox.Purpose.ESCALATION).message_id
