@@ -55,6 +55,13 @@ def array_sql(name: str, sql_type: str) -> str:
     return f"CAST((string_to_array(:{name}, chr(31), chr(30)))[2:] AS {sql_type}[])"
 
 
+def autocommit(engine: Engine) -> Connection:
+    """A connection on which every statement commits at once (use it as a context manager): a single
+    statement or a few independent ones go without the BEGIN and COMMIT/ROLLBACK round trips (each
+    costs ~0.1 ms of CPU on both sides on this project's machine, measured)."""
+    return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url``; extra keyword arguments go to ``create_engine``."""
     url = normalize_url(url)

@@ -281,14 +281,6 @@ def set_status(engine: Engine, campaign_id: int, status: CampaignStatus) -> SmsC
     return get_campaign(engine, campaign_id)
 
 
-_STATUS = select(SmsCampaign.status).where(SmsCampaign.id == bindparam("cid"))
-
-
-def campaign_status(engine: Engine, campaign_id: int) -> str | None:
-    with engine.connect() as connection:
-        return connection.execute(_STATUS, {"cid": campaign_id}).scalar()
-
-
 def loading_progress(engine: Engine, campaign_id: int) -> tuple[str | None, int | None, int | None]:
     """(status, loaded_from, loaded_up_to) of a campaign: its messages have ids above loaded_from, and
     every one up to loaded_up_to is written (None, None: a campaign loaded by an older version)."""

@@ -29,9 +29,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from robocall.db import array_sql, joined
+from robocall.db import array_sql, autocommit, joined
 from robocall.models import utcnow
-from sms.campaigns import campaign_status, opted_out_among
+from sms.campaigns import opted_out_among
 from sms.context import SmsContext
 from sms.gateways.base import Outcome, Outgoing, SendResult
 from sms.models import SENDABLE, MessageState, SmsCampaign, SmsMessage, SmsMessagePart
@@ -66,26 +66,27 @@ def send_batch(ctx: SmsContext, campaign_id: int, first_id: int, last_id: int,
                now: dt.datetime | None = None) -> BatchResult:
     now = now or utcnow()
     result = BatchResult()
-    with ctx.engine.connect() as connection:
-        campaign = connection.execute(_CAMPAIGN, {"cid": campaign_id}).first()
-    if campaign is None or campaign.status not in SENDABLE:
-        result.skipped = f"campaign {campaign.status if campaign else 'missing'}"
-        return result
-    if campaign.kind != "transactional" and ctx.policy.quiet_hours.quiet(now):  # replies, health notices: no wait
-        result.skipped = "quiet hours"
-        return result
+    with autocommit(ctx.engine) as db:
+        campaign = db.execute(_CAMPAIGN, {"cid": campaign_id}).first()
+        if campaign is None or campaign.status not in SENDABLE:
+            result.skipped = f"campaign {campaign.status if campaign else 'missing'}"
+            return result
+        if campaign.kind != "transactional" and ctx.policy.quiet_hours.quiet(now):  # replies, health notices: no wait
+            result.skipped = "quiet hours"
+            return result
+        due_ids = list(db.execute(_DUE_IDS, _range_now(ctx, campaign_id, first_id, last_id, now)).scalars())
     fixed_text = Template(campaign.template, campaign.strip_accents).fixed
-    due_ids = _due_ids(ctx, campaign_id, first_id, last_id, now)
     # Claimed a chunk at a time, just before sending it: a worker killed mid-batch leaves at most
     # one chunk in doubt; the rest of its batch is still plainly `queued`.
     for start in range(0, len(due_ids), CHUNK):
-        if start and campaign_status(ctx.engine, campaign_id) not in SENDABLE:
-            result.skipped = "campaign paused or cancelled"  # takes effect between chunks
-            break
         chunk = due_ids[start:start + CHUNK]
-        claimed = _claim(ctx, campaign_id, chunk[0], chunk[-1], now)
-        result.claimed += len(claimed)
-        claimed = _drop_opted_out(ctx, claimed, now, result)
+        with autocommit(ctx.engine) as db:  # the claim commits before anything is sent
+            if start and db.execute(_CAMPAIGN, {"cid": campaign_id}).first().status not in SENDABLE:
+                result.skipped = "campaign paused or cancelled"  # takes effect between chunks
+                break
+            claimed = _claim(db, ctx, campaign_id, chunk[0], chunk[-1], now)
+            result.claimed += len(claimed)
+            claimed = _drop_opted_out(db, ctx, claimed, now, result)
         by_gateway: dict[str, list[_Claimed]] = defaultdict(list)
         for message in claimed:
             by_gateway[message.gateway].append(message)
@@ -128,30 +129,24 @@ def _range_now(ctx: SmsContext, campaign_id: int, first_id: int, last_id: int, n
             "stale_before": now - ctx.policy.submit_lease}
 
 
-def _due_ids(ctx: SmsContext, campaign_id: int, first_id: int, last_id: int, now: dt.datetime) -> list[int]:
-    with ctx.engine.connect() as connection:
-        return list(connection.execute(_DUE_IDS, _range_now(ctx, campaign_id, first_id, last_id, now)).scalars())
-
-
-def _claim(ctx: SmsContext, campaign_id: int, first_id: int, last_id: int, now: dt.datetime) -> list[_Claimed]:
-    """The due messages with ids in [first_id, last_id]: queued -> submitted, committed before sending;
-    the state is checked again, so of two jobs on the same messages only one gets each.  A range, not
-    a list of ids: one walk along the primary key instead of a probe per message."""
-    with ctx.engine.begin() as connection:
-        rows = connection.execute(_CLAIM, _range_now(ctx, campaign_id, first_id, last_id, now)).all()
+def _claim(db: Connection, ctx: SmsContext, campaign_id: int, first_id: int, last_id: int,
+           now: dt.datetime) -> list[_Claimed]:
+    """The due messages with ids in [first_id, last_id]: queued -> submitted in one statement (committed
+    at once on `db`, before sending); the state is checked again, so of two jobs on the same messages
+    only one gets each.  A range, not a list of ids: one walk along the primary key instead of a probe
+    per message."""
+    rows = db.execute(_CLAIM, _range_now(ctx, campaign_id, first_id, last_id, now)).all()
     return sorted(map(_Claimed._make, rows))  # by id, the first field
 
 
-def _drop_opted_out(ctx: SmsContext, claimed: list[_Claimed], now: dt.datetime,
+def _drop_opted_out(db: Connection, ctx: SmsContext, claimed: list[_Claimed], now: dt.datetime,
                     result: BatchResult) -> list[_Claimed]:
     """Opt-outs take effect at once, even for a campaign already loaded."""
-    phones = [m.phone for m in claimed]
-    with ctx.engine.begin() as connection:
-        blocked = opted_out_among(connection, phones)
-        if not blocked:
-            return claimed
-        dropped = [m for m in claimed if m.phone in blocked]
-        _write(connection, [SendResult(m.id, Outcome.REJECTED, reason="opted out") for m in dropped], {}, now, ctx)
+    blocked = opted_out_among(db, [m.phone for m in claimed])
+    if not blocked:
+        return claimed
+    dropped = [m for m in claimed if m.phone in blocked]
+    _write(db, [SendResult(m.id, Outcome.REJECTED, reason="opted out") for m in dropped], {}, now, ctx)
     result.outcomes["opted_out"] += len(dropped)
     return [m for m in claimed if m.phone not in blocked]
 
