@@ -112,9 +112,15 @@ async def receipts(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text='expected {"receipts": [...]}')
     parsed = [Receipt(str(i["message_id"]), i["status"], str(i.get("error", "")), None, _our_id(i.get("id")))
               for i in items if isinstance(i, dict) and i.get("message_id") and i.get("status") in _STATUSES]
-    await asyncio.to_thread(queue_receipts, ctx.redis, ctx.prefix, gateway, parsed)  # safe once there
-    changed = await asyncio.to_thread(ctx.drain_receipts)
+    changed = await asyncio.to_thread(_queue_and_apply, ctx, gateway, parsed)
     return web.json_response({"received": len(parsed), "applied": changed})
+
+
+def _queue_and_apply(ctx: SmsContext, gateway: str, receipts: list[Receipt]) -> int:
+    """Receipts into Redis (safe once there: the carrier may have its 200), then applied by whoever holds
+    the lock; in one thread hop for the request."""
+    queue_receipts(ctx.redis, ctx.prefix, gateway, receipts)
+    return ctx.drain_receipts()
 
 
 def _our_id(value: object) -> int | None:
@@ -168,9 +174,7 @@ async def twilio_status(request: web.Request) -> web.Response:
         receipt = Receipt(sid, "failed", f"twilio {form.get('ErrorCode') or status}")
     else:
         return web.Response(status=204)
-    ctx = _context(request.app)
-    await asyncio.to_thread(queue_receipts, ctx.redis, ctx.prefix, gateway, [receipt])
-    changed = await asyncio.to_thread(ctx.drain_receipts)
+    changed = await asyncio.to_thread(_queue_and_apply, _context(request.app), gateway, [receipt])
     return web.json_response({"received": 1, "applied": changed})
 
 
