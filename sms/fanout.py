@@ -144,12 +144,12 @@ def drive(ctx: SmsContext, campaign_id: int, on_progress: Callable[[CampaignFigu
         if status == CampaignStatus.LOADING:
             if not ctx.policy.quiet_hours.quiet(now) or standing:
                 # Whole batches as they are loaded (the rest, and retries, once the list is in).
+                after = queued_up_to if queued_up_to is not None else loaded_from or 0
                 if loaded_from is None or loaded_up_to is None:  # loaded by an older version: ask the messages
                     ranges = due_ranges(ctx.engine, campaign_id, ctx.policy.batch_size, now,
-                                        ctx.policy.submit_lease, after_id=queued_up_to or 0, whole_only=True)
+                                        ctx.policy.submit_lease, after_id=after, whole_only=True)
                 else:
-                    ranges = id_batches(loaded_from if queued_up_to is None else queued_up_to, loaded_up_to,
-                                        ctx.policy.batch_size)
+                    ranges = id_batches(after, loaded_up_to, ctx.policy.batch_size)
                 loading_jobs += enqueue_ranges(queue, campaign_id, ranges)
                 queued_up_to = ranges[-1][1] if ranges else queued_up_to
             progress()
