@@ -13,9 +13,9 @@ PYTEST_ARGS ?=
 PYTHON ?= $(firstword $(foreach p,python3 python3.13 python3.12 python3.11,\
 	$(if $(shell $(p) -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && echo ok),$(p))))
 
-.PHONY: setup services demo test clean
+.PHONY: setup services asterisk demo test clean
 
-setup: $(SYSTEM_STAMP) $(PIP_STAMP) services
+setup: $(SYSTEM_STAMP) $(PIP_STAMP) services asterisk
 
 # Runs before the venv is created: on Debian, python3-venv may be among the packages.
 $(SYSTEM_STAMP): scripts/install_system_packages.sh
@@ -31,6 +31,10 @@ $(PIP_STAMP): pyproject.toml | $(VENV_PYTHON)
 
 services: $(SYSTEM_STAMP)
 	@scripts/ensure_services.sh
+
+# The prebuilt Asterisk from ../shared/asterisk/ into var/asterisk/ (tests run it), when it is there.
+asterisk:
+	@scripts/install_asterisk.sh
 
 demo: setup
 	$(VENV)/bin/robocall demo

@@ -1,0 +1,70 @@
+"""A real Asterisk per test module: configuration from the project's templates on free loopback ports."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from robocall.telephony.asterisk.conf import AsteriskLayout
+from robocall.telephony.asterisk.instance import AsteriskProcess, find_prefix, free_port
+
+ROOT = Path(__file__).parents[2]
+SHARED = ROOT.parent / "shared" / "asterisk"
+AMI_SECRET = "test-secret-12"
+
+
+def asterisk_prefix() -> Path:
+    prefix = find_prefix(ROOT)
+    if prefix is None:
+        if SHARED.is_dir():
+            pytest.fail(f"{SHARED} exists but Asterisk is not unpacked in var/asterisk/: run `make setup`",
+                        pytrace=False)
+        pytest.skip("no Asterisk here (no ../shared/asterisk and no ASTERISK_PREFIX)")
+    return prefix
+
+
+def make_layout(base: Path, agi_port: int, extra: dict[str, str] | None = None) -> AsteriskLayout:
+    rtp = random.randrange(20000, 29000, 2)
+    return AsteriskLayout(
+        prefix=asterisk_prefix(), etc=base / "etc", run=base / "run",
+        ami_port=free_port(), ami_secret=AMI_SECRET, sip_port=free_port(2), rtp_start=rtp, rtp_end=rtp + 200,
+        agi_url=f"agi://127.0.0.1:{agi_port}", extra=extra or {},
+    )
+
+
+@pytest.fixture
+def short_tmp() -> Iterator[Path]:
+    """A short folder (the control socket path must stay under 107 bytes)."""
+    path = Path(tempfile.mkdtemp(prefix="ast", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def agi_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def asterisk_factory(short_tmp: Path, agi_port: int) -> Iterator[object]:
+    started: list[AsteriskProcess] = []
+
+    def start(extra: dict[str, str] | None = None) -> AsteriskProcess:
+        process = AsteriskProcess(make_layout(short_tmp, agi_port, extra))
+        started.append(process)
+        process.start()
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
+def asterisk(asterisk_factory) -> AsteriskProcess:  # type: ignore[no-untyped-def]
+    return asterisk_factory()
