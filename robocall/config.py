@@ -114,6 +114,39 @@ class Settings(BaseSettings):
     )
     """SMS gateways as JSON: name -> {`kind`: `sim`, `smpp`, `http` or `twilio`, `rate` (msg/s, shared by all workers), and the kind's options: smpp `host`, `port`, `system_id`, `password`, `window`, `submit_timeout`, `enquire_link` (seconds, default 30); http `url`, `format` (`json`/`form`), `auth_header`, `auth_value`, `batch`, `timeout`; twilio `account_sid`, `auth_token`, `from` or `messaging_service_sid`, `status_callback`, `inbound_url`, `concurrency`, `timeout`, `api_base`}."""
 
+    asterisk_host: str = "127.0.0.1"
+    """Asterisk server the dialer and the AGI service talk to over AMI (TELEPHONY_BACKEND=asterisk)."""
+
+    asterisk_ami_port: int = 5038
+    """TCP port of Asterisk's manager interface (AMI)."""
+
+    asterisk_ami_user: str = "robocall"
+    """AMI user (a `manager.conf` section with read=call,system,reporting and write=originate,call,reporting)."""
+
+    asterisk_ami_secret: str = ""
+    """AMI secret of that user; keep it in the environment, not in files under version control."""
+
+    asterisk_channel_limit: int = Field(default=30, ge=1)
+    """Most calls this Asterisk server may carry at once (its trunks' channels)."""
+
+    asterisk_dial_templates: str = "default=SIP/{national}@trunk"
+    """Dial string per carrier, e.g. `Viettel=SIP/{national}@viettel,Vinaphone=PJSIP/{e164}@vnpt,default=SIP/{national}@trunk`; `{national}` is 0912345678, `{e164}` +84912345678, `{digits}` 84912345678."""
+
+    asterisk_ring_timeout: int = Field(default=30, ge=5)
+    """Seconds a dialled phone may ring before the call counts as not answered."""
+
+    asterisk_amd: bool = True
+    """Run answering-machine detection (AMD()) on answered outbound calls; a machine is retried like no answer."""
+
+    asterisk_agi_listen: str = "127.0.0.1:4573"
+    """host:port the FastAGI server (`robocall asterisk serve`) listens on; Asterisk's dialplan points `AGI(agi://...)` here."""
+
+    asterisk_sounds_dir: str = "/var/lib/robocall/sounds"
+    """Folder of the prompt files as Asterisk sees it (recorded prompts by path, spoken text under `tts/<language>/`)."""
+
+    asterisk_hotline_flows: str = "default=hotline"
+    """Flow per number dialled in (DID) on the hotline, e.g. `19009095=hotline,default=hotline`."""
+
     sms_routes: str = "default=sim"
     """Gateway per carrier, e.g. `Viettel=viettel_smpp,Vinaphone=vnpt_http,default=sim` (carrier from the number's prefix, or the ported-number table)."""
 

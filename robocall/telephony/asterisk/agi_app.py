@@ -1,0 +1,95 @@
+"""What the FastAGI server does with each call: find its handler, then let IvrCall drive it.
+
+* ``agi://.../outbound``: an answered outbound call; the attempt id is the channel variable
+  ROBOCALL_ATTEMPT and the dial time ROBOCALL_DIALLED (set by the Originate).  AMD() ran
+  before: AMDSTATUS=MACHINE ends the attempt as `machine` without playing the flow.
+* ``agi://.../inbound?did=N``: a hotline call; the caller id becomes the E.164 phone and the
+  number dialled picks the flow (HOTLINE_FLOWS, else the default hotline flow).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable, Mapping
+from typing import Protocol
+
+from robocall.flows.engine import Say
+from robocall.logging_setup import mask_phone
+from robocall.models import CallState
+from robocall.phones import normalize
+from robocall.telephony.asterisk.fastagi import AgiChannel
+from robocall.telephony.asterisk.ivr import IvrCall, utcnow
+from robocall.telephony.base import CallHandler
+
+log = logging.getLogger(__name__)
+
+
+class CallHandlers(Protocol):
+    def outbound(self, attempt_id: int, dialled_at: dt.datetime) -> CallHandler: ...
+
+    def inbound(self, phone: str, at: dt.datetime, flow: str) -> CallHandler | None: ...
+
+
+class AgiApplication:
+    def __init__(self, handlers: CallHandlers, prompts: Callable[[Say], str], hotline_flows: Mapping[str, str],
+                 default_hotline_flow: str = "hotline", region: str = "VN") -> None:
+        self.handlers = handlers
+        self.prompts = prompts
+        self.hotline_flows = hotline_flows
+        self.default_hotline_flow = default_hotline_flow
+        self.region = region
+        self.calls = 0
+
+    async def __call__(self, agi: AgiChannel) -> None:
+        self.calls += 1
+        if agi.script == "outbound":
+            await self.outbound(agi)
+        elif agi.script == "inbound":
+            await self.inbound(agi)
+        else:
+            log.error("FastAGI: unknown script %r from %s; hanging up", agi.script, agi.env.get("agi_channel"))
+            await agi.hangup()
+
+    async def outbound(self, agi: AgiChannel) -> None:
+        raw = await agi.get_variable("ROBOCALL_ATTEMPT")
+        if raw is None or not raw.isdigit():
+            log.error("FastAGI outbound call on %s without a valid ROBOCALL_ATTEMPT (%r); hanging up",
+                      agi.env.get("agi_channel"), raw)
+            await agi.hangup()
+            return
+        dialled_raw = await agi.get_variable("ROBOCALL_DIALLED")
+        dialled = _parse_time(dialled_raw) or utcnow()
+        amd = await agi.get_variable("AMDSTATUS")
+        handler = await asyncio.to_thread(self.handlers.outbound, int(raw), dialled)
+        if amd == "MACHINE":
+            await agi.hangup()
+            await asyncio.to_thread(handler.ended, CallState.MACHINE, utcnow())
+            return
+        await IvrCall(agi, handler, self.prompts).run()
+
+    async def inbound(self, agi: AgiChannel) -> None:
+        did = agi.query.get("did", "")
+        flow = self.hotline_flows.get(did, self.default_hotline_flow)
+        caller = agi.env.get("agi_callerid", "")
+        try:
+            phone = normalize(caller, self.region, require_mobile=False).e164 if caller.strip("+").isdigit() else ""
+        except ValueError:
+            phone = ""
+        handler = await asyncio.to_thread(self.handlers.inbound, phone, utcnow(), flow)
+        if handler is None:
+            log.info("hotline call from %s refused: that person is on a call already", mask_phone(phone))
+            await agi.command('EXEC Busy "3"', 10)
+            return
+        await IvrCall(agi, handler, self.prompts).run()
+
+
+def _parse_time(raw: str | None) -> dt.datetime | None:
+    if not raw:
+        return None
+    try:
+        at = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)

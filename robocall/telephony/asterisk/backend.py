@@ -1,0 +1,155 @@
+"""TELEPHONY_BACKEND=asterisk: place calls with AMI Originate and record those that are never answered.
+
+How a call goes (see docs/asterisk.md):
+
+1. A worker's `AsteriskBackend.place_call` sends ``Originate`` (``Async: true``) to the dial string of
+   the number's carrier, with the caller id and the channel variables ROBOCALL_ATTEMPT (the
+   attempt id), ROBOCALL_DIALLED and ROBOCALL_AMD; the ActionID carries the attempt id too.
+2. Answered: the dialplan (context ``robocall-outbound``) runs AMD() and hands the call to the
+   FastAGI server of `robocall asterisk serve`, which drives the flow (agi_app.py, ivr.py).
+3. Never answered: Asterisk sends ``OriginateResponse`` with the same ActionID to every AMI
+   session; the serve process's `OutcomeListener` maps its Reason onto a call state and ends
+   the attempt through the handler source (busy, no answer, failed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import threading
+from collections.abc import Mapping
+
+from robocall.logging_setup import mask_phone
+from robocall.models import CallState
+from robocall.phones import normalize
+from robocall.telephony.asterisk.agi_app import CallHandlers
+from robocall.telephony.asterisk.ami import AmiClient, AmiError, Message
+from robocall.telephony.asterisk.ivr import utcnow
+from robocall.telephony.base import CallRequest
+
+log = logging.getLogger(__name__)
+
+OUTBOUND_CONTEXT = "robocall-outbound"
+ACTION_PREFIX = "robocall-"
+
+# OriginateResponse Reason (Asterisk's control frame that ended the dial) -> how the attempt ended.
+# 4 (answered) is not here: the AGI session records answered calls.
+REASON_STATES: dict[str, CallState] = {
+    "0": CallState.FAILED,  # no such channel / trunk down / dial string refused
+    "1": CallState.NO_ANSWER,  # the far end hung up before answering (rejected)
+    "3": CallState.NO_ANSWER,  # rang until the ring time-out
+    "5": CallState.BUSY,
+    "8": CallState.FAILED,  # congestion: the network could not complete the call
+}
+
+
+def dial_string(templates: Mapping[str, str], phone: str) -> str:
+    """The dial string of `phone`: its carrier's template, else `default`."""
+    number = normalize(phone, require_mobile=False)
+    template = templates.get(number.carrier) or templates.get("default")
+    if template is None:
+        raise ValueError(f"ASTERISK_DIAL_TEMPLATES has no route for carrier '{number.carrier}' and no default")
+    national = "".join(ch for ch in number.national if ch.isdigit())
+    return template.format(national=national, e164=number.e164, digits=number.e164.lstrip("+"))
+
+
+def action_id_for(request: CallRequest) -> str:
+    return f"{ACTION_PREFIX}{request.attempt_id}-{int(_aware(request.at).timestamp() * 1000)}"
+
+
+def parse_action_id(action_id: str) -> tuple[int, dt.datetime] | None:
+    if not action_id.startswith(ACTION_PREFIX):
+        return None
+    attempt, sep, millis = action_id[len(ACTION_PREFIX):].partition("-")
+    if not (sep and attempt.isdigit() and millis.isdigit()):
+        return None
+    return int(attempt), dt.datetime.fromtimestamp(int(millis) / 1000, dt.UTC)
+
+
+def originate_fields(request: CallRequest, templates: Mapping[str, str], ring_timeout: int,
+                     amd: bool) -> dict[str, object]:
+    return {
+        "channel": dial_string(templates, request.phone), "context": OUTBOUND_CONTEXT, "exten": "s",
+        "caller_id": request.caller_id, "timeout_ms": ring_timeout * 1000, "action_id": action_id_for(request),
+        "variables": {"ROBOCALL_ATTEMPT": str(request.attempt_id),
+                      "ROBOCALL_DIALLED": _aware(request.at).isoformat(), "ROBOCALL_AMD": "yes" if amd else "no"},
+    }
+
+
+class AmiThread:
+    """An AMI client on its own event loop thread, for synchronous callers (RQ workers)."""
+
+    def __init__(self, client: AmiClient) -> None:
+        self.client = client
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="ami", daemon=True)
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self.client.start(wait=None), self.loop).result(10)
+
+    def originate(self, timeout: float = 30.0, **fields: object) -> Message:
+        # Waits for a booted login first, so a worker started before Asterisk just waits its turn.
+        async def run() -> Message:
+            await self.client.wait_ready(timeout)
+            return await self.client.originate(**fields)  # type: ignore[arg-type]
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(timeout + 15)
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.client.close(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+class AsteriskBackend:
+    """PhoneBackend: hands each call to Asterisk; its line events reach `handlers` in the serve process."""
+
+    def __init__(self, handlers: CallHandlers, ami: AmiThread, templates: Mapping[str, str],
+                 ring_timeout: int = 30, amd: bool = True) -> None:
+        self.handlers = handlers
+        self.ami = ami
+        self.templates = templates
+        self.ring_timeout = ring_timeout
+        self.amd = amd
+
+    def place_call(self, request: CallRequest) -> None:
+        try:
+            fields = originate_fields(request, self.templates, self.ring_timeout, self.amd)
+            self.ami.originate(**fields)
+        except (AmiError, ValueError, TimeoutError) as exc:
+            # Never reached the network: the attempt fails now (and is retried by the ladder).
+            log.error("call %s to %s not placed: %s", request.attempt_id, mask_phone(request.phone), exc)
+            self.handlers.outbound(request.attempt_id, _aware(request.at)).ended(CallState.FAILED, utcnow())
+
+
+class OutcomeListener:
+    """Ends the attempts whose Originate was never answered (subscribe it to OriginateResponse)."""
+
+    def __init__(self, handlers: CallHandlers) -> None:
+        self.handlers = handlers
+        self.ended: dict[int, CallState] = {}  # for tests and the serve log
+
+    @staticmethod
+    def wants(message: Message) -> bool:
+        return message.event == "OriginateResponse" and message.get("ActionID").startswith(ACTION_PREFIX)
+
+    async def __call__(self, message: Message) -> None:
+        parsed = parse_action_id(message.get("ActionID"))
+        if parsed is None:
+            return
+        attempt_id, dialled = parsed
+        reason = message.get("Reason")
+        if reason == "4":
+            return  # answered: the AGI session records it
+        state = REASON_STATES.get(reason, CallState.FAILED)
+        try:
+            handler = await asyncio.to_thread(self.handlers.outbound, attempt_id, dialled)
+            await asyncio.to_thread(handler.ended, state, utcnow())
+        except LookupError as exc:
+            log.error("OriginateResponse for an unknown attempt: %s", exc)
+            return
+        self.ended[attempt_id] = state
+        log.info("call %s ended before answer: %s (reason %s)", attempt_id, state, reason)
+
+
+def _aware(at: dt.datetime) -> dt.datetime:
+    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)

@@ -1,0 +1,60 @@
+"""`robocall asterisk serve`: the AMI listener and the FastAGI server in one asyncio process.
+
+Asterisk connects to the FastAGI server for every answered call (outbound and hotline) and the
+AMI listener hears the outcome of calls that were never answered.  Workers place calls with
+their own AMI connections (backend.AsteriskBackend); this process records everything that
+happens on the line, through the handler source it is given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from robocall.telephony.asterisk.agi_app import AgiApplication, CallHandlers
+from robocall.telephony.asterisk.ami import AmiClient
+from robocall.telephony.asterisk.backend import OutcomeListener
+from robocall.telephony.asterisk.fastagi import FastAgiServer
+from robocall.telephony.asterisk.prompts import PromptFiles
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    ami_host: str
+    ami_port: int
+    ami_user: str
+    ami_secret: str
+    agi_host: str
+    agi_port: int
+    sounds_dir: str
+    hotline_flows: Mapping[str, str]
+
+
+class AsteriskService:
+    def __init__(self, config: ServiceConfig, handlers: CallHandlers) -> None:
+        default = config.hotline_flows.get("default", "hotline")
+        self.app = AgiApplication(handlers, PromptFiles(config.sounds_dir),
+                                  {k: v for k, v in config.hotline_flows.items() if k != "default"}, default)
+        self.agi = FastAgiServer(self.app, config.agi_host, config.agi_port)
+        self.ami = AmiClient(config.ami_host, config.ami_port, config.ami_user, config.ami_secret, name="serve")
+        self.outcomes = OutcomeListener(handlers)
+        self.ami.subscribe(self.outcomes, OutcomeListener.wants)
+
+    async def start(self) -> None:
+        await self.agi.start()
+        await self.ami.start(wait=None)  # reconnects in the background for as long as it runs
+
+    async def close(self) -> None:
+        await self.ami.close()
+        await self.agi.close()
+
+    async def run_forever(self) -> None:
+        await self.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.close()

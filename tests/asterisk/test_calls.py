@@ -1,0 +1,85 @@
+"""Whole calls through the real Asterisk: residents played by dialplan, outcomes and answers read back
+from the database that RecordingCallHandler wrote."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from robocall.models import CallState
+from robocall.telephony.asterisk.instance import AsteriskProcess
+from robocall.telephony.asterisk.prompts import MISSING_PROMPTS
+from tests.asterisk.calls import FLOW_FILE, add_attempts, check_flow, outcomes, run_calls
+from tests.asterisk.residents import BUSY, CONGESTION, NO_ANSWER, residents_conf
+from tests.asterisk.sounds import speak_flow
+
+# national number -> (what the resident does, what the database must say)
+BEHAVIOURS: dict[str, tuple[list[str], dict[str, object]]] = {
+    # presses 1 during the greeting (before the question is asked), then 385# during the number prompt
+    "0912000001": (["Answer()", "Wait(0.3)", "SendDTMF(1)", "Wait(1.2)", "SendDTMF(385#)", "Wait(15)"],
+                   {"state": CallState.COMPLETED, "reason": "completed",
+                    "answers": {"fever": True, "temperature": 38.5}, "escalations": ["sot_cao"]}),
+    # answers 2 while the question plays
+    "0912000002": (["Answer()", "Wait(1.6)", "SendDTMF(2)", "Wait(15)"],
+                   {"state": CallState.COMPLETED, "reason": "completed", "answers": {"fever": False},
+                    "escalations": []}),
+    # says nothing: asked again once, then the flow gives up
+    "0912000003": (["Answer()", "Wait(30)"],
+                   {"state": CallState.COMPLETED, "reason": "gave_up", "answers": {}, "escalations": []}),
+    # a wrong key first, then 2
+    "0912000004": (["Answer()", "Wait(1.6)", "SendDTMF(7)", "Wait(2.0)", "SendDTMF(2)", "Wait(15)"],
+                   {"state": CallState.COMPLETED, "reason": "completed", "answers": {"fever": False},
+                    "escalations": []}),
+    # hangs up during the greeting
+    "0912000005": (["Answer()", "Wait(0.4)"],
+                   {"state": CallState.COMPLETED, "reason": "caller_hangup", "answers": {}, "escalations": []}),
+    # answers 1, types one digit of the temperature and hangs up
+    "0912000006": (["Answer()", "Wait(0.3)", "SendDTMF(1)", "Wait(1.5)", "SendDTMF(3)", "Wait(0.3)"],
+                   {"state": CallState.COMPLETED, "reason": "caller_hangup", "answers": {"fever": True},
+                    "escalations": []}),
+    "0912000007": (BUSY, {"state": CallState.BUSY, "reason": "", "answers": {}, "escalations": []}),
+    "0912000008": (NO_ANSWER, {"state": CallState.NO_ANSWER, "reason": "", "answers": {}, "escalations": []}),
+    "0912000009": (CONGESTION, {"state": CallState.FAILED, "reason": "", "answers": {}, "escalations": []}),
+}
+
+
+def e164(national: str) -> str:
+    return "+84" + national[1:]
+
+
+def test_a_call_per_behaviour_is_recorded_as_the_resident_acted(
+        asterisk_factory: Callable[..., AsteriskProcess], migrated: Engine, agi_port: int, short_tmp: Path) -> None:
+    sounds = short_tmp / "sounds"
+    speak_flow(FLOW_FILE, sounds)
+    asterisk = asterisk_factory({"extensions_residents.conf": residents_conf(
+        {number: script for number, (script, _) in BEHAVIOURS.items()})})
+    flow = check_flow()
+    ids = add_attempts(migrated, [e164(n) for n in BEHAVIOURS], flow.name, dt.date.today())
+    missing_before = sum(MISSING_PROMPTS.values())
+
+    run_calls(asterisk, migrated, {flow.name: flow}, ids, agi_port, sounds)
+
+    found = outcomes(migrated, ids)
+    for number, (_, expected) in BEHAVIOURS.items():
+        got = {k: found[e164(number)][k] for k in expected}
+        assert got == expected, f"resident {number}"
+    assert sum(MISSING_PROMPTS.values()) == missing_before, "every prompt was played"
+    answered = {p for p, o in found.items() if o["answered"]}
+    assert answered == {e164(n) for n in list(BEHAVIOURS)[:6]}
+
+
+def test_a_prompt_missing_on_asterisk_is_counted_and_the_question_still_asked(
+        asterisk_factory: Callable[..., AsteriskProcess], migrated: Engine, agi_port: int, short_tmp: Path) -> None:
+    asterisk = asterisk_factory({"extensions_residents.conf": residents_conf(
+        {"0912000002": ["Answer()", "Wait(1)", "SendDTMF(2)", "Wait(5)"]})})
+    flow = check_flow()
+    ids = add_attempts(migrated, ["+84912000002"], flow.name, dt.date.today())
+    before = sum(MISSING_PROMPTS.values())
+
+    run_calls(asterisk, migrated, {flow.name: flow}, ids, agi_port, short_tmp / "no-sounds-here")
+
+    assert outcomes(migrated, ids)["+84912000002"]["answers"] == {"fever": False}
+    assert sum(MISSING_PROMPTS.values()) - before >= 3  # greeting, question, thanks
