@@ -72,3 +72,21 @@ class DbCallHandlers:
         assert attempt_id is not None
         return RecordingCallHandler(self.engine, found, attempt_id, contact_id, contact_fields(today=local_day),
                                     language, dialled_at=at)
+
+
+def unfinished_attempts(engine: Engine, backend: str, dialled_before: dt.datetime) -> list[tuple[int, dt.datetime]]:
+    """(id, dialled at) of the calls on `backend` still open (dialling, ringing, answered) that were
+    dialled before `dialled_before`: candidates for reconciling with the live channels."""
+    open_states = (CallState.DIALLING, CallState.RINGING, CallState.ANSWERED)
+    with DbSession(engine) as db:
+        rows = db.exec(select(CallAttempt.id, CallAttempt.dialled_at, CallAttempt.queued_at).where(
+            CallAttempt.backend == backend, CallAttempt.state.in_(open_states),  # type: ignore[attr-defined]
+            CallAttempt.ended_at.is_(None),  # type: ignore[union-attr]
+        )).all()
+    found = []
+    for attempt_id, dialled_at, queued_at in rows:
+        at = dialled_at or queued_at
+        at = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+        if at < dialled_before and attempt_id is not None:
+            found.append((attempt_id, at))
+    return found

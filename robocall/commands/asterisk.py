@@ -7,7 +7,7 @@ import socket
 
 import click
 
-from robocall.campaigns.handlers import DbCallHandlers
+from robocall.campaigns.handlers import DbCallHandlers, unfinished_attempts
 from robocall.campaigns.policy import policy_from_settings
 from robocall.config import get_settings
 from robocall.db import make_engine
@@ -37,10 +37,12 @@ def serve() -> None:
     flows, problems = load_flows([settings.flows_dir], settings.audio_dir)
     for problem in problems:
         click.echo(f"flow refused: {problem}", err=True)
-    handlers = DbCallHandlers(make_engine(settings.database_url), flows, policy_from_settings(settings))
+    engine = make_engine(settings.database_url)
+    handlers = DbCallHandlers(engine, flows, policy_from_settings(settings))
 
     async def run() -> None:
-        await AsteriskService(config, handlers).run_forever()
+        await AsteriskService(config, handlers, lambda before: unfinished_attempts(engine, "asterisk", before)
+                              ).run_forever()
 
     try:
         asyncio.run(run())

@@ -41,6 +41,7 @@ class AgiApplication:
         self.default_hotline_flow = default_hotline_flow
         self.region = region
         self.calls = 0
+        self.active: set[int] = set()  # attempts whose AGI session is running here
 
     async def __call__(self, agi: AgiChannel) -> None:
         self.calls += 1
@@ -63,11 +64,15 @@ class AgiApplication:
         dialled = _parse_time(dialled_raw) or utcnow()
         amd = await agi.get_variable("AMDSTATUS")
         handler = await asyncio.to_thread(self.handlers.outbound, int(raw), dialled)
-        if amd == "MACHINE":
-            await agi.hangup()
-            await asyncio.to_thread(handler.ended, CallState.MACHINE, utcnow())
-            return
-        await IvrCall(agi, handler, self.prompts).run()
+        self.active.add(int(raw))
+        try:
+            if amd == "MACHINE":
+                await agi.hangup()
+                await asyncio.to_thread(handler.ended, CallState.MACHINE, utcnow())
+                return
+            await IvrCall(agi, handler, self.prompts).run()
+        finally:
+            self.active.discard(int(raw))
 
     async def inbound(self, agi: AgiChannel) -> None:
         did = agi.query.get("did", "")
@@ -82,7 +87,13 @@ class AgiApplication:
             log.info("hotline call from %s refused: that person is on a call already", mask_phone(phone))
             await agi.command('EXEC Busy "3"', 10)
             return
-        await IvrCall(agi, handler, self.prompts).run()
+        attempt_id = getattr(handler, "attempt_id", None)
+        if attempt_id is not None:
+            self.active.add(attempt_id)
+        try:
+            await IvrCall(agi, handler, self.prompts).run()
+        finally:
+            self.active.discard(attempt_id)  # type: ignore[arg-type]
 
 
 def _parse_time(raw: str | None) -> dt.datetime | None:

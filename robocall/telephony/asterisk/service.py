@@ -9,6 +9,8 @@ happens on the line, through the handler source it is given.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime as dt
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from robocall.telephony.asterisk.ami import AmiClient
 from robocall.telephony.asterisk.backend import OutcomeListener
 from robocall.telephony.asterisk.fastagi import FastAgiServer
 from robocall.telephony.asterisk.prompts import PromptFiles
+from robocall.telephony.asterisk.reconcile import Candidates, Reconciler
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +35,13 @@ class ServiceConfig:
     agi_port: int
     sounds_dir: str
     hotline_flows: Mapping[str, str]
+    ring_timeout: int = 30
+    reconcile_every: float = 60.0
 
 
 class AsteriskService:
-    def __init__(self, config: ServiceConfig, handlers: CallHandlers) -> None:
+    def __init__(self, config: ServiceConfig, handlers: CallHandlers, candidates: Candidates | None = None) -> None:
+        """`candidates` lists the open attempts to reconcile with Asterisk's channels (None: no reconciling)."""
         default = config.hotline_flows.get("default", "hotline")
         self.app = AgiApplication(handlers, PromptFiles(config.sounds_dir),
                                   {k: v for k, v in config.hotline_flows.items() if k != "default"}, default)
@@ -43,12 +49,22 @@ class AsteriskService:
         self.ami = AmiClient(config.ami_host, config.ami_port, config.ami_user, config.ami_secret, name="serve")
         self.outcomes = OutcomeListener(handlers)
         self.ami.subscribe(self.outcomes, OutcomeListener.wants)
+        self.config = config
+        self.reconciler = None if candidates is None else Reconciler(
+            self.ami, handlers, candidates, lambda: self.app.active, dt.timedelta(seconds=config.ring_timeout + 60))
+        self._reconciling: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.agi.start()
         await self.ami.start(wait=None)  # reconnects in the background for as long as it runs
+        if self.reconciler is not None:
+            self._reconciling = asyncio.create_task(self.reconciler.run(self.config.reconcile_every))
 
     async def close(self) -> None:
+        if self._reconciling is not None:
+            self._reconciling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reconciling
         await self.ami.close()
         await self.agi.close()
 

@@ -31,7 +31,7 @@ def service_config(settings: Settings) -> ServiceConfig:
     host, port = listen_address(settings)
     return ServiceConfig(settings.asterisk_host, settings.asterisk_ami_port, settings.asterisk_ami_user,
                          settings.asterisk_ami_secret, host, port, settings.asterisk_sounds_dir,
-                         pairs(settings.asterisk_hotline_flows, "ASTERISK_HOTLINE_FLOWS"))
+                         pairs(settings.asterisk_hotline_flows, "ASTERISK_HOTLINE_FLOWS"), settings.asterisk_ring_timeout)
 
 
 def backend_from_settings(settings: Settings, handlers: CallHandlers) -> AsteriskBackend:
