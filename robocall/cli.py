@@ -11,6 +11,7 @@ from robocall.commands.flows import flows
 from robocall.commands.report import report
 from robocall.commands.serve import serve
 from robocall.commands.users import users
+from robocall.wiring import wire
 from robocall.worker_main import worker
 from sms.cli import sms
 
@@ -19,6 +20,7 @@ from sms.cli import sms
 @click.version_option(__version__, prog_name="robocall")
 def cli() -> None:
     """Robot calls and SMS for epidemic tracing (F1/F2 follow-up, returnees, hotline)."""
+    wire()
 
 
 cli.add_command(flows)
