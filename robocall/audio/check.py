@@ -12,6 +12,7 @@ from robocall.audio.render import Renderer
 from robocall.flows.loader import Flow
 
 BACKENDS_WITH_AUDIO = ("asterisk", "twilio")
+SHOWN = 5  # missing prompts named in the warning; the rest are counted
 
 
 def audio_warnings(renderer: Renderer, flow: Flow, backend: str) -> list[str]:
@@ -19,17 +20,19 @@ def audio_warnings(renderer: Renderer, flow: Flow, backend: str) -> list[str]:
     if backend not in BACKENDS_WITH_AUDIO:
         return []
     warnings = []
-    missing = 0
-    for prompt in prompts_of(flow):
-        where = f"{flow.file}: node '{prompt.node}' ({prompt.kind}, {prompt.language})"
+    missing = []
+    prompts = prompts_of(flow)
+    for prompt in prompts:
         ready = renderer.cached(prompt, backend) is not None
         if not ready:
-            missing += 1
+            missing.append(f"{prompt.node} ({prompt.kind}, {prompt.language})")
         if prompt.fields and find_recording(renderer.audio_dir, prompt) is None:
             fields = ", ".join(sorted(prompt.fields))
-            instead = fieldless(prompt.text)
-            warnings.append(f"{where}: uses {fields}: rendered for each call; if that fails, plays "
-                            f"{'the prompt without them' if ready else 'nothing (not built)'}: \"{instead}\"")
-        elif not ready:
-            warnings.append(f"{where}: no {backend} audio yet (run `robocall audio build {flow.name}`)")
+            instead = f"the prompt without them: \"{fieldless(prompt.text)}\"" if ready else "nothing (not built yet)"
+            warnings.append(f"{flow.file}: node '{prompt.node}' ({prompt.kind}, {prompt.language}) uses {fields}: "
+                            f"rendered for each call; if that fails, plays {instead}")
+    if missing:
+        shown = ", ".join(missing[:SHOWN]) + (f" and {len(missing) - SHOWN} more" if len(missing) > SHOWN else "")
+        warnings.insert(0, f"{flow.file}: {len(missing)} of {len(prompts)} prompts have no {backend} audio yet "
+                           f"(run `robocall audio build {flow.name}`): {shown}")
     return warnings
