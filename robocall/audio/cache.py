@@ -41,6 +41,10 @@ class AudioCache:
     def path(self, fmt: Format, name: str) -> Path:
         return self.root / fmt.name / f"{name}.{fmt.ext}"
 
+    def ready(self) -> bool:
+        """Whether anything was ever rendered here (lookups need the secret; they never create it)."""
+        return (self.root / ".secret").is_file()
+
     def existing(self, fmt: Format, name: str) -> Path | None:
         path = self.path(fmt, name)
         return path if path.is_file() and path.stat().st_size > 0 else None
@@ -58,6 +62,11 @@ class AudioCache:
         if self._secret is None:
             self._secret = _load_or_create_secret(self.root / ".secret")
         return self._secret
+
+
+def url_path(path: Path) -> str:
+    """Where the server serves a rendered file (robocall/web/routes/audio.py): `/audio/<name>.<ext>`."""
+    return f"/audio/{path.name}"
 
 
 @contextmanager

@@ -39,6 +39,8 @@ TWILIO_MP3 = Format("twilio", "mp3", 16000, ("-t", "mp3", "-C", "32"), "audio/mp
 # Without MP3 support in sox: raw 8 kHz mu-law, which Twilio also plays (audio/ulaw).
 TWILIO_ULAW = Format("twilio", "ulaw", 8000, ("-t", "ul"), "audio/ulaw")
 BACKEND_FORMATS = ("asterisk", "twilio")
+# Each extension belongs to one format, so `/audio/<name>.<ext>` finds its file.
+FORMATS_BY_EXT = {fmt.ext: fmt for fmt in (ASTERISK, TWILIO_MP3, TWILIO_ULAW)}
 
 
 def sox_path() -> str | None:

@@ -24,6 +24,7 @@ from robocall.flows.loader import Flow
 
 log = logging.getLogger(__name__)
 Source = Literal["recorded", "gtts", "espeak", "cached", "failed"]
+ENGINE_NAMES = ("gtts", "espeak")
 
 
 @dataclass(frozen=True)
@@ -40,9 +41,9 @@ class Outcome:
         return self.source != "failed"
 
 
-def engines_from(settings: Settings) -> list[Engine]:
+def engines_from(settings: Settings, names: list[str]) -> list[Engine]:
     engines: list[Engine] = []
-    for name in settings.audio_engines:
+    for name in names:
         if name == "gtts":
             engines.append(Gtts(settings.gtts_timeout, settings.gtts_tld, settings.gtts_rest_seconds))
         elif name == "espeak":
@@ -55,7 +56,11 @@ class Renderer:
         settings = settings or get_settings()
         self.audio_dir = Path(settings.audio_dir)
         self.cache = AudioCache(self.audio_dir)
-        self.engines = engines_from(settings)
+        # Engines tried for new renders, in order; files any engine made before are still used
+        # (e.g. espeak's, when the order now names gtts only and the network is down).
+        self.engines = engines_from(settings, settings.audio_engines)
+        others = [name for name in ENGINE_NAMES if name not in settings.audio_engines]
+        self.known = self.engines + engines_from(settings, others)
         self._recording_hashes: dict[tuple[Path, int, int], str] = {}
         self._prompts: dict[tuple[str, str], dict[tuple[str, str, str], Prompt]] = {}
 
@@ -75,15 +80,14 @@ class Renderer:
         said = prompt.text if text is None else text
         if not said.strip():
             return Outcome("failed", error="no text to say and no recording")
-        named = [(engine, self.cache.name(engine.name, engine.voice(prompt.language), prompt.language, said))
-                 for engine in self.engines]
-        if prefer_cached:
-            for engine, name in named:
-                have = self._existing(fmts, name)
-                if len(have) == len(fmts):
-                    return Outcome("cached", have, engine.name)
+        def named(engines: list[Engine]) -> list[tuple[Engine, str]]:
+            return [(engine, self.cache.name(engine.name, engine.voice(prompt.language), prompt.language, said))
+                    for engine in engines]
+
+        if prefer_cached and (found := self._first_cached(named(self.known), fmts)):
+            return found
         errors = []
-        for engine, name in named:
+        for engine, name in named(self.engines):
             have = self._existing(fmts, name)
             if len(have) == len(fmts):
                 return Outcome("cached", have, engine.name)
@@ -93,7 +97,16 @@ class Renderer:
                 errors.append(str(error))
                 continue
             return Outcome(engine.name, made, engine.name)  # type: ignore[arg-type]
+        if found := self._first_cached(named(self.known), fmts):
+            return found
         return Outcome("failed", error="; ".join(errors) or "no text-to-speech engine configured")
+
+    def _first_cached(self, named: list[tuple[Engine, str]], fmts: Sequence[Format]) -> Outcome | None:
+        for engine, name in named:
+            have = self._existing(fmts, name)
+            if len(have) == len(fmts):
+                return Outcome("cached", have, engine.name)
+        return None
 
     def _existing(self, fmts: Sequence[Format], name: str) -> dict[str, Path]:
         found = {fmt.name: self.cache.existing(fmt, name) for fmt in fmts}
@@ -127,11 +140,13 @@ class Renderer:
     def cached(self, prompt: Prompt, backend: str) -> Path | None:
         """The file a build made for `prompt` in `backend`'s format, without rendering anything."""
         fmt = backend_format(backend)
+        if not self.cache.ready():
+            return None
         recording = find_recording(self.audio_dir, prompt)
         if recording is not None:
             return self.cache.existing(fmt, self.cache.name("recorded", self.content_hash(recording)))
         text = self.fallback_of(prompt)
-        for engine in self.engines:
+        for engine in self.known:
             found = self.cache.existing(fmt, self.cache.name(engine.name, engine.voice(prompt.language),
                                                              prompt.language, text))
             if found is not None:
