@@ -6,19 +6,29 @@ simulator backend (TELEPHONY_BACKEND=sim) no audio is ever played, so there is n
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from robocall.audio.prompts import fieldless, prompts_of
 from robocall.audio.recorded import find_recording
 from robocall.audio.render import Renderer
+from robocall.config import Settings
 from robocall.flows.loader import Flow
 
 BACKENDS_WITH_AUDIO = ("asterisk", "twilio")
 SHOWN = 5  # missing prompts named in the warning; the rest are counted
 
 
-def audio_warnings(renderer: Renderer, flow: Flow, backend: str) -> list[str]:
-    """One line per prompt missing audio, and per prompt with fields (what is played if rendering fails)."""
-    if backend not in BACKENDS_WITH_AUDIO:
+def audio_warnings(flows: Sequence[Flow], settings: Settings) -> list[str]:
+    """For TELEPHONY_BACKEND asterisk or twilio: what `robocall flows check` warns about."""
+    backend = settings.telephony_backend
+    if backend not in BACKENDS_WITH_AUDIO or not flows:
         return []
+    renderer = Renderer(settings)
+    return [warning for flow in flows for warning in flow_warnings(renderer, flow, backend)]
+
+
+def flow_warnings(renderer: Renderer, flow: Flow, backend: str) -> list[str]:
+    """One line for the prompts missing audio, one per prompt with fields (what plays if rendering fails)."""
     warnings = []
     missing = []
     prompts = prompts_of(flow)

@@ -167,6 +167,7 @@ class Renderer:
         A prompt whose text has contact fields is rendered for this call (the rendered text is the
         key, so a repeat is cached); when that fails, the prompt without the fields is played.
         Never raises for a missing engine or a failed render: the caller then speaks the text.
+        Blocking (sox, espeak-ng and gTTS run here): async code calls it through `asyncio.to_thread`.
         """
         prompt = self._prompt(flow, node, say)
         texts = [say.text]
@@ -175,7 +176,7 @@ class Renderer:
         for text in texts:
             try:
                 outcome = self.render(prompt, [backend], text=text, prefer_cached=True)
-            except ValueError as error:  # an unknown backend format
+            except (ValueError, OSError) as error:  # an unknown backend format; an unwritable cache
                 log.error("audio for %s: %s", prompt.label, error)
                 return None
             if outcome.ok:

@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 
 from robocall.audio.check import audio_warnings
-from robocall.audio.render import Renderer
 from robocall.config import get_settings
 from robocall.flows import FlowError, load_flow
 from robocall.flows.loader import flow_files, load_flows
@@ -41,10 +40,8 @@ def check(paths: tuple[Path, ...]) -> None:
         click.echo(f"ok  {flow.file}  ({flow.name}: {len(flow.spec.nodes)} nodes, "
                    f"{len(flow.spec.escalations)} escalation rules)")
     # Warnings only: a flow without audio still runs (the backend speaks its text).
-    renderer = Renderer() if loaded else None
-    for flow in loaded.values():
-        for warning in audio_warnings(renderer, flow, get_settings().telephony_backend):  # type: ignore[arg-type]
-            click.echo(f"warning: {warning}", err=True)
+    for warning in audio_warnings(list(loaded.values()), get_settings()):
+        click.echo(f"warning: {warning}", err=True)
     if problems or missing or not files:
         if not files and not missing:
             click.echo("no flow files found", err=True)

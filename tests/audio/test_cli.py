@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from audiohelp import AudioSetup, read_wav
 from click.testing import CliRunner
-from conftest import AudioSetup, read_wav
 
 from robocall.cli import cli
 from robocall.config import reset_settings

@@ -6,7 +6,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import AudioSetup, make_recording, read_wav
+from audiohelp import AudioSetup, make_recording, read_wav
 
 from robocall.audio import Renderer, prompts_of
 from robocall.audio.build import build
@@ -27,7 +27,8 @@ def test_prompts_cover_every_kind_and_fields_are_known(audio_setup: AudioSetup) 
     flow = _tiny(audio_setup)
     labels = [(p.node, p.kind, p.language, p.shared) for p in prompts_of(flow)]
     # `hoi` has no invalid text of its own and the flow has no default one: nothing to say then.
-    assert labels == [("hoi", "prompt", "vi", False), ("hoi", "no_input", "vi", True), ("tam_biet", "prompt", "vi", False)]
+    assert labels == [("hoi", "prompt", "vi", False), ("hoi", "no_input", "vi", True),
+                      ("tam_biet", "prompt", "vi", False)]
     assert _prompt(flow, "hoi").fields == {"name"}
 
 
@@ -52,7 +53,7 @@ def test_a_recorded_file_wins_over_synthesis_and_is_trimmed_and_converted(audio_
     summary = build(Renderer(), prompts_of(flow), ["asterisk"])
     sources = {prompt.node + "." + prompt.kind: outcome.source for prompt, outcome in summary.results}
     assert sources == {"hoi.prompt": "espeak", "hoi.no_input": "espeak", "tam_biet.prompt": "recorded"}
-    recorded = dict(summary.results[i] for i in range(3))[_prompt(flow, "tam_biet")]
+    recorded = dict(summary.results)[_prompt(flow, "tam_biet")]
     sound = read_wav(recorded.paths["asterisk"])
     assert (sound.rate, sound.channels) == (8000, 1)
     assert abs(sound.seconds - 1.0) < 0.05  # both half seconds of silence are gone
