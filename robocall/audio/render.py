@@ -80,6 +80,7 @@ class Renderer:
         said = prompt.text if text is None else text
         if not said.strip():
             return Outcome("failed", error="no text to say and no recording")
+
         def named(engines: list[Engine]) -> list[tuple[Engine, str]]:
             return [(engine, self.cache.name(engine.name, engine.voice(prompt.language), prompt.language, said))
                     for engine in engines]
