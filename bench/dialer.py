@@ -68,14 +68,14 @@ def utilisation(spans: list[tuple[dt.datetime, dt.datetime]], channels: int) -> 
 def measured_dialer(calls: int, channels: int, workers: int) -> tuple[float, float, float]:
     from sqlmodel import Session, select
 
-    from robocall.campaigns.policy import policy_from_settings
-    from robocall.campaigns.runner import run_day
+    from robocall.call_policy import policy_from_settings
     from robocall.config import get_settings
     from robocall.db import make_engine
     from robocall.migrate import upgrade
     from robocall.models import CallAttempt
     from robocall.queues import DIALER, queue, redis_connection
     from robocall.worker_main import spawn_workers, stop_workers
+    from simulator.clock import run_day
 
     settings = get_settings()
     engine = make_engine(settings.database_url)
@@ -98,17 +98,18 @@ def measured_dialer(calls: int, channels: int, workers: int) -> tuple[float, flo
 
 def naive_dialer(calls: int, channels: int, workers: int) -> tuple[float, float]:
     """Each worker dials, waits for the hang-up, then dials the next: the same simulator and recording."""
-    from robocall.campaigns.call_handler import RecordingCallHandler
-    from robocall.campaigns.policy import policy_from_settings
+    from sqlmodel import Session
+
+    from robocall.call_policy import policy_from_settings
     from robocall.config import get_settings
+    from robocall.conversations.call_handler import RecordingCallHandler
     from robocall.db import make_engine
     from robocall.flows.engine import contact_fields
     from robocall.flows.loader import load_flows
     from robocall.migrate import upgrade
     from robocall.models import CallAttempt, CallState
-    from robocall.sim.network import SimPhoneNetwork
     from robocall.telephony.base import CallRequest
-    from sqlmodel import Session
+    from simulator.network import SimPhoneNetwork
 
     settings = get_settings()
     engine = make_engine(settings.database_url.replace("bench.db", "naive.db"))
@@ -131,7 +132,7 @@ def naive_dialer(calls: int, channels: int, workers: int) -> tuple[float, float]
             attempt_id = attempt.id
         fields = contact_fields(today=DAY, name=f"Cư dân {i}", category="F1", exposure_date=DAY - dt.timedelta(days=1))
         handler = RecordingCallHandler(engine, flow, attempt_id, i + 1, fields, "vi", dialled_at=start)
-        result = network.place_call(CallRequest(attempt_id, phone, "", start), handler, flow, DAY - dt.timedelta(days=1))
+        result = network.run_call(CallRequest(attempt_id, phone, "", start, flow.name), handler, flow, DAY - dt.timedelta(days=1))
         spans.append((start, result.ended_at))
         heapq.heappush(free_at, (result.ended_at, worker))
     return utilisation(spans, channels)

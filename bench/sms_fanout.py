@@ -4,7 +4,7 @@
 
 End to end: loading the CSV (normalise, deduplicate, route, measure, bulk insert),
 fan-out through RQ (one job per SMS_BATCH_SIZE messages, SimpleWorkers),
-submission to a local SMSC (sms.lightsmsc, or smpp34's server with --smsc
+submission to a local SMSC (simulator.lightsmsc, or smpp34's server with --smsc
 smpp34: Viettel numbers) and a local HTTP
 carrier (the rest), and every delivery receipt back in the database (SMPP
 deliver_sm, and the HTTP carrier's signed callbacks to sms/web.py).  The clock
@@ -144,7 +144,7 @@ def main() -> None:
     parser.add_argument("--database", choices=["postgresql", "sqlite"], default="postgresql",
                         help="a throwaway PostgreSQL database (default) or an SQLite file (the embedded default)")
     parser.add_argument("--smsc", choices=["light", "smpp34"], default="light",
-                        help="the local SMSC: sms.lightsmsc (default) or smpp34's server (~185 us CPU per message)")
+                        help="the local SMSC: simulator.lightsmsc (default) or smpp34's server (~185 us CPU per message)")
     args = parser.parse_args()
 
     from sqlalchemy import create_engine, text
@@ -178,14 +178,13 @@ def main() -> None:
     from rq import Queue
 
     from robocall.db import make_engine
+    from robocall.gc_tuning import freeze_startup_objects
     from robocall.migrate import upgrade
-    from robocall.queues import SMS, queue_name
+    from robocall.queues import SMS, queue_name, wait_for_jobs
+    from robocall.sms_models import SmsMessage
     from sms.campaigns import LoadSummary, create_campaign, figures
     from sms.context import context_from_settings
-    from robocall.queues import wait_for_jobs
     from sms.fanout import send_while_loading
-    from robocall.gc_tuning import freeze_startup_objects
-    from sms.models import SmsMessage
     from sms.prepare import Template
     from sms.recipients import csv_fields, csv_recipients
 
@@ -201,7 +200,7 @@ def main() -> None:
         children.append(process)
         return process
 
-    carriers = spawn(["-m", "sms.localcarriers", "--smpp-port", str(smpp_port), "--http-port", str(http_port),
+    carriers = spawn(["-m", "simulator.carriers", "--smpp-port", str(smpp_port), "--http-port", str(http_port),
                       "--receipt-url", f"http://127.0.0.1:{web_port}/sms/receipts/vnpt", "--secret", SECRET,
                       "--smsc", args.smsc])
     web_app = spawn(["-c", "from aiohttp import web; from sms.web import add_sms_routes; app = web.Application(); "

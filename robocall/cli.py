@@ -6,12 +6,14 @@ import click
 
 from robocall import __version__
 from robocall.commands.asterisk import asterisk
+from robocall.commands.audio import audio
 from robocall.commands.contacts import contacts
 from robocall.commands.demo import demo
 from robocall.commands.flows import flows
 from robocall.commands.report import report
 from robocall.commands.serve import serve
 from robocall.commands.users import users
+from robocall.wiring import wire
 from robocall.worker_main import worker
 from sms.cli import sms
 
@@ -20,6 +22,7 @@ from sms.cli import sms
 @click.version_option(__version__, prog_name="robocall")
 def cli() -> None:
     """Robot calls and SMS for epidemic tracing (F1/F2 follow-up, returnees, hotline)."""
+    wire()
 
 
 cli.add_command(flows)
@@ -30,6 +33,7 @@ cli.add_command(worker)
 cli.add_command(serve)
 cli.add_command(sms)
 cli.add_command(users)
+cli.add_command(audio)
 cli.add_command(asterisk)
 
 

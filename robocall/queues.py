@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from redis import Redis
 from rq import Queue
 from rq.job import Job, JobStatus
+from rq.queue import EnqueueData
 
 from robocall.config import get_settings
 
@@ -28,6 +30,18 @@ def redis_connection() -> Redis:
 
 def queue(name: str, connection: Redis | None = None) -> Queue:
     return Queue(queue_name(name), connection=connection or redis_connection())
+
+
+# Kept long enough for `rq info` and for a failed job's traceback to be read the next morning.
+RESULT_TTL = 3600
+FAILURE_TTL = 86400
+
+
+def job_data(func: Callable[..., Any], *args: Any, timeout: int | None = None, job_id: str | None = None,
+             result_ttl: int = RESULT_TTL) -> EnqueueData:
+    """One job for ``Queue.enqueue_many``, with the project's result and failure lifetimes."""
+    return Queue.prepare_data(func, args=args, timeout=timeout, job_id=job_id, result_ttl=result_ttl,
+                              failure_ttl=FAILURE_TTL)
 
 
 class JobFailed(RuntimeError):

@@ -11,7 +11,15 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
 from sqlmodel import col, select
 
-from robocall.models import CallAttempt, Category, Contact, Escalation, FollowUp, FollowUpState
+from robocall.models import (
+    CallAttempt,
+    Category,
+    Contact,
+    Escalation,
+    FollowUp,
+    FollowUpState,
+)
+from robocall.sms_models import SENT_STATES, SmsMessage
 
 F1_F2 = (Category.F1.value, Category.F2.value)
 
@@ -32,7 +40,7 @@ class ProvincialReport:
     escalations_by_level: dict[str, int] = field(default_factory=dict)
     escalations_to_cdc: int = 0
     sms_sent: int | None = None  # campaign messages the carriers took (accepted or delivered) in the period
-    # Single messages (sms/outbox.py: replies of SMS declarations, a flow's advice after a call) the carriers
+    # Single messages (robocall/conversations/outbox.py: replies of SMS declarations, a flow's advice after a call) the carriers
     # took, counted on the day of the call or SMS that caused them.
     sms_individual_sent: int = 0
     sms_declarations: int = 0  # health declarations by SMS (KB) that ended in the period
@@ -114,8 +122,6 @@ def provincial_report(engine: Engine, start: dt.date | None, end: dt.date | None
             *in_period(col(Escalation.created_at))).group_by(Escalation.level)).all())
         to_cdc = db.exec(select(func.count()).select_from(Escalation).where(
             Escalation.notify_cdc == True, *in_period(col(Escalation.created_at)))).one()  # noqa: E712
-        from sms.models import SENT_STATES, SmsMessage  # lazily: robocall does not depend on sms otherwise
-
         sent = col(SmsMessage.state).in_(SENT_STATES)
         sms_sent = db.exec(select(func.count()).select_from(SmsMessage).where(
             sent, SmsMessage.purpose == "", *in_period(col(SmsMessage.accepted_at)))).one()

@@ -16,6 +16,8 @@ from robocall.config import get_settings
 from robocall.gc_tuning import freeze_startup_objects
 from robocall.logging_setup import configure_logging
 from robocall.queues import ALL, SMS, queue, redis_connection
+from robocall.wiring import wire
+from sms.context import worker_context
 
 log = logging.getLogger(__name__)
 
@@ -24,14 +26,13 @@ def run_worker(queues: tuple[str, ...] = ALL, burst: bool = False, fork: bool = 
     """Work the given queues.  SimpleWorker runs jobs in process (no fork per job): our jobs are
     short and idempotent, and it is several times faster than RQ's forking Worker."""
     configure_logging(get_settings().log_level)
+    wire()
     connection = redis_connection()
     worker_class = Worker if fork else SimpleWorker
     worker = worker_class([queue(name, connection) for name in queues], connection=connection,
                           name=f"robocall-{os.getpid()}")
-    if SMS in queues and not fork:
+    if SMS in queues and not fork:  # forked jobs: a gateway's connection can't cross a fork
         _prepare_sms_gateways()
-    elif SMS in queues:  # forked jobs inherit the imports (a gateway's connection can't cross a fork)
-        import sms.fanout  # noqa: F401
     if not fork:  # a forked job's process starts and ends with its job
         freeze_startup_objects()
     try:
@@ -41,12 +42,9 @@ def run_worker(queues: tuple[str, ...] = ALL, burst: bool = False, fork: bool = 
 
 
 def _prepare_sms_gateways() -> None:
-    """Import the SMS side and build its gateways before the first job (about a second of imports:
-    the carriers' HTTP client, phone data), so the first batch is not slower than the others."""
+    """Build the SMS gateways before the first job (the carriers' HTTP clients, SMPP binds), so the
+    first batch is not slower than the others."""
     try:
-        from sms.context import worker_context
-        from sms.fanout import send_batch_job  # noqa: F401  (the job's module)
-
         ctx = worker_context()
         for name in ctx.gateway_config:
             ctx.gateway(name)
@@ -57,9 +55,8 @@ def _prepare_sms_gateways() -> None:
 def _close_sms_gateways() -> None:
     """Unbind SMPP sessions and close HTTP sessions this worker opened (each close is bounded), so the
     process ends promptly and the carrier sees a clean unbind rather than a dropped connection."""
-    sms_context = sys.modules.get("sms.context")
-    if sms_context is not None and sms_context.worker_context.cache_info().currsize:
-        sms_context.worker_context().close()
+    if worker_context.cache_info().currsize:
+        worker_context().close()
 
 
 def spawn_workers(count: int, env: Mapping[str, str], queues: Sequence[str] = (),

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Rewrite data/sample_contacts.csv (deterministic): `python scripts/make_sample_contacts.py [OUTPUT]`.
 
-The generator lives in robocall/contacts/synthetic.py; `robocall demo --contacts N` uses it too.
+The generator lives in simulator/contacts.py; `robocall demo --contacts N` uses it too.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from robocall.contacts.synthetic import render, write_contacts_csv  # noqa: E402
+from simulator.contacts import render, write_contacts_csv  # noqa: E402
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "data" / "sample_contacts.csv"
 

@@ -12,13 +12,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, case, func, insert, select, text, update
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.orm import Session
 
-from robocall.db import array_sql, joined
-from robocall.models import Contact, utcnow
-from sms.models import (
+from robocall.models import utcnow
+from robocall.optouts import opted_out_numbers
+from robocall.sms_models import (
     FINAL_STATES,
     CampaignKind,
     CampaignStatus,
@@ -26,46 +25,17 @@ from sms.models import (
     SmsCampaign,
     SmsInvalidRecipient,
     SmsMessage,
-    SmsOptOut,
 )
+from robocall.sms_routing import Router, ported_carriers
+from robocall.text import GSM7, measure, strip_accents
 from sms.prepare import DUPLICATE, OPTED_OUT, Prepared, Rejected, Template, prepare
 from sms.recipients import Recipient
-from sms.routing import Router, ported_carriers
-from sms.text import GSM7, measure, strip_accents
 
 CHUNK = 10_000
 
 
 class CampaignError(ValueError):
     pass
-
-
-def opted_out_numbers(connection: Connection) -> set[str]:
-    """Numbers that must get nothing: opted-out contacts and the opt-out table."""
-    numbers = set(connection.execute(select(SmsOptOut.phone)).scalars())
-    numbers.update(connection.execute(select(Contact.phone).where(Contact.opted_out == True)).scalars())  # noqa: E712
-    return numbers
-
-
-# Built once (every chunk a worker sends asks it; building it cost SQLAlchemy ~1 ms, measured).
-_OPTED_OUT_AMONG = {
-    "postgresql": text(f"SELECT phone FROM smsoptout WHERE phone = ANY({array_sql('phones', 'varchar')}) UNION"
-                       f" SELECT phone FROM contact WHERE phone = ANY({array_sql('phones', 'varchar')})"
-                       " AND opted_out"),
-    "sqlite": select(SmsOptOut.phone).where(SmsOptOut.phone.in_(bindparam("phones", expanding=True))).union(  # type: ignore[attr-defined]
-        select(Contact.phone).where(Contact.phone.in_(bindparam("phones", expanding=True)),  # type: ignore[attr-defined]
-                                    Contact.opted_out == True)),  # noqa: E712
-}
-
-
-def opted_out_among(db: Session | Connection, phones: list[str]) -> set[str]:
-    """Which of `phones` must get nothing (the rule of :func:`opted_out_numbers`, for a few numbers:
-    checked again just before sending, and for each single message)."""
-    dialect = (db.get_bind() if isinstance(db, Session) else db).dialect.name
-    if not phones:
-        return set()
-    value = joined(phones) if dialect == "postgresql" else phones
-    return set(db.execute(_OPTED_OUT_AMONG[dialect], {"phones": value}).scalars())
 
 
 @dataclass

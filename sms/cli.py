@@ -10,7 +10,13 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from sqlalchemy import insert, update
 
 from robocall.config import get_settings
@@ -18,6 +24,8 @@ from robocall.gc_tuning import freeze_startup_objects
 from robocall.migrate import upgrade
 from robocall.models import utcnow
 from robocall.phones import InvalidPhone, normalize
+from robocall.sms_models import CampaignStatus, SmsRouteOverride
+from robocall.text import GSM7, UCS2
 from sms.campaigns import (
     CampaignError,
     CampaignFigures,
@@ -31,12 +39,17 @@ from sms.campaigns import (
 )
 from sms.context import SmsContext, context_from_settings
 from sms.fanout import LoadFailed, drive, run_forever, send_while_loading
-from sms.models import CampaignStatus, SmsRouteOverride
 from sms.prepare import Template
 from sms.rapidtrace import TEMPLATE_FIELDS, Trace, Window, parse_columns, trace
 from sms.rapidtrace import summary as trace_summary
-from sms.recipients import CONTACT_FIELDS, ContactFilter, RecipientsError, contact_recipients, csv_fields, csv_recipients
-from sms.text import GSM7, UCS2
+from sms.recipients import (
+    CONTACT_FIELDS,
+    ContactFilter,
+    RecipientsError,
+    contact_recipients,
+    csv_fields,
+    csv_recipients,
+)
 
 
 def _context() -> SmsContext:

@@ -13,9 +13,15 @@ from sqlalchemy.engine import Engine
 from robocall.config import Settings, get_settings
 from robocall.db import make_engine
 from robocall.queues import redis_connection
+from robocall.sms_routing import Router, parse_routes
 from sms.gateways.base import Gateway
+from sms.gateways.http import HttpGateway
+from sms.gateways.sim import SimGateway
+from sms.gateways.smpp import SmppGateway
+from sms.gateways.twilio import TWILIO_API, TwilioGateway, webhook_url
+from sms.inbound import handle_inbound
 from sms.policy import SmsPolicy, policy_from_settings
-from sms.routing import Router, parse_routes
+from sms.receipts import drain_receipts, queue_receipts
 from sms.throttle import Breaker, Pace
 
 DEFAULT_RATE = 100.0
@@ -45,8 +51,6 @@ class SmsContext:
         return Breaker(self.redis, name, self.policy.circuit_failures, self.policy.circuit_seconds)
 
     def drain_receipts(self) -> int:
-        from sms.receipts import drain_receipts
-
         return drain_receipts(self.engine, self.redis, self.prefix)
 
     def close(self) -> None:
@@ -56,9 +60,6 @@ class SmsContext:
 
 
 def build_gateway(name: str, config: dict[str, Any], ctx: SmsContext) -> Gateway:
-    from sms.inbound import handle_inbound
-    from sms.receipts import drain_receipts, queue_receipts
-
     def on_receipts(gateway: str, receipts: list[Any]) -> None:
         queue_receipts(ctx.redis, ctx.prefix, gateway, receipts)
 
@@ -70,27 +71,19 @@ def build_gateway(name: str, config: dict[str, Any], ctx: SmsContext) -> Gateway
 
     kind = config.get("kind")
     if kind == "sim":
-        from sms.gateways.sim import SimGateway
-
         return SimGateway(name, on_receipts)
     if kind == "smpp":
-        from sms.gateways.smpp import SmppGateway
-
         return SmppGateway(name, config["host"], int(config["port"]), config.get("system_id", ""),
                            config.get("password", ""), window=int(config.get("window", 50)),
                            submit_timeout=float(config.get("submit_timeout", 30)),
                            enquire_seconds=float(config.get("enquire_link", 30)),
                            on_receipts=on_receipts, on_inbound=on_inbound, on_idle=on_idle)
     if kind == "http":
-        from sms.gateways.http import HttpGateway
-
         return HttpGateway(name, config["url"], format=config.get("format", "json"),
                            auth_header=config.get("auth_header", "Authorization"),
                            auth_value=config.get("auth_value", ""), batch=int(config.get("batch", 100)),
                            timeout=float(config.get("timeout", 10)))
     if kind == "twilio":
-        from sms.gateways.twilio import TWILIO_API, TwilioGateway, webhook_url
-
         return TwilioGateway(name, config.get("account_sid", ""), config.get("auth_token", ""),
                              from_=config.get("from", ""),
                              messaging_service_sid=config.get("messaging_service_sid", ""),

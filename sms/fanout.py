@@ -1,6 +1,6 @@
 """Campaigns through RQ: one job per batch of message ids, and the loop that drives a campaign to its end.
 
-The driver is the clock (like robocall.campaigns.runner): it starts scheduled
+The driver is the clock (like simulator.clock): it starts scheduled
 campaigns when their time comes, waits out quiet hours, queues a job per
 SMS_BATCH_SIZE due messages, waits for them, and queues again for retries and
 for messages a dead worker left behind, until nothing is outstanding.  Any
@@ -11,24 +11,35 @@ database, and jobs are safe to run twice.
 from __future__ import annotations
 
 import datetime as dt
-import time
+import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
+from redis.exceptions import RedisError
 from rq import Queue
 from rq.job import Job, JobStatus
 from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.engine import Engine
 
+from robocall import queues
+from robocall.conversations.sms_declaration import expire_dialogues
 from robocall.models import utcnow
-from robocall.queues import SMS, queue_name, wait_for_jobs
+from robocall.queues import SMS, job_data, queue_name, wait_for_jobs
+from robocall.sms_models import (
+    CampaignKind,
+    CampaignStatus,
+    MessageState,
+    SmsCampaign,
+    SmsMessage,
+)
 from sms.campaigns import CampaignFigures, LoadSummary, figures, loading_progress
 from sms.context import SmsContext, worker_context
-from sms.declaration import expire_dialogues
-from sms.models import CampaignKind, CampaignStatus, MessageState, SmsCampaign, SmsMessage
 from sms.send import _due, send_batch
+
+log = logging.getLogger(__name__)
 
 
 def send_batch_job(campaign_id: int, first_id: int, last_id: int) -> dict[str, object]:
@@ -80,13 +91,22 @@ def enqueue_due(ctx: SmsContext, queue: Queue, campaign_id: int, now: dt.datetim
                                                          ctx.policy.submit_lease, after_id=loaded_from or 0))
 
 
-def enqueue_ranges(queue: Queue, campaign_id: int, ranges: list[tuple[int, int]]) -> list[str]:
-    jobs = queue.enqueue_many([
-        Queue.prepare_data(send_batch_job, args=(campaign_id, first, last), result_ttl=3600, failure_ttl=86400,
-                           timeout=3600)
-        for first, last in ranges
-    ])
+def enqueue_ranges(queue: Queue, campaign_id: int, ranges: list[tuple[int, int]], timeout: int = 3600) -> list[str]:
+    jobs = queue.enqueue_many([job_data(send_batch_job, campaign_id, first, last, timeout=timeout)
+                               for first, last in ranges])
     return [job.id for job in jobs]
+
+
+def queue_single_messages(items: list[tuple[int, int]]) -> None:
+    """The outbox's sender (wired by the composition roots): one batch job per message just committed.
+
+    A queueing lost here (Redis down) is made good by ``robocall sms run``: the row is the truth.
+    """
+    try:
+        queues.queue(SMS).enqueue_many([job_data(send_batch_job, campaign_id, message_id, message_id, timeout=600)
+                                 for campaign_id, message_id in items])
+    except RedisError as exc:
+        log.warning("%d SMS written but not queued (%s): `robocall sms run` queues them again", len(items), exc)
 
 
 def next_due(engine: Engine, campaign_id: int, lease: dt.timedelta) -> dt.datetime | None:
@@ -110,7 +130,7 @@ def start_due_campaigns(engine: Engine, now: dt.datetime | None = None) -> list[
 
 
 def is_standing(engine: Engine, campaign_id: int) -> bool:
-    """The transactional campaign (sms/outbox.py): never finished, not held back by quiet hours."""
+    """The transactional campaign (robocall/conversations/outbox.py): never finished, not held back by quiet hours."""
     with engine.connect() as connection:
         kind = connection.execute(select(SmsCampaign.kind).where(SmsCampaign.id == campaign_id)).scalar()
     return kind == CampaignKind.TRANSACTIONAL

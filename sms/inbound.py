@@ -9,34 +9,33 @@ loses its accents to the letters of ``dừng`` ("stop"), so a first word startin
 ``đ`` does not opt out.
 
 ``KB`` (``KB EN`` in English) starts a dialogue that asks the questions of the flow
-SMS_DECLARATION_FLOW by SMS (sms/declaration.py); the person's next messages are
+SMS_DECLARATION_FLOW by SMS (robocall/conversations/sms_declaration.py); the person's next messages are
 its answers until it ends.  STOP during a dialogue opts out and ends it; KB starts
 it over; a dialogue past SMS_DECLARATION_TIMEOUT_MINUTES is closed before the new
 message is read, so it never swallows a later STOP or KB.
 
 :func:`handle_inbound` returns what it did (also kept in SmsInbound.action): ``opt_out``,
-``none``, or a ``declaration_*`` action of sms/declaration.py.  Messages from one number
+``none``, or a ``declaration_*`` action of robocall/conversations/sms_declaration.py.  Messages from one number
 are handled one at a time (SQLite: the first write locks; PostgreSQL: the dialogue row is
 locked), and the replies are queued once the message's transaction has committed.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
-
-import datetime as dt
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
 
+from robocall.conversations import sms_declaration as declaration
 from robocall.logging_setup import mask_phone
 from robocall.models import AuditLog, Contact, utcnow
 from robocall.phones import InvalidPhone, normalize
-from sms import declaration
-from sms.models import SmsInbound, SmsOptOut
-from sms.text import strip_accents
+from robocall.sms_models import SmsInbound, SmsOptOut
+from robocall.text import strip_accents
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +73,7 @@ def handle_inbound(engine: Engine, gateway: str, phone: str, text: str, now: dt.
             db.flush()  # first: on SQLite this takes the write lock, so one number's messages go one at a time
             inbound.action = _act(db, gateway, number, reachable, text, now)
             action = inbound.action
-            db.commit()  # then the replies are queued (sms/outbox.py)
+            db.commit()  # then the replies are queued (robocall/conversations/outbox.py)
     except Exception:  # a bug or a database error must not lose what the person wrote
         log.exception("SMS from %s could not be handled; kept with action 'error'", mask_phone(number))
         with DbSession(engine) as db:

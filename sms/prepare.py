@@ -15,9 +15,9 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from robocall.flows.templates import TemplateError, fields_in
 from robocall.phones import InvalidPhone, normalize
+from robocall.sms_routing import Router
+from robocall.text import Measure, measure, measure_nfc, nfc, strip_accents
 from sms.recipients import Recipient, RecipientsError
-from sms.routing import Router
-from sms.text import Measure, measure, measure_nfc, nfc, strip_accents
 
 
 # NamedTuples, not frozen dataclasses: one of each is made per message (a million a campaign), ~4x cheaper.

@@ -35,8 +35,14 @@ from sqlalchemy.engine import Connection, Engine
 
 from robocall.db import array_sql, joined
 from robocall.models import utcnow
+from robocall.sms_models import (
+    FINAL_STATES,
+    MessageState,
+    SmsMessage,
+    SmsMessagePart,
+    SmsReceipt,
+)
 from sms.gateways.base import Receipt
-from sms.models import FINAL_STATES, MessageState, SmsMessage, SmsMessagePart, SmsReceipt
 
 MATCH_WINDOW = dt.timedelta(minutes=30)
 _DRAIN_ITEMS = 100  # Redis items (receipt batches) per drain round

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from robocall.contacts.importer import HEADER_ALIASES, fold
 from robocall.models import Contact
-from sms.text import strip_accents
+from robocall.text import strip_accents
 
 _PHONE_HEADERS = HEADER_ALIASES["phone"]
 

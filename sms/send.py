@@ -30,10 +30,16 @@ from sqlalchemy.exc import IntegrityError
 
 from robocall.db import array_sql, autocommit, dialect_insert, joined
 from robocall.models import utcnow
-from sms.campaigns import opted_out_among
+from robocall.optouts import opted_out_among
+from robocall.sms_models import (
+    SENDABLE,
+    MessageState,
+    SmsCampaign,
+    SmsMessage,
+    SmsMessagePart,
+)
 from sms.context import SmsContext
 from sms.gateways.base import Outcome, Outgoing, SendResult
-from sms.models import SENDABLE, MessageState, SmsCampaign, SmsMessage, SmsMessagePart
 from sms.prepare import Template
 
 log = logging.getLogger(__name__)

@@ -42,16 +42,29 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from robocall.config import get_settings
 from robocall.queues import SMS, queue_name
-from sms.campaigns import CampaignError, create_campaign, dry_run, figures, list_campaigns, set_status
+from robocall.sms_models import CampaignStatus
+from sms.campaigns import (
+    CampaignError,
+    create_campaign,
+    dry_run,
+    figures,
+    list_campaigns,
+    set_status,
+)
 from sms.context import SmsContext, context_from_settings
 from sms.fanout import enqueue_due
 from sms.gateways.base import Receipt
 from sms.gateways.twilio import webhook_url
 from sms.inbound import handle_inbound
-from sms.models import CampaignStatus
 from sms.prepare import Template
 from sms.receipts import queue_receipts
-from sms.recipients import CONTACT_FIELDS, ContactFilter, Recipient, RecipientsError, contact_recipients
+from sms.recipients import (
+    CONTACT_FIELDS,
+    ContactFilter,
+    Recipient,
+    RecipientsError,
+    contact_recipients,
+)
 
 SMS_CONTEXT = web.AppKey("sms_context", dict)  # {"ctx": SmsContext}, filled at start-up
 _STATUSES = {"delivered", "failed", "expired"}

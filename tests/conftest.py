@@ -26,6 +26,8 @@ from sqlalchemy.pool import NullPool
 
 from robocall.config import Settings, reset_settings
 from robocall.db import make_engine, normalize_url
+from robocall.flows.catalog import forget_loaded_flows
+from robocall.wiring import wire
 
 DEFAULT_TEST_POSTGRES_URL = "postgresql+psycopg://robocall_test:robocall_test@127.0.0.1:5432/postgres"
 TEST_REDIS_DB = int(os.environ.get("ROBOCALL_TEST_REDIS_DB", "15"))  # a separate number per parallel run
@@ -46,10 +48,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_settings() -> Iterator[None]:
-    """Each test reads settings anew, so monkeypatched env vars take effect."""
+    """Each test reads settings and flows anew, so monkeypatched env vars and flow files take effect."""
     reset_settings()
+    forget_loaded_flows()
     yield
     reset_settings()
+    forget_loaded_flows()
 
 
 # --- databases ---------------------------------------------------------------
@@ -181,3 +185,9 @@ def migrated(db_engine: Engine) -> Engine:
 
     upgrade(db_engine)
     return db_engine
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _wired() -> None:
+    """The tests run parts of every process in this one: wire them as the composition roots do."""
+    wire()

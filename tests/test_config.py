@@ -9,7 +9,12 @@ import pytest
 from pydantic import ValidationError
 
 from robocall import config
-from robocall.config import Settings, get_settings, reset_settings, settings_table_markdown
+from robocall.config import (
+    Settings,
+    get_settings,
+    reset_settings,
+    settings_table_markdown,
+)
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

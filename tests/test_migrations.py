@@ -47,7 +47,7 @@ def test_message_pages_leave_room_for_hot_updates_on_postgresql(db_engine: Engin
     import pytest
     from sqlalchemy import text
 
-    from sms.models import FILLFACTOR
+    from robocall.sms_models import FILLFACTOR
 
     if db_engine.dialect.name != "postgresql":
         pytest.skip("fillfactor is a PostgreSQL storage parameter")

@@ -23,9 +23,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session as DbSession
 from sqlmodel import col, select
 
-from robocall.campaigns.policy import CallPolicy
+from robocall.call_policy import CallPolicy
+from robocall.conversations.recording import escalate_home_visit
 from robocall.models import (
-    CallAttempt, CallCampaign, CallState, Contact, Escalation, EscalationEvent, FollowUp,
+    CallAttempt,
+    CallCampaign,
+    CallState,
+    Contact,
+    FollowUp,
     FollowUpState,
 )
 
@@ -242,23 +247,9 @@ def close_day(engine: Engine, day: dt.date, policy: CallPolicy, at: dt.datetime)
                 follow_up.unreachable_streak = 0
             db.add(follow_up)
             if follow_up.unreachable_streak == policy.unreachable_days_to_escalate:
-                raised.append(_escalate_home_visit(db, follow_up, at))
+                raised.append(escalate_home_visit(db, follow_up.contact_id, follow_up.unreachable_streak, at))
         db.commit()
     return raised
-
-
-def _escalate_home_visit(db: DbSession, follow_up: FollowUp, at: dt.datetime) -> int:
-    days = follow_up.unreachable_streak
-    escalation = Escalation(
-        contact_id=follow_up.contact_id, flow="", rule=f"unreachable_{days}_days", level="home_visit",
-        reason=f"Không liên lạc được {days} ngày liên tiếp: đề nghị trạm y tế xã đến nhà",
-        notify_cdc=True, callback=False, created_at=at,
-    )
-    db.add(escalation)
-    db.flush()
-    assert escalation.id is not None
-    db.add(EscalationEvent(escalation_id=escalation.id, at=at, kind="created", text=escalation.rule))
-    return escalation.id
 
 
 def pending_work(engine: Engine, day: dt.date) -> tuple[int, dt.datetime | None]:

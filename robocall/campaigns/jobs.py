@@ -1,7 +1,7 @@
 """RQ jobs of the dialer.  Jobs take ids and ISO times, never ORM objects or connections.
 
-Each worker process builds its context (database engine, flows, policy,
-backend) once from the settings and reuses it for every job.
+Each worker process builds its context (database engine, flows, policy, the configured phone
+backend and the handlers it drives) once from the settings and reuses it for every job.
 """
 
 from __future__ import annotations
@@ -11,23 +11,31 @@ import logging
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rq import Queue
-from sqlalchemy.exc import IntegrityError
+from rq import Queue, get_current_job
 from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
-from sqlmodel import select
 
-from robocall.campaigns.call_handler import RecordingCallHandler
-from robocall.campaigns.dialer import DialLimits, dial_tick, record_outcome, skip_attempt
-from robocall.campaigns.policy import CallPolicy, caller_ids_from_settings, policy_from_settings
+from robocall.call_policy import (
+    CallPolicy,
+    caller_ids_from_settings,
+    policy_from_settings,
+)
+from robocall.campaigns.dialer import (
+    DialLimits,
+    dial_tick,
+    record_outcome,
+    skip_attempt,
+)
 from robocall.config import get_settings
+from robocall.conversations.calls import RecordedCalls
 from robocall.db import make_engine
-from robocall.flows.engine import contact_fields
-from robocall.flows.loader import Flow, load_flows
+from robocall.flows.catalog import flow_catalog
+from robocall.flows.loader import Flow
 from robocall.logging_setup import mask_phone
-from robocall.queues import CALLS, queue_name
 from robocall.models import CallAttempt, CallState, Contact
-from robocall.telephony.base import CallRequest
+from robocall.queues import CALLS, job_data, queue_name
+from robocall.telephony.base import CallRequest, PhoneBackend
+from robocall.telephony.registry import build_backend
 
 log = logging.getLogger(__name__)
 
@@ -38,30 +46,29 @@ class WorkerContext:
     flows: dict[str, Flow]
     policy: CallPolicy
     limits: DialLimits
-    backend: object
+    calls: RecordedCalls
+    backend: PhoneBackend
 
 
 @lru_cache(maxsize=1)
 def context() -> WorkerContext:
     settings = get_settings()
-    flows, problems = load_flows([settings.flows_dir], settings.audio_dir)
-    for problem in problems:
-        log.error("flow refused: %s", problem)
+    flows = flow_catalog(settings).flows
+    engine = make_engine(settings.database_url)
+    policy = policy_from_settings(settings)
+
+    def after_outbound(db: DbSession, saved: CallAttempt) -> None:
+        record_outcome(db, saved, policy)  # the follow-up moves on in the call's own transaction
+
+    calls = RecordedCalls(engine, flows, policy.tz, after_outbound=after_outbound)
     return WorkerContext(
-        engine=make_engine(settings.database_url),
+        engine=engine,
         flows=flows,
-        policy=policy_from_settings(settings),
+        policy=policy,
         limits=DialLimits(settings.max_channels, settings.calls_per_second, caller_ids_from_settings(settings)),
-        backend=_backend(settings.telephony_backend, settings.sim_seed, flows),
+        calls=calls,
+        backend=build_backend(settings, engine, flows, calls),
     )
-
-
-def _backend(name: str, seed: int, flows: dict[str, Flow]) -> object:
-    if name != "sim":
-        raise NotImplementedError(f"TELEPHONY_BACKEND={name} is not available yet; use sim")
-    from robocall.sim.network import SimPhoneNetwork
-
-    return SimPhoneNetwork({}, seed=seed, flows=flows)
 
 
 def dial_tick_job(now_iso: str, horizon_iso: str) -> list[str]:
@@ -69,21 +76,19 @@ def dial_tick_job(now_iso: str, horizon_iso: str) -> list[str]:
     ctx = context()
     planned = dial_tick(ctx.engine, dt.datetime.fromisoformat(now_iso), dt.datetime.fromisoformat(horizon_iso),
                         ctx.policy, ctx.limits)
-    from rq import get_current_job
-
     job = get_current_job()
     assert job is not None, "dial_tick_job runs inside an RQ worker"
     queue = Queue(queue_name(CALLS), connection=job.connection)
     jobs = queue.enqueue_many([
-        Queue.prepare_data(place_call_job, args=(call.attempt_id, call.start_at.isoformat()),
-                           job_id=f"{queue_name(CALLS).replace(':', '-')}-{call.attempt_id}", result_ttl=3600, failure_ttl=86400)
+        job_data(place_call_job, call.attempt_id, call.start_at.isoformat(),
+                 job_id=f"{queue_name(CALLS).replace(':', '-')}-{call.attempt_id}")
         for call in planned
     ])
     return [j.id for j in jobs]
 
 
 def place_call_job(attempt_id: int, start_iso: str) -> str:
-    """Dial one queued attempt and record how it went.  Safe to run twice: a finished attempt is left alone."""
+    """Dial one queued attempt.  Safe to run twice: an attempt no longer queued is left alone."""
     ctx = context()
     start = dt.datetime.fromisoformat(start_iso)
     with DbSession(ctx.engine) as db:
@@ -97,50 +102,15 @@ def place_call_job(attempt_id: int, start_iso: str) -> str:
             skip_attempt(db, attempt, start, "opted_out" if contact else "no_contact")
             db.commit()
             return CallState.FAILED
-        flow = ctx.flows.get(attempt.flow)
-        if flow is None:
+        if attempt.flow not in ctx.flows:
             skip_attempt(db, attempt, start, f"flow '{attempt.flow}' is not loaded")
             db.commit()
             return CallState.FAILED
-        fields = contact_fields(
-            today=attempt.day, name=contact.name, category=contact.category, district=contact.district,
-            commune=contact.commune, exposure_date=contact.exposure_date, phone=contact.phone,
-        )
-        exposure_date, language = contact.exposure_date, contact.language
-
-    def after_save(db: DbSession, saved: CallAttempt) -> None:
-        record_outcome(db, saved, ctx.policy)
-
-    handler = RecordingCallHandler(ctx.engine, flow, attempt_id, attempt.contact_id, fields, language,
-                                   dialled_at=start, after_save=after_save)
-    request = CallRequest(attempt_id=attempt_id, phone=attempt.phone, caller_id=attempt.caller_id, at=start)
-    result = ctx.backend.place_call(request, handler, flow, exposure_date)  # type: ignore[attr-defined]
-    log.info("call %s to %s: %s", attempt_id, mask_phone(attempt.phone), result.state)
-    return str(result.state)
-
-
-def hotline_call_job(phone: str, at_iso: str, flow_name: str = "hotline") -> str:
-    """A resident calls the hotline at `at` (the simulator's inbound calls)."""
-    ctx = context()
-    at = dt.datetime.fromisoformat(at_iso)
-    flow = ctx.flows[flow_name]
-    local_day = ctx.policy.local_day(at)
+        request = CallRequest(attempt_id=attempt_id, phone=attempt.phone, caller_id=attempt.caller_id, at=start,
+                              flow=attempt.flow)
+    ctx.backend.place_call(request)
     with DbSession(ctx.engine) as db:
-        contact = db.exec(select(Contact).where(Contact.phone == phone)).first()
-        attempt = CallAttempt(contact_id=contact.id if contact else None, phone=phone, flow=flow.name,
-                              direction="inbound", day=local_day, state=CallState.ANSWERED, queued_at=at,
-                              dialled_at=at)
-        try:
-            db.add(attempt)
-            db.commit()
-        except IntegrityError:  # this person is on an outbound call right now: the line is busy
-            return CallState.BUSY
-        attempt_id = attempt.id
-        language = contact.language if contact else None
-    assert attempt_id is not None
-    fields = contact_fields(today=local_day)  # an inbound caller is not identified by the flow
-    handler = RecordingCallHandler(ctx.engine, flow, attempt_id, contact.id if contact else None, fields,
-                                   language, dialled_at=at)
-    request = CallRequest(attempt_id=attempt_id, phone=phone, caller_id="", at=at)
-    result = ctx.backend.receive_call(request, handler, flow)  # type: ignore[attr-defined]
-    return str(result.state)
+        placed = db.get(CallAttempt, attempt_id)
+        state = placed.state if placed is not None else CallState.FAILED
+    log.info("call %s to %s: %s", attempt_id, mask_phone(request.phone), state)
+    return str(state)

@@ -7,13 +7,18 @@ import socket
 
 import click
 
-from robocall.campaigns.handlers import DbCallHandlers, unfinished_attempts
-from robocall.campaigns.policy import policy_from_settings
+from sqlmodel import Session as DbSession
+
+from robocall.call_policy import policy_from_settings
+from robocall.campaigns.dialer import record_outcome
 from robocall.config import get_settings
+from robocall.conversations.calls import RecordedCalls
 from robocall.db import make_engine
-from robocall.flows.loader import load_flows
+from robocall.flows.catalog import flow_catalog
+from robocall.models import CallAttempt
 from robocall.logging_setup import configure_logging
 from robocall.telephony.asterisk.ami import AmiClient, AmiError
+from robocall.telephony.asterisk.reconcile import open_attempts
 from robocall.telephony.asterisk.service import AsteriskService
 from robocall.telephony.asterisk.settings import listen_address, service_config
 
@@ -34,15 +39,17 @@ def serve() -> None:
         config = service_config(settings)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    flows, problems = load_flows([settings.flows_dir], settings.audio_dir)
-    for problem in problems:
-        click.echo(f"flow refused: {problem}", err=True)
+    flows = flow_catalog(settings).flows
     engine = make_engine(settings.database_url)
-    handlers = DbCallHandlers(engine, flows, policy_from_settings(settings))
+    policy = policy_from_settings(settings)
+
+    def after_outbound(db: DbSession, saved: CallAttempt) -> None:
+        record_outcome(db, saved, policy)  # the follow-up moves on in the call's own transaction
+
+    handlers = RecordedCalls(engine, flows, policy.tz, after_outbound=after_outbound)
 
     async def run() -> None:
-        await AsteriskService(config, handlers, lambda before: unfinished_attempts(engine, "asterisk", before)
-                              ).run_forever()
+        await AsteriskService(config, handlers, lambda before: open_attempts(engine, before)).run_forever()
 
     try:
         asyncio.run(run())

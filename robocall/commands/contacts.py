@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from robocall.campaigns.policy import CallPolicy
+from robocall.call_policy import CallPolicy
 from robocall.config import get_settings
 from robocall.contacts import ColumnMapping, ImportFileError, import_contacts
 from robocall.db import make_engine

@@ -18,21 +18,28 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from sqlmodel import Session as DbSession
 from sqlmodel import select
 
-from robocall.campaigns.policy import policy_from_settings
-from robocall.campaigns.runner import hotline_callers, run_day
+from robocall.call_policy import policy_from_settings
 from robocall.config import get_settings, reset_settings
 from robocall.contacts.importer import import_contacts
-from robocall.contacts.synthetic import write_contacts_csv
+from robocall.conversations.outbox import wait_until_sent
 from robocall.db import make_engine
 from robocall.migrate import upgrade
 from robocall.models import CallCampaign, Contact
 from robocall.queues import DIALER, queue, redis_connection
 from robocall.reports import format_report, provincial_report
 from robocall.worker_main import spawn_workers, stop_workers
+from simulator.clock import hotline_callers, run_day
+from simulator.contacts import write_contacts_csv
 
 SAMPLE = Path("data/sample_contacts.csv")
 FIRST_DAY = dt.date(2021, 8, 11)  # the sample's exposures run 1-10 August 2021
@@ -97,8 +104,6 @@ def demo(count: int | None, days: int, seed: int, workers: int, database: Path) 
                 progress.console.print(f"{day:%d/%m/%Y}: {result.planned} to call, {result.calls} calls, "
                                        f"{result.home_visits} home visits")
         # The flows' SMS after calls went to the SMS queue, which the same workers serve: let them finish.
-        from sms.outbox import wait_until_sent  # lazily, as robocall.reports reads sms
-
         left = wait_until_sent(engine, timeout=120.0)
         if left:
             console.print(f"{left} SMS still waiting for a worker")

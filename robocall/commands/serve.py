@@ -6,6 +6,8 @@ import click
 
 from robocall.config import get_settings
 from robocall.logging_setup import configure_logging
+from robocall.web.app import run
+from robocall.wiring import wire
 
 
 @click.command()
@@ -13,7 +15,6 @@ from robocall.logging_setup import configure_logging
 @click.option("--host", default="127.0.0.1", show_default=True)
 def serve(port: int, host: str) -> None:
     """Serve the CDC dashboard, its JSON API, flows and health (log in: README, "The CDC dashboard")."""
-    from robocall.web.app import run
-
+    wire()
     configure_logging(get_settings().log_level)
     run(port, host)

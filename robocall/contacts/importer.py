@@ -33,11 +33,22 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from robocall.campaigns.policy import CallPolicy
-from robocall.contacts.columns import FIELDS, HEADER_ALIASES, HEADER_SEARCH_ROWS, ColumnMapping, read_header
+from robocall.call_policy import CallPolicy
+from robocall.contacts.columns import (
+    FIELDS,
+    HEADER_ALIASES,
+    HEADER_SEARCH_ROWS,
+    ColumnMapping,
+    read_header,
+)
 from robocall.contacts.reading import Unreadable, open_rows
 from robocall.contacts.report import ImportFileError, ImportReport, RejectedRow
-from robocall.contacts.rows import CATEGORY_VALUES, LANGUAGE_VALUES, LANGUAGES, parse_row
+from robocall.contacts.rows import (
+    CATEGORY_VALUES,
+    LANGUAGE_VALUES,
+    LANGUAGES,
+    parse_row,
+)
 from robocall.contacts.storage import ContactWriter
 from robocall.contacts.text import fold, is_blank
 

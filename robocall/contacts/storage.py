@@ -13,7 +13,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from robocall.campaigns.policy import CallPolicy
+from robocall.call_policy import CallPolicy
 from robocall.contacts.columns import FIELDS, Columns
 from robocall.contacts.report import ImportFileError, ImportReport
 from robocall.models import Category, Contact, utcnow

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import ast
 import operator
-from functools import lru_cache
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from simpleeval import DEFAULT_OPERATORS, EvalWithCompoundTypes

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-from functools import cached_property
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError

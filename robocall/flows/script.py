@@ -14,8 +14,21 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from robocall.flows.engine import (
-    Action, Answered, Digits, Escalate, Event, Gather, HangUp, Hangup, RecordAnswer, Say, SendSms, Timeout,
-    advance, contact_fields, new_session,
+    Action,
+    Answered,
+    Digits,
+    Escalate,
+    Event,
+    Gather,
+    HangUp,
+    Hangup,
+    RecordAnswer,
+    Say,
+    SendSms,
+    Timeout,
+    advance,
+    contact_fields,
+    new_session,
 )
 from robocall.flows.loader import Flow
 

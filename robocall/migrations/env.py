@@ -5,9 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import robocall.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-import sms.models  # noqa: F401
 import robocall.accounts  # noqa: F401  (dashboard users and login attempts)
+import robocall.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import robocall.sms_models  # noqa: F401
 
 config = context.config
 target_metadata = SQLModel.metadata

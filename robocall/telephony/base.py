@@ -1,9 +1,12 @@
-"""What every telephony backend talks to: a CallHandler that owns the flow session.
+"""The phone-backend interface: what the dialer asks of a telephony backend, and what a backend drives.
 
-A backend turns line events (answered, keys, silence, hang-up) into calls on
-the handler and carries out the actions the handler returns (say, gather,
-hang up).  The simulator, Asterisk (FastAGI) and Twilio (webhooks) all drive
-the same handler, so one flow behaves the same on all three.
+A call is placed by a `PhoneBackend` (the simulator today; Asterisk through AMI and FastAGI, Twilio
+through its REST API and webhooks).  While the line is open, the backend reports line events to a
+`CallHandler` (answered, keys, silence, hang-up) and carries out the actions the handler returns
+(say, gather, hang up); when the line closes it tells the handler how (`ended`), which writes the
+whole call in one transaction.  Backends get their handlers from a `CallHandlers` source
+(robocall.conversations.calls), given to them by the composition root: the simulator runs the whole
+call at once inside `place_call`, a real network later, from the backend's own process.
 """
 
 from __future__ import annotations
@@ -33,13 +36,23 @@ class CallRequest:
     phone: str  # E.164
     caller_id: str
     at: dt.datetime  # when the dial starts (virtual time on the simulator)
+    flow: str  # the flow's name: what the call will say
 
 
-@dataclass(frozen=True)
-class CallResult:
-    """How a call went on the line, as the backend saw it."""
+class CallHandlers(Protocol):
+    """Where a backend gets the handler of a call (robocall.conversations.calls.RecordedCalls)."""
 
-    state: CallState
-    dialled_at: dt.datetime
-    answered_at: dt.datetime | None
-    ended_at: dt.datetime
+    def outbound(self, attempt_id: int, dialled_at: dt.datetime) -> CallHandler:
+        """The handler of a queued outbound attempt."""
+
+    def inbound(self, phone: str, at: dt.datetime, flow: str) -> CallHandler | None:
+        """A new inbound call from `phone` to the line running `flow`; None when that person is
+        already on a call (the line is busy)."""
+
+
+class PhoneBackend(Protocol):
+    def place_call(self, request: CallRequest) -> None:
+        """Hand the call to the network.  Its line events then go to `handlers.outbound(...)`."""
+
+    def hang_up(self, attempt_id: int) -> None:
+        """End the call of `attempt_id` if it is still on the line (a no-op once it has ended)."""

@@ -14,11 +14,13 @@ import logging
 from aiohttp import web
 
 from robocall.config import Settings, get_settings
-from robocall.flows.loader import Flow, load_flows
+from robocall.flows.catalog import flow_catalog
+from robocall.flows.loader import Flow
 from robocall.flows.problems import Problem
 from robocall.gc_tuning import freeze_startup_objects
 from robocall.web.dashboard import setup_dashboard
 from robocall.web.security import public
+from sms.web import add_sms_routes
 
 log = logging.getLogger(__name__)
 FLOWS = web.AppKey("flows", dict[str, Flow])
@@ -28,14 +30,12 @@ FLOW_PROBLEMS = web.AppKey("flow_problems", list[Problem])
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or get_settings()
     app = web.Application()
-    flows, problems = load_flows([settings.flows_dir], settings.audio_dir)
-    for problem in problems:
-        log.error("flow refused: %s", problem)
-    app[FLOWS] = flows
-    app[FLOW_PROBLEMS] = problems
+    catalog = flow_catalog(settings)
+    app[FLOWS] = catalog.flows
+    app[FLOW_PROBLEMS] = catalog.problems
     app.router.add_get("/health", health)
     app.router.add_get("/flows", list_flows)
-    _add_sms_routes(app)
+    add_sms_routes(app)
     setup_dashboard(app, settings)  # the CDC dashboard and its JSON API (robocall/web/routes/)
     return app
 
@@ -62,11 +62,3 @@ def run(port: int, host: str = "127.0.0.1") -> None:
     app = create_app()
     freeze_startup_objects()
     web.run_app(app, host=host, port=port)
-
-
-def _add_sms_routes(app: web.Application) -> None:
-    """SMS carrier callbacks and the campaign API.  The sms package builds on robocall, so the
-    server wires it in here, at the edge, rather than robocall importing it at module level."""
-    from sms.web import add_sms_routes
-
-    add_sms_routes(app)

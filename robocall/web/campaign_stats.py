@@ -14,7 +14,13 @@ from sqlalchemy import Integer, func
 from sqlmodel import Session as DbSession
 from sqlmodel import col, select
 
-from robocall.models import CallAttempt, CallCampaign, Escalation, FollowUp, FollowUpState
+from robocall.models import (
+    CallAttempt,
+    CallCampaign,
+    Escalation,
+    FollowUp,
+    FollowUpState,
+)
 
 
 @dataclass

@@ -13,7 +13,14 @@ from sqlmodel import col, select
 
 from robocall.config import Settings
 from robocall.logging_setup import mask_phone
-from robocall.models import Answer, CallAttempt, Contact, Escalation, EscalationEvent, EscalationStatus
+from robocall.models import (
+    Answer,
+    CallAttempt,
+    Contact,
+    Escalation,
+    EscalationEvent,
+    EscalationStatus,
+)
 
 # Most urgent first when the queue is sorted by level; unknown levels go last.
 LEVEL_ORDER = ("urgent", "test", "callback", "watch", "home_visit", "report")

@@ -1,8 +1,4 @@
-"""SMS campaign figures for the dashboard pages (/sms-campaigns), counted from the sms tables.
-
-robocall does not depend on the sms package at import time: sms.models is imported inside the
-functions, as robocall.reports does.
-"""
+"""SMS campaign figures for the dashboard pages (/sms-campaigns), counted from the SMS tables."""
 
 from __future__ import annotations
 
@@ -13,6 +9,8 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session as DbSession
 from sqlmodel import col, select
+
+from robocall.sms_models import SENT_STATES, MessageState, SmsCampaign, SmsMessage
 
 # Columns of the per-carrier table, in the order a message goes through them.
 STATES = ("queued", "submitted", "accepted", "delivered", "failed", "expired")
@@ -70,8 +68,6 @@ class SmsCampaignDetail:
 
 
 def list_sms_campaigns(db: DbSession) -> list[SmsCampaignRow]:
-    from sms.models import SENT_STATES, MessageState, SmsCampaign, SmsMessage
-
     rows = [SmsCampaignRow(id=c.id or 0, name=c.name, status=c.status, created_at=c.created_at,
                            recipients=c.recipients)
             for c in db.exec(select(SmsCampaign).order_by(col(SmsCampaign.id).desc())).all()]
@@ -92,8 +88,6 @@ def list_sms_campaigns(db: DbSession) -> list[SmsCampaignRow]:
 
 
 def sms_campaign_detail(db: DbSession, campaign_id: int) -> SmsCampaignDetail | None:
-    from sms.models import SmsCampaign, SmsMessage
-
     campaign = db.get(SmsCampaign, campaign_id)
     if campaign is None:
         return None
@@ -125,6 +119,4 @@ def sms_campaign_detail(db: DbSession, campaign_id: int) -> SmsCampaignDetail | 
 
 
 def count_sms_campaigns(db: DbSession) -> int:
-    from sms.models import SmsCampaign
-
     return int(db.exec(select(func.count()).select_from(SmsCampaign)).one())

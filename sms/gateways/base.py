@@ -28,7 +28,7 @@ class Outgoing(NamedTuple):
     id: int  # our message id: travels with the message so a carrier can drop a resend
     phone: str  # E.164
     text: str
-    encoding: str  # sms.text.GSM7 or UCS2
+    encoding: str  # robocall.text.GSM7 or UCS2
     sender: str
     segments: int = 0  # as measured when the campaign was loaded; 0: not known, measure again
 
@@ -44,7 +44,7 @@ class SendResult(NamedTuple):
 
 class Receipt(NamedTuple):
     gateway_message_id: str
-    status: str  # delivered, failed or expired (sms.models.MessageState values)
+    status: str  # delivered, failed or expired (robocall.sms_models.MessageState values)
     error: str = ""
     at: dt.datetime | None = None
     # Our id of the message, when the gateway knows it (the SMPP session that submitted it, a carrier

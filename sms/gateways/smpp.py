@@ -28,10 +28,17 @@ import smpp34
 
 from robocall.logging_setup import mask_phone
 from robocall.models import utcnow
-from sms.gateways.base import InboundSink, Outcome, Outgoing, Receipt, ReceiptSink, SendResult
+from robocall.text import DATA_CODING, decode, encode, parts
+from sms.gateways.base import (
+    InboundSink,
+    Outcome,
+    Outgoing,
+    Receipt,
+    ReceiptSink,
+    SendResult,
+)
 from sms.gateways.loop import run
 from sms.gateways.smppsession import Answers, EsmeSession, Submit, parse_submit_answer
-from sms.text import DATA_CODING, decode, encode, parts
 
 log = logging.getLogger(__name__)
 

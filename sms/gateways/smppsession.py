@@ -4,7 +4,7 @@ smpp34's own client runs the session in a Rust (tokio) core and hands every
 answer and every deliver_sm to Python across threads: measured at ~210 µs of
 CPU per message, more than everything else a message costs us.  This session
 runs on the worker's event loop with no thread hop, and still uses smpp34's
-codec for the PDUs that carry messages (sms.smppwire frames the rest).
+codec for the PDUs that carry messages (sms.gateways.smppwire frames the rest).
 
 What it does:
 - bind_transceiver, and raises BindRefused when the SMSC says no;
@@ -14,7 +14,7 @@ What it does:
 - deliver_sm are handed to `on_deliver` in batches and acknowledged only once it has
   returned (it stores them), so a worker killed mid-flight leaves them with the SMSC,
   which sends them again;
-- writes made in one turn of the loop go out in one send (sms.smppwire.PduConnection).
+- writes made in one turn of the loop go out in one send (sms.gateways.smppwire.PduConnection).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 
 import smpp34
 
-from sms.smppwire import (
+from sms.gateways.smppwire import (
     BIND_TRANSCEIVER_RESP,
     DELIVER_SM,
     DELIVER_SM_RESP,
@@ -38,8 +38,8 @@ from sms.smppwire import (
     UNBIND,
     UNBIND_RESP,
     PduConnection,
-    WireError,
     Window,
+    WireError,
     bind_transceiver,
     pdu,
     read_cstring,

@@ -12,8 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
 from sqlmodel import select
 
-from robocall.campaigns.handlers import DbCallHandlers
-from robocall.campaigns.policy import CallPolicy
+from robocall.conversations.calls import RecordedCalls
 from robocall.flows.loader import Flow, load_flow
 from robocall.models import Answer, CallAttempt, CallState, Contact, Escalation
 from robocall.telephony.asterisk.ami import AmiClient
@@ -21,7 +20,7 @@ from robocall.telephony.asterisk.backend import AmiThread, AsteriskBackend
 from robocall.telephony.asterisk.instance import AsteriskProcess
 from robocall.telephony.asterisk.service import AsteriskService, ServiceConfig
 from robocall.telephony.base import CallRequest
-from tests.asterisk.conftest import AMI_SECRET
+from tests.asterisk.conftest import VN_TZ, AMI_SECRET
 
 FLOW_FILE = Path(__file__).parent / "flows" / "asterisk_check.yaml"
 TEMPLATES = {"default": "Local/{national}@residents"}
@@ -40,7 +39,7 @@ def add_attempts(engine: Engine, phones: Sequence[str], flow: str, today: dt.dat
             db.add(contact)
             db.flush()
             attempt = CallAttempt(contact_id=contact.id, phone=phone, flow=flow, day=today,
-                                  state=CallState.DIALLING, backend="asterisk", caller_id="02343822000")
+                                  state=CallState.QUEUED, caller_id="02343822000")
             db.add(attempt)
             db.flush()
             assert attempt.id is not None
@@ -68,7 +67,7 @@ def run_calls(asterisk: AsteriskProcess, engine: Engine, flows: Mapping[str, Flo
               agi_port: int, sounds_dir: Path, ring_timeout: int = 5, amd: bool = False,
               deadline: float = 90) -> AsteriskService:
     """Place every attempt through the backend and wait until all of them have ended."""
-    handlers = DbCallHandlers(engine, flows, CallPolicy())
+    handlers = RecordedCalls(engine, flows, VN_TZ)
     config = ServiceConfig("127.0.0.1", asterisk.layout.ami_port, asterisk.layout.ami_user, AMI_SECRET,
                            "127.0.0.1", agi_port, str(sounds_dir), {"default": "hotline"})
 
@@ -78,11 +77,11 @@ def run_calls(asterisk: AsteriskProcess, engine: Engine, flows: Mapping[str, Flo
         await service.ami.wait_ready(20)
         ami = AmiThread(AmiClient("127.0.0.1", asterisk.layout.ami_port, asterisk.layout.ami_user, AMI_SECRET,
                                   name="worker"))
-        backend = AsteriskBackend(handlers, ami, TEMPLATES, ring_timeout=ring_timeout, amd=amd)
+        backend = AsteriskBackend(handlers, ami, TEMPLATES, ring_timeout=ring_timeout, amd=amd, engine=engine)
         try:
             now = dt.datetime.now(dt.UTC)
             for phone, attempt_id in ids.items():
-                await asyncio.to_thread(backend.place_call, CallRequest(attempt_id, phone, "02343822000", now))
+                await asyncio.to_thread(backend.place_call, CallRequest(attempt_id, phone, "02343822000", now, "asterisk_check"))
             start = time.monotonic()
             while time.monotonic() - start < deadline:
                 if await asyncio.to_thread(_all_ended, engine, list(ids.values())):

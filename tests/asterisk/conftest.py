@@ -7,6 +7,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -16,6 +17,7 @@ from robocall.telephony.asterisk.instance import AsteriskProcess, find_prefix, f
 ROOT = Path(__file__).parents[2]
 SHARED = ROOT.parent / "shared" / "asterisk"
 AMI_SECRET = "test-secret-12"
+VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def asterisk_prefix() -> Path:

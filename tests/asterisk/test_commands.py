@@ -14,8 +14,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy.engine import Engine
 
-from robocall.campaigns.handlers import DbCallHandlers
-from robocall.campaigns.policy import CallPolicy
+from robocall.conversations.calls import RecordedCalls
 from robocall.commands.asterisk import asterisk as asterisk_cli
 from robocall.config import Settings
 from robocall.models import CallState
@@ -23,7 +22,7 @@ from robocall.telephony.asterisk.instance import AsteriskProcess
 from robocall.telephony.asterisk.settings import backend_from_settings
 from robocall.telephony.base import CallRequest
 from tests.asterisk.calls import FLOW_FILE, add_attempts, check_flow, outcomes
-from tests.asterisk.conftest import AMI_SECRET
+from tests.asterisk.conftest import VN_TZ, AMI_SECRET
 from tests.asterisk.residents import BUSY, residents_conf
 from tests.asterisk.sounds import speak_flow
 
@@ -65,10 +64,10 @@ def test_serve_process_records_calls_placed_by_a_worker_backend_and_check_passes
 
         flow = check_flow()
         ids = add_attempts(migrated, ["+84912000002", "+84912000007"], flow.name, dt.date.today())
-        backend = backend_from_settings(Settings(), DbCallHandlers(migrated, {flow.name: flow}, CallPolicy()))
+        backend = backend_from_settings(Settings(), RecordedCalls(migrated, {flow.name: flow}, VN_TZ), migrated)
         try:
             for phone, attempt_id in ids.items():
-                backend.place_call(CallRequest(attempt_id, phone, "02343822000", dt.datetime.now(dt.UTC)))
+                backend.place_call(CallRequest(attempt_id, phone, "02343822000", dt.datetime.now(dt.UTC), flow.name))
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 found = outcomes(migrated, ids)

@@ -8,13 +8,12 @@ from collections.abc import Callable
 
 from sqlalchemy.engine import Engine
 
-from robocall.campaigns.handlers import DbCallHandlers
-from robocall.campaigns.policy import CallPolicy
+from robocall.conversations.calls import RecordedCalls
 from robocall.models import CallState
 from robocall.telephony.asterisk.agi_app import AgiApplication
 from robocall.telephony.asterisk.fastagi import FastAgiServer
 from robocall.telephony.asterisk.prompts import MISSING_PROMPTS, PromptFiles
-from tests.asterisk.calls import add_attempts, check_flow, outcomes
+from tests.asterisk.calls import VN_TZ, add_attempts, check_flow, outcomes
 
 Responder = Callable[[str], bytes | None]  # the answer to a command; None closes the connection
 
@@ -22,7 +21,7 @@ Responder = Callable[[str], bytes | None]  # the answer to a command; None close
 def call(engine: Engine, respond: Responder, attempt_id: int) -> list[str]:
     """One outbound call from the fake Asterisk; returns the commands the server sent."""
     flow = check_flow()
-    app = AgiApplication(DbCallHandlers(engine, {flow.name: flow}, CallPolicy()), PromptFiles("/snd"), {})
+    app = AgiApplication(RecordedCalls(engine, {flow.name: flow}, VN_TZ), PromptFiles("/snd"), {})
     sent: list[str] = []
 
     async def fake(port: int) -> None:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from robocall.campaigns.handlers import DbCallHandlers, unfinished_attempts
-from robocall.campaigns.policy import CallPolicy
+from robocall.conversations.calls import RecordedCalls
+from robocall.telephony.asterisk.reconcile import open_attempts
 from robocall.models import CallState
 from robocall.telephony.asterisk.ami import AmiClient
 from robocall.telephony.asterisk.backend import AmiThread, AsteriskBackend
@@ -21,7 +21,7 @@ from robocall.telephony.asterisk.instance import AsteriskProcess
 from robocall.telephony.asterisk.service import AsteriskService, ServiceConfig
 from robocall.telephony.base import CallRequest
 from tests.asterisk.calls import FLOW_FILE, TEMPLATES, add_attempts, check_flow, outcomes
-from tests.asterisk.conftest import AMI_SECRET
+from tests.asterisk.conftest import VN_TZ, AMI_SECRET
 from tests.asterisk.residents import NO_ANSWER, residents_conf
 from tests.asterisk.sounds import speak_flow
 
@@ -38,12 +38,12 @@ def test_asterisk_restart_mid_campaign(asterisk_factory: Callable[..., AsteriskP
     })})
     flow = check_flow()
     ids = add_attempts(migrated, ["+84912000003", "+84912000008"], flow.name, dt.date.today())
-    handlers = DbCallHandlers(migrated, {flow.name: flow}, CallPolicy())
+    handlers = RecordedCalls(migrated, {flow.name: flow}, VN_TZ)
     config = ServiceConfig("127.0.0.1", asterisk.layout.ami_port, asterisk.layout.ami_user, AMI_SECRET,
                            "127.0.0.1", agi_port, str(sounds), {"default": "hotline"}, ring_timeout=25)
 
     def request(phone: str) -> CallRequest:
-        return CallRequest(ids[phone], phone, "02343822000", dt.datetime.now(dt.UTC))
+        return CallRequest(ids[phone], phone, "02343822000", dt.datetime.now(dt.UTC), "asterisk_check")
 
     async def wait_for(check: Callable[[], bool], seconds: float) -> None:
         deadline = time.monotonic() + seconds
@@ -52,12 +52,13 @@ def test_asterisk_restart_mid_campaign(asterisk_factory: Callable[..., AsteriskP
             await asyncio.sleep(0.2)
 
     async def main() -> list[int]:
-        service = AsteriskService(config, handlers, lambda before: unfinished_attempts(migrated, "asterisk", before))
+        service = AsteriskService(config, handlers, lambda before: open_attempts(migrated, before))
         service.ami.backoff = (0.1, 0.5)
         await service.start()
         await service.ami.wait_ready(20)
         worker_ami = AmiClient("127.0.0.1", asterisk.layout.ami_port, "robocall", AMI_SECRET, backoff=(0.1, 0.5))
-        backend = AsteriskBackend(handlers, AmiThread(worker_ami), TEMPLATES, ring_timeout=25, amd=False)
+        backend = AsteriskBackend(handlers, AmiThread(worker_ami), TEMPLATES, ring_timeout=25, amd=False,
+                                  engine=migrated)
         try:
             await asyncio.to_thread(backend.place_call, request("+84912000003"))
             await asyncio.to_thread(backend.place_call, request("+84912000008"))

@@ -14,13 +14,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
 from sqlmodel import select
 
-from robocall.campaigns.handlers import DbCallHandlers
-from robocall.campaigns.policy import CallPolicy
+from robocall.conversations.calls import RecordedCalls
 from robocall.models import Answer, CallAttempt, CallState, Escalation
 from robocall.telephony.asterisk.instance import AsteriskProcess, free_port
 from robocall.telephony.asterisk.service import AsteriskService, ServiceConfig
 from tests.asterisk.calls import FLOW_FILE, check_flow
-from tests.asterisk.conftest import AMI_SECRET
+from tests.asterisk.conftest import VN_TZ, AMI_SECRET
 from tests.asterisk.sounds import speak_flow
 
 SCENARIO = Path(__file__).parent / "sipp" / "hotline_dtmf.xml"
@@ -52,7 +51,7 @@ def test_an_inbound_sip_call_declares_a_fever_and_raises_an_escalation(
     sipp_port, media_port = free_port(2), free_port(2) & ~1
     asterisk = asterisk_factory({"sip_trunks.conf": trunk(sipp_port)})
     flow = check_flow()
-    handlers = DbCallHandlers(migrated, {flow.name: flow}, CallPolicy())
+    handlers = RecordedCalls(migrated, {flow.name: flow}, VN_TZ)
     config = ServiceConfig("127.0.0.1", asterisk.layout.ami_port, asterisk.layout.ami_user, AMI_SECRET,
                            "127.0.0.1", agi_port, str(sounds), {"19009095": flow.name, "default": "hotline"})
 

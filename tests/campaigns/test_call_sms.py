@@ -12,13 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
 
-from robocall.campaigns.call_handler import RecordingCallHandler
 from robocall.config import get_settings
+from robocall.conversations.call_handler import RecordingCallHandler
 from robocall.flows.engine import Digits, HangUp, contact_fields
 from robocall.flows.loader import load_flows
 from robocall.models import CallAttempt, CallState, Contact
-from sms.localcarriers import wait_until
-from sms.models import SmsMessage
+from robocall.sms_models import SmsMessage
+from simulator.carriers import wait_until
 
 DAY = dt.date(2021, 8, 12)
 AT = dt.datetime(2021, 8, 12, 2, 0, tzinfo=dt.UTC)

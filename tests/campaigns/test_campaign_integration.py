@@ -19,15 +19,23 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session as DbSession
 from sqlmodel import select
 
-from robocall.campaigns.policy import policy_from_settings
-from robocall.campaigns.runner import run_day
+from robocall.call_policy import policy_from_settings
 from robocall.config import get_settings
 from robocall.flows.expressions import evaluate
 from robocall.flows.loader import load_flows
 from robocall.models import (
-    Answer, CallAttempt, CallCampaign, CallState, Contact, Escalation, EscalationEvent, FollowUp, FollowUpState,
+    Answer,
+    CallAttempt,
+    CallCampaign,
+    CallState,
+    Contact,
+    Escalation,
+    EscalationEvent,
+    FollowUp,
+    FollowUpState,
 )
 from robocall.queues import DIALER, queue, redis_connection
+from simulator.clock import run_day
 
 FIRST_DAY = dt.date(2021, 8, 11)
 DAYS = 14

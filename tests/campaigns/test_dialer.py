@@ -8,8 +8,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
 from sqlmodel import select
 
+from robocall.call_policy import CallPolicy
 from robocall.campaigns.dialer import DialLimits, dial_tick, plan_day
-from robocall.campaigns.policy import CallPolicy
 from robocall.models import CallAttempt, CallCampaign, Contact, FollowUp, FollowUpState
 
 DAY = dt.date(2021, 8, 11)

@@ -10,7 +10,15 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
 
 from robocall.cli import cli
-from robocall.models import CallAttempt, CallCampaign, CallState, Contact, Escalation, FollowUp, FollowUpState
+from robocall.models import (
+    CallAttempt,
+    CallCampaign,
+    CallState,
+    Contact,
+    Escalation,
+    FollowUp,
+    FollowUpState,
+)
 from robocall.reports import provincial_report
 
 UTC = dt.UTC

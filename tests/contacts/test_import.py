@@ -18,10 +18,15 @@ from click.testing import CliRunner
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 
-from robocall.campaigns.policy import CallPolicy
+from robocall.call_policy import CallPolicy
 from robocall.commands.contacts import contacts
 from robocall.config import reset_settings
-from robocall.contacts import ColumnMapping, ImportFileError, ImportReport, import_contacts
+from robocall.contacts import (
+    ColumnMapping,
+    ImportFileError,
+    ImportReport,
+    import_contacts,
+)
 from robocall.migrate import upgrade
 from robocall.models import Contact
 
@@ -502,7 +507,7 @@ def test_unreadable_files(engine: Engine, tmp_path: Path) -> None:
 
 
 def test_sample_file_is_what_the_generator_writes() -> None:
-    from robocall.contacts.synthetic import render
+    from simulator.contacts import render
 
     assert SAMPLE.read_text(encoding="utf-8-sig") == render()
     assert SAMPLE.read_bytes().startswith(b"\xef\xbb\xbf")

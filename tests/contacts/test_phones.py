@@ -14,7 +14,13 @@ from hypothesis import strategies as st
 
 from robocall import phones
 from robocall.logging_setup import mask_phone
-from robocall.phones import OLD_MOBILE_PREFIXES, InvalidPhone, PhoneNumber, mask, normalize
+from robocall.phones import (
+    OLD_MOBILE_PREFIXES,
+    InvalidPhone,
+    PhoneNumber,
+    mask,
+    normalize,
+)
 
 SAME_NUMBER = [
     "0905 111 201",

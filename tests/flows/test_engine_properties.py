@@ -12,7 +12,17 @@ from hypothesis import strategies as st
 
 from robocall.flows import Flow, load_flow, parse_flow
 from robocall.flows.engine import (
-    Answered, Digits, Event, Gather, HangUp, Hangup, Session, Timeout, advance, contact_fields, new_session,
+    Answered,
+    Digits,
+    Event,
+    Gather,
+    HangUp,
+    Hangup,
+    Session,
+    Timeout,
+    advance,
+    contact_fields,
+    new_session,
 )
 
 SHIPPED = sorted((Path(__file__).parents[2] / "ivr_flows").glob("*.yaml"))

@@ -6,7 +6,6 @@ Transcripts live in golden/f1_f2_followup/; UPDATE_GOLDEN=1 rewrites them (see g
 from __future__ import annotations
 
 import pytest
-
 from golden import FIELDS, check_golden, fired, keys, load, play, said
 
 FLOW = load("f1_f2_followup")

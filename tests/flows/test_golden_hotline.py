@@ -7,8 +7,8 @@ An inbound caller is unknown: the host only knows today and the caller's number.
 from __future__ import annotations
 
 import pytest
-
 from golden import FIELDS, TODAY, check_golden, fired, keys, load, play, said
+
 from robocall.flows.engine import contact_fields
 from robocall.flows.templates import CONTACT_FIELDS, fields_in
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from golden import check_golden, fired, keys, load, play, said
+
 from robocall.flows.script import sample_fields
 
 FLOW = load("returnee_check")

@@ -8,10 +8,18 @@ from pathlib import Path
 from typing import Any
 
 from robocall.flows import Flow, load_flow
-from robocall.flows.engine import Action, Answered, Event, Session, advance, contact_fields, new_session
+from robocall.flows.engine import (
+    Action,
+    Answered,
+    Event,
+    Session,
+    advance,
+    contact_fields,
+    new_session,
+)
 from robocall.models import CallState
-from robocall.sim.population import Resident
 from robocall.telephony.base import CallRequest
+from simulator.population import Resident
 
 FLOWS_DIR = Path(__file__).parents[2] / "ivr_flows"
 FOLLOWUP: Flow = load_flow(FLOWS_DIR / "f1_f2_followup.yaml")
@@ -34,7 +42,7 @@ def resident(**changes: Any) -> Resident:
 
 
 def request(phone: str = PERFECT.phone, at: dt.datetime = AFTERNOON, attempt_id: int = 1) -> CallRequest:
-    return CallRequest(attempt_id=attempt_id, phone=phone, caller_id="+842873000000", at=at)
+    return CallRequest(attempt_id=attempt_id, phone=phone, caller_id="+842873000000", at=at, flow="f1_f2_followup")
 
 
 class EngineHandler:

@@ -6,12 +6,22 @@ import dataclasses
 import datetime as dt
 from collections import Counter
 
-from simhelp import AFTERNOON, EXPOSED, FLOWS, FOLLOWUP, PERFECT, RETURNEE, EngineHandler, request, resident
+from simhelp import (
+    AFTERNOON,
+    EXPOSED,
+    FLOWS,
+    FOLLOWUP,
+    PERFECT,
+    RETURNEE,
+    EngineHandler,
+    request,
+    resident,
+)
 
 from robocall.flows.engine import Action, Digits, Gather, HangUp, Hangup, Timeout
 from robocall.models import CallState
-from robocall.sim.network import MAX_EVENTS, SimPhoneNetwork
-from robocall.sim.population import make_population, resident_for
+from simulator.network import MAX_EVENTS, SimPhoneNetwork
+from simulator.population import make_population, resident_for
 
 PHONES = [f"+8490{n:07d}" for n in range(40)]
 SYMPTOM_RULES = {"trieu_chung_nang", "co_trieu_chung"}
@@ -24,7 +34,7 @@ def network(*residents, seed: int = 7) -> SimPhoneNetwork:
 def call(net: SimPhoneNetwork, phone: str = PERFECT.phone, at: dt.datetime = AFTERNOON,
          flow=FOLLOWUP, exposure_date: dt.date | None = EXPOSED):
     handler = EngineHandler(flow, today=(at + dt.timedelta(hours=7)).date(), exposure_date=exposure_date, phone=phone)
-    result = net.place_call(request(phone, at), handler, flow, exposure_date)
+    result = net.run_call(request(phone, at), handler, flow, exposure_date)
     return result, handler
 
 
@@ -90,7 +100,7 @@ def test_line_outcomes_follow_the_residents_rates() -> None:
     n = 4000
     for k in range(n):
         at = AFTERNOON + dt.timedelta(days=k % 60, seconds=k)  # afternoons only: no time-of-day effect
-        net.place_call(request(at=at), handler, FOLLOWUP, EXPOSED)
+        net.run_call(request(at=at), handler, FOLLOWUP, EXPOSED)
     share = {state: count / n for state, count in Counter(handler.ended_states).items()}
     expected = {
         CallState.FAILED: 0.05, CallState.BUSY: 0.95 * 0.1, CallState.COMPLETED: 0.95 * 0.9 * 0.6,
@@ -109,7 +119,7 @@ def test_time_of_day_changes_who_picks_up() -> None:
         handler = Instant()
         for k in range(1500):
             at = dt.datetime(2021, 8, 1, utc_hour, tzinfo=dt.UTC) + dt.timedelta(days=k % 30, seconds=k)
-            net.place_call(request(at=at), handler, FOLLOWUP, None)
+            net.run_call(request(at=at), handler, FOLLOWUP, None)
         return handler.answered_calls / 1500
 
     morning, evening = answered_share(1), answered_share(12)  # 08:00 and 19:00 local
@@ -124,7 +134,7 @@ def test_most_residents_are_reached_within_two_tries_and_a_few_hardly_ever() -> 
     for phone in phones:
         before = handler.answered_calls
         for attempt in range(2):
-            net.place_call(request(phone, AFTERNOON + dt.timedelta(hours=attempt)), handler, FOLLOWUP, EXPOSED)
+            net.run_call(request(phone, AFTERNOON + dt.timedelta(hours=attempt)), handler, FOLLOWUP, EXPOSED)
             if handler.answered_calls > before:
                 reached_in_two += 1
                 break
@@ -192,7 +202,7 @@ def test_a_handler_that_never_hangs_up_is_cut_off() -> None:
             return [Gather("sot", max_digits=1, timeout=6)]
 
     handler = Endless()
-    result = network(PERFECT).place_call(request(), handler, FOLLOWUP, EXPOSED)
+    result = network(PERFECT).run_call(request(), handler, FOLLOWUP, EXPOSED)
     assert len(handler.events) == MAX_EVENTS
     assert result.state == CallState.COMPLETED and handler.ended_with == (CallState.COMPLETED, result.ended_at)
 

@@ -7,7 +7,7 @@ import random
 
 from simhelp import FOLLOWUP, RETURNEE
 
-from robocall.sim.population import SYMPTOMS, Resident, make_population, resident_for
+from simulator.population import SYMPTOMS, Resident, make_population, resident_for
 
 PHONES = [f"+8493{n:07d}" for n in range(5000)]
 HEALTH = ["fever", "cough", "sore_throat", "loss_of_taste_smell", "shortness_of_breath", "temperature",

@@ -16,8 +16,8 @@ from sqlalchemy.engine import Engine
 from robocall.config import get_settings, reset_settings
 from robocall.queues import SMS
 from robocall.worker_main import spawn_workers, stop_workers
+from simulator.carriers import LocalHttpCarrier, LocalSmsc
 from sms.context import SmsContext, context_from_settings
-from sms.localcarriers import LocalHttpCarrier, LocalSmsc
 
 ROOT = Path(__file__).parents[2]
 

@@ -11,12 +11,30 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 
 from robocall.models import Contact
-from sms.campaigns import create_campaign, dry_run, figures, invalid_recipients, set_status
+from robocall.sms_models import (
+    CampaignStatus,
+    MessageState,
+    SmsMessage,
+    SmsOptOut,
+    SmsRouteOverride,
+)
+from robocall.sms_routing import Router, parse_routes
+from sms.campaigns import (
+    create_campaign,
+    dry_run,
+    figures,
+    invalid_recipients,
+    set_status,
+)
 from sms.context import SmsContext
-from sms.models import CampaignStatus, MessageState, SmsMessage, SmsOptOut, SmsRouteOverride
 from sms.prepare import Template
-from sms.recipients import ContactFilter, RecipientsError, contact_recipients, csv_fields, csv_recipients
-from sms.routing import Router, parse_routes
+from sms.recipients import (
+    ContactFilter,
+    RecipientsError,
+    contact_recipients,
+    csv_fields,
+    csv_recipients,
+)
 from tests.sms.conftest import write_csv
 
 

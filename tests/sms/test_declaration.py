@@ -14,13 +14,17 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
 
 from robocall.config import get_settings
+from robocall.conversations.sms_declaration import expire_dialogues
 from robocall.models import CallAttempt, Contact, Escalation
 from robocall.reports import provincial_report
-from robocall.web.escalation_queries import QueueFilters, escalation_calls, escalation_queue
-from sms.declaration import expire_dialogues
+from robocall.sms_models import SmsDialogue, SmsInbound, SmsMessage
+from robocall.web.escalation_queries import (
+    QueueFilters,
+    escalation_calls,
+    escalation_queue,
+)
+from simulator.carriers import wait_until
 from sms.inbound import handle_inbound
-from sms.localcarriers import wait_until
-from sms.models import SmsDialogue, SmsInbound, SmsMessage
 
 ROOT = Path(__file__).parents[2]
 T0 = dt.datetime(2021, 8, 12, 2, 0, tzinfo=dt.UTC)  # 09:00 in Huế

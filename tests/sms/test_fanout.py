@@ -13,13 +13,13 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from robocall.queues import SMS, queue_name
+from robocall.sms_models import MessageState, SmsMessage, SmsMessagePart, SmsReceipt
+from simulator.carriers import LocalHttpCarrier, LocalSmsc, wait_until
 from sms.campaigns import create_campaign, figures
 from sms.context import SmsContext
 from sms.fanout import drive, enqueue_due
-from sms.models import MessageState, SmsMessage, SmsMessagePart, SmsReceipt
 from sms.prepare import Template
 from sms.recipients import csv_recipients
-from sms.localcarriers import LocalHttpCarrier, LocalSmsc, wait_until
 from tests.sms.conftest import phones, write_csv
 
 LONG_VI = "Ban chỉ đạo phòng chống dịch tỉnh thông báo: " * 3  # 135 UCS-2 characters: 3 parts
@@ -173,8 +173,8 @@ def test_a_worker_killed_mid_campaign_loses_nothing_and_sends_nothing_twice(
 def test_pause_stops_sending_and_resume_finishes(
         tmp_path: Path, ctx: Callable[[], SmsContext], configure: Callable[..., object],
         start_workers: Callable[..., object], smsc: LocalSmsc) -> None:
+    from robocall.sms_models import CampaignStatus
     from sms.campaigns import set_status
-    from sms.models import CampaignStatus
 
     configure(SMS_GATEWAYS={"viettel": smsc.gateway_config(rate=300)}, SMS_ROUTES="default=viettel")
     c = ctx()

@@ -3,24 +3,23 @@ through real RQ workers, Redis, the database, the local HTTP carrier and our rec
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import parse_qsl
-
-import datetime as dt
 
 import pytest
 from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from robocall.sms_models import SmsMessage
+from simulator.carriers import LocalHttpCarrier, LoopThread, free_port, wait_until
 from sms.campaigns import create_campaign, figures
 from sms.context import SmsContext
 from sms.fanout import drive
 from sms.gateways.base import Outcome, Outgoing
 from sms.gateways.http import MAX_RETRY_AFTER, _results, _seconds
-from sms.localcarriers import LocalHttpCarrier, _LoopThread, free_port, wait_until
-from sms.models import SmsMessage
 from sms.prepare import Template
 from sms.recipients import csv_fields, csv_recipients
 from sms.web import add_sms_routes
@@ -35,10 +34,10 @@ REJECTED = "+84912345675"
 @pytest.fixture
 def webhooks(sms_env: dict[str, str]) -> Iterator[Callable[[], str]]:
     """Starts our SMS routes (the receipt callback) on a local port; call after `configure`."""
-    loops: list[tuple[_LoopThread, web.AppRunner]] = []
+    loops: list[tuple[LoopThread, web.AppRunner]] = []
 
     def start() -> str:
-        loop, port = _LoopThread(), free_port()
+        loop, port = LoopThread(), free_port()
 
         async def serve() -> web.AppRunner:
             app = web.Application()

@@ -17,15 +17,15 @@ from sqlalchemy.engine import Engine
 
 from robocall.models import Contact
 from robocall.reports import provincial_report
+from robocall.sms_models import SmsInbound, SmsMessage, SmsMessagePart, SmsOptOut
+from simulator.carriers import LocalSmsc, wait_until
 from sms.campaigns import create_campaign, figures
 from sms.context import SmsContext
 from sms.inbound import handle_inbound, keyword
-from sms.models import SmsInbound, SmsMessage, SmsMessagePart, SmsOptOut
 from sms.prepare import Template
 from sms.recipients import Recipient
 from sms.send import send_batch
 from sms.web import add_sms_routes
-from sms.localcarriers import LocalSmsc, wait_until
 
 
 def test_keywords_are_read_without_accents_case_or_spaces() -> None:

@@ -7,9 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from robocall.flows.engine import Answered, Digits, Session, advance, contact_fields, new_session
+from robocall.conversations.sms_declaration import NOT_AN_ANSWER, read_reply
+from robocall.flows.engine import (
+    Answered,
+    Digits,
+    Session,
+    advance,
+    contact_fields,
+    new_session,
+)
 from robocall.flows.loader import Flow, load_flow
-from sms.declaration import NOT_AN_ANSWER, read_reply
 
 FLOWS = Path(__file__).parents[2] / "ivr_flows"
 TODAY = dt.date(2021, 8, 15)

@@ -12,14 +12,14 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
 
+from robocall.conversations import outbox
+from robocall.conversations.outbox import Purpose, Written, send_sms
 from robocall.queues import SMS, queue_name, redis_connection
-from sms import outbox
+from robocall.sms_models import CampaignStatus, SmsCampaign, SmsMessage
 from sms.campaigns import CampaignError, create_campaign, set_status
 from sms.context import SmsContext
 from sms.fanout import drive, run_forever
 from sms.inbound import handle_inbound
-from sms.models import CampaignStatus, SmsCampaign, SmsMessage
-from sms.outbox import Purpose, Written, send_sms
 from sms.prepare import Template
 from sms.recipients import Recipient
 from sms.send import send_batch

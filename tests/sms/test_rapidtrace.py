@@ -15,11 +15,18 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 
 from robocall.cli import cli
+from robocall.sms_models import SmsMessage, SmsOptOut
 from sms.campaigns import create_campaign, dry_run, figures, invalid_recipients
 from sms.context import SmsContext
-from sms.models import SmsMessage, SmsOptOut
 from sms.prepare import Template
-from sms.rapidtrace import TEMPLATE_FIELDS, Window, find_columns, parse_time, place_key, trace
+from sms.rapidtrace import (
+    TEMPLATE_FIELDS,
+    Window,
+    find_columns,
+    parse_time,
+    place_key,
+    trace,
+)
 from sms.recipients import RecipientsError
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")

@@ -8,12 +8,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from robocall.sms_models import SmsMessage, SmsMessagePart
+from simulator.carriers import LocalSmsc, wait_until
 from sms.campaigns import create_campaign
 from sms.context import SmsContext
 from sms.gateways.base import Outgoing, Receipt
 from sms.gateways.smpp import RecentIds, SmppGateway
-from sms.localcarriers import LocalSmsc, wait_until
-from sms.models import SmsMessage, SmsMessagePart
 from sms.prepare import Template
 from sms.receipts import record_receipts
 from sms.recipients import Recipient

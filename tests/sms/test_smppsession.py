@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import smpp34
 
-from sms import lightsmsc
+from simulator import lightsmsc
+from simulator.carriers import free_port
 from sms.gateways.smppsession import BindRefused, EsmeSession
-from sms.localcarriers import free_port
-from sms.smppwire import (
+from sms.gateways.smppwire import (
     BIND_TRANSCEIVER,
     BIND_TRANSCEIVER_RESP,
     DELIVER_SM_RESP,

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
+from robocall.sms_models import CampaignStatus
+from simulator.carriers import wait_until
 from sms import campaigns
 from sms.campaigns import CampaignError, create_campaign, figures, set_status
 from sms.context import SmsContext
 from sms.fanout import drive
-from sms.localcarriers import wait_until
-from sms.models import CampaignStatus
 from sms.prepare import Template
 from sms.recipients import Recipient
 from tests.sms.conftest import phones
@@ -119,8 +119,8 @@ def test_batches_cut_by_id_skip_another_campaigns_message_written_between_chunks
     the outbox in between takes an id inside the list's span, and belongs to its own campaign only."""
     from sqlalchemy import select
 
-    from sms import outbox
-    from sms.models import SmsMessage
+    from robocall.conversations import outbox
+    from robocall.sms_models import SmsMessage
 
     c = ctx()
     listed = HeldList(phones(250), hold_after=100)

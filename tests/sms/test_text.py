@@ -9,7 +9,7 @@ import smsutil
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sms.text import GSM7, UCS2, measure, parts, strip_accents
+from robocall.text import GSM7, UCS2, measure, parts, strip_accents
 
 VI = "ế"  # one UCS-2 character, a Vietnamese letter GSM-7 lacks
 
@@ -103,7 +103,7 @@ def test_a_campaign_template_renders_as_jinja_renders_it(values: dict[str, str],
 def test_gsm_bytes_are_what_the_codec_gives(text: str) -> None:
     """encode() takes a shortcut for plain ASCII text: it must give smsutil's GSM 03.38 bytes exactly,
     and leave every other character ($ is 0x02, @ 0x00, _ 0x11, ¤ 0x24...) to the codec."""
-    from sms.text import GSM7, encode
+    from robocall.text import GSM7, encode
 
     try:
         expected = text.encode("gsm0338")

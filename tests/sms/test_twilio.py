@@ -1,4 +1,4 @@
-"""The Twilio Messaging gateway against the local Twilio (sms/localtwilio.py): sending, status callbacks
+"""The Twilio Messaging gateway against the local Twilio (simulator/twilio.py): sending, status callbacks
 and inbound SMS through the webhooks of sms/web.py, real Redis, RQ workers and the database."""
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Engine
 
 from robocall.models import Contact
+from robocall.sms_models import SmsInbound, SmsMessage, SmsOptOut, SmsReceipt
+from simulator.carriers import LoopThread, free_port, wait_until
+from simulator.twilio import LocalTwilio
 from sms.campaigns import create_campaign, figures
 from sms.context import SmsContext
 from sms.fanout import drive
 from sms.gateways.base import Outcome, Outgoing
 from sms.gateways.twilio import TwilioGateway
-from sms.localcarriers import _LoopThread, free_port, wait_until
-from sms.localtwilio import LocalTwilio
-from sms.models import SmsInbound, SmsMessage, SmsOptOut, SmsReceipt
 from sms.prepare import Template
 from sms.recipients import csv_recipients
 from sms.send import send_batch
@@ -52,7 +52,7 @@ class _WebServer:
     def start(self) -> str:
         self.stop()  # settings changed: start again with them
         self.port = free_port()
-        self._loop = _LoopThread()
+        self._loop = LoopThread()
 
         async def start() -> None:
             app = web.Application()

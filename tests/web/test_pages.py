@@ -89,7 +89,7 @@ def _carrier_table(html: str) -> dict[str, dict[str, str]]:
 
 
 def test_sms_campaign_pages_show_delivery_per_carrier(make_app, seeded) -> None:  # type: ignore[no-untyped-def]
-    from sms.models import SmsCampaign, SmsInvalidRecipient, SmsMessage
+    from robocall.sms_models import SmsCampaign, SmsInvalidRecipient, SmsMessage
 
     engine, _ = seeded
     at = dt.datetime(2021, 8, 12, 1, 0, tzinfo=dt.UTC)

@@ -108,7 +108,12 @@ SMS_INVALID = 3
 
 
 def seed_sms(engine: Engine) -> dict[str, int]:
-    from sms.models import MessageState, SmsCampaign, SmsInvalidRecipient, SmsMessage
+    from robocall.sms_models import (
+        MessageState,
+        SmsCampaign,
+        SmsInvalidRecipient,
+        SmsMessage,
+    )
 
     at = dt.datetime.combine(DAY1, dt.time(1, 0), dt.UTC)
     with DbSession(engine) as db:

@@ -5,10 +5,9 @@ Revises: 0001
 """
 from typing import Sequence, Union
 
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel  # noqa: F401  (column types)
-
+from alembic import op
 
 revision: str = '0002'
 down_revision: Union[str, Sequence[str], None] = '0001'

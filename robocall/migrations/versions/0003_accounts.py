@@ -7,10 +7,9 @@ Create Date: 2026-11-22 19:20:43.330387
 """
 from typing import Sequence, Union
 
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel  # noqa: F401  (column types)
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = '0003'

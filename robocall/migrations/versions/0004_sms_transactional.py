@@ -13,10 +13,9 @@ Revises: 0002
 """
 from typing import Sequence, Union
 
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel  # noqa: F401  (column types)
-
+from alembic import op
 
 revision: str = '0004'
 down_revision: Union[str, Sequence[str], None] = '0002'

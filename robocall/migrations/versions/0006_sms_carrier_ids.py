@@ -8,7 +8,6 @@ from typing import Sequence, Union
 
 from alembic import op
 
-
 _SQLITE_NAMES = {"fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s"}
 
 revision: str = '0006'

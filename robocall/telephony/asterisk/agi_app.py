@@ -13,7 +13,6 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable, Mapping
-from typing import Protocol
 
 from robocall.flows.engine import Say
 from robocall.logging_setup import mask_phone
@@ -21,15 +20,9 @@ from robocall.models import CallState
 from robocall.phones import normalize
 from robocall.telephony.asterisk.fastagi import AgiChannel
 from robocall.telephony.asterisk.ivr import IvrCall, utcnow
-from robocall.telephony.base import CallHandler
+from robocall.telephony.base import CallHandlers
 
 log = logging.getLogger(__name__)
-
-
-class CallHandlers(Protocol):
-    def outbound(self, attempt_id: int, dialled_at: dt.datetime) -> CallHandler: ...
-
-    def inbound(self, phone: str, at: dt.datetime, flow: str) -> CallHandler | None: ...
 
 
 class AgiApplication:

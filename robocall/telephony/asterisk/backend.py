@@ -23,10 +23,14 @@ from collections.abc import Mapping
 from robocall.logging_setup import mask_phone
 from robocall.models import CallState
 from robocall.phones import normalize
-from robocall.telephony.asterisk.agi_app import CallHandlers
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session as DbSession
+
+from robocall.models import CallAttempt
 from robocall.telephony.asterisk.ami import AmiClient, AmiError, Message
 from robocall.telephony.asterisk.ivr import utcnow
-from robocall.telephony.base import CallRequest
+from robocall.telephony.base import CallHandlers, CallRequest
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +76,7 @@ def originate_fields(request: CallRequest, templates: Mapping[str, str], ring_ti
     return {
         "channel": dial_string(templates, request.phone), "context": OUTBOUND_CONTEXT, "exten": "s",
         "caller_id": request.caller_id, "timeout_ms": ring_timeout * 1000, "action_id": action_id_for(request),
-        "variables": {"ROBOCALL_ATTEMPT": str(request.attempt_id),
+        "variables": {"ROBOCALL_ATTEMPT": str(request.attempt_id), "ROBOCALL_FLOW": request.flow,
                       "ROBOCALL_DIALLED": _aware(request.at).isoformat(), "ROBOCALL_AMD": "yes" if amd else "no"},
     }
 
@@ -86,6 +90,10 @@ class AmiThread:
         self.thread = threading.Thread(target=self.loop.run_forever, name="ami", daemon=True)
         self.thread.start()
         asyncio.run_coroutine_threadsafe(self.client.start(wait=None), self.loop).result(10)
+
+    def call(self, coroutine, timeout: float = 30.0):  # type: ignore[no-untyped-def]
+        """Run a coroutine using the client on its loop; its result."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
 
     def originate(self, timeout: float = 30.0, **fields: object) -> Message:
         # Waits for a booted login first, so a worker started before Asterisk just waits its turn.
@@ -104,14 +112,19 @@ class AsteriskBackend:
     """PhoneBackend: hands each call to Asterisk; its line events reach `handlers` in the serve process."""
 
     def __init__(self, handlers: CallHandlers, ami: AmiThread, templates: Mapping[str, str],
-                 ring_timeout: int = 30, amd: bool = True) -> None:
+                 ring_timeout: int = 30, amd: bool = True, engine: Engine | None = None) -> None:
         self.handlers = handlers
         self.ami = ami
         self.templates = templates
         self.ring_timeout = ring_timeout
         self.amd = amd
+        self.engine = engine  # to mark attempts dialling; None when the caller does that itself
 
     def place_call(self, request: CallRequest) -> None:
+        action_id = action_id_for(request)
+        if self.engine is not None and not mark_dialling(self.engine, request, action_id):
+            log.info("call %s is not queued any more; not dialled again", request.attempt_id)
+            return
         try:
             fields = originate_fields(request, self.templates, self.ring_timeout, self.amd)
             self.ami.originate(**fields)
@@ -119,6 +132,33 @@ class AsteriskBackend:
             # Never reached the network: the attempt fails now (and is retried by the ladder).
             log.error("call %s to %s not placed: %s", request.attempt_id, mask_phone(request.phone), exc)
             self.handlers.outbound(request.attempt_id, _aware(request.at)).ended(CallState.FAILED, utcnow())
+
+    def hang_up(self, attempt_id: int) -> None:
+        """Hang up every channel carrying this attempt (none: already over)."""
+        self.ami.call(hang_up_attempt(self.ami.client, attempt_id))
+
+
+async def hang_up_attempt(ami: AmiClient, attempt_id: int) -> int:
+    hung = 0
+    for message in await ami.action_list("Status", {"Variables": "ROBOCALL_ATTEMPT"}):
+        if f"ROBOCALL_ATTEMPT={attempt_id}" in message.all("Variable"):
+            try:
+                await ami.action("Hangup", {"Channel": message.get("Channel")})
+                hung += 1
+            except AmiError:  # gone meanwhile
+                pass
+    return hung
+
+
+def mark_dialling(engine: Engine, request: CallRequest, action_id: str) -> bool:
+    """queued -> dialling, once: False when another run of the job dialled it already."""
+    with DbSession(engine) as db:
+        result = db.exec(update(CallAttempt).where(  # type: ignore[call-overload]
+            CallAttempt.id == request.attempt_id, CallAttempt.state == CallState.QUEUED,  # type: ignore[arg-type]
+        ).values(state=CallState.DIALLING, dialled_at=_aware(request.at), backend="asterisk",
+                 backend_call_id=action_id))
+        db.commit()
+        return bool(result.rowcount)
 
 
 class OutcomeListener:

@@ -14,14 +14,36 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Iterable
 
-from robocall.models import CallState
-from robocall.telephony.asterisk.agi_app import CallHandlers
+from sqlalchemy.engine import Engine
+from sqlmodel import Session as DbSession
+from sqlmodel import select
+
+from robocall.models import CallAttempt, CallState
 from robocall.telephony.asterisk.ami import AmiClient
 from robocall.telephony.asterisk.ivr import utcnow
+from robocall.telephony.base import CallHandlers
 
 log = logging.getLogger(__name__)
 
 Candidates = Callable[[dt.datetime], list[tuple[int, dt.datetime]]]  # dialled before -> [(id, dialled at)]
+
+
+def open_attempts(engine: Engine, dialled_before: dt.datetime, backend: str = "asterisk") -> list[tuple[int, dt.datetime]]:
+    """(id, dialled at) of the calls on `backend` still open (dialling, ringing, answered) that were
+    dialled before `dialled_before`: the candidates for reconciling with the live channels."""
+    open_states = (CallState.DIALLING, CallState.RINGING, CallState.ANSWERED)
+    with DbSession(engine) as db:
+        rows = db.exec(select(CallAttempt.id, CallAttempt.dialled_at, CallAttempt.queued_at).where(
+            CallAttempt.backend == backend, CallAttempt.state.in_(open_states),  # type: ignore[attr-defined]
+            CallAttempt.ended_at.is_(None),  # type: ignore[union-attr]
+        )).all()
+    found = []
+    for attempt_id, dialled_at, queued_at in rows:
+        at = dialled_at or queued_at
+        at = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+        if at < dialled_before and attempt_id is not None:
+            found.append((attempt_id, at))
+    return found
 
 
 async def live_attempts(ami: AmiClient) -> set[int]:

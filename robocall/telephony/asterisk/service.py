@@ -15,12 +15,13 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from robocall.telephony.asterisk.agi_app import AgiApplication, CallHandlers
+from robocall.telephony.asterisk.agi_app import AgiApplication
 from robocall.telephony.asterisk.ami import AmiClient
 from robocall.telephony.asterisk.backend import OutcomeListener
 from robocall.telephony.asterisk.fastagi import FastAgiServer
 from robocall.telephony.asterisk.prompts import PromptFiles
 from robocall.telephony.asterisk.reconcile import Candidates, Reconciler
+from robocall.telephony.base import CallHandlers
 
 log = logging.getLogger(__name__)
 

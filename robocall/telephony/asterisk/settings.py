@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from sqlalchemy.engine import Engine
+
 from robocall.config import Settings
-from robocall.telephony.asterisk.agi_app import CallHandlers
+from robocall.flows.loader import Flow
 from robocall.telephony.asterisk.ami import AmiClient
 from robocall.telephony.asterisk.backend import AmiThread, AsteriskBackend
 from robocall.telephony.asterisk.service import ServiceConfig
+from robocall.telephony.base import CallHandlers
 
 
 def pairs(text: str, variable: str) -> dict[str, str]:
@@ -34,7 +39,13 @@ def service_config(settings: Settings) -> ServiceConfig:
                          pairs(settings.asterisk_hotline_flows, "ASTERISK_HOTLINE_FLOWS"), settings.asterisk_ring_timeout)
 
 
-def backend_from_settings(settings: Settings, handlers: CallHandlers) -> AsteriskBackend:
+def asterisk_backend(settings: Settings, engine: Engine, flows: Mapping[str, Flow],
+                     handlers: CallHandlers) -> AsteriskBackend:
+    """The registry's factory for TELEPHONY_BACKEND=asterisk (robocall.wiring)."""
+    return backend_from_settings(settings, handlers, engine)
+
+
+def backend_from_settings(settings: Settings, handlers: CallHandlers, engine: Engine | None = None) -> AsteriskBackend:
     """The worker's PhoneBackend; keeps one AMI connection open on a background thread."""
     if not settings.asterisk_ami_secret:
         raise ValueError("TELEPHONY_BACKEND=asterisk needs ASTERISK_AMI_SECRET")
@@ -42,4 +53,4 @@ def backend_from_settings(settings: Settings, handlers: CallHandlers) -> Asteris
     client = AmiClient(settings.asterisk_host, settings.asterisk_ami_port, settings.asterisk_ami_user,
                        settings.asterisk_ami_secret, name="dialer")
     return AsteriskBackend(handlers, AmiThread(client), templates, settings.asterisk_ring_timeout,
-                           settings.asterisk_amd)
+                           settings.asterisk_amd, engine)

@@ -17,14 +17,26 @@ from robocall.models import CallCampaign, Contact, Escalation, utcnow
 from robocall.web.audit import audit
 from robocall.web.campaign_stats import all_campaigns, campaign_stats
 from robocall.web.escalation_actions import ActionError, apply_action
-from robocall.web.escalation_queries import QueueFilters, escalation_calls, escalation_queue, queue_row, timeline
+from robocall.web.escalation_queries import (
+    QueueFilters,
+    escalation_calls,
+    escalation_queue,
+    queue_row,
+    timeline,
+)
 from robocall.web.keys import ENGINE, SETTINGS
 from robocall.web.line_lists import KINDS, default_as_of, line_list
 from robocall.web.openapi import openapi_document
 from robocall.web.routes.admin import audit_entries
 from robocall.web.routes.lists import parse_day
 from robocall.web.routes.reports import report_for
-from robocall.web.security import csrf_token, current_user, current_username, public, requires
+from robocall.web.security import (
+    csrf_token,
+    current_user,
+    current_username,
+    public,
+    requires,
+)
 
 routes = web.RouteTableDef()
 API = "/api/v1"

@@ -14,7 +14,8 @@ from aiohttp import web
 from robocall.accounts import Role
 from robocall.flows.draw import DrawError, draw_flow
 from robocall.web.dashboard import render
-from robocall.web.keys import DIAGRAM_CACHE
+from robocall.web.keys import DIAGRAM_CACHE, SETTINGS
+from robocall.web.routes.audio import prompt_audio
 from robocall.web.security import requires
 
 routes = web.RouteTableDef()
@@ -37,7 +38,8 @@ async def flows_page(request: web.Request) -> web.Response:
 @requires(Role.VIEWER)
 async def flow_page(request: web.Request) -> web.Response:
     flow, language = _flow_and_language(request)
-    return render(request, "flow.html", {"flow": flow, "language": language})
+    prompts = await asyncio.to_thread(prompt_audio, request.app[SETTINGS], flow, language)
+    return render(request, "flow.html", {"flow": flow, "language": language, "prompts": prompts})
 
 
 def _flow_and_language(request: web.Request):  # type: ignore[no-untyped-def]

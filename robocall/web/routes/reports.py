@@ -10,7 +10,13 @@ from aiohttp import web
 from openpyxl import Workbook
 
 from robocall.accounts import Role
-from robocall.reports import LABELS_VI, SMS_INDIVIDUAL_LABEL, SMS_SENT_LABEL, ProvincialReport, provincial_report
+from robocall.reports import (
+    LABELS_VI,
+    SMS_INDIVIDUAL_LABEL,
+    SMS_SENT_LABEL,
+    ProvincialReport,
+    provincial_report,
+)
 from robocall.web.audit import audit
 from robocall.web.dashboard import render
 from robocall.web.keys import ENGINE, SETTINGS

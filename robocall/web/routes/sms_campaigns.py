@@ -17,7 +17,12 @@ from robocall.web.i18n import pick_language, translate
 from robocall.web.keys import ENGINE
 from robocall.web.routes.campaigns import EXTRA_CAMPAIGN_SECTIONS
 from robocall.web.security import requires
-from robocall.web.sms_stats import STATES, count_sms_campaigns, list_sms_campaigns, sms_campaign_detail
+from robocall.web.sms_stats import (
+    STATES,
+    count_sms_campaigns,
+    list_sms_campaigns,
+    sms_campaign_detail,
+)
 
 routes = web.RouteTableDef()
 

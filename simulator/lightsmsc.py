@@ -18,7 +18,7 @@ from typing import Any
 
 import smpp34
 
-from sms.smppwire import (
+from sms.gateways.smppwire import (
     BIND_TRANSCEIVER,
     BIND_TRANSCEIVER_RESP,
     DELIVER_SM,
@@ -32,8 +32,8 @@ from sms.smppwire import (
     UNBIND,
     UNBIND_RESP,
     PduConnection,
-    WireError,
     Window,
+    WireError,
     cstring,
     parse_bind,
     pdu,

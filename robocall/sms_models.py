@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, text
@@ -31,7 +30,7 @@ SENDABLE = (CampaignStatus.RUNNING, CampaignStatus.LOADING)  # workers send the 
 
 class CampaignKind(StrEnum):
     BROADCAST = "broadcast"  # one text to a list, sent once per number, respecting quiet hours
-    # The one standing campaign of single messages (sms/outbox.py): replies to people who wrote to us
+    # The one standing campaign of single messages (robocall/conversations/outbox.py): replies to people who wrote to us
     # and health notices after a call.  Never finished, never held back by quiet hours.
     TRANSACTIONAL = "transactional"
 
@@ -58,7 +57,7 @@ class SmsCampaign(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(default=CampaignKind.BROADCAST, description="broadcast or transactional (sms/outbox.py)")
+    kind: str = Field(default=CampaignKind.BROADCAST, description="broadcast or transactional (robocall/conversations/outbox.py)")
     name: str = ""
     template: str
     strip_accents: bool = False
@@ -188,7 +187,7 @@ class DialogueStatus(StrEnum):
 
 
 class SmsDialogue(SQLModel, table=True):
-    """A health declaration by SMS (sms/declaration.py): the flow's session between two messages.
+    """A health declaration by SMS (robocall/conversations/sms_declaration.py): the flow's session between two messages.
 
     One open dialogue per number; when it ends, the answers and escalations are written as a
     CallAttempt with channel ``sms`` (attempt_id), exactly as a hotline call is.

@@ -12,7 +12,7 @@ encoded and signed with ``X-Twilio-Signature`` by the library's own
 SMS to a messaging webhook the same way.
 
 Like Twilio, it has no idempotency key: a resend is a second message.  It runs
-in a thread with its own loop (as sms/localcarriers.py), records what it
+in a thread with its own loop (as simulator/carriers.py), records what it
 receives and can misbehave on purpose (throttle, fail, refuse numbers).
 """
 
@@ -31,8 +31,8 @@ from typing import Any
 from aiohttp import BasicAuth, ClientError, web
 from twilio.request_validator import RequestValidator
 
-from sms.localcarriers import _LoopThread, free_port
-from sms.text import measure
+from robocall.text import measure
+from simulator.carriers import LoopThread, free_port
 
 API_VERSION = "2010-04-01"
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
@@ -77,7 +77,7 @@ class LocalTwilio:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> LocalTwilio:
-        self._loop = _LoopThread()
+        self._loop = LoopThread()
         self._tasks: set[asyncio.Task[None]] = set()
         self._counter = itertools.count(1)
         self._loop.call(self._start())

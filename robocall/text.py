@@ -9,11 +9,10 @@ the splitting; we only normalise first (NFD text is longer and may not fit).
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-
-import re
 
 import smsutil
 from smsutil.codecs import GSM_CHARSET, GSM_EXT_CHARSET

@@ -8,8 +8,8 @@ declaration), so a question, its retries and its escalation rules are written on
   contact's language, otherwise the flow's first.  SMS_DECLARATION_KEYS (default ``1``) are fed to
   the flow first to pass its voice menu; what the robot says before the last of them (the greeting
   and the menu) is for the phone and is not sent.
-- Each turn: the reply is read as keys (sms/keypad.py: ``1``, ``có``, ``37.5``, ``05/08``...), the
-  engine steps, and the texts it says up to its next question make one reply SMS (sms/outbox.py),
+- Each turn: the reply is read as keys (robocall/conversations/sms_keypad.py: ``1``, ``có``, ``37.5``, ``05/08``...), the
+  engine steps, and the texts it says up to its next question make one reply SMS (robocall/conversations/outbox.py),
   to the sender, through the route of their number.  A reply that is not an answer gets the flow's
   own "invalid" message and the question again, up to the flow's retries; then its ``give_up``.
 - Between messages the session waits in ``smsdialogue`` as JSON, with the answers so far; one open
@@ -18,7 +18,7 @@ declaration), so a question, its retries and its escalation rules are written on
   (on the phone silence repeats the question, but by SMS nobody is on the line to hear it); at
   STOP / TU CHOI (the opt-out applies at once); at a new ``KB`` (it starts over).  Ending writes a
   CallAttempt with channel ``sms`` (direction inbound), its answers, escalations and the flow's SMS
-  with robocall/campaigns/recording.py, exactly as a hotline call is written, so the dashboard
+  with robocall/conversations/recording.py, exactly as a hotline call is written, so the dashboard
   shows both the same way.
 - A number that opted out gets no dialogue (nothing can be sent to it).
 """
@@ -29,27 +29,35 @@ import datetime as dt
 import logging
 import re
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
 from sqlmodel import select
 
-from robocall.campaigns.recording import CallRecord, save_record
 from robocall.config import get_settings
+from robocall.conversations.outbox import Purpose, opted_out, send_sms
+from robocall.conversations.recording import CallRecord, save_record
+from robocall.conversations.sms_keypad import candidates
 from robocall.db import dialect_insert
+from robocall.flows.catalog import flow_catalog
 from robocall.flows.engine import (
-    Action, Answered, Digits, Hangup, Say, Session, accepts, advance, contact_fields, new_session,
+    Action,
+    Answered,
+    Digits,
+    Hangup,
+    Say,
+    Session,
+    accepts,
+    advance,
+    contact_fields,
+    new_session,
 )
-from robocall.flows.loader import Flow, load_flows
+from robocall.flows.loader import Flow
 from robocall.logging_setup import mask_phone
 from robocall.models import CallAttempt, CallState, Contact, utcnow
-from sms.keypad import candidates
-from sms.models import DialogueStatus, SmsDialogue
-from sms.outbox import Purpose, opted_out, send_sms
-from sms.text import strip_accents
+from robocall.sms_models import DialogueStatus, SmsDialogue
+from robocall.text import strip_accents
 
 log = logging.getLogger(__name__)
 
@@ -73,20 +81,12 @@ class Setup:
 def setup() -> Setup | None:
     """The flow and menu keys of SMS_DECLARATION_FLOW / SMS_DECLARATION_KEYS; None (logged) when unusable."""
     settings = get_settings()
-    flow = _flows(settings.flows_dir, settings.audio_dir).get(settings.sms_declaration_flow)
+    flow = flow_catalog(settings).flows.get(settings.sms_declaration_flow)
     if flow is None:
         log.error("SMS_DECLARATION_FLOW=%s is not a loaded flow (flows check shows why)", settings.sms_declaration_flow)
         return None
     keys = tuple(k.strip() for k in settings.sms_declaration_keys.split(",") if k.strip())
     return Setup(flow, keys, settings.tzinfo)
-
-
-@lru_cache(maxsize=4)
-def _flows(flows_dir: Path, audio_dir: Path) -> dict[str, Flow]:
-    flows, problems = load_flows([flows_dir], audio_dir)
-    for problem in problems:
-        log.error("flow refused: %s", problem)
-    return flows
 
 
 def timeout() -> dt.timedelta:
@@ -248,7 +248,7 @@ def _end_unrecorded(db: DbSession, dialogue: SmsDialogue, at: dt.datetime) -> No
 def _flow_of(dialogue: SmsDialogue) -> Flow | None:
     """The dialogue's own flow (SMS_DECLARATION_FLOW may have changed since it started)."""
     settings = get_settings()
-    return _flows(settings.flows_dir, settings.audio_dir).get(dialogue.flow)
+    return flow_catalog(settings).flows.get(dialogue.flow)
 
 
 def _expires_at(dialogue: SmsDialogue) -> dt.datetime:

@@ -5,14 +5,14 @@ queued to RQ once that transaction has committed.
         ...                                   # record the call
         send_sms(db, attempt.phone, text, Purpose.ESCALATION, at=ended_at)
         db.commit()                           # the message exists with the call record, or neither does
-    # after the commit: send_batch_job(campaign_id, id, id) is on the SMS queue
+    # after the commit: the sender wired by the composition root has it (send_batch_job on the SMS queue)
 
 - Every single message belongs to one standing campaign of kind ``transactional``, made on first use
   (a partial unique index keeps it to one, whatever number of workers race).  It stays ``running``:
   sms/fanout never finishes it, and sms/send does not hold it back in quiet hours (a person who just
   wrote is waiting for the answer, and a health notice must not wait for the morning).
 - The number is normalised (robocall.phones), routed like campaign messages (the ported-number
-  table, then SMS_ROUTES) and measured (sms.text.measure); the text is kept as written (NFC), accents
+  table, then SMS_ROUTES) and measured (robocall.text.measure); the text is kept as written (NFC), accents
   included.
 - Nothing is written for an invalid number, an empty text, or a number that opted out (STOP /
   TU CHOI): the result says why.  Opt-outs win over everything, replies included: no confirmation of
@@ -29,16 +29,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
-from redis import Redis
-from redis.exceptions import RedisError
-from rq import Queue
 from sqlalchemy import event, func, insert, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
@@ -48,12 +45,18 @@ from robocall.config import get_settings
 from robocall.db import dialect_insert
 from robocall.logging_setup import mask_phone
 from robocall.models import utcnow
+from robocall.optouts import opted_out_among
 from robocall.phones import InvalidPhone, normalize
-from robocall.queues import SMS, queue_name
-from sms.campaigns import opted_out_among
-from sms.models import CampaignKind, CampaignStatus, MessageState, SmsCampaign, SmsMessage, SmsRouteOverride
-from sms.routing import Router, parse_routes
-from sms.text import measure, nfc
+from robocall.sms_models import (
+    CampaignKind,
+    CampaignStatus,
+    MessageState,
+    SmsCampaign,
+    SmsMessage,
+    SmsRouteOverride,
+)
+from robocall.sms_routing import Router, parse_routes
+from robocall.text import measure, nfc
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +70,7 @@ STANDING_TEMPLATE = "(mỗi tin một nội dung riêng)"
 
 class Purpose(StrEnum):
     ESCALATION = "escalation"  # a flow rule's SMS (`do: [sms]`) after a call or an SMS declaration
-    DECLARATION = "declaration"  # one turn of a health declaration by SMS (sms/declaration.py)
+    DECLARATION = "declaration"  # one turn of a health declaration by SMS (robocall/conversations/sms_declaration.py)
 
 
 @dataclass(frozen=True)
@@ -176,25 +179,29 @@ def _after_rollback(session: Session) -> None:
     (session.info.get(_PENDING) or []).clear()  # those rows are gone
 
 
-@lru_cache(maxsize=4)
-def _redis(url: str) -> Redis:
-    return Redis.from_url(url)
+Notifier = Callable[[list[tuple[int, int]]], None]
+_notifiers: list[Notifier] = []
+
+
+def on_written(notify: Notifier) -> None:
+    """Register what hands committed messages to the sender (sms.fanout.queue_single_messages).
+
+    The composition roots (worker, server, CLI) register it: the outbox sits below the SMS side
+    and must not import it.  Without one, the rows still exist and ``robocall sms run`` sends them.
+    """
+    if notify not in _notifiers:
+        _notifiers.append(notify)
 
 
 def enqueue(items: list[tuple[int, int]]) -> None:
-    """One send_batch_job per message, on the SMS queue (as sms.fanout.enqueue_due queues batches)."""
+    """Hand (campaign id, message id) pairs that were just committed to the registered sender."""
     if not items:
         return
-    from sms.fanout import send_batch_job  # sms.fanout imports the sender and its gateways: only when needed
-
-    try:
-        Queue(queue_name(SMS), connection=_redis(get_settings().redis_url)).enqueue_many([
-            Queue.prepare_data(send_batch_job, args=(campaign_id, message_id, message_id), result_ttl=3600,
-                               failure_ttl=86400, timeout=600)
-            for campaign_id, message_id in items
-        ])
-    except RedisError as exc:
-        log.warning("%d SMS written but not queued (%s): `robocall sms run` queues them again", len(items), exc)
+    if not _notifiers:
+        log.warning("%d SMS written but no sender is wired in this process: `robocall sms run` queues them",
+                    len(items))
+    for notify in _notifiers:
+        notify(items)
 
 
 def bind_of(db: Db) -> Connection | Engine:

@@ -3,7 +3,7 @@
 The session lives in memory while the line is open and everything (attempt
 state, answers, escalations, the flow's SMS, the session itself) is written in
 one transaction when the line closes, so a call is recorded whole or not at all.
-The writing itself is robocall/campaigns/recording.py, shared with health
+The writing itself is robocall/conversations/recording.py, shared with health
 declarations by SMS.
 """
 
@@ -16,8 +16,16 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
 
-from robocall.campaigns.recording import CallRecord, save_record
-from robocall.flows.engine import Action, Answered, Event, Hangup, Session, advance, new_session
+from robocall.conversations.recording import CallRecord, save_record
+from robocall.flows.engine import (
+    Action,
+    Answered,
+    Event,
+    Hangup,
+    Session,
+    advance,
+    new_session,
+)
 from robocall.flows.loader import Flow
 from robocall.models import CallAttempt, CallState
 

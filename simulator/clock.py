@@ -19,10 +19,11 @@ from rq import Queue
 from rq.job import Job
 from sqlalchemy.engine import Engine
 
+from robocall.call_policy import CallPolicy
 from robocall.campaigns.dialer import close_day, next_moment, pending_work, plan_day
-from robocall.campaigns.jobs import dial_tick_job, hotline_call_job
-from robocall.campaigns.policy import CallPolicy
+from robocall.campaigns.jobs import dial_tick_job
 from robocall.queues import wait_for_jobs
+from simulator.backend import hotline_call_job
 
 
 @dataclass

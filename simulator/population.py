@@ -17,7 +17,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from robocall.flows.random_caller import CallerHabits
+from simulator.keypad import CallerHabits
 
 SYMPTOMS = ("fever", "cough", "sore_throat", "loss_of_taste_smell")
 ZONES = ("ha_noi", "ho_chi_minh", "binh_duong", "dong_nai", "other")  # the returnee_check keys

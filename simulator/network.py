@@ -1,6 +1,6 @@
 """The simulated phone network: the default backend, placing calls in virtual time.
 
-`place_call` runs one whole call synchronously and returns at once: the line
+`run_call` runs one whole call synchronously and returns at once: the line
 rings, the resident picks up (or not), hears the prompts and presses keys, all
 on a virtual clock that starts at `request.at`.  Every random choice comes
 from a `random.Random` seeded by (network seed, phone, dial time), so a call
@@ -12,19 +12,39 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from robocall.flows.engine import Action, Digits, Event, Gather, HangUp, Hangup, Say, Timeout
+from robocall.flows.engine import (
+    Action,
+    Digits,
+    Event,
+    Gather,
+    HangUp,
+    Hangup,
+    Say,
+    Timeout,
+)
 from robocall.flows.loader import Flow
-from robocall.flows.random_caller import respond
 from robocall.models import CallState
-from robocall.sim.population import Resident, resident_for
-from robocall.telephony.base import CallHandler, CallRequest, CallResult
+from robocall.telephony.base import CallHandler, CallRequest
+from simulator.keypad import respond
+from simulator.population import Resident, resident_for
 
 SPEECH_CHARS_PER_SECOND = 14.0
 RING_TIMEOUT = 30.0  # seconds the network lets a phone ring before giving up
 MAX_EVENTS = 60  # a handler that never hangs up: the line is cut after this many events
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """How a call went on the line, as the network saw it."""
+
+    state: CallState
+    dialled_at: dt.datetime
+    answered_at: dt.datetime | None
+    ended_at: dt.datetime
 
 
 class SimPhoneNetwork:
@@ -44,8 +64,9 @@ class SimPhoneNetwork:
         # A string seed is hashed with SHA-512 by `random`, so it is stable across processes.
         return random.Random(f"{self.seed}|{request.phone}|{_utc(request.at).isoformat()}")
 
-    def place_call(self, request: CallRequest, handler: CallHandler, flow: Flow,
-                   exposure_date: dt.date | None) -> CallResult:
+    def run_call(self, request: CallRequest, handler: CallHandler, flow: Flow,
+                 exposure_date: dt.date | None) -> CallResult:
+        """The whole outbound call, from dialling to hang-up, in virtual time."""
         rng = self.rng_for(request)
         resident = self.resident(request.phone)
         dialled = _utc(request.at)

@@ -1,10 +1,10 @@
 """Writing down what a flow session produced: answers, escalations, and the flow's SMS.
 
 One function for every channel: a phone call (RecordingCallHandler, outbound or hotline) and a
-health declaration by SMS (sms/declaration.py) are written the same way, so CDC staff see them
+health declaration by SMS (robocall/conversations/sms_declaration.py) are written the same way, so CDC staff see them
 the same way (the dashboard reads CallAttempt, Answer, Escalation and EscalationEvent).  The
 caller opens the transaction and commits it: the attempt, its answers, its escalations and its
-SMS (sms/outbox.py) are written whole or not at all.
+SMS (robocall/conversations/outbox.py) are written whole or not at all.
 """
 
 from __future__ import annotations
@@ -17,8 +17,15 @@ from typing import Any
 from sqlmodel import Session as DbSession
 from sqlmodel import select
 
+from robocall.conversations.outbox import Purpose, send_sms
 from robocall.flows.engine import Action, Escalate, RecordAnswer, SendSms
-from robocall.models import Answer, CallAttempt, Escalation, EscalationEvent, EscalationStatus
+from robocall.models import (
+    Answer,
+    CallAttempt,
+    Escalation,
+    EscalationEvent,
+    EscalationStatus,
+)
 
 
 @dataclass
@@ -59,16 +66,13 @@ def save_record(db: DbSession, attempt: CallAttempt, contact_id: int | None, flo
                       value=answer.value, keys=answer.keys, recorded_at=when))
     for escalate, when in record.escalations:
         open_or_join_case(db, contact_id, attempt.id, flow, escalate, when)
-    if record.sms:
-        from sms.outbox import Purpose, send_sms  # lazily: robocall does not depend on sms at import time
-
-        for sms, when in record.sms:
-            # To the number on the line: the person called, or the hotline caller's own number.
-            send_sms(db, attempt.phone, sms.text, Purpose.ESCALATION, at=when)
+    for sms, when in record.sms:
+        # To the number on the line: the person called, or the hotline caller's own number.
+        send_sms(db, attempt.phone, sms.text, Purpose.ESCALATION, at=when)
 
 
-def open_or_join_case(db: DbSession, contact_id: int | None, attempt_id: int, flow: str, escalate: Escalate,
-                      when: dt.datetime) -> None:
+def open_or_join_case(db: DbSession, contact_id: int | None, attempt_id: int | None, flow: str,
+                      escalate: Escalate, when: dt.datetime) -> int:
     """Open a case for the CDC, or add this attempt to the case still open for the same rule.
 
     A resident with symptoms is called every day; staff want one case per person and rule
@@ -84,7 +88,7 @@ def open_or_join_case(db: DbSession, contact_id: int | None, attempt_id: int, fl
         assert open_case.id is not None
         db.add(EscalationEvent(escalation_id=open_case.id, attempt_id=attempt_id, at=when, kind="again",
                                text=escalate.reason))
-        return
+        return open_case.id
     case = Escalation(
         contact_id=contact_id, attempt_id=attempt_id, flow=flow, rule=escalate.rule, level=escalate.level,
         reason=escalate.reason, notify_cdc=escalate.notify_cdc, callback=escalate.callback, created_at=when,
@@ -93,4 +97,23 @@ def open_or_join_case(db: DbSession, contact_id: int | None, attempt_id: int, fl
     db.flush()
     assert case.id is not None
     db.add(EscalationEvent(escalation_id=case.id, attempt_id=attempt_id, at=when, kind="created",
-                           text=f"{flow}: {escalate.rule}"))
+                           text=f"{flow}: {escalate.rule}" if flow else escalate.rule))
+    return case.id
+
+
+HOME_VISIT_REASON = {
+    "vi": "Không liên lạc được {days} ngày liên tiếp: đề nghị trạm y tế xã đến nhà",
+    "en": "Not reached for {days} days in a row: the commune health station should visit",
+}
+
+
+def escalate_home_visit(db: DbSession, contact_id: int, days: int, when: dt.datetime) -> int:
+    """A contact not reached for `days` days in a row: a home-visit case for the commune health station.
+
+    Written like a flow's escalation (one open case per person and rule, joined while it is open),
+    but by the dialer when a day closes, so it has no call and no flow.  The reason is stored in
+    Vietnamese, the language staff read cases in.
+    """
+    visit = Escalate(rule=f"unreachable_{days}_days", level="home_visit",
+                     reason=HOME_VISIT_REASON["vi"].format(days=days), notify_cdc=True, callback=False)
+    return open_or_join_case(db, contact_id, None, "", visit, when)

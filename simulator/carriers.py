@@ -24,7 +24,7 @@ import smpp34
 from aiohttp import ClientSession, web
 
 from robocall.gc_tuning import freeze_startup_objects
-from sms import lightsmsc
+from simulator import lightsmsc
 
 TLV_OUR_MESSAGE_ID = 0x1501
 
@@ -35,7 +35,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class _LoopThread:
+class LoopThread:
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -84,7 +84,7 @@ class LocalSmsc:
     """An SMSC: accepts submit_sm, answers receipts by deliver_sm, can throttle or refuse.
 
     engine "smpp34": smpp34's server, an SMPP implementation independent of ours (the tests);
-    "light": sms.lightsmsc, cheap enough to share two cores with a benchmark."""
+    "light": simulator.lightsmsc, cheap enough to share two cores with a benchmark."""
 
     port: int = field(default_factory=free_port)
     engine: str = "smpp34"
@@ -100,7 +100,7 @@ class LocalSmsc:
     esmes: dict[str, Any] = field(default_factory=dict)
 
     def start(self) -> LocalSmsc:
-        self._loop = _LoopThread()
+        self._loop = LoopThread()
         self._counter = itertools.count(1)
         self._ids: dict[str, str] = {}
         self._pending: list[tuple[str, str, str]] = []
@@ -228,7 +228,7 @@ class LocalHttpCarrier:
     arrivals: list[tuple[float, str, int]] = field(default_factory=list)  # (monotonic time, our id, HTTP status)
 
     def start(self) -> LocalHttpCarrier:
-        self._loop = _LoopThread()
+        self._loop = LoopThread()
         self._counter = itertools.count(1)
         self._ids: dict[str, str] = {}
         self._loop.call(self._start())

@@ -2,7 +2,7 @@
 
 On the phone a question is answered with keys (``1``, ``375#``, ``0508#``); by SMS people write
 what they would say.  :func:`candidates` lists the keypad forms a reply may stand for, most
-likely first; the dialogue (sms/declaration.py) keeps the first one the flow engine itself
+likely first; the dialogue (robocall/conversations/sms_declaration.py) keeps the first one the flow engine itself
 accepts (robocall.flows.engine.accepts), so the engine stays the only judge of an answer, and a
 reply that fits none gets the engine's own "invalid" message and retry.
 
@@ -20,7 +20,7 @@ import re
 from decimal import ROUND_HALF_UP, Decimal
 
 from robocall.flows.schema import Node
-from sms.text import strip_accents
+from robocall.text import strip_accents
 
 # Without accents, as people often type.  "DUNG" is "đúng" (right) here: "dừng" (stop) opts out before
 # a reply is read (sms/inbound.py).

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from sms.models import SmsRouteOverride
+from robocall.sms_models import SmsRouteOverride
 
 DEFAULT = "default"
 

@@ -1,0 +1,75 @@
+"""The handlers of phone calls, built from the database: what every telephony backend drives.
+
+`RecordedCalls` is the `CallHandlers` source (robocall.telephony.base) the composition root gives
+to a backend.  An outbound call's handler is built from its queued attempt and contact; an inbound
+call (the hotline) first gets an attempt of its own, refused while that person is on another call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session as DbSession
+from sqlmodel import select
+
+from robocall.conversations.call_handler import RecordingCallHandler
+from robocall.flows.engine import contact_fields
+from robocall.flows.loader import Flow
+from robocall.models import CallAttempt, CallState, Contact
+
+AfterSave = Callable[[DbSession, CallAttempt], None]
+
+
+class RecordedCalls:
+    def __init__(self, engine: Engine, flows: Mapping[str, Flow], timezone: ZoneInfo,
+                 after_outbound: AfterSave | None = None) -> None:
+        self.engine = engine
+        self.flows = flows
+        self.timezone = timezone
+        self.after_outbound = after_outbound  # in the call's transaction: the dialer moves the follow-up on
+
+    def outbound(self, attempt_id: int, dialled_at: dt.datetime) -> RecordingCallHandler:
+        with DbSession(self.engine) as db:
+            attempt = db.get(CallAttempt, attempt_id)
+            if attempt is None:
+                raise LookupError(f"call attempt {attempt_id} does not exist")
+            flow = self.flows.get(attempt.flow)
+            if flow is None:
+                raise LookupError(f"flow '{attempt.flow}' of call attempt {attempt_id} is not loaded")
+            contact = db.get(Contact, attempt.contact_id) if attempt.contact_id else None
+            if contact is None:
+                fields, language = contact_fields(today=attempt.day), None
+            else:
+                fields = contact_fields(
+                    today=attempt.day, name=contact.name, category=contact.category, district=contact.district,
+                    commune=contact.commune, exposure_date=contact.exposure_date, phone=contact.phone,
+                )
+                language = contact.language
+        return RecordingCallHandler(self.engine, flow, attempt_id, attempt.contact_id, fields, language,
+                                    dialled_at=dialled_at, after_save=self.after_outbound)
+
+    def inbound(self, phone: str, at: dt.datetime, flow: str) -> RecordingCallHandler | None:
+        line_flow = self.flows.get(flow)
+        if line_flow is None:
+            raise LookupError(f"flow '{flow}' of the inbound line is not loaded")
+        local_day = at.astimezone(self.timezone).date()
+        with DbSession(self.engine) as db:
+            contact = db.exec(select(Contact).where(Contact.phone == phone)).first()
+            attempt = CallAttempt(contact_id=contact.id if contact else None, phone=phone, flow=line_flow.name,
+                                  direction="inbound", day=local_day, state=CallState.ANSWERED, queued_at=at,
+                                  dialled_at=at)
+            try:
+                db.add(attempt)
+                db.commit()
+            except IntegrityError:  # this person is on an outbound call right now: the line is busy
+                return None
+            assert attempt.id is not None
+            attempt_id, contact_id = attempt.id, attempt.contact_id
+            language = contact.language if contact else None
+        fields = contact_fields(today=local_day)  # an inbound caller is not identified by the flow
+        return RecordingCallHandler(self.engine, line_flow, attempt_id, contact_id, fields, language,
+                                    dialled_at=at)

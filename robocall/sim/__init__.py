@@ -1,1 +1,0 @@
-"""The simulated phone network and its residents: the default, fully deterministic telephony backend."""
