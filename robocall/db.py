@@ -75,7 +75,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 def _make_sqlite_engine(url: str, **kwargs: Any) -> Engine:
     database = make_url(url).database
     in_memory = not database or database == ":memory:" or database.startswith("file::memory:")
-    if not in_memory:
+    if database and not in_memory:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     # The web server and workers use threads; SQLite's default forbids sharing.
     connect_args = {"check_same_thread": False, **kwargs.pop("connect_args", {})}

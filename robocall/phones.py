@@ -181,9 +181,10 @@ def _from_number(raw: Any) -> str:
         raise InvalidPhone("not a phone number")
     if isinstance(raw, float | Decimal) and math.isnan(raw):
         return ""  # an empty cell, as pandas reads it
-    if not math.isfinite(raw) or raw < 0 or raw != int(raw):
+    number = float(raw)  # a Real or a Decimal: both convert, and a phone number is far below 2**53
+    if not math.isfinite(number) or number < 0 or number != int(number):
         raise InvalidPhone("not a phone number")
-    return str(int(raw))
+    return str(int(number))
 
 
 def _full(raw: str, region: str, require_mobile: bool) -> PhoneNumber:
