@@ -6,7 +6,6 @@ import asyncio
 import socket
 
 import click
-
 from sqlmodel import Session as DbSession
 
 from robocall.call_policy import policy_from_settings
@@ -15,8 +14,8 @@ from robocall.config import get_settings
 from robocall.conversations.calls import RecordedCalls
 from robocall.db import make_engine
 from robocall.flows.catalog import flow_catalog
-from robocall.models import CallAttempt
 from robocall.logging_setup import configure_logging
+from robocall.models import CallAttempt
 from robocall.telephony.asterisk.ami import AmiClient, AmiError
 from robocall.telephony.asterisk.reconcile import open_attempts
 from robocall.telephony.asterisk.service import AsteriskService

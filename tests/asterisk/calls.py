@@ -20,7 +20,7 @@ from robocall.telephony.asterisk.backend import AmiThread, AsteriskBackend
 from robocall.telephony.asterisk.instance import AsteriskProcess
 from robocall.telephony.asterisk.service import AsteriskService, ServiceConfig
 from robocall.telephony.base import CallRequest
-from tests.asterisk.conftest import VN_TZ, AMI_SECRET
+from tests.asterisk.conftest import AMI_SECRET, VN_TZ
 
 FLOW_FILE = Path(__file__).parent / "flows" / "asterisk_check.yaml"
 TEMPLATES = {"default": "Local/{national}@residents"}

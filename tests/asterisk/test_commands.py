@@ -14,15 +14,15 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy.engine import Engine
 
-from robocall.conversations.calls import RecordedCalls
 from robocall.commands.asterisk import asterisk as asterisk_cli
 from robocall.config import Settings
+from robocall.conversations.calls import RecordedCalls
 from robocall.models import CallState
 from robocall.telephony.asterisk.instance import AsteriskProcess
 from robocall.telephony.asterisk.settings import backend_from_settings
 from robocall.telephony.base import CallRequest
 from tests.asterisk.calls import FLOW_FILE, add_attempts, check_flow, outcomes
-from tests.asterisk.conftest import VN_TZ, AMI_SECRET
+from tests.asterisk.conftest import AMI_SECRET, VN_TZ
 from tests.asterisk.residents import BUSY, residents_conf
 from tests.asterisk.sounds import speak_flow
 

@@ -13,15 +13,15 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from robocall.conversations.calls import RecordedCalls
-from robocall.telephony.asterisk.reconcile import open_attempts
 from robocall.models import CallState
 from robocall.telephony.asterisk.ami import AmiClient
 from robocall.telephony.asterisk.backend import AmiThread, AsteriskBackend
 from robocall.telephony.asterisk.instance import AsteriskProcess
+from robocall.telephony.asterisk.reconcile import open_attempts
 from robocall.telephony.asterisk.service import AsteriskService, ServiceConfig
 from robocall.telephony.base import CallRequest
 from tests.asterisk.calls import FLOW_FILE, TEMPLATES, add_attempts, check_flow, outcomes
-from tests.asterisk.conftest import VN_TZ, AMI_SECRET
+from tests.asterisk.conftest import AMI_SECRET, VN_TZ
 from tests.asterisk.residents import NO_ANSWER, residents_conf
 from tests.asterisk.sounds import speak_flow
 

@@ -19,7 +19,7 @@ from robocall.models import Answer, CallAttempt, CallState, Escalation
 from robocall.telephony.asterisk.instance import AsteriskProcess, free_port
 from robocall.telephony.asterisk.service import AsteriskService, ServiceConfig
 from tests.asterisk.calls import FLOW_FILE, check_flow
-from tests.asterisk.conftest import VN_TZ, AMI_SECRET
+from tests.asterisk.conftest import AMI_SECRET, VN_TZ
 from tests.asterisk.sounds import speak_flow
 
 SCENARIO = Path(__file__).parent / "sipp" / "hotline_dtmf.xml"

@@ -20,14 +20,13 @@ import logging
 import threading
 from collections.abc import Mapping
 
-from robocall.logging_setup import mask_phone
-from robocall.models import CallState
-from robocall.phones import normalize
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
 
-from robocall.models import CallAttempt
+from robocall.logging_setup import mask_phone
+from robocall.models import CallAttempt, CallState
+from robocall.phones import normalize
 from robocall.telephony.asterisk.ami import AmiClient, AmiError, Message
 from robocall.telephony.asterisk.ivr import utcnow
 from robocall.telephony.base import CallHandlers, CallRequest
