@@ -159,8 +159,8 @@ class Settings(BaseSettings):
     asterisk_agi_listen: str = "127.0.0.1:4573"
     """host:port the FastAGI server (`robocall asterisk serve`) listens on; Asterisk's dialplan points `AGI(agi://...)` here."""
 
-    asterisk_sounds_dir: str = "/var/lib/robocall/sounds"
-    """Folder of the prompt files as Asterisk sees it (recorded prompts by path, spoken text under `tts/<language>/`)."""
+    asterisk_sounds_dir: str = ""
+    """Where Asterisk sees `AUDIO_DIR/cache/asterisk/` (the prompts `robocall audio build` renders) when it runs on another machine; empty: the same path (Asterisk on this machine)."""
 
     asterisk_hotline_flows: str = "default=hotline"
     """Flow per number dialled in (DID) on the hotline, e.g. `19009095=hotline,default=hotline`."""

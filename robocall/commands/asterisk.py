@@ -8,6 +8,7 @@ import socket
 import click
 from sqlmodel import Session as DbSession
 
+from robocall.audio.render import Renderer
 from robocall.call_policy import policy_from_settings
 from robocall.campaigns.dialer import record_outcome
 from robocall.config import get_settings
@@ -17,6 +18,7 @@ from robocall.flows.catalog import flow_catalog
 from robocall.logging_setup import configure_logging
 from robocall.models import CallAttempt
 from robocall.telephony.asterisk.ami import AmiClient, AmiError
+from robocall.telephony.asterisk.prompts import RenderedPrompts
 from robocall.telephony.asterisk.reconcile import open_attempts
 from robocall.telephony.asterisk.service import AsteriskService
 from robocall.telephony.asterisk.settings import listen_address, service_config
@@ -48,7 +50,8 @@ def serve() -> None:
     handlers = RecordedCalls(engine, flows, policy.tz, after_outbound=after_outbound)
 
     async def run() -> None:
-        await AsteriskService(config, handlers, lambda before: open_attempts(engine, before)).run_forever()
+        prompts = RenderedPrompts(Renderer(settings), flows, settings.asterisk_sounds_dir)
+        await AsteriskService(config, handlers, prompts, lambda before: open_attempts(engine, before)).run_forever()
 
     try:
         asyncio.run(run())

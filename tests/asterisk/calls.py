@@ -6,28 +6,23 @@ import asyncio
 import datetime as dt
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
 from sqlmodel import select
 
 from robocall.conversations.calls import RecordedCalls
-from robocall.flows.loader import Flow, load_flow
+from robocall.flows.loader import Flow
 from robocall.models import Answer, CallAttempt, CallState, Contact, Escalation
 from robocall.telephony.asterisk.ami import AmiClient
 from robocall.telephony.asterisk.backend import AmiThread, AsteriskBackend
 from robocall.telephony.asterisk.instance import AsteriskProcess
+from robocall.telephony.asterisk.prompts import RenderedPrompts
 from robocall.telephony.asterisk.service import AsteriskService, ServiceConfig
 from robocall.telephony.base import CallRequest
-from tests.asterisk.conftest import AMI_SECRET, VN_TZ
+from tests.asterisk.conftest import AMI_SECRET, FLOW_FILE, VN_TZ, check_flow  # noqa: F401 (shared by the tests)
 
-FLOW_FILE = Path(__file__).parent / "flows" / "asterisk_check.yaml"
 TEMPLATES = {"default": "Local/{national}@residents"}
-
-
-def check_flow() -> Flow:
-    return load_flow(FLOW_FILE)
 
 
 def add_attempts(engine: Engine, phones: Sequence[str], flow: str, today: dt.date) -> dict[str, int]:
@@ -64,15 +59,15 @@ def outcomes(engine: Engine, ids: Mapping[str, int]) -> dict[str, dict[str, obje
 
 
 def run_calls(asterisk: AsteriskProcess, engine: Engine, flows: Mapping[str, Flow], ids: Mapping[str, int],
-              agi_port: int, sounds_dir: Path, ring_timeout: int = 5, amd: bool = False,
+              agi_port: int, prompts: RenderedPrompts, ring_timeout: int = 5, amd: bool = False,
               deadline: float = 90) -> AsteriskService:
     """Place every attempt through the backend and wait until all of them have ended."""
     handlers = RecordedCalls(engine, flows, VN_TZ)
     config = ServiceConfig("127.0.0.1", asterisk.layout.ami_port, asterisk.layout.ami_user, AMI_SECRET,
-                           "127.0.0.1", agi_port, str(sounds_dir), {"default": "hotline"})
+                           "127.0.0.1", agi_port, prompts.asterisk_dir, {"default": "hotline"})
 
     async def main() -> AsteriskService:
-        service = AsteriskService(config, handlers)
+        service = AsteriskService(config, handlers, prompts)
         await service.start()
         await service.ami.wait_ready(20)
         ami = AmiThread(AmiClient("127.0.0.1", asterisk.layout.ami_port, asterisk.layout.ami_user, AMI_SECRET,

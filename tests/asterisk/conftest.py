@@ -11,13 +11,44 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from robocall.audio.build import build
+from robocall.audio.prompts import prompts_of
+from robocall.audio.render import Renderer
+from robocall.config import Settings
+from robocall.flows.loader import Flow, load_flow
 from robocall.telephony.asterisk.conf import AsteriskLayout
 from robocall.telephony.asterisk.instance import AsteriskProcess, find_prefix, free_port
+from robocall.telephony.asterisk.prompts import RenderedPrompts
 
 ROOT = Path(__file__).parents[2]
 SHARED = ROOT.parent / "shared" / "asterisk"
 AMI_SECRET = "test-secret-12"
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+FLOW_FILE = Path(__file__).parent / "flows" / "asterisk_check.yaml"
+
+
+def check_flow() -> Flow:
+    return load_flow(FLOW_FILE)
+
+
+def audio_settings(audio_dir: Path) -> Settings:
+    # espeak-ng only: offline, and quick enough to render the test flow once per run.
+    return Settings(audio_dir=audio_dir, audio_engine_order="espeak", espeak_speed=190)
+
+
+@pytest.fixture(scope="session")
+def audio_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test flow's prompts rendered by robocall.audio into Asterisk's format (as `robocall audio build`)."""
+    path = tmp_path_factory.mktemp("audio")
+    summary = build(Renderer(audio_settings(path)), prompts_of(check_flow()), ["asterisk"])
+    assert not summary.failures, summary.failures
+    return path
+
+
+@pytest.fixture
+def prompts(audio_dir: Path) -> RenderedPrompts:
+    flow = check_flow()
+    return RenderedPrompts(Renderer(audio_settings(audio_dir)), {flow.name: flow})
 
 
 def asterisk_prefix() -> Path:

@@ -11,9 +11,9 @@ from sqlalchemy.engine import Engine
 
 from robocall.models import CallState
 from robocall.telephony.asterisk.instance import AsteriskProcess
-from tests.asterisk.calls import FLOW_FILE, add_attempts, check_flow, outcomes, run_calls
+from robocall.telephony.asterisk.prompts import RenderedPrompts
+from tests.asterisk.calls import add_attempts, check_flow, outcomes, run_calls
 from tests.asterisk.residents import residents_conf
-from tests.asterisk.sounds import speak_flow
 
 
 def speech(path: Path, text: str, silence_after: float) -> str:
@@ -26,9 +26,8 @@ def speech(path: Path, text: str, silence_after: float) -> str:
 
 
 def test_a_person_gets_the_flow_and_a_voicemail_greeting_is_recorded_as_a_machine(
-        asterisk_factory: Callable[..., AsteriskProcess], migrated: Engine, agi_port: int, short_tmp: Path) -> None:
-    sounds = short_tmp / "sounds"
-    speak_flow(FLOW_FILE, sounds)
+        asterisk_factory: Callable[..., AsteriskProcess], migrated: Engine, agi_port: int, short_tmp: Path,
+        prompts: RenderedPrompts) -> None:
     hello = speech(short_tmp / "alo.wav", "A lô", 2.0)
     greeting = speech(short_tmp / "voicemail.wav",
                       "Xin chào, quý khách đã gọi đến hộp thư thoại của số máy này. Xin vui lòng để lại lời nhắn "
@@ -40,7 +39,7 @@ def test_a_person_gets_the_flow_and_a_voicemail_greeting_is_recorded_as_a_machin
     flow = check_flow()
     ids = add_attempts(migrated, ["+84912000011", "+84912000012"], flow.name, dt.date.today())
 
-    run_calls(asterisk, migrated, {flow.name: flow}, ids, agi_port, sounds, amd=True)
+    run_calls(asterisk, migrated, {flow.name: flow}, ids, agi_port, prompts, amd=True)
 
     found = outcomes(migrated, ids)
     assert found["+84912000011"]["state"] == CallState.COMPLETED

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
 from robocall.models import CallState
 from robocall.telephony.asterisk.instance import AsteriskProcess
-from robocall.telephony.asterisk.prompts import MISSING_PROMPTS
-from tests.asterisk.calls import FLOW_FILE, add_attempts, check_flow, outcomes, run_calls
+from robocall.telephony.asterisk.prompts import MISSING_PROMPTS, RenderedPrompts
+from tests.asterisk.calls import add_attempts, check_flow, outcomes, run_calls
 from tests.asterisk.residents import BUSY, CONGESTION, NO_ANSWER, residents_conf
-from tests.asterisk.sounds import speak_flow
 
 # national number -> (what the resident does, what the database must say)
 BEHAVIOURS: dict[str, tuple[list[str], dict[str, object]]] = {
@@ -51,16 +49,15 @@ def e164(national: str) -> str:
 
 
 def test_a_call_per_behaviour_is_recorded_as_the_resident_acted(
-        asterisk_factory: Callable[..., AsteriskProcess], migrated: Engine, agi_port: int, short_tmp: Path) -> None:
-    sounds = short_tmp / "sounds"
-    speak_flow(FLOW_FILE, sounds)
+        asterisk_factory: Callable[..., AsteriskProcess], migrated: Engine, agi_port: int,
+        prompts: RenderedPrompts) -> None:
     asterisk = asterisk_factory({"extensions_residents.conf": residents_conf(
         {number: script for number, (script, _) in BEHAVIOURS.items()})})
     flow = check_flow()
     ids = add_attempts(migrated, [e164(n) for n in BEHAVIOURS], flow.name, dt.date.today())
     missing_before = sum(MISSING_PROMPTS.values())
 
-    run_calls(asterisk, migrated, {flow.name: flow}, ids, agi_port, sounds)
+    run_calls(asterisk, migrated, {flow.name: flow}, ids, agi_port, prompts)
 
     found = outcomes(migrated, ids)
     for number, (_, expected) in BEHAVIOURS.items():
@@ -72,14 +69,16 @@ def test_a_call_per_behaviour_is_recorded_as_the_resident_acted(
 
 
 def test_a_prompt_missing_on_asterisk_is_counted_and_the_question_still_asked(
-        asterisk_factory: Callable[..., AsteriskProcess], migrated: Engine, agi_port: int, short_tmp: Path) -> None:
+        asterisk_factory: Callable[..., AsteriskProcess], migrated: Engine, agi_port: int,
+        prompts: RenderedPrompts) -> None:
     asterisk = asterisk_factory({"extensions_residents.conf": residents_conf(
         {"0912000002": ["Answer()", "Wait(1)", "SendDTMF(2)", "Wait(5)"]})})
     flow = check_flow()
     ids = add_attempts(migrated, ["+84912000002"], flow.name, dt.date.today())
     before = sum(MISSING_PROMPTS.values())
 
-    run_calls(asterisk, migrated, {flow.name: flow}, ids, agi_port, short_tmp / "no-sounds-here")
+    elsewhere = RenderedPrompts(prompts.renderer, prompts.flows, "/nonexistent")  # Asterisk has no such files
+    run_calls(asterisk, migrated, {flow.name: flow}, ids, agi_port, elsewhere)
 
     assert outcomes(migrated, ids)["+84912000002"]["answers"] == {"fever": False}
     assert sum(MISSING_PROMPTS.values()) - before >= 3  # greeting, question, thanks

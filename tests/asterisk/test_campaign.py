@@ -11,19 +11,17 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from robocall.telephony.asterisk.instance import AsteriskProcess
-from robocall.telephony.asterisk.prompts import MISSING_PROMPTS
-from tests.asterisk.calls import FLOW_FILE, add_attempts, check_flow, outcomes, run_calls
+from robocall.telephony.asterisk.prompts import MISSING_PROMPTS, RenderedPrompts
+from tests.asterisk.calls import add_attempts, check_flow, outcomes, run_calls
 from tests.asterisk.residents import residents_conf
-from tests.asterisk.sounds import speak_flow
 from tests.asterisk.test_calls import BEHAVIOURS
 
 COPIES = 6
 
 
 def test_a_campaign_of_54_contacts_is_recorded_exactly(
-        asterisk_factory: Callable[..., AsteriskProcess], migrated: Engine, agi_port: int, short_tmp: Path) -> None:
-    sounds = short_tmp / "sounds"
-    speak_flow(FLOW_FILE, sounds)
+        asterisk_factory: Callable[..., AsteriskProcess], migrated: Engine, agi_port: int, short_tmp: Path,
+        prompts: RenderedPrompts) -> None:
     residents: dict[str, tuple[list[str], dict[str, object]]] = {}
     for copy in range(COPIES):
         for i, (script, expected) in enumerate(BEHAVIOURS.values()):
@@ -35,7 +33,7 @@ def test_a_campaign_of_54_contacts_is_recorded_exactly(
     ids = add_attempts(migrated, list(phones), flow.name, dt.date.today())
     missing_before = sum(MISSING_PROMPTS.values())
 
-    run_calls(asterisk, migrated, {flow.name: flow}, ids, agi_port, sounds, deadline=150)
+    run_calls(asterisk, migrated, {flow.name: flow}, ids, agi_port, prompts, deadline=150)
 
     found = outcomes(migrated, ids)
     wrong = {}

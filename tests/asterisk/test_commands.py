@@ -24,17 +24,17 @@ from robocall.telephony.base import CallRequest
 from tests.asterisk.calls import FLOW_FILE, add_attempts, check_flow, outcomes
 from tests.asterisk.conftest import AMI_SECRET, VN_TZ
 from tests.asterisk.residents import BUSY, residents_conf
-from tests.asterisk.sounds import speak_flow
 
 ROOT = Path(__file__).parents[2]
 
 
-def asterisk_env(asterisk: AsteriskProcess, agi_port: int, db_url: str, sounds: Path) -> dict[str, str]:
+def asterisk_env(asterisk: AsteriskProcess, agi_port: int, db_url: str, audio_dir: Path) -> dict[str, str]:
     return {
         "DATABASE_URL": db_url, "FLOWS_DIR": str(FLOW_FILE.parent), "TELEPHONY_BACKEND": "asterisk",
         "ASTERISK_HOST": "127.0.0.1", "ASTERISK_AMI_PORT": str(asterisk.layout.ami_port),
         "ASTERISK_AMI_USER": asterisk.layout.ami_user, "ASTERISK_AMI_SECRET": AMI_SECRET,
-        "ASTERISK_AGI_LISTEN": f"127.0.0.1:{agi_port}", "ASTERISK_SOUNDS_DIR": str(sounds),
+        "ASTERISK_AGI_LISTEN": f"127.0.0.1:{agi_port}", "AUDIO_DIR": str(audio_dir),
+        "AUDIO_ENGINE_ORDER": "espeak", "ESPEAK_SPEED": "190",
         "ASTERISK_DIAL_TEMPLATES": "default=Local/{national}@residents", "ASTERISK_AMD": "false",
         "ASTERISK_RING_TIMEOUT": "5",
     }
@@ -42,12 +42,10 @@ def asterisk_env(asterisk: AsteriskProcess, agi_port: int, db_url: str, sounds: 
 
 def test_serve_process_records_calls_placed_by_a_worker_backend_and_check_passes(
         asterisk_factory: Callable[..., AsteriskProcess], migrated: Engine, db_url: str, agi_port: int,
-        short_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    sounds = short_tmp / "sounds"
-    speak_flow(FLOW_FILE, sounds)
+        audio_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     asterisk = asterisk_factory({"extensions_residents.conf": residents_conf({
         "0912000002": ["Answer()", "Wait(1.6)", "SendDTMF(2)", "Wait(10)"], "0912000007": BUSY})})
-    env = asterisk_env(asterisk, agi_port, db_url, sounds)
+    env = asterisk_env(asterisk, agi_port, db_url, audio_dir)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     serve = subprocess.Popen([sys.executable, "-m", "robocall.cli", "asterisk", "serve"], cwd=ROOT,

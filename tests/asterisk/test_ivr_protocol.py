@@ -12,16 +12,16 @@ from robocall.conversations.calls import RecordedCalls
 from robocall.models import CallState
 from robocall.telephony.asterisk.agi_app import AgiApplication
 from robocall.telephony.asterisk.fastagi import FastAgiServer
-from robocall.telephony.asterisk.prompts import MISSING_PROMPTS, PromptFiles
+from robocall.telephony.asterisk.prompts import MISSING_PROMPTS, RenderedPrompts
 from tests.asterisk.calls import VN_TZ, add_attempts, check_flow, outcomes
 
 Responder = Callable[[str], bytes | None]  # the answer to a command; None closes the connection
 
 
-def call(engine: Engine, respond: Responder, attempt_id: int) -> list[str]:
+def call(engine: Engine, prompts: RenderedPrompts, respond: Responder, attempt_id: int) -> list[str]:
     """One outbound call from the fake Asterisk; returns the commands the server sent."""
     flow = check_flow()
-    app = AgiApplication(RecordedCalls(engine, {flow.name: flow}, VN_TZ), PromptFiles("/snd"), {})
+    app = AgiApplication(RecordedCalls(engine, {flow.name: flow}, VN_TZ), prompts, {})
     sent: list[str] = []
 
     async def fake(port: int) -> None:
@@ -32,6 +32,8 @@ def call(engine: Engine, respond: Responder, attempt_id: int) -> list[str]:
             sent.append(command)
             if command.startswith("GET VARIABLE ROBOCALL_ATTEMPT"):
                 answer: bytes | None = f"200 result=1 ({attempt_id})\n".encode()
+            elif command.startswith("GET VARIABLE ROBOCALL_FLOW"):
+                answer = b"200 result=1 (asterisk_check)\n"
             else:
                 answer = respond(command)
             if answer is None:
@@ -66,7 +68,7 @@ def one(engine: Engine) -> int:
     return add_attempts(engine, ["+84912000001"], "asterisk_check", dt.date.today())["+84912000001"]
 
 
-def test_eof_during_the_number_question_records_the_answers_so_far_and_a_hang_up(migrated: Engine) -> None:
+def test_eof_during_the_number_question_records_the_answers_so_far_and_a_hang_up(migrated: Engine, prompts: RenderedPrompts) -> None:
     def respond(command: str) -> bytes | None:
         if command.startswith("STREAM FILE"):
             return b"200 result=0 endpos=8000\n"
@@ -77,13 +79,13 @@ def test_eof_during_the_number_question_records_the_answers_so_far_and_a_hang_up
         return human(command)
 
     attempt_id = one(migrated)
-    sent = call(migrated, respond, attempt_id)
+    sent = call(migrated, prompts, respond, attempt_id)
     found = outcomes(migrated, {"p": attempt_id})["p"]
     assert (found["state"], found["reason"], found["answers"]) == (CallState.COMPLETED, "caller_hangup", {"fever": True})
-    assert sent[-1].startswith('GET DATA "/snd/tts/vi/') and sent[-1].endswith(" 3000 3")
+    assert sent[-1].startswith(f'GET DATA "{prompts.local_dir}/') and sent[-1].endswith(" 3000 3")
 
 
-def test_a_hangup_line_during_a_prompt_ends_the_call_without_more_commands(migrated: Engine) -> None:
+def test_a_hangup_line_during_a_prompt_ends_the_call_without_more_commands(migrated: Engine, prompts: RenderedPrompts) -> None:
     def respond(command: str) -> bytes | None:
         if command.startswith("STREAM FILE"):
             return b"HANGUP\n200 result=-1 endpos=1200\n"
@@ -92,13 +94,13 @@ def test_a_hangup_line_during_a_prompt_ends_the_call_without_more_commands(migra
         return human(command)
 
     attempt_id = one(migrated)
-    sent = call(migrated, respond, attempt_id)
+    sent = call(migrated, prompts, respond, attempt_id)
     found = outcomes(migrated, {"p": attempt_id})["p"]
     assert (found["state"], found["reason"], found["answered"]) == (CallState.COMPLETED, "caller_hangup", True)
-    assert [c.split()[0] for c in sent[3:]] == ["STREAM"]
+    assert [c.split()[0] for c in sent[4:]] == ["STREAM"]
 
 
-def test_keys_typed_during_the_greeting_answer_the_next_question_and_hash_ends_a_number(migrated: Engine) -> None:
+def test_keys_typed_during_the_greeting_answer_the_next_question_and_hash_ends_a_number(migrated: Engine, prompts: RenderedPrompts) -> None:
     keys = iter([b"200 result=49 endpos=100\n",  # "1" interrupts the greeting: the fever question is answered
                  b"200 result=389\n",  # GET DATA of the temperature: 3 digits (# is taken by Asterisk)
                  b"200 result=0 endpos=100\n", b"200 result=1\n"])  # thanks, HANGUP
@@ -109,15 +111,15 @@ def test_keys_typed_during_the_greeting_answer_the_next_question_and_hash_ends_a
         return human(command)
 
     attempt_id = one(migrated)
-    sent = call(migrated, respond, attempt_id)
+    sent = call(migrated, prompts, respond, attempt_id)
     found = outcomes(migrated, {"p": attempt_id})["p"]
     assert found["answers"] == {"fever": True, "temperature": 38.9}
     assert found["escalations"] == ["sot_cao"] and found["reason"] == "completed"
-    assert [c.split()[0] for c in sent[3:]] == ["STREAM", "GET", "STREAM", "HANGUP"]
-    assert sent[3].endswith('"0123456789*#"')  # keys may interrupt the greeting when a question follows
+    assert [c.split()[0] for c in sent[4:]] == ["STREAM", "GET", "STREAM", "HANGUP"]
+    assert sent[4].endswith('"0123456789*#"')  # keys may interrupt the greeting when a question follows
 
 
-def test_a_missing_prompt_is_counted_and_the_keys_still_read(migrated: Engine) -> None:
+def test_a_missing_prompt_is_counted_and_the_keys_still_read(migrated: Engine, prompts: RenderedPrompts) -> None:
     def respond(command: str) -> bytes | None:
         if command.startswith(("STREAM FILE", "GET DATA")):
             return b"200 result=-1 endpos=0\n"  # Asterisk has no such file
@@ -131,12 +133,12 @@ def test_a_missing_prompt_is_counted_and_the_keys_still_read(migrated: Engine) -
 
     before = sum(MISSING_PROMPTS.values())
     attempt_id = one(migrated)
-    call(migrated, respond, attempt_id)
+    call(migrated, prompts, respond, attempt_id)
     assert outcomes(migrated, {"p": attempt_id})["p"]["answers"] == {"fever": False}
     assert sum(MISSING_PROMPTS.values()) - before == 3  # greeting, question, thanks
 
 
-def test_a_machine_is_recorded_without_playing_the_flow(migrated: Engine) -> None:
+def test_a_machine_is_recorded_without_playing_the_flow(migrated: Engine, prompts: RenderedPrompts) -> None:
     def respond(command: str) -> bytes | None:
         if command.startswith("GET VARIABLE AMDSTATUS"):
             return b"200 result=1 (MACHINE)\n"
@@ -145,13 +147,13 @@ def test_a_machine_is_recorded_without_playing_the_flow(migrated: Engine) -> Non
         return human(command)
 
     attempt_id = one(migrated)
-    sent = call(migrated, respond, attempt_id)
+    sent = call(migrated, prompts, respond, attempt_id)
     found = outcomes(migrated, {"p": attempt_id})["p"]
     assert (found["state"], found["answered"]) == (CallState.MACHINE, False)
     assert not any(c.startswith(("STREAM", "GET DATA")) for c in sent)
 
 
-def test_garbage_from_asterisk_mid_call_ends_it_as_a_hang_up(migrated: Engine) -> None:
+def test_garbage_from_asterisk_mid_call_ends_it_as_a_hang_up(migrated: Engine, prompts: RenderedPrompts) -> None:
     def respond(command: str) -> bytes | None:
         if command.startswith("STREAM FILE"):
             return b"this is not AGI\n"
@@ -160,6 +162,6 @@ def test_garbage_from_asterisk_mid_call_ends_it_as_a_hang_up(migrated: Engine) -
         return human(command)
 
     attempt_id = one(migrated)
-    call(migrated, respond, attempt_id)
+    call(migrated, prompts, respond, attempt_id)
     found = outcomes(migrated, {"p": attempt_id})["p"]
     assert (found["state"], found["reason"]) == (CallState.COMPLETED, "caller_hangup")

@@ -17,19 +17,18 @@ from robocall.models import CallState
 from robocall.telephony.asterisk.ami import AmiClient
 from robocall.telephony.asterisk.backend import AmiThread, AsteriskBackend
 from robocall.telephony.asterisk.instance import AsteriskProcess
+from robocall.telephony.asterisk.prompts import RenderedPrompts
 from robocall.telephony.asterisk.reconcile import open_attempts
 from robocall.telephony.asterisk.service import AsteriskService, ServiceConfig
 from robocall.telephony.base import CallRequest
-from tests.asterisk.calls import FLOW_FILE, TEMPLATES, add_attempts, check_flow, outcomes
+from tests.asterisk.calls import TEMPLATES, add_attempts, check_flow, outcomes
 from tests.asterisk.conftest import AMI_SECRET, VN_TZ
 from tests.asterisk.residents import NO_ANSWER, residents_conf
-from tests.asterisk.sounds import speak_flow
 
 
 def test_asterisk_restart_mid_campaign(asterisk_factory: Callable[..., AsteriskProcess], migrated: Engine,
-                                       agi_port: int, short_tmp: Path) -> None:
-    sounds = short_tmp / "sounds"
-    speak_flow(FLOW_FILE, sounds)
+                                       agi_port: int, short_tmp: Path,
+        prompts: RenderedPrompts) -> None:
     asterisk = asterisk_factory({"extensions_residents.conf": residents_conf({
         "0912000003": ["Answer()", "Wait(30)"],  # on the line (silent) when Asterisk stops
         "0912000008": NO_ANSWER,  # still ringing when Asterisk stops
@@ -40,7 +39,7 @@ def test_asterisk_restart_mid_campaign(asterisk_factory: Callable[..., AsteriskP
     ids = add_attempts(migrated, ["+84912000003", "+84912000008"], flow.name, dt.date.today())
     handlers = RecordedCalls(migrated, {flow.name: flow}, VN_TZ)
     config = ServiceConfig("127.0.0.1", asterisk.layout.ami_port, asterisk.layout.ami_user, AMI_SECRET,
-                           "127.0.0.1", agi_port, str(sounds), {"default": "hotline"}, ring_timeout=25)
+                           "127.0.0.1", agi_port, "", {"default": "hotline"}, ring_timeout=25)
 
     def request(phone: str) -> CallRequest:
         return CallRequest(ids[phone], phone, "02343822000", dt.datetime.now(dt.UTC), "asterisk_check")
@@ -52,7 +51,7 @@ def test_asterisk_restart_mid_campaign(asterisk_factory: Callable[..., AsteriskP
             await asyncio.sleep(0.2)
 
     async def main() -> list[int]:
-        service = AsteriskService(config, handlers, lambda before: open_attempts(migrated, before))
+        service = AsteriskService(config, handlers, prompts, lambda before: open_attempts(migrated, before))
         service.ami.backoff = (0.1, 0.5)
         await service.start()
         await service.ami.wait_ready(20)

@@ -17,10 +17,10 @@ from sqlmodel import select
 from robocall.conversations.calls import RecordedCalls
 from robocall.models import Answer, CallAttempt, CallState, Escalation
 from robocall.telephony.asterisk.instance import AsteriskProcess, free_port
+from robocall.telephony.asterisk.prompts import RenderedPrompts
 from robocall.telephony.asterisk.service import AsteriskService, ServiceConfig
-from tests.asterisk.calls import FLOW_FILE, check_flow
+from tests.asterisk.calls import check_flow
 from tests.asterisk.conftest import AMI_SECRET, VN_TZ
-from tests.asterisk.sounds import speak_flow
 
 SCENARIO = Path(__file__).parent / "sipp" / "hotline_dtmf.xml"
 
@@ -41,22 +41,21 @@ directmedia = no
 
 
 def test_an_inbound_sip_call_declares_a_fever_and_raises_an_escalation(
-        asterisk_factory: Callable[..., AsteriskProcess], migrated: Engine, agi_port: int, short_tmp: Path) -> None:
+        asterisk_factory: Callable[..., AsteriskProcess], migrated: Engine, agi_port: int, short_tmp: Path,
+        prompts: RenderedPrompts) -> None:
     if shutil.which("sipp") is None:
         pytest.fail("sipp is missing: run `make setup` (installs Debian's sip-tester)", pytrace=False)
     if os.geteuid() != 0:
         pytest.skip("SIPp replays RFC 2833 DTMF through a raw socket: needs root or CAP_NET_RAW")
-    sounds = short_tmp / "sounds"
-    speak_flow(FLOW_FILE, sounds)
     sipp_port, media_port = free_port(2), free_port(2) & ~1
     asterisk = asterisk_factory({"sip_trunks.conf": trunk(sipp_port)})
     flow = check_flow()
     handlers = RecordedCalls(migrated, {flow.name: flow}, VN_TZ)
     config = ServiceConfig("127.0.0.1", asterisk.layout.ami_port, asterisk.layout.ami_user, AMI_SECRET,
-                           "127.0.0.1", agi_port, str(sounds), {"19009095": flow.name, "default": "hotline"})
+                           "127.0.0.1", agi_port, "", {"19009095": flow.name, "default": "hotline"})
 
     async def main() -> tuple[int, bytes]:
-        service = AsteriskService(config, handlers)
+        service = AsteriskService(config, handlers, prompts)
         await service.start()
         try:
             sipp = await asyncio.create_subprocess_exec(

@@ -1,7 +1,7 @@
 """What the FastAGI server does with each call: find its handler, then let IvrCall drive it.
 
 * ``agi://.../outbound``: an answered outbound call; the attempt id is the channel variable
-  ROBOCALL_ATTEMPT and the dial time ROBOCALL_DIALLED (set by the Originate).  AMD() ran
+  ROBOCALL_ATTEMPT, its flow ROBOCALL_FLOW and the dial time ROBOCALL_DIALLED (set by the Originate).  AMD() ran
   before: AMDSTATUS=MACHINE ends the attempt as `machine` without playing the flow.
 * ``agi://.../inbound?did=N``: a hotline call; the caller id becomes the E.164 phone and the
   number dialled picks the flow (HOTLINE_FLOWS, else the default hotline flow).
@@ -12,21 +12,21 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
-from robocall.flows.engine import Say
 from robocall.logging_setup import mask_phone
 from robocall.models import CallState
 from robocall.phones import normalize
 from robocall.telephony.asterisk.fastagi import AgiChannel
 from robocall.telephony.asterisk.ivr import IvrCall, utcnow
+from robocall.telephony.asterisk.prompts import RenderedPrompts
 from robocall.telephony.base import CallHandlers
 
 log = logging.getLogger(__name__)
 
 
 class AgiApplication:
-    def __init__(self, handlers: CallHandlers, prompts: Callable[[Say], str], hotline_flows: Mapping[str, str],
+    def __init__(self, handlers: CallHandlers, prompts: RenderedPrompts, hotline_flows: Mapping[str, str],
                  default_hotline_flow: str = "hotline", region: str = "VN") -> None:
         self.handlers = handlers
         self.prompts = prompts
@@ -53,17 +53,19 @@ class AgiApplication:
                       agi.env.get("agi_channel"), raw)
             await agi.hangup()
             return
+        flow = await agi.get_variable("ROBOCALL_FLOW") or ""
         dialled_raw = await agi.get_variable("ROBOCALL_DIALLED")
         dialled = _parse_time(dialled_raw) or utcnow()
         amd = await agi.get_variable("AMDSTATUS")
         handler = await asyncio.to_thread(self.handlers.outbound, int(raw), dialled)
+        flow = flow or getattr(getattr(handler, "flow", None), "name", "")  # an Originate without ROBOCALL_FLOW
         self.active.add(int(raw))
         try:
             if amd == "MACHINE":
                 await agi.hangup()
                 await asyncio.to_thread(handler.ended, CallState.MACHINE, utcnow())
                 return
-            await IvrCall(agi, handler, self.prompts).run()
+            await IvrCall(agi, handler, self.prompts.for_flow(flow)).run()
         finally:
             self.active.discard(int(raw))
 
@@ -84,7 +86,7 @@ class AgiApplication:
         if attempt_id is not None:
             self.active.add(attempt_id)
         try:
-            await IvrCall(agi, handler, self.prompts).run()
+            await IvrCall(agi, handler, self.prompts.for_flow(flow)).run()
         finally:
             self.active.discard(attempt_id)  # type: ignore[arg-type]
 

@@ -7,8 +7,9 @@ caller's keys, silence and hang-up become engine events.
   for keys pressed after an interrupted prompt.
 * HangUp -> HANGUP.  The AGI connection closing, a ``HANGUP`` line or ``511`` is the caller
   hanging up: the engine gets Hangup and the call ends as completed.
-* ``200 result=-1`` while the channel is still up means Asterisk could not play the file: an
-  error, logged and counted (prompts.MISSING_PROMPTS); the question is still asked by keys.
+* A prompt with no audio, or ``200 result=-1`` while the channel is still up (Asterisk could not
+  play the file): an error, logged and counted (prompts.MISSING_PROMPTS); the question is still
+  asked by keys.
 
 Engine steps are cheap and run in the event loop; `ended` writes the database, so it runs in a
 thread and never blocks other calls.
@@ -20,11 +21,12 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from robocall.flows.engine import Action, Digits, Event, Gather, HangUp, Hangup, Say, Timeout
 from robocall.models import CallState
 from robocall.telephony.asterisk.fastagi import AgiChannel, AgiError, AgiHangup, quote
-from robocall.telephony.asterisk.prompts import missing_prompt
+from robocall.telephony.asterisk.prompts import FlowPrompts, missing_prompt
 from robocall.telephony.base import CallHandler
 
 log = logging.getLogger(__name__)
@@ -44,7 +46,7 @@ class CallerGone(Exception):
 
 
 class IvrCall:
-    def __init__(self, agi: AgiChannel, handler: CallHandler, prompts: Callable[[Say], str],
+    def __init__(self, agi: AgiChannel, handler: CallHandler, prompts: FlowPrompts,
                  clock: Callable[[], dt.datetime] = utcnow) -> None:
         self.agi = agi
         self.handler = handler
@@ -87,7 +89,7 @@ class IvrCall:
         hang_up = any(isinstance(a, HangUp) for a in actions)
         if gather is None:
             for say in says:
-                await self.play(say, escape="")
+                await self.play(say, "", escape="")
             if hang_up:
                 await self.agi.hangup()
                 return None
@@ -95,16 +97,19 @@ class IvrCall:
             return Hangup()
         typed = ""
         for say in says[:-1]:
-            typed = await self.play(say, escape=ALL_KEYS)
+            typed = await self.play(say, "", escape=ALL_KEYS)
             if typed:
                 break
         if not typed and says:
             return await self.ask(says[-1], gather)
         return self._event(await self.collect(typed, gather))
 
-    async def play(self, say: Say, escape: str) -> str:
+    async def play(self, say: Say, node: str, escape: str) -> str:
         """Play a prompt; the key that interrupted it, or ""."""
-        name = self.prompts(say)
+        name = await self.prompts(say, node)
+        if name is None:
+            missing_prompt(_label(say, node), self.channel)
+            return ""
         result = await self.command(f"STREAM FILE {quote(name)} {quote(escape)}", PROMPT_TIMEOUT)
         if result.value < 0:
             await self._check_up(name)
@@ -112,7 +117,10 @@ class IvrCall:
         return chr(result.value) if result.value > 0 else ""
 
     async def ask(self, say: Say, gather: Gather) -> Event:
-        name = self.prompts(say)
+        name = await self.prompts(say, gather.node)
+        if name is None:
+            missing_prompt(_label(say, gather.node), self.channel)
+            return self._event(await self.collect("", gather))
         result = await self.command(
             f"GET DATA {quote(name)} {gather.timeout * 1000} {gather.max_digits}",
             PROMPT_TIMEOUT + gather.timeout * (gather.max_digits + 1))
@@ -133,7 +141,7 @@ class IvrCall:
             typed += chr(result.value)
         return typed.removesuffix(finish) if gather.finish_on_key or gather.max_digits > 1 else typed
 
-    async def command(self, line: str, timeout: float):  # type: ignore[no-untyped-def]
+    async def command(self, line: str, timeout: float) -> Any:
         if self.agi.hung_up:
             raise CallerGone()
         try:
@@ -153,3 +161,7 @@ class IvrCall:
     @staticmethod
     def _event(digits: str) -> Event:
         return Digits(digits) if digits else Timeout()
+
+
+def _label(say: Say, node: str) -> str:
+    return f"{node or '?'}.{say.kind}.{say.language}"

@@ -19,7 +19,7 @@ from robocall.telephony.asterisk.agi_app import AgiApplication
 from robocall.telephony.asterisk.ami import AmiClient
 from robocall.telephony.asterisk.backend import OutcomeListener
 from robocall.telephony.asterisk.fastagi import FastAgiServer
-from robocall.telephony.asterisk.prompts import PromptFiles
+from robocall.telephony.asterisk.prompts import RenderedPrompts
 from robocall.telephony.asterisk.reconcile import Candidates, Reconciler
 from robocall.telephony.base import CallHandlers
 
@@ -34,17 +34,18 @@ class ServiceConfig:
     ami_secret: str
     agi_host: str
     agi_port: int
-    sounds_dir: str
+    sounds_dir: str  # where Asterisk sees AUDIO_DIR/cache/asterisk ("" : the same path)
     hotline_flows: Mapping[str, str]
     ring_timeout: int = 30
     reconcile_every: float = 60.0
 
 
 class AsteriskService:
-    def __init__(self, config: ServiceConfig, handlers: CallHandlers, candidates: Candidates | None = None) -> None:
+    def __init__(self, config: ServiceConfig, handlers: CallHandlers, prompts: RenderedPrompts,
+                 candidates: Candidates | None = None) -> None:
         """`candidates` lists the open attempts to reconcile with Asterisk's channels (None: no reconciling)."""
         default = config.hotline_flows.get("default", "hotline")
-        self.app = AgiApplication(handlers, PromptFiles(config.sounds_dir),
+        self.app = AgiApplication(handlers, prompts,
                                   {k: v for k, v in config.hotline_flows.items() if k != "default"}, default)
         self.agi = FastAgiServer(self.app, config.agi_host, config.agi_port)
         self.ami = AmiClient(config.ami_host, config.ami_port, config.ami_user, config.ami_secret, name="serve")
