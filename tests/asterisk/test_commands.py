@@ -14,15 +14,14 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy.engine import Engine
 
+from robocall.campaigns.jobs import context, place_call_job
 from robocall.commands.asterisk import asterisk as asterisk_cli
-from robocall.config import Settings
-from robocall.conversations.calls import RecordedCalls
+from robocall.flows.catalog import forget_loaded_flows
 from robocall.models import CallState
 from robocall.telephony.asterisk.instance import AsteriskProcess
-from robocall.telephony.asterisk.settings import backend_from_settings
-from robocall.telephony.base import CallRequest
+from robocall.wiring import wire
 from tests.asterisk.calls import FLOW_FILE, add_attempts, check_flow, outcomes
-from tests.asterisk.conftest import AMI_SECRET, VN_TZ
+from tests.asterisk.conftest import AMI_SECRET
 from tests.asterisk.residents import BUSY, residents_conf
 
 ROOT = Path(__file__).parents[2]
@@ -40,7 +39,7 @@ def asterisk_env(asterisk: AsteriskProcess, agi_port: int, db_url: str, audio_di
     }
 
 
-def test_serve_process_records_calls_placed_by_a_worker_backend_and_check_passes(
+def test_serve_process_records_calls_placed_by_the_dialer_job_and_check_passes(
         asterisk_factory: Callable[..., AsteriskProcess], migrated: Engine, db_url: str, agi_port: int,
         audio_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     asterisk = asterisk_factory({"extensions_residents.conf": residents_conf({
@@ -62,10 +61,14 @@ def test_serve_process_records_calls_placed_by_a_worker_backend_and_check_passes
 
         flow = check_flow()
         ids = add_attempts(migrated, ["+84912000002", "+84912000007"], flow.name, dt.date.today())
-        backend = backend_from_settings(Settings(), RecordedCalls(migrated, {flow.name: flow}, VN_TZ), migrated)
+        # The dialer's own job, with the backend the registry builds for TELEPHONY_BACKEND=asterisk.
+        wire()
+        context.cache_clear()
+        forget_loaded_flows()
         try:
-            for phone, attempt_id in ids.items():
-                backend.place_call(CallRequest(attempt_id, phone, "02343822000", dt.datetime.now(dt.UTC), flow.name))
+            for attempt_id in ids.values():
+                assert place_call_job(attempt_id, dt.datetime.now(dt.UTC).isoformat()) == CallState.DIALLING
+            assert place_call_job(ids["+84912000002"], dt.datetime.now(dt.UTC).isoformat()) == CallState.DIALLING
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 found = outcomes(migrated, ids)
@@ -73,7 +76,8 @@ def test_serve_process_records_calls_placed_by_a_worker_backend_and_check_passes
                     break
                 time.sleep(0.3)
         finally:
-            backend.ami.close()
+            context().backend.ami.close()  # type: ignore[attr-defined]
+            context.cache_clear()
         assert found["+84912000002"]["state"] == CallState.COMPLETED
         assert found["+84912000002"]["answers"] == {"fever": False}
         assert found["+84912000007"]["state"] == CallState.BUSY
