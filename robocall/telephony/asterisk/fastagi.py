@@ -97,7 +97,8 @@ class AgiChannel:
         self.writer.write(line.encode() + b"\n")
         try:
             await self.writer.drain()
-            return await asyncio.wait_for(self._response(line), timeout or self.command_timeout)
+            async with asyncio.timeout(timeout or self.command_timeout):  # no extra task, unlike wait_for
+                return await self._response(line)
         except TimeoutError:
             self.closed = True
             raise AgiError(f"no answer to {line.split()[0:2]} within {timeout or self.command_timeout:.0f} s") from None
@@ -196,18 +197,20 @@ async def read_environment(reader: asyncio.StreamReader, timeout: float) -> dict
 
 class FastAgiServer:
     def __init__(self, session: Session, host: str = "127.0.0.1", port: int = 4573, *,
-                 env_timeout: float = 5.0, command_timeout: float = 10.0) -> None:
+                 env_timeout: float = 5.0, command_timeout: float = 10.0, backlog: int = 1024) -> None:
         self.session = session
         self.host, self.port = host, port
         self.env_timeout = env_timeout
         self.command_timeout = command_timeout
+        self.backlog = backlog  # a burst of calls answered at once connects at once
         self._server: asyncio.Server | None = None
         self._sessions: set[asyncio.Task[None]] = set()
         self.refused = 0  # connections closed for a bad or missing environment
         self.failed = 0  # sessions that ended with an unexpected error
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._connected, self.host, self.port, limit=MAX_LINE)
+        self._server = await asyncio.start_server(self._connected, self.host, self.port, limit=MAX_LINE,
+                                                  backlog=self.backlog)
         self.port = self._server.sockets[0].getsockname()[1]
         log.info("FastAGI server listening on %s:%s", self.host, self.port)
 
