@@ -117,3 +117,42 @@ def test_reconnects_and_logs_in_again_after_asterisk_restarts(asterisk_factory: 
             await client.close()
 
     asyncio.run(run())
+
+
+def test_a_peer_that_stops_answering_pings_is_dropped_and_reconnected() -> None:
+    """Keep-alive: an AMI that accepts the login and then goes silent (a hung Asterisk, a cut link)."""
+    logins: list[int] = []
+
+    async def fake_ami(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"Asterisk Call Manager/9.0.0\r\n")
+        login = parse(await reader.readuntil(b"\r\n\r\n"))
+        logins.append(1)
+        writer.write(encode([("Response", "Success"), ("ActionID", login.get("ActionID")),
+                             ("Message", "Authentication accepted")]))
+        writer.write(encode([("Event", "FullyBooted"), ("Status", "Fully Booted")]))
+        if len(logins) == 1:
+            await reader.read()  # the first connection never answers again (not even Ping)
+        else:
+            while True:
+                action = parse(await reader.readuntil(b"\r\n\r\n"))
+                writer.write(encode([("Response", "Success"), ("ActionID", action.get("ActionID")), ("Ping", "Pong")]))
+
+    async def run() -> None:
+        server = await asyncio.start_server(fake_ami, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        client = AmiClient("127.0.0.1", port, "robocall", "x", ping_interval=0.2, action_timeout=0.5,
+                           backoff=(0.1, 0.2))
+        try:
+            await client.start(wait=5)
+            deadline = asyncio.get_running_loop().time() + 5
+            while client.connections < 2:
+                assert asyncio.get_running_loop().time() < deadline, "never reconnected"
+                await asyncio.sleep(0.05)
+            await client.wait_ready(5)
+            assert (await client.action("Ping")).get("Ping") == "Pong"
+        finally:
+            await client.close()
+            server.close()
+
+    asyncio.run(run())
+    assert len(logins) >= 2
