@@ -147,6 +147,9 @@ class Settings(BaseSettings):
     asterisk_channel_limit: int = Field(default=30, ge=1)
     """Most calls this Asterisk server may carry at once (its trunks' channels)."""
 
+    asterisk_servers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Several Asterisk servers as JSON: name -> {`host`, `ami_port`, `ami_user`, `secret_env` (the variable holding its AMI secret, default ASTERISK_AMI_SECRET), `channel_limit`}; each call goes to the logged-in server with the most free channels. Empty: the one server of ASTERISK_HOST."""
+
     asterisk_dial_templates: str = "default=SIP/{national}@trunk"
     """Dial string per carrier, e.g. `Viettel=SIP/{national}@viettel,Vinaphone=PJSIP/{e164}@vnpt,default=SIP/{national}@trunk`; `{national}` is 0912345678, `{e164}` +84912345678, `{digits}` 84912345678."""
 

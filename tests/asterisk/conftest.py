@@ -88,7 +88,8 @@ def asterisk_factory(short_tmp: Path, agi_port: int) -> Iterator[object]:
     started: list[AsteriskProcess] = []
 
     def start(extra: dict[str, str] | None = None) -> AsteriskProcess:
-        process = AsteriskProcess(make_layout(short_tmp, agi_port, extra))
+        base = short_tmp / f"s{len(started)}" if started else short_tmp  # a folder per instance
+        process = AsteriskProcess(make_layout(base, agi_port, extra))
         started.append(process)
         process.start()
         return process

@@ -18,7 +18,7 @@ from robocall.telephony.asterisk.backend import (
     parse_action_id,
 )
 from robocall.telephony.asterisk.conf import AsteriskLayout, render, render_template
-from robocall.telephony.asterisk.settings import listen_address, pairs
+from robocall.telephony.asterisk.settings import listen_address, pairs, servers
 from robocall.telephony.base import CallRequest
 
 TEMPLATES = {"Viettel": "SIP/{national}@viettel", "default": "PJSIP/{e164}@vnpt"}
@@ -68,3 +68,16 @@ def test_rendering_refuses_a_missing_secret_a_long_run_folder_and_unknown_placeh
     assert "secret = s3" in manager and "write = originate,call,reporting" in manager
     assert "ROBOCALL_AGI = agi://10.0.0.5:4573" in (conf.parent / "extensions.conf").read_text()
     assert not [p.name for p in conf.parent.glob("*.conf") if re.search(r"@[A-Z][A-Z0-9_]*@", p.read_text())]
+
+
+def test_several_servers_from_settings_with_secrets_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AMI_SECRET_HUE", "s-hue")
+    found = servers(Settings(asterisk_ami_secret="s-main", asterisk_servers={
+        "hanoi": {"host": "10.0.0.5", "channel_limit": 60},
+        "hue": {"host": "10.0.1.5", "ami_port": 5039, "secret_env": "AMI_SECRET_HUE"}}))
+    assert [(s.endpoint.name, s.endpoint.host, s.endpoint.port, s.endpoint.secret, s.channel_limit) for s in found] == [
+        ("hanoi", "10.0.0.5", 5038, "s-main", 60), ("hue", "10.0.1.5", 5039, "s-hue", 30)]
+    with pytest.raises(ValueError, match=r"ASTERISK_SERVERS\['x'\]: the AMI secret in NOPE is empty"):
+        servers(Settings(asterisk_servers={"x": {"host": "h", "secret_env": "NOPE"}}))
+    with pytest.raises(ValueError, match=r"ASTERISK_SERVERS\['x'\]: needs `host`; unknown keys: hots"):
+        servers(Settings(asterisk_ami_secret="s", asterisk_servers={"x": {"hots": "h"}}))

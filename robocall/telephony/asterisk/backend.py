@@ -18,7 +18,8 @@ import asyncio
 import datetime as dt
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
@@ -107,13 +108,24 @@ class AmiThread:
         self.thread.join(5)
 
 
-class AsteriskBackend:
-    """PhoneBackend: hands each call to Asterisk; its line events reach `handlers` in the serve process."""
+@dataclass(frozen=True)
+class Server:
+    """One Asterisk server the dialer may use, and the most calls it may carry at once."""
 
-    def __init__(self, handlers: CallHandlers, ami: AmiThread, templates: Mapping[str, str],
+    name: str
+    ami: AmiThread
+    channel_limit: int = 30
+
+
+class AsteriskBackend:
+    """PhoneBackend: hands each call to the Asterisk server with the most free channels; the line
+    events reach `handlers` in the serve process."""
+
+    def __init__(self, handlers: CallHandlers, servers: AmiThread | Sequence[Server], templates: Mapping[str, str],
                  ring_timeout: int = 30, amd: bool = True, engine: Engine | None = None) -> None:
         self.handlers = handlers
-        self.ami = ami
+        self.servers = [Server("asterisk", servers, 1_000_000)] if isinstance(servers, AmiThread) else list(servers)
+        self.ami = self.servers[0].ami
         self.templates = templates
         self.ring_timeout = ring_timeout
         self.amd = amd
@@ -121,20 +133,56 @@ class AsteriskBackend:
 
     def place_call(self, request: CallRequest) -> None:
         action_id = action_id_for(request)
-        if self.engine is not None and not mark_dialling(self.engine, request, action_id):
+        server = self.choose_server() if len(self.servers) > 1 else self.servers[0]
+        if self.engine is not None and not mark_dialling(
+                self.engine, request, f"{server.name}/{action_id}" if server else action_id):
             log.info("call %s is not queued any more; not dialled again", request.attempt_id)
             return
         try:
+            if server is None:
+                raise AmiError("no Asterisk server is up with a free channel")
             fields = originate_fields(request, self.templates, self.ring_timeout, self.amd)
-            self.ami.originate(**fields)
+            server.ami.originate(**fields)
         except (AmiError, ValueError, TimeoutError) as exc:
             # Never reached the network: the attempt fails now (and is retried by the ladder).
             log.error("call %s to %s not placed: %s", request.attempt_id, mask_phone(request.phone), exc)
             self.handlers.outbound(request.attempt_id, _aware(request.at)).ended(CallState.FAILED, utcnow())
 
+    def choose_server(self) -> Server | None:
+        """The logged-in server with the most free channels (calls carrying ROBOCALL_ATTEMPT counted)."""
+        best, best_free = None, 0
+        for server in self.servers:
+            if not server.ami.client.ready:
+                continue  # down or restarting: avoided until it logs in again
+            try:
+                free = server.channel_limit - len(server.ami.call(live_attempt_ids(server.ami.client), timeout=10))
+            except (AmiError, TimeoutError) as exc:
+                log.warning("Asterisk %s: cannot count its calls (%s); not used for this call", server.name, exc)
+                continue
+            if free > best_free:
+                best, best_free = server, free
+        return best
+
     def hang_up(self, attempt_id: int) -> None:
         """Hang up every channel carrying this attempt (none: already over)."""
-        self.ami.call(hang_up_attempt(self.ami.client, attempt_id))
+        for server in self.servers:
+            if server.ami.client.ready:
+                server.ami.call(hang_up_attempt(server.ami.client, attempt_id))
+
+    def close(self) -> None:
+        for server in self.servers:
+            server.ami.close()
+
+
+async def live_attempt_ids(ami: AmiClient) -> set[int]:
+    """Attempt ids on the channels this Asterisk has right now (AMI Status with the variable)."""
+    live = set()
+    for message in await ami.action_list("Status", {"Variables": "ROBOCALL_ATTEMPT"}, timeout=20):
+        for variable in message.all("Variable"):
+            name, _, value = variable.partition("=")
+            if name == "ROBOCALL_ATTEMPT" and value.isdigit():
+                live.add(int(value))
+    return live
 
 
 async def hang_up_attempt(ami: AmiClient, attempt_id: int) -> int:
@@ -149,13 +197,13 @@ async def hang_up_attempt(ami: AmiClient, attempt_id: int) -> int:
     return hung
 
 
-def mark_dialling(engine: Engine, request: CallRequest, action_id: str) -> bool:
+def mark_dialling(engine: Engine, request: CallRequest, call_id: str) -> bool:
     """queued -> dialling, once: False when another run of the job dialled it already."""
     with DbSession(engine) as db:
         result = db.exec(update(CallAttempt).where(  # type: ignore[call-overload]
             CallAttempt.id == request.attempt_id, CallAttempt.state == CallState.QUEUED,  # type: ignore[arg-type]
         ).values(state=CallState.DIALLING, dialled_at=_aware(request.at), backend="asterisk",
-                 backend_call_id=action_id))
+                 backend_call_id=call_id))
         db.commit()
         return bool(result.rowcount)
 

@@ -12,72 +12,80 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
 from sqlmodel import select
 
 from robocall.models import CallAttempt, CallState
-from robocall.telephony.asterisk.ami import AmiClient
+from robocall.telephony.asterisk.ami import AmiClient, AmiError
+from robocall.telephony.asterisk.backend import live_attempt_ids
 from robocall.telephony.asterisk.ivr import utcnow
 from robocall.telephony.base import CallHandlers
 
 log = logging.getLogger(__name__)
 
-Candidates = Callable[[dt.datetime], list[tuple[int, dt.datetime]]]  # dialled before -> [(id, dialled at)]
+Candidates = Callable[[dt.datetime], list[tuple[int, dt.datetime, str]]]  # dialled before -> [(id, at, server)]
 
 
-def open_attempts(engine: Engine, dialled_before: dt.datetime, backend: str = "asterisk") -> list[tuple[int, dt.datetime]]:
-    """(id, dialled at) of the calls on `backend` still open (dialling, ringing, answered) that were
-    dialled before `dialled_before`: the candidates for reconciling with the live channels."""
+def open_attempts(engine: Engine, dialled_before: dt.datetime,
+                  backend: str = "asterisk") -> list[tuple[int, dt.datetime, str]]:
+    """(id, dialled at, server) of the calls on `backend` still open (dialling, ringing, answered) that
+    were dialled before `dialled_before`: the candidates for reconciling with the live channels.
+    The server is what AsteriskBackend wrote before the ActionID in backend_call_id ("" if none)."""
     open_states = (CallState.DIALLING, CallState.RINGING, CallState.ANSWERED)
     with DbSession(engine) as db:
-        rows = db.exec(select(CallAttempt.id, CallAttempt.dialled_at, CallAttempt.queued_at).where(
+        rows = db.exec(select(CallAttempt.id, CallAttempt.dialled_at, CallAttempt.queued_at,
+                              CallAttempt.backend_call_id).where(
             CallAttempt.backend == backend, CallAttempt.state.in_(open_states),  # type: ignore[attr-defined]
             CallAttempt.ended_at.is_(None),  # type: ignore[union-attr]
         )).all()
     found = []
-    for attempt_id, dialled_at, queued_at in rows:
+    for attempt_id, dialled_at, queued_at, call_id in rows:
         at = dialled_at or queued_at
         at = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+        server = call_id.partition("/")[0] if "/" in (call_id or "") else ""
         if at < dialled_before and attempt_id is not None:
-            found.append((attempt_id, at))
+            found.append((attempt_id, at, server))
     return found
 
 
-async def live_attempts(ami: AmiClient) -> set[int]:
-    """Attempt ids on the channels Asterisk has right now."""
-    live = set()
-    for message in await ami.action_list("Status", {"Variables": "ROBOCALL_ATTEMPT"}, timeout=20):
-        for variable in message.all("Variable"):
-            name, _, value = variable.partition("=")
-            if name == "ROBOCALL_ATTEMPT" and value.isdigit():
-                live.add(int(value))
-    return live
-
-
 class Reconciler:
-    def __init__(self, ami: AmiClient, handlers: CallHandlers, candidates: Candidates,
+    def __init__(self, amis: Mapping[str, AmiClient], handlers: CallHandlers, candidates: Candidates,
                  in_session: Callable[[], Iterable[int]], grace: dt.timedelta) -> None:
-        self.ami = ami
+        self.amis = amis  # server name -> its AMI client
         self.handlers = handlers
         self.candidates = candidates
         self.in_session = in_session
         self.grace = grace  # ring time-out plus a margin
 
     async def once(self) -> list[int]:
-        """Close the open attempts Asterisk no longer has; returns their ids."""
+        """Close the open attempts their Asterisk no longer has; returns their ids.
+
+        A server that is down is not asked and its attempts wait (its calls may still be up); once
+        it is back, what it lost is closed.  An attempt with no server recorded is closed only when
+        every server is up and none has it."""
         now = utcnow()
         candidates = await asyncio.to_thread(self.candidates, now - self.grace)
         if not candidates:
             return []
-        live = await live_attempts(self.ami)  # AmiError: not now, next round
+        live: dict[str, set[int]] = {}
+        for name, ami in self.amis.items():
+            if ami.ready:
+                try:
+                    live[name] = await live_attempt_ids(ami)
+                except AmiError as exc:
+                    log.warning("reconciling: cannot list the calls of Asterisk %s (%s)", name, exc)
+        everywhere = set().union(*live.values()) if live else set()
+        all_up = len(live) == len(self.amis)
         busy = set(self.in_session())
         closed = []
-        for attempt_id, dialled in candidates:
-            if attempt_id in live or attempt_id in busy:
+        for attempt_id, dialled, server in candidates:
+            if attempt_id in busy or attempt_id in everywhere:
                 continue
+            if (server in self.amis and server not in live) or (server not in self.amis and not all_up):
+                continue  # its server can't tell us now
             try:
                 handler = await asyncio.to_thread(self.handlers.outbound, attempt_id, dialled)
                 await asyncio.to_thread(handler.ended, CallState.FAILED, now)
@@ -86,7 +94,8 @@ class Reconciler:
                 continue
             closed.append(attempt_id)
         if closed:
-            log.warning("closed %d attempt(s) Asterisk no longer had (lost in a restart): %s", len(closed), closed)
+            log.warning("closed %d attempt(s) Asterisk no longer had (lost in a crash or restart): %s",
+                        len(closed), closed)
         return closed
 
     async def run(self, every: float = 60.0) -> None:

@@ -27,6 +27,15 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class AmiEndpoint:
+    name: str
+    host: str
+    port: int
+    user: str
+    secret: str
+
+
+@dataclass(frozen=True)
 class ServiceConfig:
     ami_host: str
     ami_port: int
@@ -38,6 +47,13 @@ class ServiceConfig:
     hotline_flows: Mapping[str, str]
     ring_timeout: int = 30
     reconcile_every: float = 60.0
+    name: str = "asterisk"  # of the first server (ami_host...)
+    more_servers: tuple[AmiEndpoint, ...] = ()  # every other Asterisk server of the deployment
+
+    @property
+    def servers(self) -> tuple[AmiEndpoint, ...]:
+        first = AmiEndpoint(self.name, self.ami_host, self.ami_port, self.ami_user, self.ami_secret)
+        return (first, *self.more_servers)
 
 
 class AsteriskService:
@@ -48,17 +64,21 @@ class AsteriskService:
         self.app = AgiApplication(handlers, prompts,
                                   {k: v for k, v in config.hotline_flows.items() if k != "default"}, default)
         self.agi = FastAgiServer(self.app, config.agi_host, config.agi_port)
-        self.ami = AmiClient(config.ami_host, config.ami_port, config.ami_user, config.ami_secret, name="serve")
         self.outcomes = OutcomeListener(handlers)
-        self.ami.subscribe(self.outcomes, OutcomeListener.wants)
+        self.amis = {server.name: AmiClient(server.host, server.port, server.user, server.secret,
+                                            name=f"serve-{server.name}") for server in config.servers}
+        for client in self.amis.values():
+            client.subscribe(self.outcomes, OutcomeListener.wants)
+        self.ami = self.amis[config.name]
         self.config = config
         self.reconciler = None if candidates is None else Reconciler(
-            self.ami, handlers, candidates, lambda: self.app.active, dt.timedelta(seconds=config.ring_timeout + 60))
+            self.amis, handlers, candidates, lambda: self.app.active, dt.timedelta(seconds=config.ring_timeout + 60))
         self._reconciling: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.agi.start()
-        await self.ami.start(wait=None)  # reconnects in the background for as long as it runs
+        for client in self.amis.values():
+            await client.start(wait=None)  # each reconnects in the background for as long as it runs
         if self.reconciler is not None:
             self._reconciling = asyncio.create_task(self.reconciler.run(self.config.reconcile_every))
 
@@ -67,7 +87,8 @@ class AsteriskService:
             self._reconciling.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reconciling
-        await self.ami.close()
+        for client in self.amis.values():
+            await client.close()
         await self.agi.close()
 
     async def run_forever(self) -> None:
