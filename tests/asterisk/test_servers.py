@@ -45,6 +45,11 @@ def test_calls_go_to_the_server_with_free_channels_and_never_beyond_the_limits(
         client = AmiClient("127.0.0.1", process.layout.ami_port, "robocall", AMI_SECRET, backoff=(0.1, 0.5))
         return Server(name, AmiThread(client), limit)
 
+    def server_of(numbers: list[str]) -> dict[str, str]:
+        with DbSession(migrated) as db:
+            return {p: (db.get(CallAttempt, ids[p]) or CallAttempt(flow="", day=dt.date.today())).backend_call_id
+                    .partition("/")[0] for p in numbers}
+
     async def main() -> None:
         service = AsteriskService(config, handlers, prompts, lambda before: open_attempts(migrated, before))
         await service.start()
@@ -53,16 +58,19 @@ def test_calls_go_to_the_server_with_free_channels_and_never_beyond_the_limits(
         backend = AsteriskBackend(handlers, [server("one", one, 2), server("two", two, 1)], TEMPLATES,
                                   engine=migrated)
         try:
+            for each in backend.servers:  # a worker that has logged in everywhere
+                await asyncio.to_thread(each.ami.call, each.ami.client.wait_ready(20))
             for phone in phones[:4]:  # room for three: the fourth finds no free channel
                 await asyncio.to_thread(backend.place_call, CallRequest(ids[phone], phone, "", dt.datetime.now(dt.UTC),
                                                                          flow.name))
-                await asyncio.sleep(0.3)  # the channel shows up in Status
             # Server "one" goes down: the fifth call goes to "two" once its call has ended.
             assert one.process is not None
             one.process.kill()  # a server lost (crash, network): its calls are gone
             await asyncio.to_thread(one.process.wait)
+            on_two = [p for p, s in (await asyncio.to_thread(server_of, phones[:3])).items() if s == "two"]
+            assert len(on_two) == 1
             deadline = time.monotonic() + 30
-            while outcomes(migrated, {"p": ids[phones[2]]})["p"]["state"] not in (CallState.COMPLETED,):
+            while outcomes(migrated, {"p": ids[on_two[0]]})["p"]["state"] != CallState.COMPLETED:
                 assert time.monotonic() < deadline
                 await asyncio.sleep(0.2)
             await asyncio.to_thread(backend.place_call, CallRequest(ids[phones[4]], phones[4], "",
@@ -75,9 +83,7 @@ def test_calls_go_to_the_server_with_free_channels_and_never_beyond_the_limits(
             await service.close()
 
     asyncio.run(main())
-    with DbSession(migrated) as db:
-        placed = {phone: db.get(CallAttempt, ids[phone]) for phone in phones}
-    servers = {phone: a.backend_call_id.partition("/")[0] for phone, a in placed.items() if a is not None}
+    servers = server_of(phones)
     assert Counter(servers[p] for p in phones[:3]) == {"one": 2, "two": 1}
-    assert placed[phones[3]] is not None and placed[phones[3]].state == CallState.FAILED  # no free channel
+    assert outcomes(migrated, ids)[phones[3]]["state"] == CallState.FAILED  # no free channel anywhere
     assert servers[phones[4]] == "two"

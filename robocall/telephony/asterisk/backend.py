@@ -18,8 +18,9 @@ import asyncio
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
@@ -35,6 +36,8 @@ from robocall.telephony.base import CallHandlers, CallRequest
 log = logging.getLogger(__name__)
 
 OUTBOUND_CONTEXT = "robocall-outbound"
+READY_WAIT = 10.0  # seconds to wait for any server's AMI login before failing a call
+SENT_WINDOW = 3.0  # seconds a sent call counts against its server until it shows in Status
 ACTION_PREFIX = "robocall-"
 
 # OriginateResponse Reason (Asterisk's control frame that ended the dial) -> how the attempt ended.
@@ -115,6 +118,9 @@ class Server:
     name: str
     ami: AmiThread
     channel_limit: int = 30
+    # Calls sent here in the last seconds, by attempt id: an Async Originate returns before its
+    # channel exists, so Status alone would let back-to-back calls overshoot the limit.
+    sent: dict[int, float] = field(default_factory=dict, compare=False)
 
 
 class AsteriskBackend:
@@ -142,6 +148,7 @@ class AsteriskBackend:
             if server is None:
                 raise AmiError("no Asterisk server is up with a free channel")
             fields = originate_fields(request, self.templates, self.ring_timeout, self.amd)
+            server.sent[request.attempt_id] = time.monotonic()
             server.ami.originate(**fields)
         except (AmiError, ValueError, TimeoutError) as exc:
             # Never reached the network: the attempt fails now (and is retried by the ladder).
@@ -150,15 +157,23 @@ class AsteriskBackend:
 
     def choose_server(self) -> Server | None:
         """The logged-in server with the most free channels (calls carrying ROBOCALL_ATTEMPT counted)."""
+        deadline = time.monotonic() + READY_WAIT  # a worker just started: its AMI logins are under way
+        while not any(s.ami.client.ready for s in self.servers) and time.monotonic() < deadline:
+            time.sleep(0.05)
         best, best_free = None, 0
         for server in self.servers:
             if not server.ami.client.ready:
                 continue  # down or restarting: avoided until it logs in again
             try:
-                free = server.channel_limit - len(server.ami.call(live_attempt_ids(server.ami.client), timeout=10))
+                live = server.ami.call(live_attempt_ids(server.ami.client), timeout=10)
             except (AmiError, TimeoutError) as exc:
                 log.warning("Asterisk %s: cannot count its calls (%s); not used for this call", server.name, exc)
                 continue
+            now = time.monotonic()
+            for attempt_id, at in list(server.sent.items()):
+                if attempt_id in live or now - at > SENT_WINDOW:  # counted by Status now, or never came up
+                    del server.sent[attempt_id]
+            free = server.channel_limit - len(live | set(server.sent))
             if free > best_free:
                 best, best_free = server, free
         return best
