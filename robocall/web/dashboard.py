@@ -43,12 +43,12 @@ def setup_dashboard(app: web.Application, settings: Settings) -> None:
     storage = EncryptedCookieStorage(
         session_key(settings.secret_key), cookie_name="robocall_session", httponly=True, samesite="Lax",
         max_age=SESSION_HOURS * 3600, secure=settings.public_base_url.startswith("https://"))
-    # The session's middleware runs first: the guards read the session.  None of them touches the
-    # requests of the sub-apps that authenticate themselves (robocall.web.security.dashboard_only).
-    middlewares = [session_middleware(storage), headers_middleware, auth_middleware, csrf_middleware,
-                   language_middleware]
-    app.middlewares.extend(dashboard_only(m) for m in middlewares)
-    setup_templates(app)
+    # The session's middleware runs first: the guards read the session.
+    app.middlewares.extend([session_middleware(storage), headers_middleware, auth_middleware, csrf_middleware,
+                            language_middleware])
+    setup_templates(app)  # adds the middleware of the templates' context
+    # None of them touches the requests of the sub-apps that authenticate themselves.
+    app.middlewares[:] = [dashboard_only(m) for m in app.middlewares]
     app.router.add_static("/static", HERE / "static", name="static")
     for table in ROUTE_TABLES:
         app.add_routes(table)
