@@ -4,7 +4,6 @@ environment or .env, see the README)."""
 from __future__ import annotations
 
 import re
-
 from typing import Any
 
 from aiohttp import web
