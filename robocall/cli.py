@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from robocall import __version__
+from robocall.commands.audio import audio
 from robocall.commands.contacts import contacts
 from robocall.commands.demo import demo
 from robocall.commands.flows import flows
@@ -31,6 +32,7 @@ cli.add_command(worker)
 cli.add_command(serve)
 cli.add_command(sms)
 cli.add_command(users)
+cli.add_command(audio)
 
 
 def main() -> None:

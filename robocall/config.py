@@ -66,6 +66,24 @@ class Settings(BaseSettings):
     audio_dir: Path = Path("audio")
     """Directory of recorded and synthesized audio prompts."""
 
+    audio_engine_order: str = "gtts,espeak"
+    """Text-to-speech engines tried in order for a prompt with no recorded file (`audio/recorded/`, see audio/README.md): `gtts` (Google's Vietnamese voice, needs the network) and `espeak` (espeak-ng, offline). Empty: recordings only."""
+
+    gtts_timeout: float = Field(default=3.0, gt=0, le=60)
+    """Seconds gTTS may wait for Google's answer before the next engine is tried."""
+
+    gtts_tld: str = "com"
+    """Google domain gTTS asks (`com`, `com.vn`, ...)."""
+
+    gtts_rest_seconds: float = Field(default=300.0, ge=0)
+    """After gTTS fails, seconds during which it is not tried again by the same process (a build or a call without network does not wait on every prompt)."""
+
+    espeak_voices: str = "vi=vi,en=en"
+    """espeak-ng voice per flow language (`vi`, `vi-vn-x-central`, `vi-vn-x-south`, ...); a language not listed uses its own code."""
+
+    espeak_speed: int = Field(default=150, ge=80, le=450)
+    """espeak-ng speaking speed in words per minute (its default, 175, is fast on a phone line)."""
+
     timezone: str = "Asia/Ho_Chi_Minh"
     """IANA time zone used for calling hours and schedules."""
 
@@ -188,6 +206,24 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError(f"unknown log level {value!r}")
         return level
+
+    @field_validator("audio_engine_order")
+    @classmethod
+    def _check_audio_engines(cls, value: str) -> str:
+        names = [name.strip().lower() for name in value.split(",") if name.strip()]
+        unknown = [name for name in names if name not in {"gtts", "espeak"}]
+        if unknown:
+            raise ValueError(f"unknown text-to-speech engine {unknown[0]!r} (use gtts, espeak)")
+        return ",".join(names)
+
+    @property
+    def audio_engines(self) -> list[str]:
+        return [name for name in self.audio_engine_order.split(",") if name]
+
+    @property
+    def espeak_voice_map(self) -> dict[str, str]:
+        pairs = (part.partition("=") for part in self.espeak_voices.split(","))
+        return {language.strip(): voice.strip() for language, _, voice in pairs if voice.strip()}
 
     def sla_minutes(self, level: str) -> int:
         """Minutes to acknowledge an escalation of `level` (ESCALATION_SLA)."""

@@ -1,6 +1,7 @@
-"""Database engines for SQLite and PostgreSQL (psycopg 3).
+"""Database engines for SQLite and PostgreSQL (psycopg 3), and the helpers both dialects share.
 
-Schema creation is plain ``create_all`` until migrations (alembic) arrive.
+The application's schema is made and upgraded by alembic (robocall.migrate); ``create_all`` is for
+tables of tests and tools that are not part of it.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def normalize_url(url: str) -> str:
 
 
 # PostgreSQL arrays travel as one text parameter, split by the server (string_to_array): psycopg dumps a
-# Python list element by element (1-2 us each on the client, measured); joining costs ~0.1 us.  The
+# Python list element by element, far dearer than one join (docs/performance.md).  The
 # separator is the ASCII unit separator, which no phone number, id or carrier text contains (it is
 # replaced by "?" should one ever do).
 ARRAY_SEPARATOR = "\x1f"
@@ -57,8 +58,8 @@ def array_sql(name: str, sql_type: str) -> str:
 
 def autocommit(engine: Engine) -> Connection:
     """A connection on which every statement commits at once (use it as a context manager): a single
-    statement or a few independent ones go without the BEGIN and COMMIT/ROLLBACK round trips (each
-    costs ~0.1 ms of CPU on both sides on this project's machine, measured)."""
+    statement or a few independent ones go without the BEGIN and COMMIT/ROLLBACK round trips, which
+    cost CPU on both sides for every chunk."""
     return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
 
@@ -75,7 +76,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 def _make_sqlite_engine(url: str, **kwargs: Any) -> Engine:
     database = make_url(url).database
     in_memory = not database or database == ":memory:" or database.startswith("file::memory:")
-    if not in_memory:
+    if database and not in_memory:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     # The web server and workers use threads; SQLite's default forbids sharing.
     connect_args = {"check_same_thread": False, **kwargs.pop("connect_args", {})}
@@ -100,7 +101,7 @@ def _configure_sqlite_connection(wal: bool) -> Callable[[Any, Any], None]:
 
 
 def create_all(engine: Engine, metadata: MetaData | None = None) -> None:
-    """Create all tables of ``metadata`` (default: every imported SQLModel table)."""
+    """Create all tables of ``metadata`` (default: every imported SQLModel table) that do not exist yet."""
     (metadata or SQLModel.metadata).create_all(engine)
 
 

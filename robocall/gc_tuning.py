@@ -3,8 +3,8 @@ server, the SMS driver).
 
 A batch of SMS creates hundreds of thousands of short-lived objects (rows, results, receipts).  With
 CPython's defaults the cyclic collector runs every 700 allocations and, now and then, walks every
-object the process holds, most of them the modules and caches loaded at start-up: measured on the
-SMS benchmark, collections took 16-30 % of these processes' CPU.  Freezing what exists once the
+object the process holds, most of them the modules and caches loaded at start-up (a large share of
+these processes' CPU on the SMS benchmark: docs/performance.md).  Freezing what exists once the
 process is ready takes those objects out of every collection, and a larger first threshold makes
 collections rarer.  Reference counting still frees almost everything at once; only cycles wait.
 """

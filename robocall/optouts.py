@@ -6,9 +6,12 @@ message of the outbox.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from robocall.db import array_sql, joined
 from robocall.models import Contact
@@ -17,19 +20,19 @@ from robocall.sms_models import SmsOptOut
 
 def opted_out_numbers(connection: Connection) -> set[str]:
     """Numbers that must get nothing: opted-out contacts and the opt-out table."""
-    numbers = set(connection.execute(select(SmsOptOut.phone)).scalars())
-    numbers.update(connection.execute(select(Contact.phone).where(Contact.opted_out == True)).scalars())  # noqa: E712
+    numbers = set(connection.execute(select(col(SmsOptOut.phone))).scalars())
+    numbers.update(connection.execute(select(col(Contact.phone)).where(col(Contact.opted_out))).scalars())
     return numbers
 
 
 # Built once: every chunk a worker sends asks it, and building the statement costs more than running it.
-_OPTED_OUT_AMONG = {
+_OPTED_OUT_AMONG: dict[str, Any] = {
     "postgresql": text(f"SELECT phone FROM smsoptout WHERE phone = ANY({array_sql('phones', 'varchar')}) UNION"
                        f" SELECT phone FROM contact WHERE phone = ANY({array_sql('phones', 'varchar')})"
                        " AND opted_out"),
-    "sqlite": select(SmsOptOut.phone).where(SmsOptOut.phone.in_(bindparam("phones", expanding=True))).union(  # type: ignore[attr-defined]
-        select(Contact.phone).where(Contact.phone.in_(bindparam("phones", expanding=True)),  # type: ignore[attr-defined]
-                                    Contact.opted_out == True)),  # noqa: E712
+    "sqlite": select(col(SmsOptOut.phone)).where(col(SmsOptOut.phone).in_(bindparam("phones", expanding=True))).union(
+        select(col(Contact.phone)).where(col(Contact.phone).in_(bindparam("phones", expanding=True)),
+                                         col(Contact.opted_out))),
 }
 
 

@@ -79,8 +79,8 @@ class InvalidPhone(ValueError):
 
 
 class PhoneNumber(NamedTuple):
-    # A NamedTuple, immutable and compared by value like a frozen dataclass, and 4x cheaper to make
-    # (a million per list loaded: 1.8 -> 0.4 us, measured).
+    # A NamedTuple: immutable and compared by value like a frozen dataclass, and much cheaper to make;
+    # a list loads a million of them (docs/performance.md).
     e164: str
     """``+84912345678``: what is stored, compared and dialled."""
     national: str
@@ -181,9 +181,10 @@ def _from_number(raw: Any) -> str:
         raise InvalidPhone("not a phone number")
     if isinstance(raw, float | Decimal) and math.isnan(raw):
         return ""  # an empty cell, as pandas reads it
-    if not math.isfinite(raw) or raw < 0 or raw != int(raw):
+    number = float(raw)  # a Real or a Decimal: both convert, and a phone number is far below 2**53
+    if not math.isfinite(number) or number < 0 or number != int(number):
         raise InvalidPhone("not a phone number")
-    return str(int(raw))
+    return str(int(number))
 
 
 def _full(raw: str, region: str, require_mobile: bool) -> PhoneNumber:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
+from sqlmodel import col
 
 from robocall.sms_models import SmsMessage
 
@@ -13,9 +14,10 @@ UNKNOWN_CARRIER = "unknown"  # messages whose number matched no carrier
 
 def counts_by_carrier(connection: Connection, campaign_id: int) -> dict[str, dict[str, int]]:
     """{carrier: {state: messages}} for one campaign."""
-    rows = connection.execute(select(SmsMessage.carrier, SmsMessage.state, func.count())
-                              .where(SmsMessage.campaign_id == campaign_id)
-                              .group_by(SmsMessage.carrier, SmsMessage.state)).all()
+    carrier_, state_ = col(SmsMessage.carrier), col(SmsMessage.state)
+    rows = connection.execute(select(carrier_, state_, func.count())
+                              .where(col(SmsMessage.campaign_id) == campaign_id)
+                              .group_by(carrier_, state_)).all()
     by_carrier: dict[str, dict[str, int]] = {}
     for carrier, state, count in rows:
         states = by_carrier.setdefault(carrier or UNKNOWN_CARRIER, {})

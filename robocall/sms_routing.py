@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
+from sqlmodel import col
 
 from robocall.sms_models import SmsRouteOverride
 
@@ -48,5 +49,5 @@ class Router:
 
 def ported_carriers(connection: Connection) -> dict[str, str]:
     """The whole ported-number table (ported numbers are a small share of a province's)."""
-    rows = connection.execute(select(SmsRouteOverride.phone, SmsRouteOverride.carrier))
+    rows = connection.execute(select(col(SmsRouteOverride.phone), col(SmsRouteOverride.carrier)))
     return {phone: carrier for phone, carrier in rows}

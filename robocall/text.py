@@ -100,7 +100,7 @@ def measure_nfc(text: str) -> Measure:
 
 @lru_cache(maxsize=4096)
 def _measure(encoding: str, segments: int, characters: int) -> Measure:
-    """Measures are few (a frozen dataclass costs ~1 us to make; a million messages share a handful)."""
+    """Measures are few: a million messages share a handful, so each is made once."""
     return Measure(encoding, segments, characters)
 
 
@@ -118,7 +118,7 @@ _SAME_AS_ASCII = re.compile(r"[\n\r !\"#%-?A-Za-z]*")
 def encode(text: str, encoding: str) -> bytes:
     """Bytes of ``text`` for the air interface: GSM 03.38 unpacked septets, or UTF-16-BE (UCS-2).
     Text of letters, digits and common punctuation only (most accent-stripped texts) is its ASCII
-    bytes; the rest goes through smsutil's codec (a Python mapping, ~4 µs a message)."""
+    bytes; the rest goes through smsutil's codec (a Python mapping, slow per character)."""
     if encoding != GSM7:
         return text.encode("utf_16_be")
     if text.isascii() and _SAME_AS_ASCII.fullmatch(text):

@@ -43,6 +43,11 @@ venv_support_needed() {
         ! /usr/bin/python3 -c 'import ensurepip' >/dev/null 2>&1
 }
 
+# sox reads gTTS's MP3 and writes Twilio's MP3 only with this format library.
+sox_mp3_needed() {
+    ! { command -v sox >/dev/null 2>&1 && sox -h 2>/dev/null | grep -q '^AUDIO FILE FORMATS:.* mp3'; }
+}
+
 # Prints the Debian packages that are missing, one per line.
 missing_packages() {
     local cmd
@@ -52,6 +57,7 @@ missing_packages() {
     if ((CHECK_EXTRAS)); then
         if postgres_needed; then echo postgresql; fi
         if venv_support_needed; then echo python3-venv; fi
+        if sox_mp3_needed; then echo libsox-fmt-mp3; fi
     fi
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the test suite on SQLite, then the database tests (marker `db`) again on
+# Lint and type-check, run the test suite on SQLite, then the database tests (marker `db`) again on
 # PostgreSQL when one answers at $TEST_POSTGRES_URL.
 #
 # Arguments are passed to both pytest runs, e.g. scripts/run_tests.sh -x tests/test_db.py
@@ -36,6 +36,11 @@ EOF
 }
 
 [[ -x "$PYTHON" ]] || { echo "run_tests: $PYTHON not found; run 'make setup' first" >&2; exit 1; }
+
+echo "=== static checks: ruff (lint), mypy (the core and the flow engine) ==="
+"$ROOT/.venv/bin/ruff" check robocall sms simulator tests bench scripts server.py worker.py || exit 1
+"$ROOT/.venv/bin/mypy" || exit 1
+# The import contracts and the cycle check are tests (tests/test_architecture.py).
 
 echo "=== pytest on SQLite ==="
 ROBOCALL_TEST_DB=sqlite "$PYTHON" -m pytest "$@"

@@ -1,8 +1,8 @@
 """A light SMPP v3.4 server (SMSC side) on asyncio, with the same face as smpp34.Server.
 
 The benchmark's SMSC shares two cores with everything it measures; smpp34's
-server costs ~185 µs of CPU per message there (a thread hop per PDU), more than
-our whole budget.  This one runs on the event loop and uses smpp34's codec for
+server hops threads for every PDU, which costs more CPU per message than our
+whole budget.  This one runs on the event loop and uses smpp34's codec for
 submit_sm/deliver_sm.  The tests keep smpp34's server as the independent peer
 our ESME session is checked against; LocalSmsc(engine="light") picks this one.
 

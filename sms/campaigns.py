@@ -160,8 +160,8 @@ _MESSAGE_COLUMNS = ("campaign_id", "phone", "carrier", "gateway", "text", "purpo
 
 
 def _copy_value(engine: Engine, at: dt.datetime) -> object:
-    """`at` as _insert_messages writes it: for COPY, text formatted once (psycopg formats a datetime
-    in 3.7 of a row's 5.5 us, measured); SQLite's DateTime takes only datetimes."""
+    """`at` as _insert_messages writes it: for COPY, text formatted once (psycopg would format the
+    datetime again for every row, most of a row's cost); SQLite's DateTime takes only datetimes."""
     return at.isoformat(sep=" ") if engine.dialect.name == "postgresql" else at
 
 
@@ -254,7 +254,7 @@ def set_status(engine: Engine, campaign_id: int, status: CampaignStatus) -> SmsC
 
 def loading_progress(engine: Engine, campaign_id: int) -> tuple[str | None, int | None, int | None]:
     """(status, loaded_from, loaded_up_to) of a campaign: its messages have ids above loaded_from, and
-    every one up to loaded_up_to is written (None, None: a campaign loaded by an older version)."""
+    every one up to loaded_up_to is written (None, None: nothing loaded yet, or no such campaign)."""
     with engine.connect() as connection:
         row = connection.execute(select(SmsCampaign.status, SmsCampaign.loaded_from, SmsCampaign.loaded_up_to).where(
             SmsCampaign.id == campaign_id)).first()

@@ -48,9 +48,8 @@ def send_batch_job(campaign_id: int, first_id: int, last_id: int) -> dict[str, o
 
 
 def due_ranges(engine: Engine, campaign_id: int, batch_size: int, now: dt.datetime,
-               lease: dt.timedelta, after_id: int = 0, whole_only: bool = False) -> list[tuple[int, int]]:
-    """(first id, last id) of each run of `batch_size` due messages with ids above `after_id`;
-    `whole_only` leaves out a last, short run (a list still loading will add to it).  The database
+               lease: dt.timedelta, after_id: int = 0) -> list[tuple[int, int]]:
+    """(first id, last id) of each run of `batch_size` due messages with ids above `after_id`.  The database
     numbers the due messages and returns only each run's ends: two rows a batch, not a row a message."""
     numbered = select(SmsMessage.id, func.row_number().over(order_by=SmsMessage.id).label("n"),
                       func.count().over().label("total")).where(
@@ -62,7 +61,7 @@ def due_ranges(engine: Engine, campaign_id: int, batch_size: int, now: dt.dateti
         if connection.dialect.name == "postgresql":
             # Walk the primary key from `after_id`: on a table loaded faster than its statistics follow
             # (no autovacuum yet, or none at all), the planner read the whole table every 0.2 s while a
-            # list loaded (measured: 8 s of a million-message campaign).  For this statement only.
+            # list loaded.  For this statement only.
             connection.execute(text("SET LOCAL enable_seqscan = off"))
         ends = connection.execute(query).all()
     ranges: list[tuple[int, int]] = []
@@ -71,8 +70,7 @@ def due_ranges(engine: Engine, campaign_id: int, batch_size: int, now: dt.dateti
         if (n - 1) % batch_size == 0:
             first = message_id
         if first is not None and (n % batch_size == 0 or n == total):
-            if n % batch_size == 0 or not whole_only:
-                ranges.append((first, message_id))
+            ranges.append((first, message_id))
             first = None
     return ranges
 
@@ -165,11 +163,7 @@ def drive(ctx: SmsContext, campaign_id: int, on_progress: Callable[[CampaignFigu
             if not ctx.policy.quiet_hours.quiet(now) or standing:
                 # Whole batches as they are loaded (the rest, and retries, once the list is in).
                 after = queued_up_to if queued_up_to is not None else loaded_from or 0
-                if loaded_from is None or loaded_up_to is None:  # loaded by an older version: ask the messages
-                    ranges = due_ranges(ctx.engine, campaign_id, ctx.policy.batch_size, now,
-                                        ctx.policy.submit_lease, after_id=after, whole_only=True)
-                else:
-                    ranges = id_batches(after, loaded_up_to, ctx.policy.batch_size)
+                ranges = id_batches(after, loaded_up_to, ctx.policy.batch_size) if loaded_up_to is not None else []
                 loading_jobs += enqueue_ranges(queue, campaign_id, ranges)
                 queued_up_to = ranges[-1][1] if ranges else queued_up_to
             progress()
@@ -181,8 +175,8 @@ def drive(ctx: SmsContext, campaign_id: int, on_progress: Callable[[CampaignFigu
             wait_for_jobs(loading_jobs, ctx.redis, timeout=24 * 3600.0, tick=progress, poll=0.05)
             status, _, _ = loading_progress(ctx.engine, campaign_id)
         loading_jobs = []
-        # The status alone: figures() counts every message by state (a million rows read, ~0.5 s of
-        # PostgreSQL), which only the rounds that end or check what is outstanding need.
+        # The status alone: figures() counts every message by state (a whole campaign's rows read),
+        # which only the rounds that end or check what is outstanding need.
         if status != CampaignStatus.RUNNING:
             if status != CampaignStatus.SCHEDULED:
                 return figures(ctx.engine, campaign_id)

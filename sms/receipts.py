@@ -89,8 +89,8 @@ class Receipts:
     def encode(self) -> str:
         data: dict[str, Any] = {"g": self.gateway, "id": self.ids, "st": self.states, "err": self.errors,
                                 "at": self.ats, "mid": self.mids}
-        # A batch is queued at one time: one number instead of a list of floats (JSON writes and reads a
-        # float in ~1 us, measured: most of what a receipt cost here).
+        # A batch is queued at one time: one number instead of a list of floats (JSON floats were most of
+        # what a receipt cost here: docs/performance.md).
         if self.seen and self.seen.count(self.seen[0]) == len(self.seen):
             data["seen1"] = self.seen[0]
         else:
@@ -100,14 +100,8 @@ class Receipts:
     @staticmethod
     def decode(item: bytes | str) -> Receipts:
         data = json.loads(item)
-        if isinstance(data, list):  # queued by an older version: [gateway, [[id, status, error, iso time, seen]...]]
-            gateway, rows = data
-            return Receipts(gateway, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
-                            [_ms(dt.datetime.fromisoformat(r[3])) for r in rows], [r[4] for r in rows],
-                            [None] * len(rows))
         seen = [data["seen1"]] * len(data["id"]) if "seen1" in data else data["seen"]
-        return Receipts(data["g"], data["id"], data["st"], data["err"], data["at"], seen,
-                        data.get("mid") or [None] * len(data["id"]))
+        return Receipts(data["g"], data["id"], data["st"], data["err"], data["at"], seen, data["mid"])
 
     @staticmethod
     def of(gateway: str, receipts: list[Receipt], seen: float) -> Receipts:

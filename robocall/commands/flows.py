@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from robocall.audio.check import audio_warnings
 from robocall.config import get_settings
 from robocall.flows import FlowError, load_flow
 from robocall.flows.loader import flow_files, load_flows
@@ -22,7 +23,11 @@ def flows() -> None:
 @flows.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 def check(paths: tuple[Path, ...]) -> None:
-    """Validate flows; print every problem as file:line: message.  Defaults to ivr_flows/."""
+    """Validate flows; print every problem as file:line: message.  Defaults to ivr_flows/.
+
+    With TELEPHONY_BACKEND asterisk or twilio, also warns (without failing) about prompts that have
+    no rendered audio yet and prompts with contact fields (what is played if their rendering fails).
+    """
     targets = list(paths) or [Path("ivr_flows")]
     missing = [p for p in targets if not p.exists()]
     for path in missing:
@@ -34,6 +39,9 @@ def check(paths: tuple[Path, ...]) -> None:
     for flow in loaded.values():
         click.echo(f"ok  {flow.file}  ({flow.name}: {len(flow.spec.nodes)} nodes, "
                    f"{len(flow.spec.escalations)} escalation rules)")
+    # Warnings only: a flow without audio still runs (the backend speaks its text).
+    for warning in audio_warnings(list(loaded.values()), get_settings()):
+        click.echo(f"warning: {warning}", err=True)
     if problems or missing or not files:
         if not files and not missing:
             click.echo("no flow files found", err=True)

@@ -53,7 +53,7 @@ class DrawError(Exception):
 
 def flow_to_dot(flow: Flow, language: str | None = None) -> str:
     """The flow as Graphviz DOT source; prompts are quoted in `language` (default: the flow's first)."""
-    return _graph(flow, _language(flow, language)).source
+    return str(_graph(flow, _language(flow, language)).source)
 
 
 def draw_flow(flow: Flow, output: Path, language: str | None = None) -> Path:
@@ -233,7 +233,7 @@ def _escalations(graph: graphviz.Digraph, flow: Flow, language: str) -> None:
         try:
             used = names_in(rule.when)
         except ExpressionError:  # a loaded flow has valid rules; draw what we can anyway
-            used = set()
+            used = frozenset()
         sources = sorted({node_id for name in used for node_id in savers.get(name, [])},
                          key=list(spec.nodes).index)
         for node_id in sources:
@@ -259,4 +259,4 @@ def _wrap_condition(text: str, width: int) -> list[str]:
 
 def _label(lines: list[str]) -> str:
     r"""Lines joined by DOT's `\n`; each line escaped so backslashes and `<...>` in flow text stay literal."""
-    return graphviz.nohtml("\\n".join(graphviz.escape(line) for line in lines))
+    return str(graphviz.nohtml("\\n".join(graphviz.escape(line) for line in lines)))

@@ -14,11 +14,14 @@ from functools import cached_property
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from robocall.flows.problems import FlowError, Problem
 from robocall.flows.schema import FlowFile, Rule
 from robocall.flows.validate import check_flow, saved_answers
 from robocall.flows.yaml_source import SourceMap, load_yaml
+
+Loc = tuple[int | str, ...]  # where in the flow file, as pydantic reports it
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,7 @@ def _schema_problems(error: ValidationError, source: SourceMap) -> list[Problem]
     return problems
 
 
-def _describe(item: dict, loc: tuple) -> str:
+def _describe(item: ErrorDetails, loc: Loc) -> str:
     kind = item["type"]
     where = _where(loc[:-1]) if loc else "the file"
     if kind == "extra_forbidden":
@@ -127,7 +130,7 @@ def _describe(item: dict, loc: tuple) -> str:
     return f"{_where(loc)}: {item['msg']}"
 
 
-def _where(loc: tuple) -> str:
+def _where(loc: Loc) -> str:
     if not loc:
         return "the flow"
     if loc[0] == "nodes" and len(loc) >= 2:
@@ -139,9 +142,9 @@ def _where(loc: tuple) -> str:
     return ".".join(str(x) for x in loc)
 
 
-def _allowed_keys(loc: tuple) -> list[str]:
+def _allowed_keys(loc: Loc) -> list[str]:
     """Field names of the model found at `loc`, for 'did you mean' hints."""
-    model: type[BaseModel] = FlowFile
+    model: type[BaseModel] | None = FlowFile
     for part in loc:
         if isinstance(part, int) or model is None:
             continue

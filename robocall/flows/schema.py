@@ -17,6 +17,8 @@ KEYPAD = frozenset("0123456789*#")
 ACTIONS = ("notify_cdc", "sms", "callback")
 
 
+RuleAction = Literal["notify_cdc", "sms", "callback"]
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -101,7 +103,7 @@ class Rule(_Strict):
     reason: Text
     when: str
     unless: list[str] = Field(default_factory=list)
-    do: list[Literal["notify_cdc", "sms", "callback"]] = Field(default_factory=lambda: ["notify_cdc"])
+    do: list[RuleAction] = Field(default_factory=lambda: list[RuleAction](["notify_cdc"]))
     sms: Text | None = None
 
 

@@ -46,4 +46,4 @@ def render(text: str, values: Mapping[str, Any]) -> str:
         return text
     needed = fields_in(text)
     filled = {name: ("" if values.get(name) is None else values[name]) for name in needed}
-    return _compiled(text).render(filled)
+    return str(_compiled(text).render(filled))

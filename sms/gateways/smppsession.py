@@ -1,8 +1,8 @@
 """An SMPP v3.4 transceiver session (ESME side) as a plain asyncio protocol.
 
 smpp34's own client runs the session in a Rust (tokio) core and hands every
-answer and every deliver_sm to Python across threads: measured at ~210 µs of
-CPU per message, more than everything else a message costs us.  This session
+answer and every deliver_sm to Python across threads, which cost more CPU per
+message than everything else a message costs us (docs/performance.md).  This session
 runs on the worker's event loop with no thread hop, and still uses smpp34's
 codec for the PDUs that carry messages (sms.gateways.smppwire frames the rest).
 

@@ -138,7 +138,7 @@ def test_a_message_accepted_twice_with_the_same_carrier_id_keeps_one_carrier_id_
 
 def test_receipts_wait_in_redis_in_any_of_their_formats() -> None:
     """Receipts as they wait in Redis: a batch queued at one time keeps one `seen`; batches put together
-    (unmatched ones queued again) keep each receipt's own; older formats are still read."""
+    (unmatched ones queued again) keep each receipt's own."""
     import json
 
     from sms.receipts import Receipts
@@ -151,7 +151,5 @@ def test_receipts_wait_in_redis_in_any_of_their_formats() -> None:
     assert Receipts.decode(mixed.encode()).seen == [200.25, 100.5, 100.5]
     assert Receipts.decode(mixed.encode()) == mixed
     as_lists = json.dumps({"g": "vnpt", "id": ["C1"], "st": ["delivered"], "err": [""], "at": [5], "seen": [1.5],
-                           "mid": [7]})  # session 9's format
+                           "mid": [7]})  # each receipt's own `seen`, as a mixed batch is written
     assert Receipts.decode(as_lists) == Receipts("vnpt", ["C1"], ["delivered"], [""], [5], [1.5], [7])
-    oldest = json.dumps(["vnpt", [["C1", "delivered", "", "2026-12-01T00:00:00+00:00", 1.5]]])
-    assert Receipts.decode(oldest) == Receipts("vnpt", ["C1"], ["delivered"], [""], [1796083200000], [1.5], [None])

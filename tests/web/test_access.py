@@ -20,6 +20,7 @@ ROUTES = [
     ("GET", "/login", "public"),
     ("POST", "/login", "public"),
     ("GET", "/api/v1/openapi.json", "public"),
+    ("GET", "/audio/" + "0" * 32 + ".mp3", "public"),  # prompt audio: Twilio fetches it (404: not rendered)
     ("GET", "/escalations", "viewer"),
     ("GET", "/escalations?partial=1&level=urgent", "viewer"),
     ("GET", "/escalations/{urgent_old}", "viewer"),
@@ -83,7 +84,7 @@ def test_every_registered_route_is_in_the_table_and_declares_a_role(make_app) ->
             continue  # static files; SMS callbacks and API authenticate each request themselves
         assert getattr(route.handler, REQUIRED_ROLE, None) is not None, f"{route.method} {path} declares no role"
         generic = path.replace("{id}", "{x}").replace("{kind}", "{x}").replace("{name}", "{x}").replace(
-            "{action}", "{x}")
+            "{action}", "{x}").replace("{ext}", "{x}")
         if not any(_matches(generic, m, p) for m, p in listed if m == route.method):
             missing.append(f"{route.method} {path}")
     assert missing == []

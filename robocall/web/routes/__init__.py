@@ -3,6 +3,7 @@
 from robocall.web.routes import (
     admin,
     api,
+    audio,
     auth,
     campaigns,
     escalations,
@@ -14,4 +15,4 @@ from robocall.web.routes import (
 )
 
 ROUTE_TABLES = [auth.routes, escalations.routes, events.routes, lists.routes, campaigns.routes, sms_campaigns.routes,
-                flows.routes, reports.routes, admin.routes, api.routes]
+                flows.routes, reports.routes, admin.routes, api.routes, audio.routes]

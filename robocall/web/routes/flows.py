@@ -13,7 +13,8 @@ from aiohttp import web
 from robocall.accounts import Role
 from robocall.flows.draw import DrawError, draw_flow
 from robocall.flows.loader import Flow
-from robocall.web.keys import DIAGRAM_CACHE, FLOW_PROBLEMS, FLOWS
+from robocall.web.audio_prompts import prompt_audio
+from robocall.web.keys import DIAGRAM_CACHE, FLOW_PROBLEMS, FLOWS, SETTINGS
 from robocall.web.security import requires
 from robocall.web.templating import render
 from robocall.web.threads import in_thread
@@ -33,7 +34,8 @@ async def flows_page(request: web.Request) -> web.Response:
 @requires(Role.VIEWER)
 async def flow_page(request: web.Request) -> web.Response:
     flow, language = _flow_and_language(request)
-    return render(request, "flow.html", {"flow": flow, "language": language})
+    prompts = await in_thread(request, prompt_audio, request.app[SETTINGS], flow, language)
+    return render(request, "flow.html", {"flow": flow, "language": language, "prompts": prompts})
 
 
 def _flow_and_language(request: web.Request) -> tuple[Flow, str]:
