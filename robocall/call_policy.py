@@ -64,35 +64,13 @@ class CallPolicy:
         return when if when < self.window_closes(self.local_day(ended_at)) else None
 
 
-def _pairs(text: str) -> dict[str, str]:
-    pairs = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"'{item}' should be NAME=VALUE")
-        pairs[key.strip()] = value.strip()
-    return pairs
-
-
-def _duration(text: str) -> dt.timedelta:
-    text = text.strip().lower()
-    units = {"s": "seconds", "m": "minutes", "h": "hours"}
-    if len(text) < 2 or text[-1] not in units or not text[:-1].replace(".", "", 1).isdigit():
-        raise ValueError(f"'{text}' should be a number followed by s, m or h (e.g. 15m)")
-    return dt.timedelta(**{units[text[-1]]: float(text[:-1])})
-
-
 def policy_from_settings(settings: Settings) -> CallPolicy:
-    start, sep, end = settings.call_window.partition("-")
-    if not sep:
-        raise ValueError(f"CALL_WINDOW '{settings.call_window}' should be HH:MM-HH:MM")
-    days = {**DEFAULT_MONITORING_DAYS, **{k: int(v) for k, v in _pairs(settings.monitoring_days).items()}}
     return CallPolicy(
-        monitoring_days=days,
-        window_start=dt.time.fromisoformat(start.strip()),
-        window_end=dt.time.fromisoformat(end.strip()),
+        monitoring_days={**DEFAULT_MONITORING_DAYS, **settings.monitoring_days},
+        window_start=settings.call_window.start,
+        window_end=settings.call_window.end,
         timezone=settings.timezone,
-        retry_ladder=tuple(_duration(step) for step in settings.retry_ladder.split(",") if step.strip()),
+        retry_ladder=settings.retry_ladder,
         daily_attempt_cap=settings.daily_attempt_cap,
         unreachable_days_to_escalate=settings.unreachable_days_to_escalate,
     )
@@ -100,4 +78,4 @@ def policy_from_settings(settings: Settings) -> CallPolicy:
 
 def caller_ids_from_settings(settings: Settings) -> tuple[tuple[str, str], ...]:
     """`default=` becomes the empty carrier, the dialer's fallback."""
-    return tuple(("" if k == "default" else k, v) for k, v in _pairs(settings.caller_ids).items())
+    return tuple(("" if k == "default" else k, v) for k, v in settings.caller_ids.items())

@@ -18,7 +18,8 @@ from robocall.sms_models import (
     SmsOptOut,
     SmsRouteOverride,
 )
-from robocall.sms_routing import Router, parse_routes
+from robocall.config import parse_routes
+from robocall.sms_routing import Router
 from sms.campaigns import (
     create_campaign,
     dry_run,
