@@ -320,7 +320,7 @@ class Settings(BaseSettings):
         default_factory=lambda: {"sim": SimGatewayConfig(kind="sim", rate=2000)},
         json_schema_extra={_DOC_DEFAULT: '{"sim": {"kind": "sim", "rate": 2000}}'},
     )
-    """SMS gateways as JSON: name -> {`kind`: `sim`, `smpp`, `http` or `twilio`, `rate` (msg/s, shared by all workers), and the kind's options: smpp `host`, `port`, `system_id`, `password`, `window`, `submit_timeout`, `enquire_link` (seconds, default 30); http `url`, `format` (`json`/`form`), `auth_header`, `auth_value`, `batch`, `timeout`; twilio `account_sid`, `auth_token`, `from` or `messaging_service_sid`, `status_callback`, `inbound_url`, `concurrency`, `timeout`, `api_base`}."""
+    """SMS gateways as JSON: name -> {`kind`: `sim`, `smpp`, `http` or `twilio`, `rate` (msg/s, shared by all workers), and the kind's options: smpp `host`, `port`, `system_id`, `password`, `window`, `submit_timeout`, `enquire_link` (seconds, default 30); http `url`, `format` (`json`/`form`), `auth_header`, `auth_value`, `batch`, `timeout`; twilio `account_sid`, `auth_token`, `from` or `messaging_service_sid`, `status_callback`, `inbound_url`, `concurrency`, `timeout`, `api_base`}; options left out take their defaults, unknown ones are refused."""
 
     sms_routes: Routes = _default("default=sim", parse_routes)
     """Gateway per carrier, e.g. `Viettel=viettel_smpp,Vinaphone=vnpt_http,default=sim` (carrier from the number's prefix, or the ported-number table)."""

@@ -40,7 +40,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextvars import ContextVar
-from typing import Any
 
 import aiohttp
 from twilio.base import values
