@@ -9,7 +9,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from robocall.config import Settings
+from robocall.config import Settings, TimeWindow
 from robocall.models import CallState
 
 DEFAULT_MONITORING_DAYS = {"F1": 14, "F2": 7, "returnee": 14, "other": 14}
@@ -20,8 +20,7 @@ DEFAULT_FLOWS = {"F1": "f1_f2_followup", "F2": "f1_f2_followup", "returnee": "re
 @dataclass(frozen=True)
 class CallPolicy:
     monitoring_days: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_MONITORING_DAYS))
-    window_start: dt.time = dt.time(7, 30)
-    window_end: dt.time = dt.time(20, 30)
+    window: TimeWindow = TimeWindow(dt.time(7, 30), dt.time(20, 30))  # within one day (CALL_WINDOW)
     timezone: str = "Asia/Ho_Chi_Minh"
     # Wait before the next try after busy / no answer / failed / answering machine, in order.
     retry_ladder: tuple[dt.timedelta, ...] = (
@@ -47,13 +46,13 @@ class CallPolicy:
 
     def in_window(self, now: dt.datetime) -> bool:
         local = now.astimezone(self.tz).time()
-        return self.window_start <= local < self.window_end
+        return self.window.contains(local)
 
     def window_opens(self, day: dt.date) -> dt.datetime:
-        return dt.datetime.combine(day, self.window_start, self.tz).astimezone(dt.UTC)
+        return dt.datetime.combine(day, self.window.start, self.tz).astimezone(dt.UTC)
 
     def window_closes(self, day: dt.date) -> dt.datetime:
-        return dt.datetime.combine(day, self.window_end, self.tz).astimezone(dt.UTC)
+        return dt.datetime.combine(day, self.window.end, self.tz).astimezone(dt.UTC)
 
     def next_try(self, state: CallState, attempt_number: int, ended_at: dt.datetime) -> dt.datetime | None:
         """When to try again after attempt `attempt_number` ended in `state`, or None for no more today."""
@@ -67,8 +66,7 @@ class CallPolicy:
 def policy_from_settings(settings: Settings) -> CallPolicy:
     return CallPolicy(
         monitoring_days={**DEFAULT_MONITORING_DAYS, **settings.monitoring_days},
-        window_start=settings.call_window.start,
-        window_end=settings.call_window.end,
+        window=settings.call_window,
         timezone=settings.timezone,
         retry_ladder=settings.retry_ladder,
         daily_attempt_cap=settings.daily_attempt_cap,

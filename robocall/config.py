@@ -71,6 +71,14 @@ class TimeWindow:
         return f"{self.start:%H:%M}-{self.end:%H:%M}"
 
 
+def parse_day_window(text: str) -> TimeWindow:
+    """A window within one day: calls are placed between its start and its end on each local day."""
+    window = TimeWindow.parse(text)
+    if window.end <= window.start:
+        raise ValueError("should end after it starts, within one day (HH:MM-HH:MM)")
+    return window
+
+
 def parse_optional_window(text: str) -> TimeWindow | None:
     """An empty text is no window at all."""
     return TimeWindow.parse(text) if text.strip() else None
@@ -232,7 +240,7 @@ def _default(text: str, parse: Callable[[str], T]) -> Any:
     return Field(default_factory=lambda: parse(text), json_schema_extra={_DOC_DEFAULT: text})
 
 
-Window = Annotated[TimeWindow, NoDecode, _from_text(TimeWindow.parse)]
+DayWindow = Annotated[TimeWindow, NoDecode, _from_text(parse_day_window)]
 OptionalWindow = Annotated[TimeWindow | None, NoDecode, _from_text(parse_optional_window)]
 Ladder = Annotated[tuple[dt.timedelta, ...], NoDecode, _from_text(parse_ladder)]
 Counts = Annotated[dict[str, int], NoDecode, _from_text(parse_counts)]
@@ -280,7 +288,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     """Logging level: DEBUG, INFO, WARNING, ERROR or CRITICAL."""
 
-    call_window: Window = _default("07:30-20:30", TimeWindow.parse)
+    call_window: DayWindow = _default("07:30-20:30", parse_day_window)
     """Daily window for outbound calls, local time (HH:MM-HH:MM); no call is ever started outside it."""
 
     retry_ladder: Ladder = _default("15m,1h,3h", parse_ladder)

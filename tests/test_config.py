@@ -199,6 +199,7 @@ def test_a_window_may_cross_midnight() -> None:
     ("variable", "value", "message"),
     [
         ("CALL_WINDOW", "7h-20h", "CALL_WINDOW '7h-20h': should be HH:MM-HH:MM"),
+        ("CALL_WINDOW", "20:00-08:00", "CALL_WINDOW '20:00-08:00': should end after it starts, within one day"),
         ("SMS_QUIET_HOURS", "21:00", "SMS_QUIET_HOURS '21:00': should be HH:MM-HH:MM"),
         ("RETRY_LADDER", "15m,1d", "RETRY_LADDER '15m,1d': '1d' should be a number followed by s, m or h"),
         ("RETRY_LADDER", " , ", "RETRY_LADDER ' , ': should list at least one wait"),
