@@ -241,3 +241,15 @@ def test_the_cli_prints_bad_settings_and_exits_2(monkeypatch: pytest.MonkeyPatch
     assert "CALL_WINDOW '7h-20h': should be HH:MM-HH:MM" in result.output
     assert "RETRY_LADDER 'soon'" in result.output
     assert "Traceback" not in result.output and not isinstance(result.exception, config.SettingsError)
+
+
+@pytest.mark.parametrize("entry", ["worker", "serve"])  # `python -m robocall.worker_main`, `python server.py`
+def test_entry_points_outside_the_group_also_exit_2(entry: str) -> None:
+    from robocall.commands.serve import serve
+    from robocall.worker_main import worker
+
+    command = {"worker": worker, "serve": serve}[entry]
+    result = CliRunner().invoke(command, [], env={"SMS_QUIET_HOURS": "late"})
+    reset_settings()
+    assert result.exit_code == 2
+    assert "SMS_QUIET_HOURS 'late': should be HH:MM-HH:MM" in result.output
