@@ -49,7 +49,7 @@ from sqlalchemy.engine import Engine
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from robocall.config import Settings, get_settings
+from robocall.config import Settings, TwilioGatewayConfig, get_settings
 from robocall.queues import SMS, queue_name
 from robocall.sms_models import CampaignStatus
 from sms.campaigns import (
@@ -63,7 +63,6 @@ from sms.campaigns import (
 from sms.context import SmsContext, context_from_settings
 from sms.fanout import enqueue_due
 from sms.gateways.base import Receipt
-from sms.gateways.twilio import webhook_url
 from sms.inbound import handle_inbound
 from sms.prepare import Template
 from sms.receipts import queue_receipts
@@ -211,12 +210,12 @@ async def _twilio_form(request: web.Request, hook: str) -> tuple[str, MultiDictP
     """(gateway, form) of a Twilio webhook whose X-Twilio-Signature holds; 404 / 403 otherwise."""
     gateway = request.match_info["gateway"]
     config = _context(request.app).gateway_config.get(gateway)
-    if not config or config.get("kind") != "twilio":
+    if not isinstance(config, TwilioGatewayConfig):
         raise web.HTTPNotFound(text="unknown Twilio gateway")
-    token = str(config.get("auth_token") or "")
+    token = config.auth_token
     signature = request.headers.get("X-Twilio-Signature", "")
     form = await request.post()
-    url = webhook_url(gateway, config, hook, _settings(request).public_base_url)  # what Twilio signed, not request.url
+    url = config.webhook_url(gateway, hook, _settings(request).public_base_url)  # what Twilio signed, not request.url
     try:
         valid = bool(token and signature and RequestValidator(token).validate(url, form, signature))
     except TypeError:  # a file field: not something Twilio signs

@@ -85,8 +85,7 @@ def setup() -> Setup | None:
     if flow is None:
         log.error("SMS_DECLARATION_FLOW=%s is not a loaded flow (flows check shows why)", settings.sms_declaration_flow)
         return None
-    keys = tuple(k.strip() for k in settings.sms_declaration_keys.split(",") if k.strip())
-    return Setup(flow, keys, settings.tzinfo)
+    return Setup(flow, settings.sms_declaration_keys, settings.tzinfo)
 
 
 def timeout() -> dt.timedelta:
