@@ -129,6 +129,18 @@ def parse_list(text: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in text.split(",") if item.strip())
 
 
+TTS_ENGINES = ("gtts", "espeak")
+
+
+def parse_engines(text: str) -> tuple[str, ...]:
+    """``gtts, espeak`` -> ("gtts", "espeak"): text-to-speech engines in the order they are tried."""
+    names = tuple(name.lower() for name in parse_list(text))
+    unknown = [name for name in names if name not in TTS_ENGINES]
+    if unknown:
+        raise ValueError(f"unknown text-to-speech engine {unknown[0]!r} (use gtts, espeak)")
+    return names
+
+
 DEFAULT_ROUTE = "default"
 
 
@@ -251,6 +263,7 @@ Counts = Annotated[dict[str, int], NoDecode, _from_text(parse_counts)]
 Pairs = Annotated[dict[str, str], NoDecode, _from_text(parse_pairs)]
 Routes = Annotated[dict[str, str], NoDecode, _from_text(parse_routes)]
 Words = Annotated[tuple[str, ...], NoDecode, _from_text(parse_list)]
+Engines = Annotated[tuple[str, ...], NoDecode, _from_text(parse_engines)]
 Gateways = Annotated[dict[str, GatewayConfig], NoDecode, _from_text(_json_object)]
 
 
@@ -286,7 +299,7 @@ class Settings(BaseSettings):
     audio_dir: Path = Path("audio")
     """Directory of recorded and synthesized audio prompts."""
 
-    audio_engine_order: str = "gtts,espeak"
+    audio_engine_order: Engines = _default("gtts,espeak", parse_engines)
     """Text-to-speech engines tried in order for a prompt with no recorded file (`audio/recorded/`, see audio/README.md): `gtts` (Google's Vietnamese voice, needs the network) and `espeak` (espeak-ng, offline). Empty: recordings only."""
 
     gtts_timeout: float = Field(default=3.0, gt=0, le=60)
@@ -298,7 +311,7 @@ class Settings(BaseSettings):
     gtts_rest_seconds: float = Field(default=300.0, ge=0)
     """After gTTS fails, seconds during which it is not tried again by the same process (a build or a call without network does not wait on every prompt)."""
 
-    espeak_voices: str = "vi=vi,en=en"
+    espeak_voices: Pairs = _default("vi=vi,en=en", parse_pairs)
     """espeak-ng voice per flow language (`vi`, `vi-vn-x-central`, `vi-vn-x-south`, ...); a language not listed uses its own code."""
 
     espeak_speed: int = Field(default=150, ge=80, le=450)
@@ -428,24 +441,6 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError(f"unknown log level {value!r}")
         return level
-
-    @field_validator("audio_engine_order")
-    @classmethod
-    def _check_audio_engines(cls, value: str) -> str:
-        names = [name.strip().lower() for name in value.split(",") if name.strip()]
-        unknown = [name for name in names if name not in {"gtts", "espeak"}]
-        if unknown:
-            raise ValueError(f"unknown text-to-speech engine {unknown[0]!r} (use gtts, espeak)")
-        return ",".join(names)
-
-    @property
-    def audio_engines(self) -> list[str]:
-        return [name for name in self.audio_engine_order.split(",") if name]
-
-    @property
-    def espeak_voice_map(self) -> dict[str, str]:
-        pairs = (part.partition("=") for part in self.espeak_voices.split(","))
-        return {language.strip(): voice.strip() for language, _, voice in pairs if voice.strip()}
 
     @model_validator(mode="after")
     def _check_routes(self) -> Settings:
