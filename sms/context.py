@@ -19,6 +19,7 @@ from robocall.config import (
     TwilioGatewayConfig,
     get_settings,
 )
+from robocall.conversations.sms_declaration import DeclarationRules
 from robocall.db import make_engine
 from robocall.queues import redis_connection
 from robocall.sms_routing import Router
@@ -42,6 +43,7 @@ class SmsContext:
     gateway_config: dict[str, GatewayConfig]
     prefix: str
     public_base_url: str
+    declarations: DeclarationRules
     _gateways: dict[str, Gateway] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -74,7 +76,7 @@ def build_gateway(name: str, config: GatewayConfig, ctx: SmsContext) -> Gateway:
         drain_receipts(ctx.engine, ctx.redis, ctx.prefix)
 
     def on_inbound(gateway: str, phone: str, text: str) -> None:
-        handle_inbound(ctx.engine, gateway, phone, text)
+        handle_inbound(ctx.engine, ctx.declarations, gateway, phone, text)
 
     match config:
         case SimGatewayConfig():
@@ -104,6 +106,7 @@ def context_from_settings(settings: Settings, engine: Engine | None = None) -> S
         gateway_config=settings.sms_gateways,
         prefix=settings.queue_prefix,
         public_base_url=settings.public_base_url,
+        declarations=DeclarationRules.from_settings(settings),
     )
 
 

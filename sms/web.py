@@ -201,7 +201,7 @@ async def inbound(request: web.Request) -> web.Response:
     if not isinstance(payload, dict) or not payload.get("from") or "text" not in payload:
         raise web.HTTPBadRequest(text='expected {"from": ..., "text": ...}')
     ctx = _context(request.app)
-    action = await _blocking(request)(handle_inbound, ctx.engine, request.match_info["gateway"],
+    action = await _blocking(request)(handle_inbound, ctx.engine, ctx.declarations, request.match_info["gateway"],
                                      str(payload["from"]), str(payload["text"]))
     return web.json_response({"action": action})
 
@@ -249,7 +249,7 @@ async def twilio_inbound(request: web.Request) -> web.Response:
     if not phone:
         raise web.HTTPBadRequest(text="From missing")
     ctx = _context(request.app)
-    await _blocking(request)(handle_inbound, ctx.engine, gateway, phone, str(form.get("Body", "")))
+    await _blocking(request)(handle_inbound, ctx.engine, ctx.declarations, gateway, phone, str(form.get("Body", "")))
     # Nothing to say back (Twilio answers STOP itself on long codes); TwiML from the library.
     return web.Response(text=str(MessagingResponse()), content_type="text/xml")
 
