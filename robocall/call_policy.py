@@ -9,7 +9,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from robocall.config import Settings
+from robocall.config import Settings, TimeWindow
 from robocall.models import CallState
 
 DEFAULT_MONITORING_DAYS = {"F1": 14, "F2": 7, "returnee": 14, "other": 14}
@@ -20,8 +20,7 @@ DEFAULT_FLOWS = {"F1": "f1_f2_followup", "F2": "f1_f2_followup", "returnee": "re
 @dataclass(frozen=True)
 class CallPolicy:
     monitoring_days: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_MONITORING_DAYS))
-    window_start: dt.time = dt.time(7, 30)
-    window_end: dt.time = dt.time(20, 30)
+    window: TimeWindow = TimeWindow(dt.time(7, 30), dt.time(20, 30))  # within one day (CALL_WINDOW)
     timezone: str = "Asia/Ho_Chi_Minh"
     # Wait before the next try after busy / no answer / failed / answering machine, in order.
     retry_ladder: tuple[dt.timedelta, ...] = (
@@ -47,13 +46,13 @@ class CallPolicy:
 
     def in_window(self, now: dt.datetime) -> bool:
         local = now.astimezone(self.tz).time()
-        return self.window_start <= local < self.window_end
+        return self.window.contains(local)
 
     def window_opens(self, day: dt.date) -> dt.datetime:
-        return dt.datetime.combine(day, self.window_start, self.tz).astimezone(dt.UTC)
+        return dt.datetime.combine(day, self.window.start, self.tz).astimezone(dt.UTC)
 
     def window_closes(self, day: dt.date) -> dt.datetime:
-        return dt.datetime.combine(day, self.window_end, self.tz).astimezone(dt.UTC)
+        return dt.datetime.combine(day, self.window.end, self.tz).astimezone(dt.UTC)
 
     def next_try(self, state: CallState, attempt_number: int, ended_at: dt.datetime) -> dt.datetime | None:
         """When to try again after attempt `attempt_number` ended in `state`, or None for no more today."""
@@ -64,35 +63,12 @@ class CallPolicy:
         return when if when < self.window_closes(self.local_day(ended_at)) else None
 
 
-def _pairs(text: str) -> dict[str, str]:
-    pairs = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"'{item}' should be NAME=VALUE")
-        pairs[key.strip()] = value.strip()
-    return pairs
-
-
-def _duration(text: str) -> dt.timedelta:
-    text = text.strip().lower()
-    units = {"s": "seconds", "m": "minutes", "h": "hours"}
-    if len(text) < 2 or text[-1] not in units or not text[:-1].replace(".", "", 1).isdigit():
-        raise ValueError(f"'{text}' should be a number followed by s, m or h (e.g. 15m)")
-    return dt.timedelta(**{units[text[-1]]: float(text[:-1])})
-
-
 def policy_from_settings(settings: Settings) -> CallPolicy:
-    start, sep, end = settings.call_window.partition("-")
-    if not sep:
-        raise ValueError(f"CALL_WINDOW '{settings.call_window}' should be HH:MM-HH:MM")
-    days = {**DEFAULT_MONITORING_DAYS, **{k: int(v) for k, v in _pairs(settings.monitoring_days).items()}}
     return CallPolicy(
-        monitoring_days=days,
-        window_start=dt.time.fromisoformat(start.strip()),
-        window_end=dt.time.fromisoformat(end.strip()),
+        monitoring_days={**DEFAULT_MONITORING_DAYS, **settings.monitoring_days},
+        window=settings.call_window,
         timezone=settings.timezone,
-        retry_ladder=tuple(_duration(step) for step in settings.retry_ladder.split(",") if step.strip()),
+        retry_ladder=settings.retry_ladder,
         daily_attempt_cap=settings.daily_attempt_cap,
         unreachable_days_to_escalate=settings.unreachable_days_to_escalate,
     )
@@ -100,4 +76,4 @@ def policy_from_settings(settings: Settings) -> CallPolicy:
 
 def caller_ids_from_settings(settings: Settings) -> tuple[tuple[str, str], ...]:
     """`default=` becomes the empty carrier, the dialer's fallback."""
-    return tuple(("" if k == "default" else k, v) for k, v in _pairs(settings.caller_ids).items())
+    return tuple(("" if k == "default" else k, v) for k, v in settings.caller_ids.items())

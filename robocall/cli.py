@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from robocall import __version__
+from robocall.commands import require_settings
 from robocall.commands.asterisk import asterisk
 from robocall.commands.audio import audio
 from robocall.commands.contacts import contacts
@@ -22,6 +23,7 @@ from sms.cli import sms
 @click.version_option(__version__, prog_name="robocall")
 def cli() -> None:
     """Robot calls and SMS for epidemic tracing (F1/F2 follow-up, returnees, hotline)."""
+    require_settings()  # parsed and checked once, before any command runs
     wire()
 
 

@@ -12,15 +12,19 @@ The table sits between the markers ``TABLE_START`` and ``TABLE_END``.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 TABLE_START = "<!-- settings-table:start -->"
 TABLE_END = "<!-- settings-table:end -->"
@@ -32,6 +36,235 @@ _DOC_DEFAULT = "doc_default"
 def default_database_url() -> str:
     """SQLite file ``var/robocall.db`` under the current directory."""
     return f"sqlite:///{Path.cwd() / 'var' / 'robocall.db'}"
+
+
+class SettingsError(ValueError):
+    """Settings that cannot be used; the message names each variable and what it should be."""
+
+
+# --- the small languages of the environment variables, parsed once at start-up ---------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TimeWindow:
+    """Local hours ``HH:MM-HH:MM``; the end is excluded, and a window may run past midnight (21:00-07:00)."""
+
+    start: dt.time
+    end: dt.time
+
+    @classmethod
+    def parse(cls, text: str) -> TimeWindow:
+        start, sep, end = text.partition("-")
+        try:
+            if not sep:
+                raise ValueError
+            return cls(dt.time.fromisoformat(start.strip()), dt.time.fromisoformat(end.strip()))
+        except ValueError:
+            raise ValueError("should be HH:MM-HH:MM") from None
+
+    def contains(self, local: dt.time) -> bool:
+        if self.start <= self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+
+def parse_day_window(text: str) -> TimeWindow:
+    """A window within one day: calls are placed between its start and its end on each local day."""
+    window = TimeWindow.parse(text)
+    if window.end <= window.start:
+        raise ValueError("should end after it starts, within one day (HH:MM-HH:MM)")
+    return window
+
+
+def parse_optional_window(text: str) -> TimeWindow | None:
+    """An empty text is no window at all."""
+    return TimeWindow.parse(text) if text.strip() else None
+
+
+def parse_pairs(text: str) -> dict[str, str]:
+    """``a=1, b=2`` -> {"a": "1", "b": "2"}."""
+    pairs = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ValueError(f"{item!r} should be NAME=VALUE")
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def parse_counts(text: str) -> dict[str, int]:
+    """``F1=14,F2=7`` -> {"F1": 14, "F2": 7}."""
+    counts = {}
+    for key, value in parse_pairs(text).items():
+        if not value.isdigit():
+            raise ValueError(f"{value!r} for {key} should be a whole number")
+        counts[key] = int(value)
+    return counts
+
+
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours"}
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """``15m`` -> 15 minutes (``s``, ``m`` or ``h``)."""
+    text = text.strip().lower()
+    if len(text) < 2 or text[-1] not in _UNITS or not text[:-1].replace(".", "", 1).isdigit():
+        raise ValueError(f"{text!r} should be a number followed by s, m or h (e.g. 15m)")
+    return dt.timedelta(**{_UNITS[text[-1]]: float(text[:-1])})
+
+
+def parse_ladder(text: str) -> tuple[dt.timedelta, ...]:
+    """``15m,1h,3h`` -> the waits in order; at least one."""
+    steps = tuple(parse_duration(step) for step in text.split(",") if step.strip())
+    if not steps:
+        raise ValueError("should list at least one wait, e.g. 15m,1h,3h")
+    return steps
+
+
+def parse_list(text: str) -> tuple[str, ...]:
+    """``1, 2`` -> ("1", "2"); empty items dropped."""
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
+TTS_ENGINES = ("gtts", "espeak")
+
+
+def parse_engines(text: str) -> tuple[str, ...]:
+    """``gtts, espeak`` -> ("gtts", "espeak"): text-to-speech engines in the order they are tried."""
+    names = tuple(name.lower() for name in parse_list(text))
+    unknown = [name for name in names if name not in TTS_ENGINES]
+    if unknown:
+        raise ValueError(f"unknown text-to-speech engine {unknown[0]!r} (use gtts, espeak)")
+    return names
+
+
+DEFAULT_ROUTE = "default"
+
+
+def parse_routes(text: str) -> dict[str, str]:
+    """``Viettel=a,default=b`` -> {"viettel": "a", "default": "b"} (carrier names case-insensitive)."""
+    routes: dict[str, str] = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        carrier, sep, gateway = item.partition("=")
+        if not sep or not gateway.strip():
+            raise ValueError(f"{item!r} is not carrier=gateway")
+        routes[carrier.strip().lower()] = gateway.strip()
+    return routes
+
+
+def resolve_routes(routes: dict[str, str], gateways: Iterable[str]) -> dict[str, str]:
+    """`routes` checked against the configured gateways, with the one gateway as default when none is named."""
+    known = set(gateways)
+    unknown = sorted(set(routes.values()) - known)
+    if unknown:
+        raise ValueError(f"SMS_ROUTES names gateways not in SMS_GATEWAYS: {', '.join(unknown)}")
+    if DEFAULT_ROUTE not in routes:
+        if len(known) != 1:
+            raise ValueError("SMS_ROUTES needs a default=... route when several gateways are configured")
+        routes = {**routes, DEFAULT_ROUTE: next(iter(known))}
+    return routes
+
+
+# --- SMS gateways: one model per kind, told apart by `kind` ------------------------------------------
+
+DEFAULT_RATE = 100.0
+
+
+class _Gateway(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    rate: float = Field(default=DEFAULT_RATE, gt=0)  # msg/s, shared by all workers
+
+
+class SimGatewayConfig(_Gateway):
+    kind: Literal["sim"]
+
+
+class SmppGatewayConfig(_Gateway):
+    kind: Literal["smpp"]
+    host: str
+    port: int
+    system_id: str = ""
+    password: str = ""
+    window: int = Field(default=50, ge=1)
+    submit_timeout: float = Field(default=30.0, gt=0)
+    enquire_link: float = Field(default=30.0, gt=0)
+
+
+class HttpGatewayConfig(_Gateway):
+    kind: Literal["http"]
+    url: str
+    format: Literal["json", "form"] = "json"
+    auth_header: str = "Authorization"
+    auth_value: str = ""
+    batch: int = Field(default=100, ge=1)
+    timeout: float = Field(default=10.0, gt=0)
+
+
+TWILIO_API = "https://api.twilio.com"
+
+
+class TwilioGatewayConfig(_Gateway):
+    kind: Literal["twilio"]
+    account_sid: str = ""
+    auth_token: str = ""
+    from_: str = Field(default="", alias="from")
+    messaging_service_sid: str = ""
+    status_callback: str = ""
+    inbound_url: str = ""
+    concurrency: int = Field(default=50, ge=1)
+    timeout: float = Field(default=10.0, gt=0)
+    api_base: str = TWILIO_API
+
+    def webhook_url(self, gateway: str, hook: str, public_base_url: str) -> str:
+        """The public URL Twilio posts `hook` ("status" or "inbound") to, and signs."""
+        chosen = self.status_callback if hook == "status" else self.inbound_url
+        return chosen or f"{public_base_url.rstrip('/')}/sms/twilio/{gateway}/{hook}"
+
+
+GatewayConfig = Annotated[
+    SimGatewayConfig | SmppGatewayConfig | HttpGatewayConfig | TwilioGatewayConfig, Field(discriminator="kind")
+]
+
+
+def _default_gateways() -> dict[str, SimGatewayConfig | SmppGatewayConfig | HttpGatewayConfig | TwilioGatewayConfig]:
+    return {"sim": SimGatewayConfig(kind="sim", rate=2000)}
+
+
+def _json_object(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"should be JSON ({exc})") from None
+
+
+# --- how a typed setting is read and shown -------------------------------------------------------
+
+T = TypeVar("T")
+
+
+def _from_text(parse: Callable[[str], Any]) -> BeforeValidator:
+    """Text (environment, .env) goes through `parse`; typed values (defaults, tests) are kept."""
+    return BeforeValidator(lambda value: parse(value) if isinstance(value, str) else value)
+
+
+def _default(text: str, parse: Callable[[str], T]) -> Any:
+    """A default written as the variable would be, parsed by the same function; shown as written."""
+    return Field(default_factory=lambda: parse(text), json_schema_extra={_DOC_DEFAULT: text})
+
+
+DayWindow = Annotated[TimeWindow, NoDecode, _from_text(parse_day_window)]
+OptionalWindow = Annotated[TimeWindow | None, NoDecode, _from_text(parse_optional_window)]
+Ladder = Annotated[tuple[dt.timedelta, ...], NoDecode, _from_text(parse_ladder)]
+Counts = Annotated[dict[str, int], NoDecode, _from_text(parse_counts)]
+Pairs = Annotated[dict[str, str], NoDecode, _from_text(parse_pairs)]
+Routes = Annotated[dict[str, str], NoDecode, _from_text(parse_routes)]
+Words = Annotated[tuple[str, ...], NoDecode, _from_text(parse_list)]
+Engines = Annotated[tuple[str, ...], NoDecode, _from_text(parse_engines)]
+Gateways = Annotated[dict[str, GatewayConfig], NoDecode, _from_text(_json_object)]
 
 
 class Settings(BaseSettings):
@@ -66,7 +299,7 @@ class Settings(BaseSettings):
     audio_dir: Path = Path("audio")
     """Directory of recorded and synthesized audio prompts."""
 
-    audio_engine_order: str = "gtts,espeak"
+    audio_engine_order: Engines = _default("gtts,espeak", parse_engines)
     """Text-to-speech engines tried in order for a prompt with no recorded file (`audio/recorded/`, see audio/README.md): `gtts` (Google's Vietnamese voice, needs the network) and `espeak` (espeak-ng, offline). Empty: recordings only."""
 
     gtts_timeout: float = Field(default=3.0, gt=0, le=60)
@@ -78,7 +311,7 @@ class Settings(BaseSettings):
     gtts_rest_seconds: float = Field(default=300.0, ge=0)
     """After gTTS fails, seconds during which it is not tried again by the same process (a build or a call without network does not wait on every prompt)."""
 
-    espeak_voices: str = "vi=vi,en=en"
+    espeak_voices: Pairs = _default("vi=vi,en=en", parse_pairs)
     """espeak-ng voice per flow language (`vi`, `vi-vn-x-central`, `vi-vn-x-south`, ...); a language not listed uses its own code."""
 
     espeak_speed: int = Field(default=150, ge=80, le=450)
@@ -90,16 +323,16 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     """Logging level: DEBUG, INFO, WARNING, ERROR or CRITICAL."""
 
-    call_window: str = "07:30-20:30"
+    call_window: DayWindow = _default("07:30-20:30", parse_day_window)
     """Daily window for outbound calls, local time (HH:MM-HH:MM); no call is ever started outside it."""
 
-    retry_ladder: str = "15m,1h,3h"
+    retry_ladder: Ladder = _default("15m,1h,3h", parse_ladder)
     """Waits before the next try after busy, no answer or failure, in order (`m` minutes, `h` hours)."""
 
     daily_attempt_cap: int = 4
     """Most call attempts to one contact in one day."""
 
-    monitoring_days: str = "F1=14,F2=7,returnee=14,other=14"
+    monitoring_days: Counts = _default("F1=14,F2=7,returnee=14,other=14", parse_counts)
     """Days of follow-up after the exposure (F1, F2) or return (returnee) date, per category."""
 
     unreachable_days_to_escalate: int = 2
@@ -111,7 +344,7 @@ class Settings(BaseSettings):
     calls_per_second: float = 5.0
     """Most new outbound calls started per second."""
 
-    caller_ids: str = ""
+    caller_ids: Pairs = _default("", parse_pairs)
     """Caller id per carrier, e.g. `Viettel=02343822001,Vinaphone=02343822002,default=02343822000` (people answer numbers on their own network more often)."""
 
     queue_prefix: str = "robocall"
@@ -123,14 +356,14 @@ class Settings(BaseSettings):
     sms_sender: str = "CDC"
     """Sender (source address) of outgoing SMS: a brand name registered with the carriers, or a number."""
 
-    sms_quiet_hours: str = "21:00-07:00"
+    sms_quiet_hours: OptionalWindow = _default("21:00-07:00", parse_optional_window)
     """Local hours (HH:MM-HH:MM) during which no campaign SMS is sent; messages wait until they end. Replies to one person (SMS declarations) and health notices after a call are not held back. Empty: none."""
 
-    sms_gateways: dict[str, dict[str, Any]] = Field(
-        default_factory=lambda: {"sim": {"kind": "sim", "rate": 2000}},
+    sms_gateways: Gateways = Field(
+        default_factory=_default_gateways,
         json_schema_extra={_DOC_DEFAULT: '{"sim": {"kind": "sim", "rate": 2000}}'},
     )
-    """SMS gateways as JSON: name -> {`kind`: `sim`, `smpp`, `http` or `twilio`, `rate` (msg/s, shared by all workers), and the kind's options: smpp `host`, `port`, `system_id`, `password`, `window`, `submit_timeout`, `enquire_link` (seconds, default 30); http `url`, `format` (`json`/`form`), `auth_header`, `auth_value`, `batch`, `timeout`; twilio `account_sid`, `auth_token`, `from` or `messaging_service_sid`, `status_callback`, `inbound_url`, `concurrency`, `timeout`, `api_base`}."""
+    """SMS gateways as JSON: name -> {`kind`: `sim`, `smpp`, `http` or `twilio`, `rate` (msg/s, shared by all workers), and the kind's options: smpp `host`, `port`, `system_id`, `password`, `window`, `submit_timeout`, `enquire_link` (seconds, default 30); http `url`, `format` (`json`/`form`), `auth_header`, `auth_value`, `batch`, `timeout`; twilio `account_sid`, `auth_token`, `from` or `messaging_service_sid`, `status_callback`, `inbound_url`, `concurrency`, `timeout`, `api_base`}; options left out take their defaults, unknown ones are refused."""
 
     asterisk_host: str = "127.0.0.1"
     """Asterisk server the dialer and the AGI service talk to over AMI (TELEPHONY_BACKEND=asterisk)."""
@@ -147,7 +380,7 @@ class Settings(BaseSettings):
     asterisk_channel_limit: int = Field(default=30, ge=1)
     """Most calls this Asterisk server may carry at once (its trunks' channels)."""
 
-    asterisk_servers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    asterisk_servers: dict[str, dict[str, Any]] = Field(default_factory=dict, json_schema_extra={_DOC_DEFAULT: "{}"})
     """Several Asterisk servers as JSON: name -> {`host`, `ami_port`, `ami_user`, `secret_env` (the variable holding its AMI secret, default ASTERISK_AMI_SECRET), `channel_limit`}; each call goes to the logged-in server with the most free channels. Empty: the one server of ASTERISK_HOST."""
 
     asterisk_dial_templates: str = "default=SIP/{national}@trunk"
@@ -168,7 +401,7 @@ class Settings(BaseSettings):
     asterisk_hotline_flows: str = "default=hotline"
     """Flow per number dialled in (DID) on the hotline, e.g. `19009095=hotline,default=hotline`."""
 
-    sms_routes: str = "default=sim"
+    sms_routes: Routes = _default("default=sim", parse_routes)
     """Gateway per carrier, e.g. `Viettel=viettel_smpp,Vinaphone=vnpt_http,default=sim` (carrier from the number's prefix, or the ported-number table)."""
 
     sms_batch_size: int = 1000
@@ -201,7 +434,7 @@ class Settings(BaseSettings):
     sms_declaration_flow: str = "hotline"
     """Flow that an SMS starting with `KB` runs as a dialogue by SMS: the same questions as on the phone, answered by replying with the key (or `có`/`không`, `37.5`, `05/08`); answers and escalations are recorded as for a hotline call."""
 
-    sms_declaration_keys: str = "1"
+    sms_declaration_keys: Words = _default("1", parse_list)
     """Keys fed to that flow before its first SMS question, to pass a voice menu (comma-separated; hotline: `1` = health declaration). Empty: the dialogue starts at the flow's start."""
 
     sms_declaration_timeout_minutes: int = Field(default=60, ge=1)
@@ -210,7 +443,9 @@ class Settings(BaseSettings):
     secret_key: str = ""
     """Secret that signs and encrypts dashboard session cookies (any long random string). Empty: a random key is made at start-up, so everyone is logged out when the server restarts."""
 
-    escalation_sla: str = "urgent=30,test=240,callback=240,watch=720,home_visit=720,report=1440,default=1440"
+    escalation_sla: Counts = _default(
+        "urgent=30,test=240,callback=240,watch=720,home_visit=720,report=1440,default=1440", parse_counts
+    )
     """Minutes within which an escalation of each level should be acknowledged; past it the dashboard shows it red (`default` for other levels)."""
 
     login_max_failures: int = 5
@@ -243,38 +478,48 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown log level {value!r}")
         return level
 
-    @field_validator("audio_engine_order")
-    @classmethod
-    def _check_audio_engines(cls, value: str) -> str:
-        names = [name.strip().lower() for name in value.split(",") if name.strip()]
-        unknown = [name for name in names if name not in {"gtts", "espeak"}]
-        if unknown:
-            raise ValueError(f"unknown text-to-speech engine {unknown[0]!r} (use gtts, espeak)")
-        return ",".join(names)
-
-    @property
-    def audio_engines(self) -> list[str]:
-        return [name for name in self.audio_engine_order.split(",") if name]
-
-    @property
-    def espeak_voice_map(self) -> dict[str, str]:
-        pairs = (part.partition("=") for part in self.espeak_voices.split(","))
-        return {language.strip(): voice.strip() for language, _, voice in pairs if voice.strip()}
+    @model_validator(mode="after")
+    def _check_routes(self) -> Settings:
+        self.sms_routes = resolve_routes(self.sms_routes, self.sms_gateways)
+        return self
 
     def sla_minutes(self, level: str) -> int:
         """Minutes to acknowledge an escalation of `level` (ESCALATION_SLA)."""
-        table = {k.strip(): int(v) for k, _, v in (p.partition("=") for p in self.escalation_sla.split(",")) if v}
-        return table.get(level, table.get("default", 1440))
+        return self.escalation_sla.get(level, self.escalation_sla.get("default", 1440))
 
     @property
     def tzinfo(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
 
+def describe_errors(error: ValidationError) -> str:
+    """One line per problem, naming the variable: ``CALL_WINDOW '7h-20h': should be HH:MM-HH:MM``."""
+    lines = []
+    for problem in error.errors(include_url=False):
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        loc = [str(part) for part in problem["loc"]]
+        if not loc:  # a check across variables: its message names them
+            lines.append(message)
+            continue
+        where = loc[0].upper() + (f" {'.'.join(loc[1:])}" if loc[1:] else "")
+        value = problem.get("input")
+        shown = f" {value!r}" if isinstance(value, str) and not loc[1:] else ""
+        lines.append(f"{where}{shown}: {message}")
+    return "\n".join(lines)
+
+
+def load_settings() -> Settings:
+    """Settings from the environment and .env; :class:`SettingsError` with a readable message if unusable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError(describe_errors(exc)) from None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings, read once. Tests call :func:`reset_settings`."""
-    return Settings()
+    return load_settings()
 
 
 def reset_settings() -> None:

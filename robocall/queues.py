@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from redis import Redis
@@ -25,7 +26,14 @@ def queue_name(name: str) -> str:
 
 
 def redis_connection() -> Redis:
-    return Redis.from_url(get_settings().redis_url)
+    """The process's Redis client for REDIS_URL: one connection pool shared by the queues, the SMS
+    context and the outbox's sender (redis-py clients are thread-safe and reset their pool after a fork)."""
+    return _client(get_settings().redis_url)
+
+
+@lru_cache(maxsize=4)
+def _client(url: str) -> Redis:
+    return Redis.from_url(url)
 
 
 def queue(name: str, connection: Redis | None = None) -> Queue:

@@ -1,4 +1,4 @@
-"""SMS text: Unicode NFC, the Vietnamese accent stripper, and encoding/segment counts (smsutil).
+"""Text: Unicode NFC, the Vietnamese accent stripper and folding, and SMS encoding/segment counts (smsutil).
 
 GSM 03.38 (GSM-7) lacks most Vietnamese letters, so text with diacritics goes as
 UCS-2: 70 characters in one SMS, 67 per part once concatenated (the UDH takes 6
@@ -62,6 +62,15 @@ def strip_accents(text: str) -> str:
     if text.isascii():
         return text
     return nfc(nfc(text).translate(_STRIPPED))
+
+
+_NOT_ALNUM = re.compile(r"[^a-z0-9]")
+
+
+def fold(text: str) -> str:
+    """Lowercase ASCII letters and digits only: ``"Chợ Bình Điền"`` -> ``"chobinhdien"`` (what headers,
+    place names and category values are compared by)."""
+    return _NOT_ALNUM.sub("", strip_accents(text).lower())
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 from rq import SimpleWorker, Worker
 
+from robocall.commands import require_settings
 from robocall.config import get_settings
 from robocall.gc_tuning import freeze_startup_objects
 from robocall.logging_setup import configure_logging
@@ -87,6 +88,7 @@ def stop_workers(processes: Sequence[subprocess.Popen[bytes]], patience: float =
 @click.option("--fork", is_flag=True, help="Fork a process per job (RQ's default Worker) instead of running in process.")
 def worker(queues: tuple[str, ...], burst: bool, fork: bool) -> None:
     """Run an RQ worker for the dialer and calls."""
+    require_settings()  # `python -m robocall.worker_main` does not pass through the group
     run_worker(queues or ALL, burst=burst, fork=fork)
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from robocall.models import utcnow
 from robocall.optouts import opted_out_numbers
+from robocall.sms_figures import counts_by_carrier, counts_by_state
 from robocall.sms_models import (
     FINAL_STATES,
     CampaignKind,
@@ -300,15 +301,9 @@ class CampaignFigures:
 def figures(engine: Engine, campaign_id: int) -> CampaignFigures:
     campaign = get_campaign(engine, campaign_id)
     with engine.connect() as connection:
-        rows = connection.execute(select(SmsMessage.carrier, SmsMessage.state, func.count()).where(
-            SmsMessage.campaign_id == campaign_id).group_by(SmsMessage.carrier, SmsMessage.state)).all()
-    by_state: Counter[str] = Counter()
-    by_carrier: dict[str, dict[str, int]] = {}
-    for carrier, state, count in rows:
-        by_state[state] += count
-        by_carrier.setdefault(carrier or "unknown", {})[state] = count
+        by_carrier = counts_by_carrier(connection, campaign_id)
     return CampaignFigures(campaign_id, campaign.status, campaign.recipients, campaign.invalid,
-                           campaign.duplicates, campaign.opted_out, dict(by_state), by_carrier)
+                           campaign.duplicates, campaign.opted_out, counts_by_state(by_carrier), by_carrier)
 
 
 def list_campaigns(engine: Engine) -> list[SmsCampaign]:

@@ -10,21 +10,28 @@ from typing import Any
 from redis import Redis
 from sqlalchemy.engine import Engine
 
-from robocall.config import Settings, get_settings
+from robocall.config import (
+    GatewayConfig,
+    HttpGatewayConfig,
+    Settings,
+    SimGatewayConfig,
+    SmppGatewayConfig,
+    TwilioGatewayConfig,
+    get_settings,
+)
+from robocall.conversations.sms_declaration import DeclarationRules
 from robocall.db import make_engine
 from robocall.queues import redis_connection
-from robocall.sms_routing import Router, parse_routes
+from robocall.sms_routing import Router
 from sms.gateways.base import Gateway
 from sms.gateways.http import HttpGateway
 from sms.gateways.sim import SimGateway
 from sms.gateways.smpp import SmppGateway
-from sms.gateways.twilio import TWILIO_API, TwilioGateway, webhook_url
+from sms.gateways.twilio import TwilioGateway
 from sms.inbound import handle_inbound
 from sms.policy import SmsPolicy, policy_from_settings
 from sms.receipts import drain_receipts, queue_receipts
 from sms.throttle import Breaker, Pace
-
-DEFAULT_RATE = 100.0
 
 
 @dataclass
@@ -33,8 +40,10 @@ class SmsContext:
     redis: Redis
     policy: SmsPolicy
     router: Router
-    gateway_config: dict[str, dict[str, Any]]
+    gateway_config: dict[str, GatewayConfig]
     prefix: str
+    public_base_url: str
+    declarations: DeclarationRules
     _gateways: dict[str, Gateway] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -45,7 +54,7 @@ class SmsContext:
             return self._gateways[name]
 
     def pace(self, name: str) -> Pace:
-        return Pace(self.redis, name, float(self.gateway_config[name].get("rate", DEFAULT_RATE)))
+        return Pace(self.redis, name, self.gateway_config[name].rate)
 
     def breaker(self, name: str) -> Breaker:
         return Breaker(self.redis, name, self.policy.circuit_failures, self.policy.circuit_seconds)
@@ -59,7 +68,7 @@ class SmsContext:
         self._gateways.clear()
 
 
-def build_gateway(name: str, config: dict[str, Any], ctx: SmsContext) -> Gateway:
+def build_gateway(name: str, config: GatewayConfig, ctx: SmsContext) -> Gateway:
     def on_receipts(gateway: str, receipts: list[Any]) -> None:
         queue_receipts(ctx.redis, ctx.prefix, gateway, receipts)
 
@@ -67,41 +76,37 @@ def build_gateway(name: str, config: dict[str, Any], ctx: SmsContext) -> Gateway
         drain_receipts(ctx.engine, ctx.redis, ctx.prefix)
 
     def on_inbound(gateway: str, phone: str, text: str) -> None:
-        handle_inbound(ctx.engine, gateway, phone, text)
+        handle_inbound(ctx.engine, ctx.declarations, gateway, phone, text)
 
-    kind = config.get("kind")
-    if kind == "sim":
-        return SimGateway(name, on_receipts)
-    if kind == "smpp":
-        return SmppGateway(name, config["host"], int(config["port"]), config.get("system_id", ""),
-                           config.get("password", ""), window=int(config.get("window", 50)),
-                           submit_timeout=float(config.get("submit_timeout", 30)),
-                           enquire_seconds=float(config.get("enquire_link", 30)),
-                           on_receipts=on_receipts, on_inbound=on_inbound, on_idle=on_idle)
-    if kind == "http":
-        return HttpGateway(name, config["url"], format=config.get("format", "json"),
-                           auth_header=config.get("auth_header", "Authorization"),
-                           auth_value=config.get("auth_value", ""), batch=int(config.get("batch", 100)),
-                           timeout=float(config.get("timeout", 10)))
-    if kind == "twilio":
-        return TwilioGateway(name, config.get("account_sid", ""), config.get("auth_token", ""),
-                             from_=config.get("from", ""),
-                             messaging_service_sid=config.get("messaging_service_sid", ""),
-                             status_callback=webhook_url(name, config, "status", get_settings().public_base_url),
-                             api_base=config.get("api_base", TWILIO_API),
-                             concurrency=int(config.get("concurrency", 50)),
-                             timeout=float(config.get("timeout", 10)))
-    raise ValueError(f"SMS gateway {name}: unknown kind {kind!r} (sim, smpp, http, twilio)")
+    match config:
+        case SimGatewayConfig():
+            return SimGateway(name, on_receipts)
+        case SmppGatewayConfig():
+            return SmppGateway(name, config.host, config.port, config.system_id, config.password,
+                               window=config.window, submit_timeout=config.submit_timeout,
+                               enquire_seconds=config.enquire_link,
+                               on_receipts=on_receipts, on_inbound=on_inbound, on_idle=on_idle)
+        case HttpGatewayConfig():
+            return HttpGateway(name, config.url, format=config.format, auth_header=config.auth_header,
+                               auth_value=config.auth_value, batch=config.batch, timeout=config.timeout)
+        case TwilioGatewayConfig():
+            return TwilioGateway(name, config.account_sid, config.auth_token, from_=config.from_,
+                                 messaging_service_sid=config.messaging_service_sid,
+                                 status_callback=config.webhook_url(name, "status", ctx.public_base_url),
+                                 api_base=config.api_base, concurrency=config.concurrency, timeout=config.timeout)
 
 
 def context_from_settings(settings: Settings, engine: Engine | None = None) -> SmsContext:
+    """The one way a process builds its SMS context (worker, web server, `robocall sms`)."""
     return SmsContext(
         engine=engine or make_engine(settings.database_url),
         redis=redis_connection(),
         policy=policy_from_settings(settings),
-        router=Router(parse_routes(settings.sms_routes), settings.sms_gateways),
+        router=Router.from_settings(settings),
         gateway_config=settings.sms_gateways,
         prefix=settings.queue_prefix,
+        public_base_url=settings.public_base_url,
+        declarations=DeclarationRules.from_settings(settings),
     )
 
 

@@ -259,7 +259,7 @@ def run_forever(ctx: SmsContext, every: float = 1.0, rounds: int | None = None) 
         now = utcnow()
         start_due_campaigns(ctx.engine, now)
         ctx.drain_receipts()
-        expire_dialogues(ctx.engine, now)
+        expire_dialogues(ctx.engine, ctx.declarations, now)
         with ctx.engine.connect() as connection:
             running = connection.execute(select(SmsCampaign.id, SmsCampaign.kind).where(
                 SmsCampaign.status == CampaignStatus.RUNNING)).all()

@@ -59,7 +59,8 @@ def is_opt_out(word: str, text: str) -> bool:
     return word in OPT_OUT_WORDS and not (word == "DUNG" and first.startswith("đ"))
 
 
-def handle_inbound(engine: Engine, gateway: str, phone: str, text: str, now: dt.datetime | None = None) -> str:
+def handle_inbound(engine: Engine, declarations: declaration.DeclarationRules, gateway: str, phone: str, text: str,
+                   now: dt.datetime | None = None) -> str:
     """Record an SMS from `phone` (received at `now`, default: now) and act on it; returns the action taken."""
     try:
         number, reachable = normalize(phone).e164, True
@@ -71,7 +72,7 @@ def handle_inbound(engine: Engine, gateway: str, phone: str, text: str, now: dt.
             inbound = SmsInbound(phone=number, text=text[:1000], gateway=gateway, action="none", received_at=now)
             db.add(inbound)
             db.flush()  # first: on SQLite this takes the write lock, so one number's messages go one at a time
-            inbound.action = _act(db, gateway, number, reachable, text, now)
+            inbound.action = _act(db, declarations, gateway, number, reachable, text, now)
             action = inbound.action
             db.commit()  # then the replies are queued (robocall/conversations/outbox.py)
     except Exception:  # a bug or a database error must not lose what the person wrote
@@ -84,20 +85,21 @@ def handle_inbound(engine: Engine, gateway: str, phone: str, text: str, now: dt.
     return action
 
 
-def _act(db: DbSession, gateway: str, number: str, reachable: bool, text: str, now: dt.datetime) -> str:
+def _act(db: DbSession, rules: declaration.DeclarationRules, gateway: str, number: str, reachable: bool, text: str,
+         now: dt.datetime) -> str:
     word = keyword(text)
-    dialogue = declaration.open_dialogue(db, number, now) if reachable else None
+    dialogue = declaration.open_dialogue(db, rules, number, now) if reachable else None
     if is_opt_out(word, text):
         _opt_out(db, number, word, now)
         if dialogue is not None:
-            declaration.close(db, dialogue, now, "opt_out")
+            declaration.close(db, rules, dialogue, now, "opt_out")
         return "opt_out"
     if word in DECLARATION_WORDS:
         if not reachable:
             return declaration.UNAVAILABLE  # no number to answer to
-        return declaration.start(db, number, gateway, text, now, restart=dialogue)
+        return declaration.start(db, rules, number, gateway, text, now, restart=dialogue)
     if dialogue is not None:
-        return declaration.answer(db, dialogue, text, now)
+        return declaration.answer(db, rules, dialogue, text, now)
     return "none"
 
 

@@ -6,38 +6,28 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from robocall.config import Settings
+from robocall.config import Settings, TimeWindow, parse_optional_window
 
 
 @dataclass(frozen=True)
 class QuietHours:
-    start: dt.time | None
-    end: dt.time | None
+    window: TimeWindow | None  # None: never quiet
     tz: ZoneInfo
 
     @classmethod
     def parse(cls, spec: str, tz: ZoneInfo) -> QuietHours:
-        if not spec.strip():
-            return cls(None, None, tz)
-        start, sep, end = spec.partition("-")
-        if not sep:
-            raise ValueError(f"SMS_QUIET_HOURS {spec!r} is not HH:MM-HH:MM")
-        return cls(dt.time.fromisoformat(start.strip()), dt.time.fromisoformat(end.strip()), tz)
+        """SMS_QUIET_HOURS as written (``21:00-07:00``; empty: none)."""
+        return cls(parse_optional_window(spec), tz)
 
     def quiet(self, at: dt.datetime) -> bool:
-        if self.start is None or self.end is None:
-            return False
-        local = at.astimezone(self.tz).time()
-        if self.start <= self.end:
-            return self.start <= local < self.end
-        return local >= self.start or local < self.end  # across midnight: 21:00-07:00
+        return self.window is not None and self.window.contains(at.astimezone(self.tz).time())
 
     def ends_after(self, at: dt.datetime) -> dt.datetime:
         """The first moment at or after `at` outside quiet hours."""
-        if not self.quiet(at) or self.end is None:
+        if self.window is None or not self.quiet(at):
             return at
         local = at.astimezone(self.tz)
-        end = dt.datetime.combine(local.date(), self.end, self.tz)
+        end = dt.datetime.combine(local.date(), self.window.end, self.tz)
         if end <= local:
             end += dt.timedelta(days=1)
         return end.astimezone(dt.UTC)
@@ -62,7 +52,7 @@ class SmsPolicy:
 def policy_from_settings(settings: Settings) -> SmsPolicy:
     return SmsPolicy(
         sender=settings.sms_sender,
-        quiet_hours=QuietHours.parse(settings.sms_quiet_hours, settings.tzinfo),
+        quiet_hours=QuietHours(settings.sms_quiet_hours, settings.tzinfo),
         batch_size=settings.sms_batch_size,
         max_attempts=settings.sms_max_attempts,
         retry_seconds=settings.sms_retry_seconds,

@@ -32,19 +32,18 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import itertools
 import logging
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
 
-from robocall.contacts.importer import HEADER_ALIASES, fold
+from robocall.contacts.importer import HEADER_ALIASES
 from robocall.phones import InvalidPhone, normalize
-from sms.recipients import Recipient, RecipientsError
+from robocall.tabular import header_key, match_columns, parse_column_options
+from robocall.text import fold
+from sms.recipients import Recipient, RecipientsError, open_list
 
 log = logging.getLogger(__name__)
 
@@ -53,40 +52,24 @@ TEMPLATE_FIELDS = ("place", "seen_at", "seen_time", "seen_date")
 TIME_FORMATS = "YYYY-MM-DD HH:MM or DD/MM/YYYY HH:MM"
 
 _ALIASES: dict[str, frozenset[str]] = {
-    "phone": HEADER_ALIASES["phone"] | {fold(a) for a in (
+    "phone": HEADER_ALIASES["phone"] | {header_key(a) for a in (
         "MSISDN", "ISDN", "Số thuê bao", "Thuê bao", "Số TB", "subscriber", "subscriber number")},
-    "cell": frozenset(fold(a) for a in (
+    "cell": frozenset(header_key(a) for a in (
         "cell_id", "cell id", "cell", "CI", "CGI", "lac_ci", "Mã trạm", "Mã cell", "Trạm", "BTS", "site_id")),
-    "place": frozenset(fold(a) for a in (
+    "place": frozenset(header_key(a) for a in (
         "place", "place name", "Địa điểm", "Tên địa điểm", "location", "Vị trí", "venue", "Tên trạm")),
-    "time": frozenset(fold(a) for a in (
+    "time": frozenset(header_key(a) for a in (
         "time", "Thời gian", "Thời điểm", "Ngày giờ", "seen_at", "seen at", "timestamp", "datetime",
         "date_time", "event_time")),
 }
-_DELIMITERS = ",;\t|"
 _BAD_TIME_LIMIT = 100  # unreadable times before any readable one: the column is wrong, stop
 _CACHE_LIMIT = 100_000  # distinct cell/place values remembered
 _SAMPLES = 5
 
 
-def place_key(text: str) -> str:
-    """Case, accents, spaces and punctuation away (brackets kept: "(khu A)" and "(khu B)" differ)."""
-    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    return re.sub(r"[^a-z0-9]", "", "".join(c for c in decomposed if not unicodedata.combining(c)).lower())
-
-
 def parse_columns(options: Iterable[str]) -> dict[str, str]:
     """``FIELD=HEADER`` options (``time=Thời điểm``) as {field: header}."""
-    chosen: dict[str, str] = {}
-    for option in options:
-        name, sep, header = option.partition("=")
-        name = name.strip().lower()
-        if not sep or not header.strip():
-            raise RecipientsError(f"expected FIELD=HEADER, got {option!r}")
-        if name not in COLUMN_FIELDS:
-            raise RecipientsError(f"unknown field {name!r} (fields: {', '.join(COLUMN_FIELDS)})")
-        chosen[name] = header.strip()
-    return chosen
+    return parse_column_options(options, COLUMN_FIELDS, RecipientsError)
 
 
 # --- times -----------------------------------------------------------------------
@@ -170,26 +153,9 @@ class SeenColumns:
 
 def find_columns(headers: list[str], chosen: dict[str, str] | None = None) -> SeenColumns:
     """The column of each field: named ones first, then by known headers."""
-    chosen = chosen or {}
-    keys = [fold(h) for h in headers]
+    found = match_columns(headers, COLUMN_FIELDS, _ALIASES, chosen or {}, error=RecipientsError)
+    index = {name: columns[0] for name, columns in found.items()}
     shown = ", ".join(repr(h) for h in headers if h.strip()) or "none"
-    index: dict[str, int] = {}
-    for name, header in chosen.items():
-        found = [i for i, key in enumerate(keys) if key == fold(header)]
-        if not found:
-            raise RecipientsError(f"no column {header!r} (for {name}) in the header; the headers are: {shown}")
-        if len(found) > 1:
-            raise RecipientsError(f"several columns are headed {header!r} (for {name}): rename one")
-        index[name] = found[0]
-    for name in COLUMN_FIELDS:
-        if name in index:
-            continue
-        found = [i for i, key in enumerate(keys) if key in _ALIASES[name] and i not in index.values()]
-        if len(found) > 1:
-            both = " and ".join(repr(headers[i]) for i in found)
-            raise RecipientsError(f"several columns could be the {name}: {both}; choose one with --column {name}=HEADER")
-        if found:
-            index[name] = found[0]
     if "phone" not in index:
         raise RecipientsError(f"no subscriber number column (MSISDN, Số thuê bao, phone...) among {shown};"
                               " name it with --column phone=HEADER")
@@ -237,7 +203,7 @@ class _Places:
         self.names: list[str] = []
         self.keys: dict[str, int] = {}
         for place in places:
-            key = place_key(place)
+            key = fold(place)
             if not key:
                 raise RecipientsError(f"place {place!r} has no letters or digits")
             if key not in self.keys:
@@ -250,7 +216,7 @@ class _Places:
     def index(self, value: str) -> int:
         hit = self._cache.get(value)
         if hit is None:
-            hit = self.keys.get(place_key(value), -1)
+            hit = self.keys.get(fold(value), -1)
             if len(self._cache) < _CACHE_LIMIT:
                 self._cache[value] = hit
         return hit
@@ -289,24 +255,6 @@ class Trace:
         return f"seen at {', '.join(self.places)} {self.window.describe(self.tz)} ({self.path.name})"
 
 
-def _open(path: Path) -> tuple[Iterator[list[str]], list[str], TextIO]:
-    try:
-        handle = path.open(newline="", encoding="utf-8-sig")
-    except OSError as exc:
-        raise RecipientsError(f"cannot open {path}: {exc.strerror}") from None
-    try:
-        first = handle.readline()
-    except UnicodeDecodeError:
-        handle.close()
-        raise RecipientsError(f"{path.name} is not UTF-8 text: save it as CSV UTF-8") from None
-    if not first.strip():
-        handle.close()
-        raise RecipientsError(f"{path.name} is empty")
-    delimiter = max(_DELIMITERS, key=first.count)
-    reader = csv.reader(itertools.chain([first], handle), delimiter=delimiter)
-    return reader, next(reader), handle
-
-
 def trace(path: str | Path, places: Iterable[str], window: Window, *, columns: dict[str, str] | None = None,
           tz: dt.tzinfo) -> Trace:
     """Read the export once; keep the people seen at a wanted place within the window."""
@@ -315,8 +263,7 @@ def trace(path: str | Path, places: Iterable[str], window: Window, *, columns: d
     result = Trace(path, wanted.names, window, tz)
     stats, people = result.stats, result.people
     start, end = window.start.timestamp(), window.end.timestamp()
-    reader, header, handle = _open(path)
-    with handle:
+    with open_list(path) as (header, reader):
         cols = find_columns(header, columns)
         cell_at, place_at, phone_at, time_at = cols.cell, cols.place, cols.phone, cols.time
         width = max(i for i in (cell_at, place_at, phone_at, time_at) if i is not None) + 1
@@ -375,8 +322,6 @@ def trace(path: str | Path, places: Iterable[str], window: Window, *, columns: d
                 known = people.get(number)
                 if known is None or seen < known[0]:
                     people[number] = (int(seen), index, row)
-        except UnicodeDecodeError:
-            raise RecipientsError(f"{path.name}: not UTF-8 text after row {row}; save it as CSV UTF-8") from None
         except csv.Error as exc:
             raise RecipientsError(f"{path.name} row {row + 1}: {exc}") from None
     stats.people = len(people)

@@ -1,4 +1,4 @@
-"""Where a campaign's recipients come from: a CSV file (streamed row by row) or the contacts table
+"""Where a campaign's recipients come from: a list (robocall.tabular, streamed row by row) or the contacts table
 (a carrier's rapid-trace export is sms/rapidtrace.py).
 
 A recipient is the raw phone value plus the fields its template may use: the
@@ -10,22 +10,24 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import BinaryIO, NamedTuple
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from robocall.contacts.importer import HEADER_ALIASES, fold
+from robocall.contacts.importer import HEADER_ALIASES
 from robocall.models import Contact
+from robocall.tabular import TableError, header_key, open_table
 from robocall.text import strip_accents
 
 _PHONE_HEADERS = HEADER_ALIASES["phone"]
 
 
-class RecipientsError(ValueError):
+class RecipientsError(TableError):
     """The list can't be read at all (no phone column, unknown filter...)."""
 
 
@@ -39,59 +41,50 @@ class Recipient(NamedTuple):  # one per row of a list (a NamedTuple: 4x cheaper 
 
 
 def csv_recipients(path: str | Path, phone_column: str | None = None) -> Iterator[Recipient]:
-    """Rows of a CSV file with a header row; the phone column is found by its header
+    """Rows of a list with a header row (CSV UTF-8, or XLSX); the phone column is found by its header
     ("Số điện thoại", "SĐT", "phone"...) unless named.  Field names are the headers
     folded to ASCII (``Họ và tên`` -> ``ho_va_ten``) and the plain header too."""
     path = Path(path)
-    with _open(path) as handle:
-        reader = csv.reader(_utf8_lines(handle, path))
-        header = next(reader, None)
-        if header is None:
-            raise RecipientsError(f"{path} is empty")
+    with open_list(path) as (header, reader):
         index = _phone_index(header, phone_column)
         names = [_field_name(h) for h in header]
-        for line, cells in enumerate(reader, start=2):
-            if not any(c.strip() for c in cells):
-                continue
-            raw = cells[index] if index < len(cells) else ""
-            yield Recipient(line, raw, dict(zip(names, cells)))
-
-
-def _open(path: Path) -> BinaryIO:
-    try:
-        return path.open("rb")
-    except OSError as exc:
-        raise RecipientsError(f"cannot open {path}: {exc.strerror}") from None
-
-
-def _utf8_lines(handle: BinaryIO, path: Path) -> Iterator[str]:
-    """The file's lines as text, decoded one by one so that a line that is not UTF-8 is named exactly
-    (the rows before it have been read and kept)."""
-    for number, raw in enumerate(handle, start=1):
+        line = 1
         try:
-            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
-        except UnicodeDecodeError:
-            raise RecipientsError(f"{path}: line {number} is not UTF-8 text (save the list as \"CSV UTF-8\")"
-                                  ) from None
+            for line, cells in enumerate(reader, start=2):
+                if not any(c.strip() for c in cells):
+                    continue
+                raw = cells[index] if index < len(cells) else ""
+                yield Recipient(line, raw, dict(zip(names, cells)))
+        except csv.Error as exc:
+            raise RecipientsError(f"{path}: row {line + 1} can't be read: {exc}") from None
 
 
 def csv_fields(path: str | Path) -> list[str]:
     """Template field names the file offers (its headers, folded), read from the header only."""
-    path = Path(path)
-    with _open(path) as handle:  # the header's line only: a bad line further down is for the reading to name
-        header = next(csv.reader(_utf8_lines(handle, path)), None) or []
-    return [_field_name(h) for h in header]
+    with open_list(Path(path)) as (header, _):  # a bad line further down is for the reading to name
+        return [_field_name(h) for h in header]
+
+
+@contextmanager
+def open_list(path: Path) -> Iterator[tuple[list[str], Iterator[list[str]]]]:
+    """A list or a carrier's export, each line decoded on its own (robocall.tabular): its header row and
+    the rows after it."""
+    with open_table(path, strict_utf8=True, error=RecipientsError) as table:
+        header = next(table.records, None)
+        if header is None:
+            raise RecipientsError(f"{path.name} is empty")
+        yield header, table.records
 
 
 def _phone_index(header: list[str], phone_column: str | None) -> int:
     if phone_column is not None:
-        wanted = fold(phone_column)
+        wanted = header_key(phone_column)
         for i, h in enumerate(header):
-            if fold(h) == wanted:
+            if header_key(h) == wanted:
                 return i
         raise RecipientsError(f"no column {phone_column!r} in the header")
     for i, h in enumerate(header):
-        if fold(h) in _PHONE_HEADERS:
+        if header_key(h) in _PHONE_HEADERS:
             return i
     raise RecipientsError("no phone column found (name it with --phone-column)")
 

@@ -22,6 +22,12 @@ The campaign API takes ``Authorization: Bearer SMS_API_TOKEN`` (off when unset):
 ``GET  /api/sms/campaigns`` · ``GET /api/sms/campaigns/{id}`` ·
 ``POST /api/sms/campaigns`` ``{"text": "...", "contacts": "category=F1" | "phones": [...], "strip_accents": false, "at": "2021-08-12T08:00+07:00", "dry_run": false}`` ·
 ``POST /api/sms/campaigns/{id}/pause|resume|cancel``
+
+Both are aiohttp sub-apps (`sms_apps`), mounted under ``/sms/`` and ``/api/sms/`` by the server
+(robocall/web/app.py, which lends them its database engine and its pool of threads) or by
+`add_sms_routes` on an app of their own (tests, the benchmark).  They share one `SmsContext`
+(database, Redis, gateway settings), opened at start-up and closed at clean-up.  No cookie is
+involved, so the dashboard's session and CSRF guards do not apply to them.
 """
 
 from __future__ import annotations
@@ -31,16 +37,19 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from aiohttp import web
 from multidict import MultiDictProxy
 from rq import Queue
+from sqlalchemy.engine import Engine
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from robocall.config import get_settings
+from robocall.config import Settings, TwilioGatewayConfig, get_settings
 from robocall.queues import SMS, queue_name
 from robocall.sms_models import CampaignStatus
 from sms.campaigns import (
@@ -54,7 +63,6 @@ from sms.campaigns import (
 from sms.context import SmsContext, context_from_settings
 from sms.fanout import enqueue_due
 from sms.gateways.base import Receipt
-from sms.gateways.twilio import webhook_url
 from sms.inbound import handle_inbound
 from sms.prepare import Template
 from sms.receipts import queue_receipts
@@ -66,35 +74,79 @@ from sms.recipients import (
     contact_recipients,
 )
 
-SMS_CONTEXT = web.AppKey("sms_context", dict)  # {"ctx": SmsContext}, filled at start-up
+SMS_CALLBACKS_PREFIX = "/sms/"
+SMS_API_PREFIX = "/api/sms/"
 _STATUSES = {"delivered", "failed", "expired"}
+
+# `await run_blocking(fn, *args)`: fn(*args) off the event loop (database, Redis).
+RunBlocking = Callable[..., Awaitable[Any]]
+
+
+@dataclass
+class _Shared:
+    """What both sub-apps use; the context is made at start-up (settings may change until the app runs)."""
+    settings: Settings | None
+    engine: Callable[[], Engine] | None  # the host's engine, asked for at start-up; None: one of our own
+    run_blocking: RunBlocking
+    ctx: SmsContext | None = None
+
+    async def lifespan(self, _app: web.Application) -> AsyncIterator[None]:
+        settings = self.settings or get_settings()
+        self.ctx = ctx = context_from_settings(settings, engine=self.engine() if self.engine else None)
+        try:
+            yield
+        finally:
+            self.ctx = None
+            ctx.close()  # gateways, should a route have built one
+            ctx.redis.close()
+            if self.engine is None:
+                ctx.engine.dispose()
+
+
+SHARED = web.AppKey("sms_shared", _Shared)
+
+
+def sms_apps(*, settings: Settings | None = None, engine: Callable[[], Engine] | None = None,
+             run_blocking: RunBlocking | None = None) -> tuple[web.Application, web.Application]:
+    """(carrier callbacks, campaign API): two sub-apps for SMS_CALLBACKS_PREFIX and SMS_API_PREFIX.
+
+    `engine` gives the host's database engine at start-up (default: the sub-apps open their own);
+    `run_blocking` is the host's way of running blocking work (default: asyncio.to_thread).
+    """
+    shared = _Shared(settings, engine, run_blocking or asyncio.to_thread)
+    callbacks, api = web.Application(), web.Application()
+    callbacks[SHARED] = api[SHARED] = shared
+    callbacks.cleanup_ctx.append(shared.lifespan)  # one context for both, opened with the first
+    callbacks.router.add_post("/receipts/{gateway}", receipts)
+    callbacks.router.add_post("/inbound/{gateway}", inbound)
+    callbacks.router.add_post("/twilio/{gateway}/status", twilio_status)
+    callbacks.router.add_post("/twilio/{gateway}/inbound", twilio_inbound)
+    api.router.add_get("/campaigns", api_list)
+    api.router.add_post("/campaigns", api_create)
+    api.router.add_get("/campaigns/{id:\\d+}", api_show)
+    api.router.add_post("/campaigns/{id:\\d+}/{action:pause|resume|cancel}", api_control)
+    return callbacks, api
 
 
 def add_sms_routes(app: web.Application) -> None:
-    app[SMS_CONTEXT] = {}  # filled at start-up: settings may change between create_app and run
-    app.on_startup.append(_start)
-    app.on_cleanup.append(_stop)
-    app.router.add_post("/sms/receipts/{gateway}", receipts)
-    app.router.add_post("/sms/inbound/{gateway}", inbound)
-    app.router.add_post("/sms/twilio/{gateway}/status", twilio_status)
-    app.router.add_post("/sms/twilio/{gateway}/inbound", twilio_inbound)
-    app.router.add_get("/api/sms/campaigns", api_list)
-    app.router.add_post("/api/sms/campaigns", api_create)
-    app.router.add_get("/api/sms/campaigns/{id:\\d+}", api_show)
-    app.router.add_post("/api/sms/campaigns/{id:\\d+}/{action:pause|resume|cancel}", api_control)
-
-
-async def _start(app: web.Application) -> None:
-    app[SMS_CONTEXT]["ctx"] = context_from_settings(get_settings())
-
-
-async def _stop(app: web.Application) -> None:
-    app[SMS_CONTEXT]["ctx"].engine.dispose()
+    """The SMS sub-apps on an app of their own, with their own engine and threads (tests, benchmark)."""
+    callbacks, api = sms_apps()
+    app.add_subapp(SMS_CALLBACKS_PREFIX, callbacks)
+    app.add_subapp(SMS_API_PREFIX, api)
 
 
 def _context(app: web.Application) -> SmsContext:
-    ctx: SmsContext = app[SMS_CONTEXT]["ctx"]
+    ctx = app[SHARED].ctx
+    assert ctx is not None, "the SMS sub-apps are not started"
     return ctx
+
+
+def _blocking(request: web.Request) -> RunBlocking:
+    return request.app[SHARED].run_blocking
+
+
+def _settings(request: web.Request) -> Settings:
+    return request.app[SHARED].settings or get_settings()
 
 
 def signature_ok(secret: str, body: bytes, signature: str | None) -> bool:
@@ -106,7 +158,7 @@ def signature_ok(secret: str, body: bytes, signature: str | None) -> bool:
 
 async def _signed_json(request: web.Request) -> Any:
     body = await request.read()
-    if not signature_ok(get_settings().sms_webhook_secret, body, request.headers.get("X-Signature")):
+    if not signature_ok(_settings(request).sms_webhook_secret, body, request.headers.get("X-Signature")):
         raise web.HTTPUnauthorized(text="bad or missing signature")
     try:
         return json.loads(body)
@@ -125,7 +177,7 @@ async def receipts(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text='expected {"receipts": [...]}')
     parsed = [Receipt(str(i["message_id"]), i["status"], str(i.get("error", "")), None, _our_id(i.get("id")))
               for i in items if isinstance(i, dict) and i.get("message_id") and i.get("status") in _STATUSES]
-    changed = await asyncio.to_thread(_queue_and_apply, ctx, gateway, parsed)
+    changed = await _blocking(request)(_queue_and_apply, ctx, gateway, parsed)
     return web.json_response({"received": len(parsed), "applied": changed})
 
 
@@ -149,7 +201,7 @@ async def inbound(request: web.Request) -> web.Response:
     if not isinstance(payload, dict) or not payload.get("from") or "text" not in payload:
         raise web.HTTPBadRequest(text='expected {"from": ..., "text": ...}')
     ctx = _context(request.app)
-    action = await asyncio.to_thread(handle_inbound, ctx.engine, request.match_info["gateway"],
+    action = await _blocking(request)(handle_inbound, ctx.engine, ctx.declarations, request.match_info["gateway"],
                                      str(payload["from"]), str(payload["text"]))
     return web.json_response({"action": action})
 
@@ -158,12 +210,12 @@ async def _twilio_form(request: web.Request, hook: str) -> tuple[str, MultiDictP
     """(gateway, form) of a Twilio webhook whose X-Twilio-Signature holds; 404 / 403 otherwise."""
     gateway = request.match_info["gateway"]
     config = _context(request.app).gateway_config.get(gateway)
-    if not config or config.get("kind") != "twilio":
+    if not isinstance(config, TwilioGatewayConfig):
         raise web.HTTPNotFound(text="unknown Twilio gateway")
-    token = str(config.get("auth_token") or "")
+    token = config.auth_token
     signature = request.headers.get("X-Twilio-Signature", "")
     form = await request.post()
-    url = webhook_url(gateway, config, hook, get_settings().public_base_url)  # what Twilio signed, not request.url
+    url = config.webhook_url(gateway, hook, _settings(request).public_base_url)  # what Twilio signed, not request.url
     try:
         valid = bool(token and signature and RequestValidator(token).validate(url, form, signature))
     except TypeError:  # a file field: not something Twilio signs
@@ -187,7 +239,7 @@ async def twilio_status(request: web.Request) -> web.Response:
         receipt = Receipt(sid, "failed", f"twilio {form.get('ErrorCode') or status}")
     else:
         return web.Response(status=204)
-    changed = await asyncio.to_thread(_queue_and_apply, _context(request.app), gateway, [receipt])
+    changed = await _blocking(request)(_queue_and_apply, _context(request.app), gateway, [receipt])
     return web.json_response({"received": 1, "applied": changed})
 
 
@@ -197,13 +249,13 @@ async def twilio_inbound(request: web.Request) -> web.Response:
     if not phone:
         raise web.HTTPBadRequest(text="From missing")
     ctx = _context(request.app)
-    await asyncio.to_thread(handle_inbound, ctx.engine, gateway, phone, str(form.get("Body", "")))
+    await _blocking(request)(handle_inbound, ctx.engine, ctx.declarations, gateway, phone, str(form.get("Body", "")))
     # Nothing to say back (Twilio answers STOP itself on long codes); TwiML from the library.
     return web.Response(text=str(MessagingResponse()), content_type="text/xml")
 
 
 def _authorised(request: web.Request) -> None:
-    token = get_settings().sms_api_token
+    token = _settings(request).sms_api_token
     if not token:
         raise web.HTTPForbidden(text="the SMS API is off (set SMS_API_TOKEN)")
     given = request.headers.get("Authorization", "")
@@ -214,7 +266,7 @@ def _authorised(request: web.Request) -> None:
 async def api_list(request: web.Request) -> web.Response:
     _authorised(request)
     ctx = _context(request.app)
-    campaigns = await asyncio.to_thread(list_campaigns, ctx.engine)
+    campaigns = await _blocking(request)(list_campaigns, ctx.engine)
     return web.json_response([{"id": c.id, "name": c.name, "status": c.status, "recipients": c.recipients,
                                "created_at": c.created_at.isoformat()} for c in campaigns])
 
@@ -223,7 +275,7 @@ async def api_show(request: web.Request) -> web.Response:
     _authorised(request)
     ctx = _context(request.app)
     try:
-        current = await asyncio.to_thread(figures, ctx.engine, int(request.match_info["id"]))
+        current = await _blocking(request)(figures, ctx.engine, int(request.match_info["id"]))
     except CampaignError as exc:
         raise web.HTTPNotFound(text=str(exc)) from None
     return web.json_response(current.to_json())
@@ -252,14 +304,14 @@ async def api_create(request: web.Request) -> web.Response:
     except (RecipientsError, ValueError) as exc:
         raise web.HTTPBadRequest(text=str(exc)) from None
     if body.get("dry_run"):
-        result = await asyncio.to_thread(dry_run, ctx.engine, make(), template, ctx.router)
+        result = await _blocking(request)(dry_run, ctx.engine, make(), template, ctx.router)
         return web.json_response({"recipients": result.recipients, "invalid": result.invalid,
                                   "duplicates": result.duplicates, "segments": result.segments,
                                   "segments_stripped": result.segments_stripped})
-    summary = await asyncio.to_thread(partial(create_campaign, ctx.engine, make(), template, ctx.router,
+    summary = await _blocking(request)(partial(create_campaign, ctx.engine, make(), template, ctx.router,
                                               name=str(body.get("name", "")), source=source, send_at=at))
-    await asyncio.to_thread(_enqueue, ctx, summary.campaign_id)
-    current = await asyncio.to_thread(figures, ctx.engine, summary.campaign_id)
+    await _blocking(request)(_enqueue, ctx, summary.campaign_id)
+    current = await _blocking(request)(figures, ctx.engine, summary.campaign_id)
     return web.json_response(current.to_json(), status=201)
 
 
@@ -274,10 +326,10 @@ async def api_control(request: web.Request) -> web.Response:
     status = {"pause": CampaignStatus.PAUSED, "resume": CampaignStatus.RUNNING,
               "cancel": CampaignStatus.CANCELLED}[request.match_info["action"]]
     try:
-        await asyncio.to_thread(set_status, ctx.engine, campaign_id, status)
+        await _blocking(request)(set_status, ctx.engine, campaign_id, status)
     except CampaignError as exc:
         raise web.HTTPConflict(text=str(exc)) from None
     if status == CampaignStatus.RUNNING:
-        await asyncio.to_thread(_enqueue, ctx, campaign_id)
-    current = await asyncio.to_thread(figures, ctx.engine, campaign_id)
+        await _blocking(request)(_enqueue, ctx, campaign_id)
+    current = await _blocking(request)(figures, ctx.engine, campaign_id)
     return web.json_response(current.to_json())

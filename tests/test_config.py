@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from pydantic import ValidationError
 
 from robocall import config
@@ -148,3 +150,106 @@ def test_readme_table_is_up_to_date() -> None:
     assert config.replace_settings_table(text) == text, (
         "README.md configuration table is stale: run `python -m robocall.config --update README.md`"
     )
+
+
+# --- typed settings: the environment's small languages, parsed once -------------------------------
+
+
+def test_typed_values_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CALL_WINDOW", "08:00-20:00")
+    monkeypatch.setenv("RETRY_LADDER", "30s, 15m,2h")
+    monkeypatch.setenv("MONITORING_DAYS", "F1=21")
+    monkeypatch.setenv("CALLER_IDS", "Viettel=02343822001,default=02343822000")
+    monkeypatch.setenv("SMS_QUIET_HOURS", "")
+    monkeypatch.setenv("SMS_GATEWAYS", '{"vt": {"kind": "smpp", "host": "smsc", "port": 2775}, '
+                                       '"tw": {"kind": "twilio", "from": "+15005550006"}}')
+    monkeypatch.setenv("SMS_ROUTES", "Viettel=vt,default=tw")
+    monkeypatch.setenv("SMS_DECLARATION_KEYS", "1, 2")
+    monkeypatch.setenv("ESCALATION_SLA", "urgent=15,default=600")
+    settings = Settings()
+    assert settings.call_window == config.TimeWindow(dt.time(8), dt.time(20))
+    assert settings.retry_ladder == (dt.timedelta(seconds=30), dt.timedelta(minutes=15), dt.timedelta(hours=2))
+    assert settings.monitoring_days == {"F1": 21}
+    assert settings.caller_ids == {"Viettel": "02343822001", "default": "02343822000"}
+    assert settings.sms_quiet_hours is None
+    smpp, twilio = settings.sms_gateways["vt"], settings.sms_gateways["tw"]
+    assert isinstance(smpp, config.SmppGatewayConfig) and (smpp.port, smpp.window, smpp.rate) == (2775, 50, 100.0)
+    assert isinstance(twilio, config.TwilioGatewayConfig) and twilio.from_ == "+15005550006"
+    assert settings.sms_routes == {"viettel": "vt", "default": "tw"}
+    assert settings.sms_declaration_keys == ("1", "2")
+    assert (settings.sla_minutes("urgent"), settings.sla_minutes("watch")) == (15, 600)
+
+
+def test_typed_defaults() -> None:
+    settings = Settings()
+    assert settings.call_window == config.TimeWindow(dt.time(7, 30), dt.time(20, 30))
+    assert settings.sms_quiet_hours == config.TimeWindow(dt.time(21), dt.time(7))
+    assert settings.sms_routes == {"default": "sim"}
+    assert settings.sms_gateways == {"sim": config.SimGatewayConfig(kind="sim", rate=2000)}
+    assert settings.sla_minutes("urgent") == 30
+
+
+def test_a_window_may_cross_midnight() -> None:
+    window = config.TimeWindow.parse("21:00-07:00")
+    assert window.contains(dt.time(23)) and window.contains(dt.time(6, 59)) and not window.contains(dt.time(7))
+    assert str(window) == "21:00-07:00"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("CALL_WINDOW", "7h-20h", "CALL_WINDOW '7h-20h': should be HH:MM-HH:MM"),
+        ("CALL_WINDOW", "20:00-08:00", "CALL_WINDOW '20:00-08:00': should end after it starts, within one day"),
+        ("SMS_QUIET_HOURS", "21:00", "SMS_QUIET_HOURS '21:00': should be HH:MM-HH:MM"),
+        ("RETRY_LADDER", "15m,1d", "RETRY_LADDER '15m,1d': '1d' should be a number followed by s, m or h"),
+        ("RETRY_LADDER", " , ", "RETRY_LADDER ' , ': should list at least one wait"),
+        ("MONITORING_DAYS", "F1=two", "MONITORING_DAYS 'F1=two': 'two' for F1 should be a whole number"),
+        ("ESCALATION_SLA", "urgent", "ESCALATION_SLA 'urgent': 'urgent' should be NAME=VALUE"),
+        ("CALLER_IDS", "Viettel", "CALLER_IDS 'Viettel': 'Viettel' should be NAME=VALUE"),
+        ("SMS_ROUTES", "Viettel=nowhere,default=sim", "SMS_ROUTES names gateways not in SMS_GATEWAYS: nowhere"),
+        ("SMS_GATEWAYS", "{not json", "SMS_GATEWAYS '{not json': should be JSON"),
+        ("SMS_GATEWAYS", '{"vt": {"kind": "smpp", "host": "smsc"}}', "SMS_GATEWAYS vt.smpp.port: Field required"),
+        ("SMS_GATEWAYS", '{"vt": {"kind": "fax"}}', "SMS_GATEWAYS vt: Input tag 'fax'"),
+        ("SMS_GATEWAYS", '{"vt": {"kind": "sim", "rates": 5}}', "SMS_GATEWAYS vt.sim.rates: Extra inputs"),
+    ],
+)
+def test_bad_values_fail_at_load_naming_the_variable(
+    variable: str, value: str, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(config.SettingsError) as raised:
+        config.load_settings()
+    assert str(raised.value).startswith(message)
+
+
+def test_several_routes_need_a_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMS_GATEWAYS", '{"a": {"kind": "sim"}, "b": {"kind": "sim"}}')
+    monkeypatch.setenv("SMS_ROUTES", "Viettel=a")
+    with pytest.raises(config.SettingsError, match="needs a default=... route"):
+        config.load_settings()
+    monkeypatch.setenv("SMS_GATEWAYS", '{"a": {"kind": "sim"}}')
+    assert config.load_settings().sms_routes == {"viettel": "a", "default": "a"}
+
+
+def test_the_cli_prints_bad_settings_and_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    from robocall.cli import cli
+
+    reset_settings()
+    result = CliRunner().invoke(cli, ["report"], env={"CALL_WINDOW": "7h-20h", "RETRY_LADDER": "soon"})
+    reset_settings()
+    assert result.exit_code == 2
+    assert "CALL_WINDOW '7h-20h': should be HH:MM-HH:MM" in result.output
+    assert "RETRY_LADDER 'soon'" in result.output
+    assert "Traceback" not in result.output and not isinstance(result.exception, config.SettingsError)
+
+
+@pytest.mark.parametrize("entry", ["worker", "serve"])  # `python -m robocall.worker_main`, `python server.py`
+def test_entry_points_outside_the_group_also_exit_2(entry: str) -> None:
+    from robocall.commands.serve import serve
+    from robocall.worker_main import worker
+
+    command = {"worker": worker, "serve": serve}[entry]
+    result = CliRunner().invoke(command, [], env={"SMS_QUIET_HOURS": "late"})
+    reset_settings()
+    assert result.exit_code == 2
+    assert "SMS_QUIET_HOURS 'late': should be HH:MM-HH:MM" in result.output

@@ -41,13 +41,13 @@ class Outcome:
         return self.source != "failed"
 
 
-def engines_from(settings: Settings, names: list[str]) -> list[Engine]:
+def engines_from(settings: Settings, names: Sequence[str]) -> list[Engine]:
     engines: list[Engine] = []
     for name in names:
         if name == "gtts":
             engines.append(Gtts(settings.gtts_timeout, settings.gtts_tld, settings.gtts_rest_seconds))
         elif name == "espeak":
-            engines.append(Espeak(settings.espeak_voice_map, settings.espeak_speed))
+            engines.append(Espeak(settings.espeak_voices, settings.espeak_speed))
     return engines
 
 
@@ -58,8 +58,8 @@ class Renderer:
         self.cache = AudioCache(self.audio_dir)
         # Engines tried for new renders, in order; files any engine made before are still used
         # (e.g. espeak's, when the order now names gtts only and the network is down).
-        self.engines = engines_from(settings, settings.audio_engines)
-        others = [name for name in ENGINE_NAMES if name not in settings.audio_engines]
+        self.engines = engines_from(settings, settings.audio_engine_order)
+        others = [name for name in ENGINE_NAMES if name not in settings.audio_engine_order]
         self.known = self.engines + engines_from(settings, others)
         self._recording_hashes: dict[tuple[Path, int, int], str] = {}
         self._prompts: dict[tuple[str, str], dict[tuple[str, str, str], Prompt]] = {}

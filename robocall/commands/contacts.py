@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from robocall.call_policy import CallPolicy
+from robocall.call_policy import policy_from_settings
 from robocall.config import get_settings
 from robocall.contacts import ColumnMapping, ImportFileError, import_contacts
 from robocall.db import make_engine
@@ -42,7 +42,7 @@ def import_(file: Path, columns: tuple[str, ...], sheet: str | None, source: str
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--column") from None
     settings = get_settings()
-    policy = CallPolicy(timezone=settings.timezone)
+    policy = policy_from_settings(settings)  # the same monitoring periods as the dialer (MONITORING_DAYS)
     day = today.date() if today else dt.datetime.now(settings.tzinfo).date()
     engine = make_engine(settings.database_url)
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from robocall.config import get_settings
+from robocall.commands import require_settings
 from robocall.logging_setup import configure_logging
 from robocall.web.app import run
 from robocall.wiring import wire
@@ -15,6 +15,7 @@ from robocall.wiring import wire
 @click.option("--host", default="127.0.0.1", show_default=True)
 def serve(port: int, host: str) -> None:
     """Serve the CDC dashboard, its JSON API, flows and health (log in: README, "The CDC dashboard")."""
+    settings = require_settings()  # `python server.py` does not pass through the group
     wire()
-    configure_logging(get_settings().log_level)
+    configure_logging(settings.log_level)
     run(port, host)

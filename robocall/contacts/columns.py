@@ -10,16 +10,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
-from robocall.contacts.reading import Rows, Unreadable
+from robocall.contacts.reading import Rows
 from robocall.contacts.report import ImportFileError, ImportReport
-from robocall.contacts.text import cell_text, fold, is_blank
+from robocall.contacts.text import is_blank
+from robocall.tabular import Unreadable, cell_text, header_key, match_columns, parse_column_options
 
 FIELDS = ("name", "phone", "category", "district", "commune", "exposure_date", "language")
 # Rows looked at for the header row (lists often start with a title block).
 HEADER_SEARCH_ROWS = 30
 
 HEADER_ALIASES: dict[str, frozenset[str]] = {
-    name: frozenset(fold(alias) for alias in aliases)
+    name: frozenset(header_key(alias) for alias in aliases)
     for name, aliases in {
         "name": (
             "Họ và tên", "Họ tên", "Tên", "Họ và tên đầy đủ", "Họ tên người tiếp xúc",
@@ -67,16 +68,7 @@ class ColumnMapping:
     @classmethod
     def from_options(cls, options: Iterable[str]) -> ColumnMapping:
         """From ``FIELD=HEADER`` strings, e.g. ``phone=Điện thoại liên hệ``."""
-        chosen: dict[str, str] = {}
-        for option in options:
-            name, sep, header = option.partition("=")
-            name = name.strip().replace("-", "_")
-            if not sep or not header.strip():
-                raise ValueError(f"expected FIELD=HEADER, got {option!r}")
-            if name not in FIELDS:
-                raise ValueError(f"unknown field {name!r} (fields: {', '.join(FIELDS)})")
-            chosen[name] = header.strip()
-        return cls(**chosen)
+        return cls(**parse_column_options(options, FIELDS))
 
     def explicit(self) -> dict[str, str]:
         return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
@@ -117,40 +109,12 @@ def read_header(rows: Rows, mapping: ColumnMapping, report: ImportReport) -> Col
 def find_columns(cells: Sequence[Any], mapping: ColumnMapping) -> Columns | None:
     """The columns, if ``cells`` is the header row (it has the phone column); else ``None``."""
     headers = [cell_text(c) for c in cells]
-    keys = [fold(h) for h in headers]
     explicit = mapping.explicit()
-    phone = _matching(keys, explicit.get("phone"), "phone")
-    if not phone:
+    phone = {header_key(explicit["phone"])} if "phone" in explicit else HEADER_ALIASES["phone"]
+    if not any(header_key(h) in phone for h in headers if h):
         return None
-    index: dict[str, list[int]] = {}
-    taken: set[int] = set()
-    for name, header in explicit.items():  # hand-chosen headers first: they win over aliases
-        found = _matching(keys, header, name)
-        if not found:
-            shown = ", ".join(repr(h) for h in headers if h) or "none"
-            raise ImportFileError(f"no column {header!r} (for {name}) in the header row; the headers are: {shown}")
-        if len(found) > 1:
-            raise ImportFileError(f"several columns are headed {header!r} (for {name}): rename one")
-        index[name] = found
-        taken.update(found)
-    for name in FIELDS:
-        if name in index:
-            continue
-        found = [i for i in _matching(keys, None, name) if i not in taken]
-        if len(found) > 1 and name != "exposure_date":
-            shown = " and ".join(repr(headers[i]) for i in found)
-            raise ImportFileError(
-                f"several columns could be the {name}: {shown}; choose one with --column {name}=HEADER"
-            )
-        if found:
-            index[name] = found
-            taken.update(found)
+    index = match_columns(headers, FIELDS, HEADER_ALIASES, explicit, several={"exposure_date"}, error=ImportFileError)
     return Columns(index=index, headers=headers)
-
-
-def _matching(keys: Sequence[str], header: str | None, name: str) -> list[int]:
-    wanted = {fold(header)} if header else HEADER_ALIASES[name]
-    return [i for i, key in enumerate(keys) if key and key in wanted]
 
 
 def _describe_columns(columns: Columns, header_row: int, report: ImportReport) -> None:

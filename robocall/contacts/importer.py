@@ -41,7 +41,7 @@ from robocall.contacts.columns import (
     ColumnMapping,
     read_header,
 )
-from robocall.contacts.reading import Unreadable, open_rows
+from robocall.contacts.reading import open_rows
 from robocall.contacts.report import ImportFileError, ImportReport, RejectedRow
 from robocall.contacts.rows import (
     CATEGORY_VALUES,
@@ -50,7 +50,8 @@ from robocall.contacts.rows import (
     parse_row,
 )
 from robocall.contacts.storage import ContactWriter
-from robocall.contacts.text import fold, is_blank
+from robocall.contacts.text import is_blank
+from robocall.tabular import Unreadable
 
 __all__ = [
     "CATEGORY_VALUES",
@@ -64,7 +65,6 @@ __all__ = [
     "ImportFileError",
     "ImportReport",
     "RejectedRow",
-    "fold",
     "import_contacts",
 ]
 

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from robocall.phones import mask
+from robocall.tabular import TableError
 
 
-class ImportFileError(Exception):
+class ImportFileError(TableError):
     """The file can't be imported at all (missing, unreadable, no phone column...)."""
 
 

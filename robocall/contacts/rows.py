@@ -15,14 +15,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from robocall.contacts.columns import Columns
-from robocall.contacts.text import cell, cell_text, fold, fold_value, is_empty
+from robocall.contacts.text import cell, fold_value, is_empty
 from robocall.models import Category
 from robocall.phones import InvalidPhone, mask, normalize
+from robocall.tabular import cell_text, header_key
 
 LANGUAGES = ("vi", "en")
 
 CATEGORY_VALUES: dict[str, str] = {
-    fold(value): category
+    header_key(value): category
     for category, values in {
         Category.F1: ("F1", "F-1", "F 1", "tiếp xúc gần"),
         Category.F2: ("F2", "F-2", "F 2", "tiếp xúc với F1"),
@@ -37,7 +38,7 @@ CATEGORY_VALUES: dict[str, str] = {
 }
 
 LANGUAGE_VALUES: dict[str, str] = {
-    fold(value): code
+    header_key(value): code
     for code, values in {
         "vi": ("vi", "vie", "vn", "Tiếng Việt", "Việt", "Việt Nam", "Vietnamese"),
         "en": ("en", "eng", "Tiếng Anh", "Anh", "English"),

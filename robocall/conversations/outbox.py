@@ -33,7 +33,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import event, func, insert, select
@@ -41,7 +40,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from robocall.config import get_settings
+from robocall.config import Settings, get_settings
 from robocall.db import dialect_insert
 from robocall.logging_setup import mask_phone
 from robocall.models import utcnow
@@ -55,7 +54,7 @@ from robocall.sms_models import (
     SmsMessage,
     SmsRouteOverride,
 )
-from robocall.sms_routing import Router, parse_routes
+from robocall.sms_routing import Router
 from robocall.text import measure, nfc
 
 log = logging.getLogger(__name__)
@@ -137,15 +136,21 @@ def standing_campaign_id(db: Db) -> int:
     return int(_run(db, find).scalar_one())
 
 
-@lru_cache(maxsize=4)
-def _router(routes: str, gateways: tuple[str, ...]) -> Router:
-    return Router(parse_routes(routes), gateways)
+_routers: dict[int, tuple[Settings, Router]] = {}
 
 
 def default_router() -> Router:
-    """SMS_ROUTES over SMS_GATEWAYS, as campaigns route (built once per setting)."""
+    """The router of the process's settings, as campaigns route (built once per settings object).
+
+    The outbox's callers (a call's recording, an SMS dialogue) are reached from several roots that
+    do not hand a router down, hence this one read of the settings.
+    """
     settings = get_settings()
-    return _router(settings.sms_routes, tuple(sorted(settings.sms_gateways)))
+    cached = _routers.get(id(settings))
+    if cached is None or cached[0] is not settings:
+        _routers.clear()
+        cached = _routers[id(settings)] = (settings, Router.from_settings(settings))
+    return cached[1]
 
 
 # --- after the commit -------------------------------------------------------------------------

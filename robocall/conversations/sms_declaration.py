@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -35,7 +36,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
 from sqlmodel import select
 
-from robocall.config import get_settings
+from robocall.config import Settings
 from robocall.conversations.outbox import Purpose, opted_out, send_sms
 from robocall.conversations.recording import CallRecord, save_record
 from robocall.conversations.sms_keypad import candidates
@@ -72,59 +73,59 @@ NOT_AN_ANSWER = "?"  # keys no question takes: the engine answers with its "inva
 
 
 @dataclass(frozen=True)
-class Setup:
-    flow: Flow
-    keys: tuple[str, ...]
+class DeclarationRules:
+    """How declarations by SMS run here: built once at the edge (the SMS context, the web app) from the settings."""
+
+    flows: Mapping[str, Flow]  # every loaded flow: a dialogue goes on with the flow it started with
+    flow_name: str  # SMS_DECLARATION_FLOW: what a new KB starts
+    keys: tuple[str, ...]  # SMS_DECLARATION_KEYS: fed to the flow first, through its voice menu
+    timeout: dt.timedelta  # SMS_DECLARATION_TIMEOUT_MINUTES without a reply ends a dialogue as a hang-up
     tz: ZoneInfo
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DeclarationRules:
+        return cls(flow_catalog(settings).flows, settings.sms_declaration_flow, settings.sms_declaration_keys,
+                   dt.timedelta(minutes=settings.sms_declaration_timeout_minutes), settings.tzinfo)
 
-def setup() -> Setup | None:
-    """The flow and menu keys of SMS_DECLARATION_FLOW / SMS_DECLARATION_KEYS; None (logged) when unusable."""
-    settings = get_settings()
-    flow = flow_catalog(settings).flows.get(settings.sms_declaration_flow)
-    if flow is None:
-        log.error("SMS_DECLARATION_FLOW=%s is not a loaded flow (flows check shows why)", settings.sms_declaration_flow)
-        return None
-    keys = tuple(k.strip() for k in settings.sms_declaration_keys.split(",") if k.strip())
-    return Setup(flow, keys, settings.tzinfo)
-
-
-def timeout() -> dt.timedelta:
-    return dt.timedelta(minutes=get_settings().sms_declaration_timeout_minutes)
+    def start_flow(self) -> Flow | None:
+        """The flow a new KB starts; None (logged) when it is not loaded."""
+        flow = self.flows.get(self.flow_name)
+        if flow is None:
+            log.error("SMS_DECLARATION_FLOW=%s is not a loaded flow (flows check shows why)", self.flow_name)
+        return flow
 
 
 # --- one message -----------------------------------------------------------------------------------
 
 
-def open_dialogue(db: DbSession, phone: str, now: dt.datetime) -> SmsDialogue | None:
+def open_dialogue(db: DbSession, rules: DeclarationRules, phone: str, now: dt.datetime) -> SmsDialogue | None:
     """The number's open dialogue, locked for this transaction.  One past its time is closed first
     (recorded as a hang-up) and None returned, so it never swallows the message that follows."""
     dialogue = db.exec(select(SmsDialogue).where(SmsDialogue.phone == phone, SmsDialogue.status == DialogueStatus.OPEN)
                        .with_for_update()).first()
-    if dialogue is not None and _expires_at(dialogue) <= now:
-        close(db, dialogue, _expires_at(dialogue), "expired")
+    if dialogue is not None and _expires_at(dialogue, rules) <= now:
+        close(db, rules, dialogue, _expires_at(dialogue, rules), "expired")
         return None
     return dialogue
 
 
-def start(db: DbSession, phone: str, gateway: str, text: str, now: dt.datetime,
+def start(db: DbSession, rules: DeclarationRules, phone: str, gateway: str, text: str, now: dt.datetime,
           restart: SmsDialogue | None = None) -> str:
     """``KB`` from `phone` (E.164): ask the first question.  An open dialogue starts over."""
-    found = setup()
-    if found is None:
+    flow = rules.start_flow()
+    if flow is None:
         return UNAVAILABLE
     if opted_out(db, phone):
         return OPTED_OUT
     if restart is not None:
-        close(db, restart, now, "restart")
-    flow = found.flow
+        close(db, rules, restart, now, "restart")
     contact = db.exec(select(Contact).where(Contact.phone == phone)).first()
-    today = now.astimezone(found.tz).date()
+    today = now.astimezone(rules.tz).date()
     session = new_session(flow, _fields(contact, today), _language(text, flow, contact))
     record = CallRecord()
     session, actions = advance(flow, session, Answered())
     record.collect(actions, now)
-    for key in found.keys:  # through the voice menu: what it said there is not sent
+    for key in rules.keys:  # through the voice menu: what it said there is not sent
         if not accepts(flow, session, key):
             log.error("SMS_DECLARATION_KEYS: %r is not an answer at node %r of flow %s", key, session.node, flow.name)
             return UNAVAILABLE
@@ -144,9 +145,9 @@ def start(db: DbSession, phone: str, gateway: str, text: str, now: dt.datetime,
     return COMPLETED if session.ended else STARTED
 
 
-def answer(db: DbSession, dialogue: SmsDialogue, text: str, now: dt.datetime) -> str:
+def answer(db: DbSession, rules: DeclarationRules, dialogue: SmsDialogue, text: str, now: dt.datetime) -> str:
     """A reply within an open dialogue: the answer to the question it waits at."""
-    flow = _flow_of(dialogue)
+    flow = rules.flows.get(dialogue.flow)
     if flow is None:
         _end_unrecorded(db, dialogue, now)
         return UNAVAILABLE
@@ -171,9 +172,9 @@ def read_reply(flow: Flow, session: Session, text: str) -> str:
     return options[0] if options else NOT_AN_ANSWER
 
 
-def close(db: DbSession, dialogue: SmsDialogue, at: dt.datetime, closed_by: str) -> None:
+def close(db: DbSession, rules: DeclarationRules, dialogue: SmsDialogue, at: dt.datetime, closed_by: str) -> None:
     """End an open dialogue as a hang-up at `at`: the answers given are recorded and the rules checked."""
-    flow = _flow_of(dialogue)
+    flow = rules.flows.get(dialogue.flow)
     if flow is None:
         _end_unrecorded(db, dialogue, at)
         return
@@ -183,21 +184,21 @@ def close(db: DbSession, dialogue: SmsDialogue, at: dt.datetime, closed_by: str)
     _finish(db, dialogue, flow, session, record, at, closed_by)
 
 
-def expire_dialogues(engine: Engine, now: dt.datetime | None = None) -> int:
+def expire_dialogues(engine: Engine, rules: DeclarationRules, now: dt.datetime | None = None) -> int:
     """Close every dialogue past its time (run by `robocall sms run`); returns how many."""
     now = now or utcnow()
     with DbSession(engine) as db:
         ids = db.exec(select(SmsDialogue.id).where(SmsDialogue.status == DialogueStatus.OPEN,
-                                                   SmsDialogue.last_at <= now - timeout())).all()
+                                                   SmsDialogue.last_at <= now - rules.timeout)).all()
     closed = 0
     for dialogue_id in ids:  # one transaction each: a reply arriving meanwhile wins (the row is locked)
         with DbSession(engine) as db:
             dialogue = db.exec(select(SmsDialogue).where(SmsDialogue.id == dialogue_id,
                                                          SmsDialogue.status == DialogueStatus.OPEN)
                                .with_for_update()).first()
-            if dialogue is None or _expires_at(dialogue) > now:
+            if dialogue is None or _expires_at(dialogue, rules) > now:
                 continue
-            close(db, dialogue, _expires_at(dialogue), "expired")
+            close(db, rules, dialogue, _expires_at(dialogue, rules), "expired")
             db.commit()
             closed += 1
     return closed
@@ -245,14 +246,8 @@ def _end_unrecorded(db: DbSession, dialogue: SmsDialogue, at: dt.datetime) -> No
     db.add(dialogue)
 
 
-def _flow_of(dialogue: SmsDialogue) -> Flow | None:
-    """The dialogue's own flow (SMS_DECLARATION_FLOW may have changed since it started)."""
-    settings = get_settings()
-    return flow_catalog(settings).flows.get(dialogue.flow)
-
-
-def _expires_at(dialogue: SmsDialogue) -> dt.datetime:
-    return _aware(dialogue.last_at) + timeout()
+def _expires_at(dialogue: SmsDialogue, rules: DeclarationRules) -> dt.datetime:
+    return _aware(dialogue.last_at) + rules.timeout
 
 
 def _aware(value: dt.datetime) -> dt.datetime:

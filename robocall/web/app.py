@@ -1,43 +1,70 @@
-"""The aiohttp application.
+"""The aiohttp server: the app factory and `run`.
 
-The CDC dashboard (pages, JSON API) is wired in by robocall.web.dashboard.
+`create_app(settings)` builds the one application of the process:
 
-At start-up every flow is loaded once; a broken flow is refused with the same
-`file:line: message` problems as `robocall flows check`, logged, and shown on
-/flows, while the valid flows are served.
+- what it owns is opened at start-up and closed at clean-up (`cleanup_ctx`): the database engine
+  (migrated before the first request), shared by every route and the SMS sub-apps, and the pool of
+  threads that runs their blocking work (robocall.web.threads);
+- the flows are loaded once (robocall.flows.catalog); a broken flow is refused with the same
+  `file:line: message` problems as `robocall flows check`, logged, and shown on /flows and
+  /diagrams, while the valid flows are served.  Routes reach them through robocall.web.keys;
+- `/health` and `/flows` (JSON), the CDC dashboard and its JSON API (robocall.web.dashboard);
+- the SMS carrier callbacks (`/sms/`) and the SMS campaign API (`/api/sms/`), sub-apps of sms/web.py
+  that check each request by their own scheme (signature, bearer token) instead of the dashboard's
+  session guards.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import AsyncIterator
+from functools import partial
 
 from aiohttp import web
 
 from robocall.config import Settings, get_settings
+from robocall.db import make_engine
 from robocall.flows.catalog import flow_catalog
-from robocall.flows.loader import Flow
-from robocall.flows.problems import Problem
 from robocall.gc_tuning import freeze_startup_objects
+from robocall.migrate import upgrade
 from robocall.web.dashboard import setup_dashboard
-from robocall.web.security import public
-from sms.web import add_sms_routes
+from robocall.web.keys import ENGINE, FLOW_PROBLEMS, FLOWS, SETTINGS, THREADS
+from robocall.web.security import mount_own_auth, public
+from robocall.web.threads import in_thread, thread_pool
+from sms.web import SMS_API_PREFIX, SMS_CALLBACKS_PREFIX, sms_apps
 
 log = logging.getLogger(__name__)
-FLOWS = web.AppKey("flows", dict[str, Flow])
-FLOW_PROBLEMS = web.AppKey("flow_problems", list[Problem])
 
 
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or get_settings()
     app = web.Application()
+    app[SETTINGS] = settings
     catalog = flow_catalog(settings)
     app[FLOWS] = catalog.flows
     app[FLOW_PROBLEMS] = catalog.problems
+    app.cleanup_ctx.append(_database_and_threads)
     app.router.add_get("/health", health)
     app.router.add_get("/flows", list_flows)
-    add_sms_routes(app)
-    setup_dashboard(app, settings)  # the CDC dashboard and its JSON API (robocall/web/routes/)
+    setup_dashboard(app, settings)
+    callbacks, api = sms_apps(engine=partial(app.__getitem__, ENGINE), run_blocking=partial(in_thread, app))
+    mount_own_auth(app, SMS_CALLBACKS_PREFIX, callbacks, "HMAC-SHA256 of the body, or X-Twilio-Signature")
+    mount_own_auth(app, SMS_API_PREFIX, api, "Authorization: Bearer SMS_API_TOKEN")
     return app
+
+
+async def _database_and_threads(app: web.Application) -> AsyncIterator[None]:
+    """The process's one database engine and its pool of threads, for the app's whole life."""
+    app[ENGINE] = engine = make_engine(app[SETTINGS].database_url)
+    app[THREADS] = pool = thread_pool()
+    try:
+        await in_thread(app, upgrade, engine)
+        yield
+    finally:
+        # Threads first (a request's last query may still run), then the connections they used.
+        await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+        engine.dispose()
 
 
 @public

@@ -93,3 +93,8 @@ def campaign_stats(db: DbSession, campaign: CallCampaign, per_day: bool = False)
 
 def all_campaigns(db: DbSession) -> list[CampaignStats]:
     return [campaign_stats(db, c) for c in db.exec(select(CallCampaign).order_by(CallCampaign.id)).all()]
+
+
+def campaign_by_id(db: DbSession, campaign_id: int, per_day: bool = True) -> CampaignStats | None:
+    campaign = db.get(CallCampaign, campaign_id)
+    return campaign_stats(db, campaign, per_day=per_day) if campaign is not None else None

@@ -4,10 +4,12 @@ nothing else (the caller audits).  Shared by the HTML forms and the JSON API."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 from sqlmodel import Session as DbSession
 
-from robocall.models import Escalation, EscalationEvent, EscalationStatus
+from robocall.models import Escalation, EscalationEvent, EscalationStatus, utcnow
 from robocall.web.i18n import OUTCOMES
 
 ACTIONS = ("acknowledge", "assign", "note", "callback", "resolve")
@@ -53,3 +55,26 @@ def apply_action(db: DbSession, escalation: Escalation, action: str, actor: str,
     db.commit()
     db.refresh(event)
     return event
+
+
+class ActionDone(NamedTuple):
+    """What the audit records of an action: the event it wrote, or why it was refused."""
+    escalation_id: int | None
+    contact_id: int | None
+    status: str = ""  # the escalation's, after the action
+    event_id: int | None = None
+    kind: str = ""
+    text: str = ""
+    error: str | None = None
+
+
+def act_on_escalation(db: DbSession, escalation: Escalation, action: str, actor: str,
+                      form: Mapping[str, Any]) -> ActionDone:
+    """Apply `action` with the fields of a form or JSON body (read before the commit expires the row)."""
+    escalation_id, contact_id = escalation.id, escalation.contact_id
+    try:
+        event = apply_action(db, escalation, action, actor, utcnow(), assignee=str(form.get("assignee", "")),
+                             text=str(form.get("text", "")), outcome=str(form.get("outcome", "")))
+    except ActionError as error:
+        return ActionDone(escalation_id, contact_id, error=str(error))
+    return ActionDone(escalation_id, contact_id, escalation.status, event.id, event.kind, event.text)

@@ -1,14 +1,24 @@
-"""Typed keys for what the dashboard keeps on the aiohttp application."""
+"""Typed keys for what the server keeps on its aiohttp application (routes import them from here)."""
 
 from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 from sqlalchemy.engine import Engine
 
 from robocall.config import Settings
+from robocall.flows.loader import Flow
+from robocall.flows.problems import Problem
 
-ENGINE = web.AppKey("engine", Engine)
 SETTINGS = web.AppKey("settings", Settings)
+# The one database engine of the process, opened and closed by the app's cleanup context.
+ENGINE = web.AppKey("engine", Engine)
+# The bounded pool that runs blocking work (database, Graphviz) off the event loop: robocall.web.threads.
+THREADS = web.AppKey("threads", ThreadPoolExecutor)
+# The flows loaded at start-up (robocall.flows.catalog) and why the refused ones were refused.
+FLOWS = web.AppKey("flows", dict[str, Flow])
+FLOW_PROBLEMS = web.AppKey("flow_problems", list[Problem])
 # Seconds between the live queue's checks for new escalations (tests make it short).
 SSE_POLL_SECONDS = web.AppKey("sse_poll_seconds", float)
 # Rendered flow diagrams, by (flow name, version, language): drawing takes Graphviz a moment.

@@ -4,6 +4,12 @@ A handler declares its least role with `@requires(Role.X)` or `@public`; a route
 refused, so a forgotten check fails closed.  There is no maintained CSRF library for aiohttp, so
 the check is here: a random token per session, sent back in each form (`csrf_token`) or, from
 JavaScript, in the `X-CSRF-Token` header, compared in constant time.
+
+Sub-apps that authenticate each request by their own scheme (the SMS carrier callbacks and the SMS
+campaign API) are mounted with `mount_own_auth`.  aiohttp runs a parent app's middlewares for its
+sub-apps' requests too, so `dashboard_only` wraps each of the dashboard's middlewares: a request
+the router sends into such a sub-app passes them untouched.  The router decides, not the URL; any
+other route, a sub-app's included, still needs `@requires` or `@public`.
 """
 
 from __future__ import annotations
@@ -15,23 +21,46 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp_session import get_session
+from sqlalchemy.engine import Engine
+from sqlmodel import Session as DbSession
 
-from robocall.accounts import Role, has_role
+from robocall.accounts import Role, User, has_role
+from robocall.web.keys import ENGINE
+from robocall.web.threads import in_thread
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
 REQUIRED_ROLE = "_robocall_required_role"
 PUBLIC = "public"
 USER_KEY = web.RequestKey("user", dict)
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-# Routes that authenticate each request by their own scheme, not the dashboard session: the SMS
-# carrier callbacks (HMAC signature) and the SMS campaign API (bearer token), see sms/web.py.
-# No cookie is involved, so CSRF cannot apply; the session guards leave them alone.
-OWN_AUTH_PREFIXES = ("/sms/", "/api/sms/")
+# On a sub-app that authenticates each request itself: how (for people reading the app, and tests).
+OWN_AUTH = web.AppKey("own_auth", str)
 
 
-def has_own_auth(path: str) -> bool:
-    return path.startswith(OWN_AUTH_PREFIXES)
+def mount_own_auth(app: web.Application, prefix: str, subapp: web.Application, scheme: str) -> None:
+    """Mount `subapp` under `prefix`, outside the dashboard's session, role and CSRF guards: it checks
+    every request by `scheme` (a signature, a bearer token) and no cookie is involved."""
+    subapp[OWN_AUTH] = scheme
+    app.add_subapp(prefix, subapp)
+
+
+def has_own_auth(request: web.Request) -> bool:
+    """The router sent the request into a sub-app mounted with `mount_own_auth`."""
+    apps = request.match_info.apps
+    owner = apps[-1] if apps else request.app
+    return owner is not request.app and OWN_AUTH in owner
+
+
+def dashboard_only(middleware: Middleware) -> Middleware:
+    """`middleware`, stepping aside for the requests of sub-apps with their own authentication."""
+    @web.middleware
+    async def wrapped(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if has_own_auth(request):
+            return await handler(request)
+        return await middleware(request, handler)
+    return wrapped
 
 
 def requires(role: Role) -> Callable[[Handler], Handler]:
@@ -66,13 +95,13 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if user:
         # The cookie says who logged in; the database says whether they still may, and as what
         # (a disabled account or a changed role takes effect on the next request).
-        user = _current_account(request, user)
+        user = await in_thread(request, _current_account, request.app[ENGINE], user)
         if user is None:
             session.invalidate()
         else:
             session["user"] = user
             request[USER_KEY] = user
-    needed = PUBLIC if has_own_auth(request.path) else _required(request)
+    needed = _required(request)
     if needed == PUBLIC:
         return await handler(request)
     if needed is None:
@@ -98,7 +127,7 @@ async def csrf_token(request: web.Request) -> str:
 
 @web.middleware
 async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.method in UNSAFE_METHODS and not has_own_auth(request.path):
+    if request.method in UNSAFE_METHODS:
         session = await get_session(request)
         expected = session.get("csrf") or ""
         sent = request.headers.get("X-CSRF-Token", "")
@@ -109,13 +138,8 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
-def _current_account(request: web.Request, user: dict[str, Any]) -> dict[str, Any] | None:
-    from sqlmodel import Session as DbSession
-
-    from robocall.accounts import User
-    from robocall.web.keys import ENGINE
-
-    with DbSession(request.app[ENGINE]) as db:
+def _current_account(engine: Engine, user: dict[str, Any]) -> dict[str, Any] | None:
+    with DbSession(engine) as db:
         account = db.get(User, user.get("id"))
         if account is None or not account.active:
             return None

@@ -1,15 +1,16 @@
-"""SMS campaign figures for the dashboard pages (/sms-campaigns), counted from the SMS tables."""
+"""SMS campaign figures for the dashboard pages (/sms-campaigns).  The per-carrier counts come from
+robocall.sms_figures, the same count as the CLI's and the SMS API's figures (sms.campaigns)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session as DbSession
 from sqlmodel import col, select
 
+from robocall.sms_figures import counts_by_carrier, counts_by_state
 from robocall.sms_models import SENT_STATES, MessageState, SmsCampaign, SmsMessage
 
 # Columns of the per-carrier table, in the order a message goes through them.
@@ -103,18 +104,9 @@ def sms_campaign_detail(db: DbSession, campaign_id: int) -> SmsCampaignDetail | 
     detail.messages, detail.segments = int(count or 0), int(segments or 0)
     detail.min_segments, detail.max_segments = int(low or 0), int(high or 0)
     detail.encodings = sorted(e for e in db.exec(select(SmsMessage.encoding).where(where).distinct()).all() if e)
-    carriers: dict[str, CarrierFigures] = {}
-    for carrier, state, n in db.exec(select(SmsMessage.carrier, SmsMessage.state, func.count()).where(where)
-                                     .group_by(SmsMessage.carrier, SmsMessage.state)).all():
-        name = carrier or "unknown"
-        figures = carriers.setdefault(name, CarrierFigures(name))
-        figures.counts[state] = figures.counts.get(state, 0) + n
-    detail.carriers = [carriers[name] for name in sorted(carriers)]
-    totals: dict[str, Any] = {}
-    for figures in detail.carriers:
-        for state, n in figures.counts.items():
-            totals[state] = totals.get(state, 0) + n
-    detail.totals = CarrierFigures("", totals)
+    by_carrier = counts_by_carrier(db.connection(), campaign_id)
+    detail.carriers = [CarrierFigures(name, by_carrier[name]) for name in sorted(by_carrier)]
+    detail.totals = CarrierFigures("", counts_by_state(by_carrier))
     return detail
 
 

@@ -40,7 +40,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextvars import ContextVar
-from typing import Any
 
 import aiohttp
 from twilio.base import values
@@ -49,6 +48,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
+from robocall.config import TWILIO_API
 from robocall.logging_setup import mask_phone
 from sms.gateways.base import Outcome, Outgoing, SendResult
 from sms.gateways.loop import run
@@ -58,18 +58,11 @@ log = logging.getLogger(__name__)
 _http_log = logging.getLogger(f"{__name__}.http")
 _http_log.setLevel(logging.WARNING)
 
-TWILIO_API = "https://api.twilio.com"
 THROTTLED_CODES = {20429}
 AUTH_CODES = {20003}
 _AUTH_REASONS = ("twilio 20003", "twilio 401", "twilio HTTP 401")
 # The raw answer of the request made by the current task: TwilioRestException drops the headers (Retry-After).
 _answers: ContextVar[list[Response] | None] = ContextVar("twilio_answers", default=None)
-
-
-def webhook_url(gateway: str, config: dict[str, Any], hook: str, public_base_url: str) -> str:
-    """The public URL Twilio posts `hook` ("status" or "inbound") to, and signs."""
-    key = "status_callback" if hook == "status" else "inbound_url"
-    return str(config.get(key) or f"{public_base_url.rstrip('/')}/sms/twilio/{gateway}/{hook}")
 
 
 class _HttpClient(AsyncTwilioHttpClient):

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 
+from robocall.config import parse_routes
 from robocall.models import Contact
 from robocall.sms_models import (
     CampaignStatus,
@@ -18,7 +19,7 @@ from robocall.sms_models import (
     SmsOptOut,
     SmsRouteOverride,
 )
-from robocall.sms_routing import Router, parse_routes
+from robocall.sms_routing import Router
 from sms.campaigns import (
     create_campaign,
     dry_run,

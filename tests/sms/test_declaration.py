@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
 
 from robocall.config import get_settings
-from robocall.conversations.sms_declaration import expire_dialogues
+from robocall.conversations.sms_declaration import DeclarationRules, expire_dialogues
 from robocall.models import CallAttempt, Contact, Escalation
 from robocall.reports import provincial_report
 from robocall.sms_models import SmsDialogue, SmsInbound, SmsMessage
@@ -25,6 +25,12 @@ from robocall.web.escalation_queries import (
 )
 from simulator.carriers import wait_until
 from sms.inbound import handle_inbound
+
+
+def rules() -> DeclarationRules:
+    """How declarations run with this test's settings (the SMS context builds the same at start-up)."""
+    return DeclarationRules.from_settings(get_settings())
+
 
 ROOT = Path(__file__).parents[2]
 T0 = dt.datetime(2021, 8, 12, 2, 0, tzinfo=dt.UTC)  # 09:00 in Huế
@@ -38,7 +44,7 @@ def declare(configure: Callable[..., Any], migrated: Engine) -> Declare:
     configure(FLOWS_DIR=str(ROOT / "ivr_flows"), AUDIO_DIR=str(ROOT / "audio"))
 
     def send(phone: str, *texts: str, at: dt.datetime = T0) -> list[str]:
-        return [handle_inbound(migrated, "sim", phone, text, now=at + i * MINUTE) for i, text in enumerate(texts)]
+        return [handle_inbound(migrated, rules(), "sim", phone, text, now=at + i * MINUTE) for i, text in enumerate(texts)]
 
     return send
 
@@ -127,8 +133,8 @@ def test_a_dialogue_nobody_answers_ends_as_a_hang_up_and_never_swallows_a_later_
     quiet, back = "+84911000001", "+84911000002"
     declare(quiet, "KB", "1", "1")  # fever and cough, then nothing more
     declare(back, "KB", "1")  # fever, then nothing for two hours
-    assert expire_dialogues(migrated, now=T0 + 30 * MINUTE) == 0  # SMS_DECLARATION_TIMEOUT_MINUTES=60
-    assert expire_dialogues(migrated, now=T0 + 65 * MINUTE) == 2
+    assert expire_dialogues(migrated, rules(), now=T0 + 30 * MINUTE) == 0  # SMS_DECLARATION_TIMEOUT_MINUTES=60
+    assert expire_dialogues(migrated, rules(), now=T0 + 65 * MINUTE) == 2
     [(rule, _, answers, attempt)] = escalations_of(migrated, quiet)
     assert (rule, attempt.end_reason, answers["cough"]) == ("trieu_chung_nang", "caller_hangup", True)
     assert attempt.ended_at is not None and attempt.ended_at.replace(tzinfo=dt.UTC) == T0 + 62 * MINUTE

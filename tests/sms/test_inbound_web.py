@@ -15,6 +15,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 
+from robocall.config import get_settings
+from robocall.conversations.sms_declaration import DeclarationRules
 from robocall.models import Contact
 from robocall.reports import provincial_report
 from robocall.sms_models import SmsInbound, SmsMessage, SmsMessagePart, SmsOptOut
@@ -28,6 +30,12 @@ from sms.send import send_batch
 from sms.web import add_sms_routes
 
 
+def rules() -> DeclarationRules:
+    """How declarations run with this test's settings (the SMS context builds the same at start-up)."""
+    return DeclarationRules.from_settings(get_settings())
+
+
+
 def test_keywords_are_read_without_accents_case_or_spaces() -> None:
     assert keyword("Từ chối") == keyword("tu  choi!") == keyword("TUCHOI") == "TUCHOI"
     assert keyword("stop.") == "STOP" and keyword("kb 0912") == "KB" and keyword("") == ""
@@ -36,9 +44,9 @@ def test_keywords_are_read_without_accents_case_or_spaces() -> None:
 def test_stop_opts_out_contacts_and_strangers(migrated: Engine) -> None:
     with migrated.begin() as connection:
         connection.execute(insert(Contact).values(phone="+84912345678", name="An"))
-    assert handle_inbound(migrated, "sim", "0912345678", "Từ chối") == "opt_out"
-    assert handle_inbound(migrated, "sim", "+84981234567", "STOP") == "opt_out"
-    assert handle_inbound(migrated, "sim", "+84981234568", "xin chào") == "none"
+    assert handle_inbound(migrated, rules(), "sim", "0912345678", "Từ chối") == "opt_out"
+    assert handle_inbound(migrated, rules(), "sim", "+84981234567", "STOP") == "opt_out"
+    assert handle_inbound(migrated, rules(), "sim", "+84981234568", "xin chào") == "none"
     with migrated.connect() as connection:
         assert connection.execute(select(Contact.opted_out).where(Contact.phone == "+84912345678")).scalar() is True
         assert set(connection.execute(select(SmsOptOut.phone)).scalars()) == {"+84912345678", "+84981234567"}
@@ -50,7 +58,7 @@ def test_an_opt_out_stops_messages_already_queued(ctx: Callable[[], SmsContext],
     c = ctx()
     summary = create_campaign(migrated, [Recipient(1, "0912345678"), Recipient(2, "0912345679")],
                               Template("Hi", False), c.router)
-    handle_inbound(migrated, "sim", "0912345678", "TU CHOI")
+    handle_inbound(migrated, rules(), "sim", "0912345678", "TU CHOI")
     send_batch(c, summary.campaign_id, 0, 10**9)
     with migrated.connect() as connection:
         rows = dict(connection.execute(select(SmsMessage.phone, SmsMessage.reason)).all())

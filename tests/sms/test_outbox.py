@@ -12,8 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
 
+from robocall.config import get_settings
 from robocall.conversations import outbox
 from robocall.conversations.outbox import Purpose, Written, send_sms
+from robocall.conversations.sms_declaration import DeclarationRules
 from robocall.queues import SMS, queue_name, redis_connection
 from robocall.sms_models import CampaignStatus, SmsCampaign, SmsMessage
 from sms.campaigns import CampaignError, create_campaign, set_status
@@ -23,6 +25,12 @@ from sms.inbound import handle_inbound
 from sms.prepare import Template
 from sms.recipients import Recipient
 from sms.send import send_batch
+
+
+def rules() -> DeclarationRules:
+    """How declarations run with this test's settings (the SMS context builds the same at start-up)."""
+    return DeclarationRules.from_settings(get_settings())
+
 
 
 def queued_jobs() -> list[tuple[Any, ...]]:
@@ -58,7 +66,7 @@ def test_a_message_is_written_in_the_callers_transaction_and_queued_after_the_co
 
 
 def test_opt_outs_bad_numbers_and_empty_texts_write_nothing(sms_env: dict[str, str], migrated: Engine) -> None:
-    handle_inbound(migrated, "sim", "0912345678", "STOP")
+    handle_inbound(migrated, rules(), "sim", "0912345678", "STOP")
     with DbSession(migrated) as db:
         assert send_sms(db, "0912345678", "Hi", Purpose.ESCALATION) == Written(None, "opted out")
         assert send_sms(db, "12345", "Hi", Purpose.ESCALATION).reason

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 
 from robocall.cli import cli
 from robocall.sms_models import SmsMessage, SmsOptOut
+from robocall.text import fold
 from sms.campaigns import create_campaign, dry_run, figures, invalid_recipients
 from sms.context import SmsContext
 from sms.prepare import Template
@@ -24,7 +25,6 @@ from sms.rapidtrace import (
     Window,
     find_columns,
     parse_time,
-    place_key,
     trace,
 )
 from sms.recipients import RecipientsError
@@ -134,8 +134,8 @@ def test_columns_by_alias_or_named_and_clear_errors() -> None:
 
 
 def test_place_names_match_without_case_accents_or_punctuation_but_whole() -> None:
-    assert place_key("Chợ Bình Điền") == place_key("CHO  BINH-DIEN") == "chobinhdien"
-    assert place_key("Chợ Bình Điền (khu A)") != place_key("Chợ Bình Điền (khu B)")
+    assert fold("Chợ Bình Điền") == fold("CHO  BINH-DIEN") == "chobinhdien"
+    assert fold("Chợ Bình Điền (khu A)") != fold("Chợ Bình Điền (khu B)")
 
 
 # --- the scan -----------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 from webhelp import csrf_of, login, run_client
 
-from robocall.web.security import REQUIRED_ROLE, has_own_auth
+from robocall.config import reset_settings
+from robocall.web.security import OWN_AUTH, REQUIRED_ROLE
 
 ROLES = [None, "viewer", "cdc_staff", "admin"]
 RANK = {None: -1, "viewer": 0, "cdc_staff": 1, "admin": 2}
@@ -73,11 +74,13 @@ FORMS = {"{user_viewer}": {"role": "viewer", "active": "1"}, "assign": {"assigne
 def test_every_registered_route_is_in_the_table_and_declares_a_role(make_app) -> None:  # type: ignore[no-untyped-def]
     app = make_app()
     listed = {(m, p.split("?")[0]) for m, p, _ in ROUTES}
+    own_auth = {route for resource in app.router.resources() if OWN_AUTH in resource.get_info().get("app", {})
+                for route in resource}
     missing = []
     for route in app.router.routes():
         info = route.resource.get_info() if route.resource else {}
         path = info.get("path") or info.get("formatter") or info.get("prefix", "")
-        if route.method == "HEAD" or path.startswith("/static") or has_own_auth(path):
+        if route.method == "HEAD" or path.startswith("/static") or route in own_auth:
             continue  # static files; SMS callbacks and API authenticate each request themselves
         assert getattr(route.handler, REQUIRED_ROLE, None) is not None, f"{route.method} {path} declares no role"
         generic = path.replace("{id}", "{x}").replace("{kind}", "{x}").replace("{name}", "{x}").replace(
@@ -132,6 +135,22 @@ def test_each_route_refuses_or_serves_by_role(make_app, seeded, role) -> None:  
     assert run_client(make_app(), scenario) == []
 
 
-def test_only_the_sms_prefixes_bypass_the_session_guards() -> None:
-    assert has_own_auth("/sms/receipts/viettel") and has_own_auth("/api/sms/campaigns")
-    assert not has_own_auth("/smsx") and not has_own_auth("/api/v1/escalations") and not has_own_auth("/escalations")
+def test_only_the_sms_prefixes_bypass_the_session_guards(make_app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Anonymous, no CSRF token: the SMS sub-apps answer by their own scheme, every other path meets the guards."""
+    monkeypatch.setenv("SMS_API_TOKEN", "api-token")
+    reset_settings()
+
+    async def scenario(client: TestClient) -> dict[str, tuple[int, str]]:
+        answers = {}
+        for method, path in [("POST", "/sms/receipts/viettel"), ("GET", "/api/sms/campaigns"), ("POST", "/smsx"),
+                             ("GET", "/api/v1/escalations"), ("GET", "/escalations")]:
+            response = await client.request(method, path, allow_redirects=False)
+            answers[path] = (response.status, await response.text())
+        return answers
+
+    answers = run_client(make_app(), scenario)
+    assert answers["/sms/receipts/viettel"] == (401, "bad or missing signature")  # own auth: HMAC
+    assert answers["/api/sms/campaigns"] == (401, "bad or missing token")  # own auth: bearer
+    assert answers["/smsx"][0] == 403 and "CSRF" in answers["/smsx"][1]  # the guards: no CSRF token
+    assert answers["/api/v1/escalations"] == (401, '{"error": "login required"}')
+    assert answers["/escalations"][0] == 302

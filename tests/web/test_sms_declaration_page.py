@@ -9,14 +9,22 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 from webhelp import login, run_client
 
+from robocall.config import get_settings
+from robocall.conversations.sms_declaration import DeclarationRules
 from robocall.models import Escalation
 from sms.inbound import handle_inbound
+
+
+def rules() -> DeclarationRules:
+    """How declarations run with this test's settings (the SMS context builds the same at start-up)."""
+    return DeclarationRules.from_settings(get_settings())
+
 
 
 def test_the_escalation_of_an_sms_declaration_shows_its_answers(make_app, seeded, redis_url) -> None:  # type: ignore[no-untyped-def]
     engine, _ = seeded
     for text in ["KB", "2", "2", "2", "có", "2", "37,5"]:  # short of breath: urgent
-        handle_inbound(engine, "sim", "+84987000009", text)
+        handle_inbound(engine, rules(), "sim", "+84987000009", text)
     with engine.connect() as connection:
         escalation_id = connection.execute(select(Escalation.id).where(
             Escalation.rule == "trieu_chung_nang", Escalation.contact_id == None)).scalar_one()  # noqa: E711

@@ -208,7 +208,9 @@ class AmiClient:
             raise AmiError(f"AMI {name}: connection lost ({exc})") from None
         finally:
             self._pending.pop(action_id, None)
-            self._pending.pop(action_id + "/complete", None)
+            complete = self._pending.pop(action_id + "/complete", None)
+            if complete is not None and complete.done() and not complete.cancelled():
+                complete.exception()  # seen: a lost connection fails it without a "never retrieved" warning
 
     # --- connection ---
     async def _run(self) -> None:

@@ -4,46 +4,41 @@ environment or .env, see the README)."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from aiohttp import web
+from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
-from sqlmodel import col, select
+from sqlmodel import select
 
 from robocall.accounts import AccountError, Role, User, add_user
 from robocall.config import Settings
-from robocall.models import AuditLog
-from robocall.web.audit import audit
-from robocall.web.dashboard import render
+from robocall.web.audit import audit, audit_entries
 from robocall.web.keys import ENGINE, SETTINGS
 from robocall.web.security import current_username, requires
+from robocall.web.templating import render
+from robocall.web.threads import in_thread
 
 routes = web.RouteTableDef()
-AUDIT_PAGE = 300
-
-
-def audit_entries(request: web.Request) -> list[AuditLog]:
-    q = request.query
-    conditions = []
-    if q.get("actor"):
-        conditions.append(AuditLog.actor == q["actor"])
-    if q.get("action"):
-        conditions.append(AuditLog.action == q["action"])
-    with DbSession(request.app[ENGINE]) as db:
-        return list(db.exec(select(AuditLog).where(*conditions)
-                            .order_by(col(AuditLog.id).desc()).limit(AUDIT_PAGE)).all())
 
 
 @routes.get("/audit")
 @requires(Role.ADMIN)
 async def audit_page(request: web.Request) -> web.Response:
-    return render(request, "audit.html", {"entries": audit_entries(request)})
+    entries = await in_thread(request, audit_entries, request.app[ENGINE], request.query.get("actor", ""),
+                              request.query.get("action", ""))
+    return render(request, "audit.html", {"entries": entries})
+
+
+def _users(engine: Engine) -> list[User]:
+    with DbSession(engine) as db:
+        return list(db.exec(select(User).order_by(User.username)).all())
 
 
 @routes.get("/users")
 @requires(Role.ADMIN)
 async def users_page(request: web.Request) -> web.Response:
-    with DbSession(request.app[ENGINE]) as db:
-        users = list(db.exec(select(User).order_by(User.username)).all())
+    users = await in_thread(request, _users, request.app[ENGINE])
     return render(request, "users.html", {"users": users, "roles": [r.value for r in Role], "error": ""})
 
 
@@ -53,13 +48,12 @@ async def users_add(request: web.Request) -> web.Response:
     form = await request.post()
     username, role = str(form.get("username", "")), str(form.get("role", ""))
     try:
-        user = add_user(request.app[ENGINE], username, role, str(form.get("password", "")))
+        user = await in_thread(request, add_user, request.app[ENGINE], username, role, str(form.get("password", "")))
     except AccountError as error:
-        with DbSession(request.app[ENGINE]) as db:
-            users = list(db.exec(select(User).order_by(User.username)).all())
+        users = await in_thread(request, _users, request.app[ENGINE])
         return render(request, "users.html", {"users": users, "roles": [r.value for r in Role], "error": str(error)},
                       status=400)
-    audit(request, "user_add", "user", user.id, {"username": user.username, "role": user.role})
+    await audit(request, "user_add", "user", user.id, {"username": user.username, "role": user.role})
     raise web.HTTPSeeOther("/users")
 
 
@@ -90,19 +84,24 @@ async def settings_page(request: web.Request) -> web.Response:
 async def users_change(request: web.Request) -> web.Response:
     """Change a user's role or switch the account off/on (takes effect on their next request)."""
     form = await request.post()
-    with DbSession(request.app[ENGINE]) as db:
-        user = db.get(User, int(request.match_info["id"]))
+    detail = await in_thread(request, _change_user, request.app[ENGINE], int(request.match_info["id"]),
+                             form.get("role"), form.get("active"), current_username(request))
+    await audit(request, "user_change", "user", request.match_info["id"], detail)
+    raise web.HTTPSeeOther("/users")
+
+
+def _change_user(engine: Engine, user_id: int, role_asked: Any, active_asked: Any, me: str) -> dict[str, Any]:
+    with DbSession(engine) as db:
+        user = db.get(User, user_id)
         if user is None:
             raise web.HTTPNotFound(text="no such user")
-        role = str(form.get("role", user.role))
+        role = str(role_asked if role_asked is not None else user.role)
         if role not in {r.value for r in Role}:
             raise web.HTTPBadRequest(text=f"400: unknown role {role!r}")
-        active = form.get("active", "1" if user.active else "0") == "1"
-        if user.username == current_username(request) and (role != Role.ADMIN or not active):
+        active = (active_asked if active_asked is not None else ("1" if user.active else "0")) == "1"
+        if user.username == me and (role != Role.ADMIN or not active):
             raise web.HTTPBadRequest(text="400: you cannot demote or disable yourself")
         user.role, user.active = role, active
         db.add(user)
         db.commit()
-        detail = {"username": user.username, "role": role, "active": active}
-    audit(request, "user_change", "user", request.match_info["id"], detail)
-    raise web.HTTPSeeOther("/users")
+        return {"username": user.username, "role": role, "active": active}

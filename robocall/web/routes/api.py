@@ -13,10 +13,11 @@ from aiohttp import web
 from sqlmodel import Session as DbSession
 
 from robocall.accounts import Role
-from robocall.models import CallCampaign, Contact, Escalation, utcnow
-from robocall.web.audit import audit
-from robocall.web.campaign_stats import all_campaigns, campaign_stats
-from robocall.web.escalation_actions import ActionError, apply_action
+from robocall.config import Settings
+from robocall.models import Contact, Escalation, utcnow
+from robocall.web.audit import audit, audit_entries
+from robocall.web.campaign_stats import all_campaigns, campaign_by_id
+from robocall.web.escalation_actions import ActionDone, act_on_escalation
 from robocall.web.escalation_queries import (
     QueueFilters,
     escalation_calls,
@@ -27,9 +28,8 @@ from robocall.web.escalation_queries import (
 from robocall.web.keys import ENGINE, SETTINGS
 from robocall.web.line_lists import KINDS, default_as_of, line_list
 from robocall.web.openapi import openapi_document
-from robocall.web.routes.admin import audit_entries
-from robocall.web.routes.lists import parse_day
-from robocall.web.routes.reports import report_for
+from robocall.web.params import parse_day
+from robocall.web.reporting import report_for
 from robocall.web.security import (
     csrf_token,
     current_user,
@@ -37,6 +37,7 @@ from robocall.web.security import (
     public,
     requires,
 )
+from robocall.web.threads import in_session, in_thread
 
 routes = web.RouteTableDef()
 API = "/api/v1"
@@ -62,34 +63,37 @@ async def session_info(request: web.Request) -> web.Response:
 @requires(Role.VIEWER)
 async def escalations(request: web.Request) -> web.Response:
     filters = QueueFilters.from_query(request.query)
-    with DbSession(request.app[ENGINE]) as db:
-        page = escalation_queue(db, filters, request.app[SETTINGS], utcnow())
-    audit(request, "view_queue", "escalation", "", {"filters": filters.as_query(), "rows": len(page.rows)})
+    page = await in_session(request, escalation_queue, filters, request.app[SETTINGS], utcnow())
+    await audit(request, "view_queue", "escalation", "", {"filters": filters.as_query(), "rows": len(page.rows)})
     return web.json_response({"total": page.total, "page": filters.page, "rows": [r.to_json() for r in page.rows]})
 
 
 @routes.get(f"{API}/escalations/{{id:\\d+}}")
 @requires(Role.VIEWER)
 async def escalation(request: web.Request) -> web.Response:
-    with DbSession(request.app[ENGINE]) as db:
-        found = db.get(Escalation, int(request.match_info["id"]))
-        if found is None:
-            raise web.HTTPNotFound(text='{"error": "not found"}', content_type="application/json")
-        contact = db.get(Contact, found.contact_id) if found.contact_id else None
-        days = escalation_calls(db, found, contact)
-        body: dict[str, Any] = {
-            "escalation": queue_row(found, contact, request.app[SETTINGS], utcnow()).to_json(),
-            "outcome": found.outcome, "flow": found.flow,
-            "timeline": [{"at": _iso(e.at), "actor": e.actor, "kind": e.kind, "text": e.text}
-                         for e in timeline(db, found.id or 0)],
-            "calls": [{"day": _iso(d.day), "attempts": [
-                {"id": a.id, "direction": a.direction, "channel": a.channel, "state": a.state,
-                 "end_reason": a.end_reason,
-                 "queued_at": _iso(a.queued_at), "answers": {x.question: x.value for x in answers}}
-                for a, answers in d.attempts]} for d in days],
-        }
-    audit(request, "view_escalation", "escalation", found.id, {"contact_id": found.contact_id})
+    body, found = await in_session(request, _escalation_json, int(request.match_info["id"]), request.app[SETTINGS])
+    await audit(request, "view_escalation", "escalation", found.id, {"contact_id": found.contact_id})
     return web.json_response(body)
+
+
+def _escalation_json(db: DbSession, escalation_id: int, settings: Settings) -> tuple[dict[str, Any], Escalation]:
+    found = db.get(Escalation, escalation_id)
+    if found is None:
+        raise web.HTTPNotFound(text='{"error": "not found"}', content_type="application/json")
+    contact = db.get(Contact, found.contact_id) if found.contact_id else None
+    days = escalation_calls(db, found, contact)
+    body: dict[str, Any] = {
+        "escalation": queue_row(found, contact, settings, utcnow()).to_json(),
+        "outcome": found.outcome, "flow": found.flow,
+        "timeline": [{"at": _iso(e.at), "actor": e.actor, "kind": e.kind, "text": e.text}
+                     for e in timeline(db, found.id or 0)],
+        "calls": [{"day": _iso(d.day), "attempts": [
+            {"id": a.id, "direction": a.direction, "channel": a.channel, "state": a.state,
+             "end_reason": a.end_reason,
+             "queued_at": _iso(a.queued_at), "answers": {x.question: x.value for x in answers}}
+            for a, answers in d.attempts]} for d in days],
+    }
+    return body, found
 
 
 @routes.post(f"{API}/escalations/{{id:\\d+}}/actions")
@@ -100,18 +104,19 @@ async def escalation_action(request: web.Request) -> web.Response:
     except ValueError:
         raise web.HTTPBadRequest(text='{"error": "send JSON"}', content_type="application/json") from None
     action = str(data.get("action", ""))
-    with DbSession(request.app[ENGINE]) as db:
-        found = db.get(Escalation, int(request.match_info["id"]))
-        if found is None:
-            raise web.HTTPNotFound(text='{"error": "not found"}', content_type="application/json")
-        try:
-            event = apply_action(db, found, action, current_username(request), utcnow(),
-                                 assignee=str(data.get("assignee", "")), text=str(data.get("text", "")),
-                                 outcome=str(data.get("outcome", "")))
-        except ActionError as error:
-            return web.json_response({"error": str(error)}, status=400)
-        audit(request, f"escalation_{action}", "escalation", found.id, {"event_id": event.id, "via": "api"})
-        return web.json_response({"status": found.status, "event": {"kind": event.kind, "text": event.text}})
+    done = await in_session(request, _act, int(request.match_info["id"]), action, current_username(request), data)
+    if done.error is not None:
+        return web.json_response({"error": done.error}, status=400)
+    await audit(request, f"escalation_{action}", "escalation", done.escalation_id,
+                {"event_id": done.event_id, "via": "api"})
+    return web.json_response({"status": done.status, "event": {"kind": done.kind, "text": done.text}})
+
+
+def _act(db: DbSession, escalation_id: int, action: str, actor: str, data: dict[str, Any]) -> ActionDone:
+    found = db.get(Escalation, escalation_id)
+    if found is None:
+        raise web.HTTPNotFound(text='{"error": "not found"}', content_type="application/json")
+    return act_on_escalation(db, found, action, actor, data)
 
 
 @routes.get(f"{API}/lists/{{kind}}")
@@ -121,13 +126,20 @@ async def lists(request: web.Request) -> web.Response:
     if kind not in KINDS:
         raise web.HTTPNotFound(text='{"error": "no such list"}', content_type="application/json")
     q = request.query
-    with DbSession(request.app[ENGINE]) as db:
-        as_of = parse_day(q.get("as_of")) or default_as_of(db, dt.datetime.now(request.app[SETTINGS].tzinfo).date())
-        rows, total = line_list(db, kind, as_of, district=q.get("district", ""), commune=q.get("commune", ""),
-                                category=q.get("category", ""))
-    audit(request, "view_line_list", "contact", "", {"list": kind, "rows": len(rows)})
+    asked = parse_day(q.get("as_of"))
+    today = dt.datetime.now(request.app[SETTINGS].tzinfo).date()
+    as_of, rows, total = await in_session(request, _line_list, kind, asked, today, dict(q))
+    await audit(request, "view_line_list", "contact", "", {"list": kind, "rows": len(rows)})
     return web.json_response({"list": kind, "as_of": as_of.isoformat(), "total": total,
                               "rows": [r.to_json() for r in rows]})
+
+
+def _line_list(db: DbSession, kind: str, as_of: dt.date | None, today: dt.date,
+               q: dict[str, str]) -> tuple[dt.date, list[Any], int]:
+    as_of = as_of or default_as_of(db, today)
+    rows, total = line_list(db, kind, as_of, district=q.get("district", ""), commune=q.get("commune", ""),
+                            category=q.get("category", ""))
+    return as_of, rows, total
 
 
 @routes.get(f"{API}/contacts")
@@ -136,39 +148,39 @@ async def contacts(request: web.Request) -> web.Response:
     q = request.query.get("q", "").strip()
     if not q:
         return web.json_response({"error": "give q: a name or the last digits of a phone"}, status=400)
-    with DbSession(request.app[ENGINE]) as db:
-        rows, total = line_list(db, "search", dt.date.today(), q=q)
-    audit(request, "search_contacts", "contact", "", {"q": q, "rows": len(rows)})
+    rows, total = await in_session(request, line_list, "search", dt.date.today(), q=q)
+    await audit(request, "search_contacts", "contact", "", {"q": q, "rows": len(rows)})
     return web.json_response({"total": total, "rows": [r.to_json() for r in rows]})
 
 
 @routes.get(f"{API}/campaigns")
 @requires(Role.VIEWER)
 async def campaigns(request: web.Request) -> web.Response:
-    with DbSession(request.app[ENGINE]) as db:
-        return web.json_response({"campaigns": [c.to_json() for c in all_campaigns(db)]})
+    found = await in_session(request, all_campaigns)
+    return web.json_response({"campaigns": [c.to_json() for c in found]})
 
 
 @routes.get(f"{API}/campaigns/{{id:\\d+}}")
 @requires(Role.VIEWER)
 async def campaign(request: web.Request) -> web.Response:
-    with DbSession(request.app[ENGINE]) as db:
-        found = db.get(CallCampaign, int(request.match_info["id"]))
-        if found is None:
-            raise web.HTTPNotFound(text='{"error": "not found"}', content_type="application/json")
-        return web.json_response(campaign_stats(db, found, per_day=True).to_json())
+    found = await in_session(request, campaign_by_id, int(request.match_info["id"]))
+    if found is None:
+        raise web.HTTPNotFound(text='{"error": "not found"}', content_type="application/json")
+    return web.json_response(found.to_json())
 
 
 @routes.get(f"{API}/report")
 @requires(Role.VIEWER)
 async def report(request: web.Request) -> web.Response:
-    return web.json_response(report_for(request).to_json())
+    return web.json_response((await report_for(request)).to_json())
 
 
 @routes.get(f"{API}/audit")
 @requires(Role.ADMIN)
 async def audit_log(request: web.Request) -> web.Response:
+    entries = await in_thread(request, audit_entries, request.app[ENGINE], request.query.get("actor", ""),
+                              request.query.get("action", ""))
     return web.json_response({"entries": [
         {"id": e.id, "at": _iso(e.at), "actor": e.actor, "action": e.action, "object_type": e.object_type,
-         "object_id": e.object_id, "detail": e.detail} for e in audit_entries(request)]})
+         "object_id": e.object_id, "detail": e.detail} for e in entries]})
 

@@ -10,24 +10,19 @@ joined to a fixed directory, so no path leaves the cache.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
-from robocall.audio.cache import AudioCache, url_path
+from robocall.audio.cache import AudioCache
 from robocall.audio.convert import FORMATS_BY_EXT
-from robocall.audio.prompts import prompts_of
-from robocall.audio.render import Renderer
-from robocall.config import Settings
-from robocall.flows.loader import Flow
 from robocall.web.keys import SETTINGS
 from robocall.web.security import public
+from robocall.web.threads import in_thread
 
 routes = web.RouteTableDef()
 # A file's name stands for what made it, so its content does not change: caches may keep it a day.
@@ -41,7 +36,7 @@ async def audio_file(request: web.Request) -> web.StreamResponse:
     if fmt is None:
         raise web.HTTPNotFound(text="no such audio")
     path = AudioCache(request.app[SETTINGS].audio_dir).path(fmt, request.match_info["name"])
-    found = await asyncio.to_thread(_read, path)
+    found = await in_thread(request, _read, path)
     if found is None:
         raise web.HTTPNotFound(text="no such audio")
     body, etag, modified = found
@@ -80,19 +75,3 @@ def _not_modified(request: web.Request, etag: str, modified: datetime) -> bool:
         return modified <= parsedate_to_datetime(since)
     except (TypeError, ValueError):
         return False
-
-
-def prompt_audio(settings: Settings, flow: Flow, language: str) -> list[dict[str, Any]]:
-    """The flow's prompts in `language` with the URL of their rendered audio (None: not built).
-
-    A prompt with contact fields shows its fallback (the text without them): the one a build makes.
-    """
-    renderer = Renderer(settings)
-    rows = []
-    for prompt in prompts_of(flow):
-        if prompt.language != language:
-            continue
-        path = renderer.cached(prompt, "twilio") or renderer.cached(prompt, "asterisk")
-        rows.append({"node": prompt.node, "kind": prompt.kind, "text": prompt.text,
-                     "url": url_path(path) if path else None})
-    return rows

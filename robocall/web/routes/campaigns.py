@@ -1,36 +1,33 @@
 """Campaign pages: progress, answer rate, calls and escalations per day as SVG charts.
 
-Hook for SMS: `EXTRA_CAMPAIGN_SECTIONS` takes functions `(request) -> (title, html)`; the campaign
-list shows each section under the call campaigns (sms/ appends one when its pages exist).
+Hook for SMS: `EXTRA_CAMPAIGN_SECTIONS` takes coroutine functions `(request) -> (title, html)`; the
+campaign list shows each section under the call campaigns (routes/sms_campaigns.py appends one).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from markupsafe import Markup
-from sqlmodel import Session as DbSession
 
 from robocall.accounts import Role
-from robocall.models import CallCampaign
-from robocall.web.campaign_stats import all_campaigns, campaign_stats
+from robocall.web.campaign_stats import all_campaigns, campaign_by_id
 from robocall.web.charts import bar_chart
-from robocall.web.dashboard import render
 from robocall.web.i18n import pick_language, translate
-from robocall.web.keys import ENGINE
 from robocall.web.security import requires
+from robocall.web.templating import render
+from robocall.web.threads import in_session
 
 routes = web.RouteTableDef()
-EXTRA_CAMPAIGN_SECTIONS: list[Callable[[web.Request], tuple[str, Markup]]] = []
+EXTRA_CAMPAIGN_SECTIONS: list[Callable[[web.Request], Awaitable[tuple[str, Markup]]]] = []
 
 
 @routes.get("/campaigns")
 @requires(Role.VIEWER)
 async def campaigns_page(request: web.Request) -> web.Response:
-    with DbSession(request.app[ENGINE]) as db:
-        campaigns = all_campaigns(db)
-    sections = [section(request) for section in EXTRA_CAMPAIGN_SECTIONS]
+    campaigns = await in_session(request, all_campaigns)
+    sections = [await section(request) for section in EXTRA_CAMPAIGN_SECTIONS]
     return render(request, "campaigns.html", {"campaigns": campaigns, "sections": sections})
 
 
@@ -38,11 +35,9 @@ async def campaigns_page(request: web.Request) -> web.Response:
 @requires(Role.VIEWER)
 async def campaign_page(request: web.Request) -> web.Response:
     lang = pick_language(request)
-    with DbSession(request.app[ENGINE]) as db:
-        campaign = db.get(CallCampaign, int(request.match_info["id"]))
-        if campaign is None:
-            raise web.HTTPNotFound(text="no such campaign")
-        stats = campaign_stats(db, campaign, per_day=True)
+    stats = await in_session(request, campaign_by_id, int(request.match_info["id"]))
+    if stats is None:
+        raise web.HTTPNotFound(text="no such campaign")
     labels = [d.strftime("%d/%m") for d, _, _ in stats.calls_per_day]
     calls_chart = bar_chart(labels, [
         (translate("attempts", lang), [a for _, a, _ in stats.calls_per_day], "#4c78a8"),

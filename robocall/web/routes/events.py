@@ -11,19 +11,14 @@ import json
 
 from aiohttp import web
 from aiohttp_sse import sse_response
-from sqlmodel import Session as DbSession
 
 from robocall.accounts import Role
 from robocall.web.escalation_queries import latest_change
-from robocall.web.keys import ENGINE, SSE_POLL_SECONDS
+from robocall.web.keys import SSE_POLL_SECONDS
 from robocall.web.security import requires
+from robocall.web.threads import in_session
 
 routes = web.RouteTableDef()
-
-
-def _latest(request: web.Request) -> tuple[int, int]:
-    with DbSession(request.app[ENGINE]) as db:
-        return latest_change(db)
 
 
 @routes.get("/escalations/stream")
@@ -32,11 +27,11 @@ async def stream(request: web.Request) -> web.StreamResponse:
     # Workers write escalations from other processes, so we watch the database, not an in-process bus.
     poll = request.app[SSE_POLL_SECONDS]
     async with sse_response(request) as response:
-        seen = await asyncio.to_thread(_latest, request)
+        seen = await in_session(request, latest_change)
         await response.send(json.dumps({"escalation": seen[0], "event": seen[1]}), event="hello")
         while response.is_connected():
             await asyncio.sleep(poll)
-            latest = await asyncio.to_thread(_latest, request)
+            latest = await in_session(request, latest_change)
             if latest != seen:
                 kind = "escalation" if latest[0] != seen[0] else "timeline"
                 await response.send(json.dumps({"escalation": latest[0], "event": latest[1],

@@ -12,35 +12,35 @@ from sqlmodel import Session as DbSession
 
 from robocall.accounts import Role
 from robocall.web.audit import audit
-from robocall.web.dashboard import render
 from robocall.web.escalation_queries import filter_options
-from robocall.web.keys import ENGINE, SETTINGS
+from robocall.web.keys import SETTINGS
 from robocall.web.line_lists import KINDS, default_as_of, line_list
+from robocall.web.params import parse_day
 from robocall.web.security import requires
+from robocall.web.templating import render
+from robocall.web.threads import in_session
 
 routes = web.RouteTableDef()
 
 
-def parse_day(text: str | None) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(text) if text else None
-    except ValueError:
-        raise web.HTTPBadRequest(text=f"400: not a date (YYYY-MM-DD): {text}") from None
-
-
-def _line_list_for(request: web.Request, whole: bool) -> tuple[str, dt.date, list[Any], int, Any]:
+async def _line_list_for(request: web.Request, whole: bool) -> tuple[str, dt.date, list[Any], int, Any]:
     """The list named in the path, filtered by the query: (kind, as_of, rows, total, filter options)."""
     kind = request.match_info["kind"]
     if kind not in KINDS:
         raise web.HTTPNotFound(text="no such list")
     q = request.query
-    settings = request.app[SETTINGS]
-    with DbSession(request.app[ENGINE]) as db:
-        as_of = parse_day(q.get("as_of")) or default_as_of(db, dt.datetime.now(settings.tzinfo).date())
-        rows, total = line_list(db, kind, as_of, district=q.get("district", ""), commune=q.get("commune", ""),
-                                category=q.get("category", ""), whole=whole)
-        options = None if whole else filter_options(db)
+    as_of = parse_day(q.get("as_of"))
+    today = dt.datetime.now(request.app[SETTINGS].tzinfo).date()
+    as_of, rows, total, options = await in_session(request, _read, kind, as_of, today, dict(q), whole)
     return kind, as_of, rows, total, options
+
+
+def _read(db: DbSession, kind: str, as_of: dt.date | None, today: dt.date, q: dict[str, str],
+          whole: bool) -> tuple[dt.date, list[Any], int, Any]:
+    as_of = as_of or default_as_of(db, today)
+    rows, total = line_list(db, kind, as_of, district=q.get("district", ""), commune=q.get("commune", ""),
+                            category=q.get("category", ""), whole=whole)
+    return as_of, rows, total, None if whole else filter_options(db)
 
 
 @routes.get("/lists")
@@ -52,8 +52,8 @@ async def lists_home(request: web.Request) -> web.StreamResponse:
 @routes.get("/lists/{kind}")
 @requires(Role.VIEWER)
 async def list_page(request: web.Request) -> web.Response:
-    kind, as_of, rows, total, options = _line_list_for(request, whole=False)
-    audit(request, "view_line_list", "contact", "", {"list": kind, "rows": len(rows)})
+    kind, as_of, rows, total, options = await _line_list_for(request, whole=False)
+    await audit(request, "view_line_list", "contact", "", {"list": kind, "rows": len(rows)})
     return render(request, "lists.html", {"kind": kind, "kinds": KINDS, "rows": rows, "total": total,
                                           "as_of": as_of, "options": options})
 
@@ -62,14 +62,14 @@ async def list_page(request: web.Request) -> web.Response:
 @requires(Role.VIEWER)
 async def list_csv(request: web.Request) -> web.Response:
     """The list as a spreadsheet for the commune teams; phones stay masked (call from the dashboard)."""
-    kind, as_of, rows, _, _ = _line_list_for(request, whole=True)
+    kind, as_of, rows, _, _ = await _line_list_for(request, whole=True)
     out = io.StringIO()
     columns = ["contact_id", "name", "phone_masked", "category", "district", "commune", "exposure_date",
                "monitoring_end", "last_call_day", "last_call_state", "open_cases"]
     writer = csv.DictWriter(out, fieldnames=columns)
     writer.writeheader()
     writer.writerows(r.to_json() for r in rows)
-    audit(request, "export_line_list", "contact", "", {"list": kind, "rows": len(rows), "as_of": as_of.isoformat()})
+    await audit(request, "export_line_list", "contact", "", {"list": kind, "rows": len(rows), "as_of": as_of.isoformat()})
     return web.Response(body=("\ufeff" + out.getvalue()).encode("utf-8"), content_type="text/csv", charset="utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{kind}_{as_of.isoformat()}.csv"'})
 
@@ -80,7 +80,6 @@ async def search_page(request: web.Request) -> web.Response:
     q = request.query.get("q", "").strip()
     rows, total = [], 0
     if q:
-        with DbSession(request.app[ENGINE]) as db:
-            rows, total = line_list(db, "search", dt.date.today(), q=q)
-        audit(request, "search_contacts", "contact", "", {"q": q, "rows": len(rows)})
+        rows, total = await in_session(request, line_list, "search", dt.date.today(), q=q)
+        await audit(request, "search_contacts", "contact", "", {"q": q, "rows": len(rows)})
     return render(request, "search.html", {"q": q, "rows": rows, "total": total})

@@ -15,23 +15,14 @@ from robocall.reports import (
     SMS_INDIVIDUAL_LABEL,
     SMS_SENT_LABEL,
     ProvincialReport,
-    provincial_report,
 )
 from robocall.web.audit import audit
-from robocall.web.dashboard import render
-from robocall.web.keys import ENGINE, SETTINGS
-from robocall.web.routes.lists import parse_day
+from robocall.web.reporting import report_for
 from robocall.web.security import requires
+from robocall.web.templating import render
 
 routes = web.RouteTableDef()
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def report_for(request: web.Request) -> ProvincialReport:
-    start, end = parse_day(request.query.get("from")), parse_day(request.query.get("to"))
-    if start and end and start > end:
-        raise web.HTTPBadRequest(text="400: 'from' is after 'to'")
-    return provincial_report(request.app[ENGINE], start, end, request.app[SETTINGS].timezone)
 
 
 def report_rows(report: ProvincialReport) -> list[tuple[str, str, int | str]]:
@@ -47,7 +38,7 @@ def report_rows(report: ProvincialReport) -> list[tuple[str, str, int | str]]:
 @routes.get("/reports")
 @requires(Role.VIEWER)
 async def report_page(request: web.Request) -> web.Response:
-    report = report_for(request)
+    report = await report_for(request)
     return render(request, "report.html", {"report": report, "rows": report_rows(report),
                                            "start": request.query.get("from", ""), "end": request.query.get("to", "")})
 
@@ -59,12 +50,12 @@ def _filename(report: ProvincialReport, ext: str) -> str:
 @routes.get("/reports/export.csv")
 @requires(Role.VIEWER)
 async def report_csv(request: web.Request) -> web.Response:
-    report = report_for(request)
+    report = await report_for(request)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["key", "label", "value"])
     writer.writerows(report_rows(report))
-    audit(request, "export_report", "report", "", {"format": "csv", "from": report.period_from, "to": report.period_to})
+    await audit(request, "export_report", "report", "", {"format": "csv", "from": report.period_from, "to": report.period_to})
     # A BOM so that Excel opens the Vietnamese labels as UTF-8.
     return web.Response(body=("\ufeff" + out.getvalue()).encode("utf-8"), content_type="text/csv", charset="utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{_filename(report, "csv")}"'})
@@ -73,7 +64,7 @@ async def report_csv(request: web.Request) -> web.Response:
 @routes.get("/reports/export.xlsx")
 @requires(Role.VIEWER)
 async def report_xlsx(request: web.Request) -> web.Response:
-    report = report_for(request)
+    report = await report_for(request)
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "Báo cáo"
@@ -84,7 +75,7 @@ async def report_xlsx(request: web.Request) -> web.Response:
     sheet.column_dimensions["B"].width = 48
     out = io.BytesIO()
     workbook.save(out)
-    audit(request, "export_report", "report", "",
+    await audit(request, "export_report", "report", "",
           {"format": "xlsx", "from": report.period_from, "to": report.period_to})
     return web.Response(body=out.getvalue(), content_type=XLSX,
                         headers={"Content-Disposition": f'attachment; filename="{_filename(report, "xlsx")}"'})

@@ -1,20 +1,17 @@
 """SMS campaign pages: the list and one campaign's delivery figures per carrier.
 
-Under /sms-campaigns, not /sms/: the /sms/ and /api/sms/ prefixes skip the session guards (carrier
-callbacks and the SMS API authenticate themselves, see robocall/web/security.py), and these pages
-must not.  The campaign list links here through `EXTRA_CAMPAIGN_SECTIONS`.
+Under /sms-campaigns, not /sms/: /sms/ and /api/sms/ belong to the SMS sub-apps (carrier callbacks
+and the SMS API, which authenticate themselves: sms/web.py).  The campaign list links here through
+`EXTRA_CAMPAIGN_SECTIONS`.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 from markupsafe import Markup, escape
-from sqlmodel import Session as DbSession
 
 from robocall.accounts import Role
-from robocall.web.dashboard import render
 from robocall.web.i18n import pick_language, translate
-from robocall.web.keys import ENGINE
 from robocall.web.routes.campaigns import EXTRA_CAMPAIGN_SECTIONS
 from robocall.web.security import requires
 from robocall.web.sms_stats import (
@@ -23,6 +20,8 @@ from robocall.web.sms_stats import (
     list_sms_campaigns,
     sms_campaign_detail,
 )
+from robocall.web.templating import render
+from robocall.web.threads import in_session
 
 routes = web.RouteTableDef()
 
@@ -30,26 +29,23 @@ routes = web.RouteTableDef()
 @routes.get("/sms-campaigns")
 @requires(Role.VIEWER)
 async def sms_campaigns_page(request: web.Request) -> web.Response:
-    with DbSession(request.app[ENGINE]) as db:
-        campaigns = list_sms_campaigns(db)
+    campaigns = await in_session(request, list_sms_campaigns)
     return render(request, "sms_campaigns.html", {"campaigns": campaigns})
 
 
 @routes.get("/sms-campaigns/{id:\\d+}")
 @requires(Role.VIEWER)
 async def sms_campaign_page(request: web.Request) -> web.Response:
-    with DbSession(request.app[ENGINE]) as db:
-        detail = sms_campaign_detail(db, int(request.match_info["id"]))
+    detail = await in_session(request, sms_campaign_detail, int(request.match_info["id"]))
     if detail is None:
         raise web.HTTPNotFound(text="no such SMS campaign")
     return render(request, "sms_campaign.html", {"c": detail, "states": STATES})
 
 
-def sms_section(request: web.Request) -> tuple[str, Markup]:
+async def sms_section(request: web.Request) -> tuple[str, Markup]:
     """The SMS part of /campaigns: how many SMS campaigns there are, and the link to them."""
     lang = pick_language(request)
-    with DbSession(request.app[ENGINE]) as db:
-        count = count_sms_campaigns(db)
+    count = await in_session(request, count_sms_campaigns)
     text = translate("sms_campaign_count", lang, count=count)
     link = translate("sms_open_list", lang)
     html = Markup('<p id="sms-section">{} · <a href="/sms-campaigns">{}</a></p>').format(escape(text), escape(link))
