@@ -50,17 +50,23 @@ class WorkerContext:
     backend: PhoneBackend
 
 
+def campaign_calls(engine: Engine, flows: dict[str, Flow], policy: CallPolicy) -> RecordedCalls:
+    """The handlers of the campaigns' calls, wherever a backend runs them (a worker, `asterisk serve`):
+    when an outbound call is written, its follow-up moves on in the same transaction."""
+
+    def after_outbound(db: DbSession, saved: CallAttempt) -> None:
+        record_outcome(db, saved, policy)
+
+    return RecordedCalls(engine, flows, policy.tz, after_outbound=after_outbound)
+
+
 @lru_cache(maxsize=1)
 def context() -> WorkerContext:
     settings = get_settings()
     flows = flow_catalog(settings).flows
     engine = make_engine(settings.database_url)
     policy = policy_from_settings(settings)
-
-    def after_outbound(db: DbSession, saved: CallAttempt) -> None:
-        record_outcome(db, saved, policy)  # the follow-up moves on in the call's own transaction
-
-    calls = RecordedCalls(engine, flows, policy.tz, after_outbound=after_outbound)
+    calls = campaign_calls(engine, flows, policy)
     return WorkerContext(
         engine=engine,
         flows=flows,

@@ -6,17 +6,14 @@ import asyncio
 import socket
 
 import click
-from sqlmodel import Session as DbSession
 
 from robocall.audio.render import Renderer
 from robocall.call_policy import policy_from_settings
-from robocall.campaigns.dialer import record_outcome
+from robocall.campaigns.jobs import campaign_calls
 from robocall.config import get_settings
-from robocall.conversations.calls import RecordedCalls
 from robocall.db import make_engine
 from robocall.flows.catalog import flow_catalog
 from robocall.logging_setup import configure_logging
-from robocall.models import CallAttempt
 from robocall.telephony.asterisk.ami import AmiClient, AmiError
 from robocall.telephony.asterisk.prompts import RenderedPrompts
 from robocall.telephony.asterisk.reconcile import open_attempts
@@ -42,12 +39,7 @@ def serve() -> None:
         raise click.UsageError(str(exc)) from None
     flows = flow_catalog(settings).flows
     engine = make_engine(settings.database_url)
-    policy = policy_from_settings(settings)
-
-    def after_outbound(db: DbSession, saved: CallAttempt) -> None:
-        record_outcome(db, saved, policy)  # the follow-up moves on in the call's own transaction
-
-    handlers = RecordedCalls(engine, flows, policy.tz, after_outbound=after_outbound)
+    handlers = campaign_calls(engine, flows, policy_from_settings(settings))
 
     async def run() -> None:
         prompts = RenderedPrompts(Renderer(settings), flows, settings.asterisk_sounds_dir)
