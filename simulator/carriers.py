@@ -8,6 +8,7 @@ carrier the `id` field), as a carrier honouring the id would.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import hashlib
 import hmac
@@ -313,8 +314,6 @@ def wait_until(predicate: Any, timeout: float = 10.0) -> bool:
 
 def main() -> None:
     """Run both carriers until killed (the benchmark starts them in a process of their own)."""
-    import argparse
-
     parser = argparse.ArgumentParser()
     parser.add_argument("--smpp-port", type=int, required=True)
     parser.add_argument("--http-port", type=int, required=True)

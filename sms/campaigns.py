@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session
 
 from robocall.models import utcnow
 from robocall.optouts import opted_out_numbers
@@ -262,8 +263,6 @@ def loading_progress(engine: Engine, campaign_id: int) -> tuple[str | None, int 
 
 
 def get_campaign(engine: Engine, campaign_id: int) -> SmsCampaign:
-    from sqlmodel import Session
-
     with Session(engine) as db:
         campaign = db.get(SmsCampaign, campaign_id)
         if campaign is None:
@@ -307,8 +306,6 @@ def figures(engine: Engine, campaign_id: int) -> CampaignFigures:
 
 
 def list_campaigns(engine: Engine) -> list[SmsCampaign]:
-    from sqlmodel import Session
-
     with Session(engine) as db:
         campaigns = list(db.exec(select(SmsCampaign).order_by(SmsCampaign.id)).scalars())  # type: ignore[call-overload]
         for c in campaigns:

@@ -11,6 +11,7 @@ import click
 from robocall.audio.check import audio_warnings
 from robocall.config import get_settings
 from robocall.flows import FlowError, load_flow
+from robocall.flows.draw import DrawError, draw_flow
 from robocall.flows.loader import flow_files, load_flows
 from robocall.flows.script import parse_keys, run_script
 
@@ -80,8 +81,6 @@ def try_flow(path: Path, keys: str, language: str | None, as_json: bool) -> None
 @click.option("--language", default=None, help="Language of the prompt excerpts (default: the flow's first).")
 def draw(path: Path, output: Path, language: str | None) -> None:
     """Draw a flow: nodes, keys, branches, answers and where escalations fire."""
-    from robocall.flows.draw import DrawError, draw_flow
-
     flow = _load_or_exit(path)
     try:
         written = draw_flow(flow, output, language=language)
