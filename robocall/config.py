@@ -288,7 +288,7 @@ class Settings(BaseSettings):
     """Redis URL for the job queues (RQ) and call state."""
 
     telephony_backend: Literal["sim", "asterisk", "twilio"] = "sim"
-    """Where calls and SMS go: `sim` (built-in simulator, no real calls), `asterisk` or `twilio`."""
+    """Where calls go: `sim` (the built-in simulated phone network, no real calls), `asterisk` (AMI and FastAGI, docs/asterisk.md) or `twilio` (Programmable Voice). SMS go through SMS_GATEWAYS."""
 
     public_base_url: str = "http://127.0.0.1:8080"
     """Base URL at which telephony providers and browsers reach this server (webhooks, audio)."""
