@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from robocall.conversations.outbox import on_written
 from robocall.telephony.registry import register_backend
+from robocall.telephony.twilio.backend import twilio_backend
 from simulator.backend import simulated_backend
 from sms.fanout import queue_single_messages
 
@@ -18,3 +19,4 @@ from sms.fanout import queue_single_messages
 def wire() -> None:
     on_written(queue_single_messages)
     register_backend("sim", simulated_backend)
+    register_backend("twilio", twilio_backend)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -26,7 +27,7 @@ from robocall.campaigns.dialer import (
     record_outcome,
     skip_attempt,
 )
-from robocall.config import get_settings
+from robocall.config import Settings, get_settings
 from robocall.conversations.calls import RecordedCalls
 from robocall.db import make_engine
 from robocall.flows.catalog import flow_catalog
@@ -56,11 +57,7 @@ def context() -> WorkerContext:
     flows = flow_catalog(settings).flows
     engine = make_engine(settings.database_url)
     policy = policy_from_settings(settings)
-
-    def after_outbound(db: DbSession, saved: CallAttempt) -> None:
-        record_outcome(db, saved, policy)  # the follow-up moves on in the call's own transaction
-
-    calls = RecordedCalls(engine, flows, policy.tz, after_outbound=after_outbound)
+    calls = RecordedCalls(engine, flows, policy.tz, after_outbound=follow_up_mover(settings, policy))
     return WorkerContext(
         engine=engine,
         flows=flows,
@@ -69,6 +66,17 @@ def context() -> WorkerContext:
         calls=calls,
         backend=build_backend(settings, engine, flows, calls),
     )
+
+
+def follow_up_mover(settings: Settings, policy: CallPolicy | None = None) -> Callable[[DbSession, CallAttempt], None]:
+    """What runs in an outbound call's own transaction when it is written: the follow-up moves on.
+    Given to the call handlers of workers and of the web server (webhook backends)."""
+    policy = policy or policy_from_settings(settings)
+
+    def after_outbound(db: DbSession, saved: CallAttempt) -> None:
+        record_outcome(db, saved, policy)
+
+    return after_outbound
 
 
 def dial_tick_job(now_iso: str, horizon_iso: str) -> list[str]:

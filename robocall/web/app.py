@@ -13,11 +13,14 @@ import logging
 
 from aiohttp import web
 
+from robocall.campaigns.jobs import follow_up_mover
 from robocall.config import Settings, get_settings
 from robocall.flows.catalog import flow_catalog
 from robocall.flows.loader import Flow
 from robocall.flows.problems import Problem
 from robocall.gc_tuning import freeze_startup_objects
+from robocall.telephony.twilio.api import PREFIX as VOICE_PREFIX
+from robocall.telephony.twilio.webhooks import voice_webhooks
 from robocall.web.dashboard import setup_dashboard
 from robocall.web.security import public
 from sms.web import add_sms_routes
@@ -36,6 +39,8 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.router.add_get("/health", health)
     app.router.add_get("/flows", list_flows)
     add_sms_routes(app)
+    if settings.twilio_auth_token:  # phone calls and the hotline on Twilio (docs/twilio.md)
+        app.add_subapp(VOICE_PREFIX, voice_webhooks(settings, after_outbound=follow_up_mover(settings)))
     setup_dashboard(app, settings)  # the CDC dashboard and its JSON API (robocall/web/routes/)
     return app
 

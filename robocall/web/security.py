@@ -25,9 +25,10 @@ PUBLIC = "public"
 USER_KEY = web.RequestKey("user", dict)
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # Routes that authenticate each request by their own scheme, not the dashboard session: the SMS
-# carrier callbacks (HMAC signature) and the SMS campaign API (bearer token), see sms/web.py.
+# carrier callbacks (HMAC signature) and the SMS campaign API (bearer token), see sms/web.py; Twilio's
+# voice webhooks (X-Twilio-Signature), robocall/telephony/twilio/webhooks.py.
 # No cookie is involved, so CSRF cannot apply; the session guards leave them alone.
-OWN_AUTH_PREFIXES = ("/sms/", "/api/sms/")
+OWN_AUTH_PREFIXES = ("/sms/", "/api/sms/", "/twilio/")
 
 
 def has_own_auth(path: str) -> bool:
