@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 import aiohttp
 from twilio.base.exceptions import TwilioRestException
@@ -56,12 +57,12 @@ class Urls:
     def amd(self, attempt_id: int) -> str:
         return f"{self.base}/{attempt_id}/amd"
 
-    def gather(self, attempt_id: int, turn: int, node: str | None) -> str:
-        # The node is there for people reading logs (and the local peer's residents, who hear the question).
-        return f"{self.base}/{attempt_id}/gather/{turn}" + (f"?node={node}" if node else "")
+    def gather(self, attempt_id: int, turn: int, flow: str, node: str | None) -> str:
+        # The question is named for people reading logs (and the local peer's residents, who hear it).
+        return f"{self.base}/{attempt_id}/gather/{turn}" + _question(flow, node)
 
-    def silence(self, attempt_id: int, turn: int, node: str | None) -> str:
-        return f"{self.base}/{attempt_id}/silence/{turn}" + (f"?node={node}" if node else "")
+    def silence(self, attempt_id: int, turn: int, flow: str, node: str | None) -> str:
+        return f"{self.base}/{attempt_id}/silence/{turn}" + _question(flow, node)
 
     @property
     def inbound(self) -> str:
@@ -70,6 +71,10 @@ class Urls:
     @property
     def inbound_status(self) -> str:
         return f"{self.base}/inbound/status"
+
+
+def _question(flow: str, node: str | None) -> str:
+    return f"?{urlencode({'flow': flow, 'node': node})}" if flow and node else ""
 
 
 @dataclass(frozen=True)

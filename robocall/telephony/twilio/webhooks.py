@@ -156,8 +156,8 @@ class VoiceWebhooks:
             for say, found in zip(says, await asyncio.to_thread(self._audio, flow, says, turn.node)):
                 if found:
                     urls[id(say)] = found
-        body = twiml.render(turn, self.urls.gather(attempt_id, turn.turn, turn.node),
-                            self.urls.silence(attempt_id, turn.turn, turn.node), audio_url)
+        body = twiml.render(turn, self.urls.gather(attempt_id, turn.turn, turn.flow, turn.node),
+                            self.urls.silence(attempt_id, turn.turn, turn.flow, turn.node), audio_url)
         return _xml(body)
 
     def _audio(self, flow: Flow, says: list[Say], waiting_at: str | None) -> list[str | None]:
@@ -198,7 +198,7 @@ class VoiceWebhooks:
             return web.Response(status=404, text=str(exc))
 
 
-_FORM = "twilio_form"
+_FORM = web.RequestKey("twilio_form", MultiDictProxy)
 
 
 def _attempt(request: web.Request) -> int:
