@@ -137,9 +137,9 @@ class VoiceWebhooks:
             self.calls.ringing(attempt_id, now)
         elif status in api.FINAL_STATUS:
             state = api.FINAL_STATUS[status]
-            reason = "" if state == CallState.COMPLETED else f"twilio {status}"
-            if form.get("SipResponseCode"):
-                reason += f" (SIP {form['SipResponseCode']})"
+            reason = ""  # busy, no answer: the line state says it all
+            if state == CallState.FAILED:
+                reason = f"twilio {status}" + (f" (SIP {form['SipResponseCode']})" if form.get("SipResponseCode") else "")
             duration = _float(form.get("CallDuration"))
             self.calls.close(attempt_id, state, now, reason, duration)
         # initiated / in-progress: placing the call and the voice URL already moved the line on
