@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import threading
+import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -73,6 +74,7 @@ class LocalTwilioVoice:
     duplicate_final: bool = False  # post every final status callback twice
     late_ringing: bool = False  # post a `ringing` status callback after the final one
     via: tuple[str, str] | None = None  # (public prefix, local prefix): a reverse proxy before our server
+    requests: int = 0  # calls.create requests, answered or refused
     created: list[dict[str, Any]] = field(default_factory=list)
     posted: list[Posted] = field(default_factory=list)
     hung_up: set[str] = field(default_factory=set)  # Call SIDs ended through the API
@@ -123,6 +125,7 @@ class LocalTwilioVoice:
             and request.match_info["account_sid"] == self.account_sid
 
     async def _create(self, request: web.Request) -> web.Response:
+        self.requests += 1
         if not self._authorised(request):
             return self._error(401, 20003, "Authenticate")
         if self.throttle_first > 0:
@@ -156,7 +159,7 @@ class LocalTwilioVoice:
                    "events": set(form.getall("StatusCallbackEvent", [])),
                    "amd": str(form.get("MachineDetection", "")), "async": str(form.get("AsyncAmd", "")) == "true",
                    "amd_url": str(form.get("AsyncAmdStatusCallback", ""))}
-        self.created.append({**call, "params": {k: str(v) for k, v in form.items()}})
+        self.created.append({**call, "params": {k: str(v) for k, v in form.items()}, "received": time.monotonic()})
         at = self.dial_time(to) if self.dial_time else dt.datetime.now(dt.UTC)
         line = _Line(self, sid, to, sender, options, inbound=False)
         self._play(lambda: self.network.run_call(CallRequest(0, to, sender, at, ""), line,
