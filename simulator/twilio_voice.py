@@ -74,6 +74,7 @@ class LocalTwilioVoice:
     duplicate_final: bool = False  # post every final status callback twice
     late_ringing: bool = False  # post a `ringing` status callback after the final one
     via: tuple[str, str] | None = None  # (public prefix, local prefix): a reverse proxy before our server
+    numbers: set[str] = field(default_factory=lambda: {HOTLINE_NUMBER, "+842873000000"})  # the account's own
     requests: int = 0  # calls.create requests, answered or refused
     created: list[dict[str, Any]] = field(default_factory=list)
     posted: list[Posted] = field(default_factory=list)
@@ -93,6 +94,8 @@ class LocalTwilioVoice:
 
     async def _start(self) -> None:
         app = web.Application()
+        app.router.add_get(f"/{API_VERSION}/Accounts/{{account_sid}}.json", self._account)
+        app.router.add_get(f"/{API_VERSION}/Accounts/{{account_sid}}/IncomingPhoneNumbers.json", self._numbers)
         app.router.add_post(f"/{API_VERSION}/Accounts/{{account_sid}}/Calls.json", self._create)
         app.router.add_post(f"/{API_VERSION}/Accounts/{{account_sid}}/Calls/{{sid}}.json", self._update)
         self._runner, self._session = await self._loop.serve(app, self.port)
@@ -165,6 +168,25 @@ class LocalTwilioVoice:
         self._play(lambda: self.network.run_call(CallRequest(0, to, sender, at, ""), line,
                                                  line.flow, self.exposure(to)), line)
         return web.json_response(call, status=201)
+
+    async def _account(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return self._error(401, 20003, "Authenticate")
+        return web.json_response({"sid": self.account_sid, "friendly_name": "Local peer", "status": "active",
+                                  "type": "Full", "auth_token": self.auth_token, "owner_account_sid": self.account_sid,
+                                  "uri": f"/{API_VERSION}/Accounts/{self.account_sid}.json", "subresource_uris": {}})
+
+    async def _numbers(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return self._error(401, 20003, "Authenticate")
+        wanted = request.query.get("PhoneNumber", "")
+        found = [{"sid": "PN" + "0" * 32, "phone_number": number, "friendly_name": number,
+                  "voice_url": "", "account_sid": self.account_sid} for number in sorted(self.numbers)
+                 if not wanted or number == wanted]
+        uri = f"/{API_VERSION}/Accounts/{self.account_sid}/IncomingPhoneNumbers.json"
+        return web.json_response({"incoming_phone_numbers": found, "end": max(len(found) - 1, 0), "page": 0,
+                                  "page_size": 50, "start": 0, "uri": uri, "first_page_uri": uri,
+                                  "next_page_uri": None, "previous_page_uri": None})
 
     async def _update(self, request: web.Request) -> web.Response:
         if not self._authorised(request):

@@ -103,6 +103,7 @@ class OurServer:
     def start(self) -> None:
         async def up() -> web.AppRunner:
             app = web.Application()
+            app.router.add_get("/health", lambda request: web.json_response({"status": "ok"}))
             app.add_subapp(PREFIX, voice_webhooks(self.settings, after_outbound=follow_up_mover(self.settings)))
             runner = web.AppRunner(app)
             await runner.setup()
