@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -64,6 +65,8 @@ log = logging.getLogger(__name__)
 AfterSave = Callable[[DbSession, CallAttempt], None]
 TERMINAL_STATES = (CallState.COMPLETED, CallState.BUSY, CallState.NO_ANSWER, CallState.FAILED, CallState.MACHINE)
 _LINE_ORDER = {CallState.QUEUED: 0, CallState.DIALLING: 1, CallState.RINGING: 2, CallState.ANSWERED: 3}
+
+_SQLITE_WRITER = threading.Lock()
 
 MISSED_CALL = Escalate(
     rule="missed_hotline_call", level="callback", notify_cdc=True, callback=True,
@@ -262,14 +265,23 @@ class ResumableCalls:
 
     @contextmanager
     def _locked(self, attempt_id: int) -> Iterator[tuple[DbSession, CallAttempt]]:
-        with DbSession(self.engine) as db:
-            if self.engine.dialect.name == "sqlite":
-                db.exec(update(CallAttempt).where(col(CallAttempt.id) == attempt_id)  # type: ignore[call-overload]
-                        .values(id=CallAttempt.id))
-            attempt = db.exec(select(CallAttempt).where(CallAttempt.id == attempt_id).with_for_update()).first()
-            if attempt is None:
-                raise LookupError(f"call attempt {attempt_id} does not exist")
-            yield db, attempt
+        if self.engine.dialect.name != "sqlite":
+            with DbSession(self.engine) as db:
+                yield db, self._row(db, attempt_id)
+            return
+        # SQLite has one writer at a time: this process's threads queue here in order instead of
+        # polling the database's lock (busy_timeout sleeps and retries, which makes the slowest wait long).
+        with _SQLITE_WRITER, DbSession(self.engine) as db:
+            db.exec(update(CallAttempt).where(col(CallAttempt.id) == attempt_id)  # type: ignore[call-overload]
+                    .values(id=CallAttempt.id))
+            yield db, self._row(db, attempt_id)
+
+    @staticmethod
+    def _row(db: DbSession, attempt_id: int) -> CallAttempt:
+        attempt = db.exec(select(CallAttempt).where(CallAttempt.id == attempt_id).with_for_update()).first()
+        if attempt is None:
+            raise LookupError(f"call attempt {attempt_id} does not exist")
+        return attempt
 
     def _flow(self, name: str) -> Flow:
         flow = self.flows.get(name)

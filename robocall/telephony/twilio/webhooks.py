@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -44,6 +45,8 @@ from robocall.telephony.twilio import api, backend, twiml
 log = logging.getLogger(__name__)
 
 MACHINE_ANSWERS = {"machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax"}
+PLAYED_CACHE_SIZE = 20_000
+NO_AUDIO_RECHECK_SECONDS = 300.0
 HOOKS = web.AppKey("twilio_voice_hooks", "VoiceWebhooks")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -58,6 +61,9 @@ class VoiceWebhooks:
         self.urls = api.Urls(settings.public_base_url)
         self.renderer = renderer if renderer is not None else Renderer(settings)
         self._nodes: dict[str, list[tuple[str, str, re.Pattern[str], str]]] = {}
+        # What each prompt plays, so a call's every turn does not look for files (or log that none
+        # exists) again; a prompt without audio is looked up again after a while (a build may add it).
+        self._played: dict[tuple[str | None, ...], tuple[str | None, float]] = {}
 
     # --- the routes ---
 
@@ -162,9 +168,20 @@ class VoiceWebhooks:
 
     def _audio(self, flow: Flow, says: list[Say], waiting_at: str | None) -> list[str | None]:
         found: list[str | None] = []
+        now = time.monotonic()
         for say in says:
-            path = self.renderer.playable(flow, self._node_of(flow, say, waiting_at), say, "twilio")
-            found.append(self.settings.public_base_url + url_path(path) if path else None)
+            node = self._node_of(flow, say, waiting_at)
+            key = (flow.name, flow.version, node, say.kind, say.language, say.text, say.audio)
+            known = self._played.get(key)
+            if known is not None and (known[0] is not None or now - known[1] < NO_AUDIO_RECHECK_SECONDS):
+                found.append(known[0])
+                continue
+            path = self.renderer.playable(flow, node, say, "twilio")
+            url = self.settings.public_base_url + url_path(path) if path else None
+            if len(self._played) >= PLAYED_CACHE_SIZE:
+                self._played.clear()
+            self._played[key] = (url, now)
+            found.append(url)
         return found
 
     def _node_of(self, flow: Flow, say: Say, waiting_at: str | None) -> str:
