@@ -47,7 +47,8 @@ def outcomes(engine: Engine) -> dict[str, tuple[Any, ...]]:
     with DbSession(engine) as db:
         found = {}
         for attempt in db.exec(select(CallAttempt)).all():
-            answers = sorted((a.question, repr(a.value)) for a in db.exec(
+            # Values as Python compares them: JSON columns give 37 back as 37.0 on one database and 37 on another.
+            answers = sorted((a.question, a.value) for a in db.exec(
                 select(Answer).where(Answer.attempt_id == attempt.id)))
             cases = sorted((e.rule, e.level) for e in db.exec(
                 select(Escalation).where(Escalation.attempt_id == attempt.id)))
