@@ -272,8 +272,7 @@ class ResumableCalls:
         # SQLite has one writer at a time: this process's threads queue here in order instead of
         # polling the database's lock (busy_timeout sleeps and retries, which makes the slowest wait long).
         with _SQLITE_WRITER, DbSession(self.engine) as db:
-            db.exec(update(CallAttempt).where(col(CallAttempt.id) == attempt_id)  # type: ignore[call-overload]
-                    .values(id=CallAttempt.id))
+            db.exec(update(CallAttempt).where(col(CallAttempt.id) == attempt_id).values(id=CallAttempt.id))
             yield db, self._row(db, attempt_id)
 
     @staticmethod

@@ -47,7 +47,6 @@ log = logging.getLogger(__name__)
 MACHINE_ANSWERS = {"machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax"}
 PLAYED_CACHE_SIZE = 20_000
 NO_AUDIO_RECHECK_SECONDS = 300.0
-HOOKS = web.AppKey("twilio_voice_hooks", "VoiceWebhooks")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -215,6 +214,7 @@ class VoiceWebhooks:
             return web.Response(status=404, text=str(exc))
 
 
+HOOKS = web.AppKey("twilio_voice_hooks", VoiceWebhooks)
 _FORM = web.RequestKey("twilio_form", MultiDictProxy)
 
 
