@@ -79,6 +79,8 @@ class LocalTwilioVoice:
     created: list[dict[str, Any]] = field(default_factory=list)
     posted: list[Posted] = field(default_factory=list)
     hung_up: set[str] = field(default_factory=set)  # Call SIDs ended through the API
+    call_status: dict[str, str] = field(default_factory=dict)  # Call SID -> its final CallStatus
+    drop_final: bool = False  # never post the final status callback (our server was down)
 
     @property
     def api_base(self) -> str:
@@ -98,6 +100,7 @@ class LocalTwilioVoice:
         app.router.add_get(f"/{API_VERSION}/Accounts/{{account_sid}}/IncomingPhoneNumbers.json", self._numbers)
         app.router.add_post(f"/{API_VERSION}/Accounts/{{account_sid}}/Calls.json", self._create)
         app.router.add_post(f"/{API_VERSION}/Accounts/{{account_sid}}/Calls/{{sid}}.json", self._update)
+        app.router.add_get(f"/{API_VERSION}/Accounts/{{account_sid}}/Calls/{{sid}}.json", self._fetch_call)
         self._runner, self._session = await self._loop.serve(app, self.port)
 
     def stop(self) -> None:
@@ -168,6 +171,16 @@ class LocalTwilioVoice:
         self._play(lambda: self.network.run_call(CallRequest(0, to, sender, at, ""), line,
                                                  line.flow, self.exposure(to)), line)
         return web.json_response(call, status=201)
+
+    async def _fetch_call(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return self._error(401, 20003, "Authenticate")
+        sid = request.match_info["sid"]
+        found = next((c for c in self.created if c["sid"] == sid), None)
+        if found is None:
+            return self._error(404, 20404, f"The requested resource /Calls/{sid}.json was not found")
+        resource = {k: v for k, v in found.items() if k not in ("params", "received")}
+        return web.json_response({**resource, "status": self.call_status.get(sid, "in-progress")})
 
     async def _account(self, request: web.Request) -> web.Response:
         if not self._authorised(request):
@@ -336,7 +349,8 @@ class _Line:
                  CallState.FAILED: "failed", CallState.MACHINE: "completed"}[state]
         duration = str(max(int((dt.datetime.now(dt.UTC) - self.start).total_seconds()), 1)) \
             if final == "completed" else "0"
-        for _ in range(2 if self.peer.duplicate_final else 1):
+        self.peer.call_status[self.sid] = final
+        for _ in range(0 if self.peer.drop_final else 2 if self.peer.duplicate_final else 1):
             self.peer.post(self.options["StatusCallback"], self._params(
                 final, CallDuration=duration, Duration=duration, CallbackSource="call-progress-events"))
         if self.peer.late_ringing:

@@ -254,11 +254,14 @@ class ResumableCalls:
                                                     CallAttempt.backend_call_id == call_id)
                        .order_by(col(CallAttempt.id).desc())).first()
 
-    def open_calls(self) -> list[tuple[int, str]]:
-        """(attempt id, provider call id) of the calls this backend has on the line."""
+    def open_calls(self, dialled_before: dt.datetime | None = None) -> list[tuple[int, str]]:
+        """(attempt id, provider call id) of the calls this backend has on the line (dialled before a time)."""
+        query = select(CallAttempt.id, CallAttempt.backend_call_id).where(
+            CallAttempt.backend == self.backend, col(CallAttempt.state).in_(ACTIVE_CALL_STATES))
+        if dialled_before is not None:
+            query = query.where(col(CallAttempt.dialled_at) < dialled_before)
         with DbSession(self.engine) as db:
-            rows = db.exec(select(CallAttempt.id, CallAttempt.backend_call_id).where(
-                CallAttempt.backend == self.backend, col(CallAttempt.state).in_(ACTIVE_CALL_STATES))).all()
+            rows = db.exec(query).all()
         return [(row[0], row[1]) for row in rows if row[0] is not None]
 
     # --- inside ---

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 
 from sqlmodel import Session as DbSession
 from sqlmodel import select
 from voicehelp import VoiceWorld
 
 from robocall.models import Answer, CallState, Escalation
+from robocall.telephony.twilio.reconcile import reconcile
 from simulator.population import Resident
 
 PERFECT = Resident(
@@ -83,3 +85,19 @@ def test_duplicate_and_late_status_callbacks_change_nothing(voice: VoiceWorld) -
     first = answers(voice, attempt_id)
     assert first
     assert len({(c.rule, c.attempt_id) for c in cases}) == len(cases)  # each rule written once
+
+
+def test_a_call_whose_final_callback_never_came_is_closed_from_twilios_record(voice: VoiceWorld) -> None:
+    phone = "+84911000006"
+    voice.peer.network.population = {phone: dataclasses.replace(PERFECT, phone=phone)}
+    voice.peer.drop_final = True
+    voice.contact(phone)
+    attempt_id = voice.call(phone)
+    assert voice.attempt_row(attempt_id).state == CallState.ANSWERED  # left open: it holds a channel
+    calls = voice.backend.calls
+    assert reconcile(voice.settings, calls, dt.timedelta(minutes=30)) == 0  # too recent to ask about
+    assert reconcile(voice.settings, calls, dt.timedelta(0)) == 1
+    attempt = voice.attempt_row(attempt_id)
+    assert attempt.state == CallState.COMPLETED and attempt.end_reason == "completed"
+    assert answers(voice, attempt_id)
+    assert reconcile(voice.settings, calls, dt.timedelta(0)) == 0
