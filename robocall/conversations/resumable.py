@@ -108,8 +108,8 @@ class ResumableCalls:
         is no longer queued (a second worker placed it, or a callback was faster)."""
         with self._locked(attempt_id) as (db, attempt):
             if attempt.state != CallState.QUEUED:
-                if not attempt.backend_call_id:  # the status callback came first: keep the provider's id
-                    attempt.backend_call_id = call_id
+                if not attempt.backend_call_id:  # a webhook came first: the call is still the provider's
+                    attempt.backend, attempt.backend_call_id = self.backend, call_id
                     db.add(attempt)
                     db.commit()
                 return False
@@ -186,6 +186,9 @@ class ResumableCalls:
             answered_at = _aware(attempt.answered_at) if attempt.answered_at else None
             if live.get("machine"):
                 state, session, answered_at = CallState.MACHINE, None, None
+            elif state == CallState.COMPLETED and session is None:
+                # Picked up, but the flow never started (the voice URL did not answer): nobody was reached.
+                state, reason = CallState.FAILED, reason or "answered, but the flow never started"
             elif session is not None and answered_at is not None:
                 state = CallState.COMPLETED  # answered means completed on the line, however the flow ended
                 if not session.ended:

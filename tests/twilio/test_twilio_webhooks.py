@@ -202,3 +202,17 @@ def test_a_hotline_caller_already_on_a_call_is_refused_busy_with_a_callback(voic
         busy = db.exec(select(CallAttempt).where(CallAttempt.phone == phone, CallAttempt.id != attempt_id)).one()
         assert busy.state == CallState.BUSY
         assert db.exec(select(Escalation).where(Escalation.attempt_id == busy.id)).one().callback
+
+
+def test_a_call_completed_before_the_flow_started_is_a_failure_not_a_reach(voice: VoiceWorld) -> None:
+    attempt_id = dialled(voice, "+84911000109")
+    # Twilio could not fetch our voice URL (server down): it says sorry, hangs up, and reports completed.
+    assert voice.peer.post(voice.url(f"/{attempt_id}/status"), params("completed", CallDuration="3")).status == 204
+    attempt = voice.attempt_row(attempt_id)
+    assert attempt.state == CallState.FAILED and attempt.answered_at is None
+    assert attempt.end_reason == "answered, but the flow never started"
+
+
+def test_a_webhook_for_an_unknown_call_is_404_not_500(voice: VoiceWorld) -> None:
+    assert voice.peer.post(voice.url("/999999/answer"), params()).status == 404
+    assert voice.peer.post(voice.url("/abc/answer"), params()).status == 404
