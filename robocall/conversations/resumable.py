@@ -35,8 +35,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
-from sqlalchemy.engine import Engine
+from sqlalchemy import bindparam, update
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session as DbSession
 from sqlmodel import col, select
@@ -146,11 +146,24 @@ class ResumableCalls:
 
     def event(self, attempt_id: int, turn: int, event: Event, at: dt.datetime) -> Turn:
         """Keys or silence for Gather number `turn`.  Any other turn is a duplicate or a replay: the
-        current actions again, the session untouched."""
-        with self._locked(attempt_id) as (db, attempt):
-            if attempt.state in TERMINAL_STATES:
+        current actions again, the session untouched.  The busiest step of a call: three prepared
+        statements on one connection (lock, read, write) rather than the ORM's unit of work."""
+        with self.engine.connect() as conn:
+            if self.engine.dialect.name == "sqlite":
+                with _SQLITE_WRITER:
+                    return self._event(conn, attempt_id, turn, event, at)
+            return self._event(conn, attempt_id, turn, event, at)
+
+    def _event(self, conn: Connection, attempt_id: int, turn: int, event: Event, at: dt.datetime) -> Turn:
+        with conn.begin():
+            if self.engine.dialect.name == "sqlite":
+                conn.execute(_TAKE_WRITE_LOCK, {"attempt": attempt_id})
+            row = conn.execute(_READ_LIVE, {"attempt": attempt_id}).first()
+            if row is None:
+                raise LookupError(f"call attempt {attempt_id} does not exist")
+            if row.state in TERMINAL_STATES:
                 return Turn.over()
-            live = _live(attempt)
+            live = _live_of(row.session)
             if live is None or "session" not in live:
                 raise LookupError(f"call attempt {attempt_id} has not been answered")
             if turn != live["turn"] or live.get("ended"):
@@ -159,7 +172,9 @@ class ResumableCalls:
             session, actions = advance(flow, Session.from_json(live["session"]), event)
             record = CallRecord.from_json(live["record"])
             record.collect(actions, at)
-            return self._store(db, attempt, live, session, record, actions, turn + 1)
+            live = _next_live(live, session, record, actions, turn + 1)
+            conn.execute(_WRITE_LIVE, {"attempt": attempt_id, "live": {"live": live}})
+        return _turn_of(live)
 
     def machine(self, attempt_id: int, at: dt.datetime) -> bool:
         """Answering-machine detection said a machine took the call.  True the first time (the backend
@@ -296,13 +311,24 @@ class ResumableCalls:
 
     def _store(self, db: DbSession, attempt: CallAttempt, live: dict[str, Any], session: Session,
                record: CallRecord, actions: list[Action], turn: int) -> Turn:
-        shown = [a for a in actions if isinstance(a, Say | Gather | HangUp)]
-        live = {**live, "session": session.to_json(), "record": record.to_json(), "turn": turn,
-                "actions": [_action_json(a) for a in shown], "ended": session.ended}
+        live = _next_live(live, session, record, actions, turn)
         attempt.session = {"live": live}
         db.add(attempt)
         db.commit()
         return _turn_of(live)
+
+
+_ATTEMPT = CallAttempt.__table__  # type: ignore[attr-defined]
+_TAKE_WRITE_LOCK = update(_ATTEMPT).where(_ATTEMPT.c.id == bindparam("attempt")).values(id=_ATTEMPT.c.id)
+_READ_LIVE = select(_ATTEMPT.c.state, _ATTEMPT.c.session).where(_ATTEMPT.c.id == bindparam("attempt")).with_for_update()
+_WRITE_LIVE = update(_ATTEMPT).where(_ATTEMPT.c.id == bindparam("attempt")).values(session=bindparam("live"))
+
+
+def _next_live(live: dict[str, Any], session: Session, record: CallRecord, actions: list[Action],
+               turn: int) -> dict[str, Any]:
+    shown = [a for a in actions if isinstance(a, Say | Gather | HangUp)]
+    return {**live, "session": session.to_json(), "record": record.to_json(), "turn": turn,
+            "actions": [_action_json(a) for a in shown], "ended": session.ended}
 
 
 def _missed(attempt: CallAttempt, record: CallRecord) -> bool:
@@ -311,7 +337,10 @@ def _missed(attempt: CallAttempt, record: CallRecord) -> bool:
 
 
 def _live(attempt: CallAttempt) -> dict[str, Any] | None:
-    data = attempt.session or {}
+    return _live_of(attempt.session)
+
+
+def _live_of(data: object) -> dict[str, Any] | None:
     live = data.get("live") if isinstance(data, dict) else None
     return dict(live) if isinstance(live, dict) else None
 
