@@ -211,12 +211,7 @@ class LocalTwilioVoice:
         return web.json_response({"sid": sid, "status": "completed"})
 
     def _play(self, run: Callable[[], Any], line: _Line) -> None:
-        def play() -> None:
-            try:
-                run()
-            finally:
-                line.finish()
-        thread = threading.Thread(target=play, daemon=True)
+        thread = threading.Thread(target=run, daemon=True, name=f"twilio-call-{line.sid[-6:]}")
         with self._lock:
             self._threads.append(thread)
         thread.start()
@@ -283,9 +278,7 @@ class _Line:
                  inbound: bool) -> None:
         self.peer, self.sid, self.to, self.caller, self.options, self.inbound = peer, sid, to, caller, options, inbound
         self.gather: dict[str, str] = {}  # the outstanding Gather's attributes, action and redirect
-        self.answered_at: dt.datetime | None = None
         self.over = False
-        self.final_posted = False
         self.start = dt.datetime.now(dt.UTC)
         self.rejected = False
         self.flow: Flow = _HeardFlow()  # type: ignore[assignment]
@@ -312,7 +305,6 @@ class _Line:
             self._status("initiated", "initiated")
             self._status("ringing", "ringing")
             self._status("in-progress", "answered")
-        self.answered_at = at
         return self._fetch(self.options["Url"], self._params("in-progress" if not self.inbound else "ringing"))
 
     def event(self, event: Event, at: dt.datetime) -> list[Action]:
@@ -355,10 +347,6 @@ class _Line:
                 final, CallDuration=duration, Duration=duration, CallbackSource="call-progress-events"))
         if self.peer.late_ringing:
             self.peer.post(self.options["StatusCallback"], self._params("ringing", CallbackSource="call-progress-events"))
-        self.final_posted = True
-
-    def finish(self) -> None:
-        """The thread ended (an exception in a resident's script included): the line closes."""
 
     # --- TwiML ---
 
