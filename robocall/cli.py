@@ -13,6 +13,7 @@ from robocall.commands.demo import demo
 from robocall.commands.flows import flows
 from robocall.commands.report import report
 from robocall.commands.serve import serve
+from robocall.commands.twilio import twilio
 from robocall.commands.users import users
 from robocall.wiring import wire
 from robocall.worker_main import worker
@@ -37,6 +38,7 @@ cli.add_command(sms)
 cli.add_command(users)
 cli.add_command(audio)
 cli.add_command(asterisk)
+cli.add_command(twilio)
 
 
 def main() -> None:

@@ -454,6 +454,30 @@ class Settings(BaseSettings):
     login_lockout_minutes: int = 15
     """How long logins stay refused after LOGIN_MAX_FAILURES failures."""
 
+    twilio_account_sid: str = ""
+    """Twilio account SID (`AC...`) for phone calls (TELEPHONY_BACKEND=twilio) and the hotline number on Twilio (docs/twilio.md)."""
+
+    twilio_auth_token: str = ""
+    """Twilio auth token: signs the REST requests and checks `X-Twilio-Signature` on every voice webhook. Empty: the voice webhooks are not served."""
+
+    twilio_from_number: str = ""
+    """Twilio number (E.164) outbound calls come from when CALLER_IDS has none for the callee's carrier (a caller id must be a Twilio number or a verified one)."""
+
+    twilio_calls_per_second: float = Field(default=1.0, gt=0)
+    """The Twilio account's calls per second (CPS, 1 unless Twilio raised it), kept by all workers together."""
+
+    twilio_machine_detection: Literal["", "Enable", "DetectMessageEnd"] = "Enable"
+    """Answering-machine detection of outbound calls, asynchronous (the flow starts at once; a machine is hung up on and retried by the ladder): `Enable`, `DetectMessageEnd`, or empty for none."""
+
+    twilio_hotline_flow: str = "hotline"
+    """Flow that calls to the Twilio hotline number run (its voice URL is PUBLIC_BASE_URL/twilio/voice/inbound)."""
+
+    twilio_api_base: str = "https://api.twilio.com"
+    """Base URL of Twilio's REST API (a local peer in tests)."""
+
+    twilio_timeout: float = Field(default=10.0, gt=0, le=60)
+    """Seconds a request to Twilio's REST API may take."""
+
     @field_validator("public_base_url")
     @classmethod
     def _check_base_url(cls, value: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from robocall.conversations.outbox import on_written
 from robocall.telephony.asterisk.settings import asterisk_backend
 from robocall.telephony.registry import register_backend
+from robocall.telephony.twilio.backend import twilio_backend
 from simulator.backend import simulated_backend
 from sms.fanout import queue_single_messages
 
@@ -20,3 +21,4 @@ def wire() -> None:
     on_written(queue_single_messages)
     register_backend("sim", simulated_backend)
     register_backend("asterisk", asterisk_backend)
+    register_backend("twilio", twilio_backend)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -26,7 +27,7 @@ from robocall.campaigns.dialer import (
     record_outcome,
     skip_attempt,
 )
-from robocall.config import get_settings
+from robocall.config import Settings, get_settings
 from robocall.conversations.calls import RecordedCalls
 from robocall.db import make_engine
 from robocall.flows.catalog import flow_catalog
@@ -50,14 +51,9 @@ class WorkerContext:
     backend: PhoneBackend
 
 
-def campaign_calls(engine: Engine, flows: dict[str, Flow], policy: CallPolicy) -> RecordedCalls:
-    """The handlers of the campaigns' calls, wherever a backend runs them (a worker, `asterisk serve`):
-    when an outbound call is written, its follow-up moves on in the same transaction."""
-
-    def after_outbound(db: DbSession, saved: CallAttempt) -> None:
-        record_outcome(db, saved, policy)
-
-    return RecordedCalls(engine, flows, policy.tz, after_outbound=after_outbound)
+def campaign_calls(engine: Engine, flows: dict[str, Flow], settings: Settings, policy: CallPolicy) -> RecordedCalls:
+    """The handlers of the campaigns' calls, wherever a backend runs them (a worker, `asterisk serve`)."""
+    return RecordedCalls(engine, flows, policy.tz, after_outbound=follow_up_mover(settings, policy))
 
 
 @lru_cache(maxsize=1)
@@ -66,7 +62,7 @@ def context() -> WorkerContext:
     flows = flow_catalog(settings).flows
     engine = make_engine(settings.database_url)
     policy = policy_from_settings(settings)
-    calls = campaign_calls(engine, flows, policy)
+    calls = campaign_calls(engine, flows, settings, policy)
     return WorkerContext(
         engine=engine,
         flows=flows,
@@ -75,6 +71,17 @@ def context() -> WorkerContext:
         calls=calls,
         backend=build_backend(settings, engine, flows, calls),
     )
+
+
+def follow_up_mover(settings: Settings, policy: CallPolicy | None = None) -> Callable[[DbSession, CallAttempt], None]:
+    """What runs in an outbound call's own transaction when it is written: the follow-up moves on.
+    Given to the call handlers of workers and of the web server (webhook backends)."""
+    policy = policy or policy_from_settings(settings)
+
+    def after_outbound(db: DbSession, saved: CallAttempt) -> None:
+        record_outcome(db, saved, policy)
+
+    return after_outbound
 
 
 def dial_tick_job(now_iso: str, horizon_iso: str) -> list[str]:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
 
-from robocall.conversations.recording import CallRecord, save_record
+from robocall.conversations.recording import CallRecord, LineClosed, write_call
 from robocall.flows.engine import (
     Action,
     Answered,
@@ -54,10 +54,10 @@ class RecordingCallHandler:
     def event(self, event: Event, at: dt.datetime) -> list[Action]:
         return self._step(event, at)
 
-    def ended(self, state: CallState, at: dt.datetime) -> None:
+    def ended(self, state: CallState, at: dt.datetime, reason: str = "") -> None:
         if self.answered_at is not None and not self.session.ended:
             self._step(Hangup(), at)  # the line dropped without the engine being told
-        self._save(state, at)
+        self._save(LineClosed(state, at, self.dialled_at, self.answered_at, self.session, reason))
 
     # --- internals ---
     def _step(self, event: Event, at: dt.datetime) -> list[Action]:
@@ -65,20 +65,9 @@ class RecordingCallHandler:
         self.record.collect(actions, at)
         return actions
 
-    def _save(self, state: CallState, at: dt.datetime) -> None:
+    def _save(self, closed: LineClosed) -> None:
         with DbSession(self.engine) as db:
-            attempt = db.get(CallAttempt, self.attempt_id)
-            if attempt is None:
-                raise LookupError(f"call attempt {self.attempt_id} does not exist")
-            attempt.state = state
-            attempt.dialled_at = self.dialled_at or attempt.dialled_at
-            attempt.answered_at = self.answered_at
-            attempt.ended_at = at
-            attempt.end_reason = self.session.end_reason or ""
-            attempt.session = self.session.to_json() if self.answered_at else None
-            db.add(attempt)
-            # Answers, escalations, and the flow's SMS to the number on the line (queued once this commits).
-            save_record(db, attempt, self.contact_id, self.flow.name, self.record)
+            attempt = write_call(db, self.attempt_id, self.contact_id, self.flow.name, closed, self.record)
             if self.after_save is not None:
                 self.after_save(db, attempt)
             db.commit()

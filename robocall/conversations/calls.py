@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
@@ -37,18 +38,7 @@ class RecordedCalls:
             attempt = db.get(CallAttempt, attempt_id)
             if attempt is None:
                 raise LookupError(f"call attempt {attempt_id} does not exist")
-            flow = self.flows.get(attempt.flow)
-            if flow is None:
-                raise LookupError(f"flow '{attempt.flow}' of call attempt {attempt_id} is not loaded")
-            contact = db.get(Contact, attempt.contact_id) if attempt.contact_id else None
-            if contact is None:
-                fields, language = contact_fields(today=attempt.day), None
-            else:
-                fields = contact_fields(
-                    today=attempt.day, name=contact.name, category=contact.category, district=contact.district,
-                    commune=contact.commune, exposure_date=contact.exposure_date, phone=contact.phone,
-                )
-                language = contact.language
+            flow, fields, language = call_setup(db, attempt, self.flows)
         return RecordingCallHandler(self.engine, flow, attempt_id, attempt.contact_id, fields, language,
                                     dialled_at=dialled_at, after_save=self.after_outbound)
 
@@ -73,3 +63,20 @@ class RecordedCalls:
         fields = contact_fields(today=local_day)  # an inbound caller is not identified by the flow
         return RecordingCallHandler(self.engine, line_flow, attempt_id, contact_id, fields, language,
                                     dialled_at=at)
+
+
+def call_setup(db: DbSession, attempt: CallAttempt, flows: Mapping[str, Flow]) -> tuple[Flow, dict[str, Any], str | None]:
+    """The flow, template fields and language a call's session starts with.  An outbound call knows
+    its contact; an inbound caller is not identified by the flow (only the language is theirs)."""
+    flow = flows.get(attempt.flow)
+    if flow is None:
+        raise LookupError(f"flow '{attempt.flow}' of call attempt {attempt.id} is not loaded")
+    contact = db.get(Contact, attempt.contact_id) if attempt.contact_id else None
+    language = contact.language if contact else None
+    if contact is None or attempt.direction == "inbound":
+        return flow, contact_fields(today=attempt.day), language
+    fields = contact_fields(
+        today=attempt.day, name=contact.name, category=contact.category, district=contact.district,
+        commune=contact.commune, exposure_date=contact.exposure_date, phone=contact.phone,
+    )
+    return flow, fields, language

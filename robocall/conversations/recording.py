@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlmodel import Session as DbSession
 from sqlmodel import select
 
 from robocall.conversations.outbox import Purpose, send_sms
-from robocall.flows.engine import Action, Escalate, RecordAnswer, SendSms
+from robocall.flows.engine import Action, Escalate, RecordAnswer, SendSms, Session
 from robocall.models import (
     Answer,
     CallAttempt,
+    CallState,
     Escalation,
     EscalationEvent,
     EscalationStatus,
@@ -56,6 +57,56 @@ class CallRecord:
     def from_answers_json(cls, data: dict[str, Any]) -> CallRecord:
         return cls(answers={name: (RecordAnswer(name, item["value"], item["node"], item["keys"]),
                                    dt.datetime.fromisoformat(item["at"])) for name, item in data.items()})
+
+    # A phone call answered over webhooks (Twilio) also spans many requests, and its last one may
+    # already bring the escalations and SMS: everything waits in the database until the line closes.
+    def to_json(self) -> dict[str, Any]:
+        return {"answers": self.answers_json(),
+                "escalations": [{**asdict(e), "at": at.isoformat()} for e, at in self.escalations],
+                "sms": [{**asdict(s), "at": at.isoformat()} for s, at in self.sms]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CallRecord:
+        record = cls.from_answers_json(data.get("answers", {}))
+        record.escalations = [(Escalate(**{k: v for k, v in e.items() if k != "at"}),
+                               dt.datetime.fromisoformat(e["at"])) for e in data.get("escalations", [])]
+        record.sms = [(SendSms(**{k: v for k, v in s.items() if k != "at"}), dt.datetime.fromisoformat(s["at"]))
+                      for s in data.get("sms", [])]
+        return record
+
+
+@dataclass(frozen=True)
+class LineClosed:
+    """How a phone call ended, as its host saw it: what `write_call` writes besides the record."""
+
+    state: CallState
+    at: dt.datetime
+    dialled_at: dt.datetime | None
+    answered_at: dt.datetime | None
+    session: Session | None  # None when nobody answered (or a machine did): nothing of the flow is kept
+    reason: str = ""  # why a call that was never answered ended so (a provider's error), else the flow's
+
+
+def write_call(db: DbSession, attempt_id: int, contact_id: int | None, flow: str, closed: LineClosed,
+               record: CallRecord) -> CallAttempt:
+    """Write a phone call whose line has closed, in db's transaction (the caller commits): the attempt's
+    line state and session, its answers, escalations and SMS.  Shared by every host of a call: the
+    in-memory handler (the simulator, Asterisk) and the one resumed between webhooks (Twilio)."""
+    attempt = db.get(CallAttempt, attempt_id)
+    if attempt is None:
+        raise LookupError(f"call attempt {attempt_id} does not exist")
+    attempt.state = closed.state
+    attempt.dialled_at = closed.dialled_at or attempt.dialled_at
+    attempt.answered_at = closed.answered_at
+    attempt.ended_at = closed.at
+    session = closed.session if closed.answered_at else None
+    attempt.end_reason = (session.end_reason if session else None) or closed.reason
+    attempt.session = session.to_json() if session else None
+    db.add(attempt)
+    if session is not None:
+        # Answers, escalations, and the flow's SMS to the number on the line (queued once this commits).
+        save_record(db, attempt, contact_id, flow, record)
+    return attempt
 
 
 def save_record(db: DbSession, attempt: CallAttempt, contact_id: int | None, flow: str, record: CallRecord) -> None:

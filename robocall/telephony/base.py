@@ -26,8 +26,9 @@ class CallHandler(Protocol):
     def event(self, event: Event, at: dt.datetime) -> list[Action]:
         """Keys, silence or the callee hanging up; returns what to do next."""
 
-    def ended(self, state: CallState, at: dt.datetime) -> None:
-        """The line is closed: `state` is completed, busy, no_answer, failed or machine."""
+    def ended(self, state: CallState, at: dt.datetime, reason: str = "") -> None:
+        """The line is closed: `state` is completed, busy, no_answer, failed or machine; `reason` says
+        why a call nobody answered ended so, when the backend knows (a provider's error)."""
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,14 @@ from functools import partial
 
 from aiohttp import web
 
+from robocall.campaigns.jobs import follow_up_mover
 from robocall.config import Settings, get_settings
 from robocall.db import make_engine
 from robocall.flows.catalog import flow_catalog
 from robocall.gc_tuning import freeze_startup_objects
 from robocall.migrate import upgrade
+from robocall.telephony.twilio.api import PREFIX as VOICE_PREFIX
+from robocall.telephony.twilio.webhooks import voice_webhooks
 from robocall.web.dashboard import setup_dashboard
 from robocall.web.keys import ENGINE, FLOW_PROBLEMS, FLOWS, SETTINGS, THREADS
 from robocall.web.security import mount_own_auth, public
@@ -51,6 +54,9 @@ def create_app(settings: Settings | None = None) -> web.Application:
     callbacks, api = sms_apps(engine=partial(app.__getitem__, ENGINE), run_blocking=partial(in_thread, app))
     mount_own_auth(app, SMS_CALLBACKS_PREFIX, callbacks, "HMAC-SHA256 of the body, or X-Twilio-Signature")
     mount_own_auth(app, SMS_API_PREFIX, api, "Authorization: Bearer SMS_API_TOKEN")
+    if settings.twilio_auth_token:  # phone calls and the hotline on Twilio (docs/twilio.md)
+        mount_own_auth(app, VOICE_PREFIX, voice_webhooks(settings, after_outbound=follow_up_mover(settings)),
+                       "X-Twilio-Signature")
     return app
 
 

@@ -1,0 +1,206 @@
+"""Benchmark: Twilio's gather webhook under load, one server process on one core.
+
+    .venv/bin/python bench/webhooks.py [--calls 3000] [--seconds 10] [--concurrency 32]
+
+The server (a subprocess pinned to one CPU) serves the voice webhooks exactly as `robocall serve`
+mounts them, on an SQLite database in a temporary directory: every request has its
+`X-Twilio-Signature` checked, locks its call's row, runs the flow engine on the stored session,
+writes it back and answers TwiML.  The load generator (this process, on another CPU) plays
+`--calls` answered calls, `--concurrency` at a time: each posts the gather action the last TwiML
+named, signed as Twilio signs it, pressing 1, until the flow hangs up; only gather requests are
+measured.  Prompts have no audio in the bench (AUDIO_ENGINE_ORDER empty): TwiML speaks the text.
+
+Baseline, in the same run and the same way: a handler that checks the signature, reads the form and
+answers a fixed `<Gather>`, with no session and no database: what aiohttp, form parsing, the
+signature and TwiML cost by themselves, i.e. the ceiling any session store could reach.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).parents[1]
+sys.path.insert(0, str(ROOT))
+
+TOKEN = "bench-token"
+ACCOUNT = "AC" + "0" * 31 + "9"
+ACTION = re.compile(r'<Gather action="([^"]+)"')
+
+
+def env_for(workdir: Path, port: int) -> dict[str, str]:
+    return {
+        **os.environ, "DATABASE_URL": f"sqlite:///{workdir / 'bench.db'}", "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "TWILIO_ACCOUNT_SID": ACCOUNT, "TWILIO_AUTH_TOKEN": TOKEN, "AUDIO_ENGINE_ORDER": "",
+        "AUDIO_DIR": str(workdir / "audio"), "FLOWS_DIR": str(ROOT / "ivr_flows"), "LOG_LEVEL": "ERROR",
+    }
+
+
+def seed(calls: int) -> list[int]:
+    """`calls` contacts, each with an attempt Twilio has taken (dialling)."""
+    import datetime as dt
+
+    from sqlmodel import Session
+
+    from robocall.config import get_settings
+    from robocall.db import make_engine
+    from robocall.migrate import upgrade
+    from robocall.models import CallAttempt, CallState, Contact
+
+    engine = make_engine(get_settings().database_url)
+    upgrade(engine)
+    ids = []
+    with Session(engine) as db:
+        contacts = [Contact(phone=f"+8491{i:07d}", name="Người thử", category="F1",
+                            exposure_date=dt.date(2021, 8, 10)) for i in range(calls)]
+        db.add_all(contacts)
+        db.flush()
+        attempts = [CallAttempt(contact_id=c.id, phone=c.phone, flow="f1_f2_followup", day=dt.date(2021, 8, 15),
+                                state=CallState.DIALLING, backend="twilio", backend_call_id=f"CA{i:032d}")
+                    for i, c in enumerate(contacts)]
+        db.add_all(attempts)
+        db.commit()
+        ids = [a.id for a in attempts if a.id is not None]
+    engine.dispose()
+    return ids
+
+
+def serve(port: int, mode: str) -> None:
+    os.sched_setaffinity(0, {0})
+    from aiohttp import web
+    from twilio.request_validator import RequestValidator
+    from twilio.twiml.voice_response import VoiceResponse
+
+    from robocall.config import get_settings
+    from robocall.gc_tuning import freeze_startup_objects
+    from robocall.telephony.twilio.api import PREFIX
+    from robocall.telephony.twilio.webhooks import voice_webhooks
+
+    settings = get_settings()
+    app = web.Application()
+    if mode == "webhooks":
+        app.add_subapp(PREFIX, voice_webhooks(settings))
+    else:
+        validator = RequestValidator(TOKEN)
+
+        async def fixed(request: web.Request) -> web.Response:
+            form = await request.post()
+            url = settings.public_base_url + str(request.rel_url)
+            if not validator.validate(url, dict(form), request.headers.get("X-Twilio-Signature", "")):
+                return web.Response(status=403)
+            response = VoiceResponse()
+            gather = response.gather(input="dtmf", action=url, method="POST", timeout=5, num_digits=1,
+                                     finish_on_key="", action_on_empty_result=False)
+            gather.say("Xin mời bấm phím 1 nếu có, phím 2 nếu không.", language="vi-VN")
+            response.redirect(url.replace("/gather/", "/silence/"), method="POST")
+            return web.Response(text=str(response), content_type="text/xml")
+
+        app.router.add_post(PREFIX + "/{attempt}/answer", fixed)
+        app.router.add_post(PREFIX + "/{attempt}/gather/{turn}", fixed)
+    freeze_startup_objects()
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+async def load(base: str, attempts: list[int], seconds: float, concurrency: int) -> tuple[int, list[float], int]:
+    import aiohttp
+    from twilio.request_validator import RequestValidator
+
+    validator = RequestValidator(TOKEN)
+    latencies: list[float] = []
+    errors = 0
+    queue = list(reversed(attempts))
+    deadline = time.perf_counter() + seconds
+
+    async def post(session: aiohttp.ClientSession, url: str, params: dict[str, str]) -> tuple[int, str]:
+        signature = validator.compute_signature(url, params)
+        async with session.post(url, data=params, headers={"X-Twilio-Signature": signature}) as response:
+            return response.status, await response.text()
+
+    async def caller(session: aiohttp.ClientSession) -> None:
+        nonlocal errors
+        while queue and time.perf_counter() < deadline:
+            attempt = queue.pop()
+            params = {"CallSid": f"CA{attempt:032d}", "AccountSid": ACCOUNT, "CallStatus": "in-progress",
+                      "From": "+842873000000", "To": "+84910000000", "ApiVersion": "2010-04-01"}
+            status, body = await post(session, f"{base}/twilio/voice/{attempt}/answer", params)
+            while status == 200 and time.perf_counter() < deadline:
+                found = ACTION.search(body)
+                if found is None:
+                    break  # the flow hung up
+                started = time.perf_counter()
+                status, body = await post(session, found.group(1).replace("&amp;", "&"), {**params, "Digits": "1"})
+                latencies.append(time.perf_counter() - started)
+            if status != 200:
+                errors += 1
+
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        started = time.perf_counter()
+        await asyncio.gather(*(caller(session) for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return round(len(latencies) / elapsed), sorted(latencies), errors
+
+
+def run(mode: str, calls: int, seconds: float, concurrency: int) -> tuple[int, float, float, int]:
+    from simulator.carriers import free_port
+
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        env = env_for(Path(tmp), port)
+        os.environ.update(env)
+        from robocall.config import reset_settings
+
+        reset_settings()
+        attempts = seed(calls)
+        server = subprocess.Popen([sys.executable, __file__, "--serve", str(port), mode], env=env)
+        try:
+            _wait_for(port)
+            rate, latencies, errors = asyncio.run(load(f"http://127.0.0.1:{port}", attempts, seconds, concurrency))
+        finally:
+            server.terminate()
+            server.wait(10)
+    p50 = latencies[len(latencies) // 2] * 1000 if latencies else 0.0
+    p99 = latencies[int(len(latencies) * 0.99)] * 1000 if latencies else 0.0
+    print(f"{mode}: {rate} req/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms, {len(latencies)} gathers, {errors} errors",
+          flush=True)
+    return rate, p50, p99, errors
+
+
+def _wait_for(port: int) -> None:
+    import socket
+
+    for _ in range(300):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError("the bench server did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--calls", type=int, default=3000)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--serve", nargs=2, metavar=("PORT", "MODE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(int(args.serve[0]), args.serve[1])
+        return
+    if hasattr(os, "sched_setaffinity") and os.cpu_count() and os.cpu_count() > 1:  # type: ignore[operator]
+        os.sched_setaffinity(0, set(range(1, os.cpu_count() or 2)))
+    baseline, *_ = run("baseline", args.calls, args.seconds, args.concurrency)
+    rate, _p50, p99, errors = run("webhooks", args.calls, args.seconds, args.concurrency)
+    print(f"webhooks p99 {p99:.1f} ms, {errors} errors")
+    print(f"bench webhooks: {rate:,} req/s, baseline {baseline:,} req/s, ratio {rate / max(baseline, 1):.2f}x")
+
+
+if __name__ == "__main__":
+    main()

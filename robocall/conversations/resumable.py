@@ -1,0 +1,368 @@
+"""Phone calls carried over webhooks (Twilio): the engine's session waits in the database between requests.
+
+A call on a webhook provider is many HTTP requests, which may reach any web process, arrive twice,
+late or out of order, and may outlive a restart of the server.  So nothing of a call is kept in
+memory: between requests the engine's session, what it produced so far (answers, and the
+escalations and SMS its last step may already have brought) and the number of the Gather that
+waits for an answer live in the attempt's own row (`CallAttempt.session`, as ``{"live": ...}``
+while the line is open; the finished session once it has closed, as for every call).
+
+Every step locks the attempt's row first and commits before it answers, so two requests for one
+call never run the engine at the same time and a replay sees what the first one did:
+- PostgreSQL: ``SELECT ... FOR UPDATE`` of the row;
+- SQLite: a no-op ``UPDATE`` of the row as the transaction's first statement, which takes the
+  database's write lock at once (a plain SELECT would only take a shared lock, and two readers
+  would both step the engine); the second request waits for it (busy_timeout).
+The stored session is the truth, never the request: an answer to a Gather that is no longer
+outstanding (a duplicate, a replay, a late redirect) changes nothing and gets the current
+actions again; a status callback for a call already closed is ignored.
+
+When the line closes the call is written exactly as the in-memory handler writes it
+(robocall/conversations/recording.py `write_call`), plus the follow-up's next step for an
+outbound call, in the same transaction.  A hotline call nobody took up (refused while the
+person is on another call, hung up before the first answer, or never answered) becomes a
+callback case for the CDC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import bindparam, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session as DbSession
+from sqlmodel import col, select
+
+from robocall.conversations.calls import call_setup
+from robocall.conversations.recording import CallRecord, LineClosed, open_or_join_case, write_call
+from robocall.flows.engine import (
+    Action,
+    Answered,
+    Escalate,
+    Event,
+    Gather,
+    HangUp,
+    Hangup,
+    Say,
+    Session,
+    advance,
+    new_session,
+)
+from robocall.flows.loader import Flow
+from robocall.logging_setup import mask_phone
+from robocall.models import ACTIVE_CALL_STATES, CallAttempt, CallState, Contact
+
+log = logging.getLogger(__name__)
+
+AfterSave = Callable[[DbSession, CallAttempt], None]
+TERMINAL_STATES = (CallState.COMPLETED, CallState.BUSY, CallState.NO_ANSWER, CallState.FAILED, CallState.MACHINE)
+_LINE_ORDER = {CallState.QUEUED: 0, CallState.DIALLING: 1, CallState.RINGING: 2, CallState.ANSWERED: 3}
+
+_SQLITE_WRITER = threading.Lock()
+
+MISSED_CALL = Escalate(
+    rule="missed_hotline_call", level="callback", notify_cdc=True, callback=True,
+    reason="Cuộc gọi nhỡ tới đường dây nóng: đề nghị gọi lại",
+)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What the line must do now: the actions to carry out (Say, Gather, HangUp), and the number of the
+    Gather among them, which its answer must name (`turn`)."""
+
+    actions: list[Action]
+    turn: int
+    flow: str
+    node: str | None  # where the session waits (the question asked), for the prompts' audio
+    ended: bool  # the engine hung up, or the call is over
+
+    @classmethod
+    def over(cls) -> Turn:
+        return cls([HangUp("completed")], 0, "", None, True)
+
+
+class ResumableCalls:
+    """The conversations side of a webhook backend: every line event of a call, one transaction each."""
+
+    def __init__(self, engine: Engine, flows: Mapping[str, Flow], timezone: ZoneInfo,
+                 after_outbound: AfterSave | None = None, backend: str = "twilio") -> None:
+        self.engine = engine
+        self.flows = flows
+        self.timezone = timezone
+        self.after_outbound = after_outbound  # in the call's transaction: the dialer moves the follow-up on
+        self.backend = backend
+
+    # --- the line ---
+
+    def dialling(self, attempt_id: int, call_id: str, at: dt.datetime, caller_id: str = "") -> bool:
+        """The provider took the call (`call_id`, its own id): queued -> dialling.  False when the attempt
+        is no longer queued (a second worker placed it, or a callback was faster)."""
+        with self._locked(attempt_id) as (db, attempt):
+            if attempt.state != CallState.QUEUED:
+                if not attempt.backend_call_id:  # a webhook came first: the call is still the provider's
+                    attempt.backend, attempt.backend_call_id = self.backend, call_id
+                    db.add(attempt)
+                    db.commit()
+                return False
+            attempt.state, attempt.backend, attempt.backend_call_id = CallState.DIALLING, self.backend, call_id
+            attempt.caller_id = caller_id or attempt.caller_id
+            attempt.dialled_at = at
+            db.add(attempt)
+            db.commit()
+            return True
+
+    def ringing(self, attempt_id: int, at: dt.datetime) -> None:
+        """A status callback before the answer: the line state moves forward, never back."""
+        with self._locked(attempt_id) as (db, attempt):
+            if _LINE_ORDER.get(CallState(attempt.state), 9) < _LINE_ORDER[CallState.RINGING]:
+                attempt.state = CallState.RINGING
+                attempt.dialled_at = attempt.dialled_at or at
+                db.add(attempt)
+                db.commit()
+
+    def answered(self, attempt_id: int, at: dt.datetime) -> Turn:
+        """The callee picked up (the voice URL): the flow starts.  Asked again, the same actions again."""
+        with self._locked(attempt_id) as (db, attempt):
+            if attempt.state in TERMINAL_STATES:
+                return Turn.over()
+            live = _live(attempt)
+            if live is not None and "session" in live:
+                return _turn_of(live)
+            flow, fields, language = call_setup(db, attempt, self.flows)
+            session, actions = advance(flow, new_session(flow, fields, language), Answered())
+            record = CallRecord()
+            record.collect(actions, at)
+            attempt.state, attempt.answered_at = CallState.ANSWERED, at
+            return self._store(db, attempt, live or {}, session, record, actions, 1)
+
+    def event(self, attempt_id: int, turn: int, event: Event, at: dt.datetime) -> Turn:
+        """Keys or silence for Gather number `turn`.  Any other turn is a duplicate or a replay: the
+        current actions again, the session untouched.  The busiest step of a call: three prepared
+        statements on one connection (lock, read, write) rather than the ORM's unit of work."""
+        with self.engine.connect() as conn:
+            if self.engine.dialect.name == "sqlite":
+                with _SQLITE_WRITER:
+                    return self._event(conn, attempt_id, turn, event, at)
+            return self._event(conn, attempt_id, turn, event, at)
+
+    def _event(self, conn: Connection, attempt_id: int, turn: int, event: Event, at: dt.datetime) -> Turn:
+        with conn.begin():
+            if self.engine.dialect.name == "sqlite":
+                conn.execute(_TAKE_WRITE_LOCK, {"attempt": attempt_id})
+            row = conn.execute(_READ_LIVE, {"attempt": attempt_id}).first()
+            if row is None:
+                raise LookupError(f"call attempt {attempt_id} does not exist")
+            if row.state in TERMINAL_STATES:
+                return Turn.over()
+            live = _live_of(row.session)
+            if live is None or "session" not in live:
+                raise LookupError(f"call attempt {attempt_id} has not been answered")
+            if turn != live["turn"] or live.get("ended"):
+                return _turn_of(live)
+            flow = self._flow(live["session"]["flow"])
+            session, actions = advance(flow, Session.from_json(live["session"]), event)
+            record = CallRecord.from_json(live["record"])
+            record.collect(actions, at)
+            live = _next_live(live, session, record, actions, turn + 1)
+            conn.execute(_WRITE_LIVE, {"attempt": attempt_id, "live": {"live": live}})
+        return _turn_of(live)
+
+    def machine(self, attempt_id: int, at: dt.datetime) -> bool:
+        """Answering-machine detection said a machine took the call.  True the first time (the backend
+        then ends the call); what the flow said to the machine is not kept."""
+        with self._locked(attempt_id) as (db, attempt):
+            live = _live(attempt)
+            if attempt.state in TERMINAL_STATES or (live or {}).get("machine"):
+                return False
+            attempt.session = {"live": {**(live or {}), "machine": at.isoformat(), "ended": True}}
+            db.add(attempt)
+            db.commit()
+            return True
+
+    def close(self, attempt_id: int, state: CallState, at: dt.datetime, reason: str = "",
+              duration: float | None = None) -> bool:
+        """The line closed (the final status callback, or a failure to dial): write the call whole.
+        A call answered but never finished by the flow ends as a hang-up.  False when already closed."""
+        with self._locked(attempt_id) as (db, attempt):
+            if attempt.state in TERMINAL_STATES:
+                return False
+            live = _live(attempt) or {}
+            session = Session.from_json(live["session"]) if "session" in live else None
+            record = CallRecord.from_json(live["record"]) if "record" in live else CallRecord()
+            answered_at = _aware(attempt.answered_at) if attempt.answered_at else None
+            if live.get("machine"):
+                state, session, answered_at = CallState.MACHINE, None, None
+            elif state == CallState.COMPLETED and session is None:
+                # Picked up, but the flow never started (the voice URL did not answer): nobody was reached.
+                state, reason = CallState.FAILED, reason or "answered, but the flow never started"
+            elif session is not None and answered_at is not None:
+                state = CallState.COMPLETED  # answered means completed on the line, however the flow ended
+                if not session.ended:
+                    session, actions = advance(self._flow(session.flow), session, Hangup())
+                    record.collect(actions, at)
+            flow_name = session.flow if session else attempt.flow
+            closed = LineClosed(state, at, _aware(attempt.dialled_at) if attempt.dialled_at else None,
+                                answered_at, session, reason)
+            saved = write_call(db, attempt_id, attempt.contact_id, flow_name, closed, record)
+            if saved.direction == "inbound":
+                if _missed(saved, record):
+                    open_or_join_case(db, saved.contact_id, attempt_id, flow_name, MISSED_CALL, at)
+            elif self.after_outbound is not None:
+                self.after_outbound(db, saved)
+            db.commit()
+            log.info("call %s (%s) closed: %s%s", attempt_id, mask_phone(saved.phone), state,
+                     f" after {duration:.0f} s" if duration else "")
+            return True
+
+    # --- inbound (the hotline) ---
+
+    def inbound(self, phone: str, at: dt.datetime, flow: str, call_id: str) -> int | None:
+        """A new call from `phone` to the line running `flow`: its attempt id (the same one for the same
+        `call_id` asked again).  None when the person is on another call: the attempt is written as
+        busy, with a callback case."""
+        line_flow = self.flows.get(flow)
+        if line_flow is None:
+            raise LookupError(f"flow '{flow}' of the inbound line is not loaded")
+        local_day = at.astimezone(self.timezone).date()
+        with DbSession(self.engine) as db:
+            known = self.attempt_of(call_id, db)
+            if known is not None:
+                return known
+            contact = db.exec(select(Contact).where(Contact.phone == phone)).first()
+            attempt = CallAttempt(contact_id=contact.id if contact else None, phone=phone, flow=line_flow.name,
+                                  direction="inbound", day=local_day, state=CallState.RINGING, queued_at=at,
+                                  dialled_at=at, backend=self.backend, backend_call_id=call_id,
+                                  session={"live": {"inbound": True}})
+            try:
+                db.add(attempt)
+                db.commit()
+            except IntegrityError:  # this person is on another call right now: the line is busy
+                db.rollback()
+                busy = CallAttempt(contact_id=contact.id if contact else None, phone=phone, flow=line_flow.name,
+                                   direction="inbound", day=local_day, state=CallState.BUSY, queued_at=at,
+                                   dialled_at=at, ended_at=at, backend=self.backend, backend_call_id=call_id,
+                                   end_reason="busy: on another call")
+                db.add(busy)
+                db.flush()
+                assert busy.id is not None
+                open_or_join_case(db, busy.contact_id, busy.id, line_flow.name, MISSED_CALL, at)
+                db.commit()
+                log.info("hotline call from %s: busy (on another call), callback case", mask_phone(phone))
+                return None
+            assert attempt.id is not None
+            return attempt.id
+
+    def attempt_of(self, call_id: str, db: DbSession | None = None) -> int | None:
+        """The attempt of the provider's call `call_id` (an inbound call's status callback names only it)."""
+        if not call_id:
+            return None
+        if db is None:
+            with DbSession(self.engine) as own:
+                return self.attempt_of(call_id, own)
+        return db.exec(select(CallAttempt.id).where(CallAttempt.backend == self.backend,
+                                                    CallAttempt.backend_call_id == call_id)
+                       .order_by(col(CallAttempt.id).desc())).first()
+
+    def open_calls(self, dialled_before: dt.datetime | None = None) -> list[tuple[int, str]]:
+        """(attempt id, provider call id) of the calls this backend has on the line (dialled before a time)."""
+        query = select(CallAttempt.id, CallAttempt.backend_call_id).where(
+            CallAttempt.backend == self.backend, col(CallAttempt.state).in_(ACTIVE_CALL_STATES))
+        if dialled_before is not None:
+            query = query.where(col(CallAttempt.dialled_at) < dialled_before)
+        with DbSession(self.engine) as db:
+            rows = db.exec(query).all()
+        return [(row[0], row[1]) for row in rows if row[0] is not None]
+
+    # --- inside ---
+
+    @contextmanager
+    def _locked(self, attempt_id: int) -> Iterator[tuple[DbSession, CallAttempt]]:
+        if self.engine.dialect.name != "sqlite":
+            with DbSession(self.engine) as db:
+                yield db, self._row(db, attempt_id)
+            return
+        # SQLite has one writer at a time: this process's threads queue here in order instead of
+        # polling the database's lock (busy_timeout sleeps and retries, which makes the slowest wait long).
+        with _SQLITE_WRITER, DbSession(self.engine) as db:
+            db.exec(update(CallAttempt).where(col(CallAttempt.id) == attempt_id).values(id=CallAttempt.id))
+            yield db, self._row(db, attempt_id)
+
+    @staticmethod
+    def _row(db: DbSession, attempt_id: int) -> CallAttempt:
+        attempt = db.exec(select(CallAttempt).where(CallAttempt.id == attempt_id).with_for_update()).first()
+        if attempt is None:
+            raise LookupError(f"call attempt {attempt_id} does not exist")
+        return attempt
+
+    def _flow(self, name: str) -> Flow:
+        flow = self.flows.get(name)
+        if flow is None:
+            raise LookupError(f"flow '{name}' is not loaded")
+        return flow
+
+    def _store(self, db: DbSession, attempt: CallAttempt, live: dict[str, Any], session: Session,
+               record: CallRecord, actions: list[Action], turn: int) -> Turn:
+        live = _next_live(live, session, record, actions, turn)
+        attempt.session = {"live": live}
+        db.add(attempt)
+        db.commit()
+        return _turn_of(live)
+
+
+_ATTEMPT = CallAttempt.__table__  # type: ignore[attr-defined]
+_TAKE_WRITE_LOCK = update(_ATTEMPT).where(_ATTEMPT.c.id == bindparam("attempt")).values(id=_ATTEMPT.c.id)
+_READ_LIVE = select(_ATTEMPT.c.state, _ATTEMPT.c.session).where(_ATTEMPT.c.id == bindparam("attempt")).with_for_update()
+_WRITE_LIVE = update(_ATTEMPT).where(_ATTEMPT.c.id == bindparam("attempt")).values(session=bindparam("live"))
+
+
+def _next_live(live: dict[str, Any], session: Session, record: CallRecord, actions: list[Action],
+               turn: int) -> dict[str, Any]:
+    shown = [a for a in actions if isinstance(a, Say | Gather | HangUp)]
+    return {**live, "session": session.to_json(), "record": record.to_json(), "turn": turn,
+            "actions": [_action_json(a) for a in shown], "ended": session.ended}
+
+
+def _missed(attempt: CallAttempt, record: CallRecord) -> bool:
+    """A hotline call nobody took up: never answered, or the caller hung up before a single answer."""
+    return attempt.answered_at is None or (attempt.end_reason == "caller_hangup" and not record.answers)
+
+
+def _live(attempt: CallAttempt) -> dict[str, Any] | None:
+    return _live_of(attempt.session)
+
+
+def _live_of(data: object) -> dict[str, Any] | None:
+    live = data.get("live") if isinstance(data, dict) else None
+    return dict(live) if isinstance(live, dict) else None
+
+
+_ACTION_TYPES: dict[str, type[Say] | type[Gather] | type[HangUp]] = {"say": Say, "gather": Gather, "hangup": HangUp}
+
+
+def _action_json(action: Action) -> dict[str, Any]:
+    kind = {Say: "say", Gather: "gather", HangUp: "hangup"}[type(action)]
+    return {"type": kind, **asdict(action)}
+
+
+def _turn_of(live: dict[str, Any]) -> Turn:
+    actions: list[Action] = []
+    for item in live.get("actions", []):
+        fields = {k: v for k, v in item.items() if k != "type"}
+        actions.append(_ACTION_TYPES[item["type"]](**fields))
+    session = live.get("session") or {}
+    return Turn(actions, int(live.get("turn", 0)), session.get("flow", ""), session.get("node"),
+                bool(live.get("ended")))
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)

@@ -1,0 +1,123 @@
+"""TELEPHONY_BACKEND=twilio: outbound calls through Twilio's REST API; the call itself runs on webhooks.
+
+`place_call` (in an RQ worker) waits for its slot of the account's calls per second (a pace in
+Redis shared by every worker, robocall/pace.py), then asks Twilio to dial with the attempt id in
+every URL: the voice URL (the flow starts when the callee picks up), status callbacks (initiated,
+ringing, answered, completed) and asynchronous answering-machine detection (the flow starts at
+once; a machine is hung up on and retried by the ladder).  Twilio taking the call moves the
+attempt to `dialling`; from then on the webhooks (webhooks.py, in the web server) carry it.
+
+Twilio's refusals (api.py `refusal`): throttling (429 / 20429, a full call queue 22005), server
+errors and the network are tried again within the job (the pace backs off for every worker);
+when that does not help, and for an invalid number (21211, 21217), missing geographic permission
+(21215) or bad credentials, the attempt ends `failed` with Twilio's code and message as its
+reason, written through the call's handler like any call that was not answered (the dialer's
+ladder then decides about a retry).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+
+from redis import Redis
+from sqlalchemy.engine import Engine
+
+from robocall.config import Settings
+from robocall.conversations.resumable import ResumableCalls
+from robocall.flows.loader import Flow
+from robocall.logging_setup import mask_phone
+from robocall.models import utcnow
+from robocall.pace import Pace
+from robocall.queues import queue_name
+from robocall.telephony.base import CallHandlers, CallRequest
+from robocall.telephony.twilio import api
+
+log = logging.getLogger(__name__)
+TRIES = 4  # calls.create attempts within one job for throttling, 5xx and network errors
+RING_SECONDS = 30  # how long Twilio lets the phone ring (the simulator's network uses the same)
+
+
+def pace_for(settings: Settings, redis: Redis) -> Pace:
+    return Pace(redis, f"{queue_name('calls')}:pace:twilio", settings.twilio_calls_per_second,
+                burst_seconds=0.0, what="TWILIO_CALLS_PER_SECOND")
+
+
+class TwilioVoiceBackend:
+    def __init__(self, settings: Settings, calls: ResumableCalls, handlers: CallHandlers, pace: Pace) -> None:
+        if not settings.twilio_account_sid or not settings.twilio_auth_token:
+            raise ValueError("TELEPHONY_BACKEND=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
+        self.settings = settings
+        self.calls = calls  # the attempt's line state between webhooks
+        self.handlers = handlers  # a call Twilio refused is written like any other unanswered call
+        self.pace = pace
+        self.urls = api.Urls(settings.public_base_url)
+
+    # --- PhoneBackend ---
+
+    def place_call(self, request: CallRequest) -> None:
+        caller_id = request.caller_id or self.settings.twilio_from_number
+        refused: api.Refusal | None = None
+        for _ in range(TRIES):
+            wait = self.pace.reserve(1)
+            if wait > 0:
+                time.sleep(wait)
+            try:
+                sid = asyncio.run(self._create(request, caller_id))
+            except Exception as exc:  # noqa: BLE001 - api.refusal re-raises what is not Twilio's or the network's
+                refused = api.refusal(exc)
+                log.warning("call %s to %s: %s", request.attempt_id, mask_phone(request.phone), refused.reason)
+                if not refused.retry_now:
+                    break
+                self.pace.back_off(refused.wait)
+                continue
+            self.calls.dialling(request.attempt_id, sid, utcnow(), caller_id)
+            log.info("call %s to %s: dialling (%s)", request.attempt_id, mask_phone(request.phone), sid)
+            return
+        assert refused is not None
+        handler = self.handlers.outbound(request.attempt_id, request.at)
+        handler.ended(refused.state, utcnow(), reason=refused.reason)
+
+    def hang_up(self, attempt_id: int) -> None:
+        for open_id, sid in self.calls.open_calls():
+            if open_id == attempt_id and sid:
+                asyncio.run(end_call(self.settings, sid))
+
+    # --- inside ---
+
+    async def _create(self, request: CallRequest, caller_id: str) -> str:
+        client = api.client(self.settings)
+        try:
+            amd = self.settings.twilio_machine_detection
+            created = await client.calls.create_async(
+                to=request.phone, from_=caller_id, url=self.urls.answer(request.attempt_id), method="POST",
+                status_callback=self.urls.status(request.attempt_id), status_callback_method="POST",
+                status_callback_event=["initiated", "ringing", "answered", "completed"],
+                timeout=RING_SECONDS,
+                **({"machine_detection": amd, "async_amd": "true",
+                    "async_amd_status_callback": self.urls.amd(request.attempt_id),
+                    "async_amd_status_callback_method": "POST"} if amd else {}),
+            )
+        finally:
+            await api.close(client)
+        if not created.sid:
+            raise ValueError("twilio: no Call SID in the answer")
+        return str(created.sid)
+
+
+async def end_call(settings: Settings, call_sid: str) -> None:
+    """Hang up a call Twilio has on the line (a machine answered, or the dialer asks)."""
+    client = api.client(settings)
+    try:
+        await client.calls(call_sid).update_async(status="completed")
+    finally:
+        await api.close(client)
+
+
+def twilio_backend(settings: Settings, engine: Engine, flows: Mapping[str, Flow],
+                   handlers: CallHandlers) -> TwilioVoiceBackend:
+    """The backend factory for TELEPHONY_BACKEND=twilio (registered by robocall.wiring)."""
+    calls = ResumableCalls(engine, flows, settings.tzinfo)
+    return TwilioVoiceBackend(settings, calls, handlers, pace_for(settings, Redis.from_url(settings.redis_url)))

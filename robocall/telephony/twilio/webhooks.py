@@ -1,0 +1,261 @@
+"""The voice webhooks Twilio calls while a call is on the line: an aiohttp sub-app under /twilio/voice.
+
+    POST /twilio/voice/{attempt}/answer          the voice URL of an outbound call: the flow starts
+    POST /twilio/voice/{attempt}/gather/{turn}   a Gather's keys (Digits)
+    POST /twilio/voice/{attempt}/silence/{turn}  the Redirect after a Gather: nothing was pressed
+    POST /twilio/voice/{attempt}/status          status callbacks (initiated, ringing, answered, completed...)
+    POST /twilio/voice/{attempt}/amd             asynchronous answering-machine detection (AnsweredBy)
+    POST /twilio/voice/inbound                   the hotline number's voice URL (TWILIO_HOTLINE_FLOW)
+    POST /twilio/voice/inbound/status            the hotline number's status callback
+
+Every request is checked with the library's `RequestValidator` against `X-Twilio-Signature` and the
+public URL (PUBLIC_BASE_URL + path and query: behind a reverse proxy the URL this server sees is not
+the one Twilio signed); a missing or wrong signature gets 403 before anything is read or changed.
+A replayed request, signed correctly, is harmless: the session in the database is the truth
+(robocall/conversations/resumable.py), and a request for a turn already answered gets the current
+TwiML again.  Database work and audio rendering run in threads, off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from aiohttp import web
+from multidict import MultiDictProxy
+from twilio.request_validator import RequestValidator
+from twilio.twiml.voice_response import VoiceResponse
+
+from robocall.audio.cache import url_path
+from robocall.audio.prompts import prompts_of
+from robocall.audio.render import Renderer
+from robocall.config import Settings
+from robocall.conversations.resumable import AfterSave, ResumableCalls, Turn
+from robocall.db import make_engine
+from robocall.flows.catalog import flow_catalog
+from robocall.flows.engine import Digits, Event, Say, Timeout
+from robocall.flows.loader import Flow
+from robocall.models import CallState, utcnow
+from robocall.telephony.twilio import api, backend, twiml
+
+log = logging.getLogger(__name__)
+
+MACHINE_ANSWERS = {"machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax"}
+PLAYED_CACHE_SIZE = 20_000
+NO_AUDIO_RECHECK_SECONDS = 300.0
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class VoiceWebhooks:
+    def __init__(self, settings: Settings, calls: ResumableCalls, flows: Mapping[str, Flow],
+                 renderer: Renderer | None = None) -> None:
+        self.settings = settings
+        self.calls = calls
+        self.flows = flows
+        self.validator = RequestValidator(settings.twilio_auth_token)
+        self.urls = api.Urls(settings.public_base_url)
+        self.renderer = renderer if renderer is not None else Renderer(settings)
+        self._nodes: dict[str, list[tuple[str, str, re.Pattern[str], str]]] = {}
+        # What each prompt plays, so a call's every turn does not look for files (or log that none
+        # exists) again; a prompt without audio is looked up again after a while (a build may add it).
+        self._played: dict[tuple[str | None, ...], tuple[str | None, float]] = {}
+
+    # --- the routes ---
+
+    async def answer(self, request: web.Request) -> web.Response:
+        attempt_id = _attempt(request)
+        turn = await asyncio.to_thread(self.calls.answered, attempt_id, utcnow())
+        return await self._twiml(attempt_id, turn)
+
+    async def gather(self, request: web.Request) -> web.Response:
+        form = request[_FORM]
+        digits = str(form.get("Digits", ""))
+        event: Event = Digits(digits) if digits else Timeout()
+        return await self._step(request, event)
+
+    async def silence(self, request: web.Request) -> web.Response:
+        return await self._step(request, Timeout())
+
+    async def status(self, request: web.Request) -> web.Response:
+        form = request[_FORM]
+        await asyncio.to_thread(self._status, _attempt(request), form)
+        return web.Response(status=204)
+
+    async def amd(self, request: web.Request) -> web.Response:
+        attempt_id = _attempt(request)
+        form = request[_FORM]
+        answered_by = str(form.get("AnsweredBy", ""))
+        if answered_by in MACHINE_ANSWERS:
+            first = await asyncio.to_thread(self.calls.machine, attempt_id, utcnow())
+            sid = str(form.get("CallSid", ""))
+            if first and sid:
+                try:
+                    await backend.end_call(self.settings, sid)
+                except Exception as exc:  # noqa: BLE001 - the status callback still closes the call
+                    log.warning("call %s: a machine answered; hanging up failed: %s", attempt_id, exc)
+        return web.Response(status=204)
+
+    async def inbound(self, request: web.Request) -> web.Response:
+        form = request[_FORM]
+        phone, sid = str(form.get("From", "")), str(form.get("CallSid", ""))
+        if not phone or not sid:
+            raise web.HTTPBadRequest(text="From and CallSid are required")
+        attempt_id = await asyncio.to_thread(self.calls.inbound, phone, utcnow(), self.settings.twilio_hotline_flow, sid)
+        if attempt_id is None:
+            response = VoiceResponse()
+            response.reject(reason="busy")
+            return _xml(str(response))
+        turn = await asyncio.to_thread(self.calls.answered, attempt_id, utcnow())
+        return await self._twiml(attempt_id, turn)
+
+    async def inbound_status(self, request: web.Request) -> web.Response:
+        form = request[_FORM]
+        sid, status = str(form.get("CallSid", "")), str(form.get("CallStatus", ""))
+        attempt_id = await asyncio.to_thread(self.calls.attempt_of, sid)
+        if attempt_id is None and status in api.FINAL_STATUS and form.get("From"):
+            # Ended before our voice URL answered (the caller gave up while it rang): a missed call.
+            attempt_id = await asyncio.to_thread(self.calls.inbound, str(form["From"]), utcnow(),
+                                                 self.settings.twilio_hotline_flow, sid)
+        if attempt_id is not None:
+            await asyncio.to_thread(self._status, attempt_id, form)
+        return web.Response(status=204)
+
+    # --- inside ---
+
+    async def _step(self, request: web.Request, event: Event) -> web.Response:
+        attempt_id = _attempt(request)
+        try:
+            turn_number = int(request.match_info["turn"])
+        except ValueError:
+            raise web.HTTPNotFound(text="no such turn") from None
+        turn = await asyncio.to_thread(self.calls.event, attempt_id, turn_number, event, utcnow())
+        return await self._twiml(attempt_id, turn)
+
+    def _status(self, attempt_id: int, form: MultiDictProxy[Any]) -> None:
+        status = str(form.get("CallStatus", ""))
+        now = utcnow()
+        if status == "ringing":
+            self.calls.ringing(attempt_id, now)
+        elif status in api.FINAL_STATUS:
+            state = api.FINAL_STATUS[status]
+            reason = ""  # busy, no answer: the line state says it all
+            if state == CallState.FAILED:
+                reason = f"twilio {status}" + (f" (SIP {form['SipResponseCode']})" if form.get("SipResponseCode") else "")
+            duration = _float(form.get("CallDuration"))
+            self.calls.close(attempt_id, state, now, reason, duration)
+        # initiated / in-progress: placing the call and the voice URL already moved the line on
+
+    async def _twiml(self, attempt_id: int, turn: Turn) -> web.Response:
+        flow = self.flows.get(turn.flow)
+        urls: dict[int, str] = {}
+
+        def audio_url(say: Say, node: str | None) -> str | None:
+            return urls.get(id(say))
+
+        if flow is not None:
+            says = [a for a in turn.actions if isinstance(a, Say)]
+            for say, found in zip(says, await asyncio.to_thread(self._audio, flow, says, turn.node)):
+                if found:
+                    urls[id(say)] = found
+        body = twiml.render(turn, self.urls.gather(attempt_id, turn.turn, turn.flow, turn.node),
+                            self.urls.silence(attempt_id, turn.turn, turn.flow, turn.node), audio_url)
+        return _xml(body)
+
+    def _audio(self, flow: Flow, says: list[Say], waiting_at: str | None) -> list[str | None]:
+        found: list[str | None] = []
+        now = time.monotonic()
+        for say in says:
+            node = self._node_of(flow, say, waiting_at)
+            key = (flow.name, flow.version, node, say.kind, say.language, say.text, say.audio)
+            known = self._played.get(key)
+            if known is not None and (known[0] is not None or now - known[1] < NO_AUDIO_RECHECK_SECONDS):
+                found.append(known[0])
+                continue
+            path = self.renderer.playable(flow, node, say, "twilio")
+            url = self.settings.public_base_url + url_path(path) if path else None
+            if len(self._played) >= PLAYED_CACHE_SIZE:
+                self._played.clear()
+            self._played[key] = (url, now)
+            found.append(url)
+        return found
+
+    def _node_of(self, flow: Flow, say: Say, waiting_at: str | None) -> str:
+        """The node a Say comes from (the engine's actions do not name it): its text matched against
+        the flow's prompts; a text no prompt makes is rendered on its own."""
+        key = f"{flow.name}@{flow.version}"
+        if key not in self._nodes:
+            self._nodes[key] = [(p.kind, p.language, _pattern(p.text), p.node) for p in prompts_of(flow)]
+        matches = [node for kind, language, pattern, node in self._nodes[key]
+                   if kind == say.kind and language == say.language and pattern.fullmatch(say.text)]
+        if not matches:
+            return f"{waiting_at or 'say'}:text"  # no such node: the text is rendered as it is
+        return waiting_at if waiting_at in matches else matches[0]
+
+    # --- the guard ---
+
+    @web.middleware
+    async def signed(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """403 unless `X-Twilio-Signature` is Twilio's signature of the public URL and the form."""
+        form = await request.post()
+        signature = request.headers.get("X-Twilio-Signature", "")
+        url = self.settings.public_base_url + str(request.rel_url)
+        if not signature or not self.validator.validate(url, dict(form), signature):
+            log.warning("twilio voice webhook %s: bad or missing X-Twilio-Signature, refused", request.path)
+            return web.Response(status=403, text="invalid X-Twilio-Signature")
+        request[_FORM] = form
+        try:
+            return await handler(request)
+        except LookupError as exc:
+            log.warning("twilio voice webhook %s: %s", request.path, exc)
+            return web.Response(status=404, text=str(exc))
+
+
+HOOKS = web.AppKey("twilio_voice_hooks", VoiceWebhooks)
+_FORM = web.RequestKey("twilio_form", MultiDictProxy)
+
+
+def _attempt(request: web.Request) -> int:
+    try:
+        return int(request.match_info["attempt"])
+    except ValueError:
+        raise web.HTTPNotFound(text="no such call") from None
+
+
+def _xml(body: str) -> web.Response:
+    return web.Response(text=body, content_type="text/xml")
+
+
+def _float(value: object) -> float | None:
+    try:
+        return float(str(value)) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"\{\{.*?\}\}", template.strip(), flags=re.S)
+    return re.compile(".*?".join(re.escape(part) for part in parts), re.S)
+
+
+def voice_webhooks(settings: Settings, after_outbound: AfterSave | None = None,
+                   calls: ResumableCalls | None = None, renderer: Renderer | None = None) -> web.Application:
+    """The sub-app robocall/web/app.py mounts at api.PREFIX.  `after_outbound` runs in the transaction
+    that writes an outbound call (the dialer moves the follow-up on)."""
+    flows = flow_catalog(settings).flows
+    if calls is None:
+        calls = ResumableCalls(make_engine(settings.database_url), flows, settings.tzinfo, after_outbound)
+    hooks = VoiceWebhooks(settings, calls, flows, renderer)
+    app = web.Application(middlewares=[hooks.signed])
+    app[HOOKS] = hooks
+    app.router.add_post("/inbound", hooks.inbound)
+    app.router.add_post("/inbound/status", hooks.inbound_status)
+    app.router.add_post("/{attempt}/answer", hooks.answer)
+    app.router.add_post("/{attempt}/gather/{turn}", hooks.gather)
+    app.router.add_post("/{attempt}/silence/{turn}", hooks.silence)
+    app.router.add_post("/{attempt}/status", hooks.status)
+    app.router.add_post("/{attempt}/amd", hooks.amd)
+    return app
