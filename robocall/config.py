@@ -129,6 +129,14 @@ def parse_list(text: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in text.split(",") if item.strip())
 
 
+def parse_host_port(text: str) -> tuple[str, int]:
+    """``127.0.0.1:4573`` -> ("127.0.0.1", 4573); ``:4573`` listens on every address."""
+    host, sep, port = text.strip().rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("should be host:port")
+    return host or "0.0.0.0", int(port)
+
+
 TTS_ENGINES = ("gtts", "espeak")
 
 
@@ -225,6 +233,17 @@ class TwilioGatewayConfig(_Gateway):
         return chosen or f"{public_base_url.rstrip('/')}/sms/twilio/{gateway}/{hook}"
 
 
+class AsteriskServerConfig(BaseModel):
+    """One Asterisk server of ASTERISK_SERVERS; its AMI secret is read from the variable `secret_env`."""
+
+    model_config = ConfigDict(extra="forbid")
+    host: str
+    ami_port: int = Field(default=5038, ge=1, le=65535)
+    ami_user: str | None = None  # None: ASTERISK_AMI_USER
+    secret_env: str = "ASTERISK_AMI_SECRET"
+    channel_limit: int = Field(default=30, ge=1)
+
+
 GatewayConfig = Annotated[
     SimGatewayConfig | SmppGatewayConfig | HttpGatewayConfig | TwilioGatewayConfig, Field(discriminator="kind")
 ]
@@ -264,6 +283,7 @@ Pairs = Annotated[dict[str, str], NoDecode, _from_text(parse_pairs)]
 Routes = Annotated[dict[str, str], NoDecode, _from_text(parse_routes)]
 Words = Annotated[tuple[str, ...], NoDecode, _from_text(parse_list)]
 Engines = Annotated[tuple[str, ...], NoDecode, _from_text(parse_engines)]
+HostPort = Annotated[tuple[str, int], NoDecode, _from_text(parse_host_port)]
 Gateways = Annotated[dict[str, GatewayConfig], NoDecode, _from_text(_json_object)]
 
 
@@ -380,10 +400,10 @@ class Settings(BaseSettings):
     asterisk_channel_limit: int = Field(default=30, ge=1)
     """Most calls this Asterisk server may carry at once (its trunks' channels)."""
 
-    asterisk_servers: dict[str, dict[str, Any]] = Field(default_factory=dict, json_schema_extra={_DOC_DEFAULT: "{}"})
+    asterisk_servers: dict[str, AsteriskServerConfig] = Field(default_factory=dict, json_schema_extra={_DOC_DEFAULT: "{}"})
     """Several Asterisk servers as JSON: name -> {`host`, `ami_port`, `ami_user`, `secret_env` (the variable holding its AMI secret, default ASTERISK_AMI_SECRET), `channel_limit`}; each call goes to the logged-in server with the most free channels. Empty: the one server of ASTERISK_HOST."""
 
-    asterisk_dial_templates: str = "default=SIP/{national}@trunk"
+    asterisk_dial_templates: Pairs = _default("default=SIP/{national}@trunk", parse_pairs)
     """Dial string per carrier, e.g. `Viettel=SIP/{national}@viettel,Vinaphone=PJSIP/{e164}@vnpt,default=SIP/{national}@trunk`; `{national}` is 0912345678, `{e164}` +84912345678, `{digits}` 84912345678."""
 
     asterisk_ring_timeout: int = Field(default=30, ge=5)
@@ -392,13 +412,13 @@ class Settings(BaseSettings):
     asterisk_amd: bool = True
     """Run answering-machine detection (AMD()) on answered outbound calls; a machine is retried like no answer."""
 
-    asterisk_agi_listen: str = "127.0.0.1:4573"
+    asterisk_agi_listen: HostPort = _default("127.0.0.1:4573", parse_host_port)
     """host:port the FastAGI server (`robocall asterisk serve`) listens on; Asterisk's dialplan points `AGI(agi://...)` here."""
 
     asterisk_sounds_dir: str = ""
     """Where Asterisk sees `AUDIO_DIR/cache/asterisk/` (the prompts `robocall audio build` renders) when it runs on another machine; empty: the same path (Asterisk on this machine)."""
 
-    asterisk_hotline_flows: str = "default=hotline"
+    asterisk_hotline_flows: Pairs = _default("default=hotline", parse_pairs)
     """Flow per number dialled in (DID) on the hotline, e.g. `19009095=hotline,default=hotline`."""
 
     sms_routes: Routes = _default("default=sim", parse_routes)

@@ -37,6 +37,20 @@ from simulator.carriers import LoopThread, free_port
 API_VERSION = "2010-04-01"
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
 
+def twilio_error(status: int, code: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    """An error as Twilio's REST API answers it: ``{"code", "message", "more_info", "status"}``."""
+    return web.json_response({"code": code, "message": message,
+                              "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status},
+                             status=status, headers=headers)
+
+
+def account_authorised(request: web.Request, account_sid: str, auth_token: str) -> bool:
+    """HTTP Basic ``AccountSid:AuthToken``, for the account named in the path."""
+    try:
+        auth = BasicAuth.decode(request.headers.get("Authorization", ""))
+    except ValueError:
+        return False
+    return (auth.login, auth.password) == (account_sid, auth_token) and request.match_info["account_sid"] == account_sid
 
 @dataclass
 class Callback:
@@ -104,17 +118,10 @@ class LocalTwilio:
 
     @staticmethod
     def _error(status: int, code: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
-        return web.json_response({"code": code, "message": message,
-                                  "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status},
-                                 status=status, headers=headers)
+        return twilio_error(status, code, message, headers)
 
     def _authorised(self, request: web.Request) -> bool:
-        try:
-            auth = BasicAuth.decode(request.headers.get("Authorization", ""))
-        except ValueError:
-            return False
-        return (auth.login, auth.password) == (self.account_sid, self.auth_token) \
-            and request.match_info["account_sid"] == self.account_sid
+        return account_authorised(request, self.account_sid, self.auth_token)
 
     async def _create(self, request: web.Request) -> web.Response:
         self.requests += 1

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from aiohttp import BasicAuth, ClientError, web
+from aiohttp import ClientError, web
 from twilio.request_validator import RequestValidator
 
 from robocall.flows.engine import Action, Digits, Event, Gather, HangUp, Hangup, Say
@@ -46,6 +46,7 @@ from robocall.models import CallState
 from robocall.telephony.base import CallRequest
 from simulator.carriers import LoopThread, free_port
 from simulator.network import SimPhoneNetwork
+from simulator.twilio import account_authorised, twilio_error
 
 API_VERSION = "2010-04-01"
 HOTLINE_NUMBER = "+842436000000"
@@ -118,17 +119,10 @@ class LocalTwilioVoice:
 
     @staticmethod
     def _error(status: int, code: int, message: str) -> web.Response:
-        return web.json_response({"code": code, "message": message,
-                                  "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status},
-                                 status=status)
+        return twilio_error(status, code, message)
 
     def _authorised(self, request: web.Request) -> bool:
-        try:
-            auth = BasicAuth.decode(request.headers.get("Authorization", ""))
-        except ValueError:
-            return False
-        return (auth.login, auth.password) == (self.account_sid, self.auth_token) \
-            and request.match_info["account_sid"] == self.account_sid
+        return account_authorised(request, self.account_sid, self.auth_token)
 
     async def _create(self, request: web.Request) -> web.Response:
         self.requests += 1

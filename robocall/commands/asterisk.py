@@ -18,7 +18,7 @@ from robocall.telephony.asterisk.ami import AmiClient, AmiError
 from robocall.telephony.asterisk.prompts import RenderedPrompts
 from robocall.telephony.asterisk.reconcile import open_attempts
 from robocall.telephony.asterisk.service import AsteriskService
-from robocall.telephony.asterisk.settings import listen_address, service_config
+from robocall.telephony.asterisk.settings import service_config
 
 REQUIRED_CONTEXTS = ("robocall-outbound", "robocall-hotline")
 
@@ -59,11 +59,11 @@ def check(timeout: float) -> None:
     problems = asyncio.run(_check(settings.asterisk_host, settings.asterisk_ami_port, settings.asterisk_ami_user,
                                   settings.asterisk_ami_secret, timeout))
     try:
-        host, port = listen_address(settings)
+        host, port = settings.asterisk_agi_listen
         with socket.create_connection((host if host != "0.0.0.0" else "127.0.0.1", port), timeout=3):
             click.echo(f"ok: the FastAGI server answers on {host}:{port}")
     except (OSError, ValueError) as exc:
-        problems.append(f"the FastAGI server does not answer on {settings.asterisk_agi_listen} ({exc}): "
+        problems.append(f"the FastAGI server does not answer on {host}:{port} ({exc}): "
                         "start `robocall asterisk serve`")
     for problem in problems:
         click.echo(f"PROBLEM: {problem}", err=True)

@@ -16,24 +16,6 @@ from robocall.telephony.asterisk.service import AmiEndpoint, ServiceConfig
 from robocall.telephony.base import CallHandlers
 
 
-def pairs(text: str, variable: str) -> dict[str, str]:
-    """``a=1,b=2`` -> {"a": "1", "b": "2"}; ValueError naming the variable otherwise."""
-    found = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip() or not value.strip():
-            raise ValueError(f"{variable}: '{item}' should be NAME=VALUE")
-        found[key.strip()] = value.strip()
-    return found
-
-
-def listen_address(settings: Settings) -> tuple[str, int]:
-    host, sep, port = settings.asterisk_agi_listen.rpartition(":")
-    if not sep or not port.isdigit():
-        raise ValueError(f"ASTERISK_AGI_LISTEN '{settings.asterisk_agi_listen}' should be host:port")
-    return host or "0.0.0.0", int(port)
-
-
 @dataclass(frozen=True)
 class ServerSettings:
     endpoint: AmiEndpoint
@@ -41,37 +23,29 @@ class ServerSettings:
 
 
 def servers(settings: Settings) -> list[ServerSettings]:
-    """ASTERISK_SERVERS, or the single server of ASTERISK_HOST; ValueError naming what is wrong."""
+    """ASTERISK_SERVERS, or the single server of ASTERISK_HOST; ValueError naming a missing secret."""
     if not settings.asterisk_servers:
         return [ServerSettings(AmiEndpoint("asterisk", settings.asterisk_host, settings.asterisk_ami_port,
                                            settings.asterisk_ami_user, settings.asterisk_ami_secret),
                                settings.asterisk_channel_limit)]
     found = []
     for name, spec in settings.asterisk_servers.items():
-        where = f"ASTERISK_SERVERS[{name!r}]"
-        unknown = set(spec) - {"host", "ami_port", "ami_user", "secret_env", "channel_limit"}
-        if unknown or "host" not in spec:
-            raise ValueError(f"{where}: needs `host`; unknown keys: {', '.join(sorted(unknown)) or 'none'}")
-        secret_env = str(spec.get("secret_env", "ASTERISK_AMI_SECRET"))
-        secret = os.environ.get(secret_env, settings.asterisk_ami_secret if secret_env == "ASTERISK_AMI_SECRET" else "")
+        # Secrets stay in the environment, each server's in a variable of its own, read when needed.
+        default = settings.asterisk_ami_secret if spec.secret_env == "ASTERISK_AMI_SECRET" else ""
+        secret = os.environ.get(spec.secret_env, default)
         if not secret:
-            raise ValueError(f"{where}: the AMI secret in {secret_env} is empty")
-        try:
-            port, limit = int(spec.get("ami_port", 5038)), int(spec.get("channel_limit", 30))
-        except (TypeError, ValueError):
-            raise ValueError(f"{where}: ami_port and channel_limit must be whole numbers") from None
-        if limit < 1:
-            raise ValueError(f"{where}: channel_limit must be at least 1")
-        found.append(ServerSettings(AmiEndpoint(name, str(spec["host"]), port,
-                                                str(spec.get("ami_user", settings.asterisk_ami_user)), secret), limit))
+            raise ValueError(f"ASTERISK_SERVERS[{name!r}]: the AMI secret in {spec.secret_env} is empty")
+        found.append(ServerSettings(AmiEndpoint(name, spec.host, spec.ami_port,
+                                                spec.ami_user or settings.asterisk_ami_user, secret),
+                                    spec.channel_limit))
     return found
 
 
 def service_config(settings: Settings) -> ServiceConfig:
-    host, port = listen_address(settings)
+    host, port = settings.asterisk_agi_listen
     first, *more = [server.endpoint for server in servers(settings)]
     return ServiceConfig(first.host, first.port, first.user, first.secret, host, port, settings.asterisk_sounds_dir,
-                         pairs(settings.asterisk_hotline_flows, "ASTERISK_HOTLINE_FLOWS"), settings.asterisk_ring_timeout,
+                         settings.asterisk_hotline_flows, settings.asterisk_ring_timeout,
                          name=first.name, more_servers=tuple(more))
 
 
@@ -85,7 +59,7 @@ def backend_from_settings(settings: Settings, handlers: CallHandlers, engine: En
     """The worker's PhoneBackend; keeps one AMI connection open on a background thread."""
     if not settings.asterisk_servers and not settings.asterisk_ami_secret:
         raise ValueError("TELEPHONY_BACKEND=asterisk needs ASTERISK_AMI_SECRET")
-    templates = pairs(settings.asterisk_dial_templates, "ASTERISK_DIAL_TEMPLATES")
+    templates = settings.asterisk_dial_templates
     pool = [Server(s.endpoint.name, AmiThread(AmiClient(s.endpoint.host, s.endpoint.port, s.endpoint.user,
                                                         s.endpoint.secret, name=f"dialer-{s.endpoint.name}")),
                    s.channel_limit) for s in servers(settings)]
