@@ -49,6 +49,12 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def stored_utc(value: dt.datetime) -> dt.datetime:
+    """A time read back from the database as aware UTC: SQLite hands back naive datetimes (raw selects
+    included), and everything we store is UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
 class Contact(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     phone: str = Field(index=True, unique=True, description="E.164, e.g. +84912345678")

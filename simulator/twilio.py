@@ -25,10 +25,11 @@ import itertools
 import re
 import uuid
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import BasicAuth, ClientError, web
+from aiohttp import BasicAuth, ClientError, ClientSession, web
 from twilio.request_validator import RequestValidator
 
 from robocall.text import measure
@@ -42,6 +43,27 @@ def twilio_error(status: int, code: int, message: str, headers: dict[str, str] |
     return web.json_response({"code": code, "message": message,
                               "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status},
                              status=status, headers=headers)
+
+
+def signature_for(auth_token: str, url: str, params: Mapping[str, str]) -> str:
+    """X-Twilio-Signature as Twilio computes it, with the library's own validator."""
+    return str(RequestValidator(auth_token).compute_signature(url, dict(params)))
+
+
+async def post_as_twilio(session: ClientSession, auth_token: str, url: str, params: Mapping[str, str],
+                         signature: str | None = None, via: tuple[str, str] | None = None,
+                         ) -> tuple[str, int, str, str]:
+    """Post a webhook as Twilio does: form-encoded, signed over the URL it was given (`signature`: send
+    this one instead, "" for none), through a reverse proxy when `via` = (public prefix, local prefix).
+    Returns (where it went, status, content type, body); status 0 when nothing answered."""
+    sign = signature_for(auth_token, url, params) if signature is None else signature
+    target = via[1] + url[len(via[0]):] if via and url.startswith(via[0]) else url
+    headers = {"X-Twilio-Signature": sign} if sign else {}
+    try:
+        async with session.post(target, data=dict(params), headers=headers) as response:
+            return target, response.status, response.content_type, await response.text()
+    except (ClientError, OSError):
+        return target, 0, "", ""
 
 
 def account_authorised(request: web.Request, account_sid: str, auth_token: str) -> bool:
@@ -201,20 +223,12 @@ class LocalTwilio:
         await self._post(url, {**params, **final})
 
     def signature(self, url: str, params: dict[str, str]) -> str:
-        return str(RequestValidator(self.auth_token).compute_signature(url, params))
+        return signature_for(self.auth_token, url, params)
 
     async def _post(self, url: str, params: dict[str, str], signature: str | None = None) -> Callback:
-        """Post as Twilio does: signed over the URL it was given, whatever proxy is in between."""
-        signature = self.signature(url, params) if signature is None else signature
-        target = url
-        if self.via and url.startswith(self.via[0]):
-            target = self.via[1] + url[len(self.via[0]):]
-        headers = {"X-Twilio-Signature": signature} if signature else {}
-        try:
-            async with self._session.post(target, data=params, headers=headers) as response:
-                callback = Callback(target, params, response.status, response.content_type, await response.text())
-        except (ClientError, OSError):
-            callback = Callback(target, params, 0)
+        target, status, content_type, text = await post_as_twilio(self._session, self.auth_token, url, params,
+                                                                  signature, self.via)
+        callback = Callback(target, params, status, content_type, text)
         self.callbacks.append(callback)
         return callback
 

@@ -37,8 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from aiohttp import ClientError, web
-from twilio.request_validator import RequestValidator
+from aiohttp import web
 
 from robocall.flows.engine import Action, Digits, Event, Gather, HangUp, Hangup, Say
 from robocall.flows.loader import Flow
@@ -46,7 +45,7 @@ from robocall.models import CallState
 from robocall.telephony.base import CallRequest
 from simulator.carriers import LoopThread, free_port
 from simulator.network import SimPhoneNetwork
-from simulator.twilio import account_authorised, twilio_error
+from simulator.twilio import account_authorised, post_as_twilio, signature_for, twilio_error
 
 API_VERSION = "2010-04-01"
 HOTLINE_NUMBER = "+842436000000"
@@ -229,21 +228,14 @@ class LocalTwilioVoice:
     # --- webhooks to our server ---
 
     def signature(self, url: str, params: Mapping[str, str]) -> str:
-        return str(RequestValidator(self.auth_token).compute_signature(url, dict(params)))
+        return signature_for(self.auth_token, url, params)
 
     def post(self, url: str, params: dict[str, str], signature: str | None = None) -> Posted:
         """Post as Twilio does, signed over the URL it was given (`signature`: send this one, "" for none)."""
         async def post() -> Posted:
-            sign = self.signature(url, params) if signature is None else signature
-            target = url
-            if self.via and url.startswith(self.via[0]):
-                target = self.via[1] + url[len(self.via[0]):]
-            headers = {"X-Twilio-Signature": sign} if sign else {}
-            try:
-                async with self._session.post(target, data=params, headers=headers) as response:
-                    return Posted(url, params, response.status, await response.text())
-            except (ClientError, OSError):
-                return Posted(url, params, 0, "")
+            _, status, _, text = await post_as_twilio(self._session, self.auth_token, url, params, signature,
+                                                      self.via)
+            return Posted(url, params, status, text)
         posted: Posted = self._loop.call(post(), timeout=60)
         with self._lock:
             self.posted.append(posted)

@@ -32,6 +32,7 @@ from robocall.models import (
     Contact,
     FollowUp,
     FollowUpState,
+    stored_utc,
 )
 
 
@@ -102,7 +103,7 @@ def free_channel_times(db: DbSession, now: dt.datetime, horizon: dt.datetime, ma
         select(CallAttempt.ended_at).where(_busy_at(now), col(CallAttempt.ended_at) < horizon)
         .order_by(col(CallAttempt.ended_at))
     ).all()
-    return [now] * free_now + [_aware(t) for t in ending if t is not None]
+    return [now] * free_now + [stored_utc(t) for t in ending if t is not None]
 
 
 def last_start(db: DbSession, before: dt.datetime) -> dt.datetime | None:
@@ -110,7 +111,7 @@ def last_start(db: DbSession, before: dt.datetime) -> dt.datetime | None:
     started_at = func.coalesce(CallAttempt.dialled_at, CallAttempt.queued_at)
     started = db.exec(select(func.max(started_at)).where(
         CallAttempt.direction == "outbound", started_at < before)).one()
-    return _aware(started) if started else None
+    return stored_utc(started) if started else None
 
 
 def next_moment(engine: Engine, day: dt.date, after: dt.datetime) -> dt.datetime | None:
@@ -119,7 +120,7 @@ def next_moment(engine: Engine, day: dt.date, after: dt.datetime) -> dt.datetime
         due = db.exec(select(func.min(FollowUp.next_try_at)).where(
             FollowUp.day == day, FollowUp.state == FollowUpState.PENDING, col(FollowUp.next_try_at) > after)).one()
         ends = db.exec(select(func.min(CallAttempt.ended_at)).where(_busy_at(after))).one()
-    moments = [_aware(t) for t in (due, ends) if t is not None]
+    moments = [stored_utc(t) for t in (due, ends) if t is not None]
     return min(moments) if moments else None
 
 
@@ -152,7 +153,7 @@ def dial_tick(engine: Engine, now: dt.datetime, horizon: dt.datetime, policy: Ca
                 break
             start = slot if previous is None else max(slot, previous + gap)
             # `due` is sorted by due time: the first is the one to call, at once or when it falls due
-            start = max(start, _aware(due[0][0].next_try_at))
+            start = max(start, stored_utc(due[0][0].next_try_at))
             if start >= horizon:
                 break
             follow_up, contact = due.pop(0)
@@ -217,7 +218,7 @@ def record_outcome(db: DbSession, attempt: CallAttempt, policy: CallPolicy) -> N
     if attempt.answered_at is not None:
         follow_up.state, follow_up.next_try_at = FollowUpState.REACHED, None
     else:
-        ended = _aware(attempt.ended_at) if attempt.ended_at else _aware(attempt.queued_at)
+        ended = stored_utc(attempt.ended_at) if attempt.ended_at else stored_utc(attempt.queued_at)
         retry = policy.next_try(state, follow_up.attempts, ended)
         if retry is None:
             follow_up.state, follow_up.next_try_at = FollowUpState.UNREACHED, None
@@ -262,9 +263,5 @@ def pending_work(engine: Engine, day: dt.date) -> tuple[int, dt.datetime | None]
         earliest = db.exec(
             select(func.min(FollowUp.next_try_at)).where(FollowUp.day == day, FollowUp.state == FollowUpState.PENDING)
         ).one()
-    return open_count, (_aware(earliest) if earliest else None)
+    return open_count, (stored_utc(earliest) if earliest else None)
 
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    """SQLite hands back naive datetimes for aware columns in raw selects; they are UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)

@@ -46,23 +46,32 @@ class RecordedCalls:
         line_flow = self.flows.get(flow)
         if line_flow is None:
             raise LookupError(f"flow '{flow}' of the inbound line is not loaded")
-        local_day = at.astimezone(self.timezone).date()
         with DbSession(self.engine) as db:
             contact = db.exec(select(Contact).where(Contact.phone == phone)).first()
-            attempt = CallAttempt(contact_id=contact.id if contact else None, phone=phone, flow=line_flow.name,
-                                  direction="inbound", day=local_day, state=CallState.ANSWERED, queued_at=at,
-                                  dialled_at=at)
-            try:
-                db.add(attempt)
-                db.commit()
-            except IntegrityError:  # this person is on an outbound call right now: the line is busy
+            attempt = new_inbound_attempt(db, contact, phone, line_flow.name, at, self.timezone, CallState.ANSWERED)
+            if attempt is None:  # this person is on another call right now: the line is busy
                 return None
             assert attempt.id is not None
-            attempt_id, contact_id = attempt.id, attempt.contact_id
+            attempt_id, contact_id, day = attempt.id, attempt.contact_id, attempt.day
             language = contact.language if contact else None
-        fields = contact_fields(today=local_day)  # an inbound caller is not identified by the flow
+        fields = contact_fields(today=day)  # an inbound caller is not identified by the flow
         return RecordingCallHandler(self.engine, line_flow, attempt_id, contact_id, fields, language,
                                     dialled_at=at)
+
+
+def new_inbound_attempt(db: DbSession, contact: Contact | None, phone: str, flow: str, at: dt.datetime,
+                        timezone: ZoneInfo, state: CallState, **columns: Any) -> CallAttempt | None:
+    """A new inbound call's attempt, committed; None (rolled back) when that person is on another call:
+    the partial unique index of active calls refuses a second one."""
+    attempt = CallAttempt(contact_id=contact.id if contact else None, phone=phone, flow=flow, direction="inbound",
+                          day=at.astimezone(timezone).date(), state=state, queued_at=at, dialled_at=at, **columns)
+    try:
+        db.add(attempt)
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        return None
+    return attempt
 
 
 def call_setup(db: DbSession, attempt: CallAttempt, flows: Mapping[str, Flow]) -> tuple[Flow, dict[str, Any], str | None]:

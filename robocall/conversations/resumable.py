@@ -37,11 +37,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session as DbSession
 from sqlmodel import col, select
 
-from robocall.conversations.calls import call_setup
+from robocall.conversations.calls import call_setup, new_inbound_attempt
 from robocall.conversations.recording import CallRecord, LineClosed, open_or_join_case, write_call
 from robocall.flows.engine import (
     Action,
@@ -58,7 +57,7 @@ from robocall.flows.engine import (
 )
 from robocall.flows.loader import Flow
 from robocall.logging_setup import mask_phone
-from robocall.models import ACTIVE_CALL_STATES, CallAttempt, CallState, Contact
+from robocall.models import ACTIVE_CALL_STATES, CallAttempt, CallState, Contact, stored_utc
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +197,7 @@ class ResumableCalls:
             live = _live(attempt) or {}
             session = Session.from_json(live["session"]) if "session" in live else None
             record = CallRecord.from_json(live["record"]) if "record" in live else CallRecord()
-            answered_at = _aware(attempt.answered_at) if attempt.answered_at else None
+            answered_at = stored_utc(attempt.answered_at) if attempt.answered_at else None
             if live.get("machine"):
                 state, session, answered_at = CallState.MACHINE, None, None
             elif state == CallState.COMPLETED and session is None:
@@ -210,7 +209,7 @@ class ResumableCalls:
                     session, actions = advance(self._flow(session.flow), session, Hangup())
                     record.collect(actions, at)
             flow_name = session.flow if session else attempt.flow
-            closed = LineClosed(state, at, _aware(attempt.dialled_at) if attempt.dialled_at else None,
+            closed = LineClosed(state, at, stored_utc(attempt.dialled_at) if attempt.dialled_at else None,
                                 answered_at, session, reason)
             saved = write_call(db, attempt_id, attempt.contact_id, flow_name, closed, record)
             if saved.direction == "inbound":
@@ -238,15 +237,10 @@ class ResumableCalls:
             if known is not None:
                 return known
             contact = db.exec(select(Contact).where(Contact.phone == phone)).first()
-            attempt = CallAttempt(contact_id=contact.id if contact else None, phone=phone, flow=line_flow.name,
-                                  direction="inbound", day=local_day, state=CallState.RINGING, queued_at=at,
-                                  dialled_at=at, backend=self.backend, backend_call_id=call_id,
-                                  session={"live": {"inbound": True}})
-            try:
-                db.add(attempt)
-                db.commit()
-            except IntegrityError:  # this person is on another call right now: the line is busy
-                db.rollback()
+            attempt = new_inbound_attempt(db, contact, phone, line_flow.name, at, self.timezone, CallState.RINGING,
+                                          backend=self.backend, backend_call_id=call_id,
+                                          session={"live": {"inbound": True}})
+            if attempt is None:  # this person is on another call right now: the line is busy
                 busy = CallAttempt(contact_id=contact.id if contact else None, phone=phone, flow=line_flow.name,
                                    direction="inbound", day=local_day, state=CallState.BUSY, queued_at=at,
                                    dialled_at=at, ended_at=at, backend=self.backend, backend_call_id=call_id,
@@ -362,7 +356,3 @@ def _turn_of(live: dict[str, Any]) -> Turn:
     return Turn(actions, int(live.get("turn", 0)), session.get("flow", ""), session.get("node"),
                 bool(live.get("ended")))
 
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    """SQLite hands back naive datetimes; everything we store is UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)

@@ -56,7 +56,7 @@ from robocall.flows.engine import (
 )
 from robocall.flows.loader import Flow
 from robocall.logging_setup import mask_phone
-from robocall.models import CallAttempt, CallState, Contact, utcnow
+from robocall.models import CallAttempt, CallState, Contact, stored_utc, utcnow
 from robocall.sms_models import DialogueStatus, SmsDialogue
 from robocall.text import strip_accents
 
@@ -223,7 +223,7 @@ def _after_turn(db: DbSession, dialogue: SmsDialogue, flow: Flow, session: Sessi
 def _finish(db: DbSession, dialogue: SmsDialogue, flow: Flow, session: Session, record: CallRecord,
             at: dt.datetime, closed_by: str) -> None:
     """Write the dialogue as a hotline call is written: attempt, answers, escalations, the flow's SMS."""
-    started = _aware(dialogue.started_at)
+    started = stored_utc(dialogue.started_at)
     attempt = CallAttempt(
         contact_id=dialogue.contact_id, phone=dialogue.phone, flow=flow.name, direction="inbound", channel="sms",
         day=dt.date.fromisoformat(session.fields["today"]), state=CallState.COMPLETED, backend=dialogue.gateway,
@@ -247,12 +247,8 @@ def _end_unrecorded(db: DbSession, dialogue: SmsDialogue, at: dt.datetime) -> No
 
 
 def _expires_at(dialogue: SmsDialogue, rules: DeclarationRules) -> dt.datetime:
-    return _aware(dialogue.last_at) + rules.timeout
+    return stored_utc(dialogue.last_at) + rules.timeout
 
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    """SQLite hands back naive datetimes; everything we store is UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def _language(text: str, flow: Flow, contact: Contact | None) -> str | None:

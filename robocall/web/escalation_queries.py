@@ -20,6 +20,7 @@ from robocall.models import (
     Escalation,
     EscalationEvent,
     EscalationStatus,
+    stored_utc,
 )
 
 # Most urgent first when the queue is sorted by level; unknown levels go last.
@@ -91,9 +92,7 @@ class QueuePage:
 
 def aware(value: dt.datetime | None) -> dt.datetime | None:
     """SQLite hands back naive datetimes; everything we store is UTC."""
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return None if value is None else stored_utc(value)
 
 
 def sla_state(status: str, age_minutes: int, sla_minutes: int) -> str:

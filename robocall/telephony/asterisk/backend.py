@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
 
 from robocall.logging_setup import mask_phone
-from robocall.models import CallAttempt, CallState
+from robocall.models import CallAttempt, CallState, stored_utc
 from robocall.phones import normalize
 from robocall.telephony.asterisk.ami import AmiClient, AmiError, Message
 from robocall.telephony.asterisk.ivr import utcnow
@@ -62,7 +62,7 @@ def dial_string(templates: Mapping[str, str], phone: str) -> str:
 
 
 def action_id_for(request: CallRequest) -> str:
-    return f"{ACTION_PREFIX}{request.attempt_id}-{int(_aware(request.at).timestamp() * 1000)}"
+    return f"{ACTION_PREFIX}{request.attempt_id}-{int(stored_utc(request.at).timestamp() * 1000)}"
 
 
 def parse_action_id(action_id: str) -> tuple[int, dt.datetime] | None:
@@ -80,7 +80,7 @@ def originate_fields(request: CallRequest, templates: Mapping[str, str], ring_ti
         "channel": dial_string(templates, request.phone), "context": OUTBOUND_CONTEXT, "exten": "s",
         "caller_id": request.caller_id, "timeout_ms": ring_timeout * 1000, "action_id": action_id_for(request),
         "variables": {"ROBOCALL_ATTEMPT": str(request.attempt_id), "ROBOCALL_FLOW": request.flow,
-                      "ROBOCALL_DIALLED": _aware(request.at).isoformat(), "ROBOCALL_AMD": "yes" if amd else "no"},
+                      "ROBOCALL_DIALLED": stored_utc(request.at).isoformat(), "ROBOCALL_AMD": "yes" if amd else "no"},
     }
 
 
@@ -153,7 +153,7 @@ class AsteriskBackend:
         except (AmiError, ValueError, TimeoutError) as exc:
             # Never reached the network: the attempt fails now (and is retried by the ladder).
             log.error("call %s to %s not placed: %s", request.attempt_id, mask_phone(request.phone), exc)
-            self.handlers.outbound(request.attempt_id, _aware(request.at)).ended(CallState.FAILED, utcnow())
+            self.handlers.outbound(request.attempt_id, stored_utc(request.at)).ended(CallState.FAILED, utcnow())
 
     def choose_server(self) -> Server | None:
         """The logged-in server with the most free channels (calls carrying ROBOCALL_ATTEMPT counted)."""
@@ -217,7 +217,7 @@ def mark_dialling(engine: Engine, request: CallRequest, call_id: str) -> bool:
     with DbSession(engine) as db:
         result = db.exec(update(CallAttempt).where(  # type: ignore[call-overload]
             CallAttempt.id == request.attempt_id, CallAttempt.state == CallState.QUEUED,  # type: ignore[arg-type]
-        ).values(state=CallState.DIALLING, dialled_at=_aware(request.at), backend="asterisk",
+        ).values(state=CallState.DIALLING, dialled_at=stored_utc(request.at), backend="asterisk",
                  backend_call_id=call_id))
         db.commit()
         return bool(result.rowcount)
@@ -252,6 +252,3 @@ class OutcomeListener:
         self.ended[attempt_id] = state
         log.info("call %s ended before answer: %s (reason %s)", attempt_id, state, reason)
 
-
-def _aware(at: dt.datetime) -> dt.datetime:
-    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
