@@ -19,15 +19,16 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
+from sqlmodel import col, select
 
 from robocall.logging_setup import mask_phone
-from robocall.models import CallAttempt, CallState, stored_utc
+from robocall.models import ACTIVE_CALL_STATES, CallAttempt, CallState, stored_utc
 from robocall.phones import normalize
 from robocall.telephony.asterisk.ami import AmiClient, AmiError, Message
 from robocall.telephony.asterisk.ivr import utcnow
@@ -170,13 +171,23 @@ class AsteriskBackend:
                 log.warning("Asterisk %s: cannot count its calls (%s); not used for this call", server.name, exc)
                 continue
             now = time.monotonic()
+            over = self._ended(server.sent)  # a short call can be over before Status ever showed it
             for attempt_id, at in list(server.sent.items()):
-                if attempt_id in live or now - at > SENT_WINDOW:  # counted by Status now, or never came up
+                if attempt_id in live or attempt_id in over or now - at > SENT_WINDOW:  # counted, over, or lost
                     del server.sent[attempt_id]
             free = server.channel_limit - len(live | set(server.sent))
             if free > best_free:
                 best, best_free = server, free
         return best
+
+    def _ended(self, attempt_ids: Iterable[int]) -> set[int]:
+        """Which of these attempts are no longer on a line (as the serve process recorded them)."""
+        ids = list(attempt_ids)
+        if self.engine is None or not ids:
+            return set()
+        with DbSession(self.engine) as db:
+            return set(db.exec(select(CallAttempt.id).where(
+                col(CallAttempt.id).in_(ids), col(CallAttempt.state).not_in(ACTIVE_CALL_STATES))).all())
 
     def hang_up(self, attempt_id: int) -> None:
         """Hang up every channel carrying this attempt (none: already over)."""
