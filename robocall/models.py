@@ -62,6 +62,10 @@ class Contact(SQLModel, table=True):
     category: str = Field(default=Category.OTHER, index=True)
     district: str = Field(default="", index=True)
     commune: str = Field(default="", index=True)
+    address: str = Field(default="", description="street address, for home visits")
+    birth_year: int | None = None
+    notes: str = Field(default="", description="free text from the list or from staff")
+    alt_phone: str = Field(default="", description="a second number (E.164) the dialer may try")
     exposure_date: dt.date | None = Field(default=None, description="exposure (F1/F2) or return (returnee) date")
     monitoring_end: dt.date | None = Field(default=None, index=True)
     language: str = "vi"
