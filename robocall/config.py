@@ -262,6 +262,8 @@ def _json_object(text: str) -> Any:
 
 # --- how a typed setting is read and shown -------------------------------------------------------
 
+SimProfile = Literal["province", "outbreak"]  # the simulator's resident mixes (simulator/population.py)
+
 T = TypeVar("T")
 
 
@@ -372,6 +374,9 @@ class Settings(BaseSettings):
 
     sim_seed: int = 2021
     """Seed of the simulated phone network's residents (TELEPHONY_BACKEND=sim)."""
+
+    sim_profile: SimProfile = "province"
+    """Mix of simulated residents: `province` (the rates a province saw in 2021: a few percent ill, most reached at the first or second try) or `outbreak` (a tenth ill, many asking for help: a stress test)."""
 
     sms_sender: str = "CDC"
     """Sender (source address) of outgoing SMS: a brand name registered with the carriers, or a number."""

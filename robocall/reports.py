@@ -39,6 +39,7 @@ class ProvincialReport:
     non_reporting_contacts: int
     escalations_by_level: dict[str, int] = field(default_factory=dict)
     escalations_to_cdc: int = 0
+    calls_escalated: int = 0  # calls (either direction) after which a flow's rule raised a case
     sms_sent: int | None = None  # campaign messages the carriers took (accepted or delivered) in the period
     # Single messages (robocall/conversations/outbox.py: replies of SMS declarations, a flow's advice after a call) the carriers
     # took, counted on the day of the call or SMS that caused them.
@@ -64,6 +65,7 @@ LABELS_VI = {
 }
 
 
+ESCALATED_SHARE_LABEL = "Tỷ lệ cuộc gọi dẫn tới phân loại"
 SMS_SENT_LABEL = "Tin nhắn SMS đã gửi theo chiến dịch"
 SMS_INDIVIDUAL_LABEL = "Tin nhắn SMS riêng (trả lời, hướng dẫn)"
 
@@ -120,6 +122,9 @@ def provincial_report(engine: Engine, start: dt.date | None, end: dt.date | None
             FollowUp.state == FollowUpState.UNREACHED, *in_days(col(FollowUp.day)))).one()
         levels = dict(db.exec(select(Escalation.level, func.count()).where(
             *in_period(col(Escalation.created_at))).group_by(Escalation.level)).all())
+        escalated = db.exec(select(func.count(func.distinct(Escalation.attempt_id))).join(
+            CallAttempt, col(CallAttempt.id) == Escalation.attempt_id).where(
+            voice, *in_period(col(CallAttempt.queued_at)))).one()
         to_cdc = db.exec(select(func.count()).select_from(Escalation).where(
             Escalation.notify_cdc == True, *in_period(col(Escalation.created_at)))).one()  # noqa: E712
         sent = col(SmsMessage.state).in_(SENT_STATES)
@@ -133,7 +138,8 @@ def provincial_report(engine: Engine, start: dt.date | None, end: dt.date | None
         outbound_calls_other=outbound["other"], inbound_hotline_calls=inbound,
         calls_answered=answered, calls_completed=completed, contacts_called=called,
         contacts_monitored=monitored, non_reporting_contacts=non_reporting,
-        escalations_by_level=dict(sorted(levels.items())), escalations_to_cdc=to_cdc, sms_sent=sms_sent,
+        escalations_by_level=dict(sorted(levels.items())), escalations_to_cdc=to_cdc,
+        calls_escalated=escalated, sms_sent=sms_sent,
         sms_individual_sent=individual, sms_declarations=declarations,
     )
 
@@ -143,6 +149,10 @@ def format_report(report: ProvincialReport) -> str:
     lines = [f"BÁO CÁO HỆ THỐNG GỌI ĐIỆN TỰ ĐỘNG ({period})"]
     for key, label in LABELS_VI.items():
         lines.append(f"  {label:<45} {getattr(report, key):>10,}")
+    calls = (report.outbound_calls_f1_f2 + report.outbound_calls_returnees + report.outbound_calls_other
+             + report.inbound_hotline_calls)
+    share = f"{report.calls_escalated / calls:.1%}" if calls else "–"
+    lines.append(f"  {ESCALATED_SHARE_LABEL:<45} {share:>10}")
     lines.append("  Phân loại theo mức độ:")
     for level, count in report.escalations_by_level.items():
         lines.append(f"    {level:<43} {count:>10,}")

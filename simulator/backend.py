@@ -50,7 +50,8 @@ class SimulatedBackend:
 def simulated_backend(settings: Settings, engine: Engine, flows: Mapping[str, Flow],
                       handlers: CallHandlers) -> SimulatedBackend:
     """The backend factory for TELEPHONY_BACKEND=sim (registered by robocall.wiring)."""
-    network = SimPhoneNetwork({}, seed=settings.sim_seed, flows=flows, timezone=settings.timezone)
+    network = SimPhoneNetwork({}, seed=settings.sim_seed, flows=flows, timezone=settings.timezone,
+                              profile=settings.sim_profile)
     return SimulatedBackend(network, handlers, flows, engine)
 
 

@@ -30,7 +30,7 @@ from robocall.flows.loader import Flow
 from robocall.models import CallState
 from robocall.telephony.base import CallHandler, CallRequest
 from simulator.keypad import respond
-from simulator.population import Resident, resident_for
+from simulator.population import Profile, Resident, resident_for
 
 SPEECH_CHARS_PER_SECOND = 14.0
 RING_TIMEOUT = 30.0  # seconds the network lets a phone ring before giving up
@@ -49,16 +49,17 @@ class CallResult:
 
 class SimPhoneNetwork:
     def __init__(self, population: Mapping[str, Resident], seed: int, flows: Mapping[str, Flow],
-                 timezone: str = "Asia/Ho_Chi_Minh") -> None:
+                 timezone: str = "Asia/Ho_Chi_Minh", profile: Profile = "province") -> None:
         self.population = population
         self.seed = seed
+        self.profile = profile
         self.flows = flows  # by name, for hosts that look a call's flow up here
         self.tz = ZoneInfo(timezone)
 
     def resident(self, phone: str) -> Resident:
-        """The resident at `phone`; a number outside the population is drawn from the default mix."""
+        """The resident at `phone`; a number outside the population is drawn from the profile's mix."""
         found = self.population.get(phone)
-        return found if found is not None else resident_for(phone, self.seed)
+        return found if found is not None else resident_for(phone, self.seed, self.profile)
 
     def rng_for(self, request: CallRequest) -> random.Random:
         # A string seed is hashed with SHA-512 by `random`, so it is stable across processes.

@@ -5,9 +5,15 @@ which follow-up day, how high the fever) is fixed when the resident is made,
 so every call on the same day hears the same answers; only per-call chance
 (who picks up the phone) comes from the caller's `random.Random`.
 
-`resident_for(phone, seed)` draws one resident from the default mix, seeded
+`resident_for(phone, seed, profile)` draws one resident from a profile's mix, seeded
 by the phone number alone, so a number behaves the same whatever list it is
 in; `make_population` is that, for a list of numbers.
+
+Two profiles: `province`, the default, calibrated on what a province saw in 2021 (287
+escalations to the CDC from about 58,000 automated calls and 8,100 hotline calls: a few
+percent of people symptomatic, most reached on the first or second try, most hotline
+callers declaring their health); `outbreak`, a stress mix where a tenth fall ill and many
+need help, for load and for the dashboard under a flood.
 """
 
 from __future__ import annotations
@@ -15,12 +21,43 @@ from __future__ import annotations
 import datetime as dt
 import random
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
+from robocall.config import SimProfile as Profile
 from simulator.keypad import CallerHabits
 
 SYMPTOMS = ("fever", "cough", "sore_throat", "loss_of_taste_smell")
 ZONES = ("ha_noi", "ho_chi_minh", "binh_duong", "dong_nai", "other")  # the returnee_check keys
+# Why someone rings the hotline: the values of the hotline menu's `menu_choice`.
+HOTLINE_REASONS = ("health", "guidance", "callback", "report")
+PROFILES: tuple[Profile, ...] = get_args(Profile)
+
+
+@dataclass(frozen=True)
+class Mix:
+    """The rates a profile draws residents from (ranges are uniform draws per resident)."""
+
+    unreachable: float
+    answer_rate: tuple[float, float]
+    symptomatic: float
+    needs_help_rate: tuple[float, float]
+    away_rate: tuple[float, float]  # per day, not at the quarantine address
+    often_away: float  # share of residents who are often away (10-30 % of days)
+    wrong_records: float  # share whose "returned from a zone" is wrong on the list
+    refuses_quarantine: float
+    never_tested: float
+    # Weights of HOTLINE_REASONS; None: the caller presses the menu's keys by chance.
+    hotline_reasons: tuple[int, int, int, int] | None
+
+
+MIXES: dict[Profile, Mix] = {
+    "province": Mix(unreachable=0.03, answer_rate=(0.65, 0.95), symptomatic=0.03,
+                    needs_help_rate=(0.0005, 0.003), away_rate=(0.0, 0.003), often_away=0.01, wrong_records=0.01,
+                    refuses_quarantine=0.02, never_tested=0.08, hotline_reasons=(72, 15, 8, 5)),
+    "outbreak": Mix(unreachable=0.05, answer_rate=(0.55, 0.92), symptomatic=0.10,
+                    needs_help_rate=(0.005, 0.04), away_rate=(0.0, 0.02), often_away=0.03, wrong_records=0.03,
+                    refuses_quarantine=0.06, never_tested=0.15, hotline_reasons=None),
+}
 
 
 @dataclass(frozen=True)
@@ -54,6 +91,9 @@ class Resident:
     returned_from_zone: bool = True  # False: the records are wrong
     zone: str = "ho_chi_minh"
     commits_to_quarantine: bool = True
+    # --- ringing the hotline ------------------------------------------------------------------
+    hotline_reason: str = ""  # a HOTLINE_REASONS value; "": presses the menu's keys by chance
+    report_kind: str = "suspected_case"  # what a caller with something to report reports
 
     @property
     def symptom_onset_day(self) -> int | None:
@@ -111,6 +151,9 @@ class Resident:
             answers[symptom] = self.has(symptom, day_index)
         if exposure_date is not None:
             answers["return_date"] = exposure_date
+        if self.hotline_reason:
+            answers["menu_choice"] = self.hotline_reason
+            answers["report_kind"] = self.report_kind
         return answers
 
     def _temperature(self, day_index: int, daily: random.Random) -> float:
@@ -131,15 +174,16 @@ class Resident:
         return "waiting" if day_index == self.test_day else "negative"
 
 
-def resident_for(phone: str, seed: int) -> Resident:
-    """One resident from the default mix, fixed by (seed, phone).
+def resident_for(phone: str, seed: int, profile: Profile = "province") -> Resident:
+    """One resident from the profile's mix, fixed by (seed, phone, profile).
 
-    Mix: ~5% chronically hard to reach; the rest answer 55-92% of rings, so most are reached
-    within a couple of tries; ~10% develop symptoms on a day 2..10, a fifth of them (~2%) severe.
+    Both mixes: a few percent chronically hard to reach, the rest answer most rings, so most are
+    reached within a couple of tries; of those who fall ill, a fifth are severe.
     """
+    mix = MIXES[profile]
     rng = random.Random(f"resident|{seed}|{phone}")
     key = rng.getrandbits(63)
-    unreachable = rng.random() < 0.05
+    unreachable = rng.random() < mix.unreachable
     kind = rng.choices(["worker", "home", "elderly"], weights=[35, 45, 20])[0]
     morning, midday, evening = {
         "worker": (0.8, 1.05, 1.25),  # busy at work, free at lunch and after work
@@ -149,12 +193,15 @@ def resident_for(phone: str, seed: int) -> Resident:
     symptom_starts: tuple[tuple[str, int], ...] = ()
     peak = 36.8
     tests_positive = False
-    if rng.random() < 0.10:
+    if rng.random() < mix.symptomatic:
         symptom_starts, peak = _symptom_story(rng, severe=rng.random() < 0.2)
         tests_positive = rng.random() < 0.7
+    hotline_reason = ""
+    if mix.hotline_reasons is not None:
+        hotline_reason = rng.choices(HOTLINE_REASONS, weights=mix.hotline_reasons)[0]
     return Resident(
         phone=phone, key=key,
-        answer_rate=rng.uniform(0.02, 0.08) if unreachable else rng.uniform(0.55, 0.92),
+        answer_rate=rng.uniform(0.02, 0.08) if unreachable else rng.uniform(*mix.answer_rate),
         morning=morning, midday=midday, evening=evening,
         busy_rate=rng.uniform(0.05, 0.2) if unreachable else rng.uniform(0.02, 0.08),
         machine_rate=rng.uniform(0.3, 0.7) if unreachable else rng.uniform(0.05, 0.3),
@@ -168,12 +215,14 @@ def resident_for(phone: str, seed: int) -> Resident:
         symptom_starts=symptom_starts, peak_temperature=peak,
         baseline_temperature=round(rng.uniform(36.3, 36.9), 1),
         tests_positive=tests_positive,
-        test_day=None if rng.random() < 0.15 else rng.randint(0, 4),
-        needs_help_rate=rng.uniform(0.005, 0.04),
-        away_rate=rng.uniform(0.1, 0.3) if rng.random() < 0.03 else rng.uniform(0.0, 0.02),
-        returned_from_zone=rng.random() >= 0.03,
+        test_day=None if rng.random() < mix.never_tested else rng.randint(0, 4),
+        needs_help_rate=rng.uniform(*mix.needs_help_rate),
+        away_rate=rng.uniform(0.1, 0.3) if rng.random() < mix.often_away else rng.uniform(*mix.away_rate),
+        returned_from_zone=rng.random() >= mix.wrong_records,
         zone=rng.choices(ZONES, weights=[15, 40, 20, 10, 15])[0],
-        commits_to_quarantine=rng.random() >= 0.06,
+        commits_to_quarantine=rng.random() >= mix.refuses_quarantine,
+        hotline_reason=hotline_reason,
+        report_kind=rng.choice(("suspected_case", "arrival_from_zone")),
     )
 
 
@@ -193,5 +242,5 @@ def _symptom_story(rng: random.Random, severe: bool) -> tuple[tuple[tuple[str, i
     return tuple(sorted(starts, key=lambda item: (item[1], item[0]))), peak
 
 
-def make_population(phones: list[str], seed: int) -> dict[str, Resident]:
-    return {phone: resident_for(phone, seed) for phone in phones}
+def make_population(phones: list[str], seed: int, profile: Profile = "province") -> dict[str, Resident]:
+    return {phone: resident_for(phone, seed, profile) for phone in phones}

@@ -40,6 +40,7 @@ from robocall.reports import format_report, provincial_report
 from robocall.worker_main import spawn_workers, stop_workers
 from simulator.clock import hotline_callers, run_day
 from simulator.contacts import write_contacts_csv
+from simulator.population import PROFILES
 
 SAMPLE = Path("data/sample_contacts.csv")
 FIRST_DAY = dt.date(2021, 8, 11)  # the sample's exposures run 1-10 August 2021
@@ -50,10 +51,12 @@ FIRST_DAY = dt.date(2021, 8, 11)  # the sample's exposures run 1-10 August 2021
               help="Number of synthetic contacts (default: the shipped sample, data/sample_contacts.csv).")
 @click.option("--days", default=14, show_default=True, help="Follow-up days to run.")
 @click.option("--seed", default=2021, show_default=True, help="Seed of the simulated residents.")
+@click.option("--profile", type=click.Choice(PROFILES), default="province", show_default=True,
+              help="Simulated residents: rates a province saw in 2021, or an outbreak (a flood of cases).")
 @click.option("--workers", default=2, show_default=True, help="RQ worker processes to start.")
 @click.option("--database", type=click.Path(dir_okay=False, path_type=Path), default=Path("var/demo.db"),
               show_default=True, help="SQLite file for the demo (recreated).")
-def demo(count: int | None, days: int, seed: int, workers: int, database: Path) -> None:
+def demo(count: int | None, days: int, seed: int, profile: str, workers: int, database: Path) -> None:
     """Run a tracing campaign on the simulator and print the report."""
     console = Console()
     database.parent.mkdir(parents=True, exist_ok=True)
@@ -63,6 +66,7 @@ def demo(count: int | None, days: int, seed: int, workers: int, database: Path) 
         "DATABASE_URL": f"sqlite:///{database.resolve()}",
         "TELEPHONY_BACKEND": "sim",
         "SIM_SEED": str(seed),
+        "SIM_PROFILE": profile,
         "QUEUE_PREFIX": f"demo-{uuid.uuid4().hex[:8]}",
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),  # per-call lines would drown the progress bars
     })

@@ -21,6 +21,7 @@ def test_demo_runs_a_short_campaign_and_prints_the_report(tmp_path: Path, redis_
     env.pop("DATABASE_URL", None)
     demo = subprocess.run(
         [sys.executable, "-m", "robocall.cli", "demo", "--contacts", "60", "--days", "3", "--workers", "2",
+         "--profile", "outbreak",  # enough cases in three days that flows send their SMS
          "--database", str(database)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=280,
     )
@@ -28,6 +29,7 @@ def test_demo_runs_a_short_campaign_and_prints_the_report(tmp_path: Path, redis_
     out = demo.stdout
     assert "Imported 60 contacts" in out
     assert "BÁO CÁO HỆ THỐNG GỌI ĐIỆN TỰ ĐỘNG (2021-08-11 → 2021-08-13)" in out
+    assert re.search(r"Tỷ lệ cuộc gọi dẫn tới phân loại\s+\d+\.\d%", out)
 
     report = subprocess.run(
         [sys.executable, "-m", "robocall.cli", "report", "--json", "--from", "2021-08-11", "--to", "2021-08-13"],

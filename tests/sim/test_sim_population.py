@@ -14,15 +14,31 @@ HEALTH = ["fever", "cough", "sore_throat", "loss_of_taste_smell", "shortness_of_
           "at_quarantine_address", "needs_help", "test_status"]
 
 
-def test_the_default_mix() -> None:
+def test_the_default_mix_is_a_province_in_2021() -> None:
     people = list(make_population(PHONES, seed=9).values())
+    share = lambda test: sum(1 for p in people if test(p)) / len(people)  # noqa: E731
+    assert 0.02 < share(lambda p: p.unreachable) < 0.04
+    assert 0.02 < share(lambda p: p.symptom_onset_day is not None) < 0.04
+    assert 0.002 < share(lambda p: p.severe) < 0.012
+    assert 0.65 < share(lambda p: p.hotline_reason == "health") < 0.8  # most hotline callers declare
+    assert 0.05 < share(lambda p: p.hotline_reason == "callback") < 0.11
+    assert all(2 <= p.symptom_onset_day <= 10 for p in people if p.symptom_onset_day is not None)
+    assert all(p.answer_rate < 0.1 for p in people if p.unreachable)
+    assert 0.1 < share(lambda p: p.slow_presser) < 0.3
+
+
+def test_the_outbreak_mix_is_a_flood() -> None:
+    people = list(make_population(PHONES, seed=9, profile="outbreak").values())
     share = lambda test: sum(1 for p in people if test(p)) / len(people)  # noqa: E731
     assert 0.035 < share(lambda p: p.unreachable) < 0.065
     assert 0.08 < share(lambda p: p.symptom_onset_day is not None) < 0.12
     assert 0.01 < share(lambda p: p.severe) < 0.03
-    assert all(2 <= p.symptom_onset_day <= 10 for p in people if p.symptom_onset_day is not None)
-    assert all(p.answer_rate < 0.1 for p in people if p.unreachable)
-    assert 0.1 < share(lambda p: p.slow_presser) < 0.3
+    assert all(p.hotline_reason == "" for p in people)  # they press the menu's keys by chance
+
+
+def test_a_hotline_caller_presses_the_key_of_their_reason() -> None:
+    caller = resident_for(PHONES[0], 1)
+    assert caller.truth(0, random.Random(0))["menu_choice"] == caller.hotline_reason
 
 
 def test_a_number_is_the_same_resident_in_any_list() -> None:
