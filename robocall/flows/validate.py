@@ -5,14 +5,16 @@ Every check reports through the source map so each message names its line.
 
 from __future__ import annotations
 
+import math
 import re
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path as FsPath
 
 from robocall.flows.expressions import ExpressionError, names_in
-from robocall.flows.problems import Problem
+from robocall.flows.problems import Problem, bilingual
 from robocall.flows.schema import KEYPAD, FlowFile, Node, Text
-from robocall.flows.templates import CONTACT_FIELDS, TemplateError, fields_in
+from robocall.flows.templates import CONTACT_FIELDS, TemplateError, fields_in, problems_in
 from robocall.flows.yaml_source import Path, SourceMap
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -35,6 +37,14 @@ def edges(node: Node, defaults_give_up: str | None) -> Iterator[tuple[Path, str]
         give_up = node.give_up or defaults_give_up
         if give_up:
             yield ("give_up",), give_up
+
+
+def _control_character(text: str) -> str | None:
+    """The first control character in `text` (a YAML escape such as "\\x07" lets one in), if any."""
+    for character in text:
+        if character not in "\t\n\r" and unicodedata.category(character) == "Cc":
+            return f"U+{ord(character):04X}"
+    return None
 
 
 def saved_answers(flow: FlowFile) -> set[str]:
@@ -120,6 +130,16 @@ class _Checker:
             if language not in self.flow.languages:
                 self.report(path + (language,), f"language '{language}' is not declared in languages")
                 continue
+            control = _control_character(value)
+            if control:
+                self.report(path + (language,), bilingual(f"văn bản có ký tự điều khiển {control}",
+                                                          f"the text holds the control character {control}"))
+                continue
+            template_problems = problems_in(value)
+            for message in template_problems:
+                self.report(path + (language,), message)
+            if template_problems:
+                continue
             try:
                 used = fields_in(value)
             except TemplateError as error:
@@ -131,6 +151,9 @@ class _Checker:
                 for field in sorted(used & (CONTACT_FIELDS - {"today"})):
                     self.report(path + (language,), f"'{{{{ {field} }}}}' is empty on an inbound call: the caller "
                                 "is not a known contact")
+        for language, value in text.items():
+            if value and not value.strip():
+                self.report(path + (language,), bilingual("văn bản chỉ có khoảng trắng", "the text is only blanks"))
         if required:
             for language in self.flow.languages:
                 if not text.get(language):
@@ -146,6 +169,12 @@ class _Checker:
                 self.report(here + (key,), f"'{key}' is not a key on a phone keypad (use 0-9, * or #)")
             if choice.next is None and not node.next:
                 self.report(here + (key,), f"key '{key}' of node '{node_id}' leads nowhere: add next")
+            value = choice.value
+            if not (value is None or isinstance(value, (bool, str, int))
+                    or (isinstance(value, float) and math.isfinite(value))):
+                self.report(here + (key,), bilingual(
+                    f"giá trị của phím '{key}' phải là có/không, văn bản hoặc một số hữu hạn",
+                    f"the value of key '{key}' must be yes/no, text or a finite number"))
 
     def check_ending(self, node_id: str, node: Node) -> None:
         if node.hangup:
@@ -199,9 +228,52 @@ class _Checker:
         for node_id in flow.nodes:
             if node_id not in seen:
                 self.report(("nodes", node_id), f"node '{node_id}' can never be reached from '{flow.start}'")
+        self.check_exits(seen)
         for node_id, node in flow.nodes.items():
             if node.is_question and not (node.give_up or flow.defaults.give_up):
                 self.report(("nodes", node_id), f"node '{node_id}' has no give_up (set one here or in defaults)")
+
+    def check_exits(self, reachable: set[str]) -> None:
+        """Every reachable node must have some way to a hang-up: a loop with no way out would only end
+        at max_steps, on a live call.  One problem per closed group of nodes, at its first node."""
+        flow = self.flow
+        leads_to: dict[str, set[str]] = {node_id: set() for node_id in flow.nodes}
+        for node_id, node in flow.nodes.items():
+            for _, target in edges(node, flow.defaults.give_up):
+                if target in leads_to:
+                    leads_to[target].add(node_id)
+        can_end = {node_id for node_id, node in flow.nodes.items() if node.hangup}
+        todo = list(can_end)
+        while todo:
+            for before in leads_to[todo.pop()]:
+                if before not in can_end:
+                    can_end.add(before)
+                    todo.append(before)
+        stuck = [node_id for node_id in flow.nodes if node_id in reachable and node_id not in can_end]
+        grouped: set[str] = set()
+        for first in stuck:  # nodes in file order: each group reported at its first node
+            if first in grouped:
+                continue
+            group = self._closed_group(first, set(stuck))
+            grouped |= group
+            names = ", ".join(node_id for node_id in flow.nodes if node_id in group)
+            self.report(("nodes", first), bilingual(
+                f"vòng lặp không có lối ra: từ {names} không bao giờ tới được nút gác máy (hangup: true)",
+                f"loop with no way out: from {names} no node that hangs up can be reached"))
+
+    def _closed_group(self, start: str, stuck: set[str]) -> set[str]:
+        """The stuck nodes connected to `start`, whichever way the arrows point."""
+        group = {start}
+        todo = [start]
+        while todo:
+            current = todo.pop()
+            neighbours = {target for _, target in edges(self.flow.nodes[current], self.flow.defaults.give_up)}
+            neighbours |= {node_id for node_id in stuck
+                           if current in {t for _, t in edges(self.flow.nodes[node_id], self.flow.defaults.give_up)}}
+            for other in neighbours & stuck - group:
+                group.add(other)
+                todo.append(other)
+        return group
 
     # --- escalation rules -------------------------------------------------------------
     def check_rules(self) -> None:
@@ -214,6 +286,9 @@ class _Checker:
                 self.report(here + ("name",), f"two escalation rules are named '{name}'")
             names.add(name)
             self.check_expression(here + ("when",), rule.when, what=f"rule '{name}'")
+            if not rule.level.strip() or _control_character(rule.level):
+                self.report(here + ("level",), bilingual(f"quy tắc '{name}' cần một mức (level) không để trống",
+                                                         f"rule '{name}' needs a level that is not blank"))
             for level in rule.unless:
                 if level not in levels_before:
                     self.report(here + ("unless",), f"rule '{name}' is unless '{level}', but no earlier rule has that level")
