@@ -18,6 +18,7 @@ from robocall.flows.templates import CONTACT_FIELDS, TemplateError, fields_in, p
 from robocall.flows.yaml_source import Path, SourceMap
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+MAX_LEVEL_CHARS = 32
 
 
 def check_flow(flow: FlowFile, source: SourceMap, audio_root: FsPath | None = None) -> list[Problem]:
@@ -286,9 +287,14 @@ class _Checker:
                 self.report(here + ("name",), f"two escalation rules are named '{name}'")
             names.add(name)
             self.check_expression(here + ("when",), rule.when, what=f"rule '{name}'")
-            if not rule.level.strip() or _control_character(rule.level):
+            if not rule.level.strip():
                 self.report(here + ("level",), bilingual(f"quy tắc '{name}' cần một mức (level) không để trống",
                                                          f"rule '{name}' needs a level that is not blank"))
+            elif not _NAME.match(rule.level) or len(rule.level) > MAX_LEVEL_CHARS:
+                # Levels are filtered on, indexed and configured (ESCALATION_SLA=urgent=30,...) by name.
+                self.report(here + ("level",), bilingual(
+                    f"mức '{rule.level}' chỉ được gồm chữ thường, số và _ (tối đa {MAX_LEVEL_CHARS} ký tự)",
+                    f"level '{rule.level}' must be lower-case letters, digits and _ (at most {MAX_LEVEL_CHARS})"))
             for level in rule.unless:
                 if level not in levels_before:
                     self.report(here + ("unless",), f"rule '{name}' is unless '{level}', but no earlier rule has that level")
