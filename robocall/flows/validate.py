@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path as FsPath
 
 from robocall.flows.expressions import ExpressionError, names_in
@@ -238,29 +238,48 @@ class _Checker:
         """Every reachable node must have some way to a hang-up: a loop with no way out would only end
         at max_steps, on a live call.  One problem per closed group of nodes, at its first node."""
         flow = self.flow
-        leads_to: dict[str, set[str]] = {node_id: set() for node_id in flow.nodes}
-        for node_id, node in flow.nodes.items():
-            for _, target in edges(node, flow.defaults.give_up):
-                if target in leads_to:
-                    leads_to[target].add(node_id)
-        can_end = {node_id for node_id, node in flow.nodes.items() if node.hangup}
+        can_end = self._can_end(lambda node: [target for _, target in edges(node, flow.defaults.give_up)])
+        stuck = [node_id for node_id in flow.nodes if node_id in reachable and node_id not in can_end]
+        self.report_groups(stuck, lambda names: bilingual(
+            f"vòng lặp không có lối ra: từ {names} không bao giờ tới được nút gác máy (hangup: true)",
+            f"loop with no way out: from {names} no node that hangs up can be reached"))
+        # A silent line (a phone left off the hook, a voicemail) follows only the give-ups of questions:
+        # that path must end too, or the call runs to max_steps.
+        # (A question with no give_up is reported already: it is not judged here.)
+        silent_end = self._can_end(lambda node: [target for path, target in edges(node, flow.defaults.give_up)
+                                                 if not node.is_question or path == ("give_up",)],
+                                   lambda node: node.is_question and not (node.give_up or flow.defaults.give_up))
+        silent_stuck = [node_id for node_id in flow.nodes  # (the stuck ones are reported once, above)
+                        if node_id in reachable and node_id in can_end and node_id not in silent_end]
+        self.report_groups(silent_stuck, lambda names: bilingual(
+            f"người nghe im lặng thì cuộc gọi không bao giờ kết thúc: từ {names}, các give_up dẫn vòng lại",
+            f"a silent caller is never let go: from {names} the give-ups lead round in a loop"))
+
+    def _can_end(self, leads: Callable[[Node], list[str]],
+                 also_end: Callable[[Node], bool] = lambda node: False) -> set[str]:
+        """The nodes from which a hang-up (or a node `also_end` accepts) can be reached along `leads`."""
+        before: dict[str, set[str]] = {node_id: set() for node_id in self.flow.nodes}
+        for node_id, node in self.flow.nodes.items():
+            for target in leads(node):
+                if target in before:
+                    before[target].add(node_id)
+        can_end = {node_id for node_id, node in self.flow.nodes.items() if node.hangup or also_end(node)}
         todo = list(can_end)
         while todo:
-            for before in leads_to[todo.pop()]:
-                if before not in can_end:
-                    can_end.add(before)
-                    todo.append(before)
-        stuck = [node_id for node_id in flow.nodes if node_id in reachable and node_id not in can_end]
+            for earlier in before[todo.pop()]:
+                if earlier not in can_end:
+                    can_end.add(earlier)
+                    todo.append(earlier)
+        return can_end
+
+    def report_groups(self, stuck: list[str], message: Callable[[str], str]) -> None:
         grouped: set[str] = set()
         for first in stuck:  # nodes in file order: each group reported at its first node
             if first in grouped:
                 continue
             group = self._closed_group(first, set(stuck))
             grouped |= group
-            names = ", ".join(node_id for node_id in flow.nodes if node_id in group)
-            self.report(("nodes", first), bilingual(
-                f"vòng lặp không có lối ra: từ {names} không bao giờ tới được nút gác máy (hangup: true)",
-                f"loop with no way out: from {names} no node that hangs up can be reached"))
+            self.report(("nodes", first), message(", ".join(node_id for node_id in self.flow.nodes if node_id in group)))
 
     def _closed_group(self, start: str, stuck: set[str]) -> set[str]:
         """The stuck nodes connected to `start`, whichever way the arrows point."""
