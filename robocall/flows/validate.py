@@ -273,27 +273,28 @@ class _Checker:
         return can_end
 
     def report_groups(self, stuck: list[str], message: Callable[[str], str]) -> None:
+        """One problem per group of `stuck` nodes linked together (either way), at its first node."""
+        members = set(stuck)
+        linked: dict[str, set[str]] = {node_id: set() for node_id in stuck}
+        for node_id in stuck:
+            for _, target in edges(self.flow.nodes[node_id], self.flow.defaults.give_up):
+                if target in members:
+                    linked[node_id].add(target)
+                    linked[target].add(node_id)
         grouped: set[str] = set()
-        for first in stuck:  # nodes in file order: each group reported at its first node
+        for first in stuck:  # in file order
             if first in grouped:
                 continue
-            group = self._closed_group(first, set(stuck))
+            group = {first}
+            todo = [first]
+            while todo:
+                for other in linked[todo.pop()] - group:
+                    group.add(other)
+                    todo.append(other)
             grouped |= group
-            self.report(("nodes", first), message(", ".join(node_id for node_id in self.flow.nodes if node_id in group)))
-
-    def _closed_group(self, start: str, stuck: set[str]) -> set[str]:
-        """The stuck nodes connected to `start`, whichever way the arrows point."""
-        group = {start}
-        todo = [start]
-        while todo:
-            current = todo.pop()
-            neighbours = {target for _, target in edges(self.flow.nodes[current], self.flow.defaults.give_up)}
-            neighbours |= {node_id for node_id in stuck
-                           if current in {t for _, t in edges(self.flow.nodes[node_id], self.flow.defaults.give_up)}}
-            for other in neighbours & stuck - group:
-                group.add(other)
-                todo.append(other)
-        return group
+            names = [node_id for node_id in stuck if node_id in group]
+            shown = ", ".join(names[:10]) + (f" (+{len(names) - 10})" if len(names) > 10 else "")
+            self.report(("nodes", first), message(shown))
 
     # --- escalation rules -------------------------------------------------------------
     def check_rules(self) -> None:
