@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -68,9 +69,11 @@ def parse_flow(text: str, file: str, audio_root: Path | None = None) -> Flow:
 def load_flow(path: str | Path, audio_root: Path | None = None) -> Flow:
     path = Path(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:  # refused before reading: a huge file must not fill the memory
-            raise FlowError([Problem(str(path), 1, too_large(size))])
+        status = path.stat()
+        if not stat.S_ISREG(status.st_mode):  # a pipe or /dev/zero named *.yaml would hang or fill the memory
+            raise FlowError([Problem(str(path), 1, bilingual("không phải một tệp thường", "not a regular file"))])
+        if status.st_size > MAX_FILE_BYTES:  # refused before reading: a huge file must not fill the memory
+            raise FlowError([Problem(str(path), 1, too_large(status.st_size))])
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise FlowError([Problem(str(path), 1, f"cannot read the file: {error}")]) from None

@@ -8,6 +8,7 @@ ones (deep nesting, huge numbers, alias bombs, oversize files) are generated her
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -110,6 +111,16 @@ def test_an_oversize_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
     size = path.stat().st_size
     assert only_problem(path) == (1, f"tệp quá lớn ({size} byte, tối đa {MAX_FILE_BYTES}) / "
                                      f"the file is too large ({size} bytes, at most {MAX_FILE_BYTES})")
+
+
+def test_a_pipe_or_a_device_named_like_a_flow_is_refused_without_reading_it(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.yaml")  # reading it would wait for a writer for ever
+    (tmp_path / "zero.yaml").symlink_to("/dev/zero")  # reading it would never end
+    shutil.copy(SHIPPED / "hotline.yaml", tmp_path / "hotline.yaml")
+    flows, problems = load_flows([tmp_path])
+    assert list(flows) == ["hotline"]
+    assert [str(p) for p in problems] == [f"{tmp_path / name}:1: không phải một tệp thường / not a regular file"
+                                          for name in ("pipe.yaml", "zero.yaml")]
 
 
 # --- one bad file among good ones -----------------------------------------------------------------
