@@ -103,6 +103,13 @@ class _Checker:
                 self.report(here + ("number",), "min_digits is larger than max_digits")
             if number.min is not None and number.max is not None and number.min > number.max:
                 self.report(here + ("number",), f"min {number.min} is larger than max {number.max}")
+            largest = (10**number.max_digits - 1) / 10**number.decimals
+            if number.min is not None and number.min > largest:
+                # No answer could ever be accepted: every caller would end at the give-up.
+                self.report(here + ("number",), bilingual(
+                    f"không thể nhập được: {number.max_digits} chữ số cho tối đa {largest:g}, nhỏ hơn min {number.min:g}",
+                    f"no answer is possible: {number.max_digits} digits give at most {largest:g}, "
+                    f"less than min {number.min:g}"))
         self.check_ending(node_id, node)
         self.check_branches(node_id, node)
 
