@@ -46,9 +46,9 @@ def check(paths: tuple[Path, ...]) -> None:
         click.echo(f"warning: {warning}", err=True)
     if problems or missing or not files:
         if not files and not missing:
-            click.echo("no flow files found", err=True)
+            click.echo(bilingual("không tìm thấy tệp kịch bản nào", "no flow files found"), err=True)
         count = len(problems) + len(missing)
-        click.echo(f"{count} problem{'s' if count != 1 else ''} found", err=True)
+        click.echo(bilingual(f"{count} lỗi", f"{count} problem{'s' if count != 1 else ''} found"), err=True)
         sys.exit(1)
 
 
