@@ -13,6 +13,7 @@ from robocall.config import get_settings
 from robocall.flows import FlowError, load_flow
 from robocall.flows.draw import DrawError, draw_flow
 from robocall.flows.loader import flow_files, load_flows
+from robocall.flows.problems import bilingual
 from robocall.flows.script import parse_keys, run_script
 
 
@@ -45,9 +46,9 @@ def check(paths: tuple[Path, ...]) -> None:
         click.echo(f"warning: {warning}", err=True)
     if problems or missing or not files:
         if not files and not missing:
-            click.echo("no flow files found", err=True)
+            click.echo(bilingual("không tìm thấy tệp kịch bản nào", "no flow files found"), err=True)
         count = len(problems) + len(missing)
-        click.echo(f"{count} problem{'s' if count != 1 else ''} found", err=True)
+        click.echo(bilingual(f"{count} lỗi", f"{count} problem{'s' if count != 1 else ''} found"), err=True)
         sys.exit(1)
 
 
@@ -59,6 +60,12 @@ def check(paths: tuple[Path, ...]) -> None:
 def try_flow(path: Path, keys: str, language: str | None, as_json: bool) -> None:
     """Play a flow against a simulated caller who presses KEYS."""
     flow = _load_or_exit(path)
+    if language is not None and language not in flow.spec.languages:
+        # A real call falls back to the first language; a trial asked for one must not pretend to play it.
+        declared = ", ".join(flow.spec.languages)
+        raise click.ClickException(bilingual(
+            f"kịch bản '{flow.name}' không có ngôn ngữ '{language}' (chỉ có: {declared})",
+            f"flow '{flow.name}' has no language '{language}' (it has: {declared})"))
     transcript = run_script(flow, parse_keys(keys), language=language)
     if as_json:
         click.echo(json.dumps(transcript.to_json(), ensure_ascii=False, indent=2))

@@ -20,6 +20,8 @@ from typing import Any
 
 from simpleeval import DEFAULT_OPERATORS, EvalWithCompoundTypes
 
+from robocall.flows.problems import bilingual
+
 # `yes` / `no` read better than True / False for a health officer.
 CONSTANTS: dict[str, Any] = {"yes": True, "no": False, "true": True, "false": False, "none": None}
 
@@ -42,9 +44,42 @@ def _none_safe(compare: Any) -> Any:
     return apply
 
 
+def _safe_in(negate: bool) -> Any:
+    """`x in answer` is false (and so is `not in`) when the answer is not a text or list to look in:
+    an unanswered question, or a number, must not end a live call with a TypeError."""
+
+    def apply(item: Any, container: Any) -> bool:
+        if not isinstance(container, (str, list, tuple)):
+            return False
+        try:
+            found = item in container
+        except TypeError:  # 5 in "abc"
+            return False
+        return not found if negate else found
+
+    return apply
+
+
 _OPERATORS = dict(DEFAULT_OPERATORS)
 for _node, _op in ((ast.Lt, operator.lt), (ast.LtE, operator.le), (ast.Gt, operator.gt), (ast.GtE, operator.ge)):
     _OPERATORS[_node] = _none_safe(_op)
+_OPERATORS[ast.In] = _safe_in(negate=False)
+_OPERATORS[ast.NotIn] = _safe_in(negate=True)
+
+# Conditions are short; a longer one is a mistake, and thousands of nested `not`s exhaust the parser.
+MAX_EXPRESSION_CHARS = 1000
+MAX_EXPRESSION_DEPTH = 50
+
+
+def _depth(tree: ast.AST) -> int:
+    """How deep `tree` nests, counted without recursion (the tree may be deeper than the stack)."""
+    deepest = 0
+    todo = [(tree, 1)]
+    while todo:
+        node, depth = todo.pop()
+        deepest = max(deepest, depth)
+        todo += [(child, depth + 1) for child in ast.iter_child_nodes(node)]
+    return deepest
 
 
 class ExpressionError(ValueError):
@@ -55,10 +90,18 @@ class ExpressionError(ValueError):
 def names_in(expression: str) -> frozenset[str]:
     """Check that `expression` uses only the allowed syntax; return the names it reads.
     Cached: the engine evaluates the same few rules on every call."""
+    if len(expression) > MAX_EXPRESSION_CHARS:
+        raise ExpressionError(bilingual(f"điều kiện quá dài ({len(expression)} ký tự, tối đa {MAX_EXPRESSION_CHARS})",
+                                        f"the condition is too long ({len(expression)} characters, "
+                                        f"at most {MAX_EXPRESSION_CHARS})"))
     try:
         tree = ast.parse(expression.strip(), mode="eval")
     except SyntaxError as error:
         raise ExpressionError(f"cannot read the expression '{expression}': {error.msg}") from None
+    except (RecursionError, MemoryError):  # CPython's parser gives up on very deep nesting this way
+        raise ExpressionError(bilingual("điều kiện lồng nhau quá sâu", "the condition nests too deep")) from None
+    if _depth(tree) > MAX_EXPRESSION_DEPTH:  # evaluation recurses once per level
+        raise ExpressionError(bilingual("điều kiện lồng nhau quá sâu", "the condition nests too deep"))
     for node in ast.walk(tree):
         if not isinstance(node, _ALLOWED_NODES):
             raise ExpressionError(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -16,10 +17,10 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from robocall.flows.problems import FlowError, Problem
+from robocall.flows.problems import FlowError, Problem, bilingual
 from robocall.flows.schema import FlowFile, Rule
 from robocall.flows.validate import check_flow, saved_answers
-from robocall.flows.yaml_source import SourceMap, load_yaml
+from robocall.flows.yaml_source import MAX_FILE_BYTES, SourceMap, load_yaml, too_large
 
 Loc = tuple[int | str, ...]  # where in the flow file, as pydantic reports it
 
@@ -50,10 +51,10 @@ class Flow:
 def parse_flow(text: str, file: str, audio_root: Path | None = None) -> Flow:
     """Build a Flow from YAML text; raises FlowError listing every problem."""
     loaded = load_yaml(text, file)
-    if loaded.data is None:
+    if loaded.data is None and loaded.problems:
         raise FlowError(loaded.problems)
     problems = list(loaded.problems)
-    if not isinstance(loaded.data, dict):
+    if not isinstance(loaded.data, dict):  # `null`, `~`, a list, a lone text
         raise FlowError(problems + [Problem(file, 1, "a flow file must be a mapping (name:, title:, nodes:, ...)")])
     try:
         spec = FlowFile.model_validate(loaded.data)
@@ -68,6 +69,11 @@ def parse_flow(text: str, file: str, audio_root: Path | None = None) -> Flow:
 def load_flow(path: str | Path, audio_root: Path | None = None) -> Flow:
     path = Path(path)
     try:
+        status = path.stat()
+        if not stat.S_ISREG(status.st_mode):  # a pipe or /dev/zero named *.yaml would hang or fill the memory
+            raise FlowError([Problem(str(path), 1, bilingual("không phải một tệp thường", "not a regular file"))])
+        if status.st_size > MAX_FILE_BYTES:  # refused before reading: a huge file must not fill the memory
+            raise FlowError([Problem(str(path), 1, too_large(status.st_size))])
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise FlowError([Problem(str(path), 1, f"cannot read the file: {error}")]) from None
@@ -95,6 +101,13 @@ def load_flows(paths: Iterable[str | Path], audio_root: Path | None = None) -> t
             flow = load_flow(path, audio_root)
         except FlowError as error:
             problems += error.problems
+            continue
+        except Exception as error:  # noqa: BLE001 - one bad file must never stop the others loading
+            # Every known way a file can fail is a FlowError; this is the last guard for a process
+            # that serves many flows (the tests assert it is never reached).
+            problems.append(Problem(str(path), 1, bilingual(
+                f"không đọc được tệp (lỗi nội bộ {type(error).__name__}; hãy báo cho nhóm kỹ thuật)",
+                f"cannot load the file (internal error {type(error).__name__}; please report it)")))
             continue
         if flow.name in flows:
             problems.append(Problem(str(path), flow.source.line_of(("name",)),
@@ -125,6 +138,9 @@ def _describe(item: ErrorDetails, loc: Loc) -> str:
     if kind == "string_type" and item.get("input") is None:
         # `{vi: Xin lỗi, chưa nghe thấy}`: YAML splits at the comma and leaves an empty text.
         return f"{_where(loc[:-1])}: '{loc[-1]}' has no text (inside {{ }}, put text containing a comma in quotes)"
+    if kind == "finite_number":
+        return f"{_where(loc)}: " + bilingual("phải là một số hữu hạn (không được .nan hay .inf)",
+                                             "must be a finite number (not .nan or .inf)")
     if kind == "string_pattern_mismatch":
         return f"{_where(loc)} '{item.get('input')}' must be lower-case letters, digits and _ (no accents or spaces)"
     return f"{_where(loc)}: {item['msg']}"

@@ -45,8 +45,8 @@ class NumberInput(_Strict):
     min_digits: int = Field(1, ge=1, le=20)
     max_digits: int = Field(..., ge=1, le=20)
     decimals: int = Field(0, ge=0, le=4)
-    min: float | None = None
-    max: float | None = None
+    min: float | None = Field(None, allow_inf_nan=False)
+    max: float | None = Field(None, allow_inf_nan=False)
 
 
 class DateInput(_Strict):

@@ -5,17 +5,20 @@ Every check reports through the source map so each message names its line.
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Iterator
+import unicodedata
+from collections.abc import Callable, Iterator
 from pathlib import Path as FsPath
 
 from robocall.flows.expressions import ExpressionError, names_in
-from robocall.flows.problems import Problem
+from robocall.flows.problems import Problem, bilingual
 from robocall.flows.schema import KEYPAD, FlowFile, Node, Text
-from robocall.flows.templates import CONTACT_FIELDS, TemplateError, fields_in
+from robocall.flows.templates import CONTACT_FIELDS, TemplateError, fields_in, problems_in
 from robocall.flows.yaml_source import Path, SourceMap
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+MAX_LEVEL_CHARS = 32
 
 
 def check_flow(flow: FlowFile, source: SourceMap, audio_root: FsPath | None = None) -> list[Problem]:
@@ -35,6 +38,14 @@ def edges(node: Node, defaults_give_up: str | None) -> Iterator[tuple[Path, str]
         give_up = node.give_up or defaults_give_up
         if give_up:
             yield ("give_up",), give_up
+
+
+def _control_character(text: str) -> str | None:
+    """The first control character in `text` (a YAML escape such as "\\x07" lets one in), if any."""
+    for character in text:
+        if character not in "\t\n\r" and unicodedata.category(character) == "Cc":
+            return f"U+{ord(character):04X}"
+    return None
 
 
 def saved_answers(flow: FlowFile) -> set[str]:
@@ -92,6 +103,13 @@ class _Checker:
                 self.report(here + ("number",), "min_digits is larger than max_digits")
             if number.min is not None and number.max is not None and number.min > number.max:
                 self.report(here + ("number",), f"min {number.min} is larger than max {number.max}")
+            largest = (10**number.max_digits - 1) / 10**number.decimals
+            if number.min is not None and number.min > largest:
+                # No answer could ever be accepted: every caller would end at the give-up.
+                self.report(here + ("number",), bilingual(
+                    f"không thể nhập được: {number.max_digits} chữ số cho tối đa {largest:g}, nhỏ hơn min {number.min:g}",
+                    f"no answer is possible: {number.max_digits} digits give at most {largest:g}, "
+                    f"less than min {number.min:g}"))
         self.check_ending(node_id, node)
         self.check_branches(node_id, node)
 
@@ -120,6 +138,16 @@ class _Checker:
             if language not in self.flow.languages:
                 self.report(path + (language,), f"language '{language}' is not declared in languages")
                 continue
+            control = _control_character(value)
+            if control:
+                self.report(path + (language,), bilingual(f"văn bản có ký tự điều khiển {control}",
+                                                          f"the text holds the control character {control}"))
+                continue
+            template_problems = problems_in(value)
+            for message in template_problems:
+                self.report(path + (language,), message)
+            if template_problems:
+                continue
             try:
                 used = fields_in(value)
             except TemplateError as error:
@@ -131,6 +159,9 @@ class _Checker:
                 for field in sorted(used & (CONTACT_FIELDS - {"today"})):
                     self.report(path + (language,), f"'{{{{ {field} }}}}' is empty on an inbound call: the caller "
                                 "is not a known contact")
+        for language, value in text.items():
+            if value and not value.strip():
+                self.report(path + (language,), bilingual("văn bản chỉ có khoảng trắng", "the text is only blanks"))
         if required:
             for language in self.flow.languages:
                 if not text.get(language):
@@ -146,6 +177,12 @@ class _Checker:
                 self.report(here + (key,), f"'{key}' is not a key on a phone keypad (use 0-9, * or #)")
             if choice.next is None and not node.next:
                 self.report(here + (key,), f"key '{key}' of node '{node_id}' leads nowhere: add next")
+            value = choice.value
+            if not (value is None or isinstance(value, (bool, str, int))
+                    or (isinstance(value, float) and math.isfinite(value))):
+                self.report(here + (key,), bilingual(
+                    f"giá trị của phím '{key}' phải là có/không, văn bản hoặc một số hữu hạn",
+                    f"the value of key '{key}' must be yes/no, text or a finite number"))
 
     def check_ending(self, node_id: str, node: Node) -> None:
         if node.hangup:
@@ -199,9 +236,72 @@ class _Checker:
         for node_id in flow.nodes:
             if node_id not in seen:
                 self.report(("nodes", node_id), f"node '{node_id}' can never be reached from '{flow.start}'")
+        self.check_exits(seen)
         for node_id, node in flow.nodes.items():
             if node.is_question and not (node.give_up or flow.defaults.give_up):
                 self.report(("nodes", node_id), f"node '{node_id}' has no give_up (set one here or in defaults)")
+
+    def check_exits(self, reachable: set[str]) -> None:
+        """Every reachable node must have some way to a hang-up: a loop with no way out would only end
+        at max_steps, on a live call.  One problem per closed group of nodes, at its first node."""
+        flow = self.flow
+        can_end = self._can_end(lambda node: [target for _, target in edges(node, flow.defaults.give_up)])
+        stuck = [node_id for node_id in flow.nodes if node_id in reachable and node_id not in can_end]
+        self.report_groups(stuck, lambda names: bilingual(
+            f"vòng lặp không có lối ra: từ {names} không bao giờ tới được nút gác máy (hangup: true)",
+            f"loop with no way out: from {names} no node that hangs up can be reached"))
+        # A silent line (a phone left off the hook, a voicemail) follows only the give-ups of questions:
+        # that path must end too, or the call runs to max_steps.
+        # (A question with no give_up is reported already: it is not judged here.)
+        silent_end = self._can_end(lambda node: [target for path, target in edges(node, flow.defaults.give_up)
+                                                 if not node.is_question or path == ("give_up",)],
+                                   lambda node: node.is_question and not (node.give_up or flow.defaults.give_up))
+        silent_stuck = [node_id for node_id in flow.nodes  # (the stuck ones are reported once, above)
+                        if node_id in reachable and node_id in can_end and node_id not in silent_end]
+        self.report_groups(silent_stuck, lambda names: bilingual(
+            f"người nghe im lặng thì cuộc gọi không bao giờ kết thúc: từ {names}, các give_up dẫn vòng lại",
+            f"a silent caller is never let go: from {names} the give-ups lead round in a loop"))
+
+    def _can_end(self, leads: Callable[[Node], list[str]],
+                 also_end: Callable[[Node], bool] = lambda node: False) -> set[str]:
+        """The nodes from which a hang-up (or a node `also_end` accepts) can be reached along `leads`."""
+        before: dict[str, set[str]] = {node_id: set() for node_id in self.flow.nodes}
+        for node_id, node in self.flow.nodes.items():
+            for target in leads(node):
+                if target in before:
+                    before[target].add(node_id)
+        can_end = {node_id for node_id, node in self.flow.nodes.items() if node.hangup or also_end(node)}
+        todo = list(can_end)
+        while todo:
+            for earlier in before[todo.pop()]:
+                if earlier not in can_end:
+                    can_end.add(earlier)
+                    todo.append(earlier)
+        return can_end
+
+    def report_groups(self, stuck: list[str], message: Callable[[str], str]) -> None:
+        """One problem per group of `stuck` nodes linked together (either way), at its first node."""
+        members = set(stuck)
+        linked: dict[str, set[str]] = {node_id: set() for node_id in stuck}
+        for node_id in stuck:
+            for _, target in edges(self.flow.nodes[node_id], self.flow.defaults.give_up):
+                if target in members:
+                    linked[node_id].add(target)
+                    linked[target].add(node_id)
+        grouped: set[str] = set()
+        for first in stuck:  # in file order
+            if first in grouped:
+                continue
+            group = {first}
+            todo = [first]
+            while todo:
+                for other in linked[todo.pop()] - group:
+                    group.add(other)
+                    todo.append(other)
+            grouped |= group
+            names = [node_id for node_id in stuck if node_id in group]
+            shown = ", ".join(names[:10]) + (f" (+{len(names) - 10})" if len(names) > 10 else "")
+            self.report(("nodes", first), message(shown))
 
     # --- escalation rules -------------------------------------------------------------
     def check_rules(self) -> None:
@@ -214,6 +314,14 @@ class _Checker:
                 self.report(here + ("name",), f"two escalation rules are named '{name}'")
             names.add(name)
             self.check_expression(here + ("when",), rule.when, what=f"rule '{name}'")
+            if not rule.level.strip():
+                self.report(here + ("level",), bilingual(f"quy tắc '{name}' cần một mức (level) không để trống",
+                                                         f"rule '{name}' needs a level that is not blank"))
+            elif not _NAME.match(rule.level) or len(rule.level) > MAX_LEVEL_CHARS:
+                # Levels are filtered on, indexed and configured (ESCALATION_SLA=urgent=30,...) by name.
+                self.report(here + ("level",), bilingual(
+                    f"mức '{rule.level}' chỉ được gồm chữ thường, số và _ (tối đa {MAX_LEVEL_CHARS} ký tự)",
+                    f"level '{rule.level}' must be lower-case letters, digits and _ (at most {MAX_LEVEL_CHARS})"))
             for level in rule.unless:
                 if level not in levels_before:
                     self.report(here + ("unless",), f"rule '{name}' is unless '{level}', but no earlier rule has that level")

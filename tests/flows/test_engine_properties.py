@@ -37,6 +37,9 @@ events = st.one_of(
     st.just(Answered()),
 )
 
+# A loop with no way out is refused when the flow loads (tests/flows/broken/loop_no_exit.yaml); this
+# one has an exit the loader must accept, whose condition never holds on the sample contact, so only
+# the engine's step limit ends it.
 LOOPING_FLOW = """
 name: looping
 title: Vòng lặp
@@ -44,7 +47,12 @@ languages: [vi]
 start: a
 nodes:
   a: {say: {vi: Một}, next: b}
-  b: {say: {vi: Hai}, next: a}
+  b:
+    say: {vi: Hai}
+    next:
+      - {if: 'category == "nobody"', go: het}
+      - {go: a}
+  het: {say: {vi: Hết}, hangup: true}
 """
 
 

@@ -19,6 +19,13 @@ from robocall.flows.expressions import ExpressionError, evaluate, names_in
     ("at_quarantine_address == no", {}, False),
     ("not needs_help", {"needs_help": False}, True),
     ("temperature > \"37\"", {"temperature": 38.5}, False),  # text is never ordered against a number
+    # `in` over an answer that is not a text or list is false, never a TypeError on a live call
+    ("province in temperature", {"province": "hue"}, False),
+    ("province not in temperature", {"province": "hue", "temperature": 38.5}, False),
+    ("fever in 5", {"fever": True}, False),
+    ("5 in name", {"name": "An"}, False),
+    ("\"An\" in name", {"name": "Nguyễn Văn An"}, True),
+    ("\"Bình\" not in name", {"name": "Nguyễn Văn An"}, True),
 ])
 def test_evaluate(expression: str, values: dict, expected: bool) -> None:
     assert evaluate(expression, values) is expected
@@ -41,3 +48,14 @@ def test_anything_but_comparisons_and_logic_is_refused(expression: str) -> None:
 def test_syntax_errors_are_explained() -> None:
     with pytest.raises(ExpressionError, match="cannot read the expression 'fever >='"):
         names_in("fever >=")
+
+
+@pytest.mark.parametrize(("expression", "message"), [
+    ("-" * 999 + "1", "điều kiện lồng nhau quá sâu / the condition nests too deep"),
+    ("not " * 100_000 + "fever", "điều kiện quá dài (400005 ký tự, tối đa 1000) / the condition is too long"),
+    ('name == "' + "a" * 200_000 + '"', "the condition is too long"),
+])
+def test_conditions_that_would_fail_when_evaluated_are_refused_when_read(expression: str, message: str) -> None:
+    with pytest.raises(ExpressionError) as raised:
+        names_in(expression)
+    assert message in str(raised.value)
