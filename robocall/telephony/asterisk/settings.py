@@ -43,10 +43,12 @@ def servers(settings: Settings) -> list[ServerSettings]:
 
 def service_config(settings: Settings) -> ServiceConfig:
     host, port = settings.asterisk_agi_listen
-    first, *more = [server.endpoint for server in servers(settings)]
+    found = servers(settings)
+    first, *more = [server.endpoint for server in found]
     return ServiceConfig(first.host, first.port, first.user, first.secret, host, port, settings.asterisk_sounds_dir,
                          settings.asterisk_hotline_flows, settings.asterisk_ring_timeout,
-                         name=first.name, more_servers=tuple(more))
+                         name=first.name, more_servers=tuple(more),
+                         max_calls=sum(server.channel_limit for server in found))  # every server's calls at once
 
 
 def asterisk_backend(settings: Settings, engine: Engine, flows: Mapping[str, Flow],
