@@ -9,6 +9,7 @@
   flow (HOTLINE_FLOWS, else the default hotline flow).  Answered here, unless that person is on
   another call or `max_calls` sessions run already: then refused busy before answering and
   recorded as a missed call (robocall/conversations/hotline.py).
+* ``agi://.../check``: `robocall asterisk check` testing that this Asterisk reaches the server; nothing.
 * ``agi://.../missed?did=N&why=channels``: the dialplan refused a hotline call (every channel of the
   server in use); only recorded as a missed call, the dialplan then plays Busy.
 """
@@ -56,6 +57,8 @@ class AgiApplication:
             await self.inbound(agi)
         elif agi.script == "missed":
             await self.missed(agi)
+        elif agi.script == "check":  # `robocall asterisk check`: this Asterisk reaches us; nothing to do
+            log.info("FastAGI: reached by %s for a check", agi.env.get("agi_channel"))
         else:
             log.error("FastAGI: unknown script %r from %s; hanging up", agi.script, agi.env.get("agi_channel"))
             await agi.hangup()
