@@ -359,7 +359,7 @@ class Settings(BaseSettings):
     """Whole days in a row without reaching a contact before a home visit is escalated."""
 
     max_channels: int = 30
-    """Most simultaneous outbound calls (lines on the trunk)."""
+    """Most simultaneous calls (lines on the trunk). With Asterisk the dialer plans by the channel limits of the servers that are up, capped by this only when it is set."""
 
     calls_per_second: float = 5.0
     """Most new outbound calls started per second."""

@@ -14,16 +14,19 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
 
 from robocall.call_policy import CallPolicy
-from robocall.campaigns.dialer import DialLimits, planned_channels
+from robocall.campaigns.dialer import DialLimits, dial_tick, plan_day, planned_channels
 from robocall.campaigns.jobs import WorkerContext
 from robocall.conversations.calls import RecordedCalls
-from robocall.models import CallAttempt, CallState
+from robocall.models import CallAttempt, CallCampaign, CallState, Contact
 from robocall.telephony.asterisk.ami import AmiClient
 from robocall.telephony.asterisk.backend import AmiThread, AsteriskBackend, Server
 from robocall.telephony.asterisk.instance import AsteriskProcess, free_port
 from robocall.telephony.asterisk.reconcile import Reconciler, open_attempts
 from tests.asterisk.calls import TEMPLATES, add_attempts, check_flow
 from tests.asterisk.conftest import AMI_SECRET, VN_TZ
+
+DAY = dt.date(2021, 8, 11)
+POLICY = CallPolicy()
 
 
 def test_planned_channels_are_the_backends_capacity_capped_by_max_channels_when_set() -> None:
@@ -44,24 +47,34 @@ def test_the_dialer_plans_by_the_limits_of_the_servers_that_are_up(
         client = AmiClient("127.0.0.1", process.layout.ami_port, "robocall", AMI_SECRET, backoff=(0.1, 0.5))
         return Server(name, AmiThread(client), limit)
 
-    backend = AsteriskBackend(handlers, [server("one", one, 20), server("two", two, 10)], TEMPLATES,
+    backend = AsteriskBackend(handlers, [server("one", one, 2), server("two", two, 1)], TEMPLATES,
                               engine=migrated)
     try:
         for each in backend.servers:
             each.ami.call(each.ami.client.wait_ready(20))
-        ctx = WorkerContext(migrated, {flow.name: flow}, CallPolicy(), DialLimits(max_channels=30), handlers,
-                            backend, max_channels_set=False)
-        assert backend.capacity() == 30
-        assert ctx.dial_limits().max_channels == 30
-        assert dataclasses.replace(ctx, max_channels_set=True, limits=DialLimits(max_channels=25)
-                                   ).dial_limits().max_channels == 25
+        ctx = WorkerContext(migrated, {flow.name: flow}, POLICY, DialLimits(max_channels=30, calls_per_second=100),
+                            handlers, backend, max_channels_set=False)
+        assert backend.capacity() == 3
+        assert ctx.dial_limits().max_channels == 3
+        assert dataclasses.replace(ctx, max_channels_set=True, limits=DialLimits(max_channels=2)
+                                   ).dial_limits().max_channels == 2
         one.stop()  # server "one" goes away: only "two" carries calls now
         deadline = time.monotonic() + 20
         while backend.servers[0].ami.client.ready:
             assert time.monotonic() < deadline
             time.sleep(0.05)
-        assert backend.capacity() == 10
-        assert ctx.dial_limits().max_channels == 10
+        assert backend.capacity() == 1
+        assert ctx.dial_limits().max_channels == 1
+        # Four contacts due: one tick starts one call, the one channel left.
+        with DbSession(migrated) as db:
+            for i in range(4):
+                db.add(Contact(phone=f"+8491200007{i}", category="F1", exposure_date=DAY - dt.timedelta(days=2),
+                               monitoring_end=DAY + dt.timedelta(days=5)))
+            db.add(CallCampaign(name="F1", flow=flow.name, categories="F1"))
+            db.commit()
+        assert plan_day(migrated, DAY, POLICY) == 4
+        opens = POLICY.window_opens(DAY)
+        assert len(dial_tick(migrated, opens, opens + dt.timedelta(seconds=10), POLICY, ctx.dial_limits())) == 1
     finally:
         backend.close()
 

@@ -79,8 +79,13 @@ class AgiApplication:
         self.active.add(int(raw))
         try:
             if amd == "MACHINE":
-                note = await self.leave_voicemail(agi, flow, getattr(getattr(handler, "session", None), "language", None))
-                await agi.hangup()
+                note = ""
+                try:
+                    language = getattr(getattr(handler, "session", None), "language", None)
+                    note = await self.leave_voicemail(agi, flow, language)
+                    await agi.hangup()
+                except AgiError as exc:  # the machine is recorded whatever the line did meanwhile
+                    log.info("machine on %s: %s", agi.env.get("agi_channel"), exc)
                 await asyncio.to_thread(handler.ended, CallState.MACHINE, utcnow(), note)
                 return
             await IvrCall(agi, handler, self.prompts.for_flow(flow)).run()
