@@ -24,7 +24,7 @@ from tests.asterisk.conftest import audio_settings
 from tests.asterisk.residents import residents_conf
 from tests.asterisk.test_amd import speech
 
-MESSAGE = "Trung tâm kiểm soát bệnh tật gọi hỏi thăm sức khỏe. Chúng tôi sẽ gọi lại sau."
+MESSAGE = "CDC gọi hỏi thăm, sẽ gọi lại."
 
 
 def rms(path: Path) -> float:
@@ -42,7 +42,7 @@ def test_a_machine_gets_the_flows_voicemail_after_its_greeting_and_the_attempt_s
     renderer = Renderer(audio_settings(audio_dir))
     assert not build(renderer, prompts_of(flow), ["asterisk"]).failures
     prompts = RenderedPrompts(renderer, {flow.name: flow})
-    greeting = speech(short_tmp / "box.wav", "Xin chào, đây là hộp thư thoại của số máy này. Xin để lại lời nhắn.", 0.3)
+    greeting = speech(short_tmp / "box.wav", "Đây là hộp thư thoại, xin để lại lời nhắn.", 0.3)
     heard = short_tmp / "heard.wav"
     asterisk = asterisk_factory({"extensions_residents.conf": residents_conf({
         # the box: its greeting, then it records until the caller hangs up ('k' keeps it)
@@ -55,5 +55,5 @@ def test_a_machine_gets_the_flows_voicemail_after_its_greeting_and_the_attempt_s
     found = outcomes(migrated, ids)["+84912000061"]
     assert (found["state"], found["reason"], found["answered"]) == (CallState.MACHINE, VOICEMAIL_LEFT, False)
     assert found["answers"] == {}
-    assert heard.is_file() and heard.stat().st_size > 8000 * 2  # more than a second of the message
+    assert heard.is_file() and heard.stat().st_size > 8000  # half a second of the message, at least
     assert rms(heard) > 0.01  # the message, not silence
