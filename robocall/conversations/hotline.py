@@ -25,6 +25,7 @@ from robocall.conversations.recording import CallRecord, open_or_join_case
 from robocall.flows.engine import Escalate
 from robocall.logging_setup import mask_phone
 from robocall.models import CallAttempt, CallState, Category, Contact
+from robocall.phones import normalize
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,13 @@ def hotline_caller(db: DbSession, phone: str, line: str = "") -> Contact | None:
     known = db.exec(select(Contact).where(Contact.phone == phone)).first()
     if known is not None:
         return known
-    contact = Contact(phone=phone, category=Category.OTHER,
+    try:  # "anonymous", "client:...", a withheld number: nobody to add
+        number = normalize(phone, require_mobile=False)
+    except ValueError:
+        return None
+    if number.e164 != phone:
+        return None
+    contact = Contact(phone=phone, category=Category.OTHER, carrier=number.carrier,
                       source_list=f"{HOTLINE_SOURCE} {line}".strip() if line and line != "s" else HOTLINE_SOURCE)
     try:
         with db.begin_nested():  # two calls from one new number at once: the unique phone refuses the second

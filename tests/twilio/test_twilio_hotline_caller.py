@@ -40,3 +40,14 @@ def test_a_missed_call_from_an_unknown_number_is_a_callback_case_about_that_pers
         contact = db.exec(select(Contact).where(Contact.phone == phone)).one()
         case = db.exec(select(Escalation)).one()
     assert (case.rule, case.level, case.contact_id) == ("missed_hotline_call", "callback", contact.id)
+
+
+def test_a_withheld_caller_id_stays_anonymous(voice: VoiceWorld) -> None:
+    answer = voice.peer.post(voice.url("/inbound"), {
+        "CallSid": "CA" + "d" * 32, "AccountSid": voice.peer.account_sid, "From": "anonymous", "To": HOTLINE_NUMBER,
+        "CallStatus": "ringing", "ApiVersion": "2010-04-01", "Direction": "inbound"})
+    assert answer.status == 200 and "<Gather" in answer.body  # the flow runs for them all the same
+    with DbSession(voice.engine) as db:
+        assert db.exec(select(Contact)).all() == []
+        attempt = db.exec(select(CallAttempt)).one()
+    assert (attempt.phone, attempt.contact_id) == ("anonymous", None)
