@@ -361,7 +361,7 @@ class Settings(BaseSettings):
     """Whole days in a row without reaching a contact before a home visit is escalated."""
 
     max_channels: int = 30
-    """Most simultaneous outbound calls (lines on the trunk)."""
+    """Most simultaneous calls (lines on the trunk). With Asterisk the dialer plans by the channel limits of the servers that are up, capped by this only when it is set."""
 
     calls_per_second: float = 5.0
     """Most new outbound calls started per second."""
@@ -403,7 +403,7 @@ class Settings(BaseSettings):
     """AMI secret of that user; keep it in the environment, not in files under version control."""
 
     asterisk_channel_limit: int = Field(default=30, ge=1)
-    """Most calls this Asterisk server may carry at once (its trunks' channels)."""
+    """Most calls this Asterisk server may carry at once (its trunks' channels); its dialplan's ROBOCALL_CHANNEL_LIMIT must say the same (hotline calls beyond it are refused busy)."""
 
     asterisk_servers: dict[str, AsteriskServerConfig] = Field(default_factory=dict, json_schema_extra={_DOC_DEFAULT: "{}"})
     """Several Asterisk servers as JSON: name -> {`host`, `ami_port`, `ami_user`, `secret_env` (the variable holding its AMI secret, default ASTERISK_AMI_SECRET), `channel_limit`}; each call goes to the logged-in server with the most free channels. Empty: the one server of ASTERISK_HOST."""
@@ -415,7 +415,7 @@ class Settings(BaseSettings):
     """Seconds a dialled phone may ring before the call counts as not answered."""
 
     asterisk_amd: bool = True
-    """Run answering-machine detection (AMD()) on answered outbound calls; a machine is retried like no answer."""
+    """Run answering-machine detection (AMD()) on answered outbound calls; a machine is left the flow's `voicemail` (if it has one) and retried like no answer."""
 
     asterisk_agi_listen: HostPort = _default("127.0.0.1:4573", parse_host_port)
     """host:port the FastAGI server (`robocall asterisk serve`) listens on; Asterisk's dialplan points `AGI(agi://...)` here."""
@@ -492,7 +492,7 @@ class Settings(BaseSettings):
     """The Twilio account's calls per second (CPS, 1 unless Twilio raised it), kept by all workers together."""
 
     twilio_machine_detection: Literal["", "Enable", "DetectMessageEnd"] = "Enable"
-    """Answering-machine detection of outbound calls, asynchronous (the flow starts at once; a machine is hung up on and retried by the ladder): `Enable`, `DetectMessageEnd`, or empty for none."""
+    """Answering-machine detection of outbound calls, asynchronous (the flow starts at once; a machine is hung up on, or left the flow's `voicemail`, and retried by the ladder): `Enable`, `DetectMessageEnd`, or empty for none. A flow with a voicemail always uses DetectMessageEnd."""
 
     twilio_hotline_flow: str = "hotline"
     """Flow that calls to the Twilio hotline number run (its voice URL is PUBLIC_BASE_URL/twilio/voice/inbound)."""

@@ -42,6 +42,9 @@ class SimulatedBackend:
     def hang_up(self, attempt_id: int) -> None:
         """Nothing to do: a simulated call has ended by the time `place_call` returns."""
 
+    def capacity(self) -> int | None:
+        return None  # the simulated trunk has as many lines as MAX_CHANNELS says
+
     def _exposure_date(self, phone: str) -> dt.date | None:
         with DbSession(self.engine) as db:
             return db.exec(select(Contact.exposure_date).where(Contact.phone == phone)).first()

@@ -7,7 +7,7 @@ REST, as Twilio documents it (https://www.twilio.com/docs/voice/api/call-resourc
 ``AsyncAmdStatusCallback``, ``Timeout`` -> 201 with the Call resource (``sid`` "CA" + 32 hex,
 ``status`` queued); errors as Twilio's JSON (21211 invalid To, 21215 geographic permission,
 20429 too many requests, 20500...).  ``POST .../Calls/{CallSid}.json`` with ``Status=completed``
-hangs a call up.
+hangs a call up; with ``Twiml`` it gives the call new instructions (kept in `twiml_updates`).
 
 Then the call is played by the simulator's own network and residents (simulator/network.py,
 population.py, keypad.py: the same line outcome, the same keys, drawn from the same seeded random
@@ -79,6 +79,7 @@ class LocalTwilioVoice:
     created: list[dict[str, Any]] = field(default_factory=list)
     posted: list[Posted] = field(default_factory=list)
     hung_up: set[str] = field(default_factory=set)  # Call SIDs ended through the API
+    twiml_updates: dict[str, str] = field(default_factory=dict)  # Call SID -> TwiML it was given (a voicemail)
     call_status: dict[str, str] = field(default_factory=dict)  # Call SID -> its final CallStatus
     drop_final: bool = False  # never post the final status callback (our server was down)
 
@@ -201,6 +202,8 @@ class LocalTwilioVoice:
         sid = request.match_info["sid"]
         if str(form.get("Status", "")) == "completed":
             self.hung_up.add(sid)
+        if form.get("Twiml"):  # the call now plays this (a voicemail to the machine), then hangs up
+            self.twiml_updates[sid] = str(form["Twiml"])
         return web.json_response({"sid": sid, "status": "completed"})
 
     def _play(self, run: Callable[[], Any], line: _Line) -> None:

@@ -2,7 +2,7 @@
 
 A node says its `say` text when entered (kind `prompt`); a question also says its `no_input` or
 `invalid` text (its own, else the flow's default) before asking again.  The give-up text is simply
-the `say` of the give-up node.  These are the same texts the engine puts in its `Say` actions.
+the `say` of the give-up node.  A flow's `voicemail` is a prompt of the node `_voicemail`.  These are the same texts the engine puts in its `Say` actions.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from robocall.flows.engine import VOICEMAIL_NODE
 from robocall.flows.loader import Flow
 from robocall.flows.templates import fields_in, render
 
@@ -56,6 +57,9 @@ def prompts_of(flow: Flow) -> list[Prompt]:
                 texts = own or getattr(spec.defaults, kind) or {}
                 if texts.get(language):
                     found.append(Prompt(flow.name, node_id, kind, language, texts[language], shared=own is None))
+    for language, text in (spec.voicemail or {}).items():
+        if text:  # left on answering machines; recorded as audio/recorded/<flow>/_voicemail.<lang>.wav
+            found.append(Prompt(flow.name, VOICEMAIL_NODE, "prompt", language, text))
     return found
 
 

@@ -47,6 +47,15 @@ class DialLimits:
         return table.get(carrier, table.get("", ""))
 
 
+def planned_channels(max_channels: int, max_channels_set: bool, capacity: int | None) -> int:
+    """The calls at once the dialer plans for: what the phone backend can carry now (the sum of the
+    limits of the Asterisk servers that are up), or MAX_CHANNELS when it sets no limit of its own;
+    the smaller of the two when MAX_CHANNELS is set too."""
+    if capacity is None:
+        return max_channels
+    return min(max_channels, capacity) if max_channels_set else capacity
+
+
 @dataclass(frozen=True)
 class PlannedCall:
     attempt_id: int

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from rq import Queue, get_current_job
@@ -24,6 +24,7 @@ from robocall.call_policy import (
 from robocall.campaigns.dialer import (
     DialLimits,
     dial_tick,
+    planned_channels,
     record_outcome,
     skip_attempt,
 )
@@ -49,6 +50,12 @@ class WorkerContext:
     limits: DialLimits
     calls: RecordedCalls
     backend: PhoneBackend
+    max_channels_set: bool = True  # MAX_CHANNELS given in the environment (else only its default)
+
+    def dial_limits(self) -> DialLimits:
+        """The limits of this tick: the channels as the backend's capacity allows them now."""
+        channels = planned_channels(self.limits.max_channels, self.max_channels_set, self.backend.capacity())
+        return self.limits if channels == self.limits.max_channels else replace(self.limits, max_channels=channels)
 
 
 def campaign_calls(engine: Engine, flows: dict[str, Flow], settings: Settings, policy: CallPolicy) -> RecordedCalls:
@@ -70,6 +77,7 @@ def context() -> WorkerContext:
         limits=DialLimits(settings.max_channels, settings.calls_per_second, caller_ids_from_settings(settings)),
         calls=calls,
         backend=build_backend(settings, engine, flows, calls),
+        max_channels_set="max_channels" in settings.model_fields_set,
     )
 
 
@@ -88,7 +96,7 @@ def dial_tick_job(now_iso: str, horizon_iso: str) -> list[str]:
     """Start the calls due between now and horizon; returns the ids of the call jobs it queued."""
     ctx = context()
     planned = dial_tick(ctx.engine, dt.datetime.fromisoformat(now_iso), dt.datetime.fromisoformat(horizon_iso),
-                        ctx.policy, ctx.limits)
+                        ctx.policy, ctx.dial_limits())
     job = get_current_job()
     assert job is not None, "dial_tick_job runs inside an RQ worker"
     queue = Queue(queue_name(CALLS), connection=job.connection)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import click
 
@@ -14,13 +13,11 @@ from robocall.config import get_settings
 from robocall.db import make_engine
 from robocall.flows.catalog import flow_catalog
 from robocall.logging_setup import configure_logging
-from robocall.telephony.asterisk.ami import AmiClient, AmiError
+from robocall.telephony.asterisk.check import run_checks
 from robocall.telephony.asterisk.prompts import RenderedPrompts
 from robocall.telephony.asterisk.reconcile import open_attempts
 from robocall.telephony.asterisk.service import AsteriskService
 from robocall.telephony.asterisk.settings import service_config
-
-REQUIRED_CONTEXTS = ("robocall-outbound", "robocall-hotline")
 
 
 @click.group()
@@ -52,46 +49,10 @@ def serve() -> None:
 
 
 @asterisk.command()
-@click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for Asterisk.")
+@click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for each Asterisk.")
 def check(timeout: float) -> None:
-    """Log in to AMI, look for robocall's dialplan contexts and the FastAGI server; say what is wrong."""
-    settings = get_settings()
-    problems = asyncio.run(_check(settings.asterisk_host, settings.asterisk_ami_port, settings.asterisk_ami_user,
-                                  settings.asterisk_ami_secret, timeout))
-    try:
-        host, port = settings.asterisk_agi_listen
-        with socket.create_connection((host if host != "0.0.0.0" else "127.0.0.1", port), timeout=3):
-            click.echo(f"ok: the FastAGI server answers on {host}:{port}")
-    except (OSError, ValueError) as exc:
-        problems.append(f"the FastAGI server does not answer on {host}:{port} ({exc}): "
-                        "start `robocall asterisk serve`")
-    for problem in problems:
-        click.echo(f"PROBLEM: {problem}", err=True)
-    raise SystemExit(1 if problems else 0)
-
-
-async def _check(host: str, port: int, user: str, secret: str, timeout: float) -> list[str]:
-    if not secret:
-        return ["ASTERISK_AMI_SECRET is empty"]
-    client = AmiClient(host, port, user, secret, backoff=(timeout, timeout), name="check")
-    await client.start(wait=None)
-    problems = []
-    try:
-        await client.wait_ready(timeout)
-        click.echo(f"ok: logged in to AMI at {host}:{port} as {user}")
-        entries = await client.action_list("ShowDialPlan")
-        contexts = {m.get("Context") for m in entries}
-        for context in REQUIRED_CONTEXTS:
-            if context in contexts:
-                click.echo(f"ok: dialplan context {context}")
-            else:
-                problems.append(f"the dialplan has no context [{context}]: install extensions.conf from docs/asterisk.md")
-        apps = {m.get("Application") for m in entries if m.get("Context") == "robocall-outbound"}
-        if "AGI" not in apps and "robocall-outbound" in contexts:
-            problems.append("[robocall-outbound] does not call AGI()")
-    except AmiError as exc:
-        problems.append(f"cannot use AMI at {host}:{port} as {user}: {exc} (check manager.conf: enabled, "
-                        "bindaddr, permit, secret, read/write rights)")
-    finally:
-        await client.close()
-    return problems
+    """Check every Asterisk server (AMI login, dialplan, FastAGI reached from it); say what is wrong."""
+    findings = run_checks(get_settings(), timeout)
+    for finding in findings:
+        click.echo(finding.line(), err=not finding.ok)
+    raise SystemExit(0 if all(f.ok for f in findings) else 1)

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
 
+from robocall.conversations.hotline import after_hotline_call
 from robocall.conversations.recording import CallRecord, LineClosed, write_call
 from robocall.flows.engine import (
     Action,
@@ -35,8 +36,9 @@ __all__ = ["CallRecord", "RecordingCallHandler"]
 class RecordingCallHandler:
     def __init__(self, engine: Engine, flow: Flow, attempt_id: int, contact_id: int | None,
                  fields: dict[str, Any], language: str | None, dialled_at: dt.datetime | None = None,
-                 after_save: Callable[[DbSession, CallAttempt], None] | None = None) -> None:
+                 after_save: Callable[[DbSession, CallAttempt], None] | None = None, hotline: bool = False) -> None:
         self.engine = engine
+        self.hotline = hotline  # an inbound call: a missed one becomes a callback case
         self.dialled_at = dialled_at
         self.after_save = after_save  # runs in the same transaction (e.g. moving the follow-up on)
         self.flow = flow
@@ -70,4 +72,6 @@ class RecordingCallHandler:
             attempt = write_call(db, self.attempt_id, self.contact_id, self.flow.name, closed, self.record)
             if self.after_save is not None:
                 self.after_save(db, attempt)
+            if self.hotline:
+                after_hotline_call(db, attempt, self.record, self.flow.name, closed.at)
             db.commit()

@@ -2,7 +2,9 @@
 
 `RecordedCalls` is the `CallHandlers` source (robocall.telephony.base) the composition root gives
 to a backend.  An outbound call's handler is built from its queued attempt and contact; an inbound
-call (the hotline) first gets an attempt of its own, refused while that person is on another call.
+call (the hotline) first gets an attempt of its own, refused while that person is on another call;
+who is calling and the calls nobody took up are robocall/conversations/hotline.py's, shared with the
+webhook backends.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session as DbSession
-from sqlmodel import select
 
 from robocall.conversations.call_handler import RecordingCallHandler
+from robocall.conversations.hotline import hotline_caller, refuse_call
 from robocall.flows.engine import contact_fields
 from robocall.flows.loader import Flow
 from robocall.models import CallAttempt, CallState, Contact
@@ -42,21 +44,34 @@ class RecordedCalls:
         return RecordingCallHandler(self.engine, flow, attempt_id, attempt.contact_id, fields, language,
                                     dialled_at=dialled_at, after_save=self.after_outbound)
 
-    def inbound(self, phone: str, at: dt.datetime, flow: str) -> RecordingCallHandler | None:
-        line_flow = self.flows.get(flow)
-        if line_flow is None:
-            raise LookupError(f"flow '{flow}' of the inbound line is not loaded")
+    def inbound(self, phone: str, at: dt.datetime, flow: str, line: str = "") -> RecordingCallHandler | None:
+        line_flow = self._line_flow(flow)
         with DbSession(self.engine) as db:
-            contact = db.exec(select(Contact).where(Contact.phone == phone)).first()
+            contact = hotline_caller(db, phone, line)
             attempt = new_inbound_attempt(db, contact, phone, line_flow.name, at, self.timezone, CallState.ANSWERED)
             if attempt is None:  # this person is on another call right now: the line is busy
+                refuse_call(db, contact, phone, line_flow.name, at, self.timezone, "busy: on another call")
                 return None
             assert attempt.id is not None
             attempt_id, contact_id, day = attempt.id, attempt.contact_id, attempt.day
             language = contact.language if contact else None
         fields = contact_fields(today=day)  # an inbound caller is not identified by the flow
         return RecordingCallHandler(self.engine, line_flow, attempt_id, contact_id, fields, language,
-                                    dialled_at=at)
+                                    dialled_at=at, hotline=True)
+
+    def refused(self, phone: str, at: dt.datetime, flow: str, line: str = "", reason: str = "busy") -> int:
+        """A hotline call refused before the menu (every channel busy, the call service full): a busy
+        attempt with a callback case; returns its id."""
+        line_flow = self._line_flow(flow)
+        with DbSession(self.engine) as db:
+            contact = hotline_caller(db, phone, line)
+            return refuse_call(db, contact, phone, line_flow.name, at, self.timezone, reason)
+
+    def _line_flow(self, flow: str) -> Flow:
+        line_flow = self.flows.get(flow)
+        if line_flow is None:
+            raise LookupError(f"flow '{flow}' of the inbound line is not loaded")
+        return line_flow
 
 
 def new_inbound_attempt(db: DbSession, contact: Contact | None, phone: str, flow: str, at: dt.datetime,

@@ -75,6 +75,10 @@ class CallRecord:
         return record
 
 
+# The note an attempt keeps when an answering machine took the call and the flow's voicemail was played.
+VOICEMAIL_LEFT = "machine: voicemail left"
+
+
 @dataclass(frozen=True)
 class LineClosed:
     """How a phone call ended, as its host saw it: what `write_call` writes besides the record."""

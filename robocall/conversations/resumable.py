@@ -41,11 +41,11 @@ from sqlmodel import Session as DbSession
 from sqlmodel import col, select
 
 from robocall.conversations.calls import call_setup, new_inbound_attempt
-from robocall.conversations.recording import CallRecord, LineClosed, open_or_join_case, write_call
+from robocall.conversations.hotline import after_hotline_call, hotline_caller, refuse_call
+from robocall.conversations.recording import VOICEMAIL_LEFT, CallRecord, LineClosed, write_call
 from robocall.flows.engine import (
     Action,
     Answered,
-    Escalate,
     Event,
     Gather,
     HangUp,
@@ -54,10 +54,11 @@ from robocall.flows.engine import (
     Session,
     advance,
     new_session,
+    voicemail,
 )
 from robocall.flows.loader import Flow
 from robocall.logging_setup import mask_phone
-from robocall.models import ACTIVE_CALL_STATES, CallAttempt, CallState, Contact, stored_utc
+from robocall.models import ACTIVE_CALL_STATES, CallAttempt, CallState, stored_utc
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +67,6 @@ TERMINAL_STATES = (CallState.COMPLETED, CallState.BUSY, CallState.NO_ANSWER, Cal
 _LINE_ORDER = {CallState.QUEUED: 0, CallState.DIALLING: 1, CallState.RINGING: 2, CallState.ANSWERED: 3}
 
 _SQLITE_WRITER = threading.Lock()
-
-MISSED_CALL = Escalate(
-    rule="missed_hotline_call", level="callback", notify_cdc=True, callback=True,
-    reason="Cuộc gọi nhỡ tới đường dây nóng: đề nghị gọi lại",
-)
-
 
 @dataclass(frozen=True)
 class Turn:
@@ -187,6 +182,27 @@ class ResumableCalls:
             db.commit()
             return True
 
+    def voicemail_of(self, attempt_id: int) -> tuple[str, Say] | None:
+        """(flow, message) to leave on the answering machine that took this call; None when its flow
+        leaves none.  In the contact's language, else the flow's first."""
+        with DbSession(self.engine) as db:
+            attempt = db.get(CallAttempt, attempt_id)
+            if attempt is None:
+                raise LookupError(f"call attempt {attempt_id} does not exist")
+            flow, _, language = call_setup(db, attempt, self.flows)
+        say = voicemail(flow, language)
+        return None if say is None else (flow.name, say)
+
+    def voicemail_left(self, attempt_id: int) -> None:
+        """The provider took the voicemail to play on the machine: the closed call will say so."""
+        with self._locked(attempt_id) as (db, attempt):
+            live = _live(attempt)
+            if attempt.state in TERMINAL_STATES or live is None:
+                return
+            attempt.session = {"live": {**live, "voicemail": True}}
+            db.add(attempt)
+            db.commit()
+
     def close(self, attempt_id: int, state: CallState, at: dt.datetime, reason: str = "",
               duration: float | None = None) -> bool:
         """The line closed (the final status callback, or a failure to dial): write the call whole.
@@ -200,6 +216,7 @@ class ResumableCalls:
             answered_at = stored_utc(attempt.answered_at) if attempt.answered_at else None
             if live.get("machine"):
                 state, session, answered_at = CallState.MACHINE, None, None
+                reason = VOICEMAIL_LEFT if live.get("voicemail") else reason
             elif state == CallState.COMPLETED and session is None:
                 # Picked up, but the flow never started (the voice URL did not answer): nobody was reached.
                 state, reason = CallState.FAILED, reason or "answered, but the flow never started"
@@ -213,8 +230,7 @@ class ResumableCalls:
                                 answered_at, session, reason)
             saved = write_call(db, attempt_id, attempt.contact_id, flow_name, closed, record)
             if saved.direction == "inbound":
-                if _missed(saved, record):
-                    open_or_join_case(db, saved.contact_id, attempt_id, flow_name, MISSED_CALL, at)
+                after_hotline_call(db, saved, record, flow_name, at)
             elif self.after_outbound is not None:
                 self.after_outbound(db, saved)
             db.commit()
@@ -224,33 +240,24 @@ class ResumableCalls:
 
     # --- inbound (the hotline) ---
 
-    def inbound(self, phone: str, at: dt.datetime, flow: str, call_id: str) -> int | None:
-        """A new call from `phone` to the line running `flow`: its attempt id (the same one for the same
-        `call_id` asked again).  None when the person is on another call: the attempt is written as
-        busy, with a callback case."""
+    def inbound(self, phone: str, at: dt.datetime, flow: str, call_id: str, line: str = "") -> int | None:
+        """A new call from `phone` to the hotline number `line`, running `flow`: its attempt id (the same
+        one for the same `call_id` asked again).  None when the person is on another call: the attempt
+        is written as busy, with a callback case (robocall/conversations/hotline.py)."""
         line_flow = self.flows.get(flow)
         if line_flow is None:
             raise LookupError(f"flow '{flow}' of the inbound line is not loaded")
-        local_day = at.astimezone(self.timezone).date()
         with DbSession(self.engine) as db:
             known = self.attempt_of(call_id, db)
             if known is not None:
                 return known
-            contact = db.exec(select(Contact).where(Contact.phone == phone)).first()
+            contact = hotline_caller(db, phone, line)
             attempt = new_inbound_attempt(db, contact, phone, line_flow.name, at, self.timezone, CallState.RINGING,
                                           backend=self.backend, backend_call_id=call_id,
                                           session={"live": {"inbound": True}})
             if attempt is None:  # this person is on another call right now: the line is busy
-                busy = CallAttempt(contact_id=contact.id if contact else None, phone=phone, flow=line_flow.name,
-                                   direction="inbound", day=local_day, state=CallState.BUSY, queued_at=at,
-                                   dialled_at=at, ended_at=at, backend=self.backend, backend_call_id=call_id,
-                                   end_reason="busy: on another call")
-                db.add(busy)
-                db.flush()
-                assert busy.id is not None
-                open_or_join_case(db, busy.contact_id, busy.id, line_flow.name, MISSED_CALL, at)
-                db.commit()
-                log.info("hotline call from %s: busy (on another call), callback case", mask_phone(phone))
+                refuse_call(db, contact, phone, line_flow.name, at, self.timezone, "busy: on another call",
+                            self.backend, call_id)
                 return None
             assert attempt.id is not None
             return attempt.id
@@ -323,11 +330,6 @@ def _next_live(live: dict[str, Any], session: Session, record: CallRecord, actio
     shown = [a for a in actions if isinstance(a, Say | Gather | HangUp)]
     return {**live, "session": session.to_json(), "record": record.to_json(), "turn": turn,
             "actions": [_action_json(a) for a in shown], "ended": session.ended}
-
-
-def _missed(attempt: CallAttempt, record: CallRecord) -> bool:
-    """A hotline call nobody took up: never answered, or the caller hung up before a single answer."""
-    return attempt.answered_at is None or (attempt.end_reason == "caller_hangup" and not record.answers)
 
 
 def _live(attempt: CallAttempt) -> dict[str, Any] | None:

@@ -150,6 +150,20 @@ def contact_fields(
     }
 
 
+VOICEMAIL_NODE = "_voicemail"  # not a node name (those start with a letter): the voicemail's prompt and recording
+
+
+def voicemail(flow: Flow, language: str | None = None) -> Say | None:
+    """The message to leave on an answering machine, in `language` (else the flow's first), or None
+    when the flow leaves none.  Played by the backend after the machine's greeting, never by the engine."""
+    texts = flow.spec.voicemail
+    if not texts:
+        return None
+    chosen = language if language in flow.spec.languages else flow.spec.languages[0]
+    text = texts.get(chosen) or texts.get(flow.spec.languages[0], "")
+    return Say(text, chosen if chosen in texts else flow.spec.languages[0]) if text else None
+
+
 def new_session(flow: Flow, fields: dict[str, Any], language: str | None = None) -> Session:
     """A session waiting for `Answered`.  An undeclared language falls back to the flow's first."""
     languages = flow.spec.languages

@@ -117,3 +117,5 @@ class FlowFile(_Strict):
     defaults: Defaults = Defaults()
     nodes: dict[str, Node] = Field(..., min_length=1)
     escalations: list[Rule] = Field(default_factory=list)
+    voicemail: Text | None = Field(None, description="a short message left when an answering machine takes "
+                                                      "an outbound call; no fields (anyone may play the box)")

@@ -19,6 +19,7 @@ from robocall.flows.yaml_source import Path, SourceMap
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 MAX_LEVEL_CHARS = 32
+VOICEMAIL_MAX_CHARS = 300
 
 
 def check_flow(flow: FlowFile, source: SourceMap, audio_root: FsPath | None = None) -> list[Problem]:
@@ -75,6 +76,7 @@ class _Checker:
             self.check_node(node_id, node)
         self.check_reachable()
         self.check_rules()
+        self.check_voicemail()
 
     # --- nodes -------------------------------------------------------------------------
     def check_node(self, node_id: str, node: Node) -> None:
@@ -130,6 +132,28 @@ class _Checker:
             spoken = (node.say or {}).get(language) or (node.play or {}).get(language)
             if not spoken:
                 self.report(here + ("say",), f"node '{node_id}' has no prompt in language '{language}'")
+
+    def check_voicemail(self) -> None:
+        """A message for answering machines: outbound flows only, every language, short, and without
+        fields: whoever plays the box hears it, so it names nobody and says nothing about health."""
+        if self.flow.voicemail is None:
+            return
+        if self.flow.direction == "inbound":
+            self.report(("voicemail",), "voicemail is for outbound calls: an inbound flow calls nobody")
+            return
+        self.check_text(("voicemail",), self.flow.voicemail)
+        for language, text in self.flow.voicemail.items():
+            try:
+                used = fields_in(text)
+            except TemplateError:
+                continue  # reported by check_text
+            if used:
+                self.report(("voicemail", language), "a voicemail may not use fields ("
+                            + ", ".join(f"{{{{ {f} }}}}" for f in sorted(used))
+                            + "): anyone who plays the box hears it")
+            if len(text) > VOICEMAIL_MAX_CHARS:
+                self.report(("voicemail", language), f"voicemail is {len(text)} characters; keep it under "
+                            f"{VOICEMAIL_MAX_CHARS} (about 20 seconds): a machine may cut a long one")
 
     def check_text(self, path: Path, text: Text | None, required: bool = True) -> None:
         if text is None:

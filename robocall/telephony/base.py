@@ -46,9 +46,13 @@ class CallHandlers(Protocol):
     def outbound(self, attempt_id: int, dialled_at: dt.datetime) -> CallHandler:
         """The handler of a queued outbound attempt."""
 
-    def inbound(self, phone: str, at: dt.datetime, flow: str) -> CallHandler | None:
-        """A new inbound call from `phone` to the line running `flow`; None when that person is
-        already on a call (the line is busy)."""
+    def inbound(self, phone: str, at: dt.datetime, flow: str, line: str = "") -> CallHandler | None:
+        """A new inbound call from `phone` to the hotline number `line` running `flow`; None when that
+        person is already on a call (refused as busy, recorded as a missed call)."""
+
+    def refused(self, phone: str, at: dt.datetime, flow: str, line: str = "", reason: str = "busy") -> int:
+        """A hotline call refused before the menu (every channel busy, the call service full),
+        recorded as a missed call; its attempt id."""
 
 
 class PhoneBackend(Protocol):
@@ -57,3 +61,8 @@ class PhoneBackend(Protocol):
 
     def hang_up(self, attempt_id: int) -> None:
         """End the call of `attempt_id` if it is still on the line (a no-op once it has ended)."""
+
+    def capacity(self) -> int | None:
+        """The most calls the network lets us carry at once right now (the Asterisk servers that are
+        up), inbound ones included; None when it sets no limit of its own (the dialer's MAX_CHANNELS
+        alone then decides)."""

@@ -60,7 +60,7 @@ def outcomes(engine: Engine, ids: Mapping[str, int]) -> dict[str, dict[str, obje
 
 def run_calls(asterisk: AsteriskProcess, engine: Engine, flows: Mapping[str, Flow], ids: Mapping[str, int],
               agi_port: int, prompts: RenderedPrompts, ring_timeout: int = 5, amd: bool = False,
-              deadline: float = 90) -> AsteriskService:
+              deadline: float = 90, flow: str = "asterisk_check") -> AsteriskService:
     """Place every attempt through the backend and wait until all of them have ended."""
     handlers = RecordedCalls(engine, flows, VN_TZ)
     config = ServiceConfig("127.0.0.1", asterisk.layout.ami_port, asterisk.layout.ami_user, AMI_SECRET,
@@ -76,7 +76,7 @@ def run_calls(asterisk: AsteriskProcess, engine: Engine, flows: Mapping[str, Flo
         try:
             now = dt.datetime.now(dt.UTC)
             for phone, attempt_id in ids.items():
-                await asyncio.to_thread(backend.place_call, CallRequest(attempt_id, phone, "02343822000", now, "asterisk_check"))
+                await asyncio.to_thread(backend.place_call, CallRequest(attempt_id, phone, "02343822000", now, flow))
             start = time.monotonic()
             while time.monotonic() - start < deadline:
                 if await asyncio.to_thread(_all_ended, engine, list(ids.values())):

@@ -7,6 +7,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -61,12 +62,12 @@ def asterisk_prefix() -> Path:
     return prefix
 
 
-def make_layout(base: Path, agi_port: int, extra: dict[str, str] | None = None) -> AsteriskLayout:
+def make_layout(base: Path, agi_port: int, extra: dict[str, str] | None = None, **options: Any) -> AsteriskLayout:
     rtp = random.randrange(20000, 29000, 2)
     return AsteriskLayout(
         prefix=asterisk_prefix(), etc=base / "etc", run=base / "run",
         ami_port=free_port(), ami_secret=AMI_SECRET, sip_port=free_port(2), rtp_start=rtp, rtp_end=rtp + 200,
-        agi_url=f"agi://127.0.0.1:{agi_port}", extra=extra or {},
+        agi_url=f"agi://127.0.0.1:{agi_port}", extra=extra or {}, **options,
     )
 
 
@@ -87,9 +88,9 @@ def agi_port() -> int:
 def asterisk_factory(short_tmp: Path, agi_port: int) -> Iterator[object]:
     started: list[AsteriskProcess] = []
 
-    def start(extra: dict[str, str] | None = None) -> AsteriskProcess:
+    def start(extra: dict[str, str] | None = None, **options: Any) -> AsteriskProcess:
         base = short_tmp / f"s{len(started)}" if started else short_tmp  # a folder per instance
-        process = AsteriskProcess(make_layout(base, agi_port, extra))
+        process = AsteriskProcess(make_layout(base, agi_port, extra, **options))
         started.append(process)
         process.start()
         return process

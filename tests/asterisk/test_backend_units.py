@@ -40,7 +40,8 @@ def test_the_action_id_carries_the_attempt_and_the_dial_time() -> None:
     fields = originate_fields(request, TEMPLATES, 25, amd=False)
     assert fields["channel"] == "PJSIP/+84912345678@vnpt" and fields["timeout_ms"] == 25000
     assert fields["variables"] == {"ROBOCALL_ATTEMPT": "42", "ROBOCALL_FLOW": "f1_f2_followup",
-                                   "ROBOCALL_DIALLED": at.isoformat(), "ROBOCALL_AMD": "no"}
+                                   "ROBOCALL_DIALLED": at.isoformat(), "ROBOCALL_AMD": "no",
+                                   "GROUP(robocall)": "line"}  # counted by the hotline's channel check
     assert REASON_STATES["5"] == CallState.BUSY and "4" not in REASON_STATES
 
 

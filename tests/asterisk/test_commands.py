@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -14,14 +15,20 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy.engine import Engine
 
+from robocall.audio.render import Renderer
 from robocall.campaigns.jobs import context, place_call_job
 from robocall.commands.asterisk import asterisk as asterisk_cli
+from robocall.config import reset_settings
+from robocall.conversations.calls import RecordedCalls
 from robocall.flows.catalog import forget_loaded_flows
 from robocall.models import CallState
-from robocall.telephony.asterisk.instance import AsteriskProcess
+from robocall.telephony.asterisk.instance import AsteriskProcess, free_port
+from robocall.telephony.asterisk.prompts import RenderedPrompts
+from robocall.telephony.asterisk.service import AsteriskService, ServiceConfig
 from robocall.wiring import wire
+from simulator.carriers import LoopThread
 from tests.asterisk.calls import FLOW_FILE, add_attempts, check_flow, outcomes
-from tests.asterisk.conftest import AMI_SECRET
+from tests.asterisk.conftest import AMI_SECRET, VN_TZ, audio_settings
 from tests.asterisk.residents import BUSY, residents_conf
 
 ROOT = Path(__file__).parents[2]
@@ -57,7 +64,8 @@ def test_serve_process_records_calls_placed_by_the_dialer_job_and_check_passes(
                 break
             time.sleep(0.2)
         assert checked is not None and checked.exit_code == 0, checked.output
-        assert "ok: dialplan context robocall-outbound" in checked.output
+        assert "ok [asterisk]: có ngữ cảnh [robocall-outbound] / dialplan context robocall-outbound" in checked.output
+        assert "this Asterisk reaches the FastAGI server" in checked.output
 
         flow = check_flow()
         ids = add_attempts(migrated, ["+84912000002", "+84912000007"], flow.name, dt.date.today())
@@ -93,4 +101,52 @@ def test_check_says_what_is_wrong(asterisk: AsteriskProcess, monkeypatch: pytest
     monkeypatch.setenv("ASTERISK_AGI_LISTEN", "127.0.0.1:1")
     result = CliRunner().invoke(asterisk_cli, ["check", "--timeout", "2"])
     assert result.exit_code == 1
-    assert "cannot use AMI" in result.output and "FastAGI server does not answer" in result.output
+    assert "refused the login of robocall" in result.output and "FastAGI server does not answer" in result.output
+    assert "từ chối đăng nhập" in result.output  # Vietnamese first
+
+
+def test_check_checks_every_server_and_names_what_is_wrong_with_each(
+        asterisk: AsteriskProcess, agi_port: int, audio_dir: Path, migrated: Engine,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    ami_port = asterisk.layout.ami_port
+    servers = {"hanoi": {"host": "127.0.0.1", "ami_port": ami_port},
+               "hue": {"host": "127.0.0.1", "ami_port": ami_port, "secret_env": "AMI_SECRET_HUE"},  # wrong secret
+               "hcm": {"host": "127.0.0.1", "ami_port": free_port()}}  # nothing listens there
+    monkeypatch.setenv("ASTERISK_SERVERS", json.dumps(servers))
+    monkeypatch.setenv("ASTERISK_AMI_SECRET", AMI_SECRET)
+    monkeypatch.setenv("AMI_SECRET_HUE", "not-the-secret")
+    monkeypatch.setenv("ASTERISK_AGI_LISTEN", f"127.0.0.1:{agi_port}")
+    flow = check_flow()
+    prompts = RenderedPrompts(Renderer(audio_settings(audio_dir)), {flow.name: flow})
+    config = ServiceConfig("127.0.0.1", ami_port, "robocall", AMI_SECRET, "127.0.0.1", agi_port, "",
+                           {"default": flow.name})
+    loop = LoopThread()
+
+    async def start() -> AsteriskService:  # built on the loop it runs on (its AMI tasks)
+        started = AsteriskService(config, RecordedCalls(migrated, {flow.name: flow}, VN_TZ), prompts)
+        await started.start()
+        return started
+
+    service = loop.call(start())
+    try:
+        result = CliRunner().invoke(asterisk_cli, ["check", "--timeout", "3"])
+        assert result.exit_code == 1, result.output
+        lines = result.output.splitlines()
+        assert "ok: máy chủ FastAGI trả lời" in result.output
+        assert any(line.startswith("ok [hanoi]:") and "this Asterisk reaches the FastAGI server" in line
+                   for line in lines), result.output
+        assert not any(line.startswith("LỖI / PROBLEM [hanoi]") for line in lines), result.output
+        assert any(line.startswith("LỖI / PROBLEM [hue]:") and "refused the login" in line for line in lines)
+        assert any(line.startswith("LỖI / PROBLEM [hcm]:") and "cannot connect to AMI" in line for line in lines)
+
+        monkeypatch.setenv("ASTERISK_SERVERS", json.dumps({"hanoi": servers["hanoi"]}))
+        reset_settings()
+        good = CliRunner().invoke(asterisk_cli, ["check", "--timeout", "3"])
+        assert good.exit_code == 0, good.output
+    finally:
+        loop.call(service.close())
+        loop.stop()
+    # The serve process is gone: the server itself says it cannot reach the FastAGI server.
+    result = CliRunner().invoke(asterisk_cli, ["check", "--timeout", "3"])
+    assert result.exit_code == 1
+    assert "LỖI / PROBLEM [hanoi]: Asterisk này không tới được máy chủ FastAGI" in result.output

@@ -101,6 +101,8 @@ class AmiClient:
         self._closing = False
         self._runner: asyncio.Task[None] | None = None
         self.connections = 0  # successful logins, for tests and health checks
+        self.last_error = ""  # why the last connection or login failed, for `robocall asterisk check`
+        self.login_refused = False  # the last login was refused (user, secret or permit), not unreachable
 
     # --- life cycle ---
     async def start(self, wait: float | None = 30.0) -> None:
@@ -219,6 +221,7 @@ class AmiClient:
             try:
                 reader, writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), 5)
             except (OSError, TimeoutError) as exc:
+                self.last_error, self.login_refused = str(exc) or type(exc).__name__, False
                 log.warning("AMI %s: cannot connect to %s:%s (%s); retrying in %.1f s",
                             self.name, self.host, self.port, exc, delay)
                 await asyncio.sleep(delay)
@@ -247,6 +250,7 @@ class AmiClient:
                              collect=False, needs_login=False)
         except AmiError as exc:
             read_task.cancel()
+            self.last_error, self.login_refused = str(exc), "refused" in str(exc)
             log.error("AMI %s: login as %s refused: %s", self.name, self.username, exc)
             raise
         self._logged_in.set()

@@ -40,6 +40,7 @@ OUTBOUND_CONTEXT = "robocall-outbound"
 READY_WAIT = 10.0  # seconds to wait for any server's AMI login before failing a call
 SENT_WINDOW = 3.0  # seconds a sent call counts against its server until it shows in Status
 ACTION_PREFIX = "robocall-"
+LINE_GROUP = "GROUP(robocall)"  # every call the server carries: the hotline's dialplan counts them (GROUP_COUNT)
 
 # OriginateResponse Reason (Asterisk's control frame that ended the dial) -> how the attempt ended.
 # 4 (answered) is not here: the AGI session records answered calls.
@@ -81,7 +82,8 @@ def originate_fields(request: CallRequest, templates: Mapping[str, str], ring_ti
         "channel": dial_string(templates, request.phone), "context": OUTBOUND_CONTEXT, "exten": "s",
         "caller_id": request.caller_id, "timeout_ms": ring_timeout * 1000, "action_id": action_id_for(request),
         "variables": {"ROBOCALL_ATTEMPT": str(request.attempt_id), "ROBOCALL_FLOW": request.flow,
-                      "ROBOCALL_DIALLED": stored_utc(request.at).isoformat(), "ROBOCALL_AMD": "yes" if amd else "no"},
+                      "ROBOCALL_DIALLED": stored_utc(request.at).isoformat(), "ROBOCALL_AMD": "yes" if amd else "no",
+                      LINE_GROUP: "line"},
     }
 
 
@@ -156,11 +158,20 @@ class AsteriskBackend:
             log.error("call %s to %s not placed: %s", request.attempt_id, mask_phone(request.phone), exc)
             self.handlers.outbound(request.attempt_id, stored_utc(request.at)).ended(CallState.FAILED, utcnow())
 
-    def choose_server(self) -> Server | None:
-        """The logged-in server with the most free channels (calls carrying ROBOCALL_ATTEMPT counted)."""
+    def capacity(self) -> int | None:
+        """The channel limits of the servers that are logged in and booted, summed: a server that is
+        down or restarting carries nothing (its calls are closed by the serve process's reconciling)."""
+        self._wait_for_a_login()
+        return sum(server.channel_limit for server in self.servers if server.ami.client.ready)
+
+    def _wait_for_a_login(self) -> None:
         deadline = time.monotonic() + READY_WAIT  # a worker just started: its AMI logins are under way
         while not any(s.ami.client.ready for s in self.servers) and time.monotonic() < deadline:
             time.sleep(0.05)
+
+    def choose_server(self) -> Server | None:
+        """The logged-in server with the most free channels (calls carrying ROBOCALL_ATTEMPT counted)."""
+        self._wait_for_a_login()
         best, best_free = None, 0
         for server in self.servers:
             if not server.ami.client.ready:

@@ -32,6 +32,7 @@ class AsteriskLayout:
     rtp_start: int = 10000
     rtp_end: int = 20000
     agi_url: str = "agi://127.0.0.1:4573"
+    channel_limit: int = 30  # calls the server carries at once: a hotline call beyond it is refused busy
     extra: Mapping[str, str] = field(default_factory=dict)  # more files: name -> content (trunks, residents)
 
     @property
@@ -49,6 +50,7 @@ class AsteriskLayout:
             "AMI_USER": self.ami_user, "AMI_SECRET": self.ami_secret,
             "SIP_BIND": self.sip_bind, "SIP_PORT": str(self.sip_port),
             "RTP_START": str(self.rtp_start), "RTP_END": str(self.rtp_end), "AGI_URL": self.agi_url,
+            "CHANNEL_LIMIT": str(self.channel_limit),
         }
 
 

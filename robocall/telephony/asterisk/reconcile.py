@@ -5,6 +5,11 @@ An open attempt is still alive when a channel on Asterisk carries its ROBOCALL_A
 neither, and was dialled longer ago than a ring time-out plus a margin (so an OriginateResponse
 on its way is not overtaken), is ended as `failed` through its handler: the retry ladder calls
 again and nothing stays `dialling` for ever.
+
+A server that has been down (AMI not logged in and booted) for longer than that same grace has
+dropped its calls as far as the dialer can tell: its open attempts without an AGI session here are
+closed too (`failed`, "Asterisk <name> dropped"), so the channels they held are planned again on
+the servers that are up (the dialer plans by the limits of the servers that are up).
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ class Reconciler:
         self.candidates = candidates
         self.in_session = in_session
         self.grace = grace  # ring time-out plus a margin
+        self.down_since: dict[str, dt.datetime] = {}  # servers not logged in, since when we noticed
 
     async def once(self) -> list[int]:
         """Close the open attempts their Asterisk no longer has; returns their ids.
@@ -67,6 +73,12 @@ class Reconciler:
         it is back, what it lost is closed.  An attempt with no server recorded is closed only when
         every server is up and none has it."""
         now = utcnow()
+        for name, ami in self.amis.items():
+            if ami.ready:
+                self.down_since.pop(name, None)
+            else:
+                self.down_since.setdefault(name, now)
+        dropped = {name for name, since in self.down_since.items() if now - since >= self.grace}
         candidates = await asyncio.to_thread(self.candidates, now - self.grace)
         if not candidates:
             return []
@@ -84,11 +96,12 @@ class Reconciler:
         for attempt_id, dialled, server in candidates:
             if attempt_id in busy or attempt_id in everywhere:
                 continue
-            if (server in self.amis and server not in live) or (server not in self.amis and not all_up):
+            lost = server in dropped
+            if not lost and ((server in self.amis and server not in live) or (server not in self.amis and not all_up)):
                 continue  # its server can't tell us now
             try:
                 handler = await asyncio.to_thread(self.handlers.outbound, attempt_id, dialled)
-                await asyncio.to_thread(handler.ended, CallState.FAILED, now)
+                await asyncio.to_thread(handler.ended, CallState.FAILED, now, f"Asterisk {server} dropped" if lost else "")
             except LookupError as exc:
                 log.error("reconciling attempt %s: %s", attempt_id, exc)
                 continue

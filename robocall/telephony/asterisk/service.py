@@ -49,6 +49,7 @@ class ServiceConfig:
     reconcile_every: float = 60.0
     name: str = "asterisk"  # of the first server (ami_host...)
     more_servers: tuple[AmiEndpoint, ...] = ()  # every other Asterisk server of the deployment
+    max_calls: int = 0  # AGI sessions at once beyond which a hotline call is refused busy (0: no limit)
 
     @property
     def servers(self) -> tuple[AmiEndpoint, ...]:
@@ -62,7 +63,8 @@ class AsteriskService:
         """`candidates` lists the open attempts to reconcile with Asterisk's channels (None: no reconciling)."""
         default = config.hotline_flows.get("default", "hotline")
         self.app = AgiApplication(handlers, prompts,
-                                  {k: v for k, v in config.hotline_flows.items() if k != "default"}, default)
+                                  {k: v for k, v in config.hotline_flows.items() if k != "default"}, default,
+                                  max_calls=config.max_calls)
         self.agi = FastAgiServer(self.app, config.agi_host, config.agi_port)
         self.outcomes = OutcomeListener(handlers)
         self.amis = {server.name: AmiClient(server.host, server.port, server.user, server.secret,

@@ -28,25 +28,29 @@ def servers(settings: Settings) -> list[ServerSettings]:
         return [ServerSettings(AmiEndpoint("asterisk", settings.asterisk_host, settings.asterisk_ami_port,
                                            settings.asterisk_ami_user, settings.asterisk_ami_secret),
                                settings.asterisk_channel_limit)]
-    found = []
-    for name, spec in settings.asterisk_servers.items():
-        # Secrets stay in the environment, each server's in a variable of its own, read when needed.
-        default = settings.asterisk_ami_secret if spec.secret_env == "ASTERISK_AMI_SECRET" else ""
-        secret = os.environ.get(spec.secret_env, default)
-        if not secret:
-            raise ValueError(f"ASTERISK_SERVERS[{name!r}]: the AMI secret in {spec.secret_env} is empty")
-        found.append(ServerSettings(AmiEndpoint(name, spec.host, spec.ami_port,
-                                                spec.ami_user or settings.asterisk_ami_user, secret),
-                                    spec.channel_limit))
-    return found
+    return [server_settings(settings, name) for name in settings.asterisk_servers]
+
+
+def server_settings(settings: Settings, name: str) -> ServerSettings:
+    """The server `name` of ASTERISK_SERVERS; ValueError naming its variable when its secret is empty."""
+    spec = settings.asterisk_servers[name]
+    # Secrets stay in the environment, each server's in a variable of its own, read when needed.
+    default = settings.asterisk_ami_secret if spec.secret_env == "ASTERISK_AMI_SECRET" else ""
+    secret = os.environ.get(spec.secret_env, default)
+    if not secret:
+        raise ValueError(f"ASTERISK_SERVERS[{name!r}]: the AMI secret in {spec.secret_env} is empty")
+    return ServerSettings(AmiEndpoint(name, spec.host, spec.ami_port, spec.ami_user or settings.asterisk_ami_user,
+                                      secret), spec.channel_limit)
 
 
 def service_config(settings: Settings) -> ServiceConfig:
     host, port = settings.asterisk_agi_listen
-    first, *more = [server.endpoint for server in servers(settings)]
+    found = servers(settings)
+    first, *more = [server.endpoint for server in found]
     return ServiceConfig(first.host, first.port, first.user, first.secret, host, port, settings.asterisk_sounds_dir,
                          settings.asterisk_hotline_flows, settings.asterisk_ring_timeout,
-                         name=first.name, more_servers=tuple(more))
+                         name=first.name, more_servers=tuple(more),
+                         max_calls=sum(server.channel_limit for server in found))  # every server's calls at once
 
 
 def asterisk_backend(settings: Settings, engine: Engine, flows: Mapping[str, Flow],

@@ -4,7 +4,9 @@
 Redis shared by every worker, robocall/pace.py), then asks Twilio to dial with the attempt id in
 every URL: the voice URL (the flow starts when the callee picks up), status callbacks (initiated,
 ringing, answered, completed) and asynchronous answering-machine detection (the flow starts at
-once; a machine is hung up on and retried by the ladder).  Twilio taking the call moves the
+once; a machine is hung up on, or left the flow's voicemail, and retried by the ladder; a flow
+with a voicemail is placed with MachineDetection=DetectMessageEnd, so the machine's answer comes
+once its greeting has ended).  Twilio taking the call moves the
 attempt to `dialling`; from then on the webhooks (webhooks.py, in the web server) carry it.
 
 Twilio's refusals (api.py `refusal`): throttling (429 / 20429, a full call queue 22005), server
@@ -85,12 +87,18 @@ class TwilioVoiceBackend:
             if open_id == attempt_id and sid:
                 asyncio.run(end_call(self.settings, sid))
 
+    def capacity(self) -> int | None:
+        return None  # Twilio limits calls per second (the pace), not calls at once
+
     # --- inside ---
 
     async def _create(self, request: CallRequest, caller_id: str) -> str:
         client = api.client(self.settings)
         try:
             amd = self.settings.twilio_machine_detection
+            flow = self.calls.flows.get(request.flow)
+            if amd and flow is not None and flow.spec.voicemail:
+                amd = "DetectMessageEnd"  # the voicemail is left once the greeting (and its beep) has ended
             created = await client.calls.create_async(
                 to=request.phone, from_=caller_id, url=self.urls.answer(request.attempt_id), method="POST",
                 status_callback=self.urls.status(request.attempt_id), status_callback_method="POST",
@@ -112,6 +120,15 @@ async def end_call(settings: Settings, call_sid: str) -> None:
     client = api.client(settings)
     try:
         await client.calls(call_sid).update_async(status="completed")
+    finally:
+        await api.close(client)
+
+
+async def leave_voicemail(settings: Settings, call_sid: str, twiml: str) -> None:
+    """Replace what a call does with `twiml` (the flow's voicemail, then a hang-up)."""
+    client = api.client(settings)
+    try:
+        await client.calls(call_sid).update_async(twiml=twiml)
     finally:
         await api.close(client)
 

@@ -37,7 +37,7 @@ from robocall.config import Settings
 from robocall.conversations.resumable import AfterSave, ResumableCalls, Turn
 from robocall.db import make_engine
 from robocall.flows.catalog import flow_catalog
-from robocall.flows.engine import Digits, Event, Say, Timeout
+from robocall.flows.engine import VOICEMAIL_NODE, Digits, Event, Say, Timeout
 from robocall.flows.loader import Flow
 from robocall.models import CallState, utcnow
 from robocall.telephony.twilio import api, backend, twiml
@@ -45,6 +45,7 @@ from robocall.telephony.twilio import api, backend, twiml
 log = logging.getLogger(__name__)
 
 MACHINE_ANSWERS = {"machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax"}
+EARLY_ANSWERS = {"machine_start", "fax"}  # no voicemail: the greeting still plays (Enable), or a fax
 PLAYED_CACHE_SIZE = 20_000
 NO_AUDIO_RECHECK_SECONDS = 300.0
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -93,8 +94,15 @@ class VoiceWebhooks:
             first = await asyncio.to_thread(self.calls.machine, attempt_id, utcnow())
             sid = str(form.get("CallSid", ""))
             if first and sid:
+                # After the greeting (DetectMessageEnd): the flow's voicemail, if it has one; else hang up.
+                left = None if answered_by in EARLY_ANSWERS else await asyncio.to_thread(self.calls.voicemail_of,
+                                                                                         attempt_id)
                 try:
-                    await backend.end_call(self.settings, sid)
+                    if left is not None:
+                        await backend.leave_voicemail(self.settings, sid, await self._voicemail_twiml(*left))
+                        await asyncio.to_thread(self.calls.voicemail_left, attempt_id)
+                    else:
+                        await backend.end_call(self.settings, sid)
                 except Exception as exc:  # noqa: BLE001 - the status callback still closes the call
                     log.warning("call %s: a machine answered; hanging up failed: %s", attempt_id, exc)
         return web.Response(status=204)
@@ -104,7 +112,8 @@ class VoiceWebhooks:
         phone, sid = str(form.get("From", "")), str(form.get("CallSid", ""))
         if not phone or not sid:
             raise web.HTTPBadRequest(text="From and CallSid are required")
-        attempt_id = await asyncio.to_thread(self.calls.inbound, phone, utcnow(), self.settings.twilio_hotline_flow, sid)
+        attempt_id = await asyncio.to_thread(self.calls.inbound, phone, utcnow(), self.settings.twilio_hotline_flow, sid,
+                                             str(form.get("To", "")))
         if attempt_id is None:
             response = VoiceResponse()
             response.reject(reason="busy")
@@ -119,12 +128,23 @@ class VoiceWebhooks:
         if attempt_id is None and status in api.FINAL_STATUS and form.get("From"):
             # Ended before our voice URL answered (the caller gave up while it rang): a missed call.
             attempt_id = await asyncio.to_thread(self.calls.inbound, str(form["From"]), utcnow(),
-                                                 self.settings.twilio_hotline_flow, sid)
+                                                 self.settings.twilio_hotline_flow, sid, str(form.get("To", "")))
         if attempt_id is not None:
             await asyncio.to_thread(self._status, attempt_id, form)
         return web.Response(status=204)
 
     # --- inside ---
+
+    async def _voicemail_twiml(self, flow_name: str, say: Say) -> str:
+        flow = self.flows[flow_name]
+        url = (await asyncio.to_thread(self._audio, flow, [say], VOICEMAIL_NODE))[0]
+        response = VoiceResponse()
+        if url:
+            response.play(url)
+        else:
+            response.say(say.text, language=twiml.VOICES.get(say.language, say.language))
+        response.hangup()
+        return str(response)
 
     async def _step(self, request: web.Request, event: Event) -> web.Response:
         attempt_id = _attempt(request)
