@@ -70,7 +70,9 @@ def run_days(engine: Engine, days: int, before_day=None) -> None:  # type: ignor
 def test_fourteen_days_with_four_workers(migrated: Engine, start_workers, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("MAX_CHANNELS", "10")
     monkeypatch.setenv("CALLS_PER_SECOND", "2")
-    start_workers(4, MAX_CHANNELS="10", CALLS_PER_SECOND="2")
+    # The outbreak mix: 45 people in a province's calm would raise too few cases to see rules fire again.
+    monkeypatch.setenv("SIM_PROFILE", "outbreak")
+    start_workers(4, MAX_CHANNELS="10", CALLS_PER_SECOND="2", SIM_PROFILE="outbreak")
     seed_contacts(migrated, 45)
     opted_out_phone, opt_out_day = "+84910000004", FIRST_DAY + dt.timedelta(days=3)
 
