@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
 from sqlmodel import select
-from voicehelp import AFTERNOON, SEED, VoiceWorld, exposure_reader, queue_attempt
+from voicehelp import AFTERNOON, PROFILE, SEED, VoiceWorld, exposure_reader, queue_attempt
 
 from robocall.campaigns.jobs import follow_up_mover
 from robocall.conversations.calls import RecordedCalls
@@ -66,7 +66,7 @@ def test_a_campaign_through_twilio_answers_and_escalates_as_the_simulator(voice:
     sim_engine = make_engine(f"sqlite:///{tmp_path / 'sim.db'}")
     upgrade(sim_engine)
     add_contacts(sim_engine)
-    network = SimPhoneNetwork({}, seed=SEED, flows=flows, timezone=voice.settings.timezone)
+    network = SimPhoneNetwork({}, seed=SEED, flows=flows, timezone=voice.settings.timezone, profile=PROFILE)
     sim = SimulatedBackend(network, RecordedCalls(sim_engine, flows, voice.settings.tzinfo,
                                                   follow_up_mover(voice.settings)), flows, sim_engine)
     for phone, _category, flow, _exposure in people():
