@@ -29,14 +29,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session as DbSession
 from sqlmodel import col, select
 
@@ -87,6 +88,16 @@ class Turn:
     @classmethod
     def over(cls) -> Turn:
         return cls([HangUp("completed")], 0, "", None, True)
+
+
+@dataclass(frozen=True)
+class Step:
+    """An answer to Gather number `turn` of a call: keys pressed, or silence."""
+
+    attempt_id: int
+    turn: int
+    event: Event
+    at: dt.datetime
 
 
 class ResumableCalls:
@@ -145,34 +156,55 @@ class ResumableCalls:
 
     def event(self, attempt_id: int, turn: int, event: Event, at: dt.datetime) -> Turn:
         """Keys or silence for Gather number `turn`.  Any other turn is a duplicate or a replay: the
-        current actions again, the session untouched.  The busiest step of a call: three prepared
-        statements on one connection (lock, read, write) rather than the ORM's unit of work."""
-        with self.engine.connect() as conn:
-            if self.engine.dialect.name == "sqlite":
-                with _SQLITE_WRITER:
-                    return self._event(conn, attempt_id, turn, event, at)
-            return self._event(conn, attempt_id, turn, event, at)
+        current actions again, the session untouched."""
+        result = self.events([Step(attempt_id, turn, event, at)])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
 
-    def _event(self, conn: Connection, attempt_id: int, turn: int, event: Event, at: dt.datetime) -> Turn:
-        with conn.begin():
-            if self.engine.dialect.name == "sqlite":
-                conn.execute(_TAKE_WRITE_LOCK, {"attempt": attempt_id})
-            row = conn.execute(_READ_LIVE, {"attempt": attempt_id}).first()
-            if row is None:
-                raise LookupError(f"call attempt {attempt_id} does not exist")
-            if row.state in TERMINAL_STATES:
-                return Turn.over()
-            live = _live_of(row.session)
-            if live is None or "session" not in live:
-                raise LookupError(f"call attempt {attempt_id} has not been answered")
-            if turn != live["turn"] or live.get("ended"):
-                return _turn_of(live)
-            flow = self._flow(live["session"]["flow"])
-            session, actions = advance(flow, Session.from_json(live["session"]), event)
-            record = CallRecord.from_json(live["record"])
-            record.collect(actions, at)
-            live = _next_live(live, session, record, actions, turn + 1)
-            conn.execute(_WRITE_LIVE, {"attempt": attempt_id, "live": {"live": live}})
+    def events(self, steps: Sequence[Step]) -> list[Turn | Exception]:
+        """Several Gathers' answers (of any calls) in ONE transaction, committed before this returns:
+        group commit, one fsync for the batch instead of one a webhook (docs/performance.md).  The
+        busiest step of a call, so three prepared statements a step (lock, read, write) on one
+        connection rather than the ORM's unit of work.
+
+        Each step's result is its Turn, or the exception its step raised (no such call, a flow that is
+        not loaded: that step writes nothing, the others go on).  A database error fails the whole
+        batch (nothing of it is committed) and is raised.  Steps are taken in the order of their call's
+        attempt id (a call's own steps in the order given), so two processes' batches lock rows in the
+        same order and never deadlock; a call's later step sees what its earlier one wrote."""
+        order = sorted(range(len(steps)), key=lambda i: steps[i].attempt_id)
+        results: list[Turn | Exception] = [Turn.over()] * len(steps)
+        with self.engine.connect() as conn:
+            with _SQLITE_WRITER if self.engine.dialect.name == "sqlite" else nullcontext(), conn.begin():
+                for i in order:
+                    try:
+                        results[i] = self._event(conn, steps[i])
+                    except SQLAlchemyError:
+                        raise
+                    except Exception as exc:  # noqa: BLE001 - one call's problem is that call's answer only
+                        results[i] = exc
+        return results
+
+    def _event(self, conn: Connection, step: Step) -> Turn:
+        if self.engine.dialect.name == "sqlite":
+            conn.execute(_TAKE_WRITE_LOCK, {"attempt": step.attempt_id})
+        row = conn.execute(_READ_LIVE, {"attempt": step.attempt_id}).first()
+        if row is None:
+            raise LookupError(f"call attempt {step.attempt_id} does not exist")
+        if row.state in TERMINAL_STATES:
+            return Turn.over()
+        live = _live_of(row.session)
+        if live is None or "session" not in live:
+            raise LookupError(f"call attempt {step.attempt_id} has not been answered")
+        if step.turn != live["turn"] or live.get("ended"):
+            return _turn_of(live)
+        flow = self._flow(live["session"]["flow"])
+        session, actions = advance(flow, Session.from_json(live["session"]), step.event)
+        record = CallRecord.from_json(live["record"])
+        record.collect(actions, step.at)
+        live = _next_live(live, session, record, actions, step.turn + 1)
+        conn.execute(_WRITE_LIVE, {"attempt": step.attempt_id, "live": {"live": live}})
         return _turn_of(live)
 
     def machine(self, attempt_id: int, at: dt.datetime) -> bool:
