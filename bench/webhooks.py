@@ -194,7 +194,7 @@ def run(mode: str, calls: int, seconds: float, concurrency: int, database: str,
         try:
             _wait_for(port)
             if profile:  # py-spy samples the server under load (collapsed stacks, a file a mode)
-                spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw", "--rate", "250", "--pid", str(server.pid),
+                spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw", "--rate", "500", "--pid", str(server.pid),
                                         "--duration", str(int(seconds)), "--nonblocking", "--gil",
                                         "-o", str(Path(profile) / f"webhooks-{database}-{mode}.txt")],
                                        stdout=subprocess.DEVNULL)

@@ -100,6 +100,14 @@ class Step:
     at: dt.datetime
 
 
+@dataclass(frozen=True)
+class Pickup:
+    """The callee picked up: the flow starts (Twilio fetched the voice URL)."""
+
+    attempt_id: int
+    at: dt.datetime
+
+
 class ResumableCalls:
     """The conversations side of a webhook backend: every line event of a call, one transaction each."""
 
@@ -141,7 +149,17 @@ class ResumableCalls:
 
     def answered(self, attempt_id: int, at: dt.datetime) -> Turn:
         """The callee picked up (the voice URL): the flow starts.  Asked again, the same actions again."""
-        with self._locked(attempt_id) as (db, attempt):
+        result = self.events([Pickup(attempt_id, at)])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def _answered(self, conn: Connection, pickup: Pickup) -> Turn:
+        if self.engine.dialect.name == "sqlite":
+            conn.execute(_TAKE_WRITE_LOCK, {"attempt": pickup.attempt_id})
+        # An ORM session inside the batch's transaction: its flush writes, the batch commits (or not).
+        with DbSession(bind=conn) as db:
+            attempt = self._row(db, pickup.attempt_id)
             if attempt.state in TERMINAL_STATES:
                 return Turn.over()
             live = _live(attempt)
@@ -150,9 +168,13 @@ class ResumableCalls:
             flow, fields, language = call_setup(db, attempt, self.flows)
             session, actions = advance(flow, new_session(flow, fields, language), Answered())
             record = CallRecord()
-            record.collect(actions, at)
-            attempt.state, attempt.answered_at = CallState.ANSWERED, at
-            return self._store(db, attempt, live or {}, session, record, actions, 1)
+            record.collect(actions, pickup.at)
+            attempt.state, attempt.answered_at = CallState.ANSWERED, pickup.at
+            live = _next_live(live or {}, session, record, actions, 1)
+            attempt.session = {"live": live}
+            db.add(attempt)
+            db.flush()
+            return _turn_of(live)
 
     def event(self, attempt_id: int, turn: int, event: Event, at: dt.datetime) -> Turn:
         """Keys or silence for Gather number `turn`.  Any other turn is a duplicate or a replay: the
@@ -162,8 +184,8 @@ class ResumableCalls:
             raise result
         return result
 
-    def events(self, steps: Sequence[Step]) -> list[Turn | Exception]:
-        """Several Gathers' answers (of any calls) in ONE transaction, committed before this returns:
+    def events(self, steps: Sequence[Step | Pickup]) -> list[Turn | Exception]:
+        """Several calls' pick-ups (the voice URL) and Gathers' answers in ONE transaction, committed before this returns:
         group commit, one fsync for the batch instead of one a webhook (docs/performance.md).  The
         busiest step of a call, so three prepared statements a step (lock, read, write) on one
         connection rather than the ORM's unit of work.
@@ -179,7 +201,9 @@ class ResumableCalls:
             with _SQLITE_WRITER if self.engine.dialect.name == "sqlite" else nullcontext(), conn.begin():
                 for i in order:
                     try:
-                        results[i] = self._event(conn, steps[i])
+                        step = steps[i]
+                        results[i] = (self._event(conn, step) if isinstance(step, Step)
+                                      else self._answered(conn, step))
                     except SQLAlchemyError:
                         raise
                     except Exception as exc:  # noqa: BLE001 - one call's problem is that call's answer only
@@ -334,14 +358,6 @@ class ResumableCalls:
         if flow is None:
             raise LookupError(f"flow '{name}' is not loaded")
         return flow
-
-    def _store(self, db: DbSession, attempt: CallAttempt, live: dict[str, Any], session: Session,
-               record: CallRecord, actions: list[Action], turn: int) -> Turn:
-        live = _next_live(live, session, record, actions, turn)
-        attempt.session = {"live": live}
-        db.add(attempt)
-        db.commit()
-        return _turn_of(live)
 
 
 _ATTEMPT = CallAttempt.__table__  # type: ignore[attr-defined]

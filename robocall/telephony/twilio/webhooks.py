@@ -36,7 +36,7 @@ from robocall.audio.prompts import prompts_of
 from robocall.audio.render import Renderer
 from robocall.config import Settings
 from robocall.conversations.group_commit import GroupCommit
-from robocall.conversations.resumable import AfterSave, ResumableCalls, Step, Turn
+from robocall.conversations.resumable import AfterSave, Pickup, ResumableCalls, Step, Turn
 from robocall.db import make_engine
 from robocall.flows.catalog import flow_catalog
 from robocall.flows.engine import Digits, Event, Say, Timeout
@@ -57,9 +57,9 @@ class VoiceWebhooks:
                  renderer: Renderer | None = None) -> None:
         self.settings = settings
         self.calls = calls
-        # Gathers' answers committed together (robocall/conversations/group_commit.py): each reply
+        # Pick-ups and Gathers' answers committed together (robocall/conversations/group_commit.py): each reply
         # leaves once its step is on disk, without one fsync per webhook.
-        self.steps: GroupCommit[Step, Turn] = GroupCommit(calls.events)
+        self.steps: GroupCommit[Step | Pickup, Turn] = GroupCommit(calls.events)
         self.flows = flows
         self.validator = RequestValidator(settings.twilio_auth_token)
         self.urls = api.Urls(settings.public_base_url)
@@ -73,7 +73,7 @@ class VoiceWebhooks:
 
     async def answer(self, request: web.Request) -> web.Response:
         attempt_id = _attempt(request)
-        turn = await asyncio.to_thread(self.calls.answered, attempt_id, utcnow())
+        turn = await self.steps.submit(Pickup(attempt_id, utcnow()))
         return await self._twiml(attempt_id, turn)
 
     async def gather(self, request: web.Request) -> web.Response:
@@ -114,7 +114,7 @@ class VoiceWebhooks:
             response = VoiceResponse()
             response.reject(reason="busy")
             return _xml(str(response))
-        turn = await asyncio.to_thread(self.calls.answered, attempt_id, utcnow())
+        turn = await self.steps.submit(Pickup(attempt_id, utcnow()))
         return await self._twiml(attempt_id, turn)
 
     async def inbound_status(self, request: web.Request) -> web.Response:
@@ -163,12 +163,28 @@ class VoiceWebhooks:
 
         if flow is not None:
             says = [a for a in turn.actions if isinstance(a, Say)]
-            for say, found in zip(says, await asyncio.to_thread(self._audio, flow, says, turn.node)):
+            # What each prompt plays is known after its first call: then no thread (and no hop back).
+            known = self._known_audio(flow, says, turn.node)
+            for say, found in zip(says, known if known is not None
+                                  else await asyncio.to_thread(self._audio, flow, says, turn.node)):
                 if found:
                     urls[id(say)] = found
         body = twiml.render(turn, self.urls.gather(attempt_id, turn.turn, turn.flow, turn.node),
                             self.urls.silence(attempt_id, turn.turn, turn.flow, turn.node), audio_url)
         return _xml(body)
+
+    def _known_audio(self, flow: Flow, says: list[Say], waiting_at: str | None) -> list[str | None] | None:
+        """What `_audio` would find, when every prompt's answer is remembered and still fresh; else None."""
+        found: list[str | None] = []
+        now = time.monotonic()
+        for say in says:
+            key = (flow.name, flow.version, self._node_of(flow, say, waiting_at), say.kind, say.language, say.text,
+                   say.audio)
+            known = self._played.get(key)
+            if known is None or (known[0] is None and now - known[1] >= NO_AUDIO_RECHECK_SECONDS):
+                return None
+            found.append(known[0])
+        return found
 
     def _audio(self, flow: Flow, says: list[Say], waiting_at: str | None) -> list[str | None]:
         found: list[str | None] = []
