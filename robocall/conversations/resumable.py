@@ -41,7 +41,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session as DbSession
 from sqlmodel import col, select
 
-from robocall.conversations.calls import call_setup, new_inbound_attempt
+from robocall.conversations.calls import new_inbound_attempt, setup_for
 from robocall.conversations.recording import CallRecord, LineClosed, open_or_join_case, write_call
 from robocall.flows.engine import (
     Action,
@@ -155,34 +155,31 @@ class ResumableCalls:
         return result
 
     def _answered(self, conn: Connection, pickup: Pickup) -> Turn:
+        """The pick-up as two statements (read the row with its contact, write the session): the ORM's
+        load and flush cost more than all of a call's gathers together (docs/performance.md)."""
         if self.engine.dialect.name == "sqlite":
             conn.execute(_TAKE_WRITE_LOCK, {"attempt": pickup.attempt_id})
-        # An ORM session inside the batch's transaction: its flush writes, the batch commits (or not).
-        with DbSession(bind=conn) as db:
-            attempt = self._row(db, pickup.attempt_id)
-            if attempt.state in TERMINAL_STATES:
-                return Turn.over()
-            live = _live(attempt)
-            if live is not None and "session" in live:
-                return _turn_of(live)
-            flow, fields, language = call_setup(db, attempt, self.flows)
-            session, actions = advance(flow, new_session(flow, fields, language), Answered())
-            record = CallRecord()
-            record.collect(actions, pickup.at)
-            attempt.state, attempt.answered_at = CallState.ANSWERED, pickup.at
-            live = _next_live(live or {}, session, record, actions, 1)
-            attempt.session = {"live": live}
-            db.add(attempt)
-            db.flush()
+        row = conn.execute(_READ_PICKUP, {"attempt": pickup.attempt_id}).first()
+        if row is None:
+            raise LookupError(f"call attempt {pickup.attempt_id} does not exist")
+        if row.state in TERMINAL_STATES:
+            return Turn.over()
+        live = _live_of(row.session)
+        if live is not None and "session" in live:
             return _turn_of(live)
-
-    def event(self, attempt_id: int, turn: int, event: Event, at: dt.datetime) -> Turn:
-        """Keys or silence for Gather number `turn`.  Any other turn is a duplicate or a replay: the
-        current actions again, the session untouched."""
-        result = self.events([Step(attempt_id, turn, event, at)])[0]
-        if isinstance(result, Exception):
-            raise result
-        return result
+        attempt = CallAttempt(id=pickup.attempt_id, flow=row.flow, day=row.day, direction=row.direction,
+                              contact_id=row.contact_id, phone="")
+        contact = None if row.contact_id is None else Contact(
+            id=row.contact_id, phone=row.contact_phone, name=row.name, category=row.category,
+            district=row.district, commune=row.commune, exposure_date=row.exposure_date, language=row.language)
+        flow, fields, language = setup_for(attempt, contact, self.flows)
+        session, actions = advance(flow, new_session(flow, fields, language), Answered())
+        record = CallRecord()
+        record.collect(actions, pickup.at)
+        live = _next_live(live or {}, session, record, actions, 1)
+        conn.execute(_WRITE_PICKUP, {"attempt": pickup.attempt_id, "live": {"live": live},
+                                     "state": CallState.ANSWERED.value, "at": pickup.at})
+        return _turn_of(live)
 
     def events(self, steps: Sequence[Step | Pickup]) -> list[Turn | Exception]:
         """Several calls' pick-ups (the voice URL) and Gathers' answers in ONE transaction, committed before this returns:
@@ -363,6 +360,16 @@ class ResumableCalls:
 _ATTEMPT = CallAttempt.__table__  # type: ignore[attr-defined]
 _TAKE_WRITE_LOCK = update(_ATTEMPT).where(_ATTEMPT.c.id == bindparam("attempt")).values(id=_ATTEMPT.c.id)
 _READ_LIVE = select(_ATTEMPT.c.state, _ATTEMPT.c.session).where(_ATTEMPT.c.id == bindparam("attempt")).with_for_update()
+_CONTACT = Contact.__table__  # type: ignore[attr-defined]
+_READ_PICKUP = (
+    select(_ATTEMPT.c.state, _ATTEMPT.c.session, _ATTEMPT.c.flow, _ATTEMPT.c.day, _ATTEMPT.c.direction,
+           _ATTEMPT.c.contact_id, _CONTACT.c.phone.label("contact_phone"), _CONTACT.c.name, _CONTACT.c.category,
+           _CONTACT.c.district, _CONTACT.c.commune, _CONTACT.c.exposure_date, _CONTACT.c.language)
+    .select_from(_ATTEMPT.outerjoin(_CONTACT, _CONTACT.c.id == _ATTEMPT.c.contact_id))
+    .where(_ATTEMPT.c.id == bindparam("attempt")).with_for_update(of=_ATTEMPT)
+)
+_WRITE_PICKUP = update(_ATTEMPT).where(_ATTEMPT.c.id == bindparam("attempt")).values(
+    session=bindparam("live"), state=bindparam("state"), answered_at=bindparam("at"))
 _WRITE_LIVE = update(_ATTEMPT).where(_ATTEMPT.c.id == bindparam("attempt")).values(session=bindparam("live"))
 
 
