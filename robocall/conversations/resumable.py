@@ -13,6 +13,8 @@ call never run the engine at the same time and a replay sees what the first one 
 - SQLite: a no-op ``UPDATE`` of the row as the transaction's first statement, which takes the
   database's write lock at once (a plain SELECT would only take a shared lock, and two readers
   would both step the engine); the second request waits for it (busy_timeout).
+The pick-ups and the Gathers' answers of many calls share one transaction (`events`, fed by
+robocall/conversations/group_commit.py): one commit for the batch, each request answered after it.
 The stored session is the truth, never the request: an answer to a Gather that is no longer
 outstanding (a duplicate, a replay, a late redirect) changes nothing and gets the current
 actions again; a status callback for a call already closed is ignored.
