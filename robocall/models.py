@@ -34,6 +34,16 @@ class CallState(StrEnum):
     MACHINE = "machine"
 
 
+# The end_reason of an attempt that failed for good: the provider says the number is invalid, or that
+# calls to it are not allowed.  Trying the same number again cannot help, so the retry ladder stops
+# (robocall/campaigns/dialer.py) and the report counts it apart, for staff to fix the contact.
+PERMANENT_FAILURE = "permanent: "
+
+
+def failed_for_good(end_reason: str | None) -> bool:
+    return bool(end_reason) and str(end_reason).startswith(PERMANENT_FAILURE)
+
+
 # A contact may have at most one call in these states at any moment (enforced by an index).
 ACTIVE_CALL_STATES = (CallState.QUEUED, CallState.DIALLING, CallState.RINGING, CallState.ANSWERED)
 _ACTIVE_CALL = "state IN (" + ", ".join(f"'{state.value}'" for state in ACTIVE_CALL_STATES) + ")"

@@ -12,6 +12,7 @@ from sqlmodel import Session as DbSession
 from sqlmodel import col, select
 
 from robocall.models import (
+    PERMANENT_FAILURE,
     CallAttempt,
     Category,
     Contact,
@@ -45,6 +46,9 @@ class ProvincialReport:
     # took, counted on the day of the call or SMS that caused them.
     sms_individual_sent: int = 0
     sms_declarations: int = 0  # health declarations by SMS (KB) that ended in the period
+    # Calls that could not be placed at all and are not retried: an invalid number, a country the
+    # telephony account may not call (robocall.models.PERMANENT_FAILURE): contacts for staff to fix.
+    calls_failed_permanently: int = 0
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -61,6 +65,7 @@ LABELS_VI = {
     "contacts_called": "Số người được gọi",
     "contacts_monitored": "Số người đang theo dõi",
     "non_reporting_contacts": "Số người không liên lạc được trong ngày",
+    "calls_failed_permanently": "Số không gọi được (không hợp lệ, chưa được phép)",
     "escalations_to_cdc": "Trường hợp chuyển CDC",
 }
 
@@ -112,6 +117,8 @@ def provincial_report(engine: Engine, start: dt.date | None, end: dt.date | None
             voice, col(CallAttempt.answered_at).is_not(None), *in_period(col(CallAttempt.queued_at)))).one()
         completed = db.exec(select(func.count()).select_from(CallAttempt).where(
             voice, CallAttempt.end_reason == "completed", *in_period(col(CallAttempt.queued_at)))).one()
+        failed_for_good = db.exec(select(func.count()).select_from(CallAttempt).where(
+            voice, col(CallAttempt.end_reason).startswith(PERMANENT_FAILURE), *in_period(col(CallAttempt.queued_at)))).one()
         declarations = db.exec(select(func.count()).select_from(CallAttempt).where(
             CallAttempt.channel == "sms", *in_period(col(CallAttempt.ended_at)))).one()
         called = db.exec(select(func.count(func.distinct(CallAttempt.contact_id))).where(
@@ -140,7 +147,7 @@ def provincial_report(engine: Engine, start: dt.date | None, end: dt.date | None
         contacts_monitored=monitored, non_reporting_contacts=non_reporting,
         escalations_by_level=dict(sorted(levels.items())), escalations_to_cdc=to_cdc,
         calls_escalated=escalated, sms_sent=sms_sent,
-        sms_individual_sent=individual, sms_declarations=declarations,
+        sms_individual_sent=individual, sms_declarations=declarations, calls_failed_permanently=failed_for_good,
     )
 
 

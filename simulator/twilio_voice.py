@@ -25,6 +25,7 @@ question itself).  Knobs: duplicate and late status callbacks.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import itertools
 import threading
@@ -69,6 +70,11 @@ class LocalTwilioVoice:
     auth_token: str = "local-voice-token"
     invalid_numbers: set[str] = field(default_factory=set)  # 400 / 21211
     no_permission_numbers: set[str] = field(default_factory=set)  # 400 / 21215
+    # Any of Twilio's errors for calls.create to a number: To -> (HTTP status, code, message)
+    refuse: dict[str, tuple[int, int, str]] = field(default_factory=dict)
+    errors_first: list[tuple[int, int, str]] = field(default_factory=list)  # the first creates get these, in order
+    slow_first: int = 0  # the first N creates answer only after `slow_seconds` (the client times out)
+    slow_seconds: float = 0.0
     throttle_first: int = 0  # 429 / 20429 for the first N creates
     fail_first: int = 0  # 500 / 20500 for the first N creates
     duplicate_final: bool = False  # post every final status callback twice
@@ -128,6 +134,12 @@ class LocalTwilioVoice:
         self.requests += 1
         if not self._authorised(request):
             return self._error(401, 20003, "Authenticate")
+        if self.slow_first > 0:
+            self.slow_first -= 1
+            await asyncio.sleep(self.slow_seconds)
+        if self.errors_first:
+            status, code, message = self.errors_first.pop(0)
+            return self._error(status, code, message)
         if self.throttle_first > 0:
             self.throttle_first -= 1
             return self._error(429, 20429, "Too Many Requests")
@@ -142,6 +154,9 @@ class LocalTwilioVoice:
             return self._error(400, 21213, "No 'From' number is specified")
         if not url:
             return self._error(400, 21205, "Url parameter is required.")
+        if to in self.refuse:
+            status, code, message = self.refuse[to]
+            return self._error(status, code, message)
         if to in self.invalid_numbers or not to.startswith("+"):
             return self._error(400, 21211, f"Invalid 'To' Phone Number: {to}")
         if to in self.no_permission_numbers:

@@ -32,6 +32,7 @@ from robocall.models import (
     Contact,
     FollowUp,
     FollowUpState,
+    failed_for_good,
     stored_utc,
 )
 
@@ -228,7 +229,8 @@ def record_outcome(db: DbSession, attempt: CallAttempt, policy: CallPolicy) -> N
         follow_up.state, follow_up.next_try_at = FollowUpState.REACHED, None
     else:
         ended = stored_utc(attempt.ended_at) if attempt.ended_at else stored_utc(attempt.queued_at)
-        retry = policy.next_try(state, follow_up.attempts, ended)
+        # A number that can never be reached as dialled (invalid, not allowed) is not tried again today.
+        retry = None if failed_for_good(attempt.end_reason) else policy.next_try(state, follow_up.attempts, ended)
         if retry is None:
             follow_up.state, follow_up.next_try_at = FollowUpState.UNREACHED, None
         else:

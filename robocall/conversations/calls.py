@@ -92,10 +92,16 @@ def new_inbound_attempt(db: DbSession, contact: Contact | None, phone: str, flow
 def call_setup(db: DbSession, attempt: CallAttempt, flows: Mapping[str, Flow]) -> tuple[Flow, dict[str, Any], str | None]:
     """The flow, template fields and language a call's session starts with.  An outbound call knows
     its contact; an inbound caller is not identified by the flow (only the language is theirs)."""
+    contact = db.get(Contact, attempt.contact_id) if attempt.contact_id else None
+    return setup_for(attempt, contact, flows)
+
+
+def setup_for(attempt: CallAttempt, contact: Contact | None, flows: Mapping[str, Flow]
+              ) -> tuple[Flow, dict[str, Any], str | None]:
+    """`call_setup` with the contact already read (a webhook's pick-up reads both in one statement)."""
     flow = flows.get(attempt.flow)
     if flow is None:
         raise LookupError(f"flow '{attempt.flow}' of call attempt {attempt.id} is not loaded")
-    contact = db.get(Contact, attempt.contact_id) if attempt.contact_id else None
     language = contact.language if contact else None
     if contact is None or attempt.direction == "inbound":
         return flow, contact_fields(today=attempt.day), language

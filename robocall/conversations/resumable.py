@@ -13,6 +13,8 @@ call never run the engine at the same time and a replay sees what the first one 
 - SQLite: a no-op ``UPDATE`` of the row as the transaction's first statement, which takes the
   database's write lock at once (a plain SELECT would only take a shared lock, and two readers
   would both step the engine); the second request waits for it (busy_timeout).
+The pick-ups and the Gathers' answers of many calls share one transaction (`events`, fed by
+robocall/conversations/group_commit.py): one commit for the batch, each request answered after it.
 The stored session is the truth, never the request: an answer to a Gather that is no longer
 outstanding (a duplicate, a replay, a late redirect) changes nothing and gets the current
 actions again; a status callback for a call already closed is ignored.
@@ -29,18 +31,19 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session as DbSession
 from sqlmodel import col, select
 
-from robocall.conversations.calls import call_setup, new_inbound_attempt
+from robocall.conversations.calls import call_setup, new_inbound_attempt, setup_for
 from robocall.conversations.hotline import after_hotline_call, hotline_caller, refuse_call
 from robocall.conversations.recording import VOICEMAIL_LEFT, CallRecord, LineClosed, write_call
 from robocall.flows.engine import (
@@ -58,7 +61,7 @@ from robocall.flows.engine import (
 )
 from robocall.flows.loader import Flow
 from robocall.logging_setup import mask_phone
-from robocall.models import ACTIVE_CALL_STATES, CallAttempt, CallState, stored_utc
+from robocall.models import ACTIVE_CALL_STATES, CallAttempt, CallState, Contact, stored_utc
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +70,7 @@ TERMINAL_STATES = (CallState.COMPLETED, CallState.BUSY, CallState.NO_ANSWER, Cal
 _LINE_ORDER = {CallState.QUEUED: 0, CallState.DIALLING: 1, CallState.RINGING: 2, CallState.ANSWERED: 3}
 
 _SQLITE_WRITER = threading.Lock()
+
 
 @dataclass(frozen=True)
 class Turn:
@@ -82,6 +86,24 @@ class Turn:
     @classmethod
     def over(cls) -> Turn:
         return cls([HangUp("completed")], 0, "", None, True)
+
+
+@dataclass(frozen=True)
+class Step:
+    """An answer to Gather number `turn` of a call: keys pressed, or silence."""
+
+    attempt_id: int
+    turn: int
+    event: Event
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Pickup:
+    """The callee picked up: the flow starts (Twilio fetched the voice URL)."""
+
+    attempt_id: int
+    at: dt.datetime
 
 
 class ResumableCalls:
@@ -125,49 +147,83 @@ class ResumableCalls:
 
     def answered(self, attempt_id: int, at: dt.datetime) -> Turn:
         """The callee picked up (the voice URL): the flow starts.  Asked again, the same actions again."""
-        with self._locked(attempt_id) as (db, attempt):
-            if attempt.state in TERMINAL_STATES:
-                return Turn.over()
-            live = _live(attempt)
-            if live is not None and "session" in live:
-                return _turn_of(live)
-            flow, fields, language = call_setup(db, attempt, self.flows)
-            session, actions = advance(flow, new_session(flow, fields, language), Answered())
-            record = CallRecord()
-            record.collect(actions, at)
-            attempt.state, attempt.answered_at = CallState.ANSWERED, at
-            return self._store(db, attempt, live or {}, session, record, actions, 1)
+        result = self.events([Pickup(attempt_id, at)])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
 
-    def event(self, attempt_id: int, turn: int, event: Event, at: dt.datetime) -> Turn:
-        """Keys or silence for Gather number `turn`.  Any other turn is a duplicate or a replay: the
-        current actions again, the session untouched.  The busiest step of a call: three prepared
-        statements on one connection (lock, read, write) rather than the ORM's unit of work."""
+    def _answered(self, conn: Connection, pickup: Pickup) -> Turn:
+        """The pick-up as two statements (read the row with its contact, write the session): the ORM's
+        load and flush cost more than all of a call's gathers together (docs/performance.md)."""
+        if self.engine.dialect.name == "sqlite":
+            conn.execute(_TAKE_WRITE_LOCK, {"attempt": pickup.attempt_id})
+        row = conn.execute(_READ_PICKUP, {"attempt": pickup.attempt_id}).first()
+        if row is None:
+            raise LookupError(f"call attempt {pickup.attempt_id} does not exist")
+        if row.state in TERMINAL_STATES:
+            return Turn.over()
+        live = _live_of(row.session)
+        if live is not None and "session" in live:
+            return _turn_of(live)
+        attempt = CallAttempt(id=pickup.attempt_id, flow=row.flow, day=row.day, direction=row.direction,
+                              contact_id=row.contact_id, phone="")
+        contact = None if row.contact_id is None else Contact(
+            id=row.contact_id, phone=row.contact_phone, name=row.name, category=row.category,
+            district=row.district, commune=row.commune, exposure_date=row.exposure_date, language=row.language)
+        flow, fields, language = setup_for(attempt, contact, self.flows)
+        session, actions = advance(flow, new_session(flow, fields, language), Answered())
+        record = CallRecord()
+        record.collect(actions, pickup.at)
+        live = _next_live(live or {}, session, record, actions, 1)
+        conn.execute(_WRITE_PICKUP, {"attempt": pickup.attempt_id, "live": {"live": live},
+                                     "state": CallState.ANSWERED.value, "at": pickup.at})
+        return _turn_of(live)
+
+    def events(self, steps: Sequence[Step | Pickup]) -> list[Turn | Exception]:
+        """Several calls' pick-ups (the voice URL) and Gathers' answers in ONE transaction, committed before this returns:
+        group commit, one fsync for the batch instead of one a webhook (docs/performance.md).  The
+        busiest step of a call, so three prepared statements a step (lock, read, write) on one
+        connection rather than the ORM's unit of work.
+
+        Each step's result is its Turn, or the exception its step raised (no such call, a flow that is
+        not loaded: that step writes nothing, the others go on).  A database error fails the whole
+        batch (nothing of it is committed) and is raised.  Steps are taken in the order of their call's
+        attempt id (a call's own steps in the order given), so two processes' batches lock rows in the
+        same order and never deadlock; a call's later step sees what its earlier one wrote."""
+        order = sorted(range(len(steps)), key=lambda i: steps[i].attempt_id)
+        results: list[Turn | Exception] = [Turn.over()] * len(steps)
         with self.engine.connect() as conn:
-            if self.engine.dialect.name == "sqlite":
-                with _SQLITE_WRITER:
-                    return self._event(conn, attempt_id, turn, event, at)
-            return self._event(conn, attempt_id, turn, event, at)
+            with _SQLITE_WRITER if self.engine.dialect.name == "sqlite" else nullcontext(), conn.begin():
+                for i in order:
+                    try:
+                        step = steps[i]
+                        results[i] = (self._event(conn, step) if isinstance(step, Step)
+                                      else self._answered(conn, step))
+                    except SQLAlchemyError:
+                        raise
+                    except Exception as exc:  # noqa: BLE001 - one call's problem is that call's answer only
+                        results[i] = exc
+        return results
 
-    def _event(self, conn: Connection, attempt_id: int, turn: int, event: Event, at: dt.datetime) -> Turn:
-        with conn.begin():
-            if self.engine.dialect.name == "sqlite":
-                conn.execute(_TAKE_WRITE_LOCK, {"attempt": attempt_id})
-            row = conn.execute(_READ_LIVE, {"attempt": attempt_id}).first()
-            if row is None:
-                raise LookupError(f"call attempt {attempt_id} does not exist")
-            if row.state in TERMINAL_STATES:
-                return Turn.over()
-            live = _live_of(row.session)
-            if live is None or "session" not in live:
-                raise LookupError(f"call attempt {attempt_id} has not been answered")
-            if turn != live["turn"] or live.get("ended"):
-                return _turn_of(live)
-            flow = self._flow(live["session"]["flow"])
-            session, actions = advance(flow, Session.from_json(live["session"]), event)
-            record = CallRecord.from_json(live["record"])
-            record.collect(actions, at)
-            live = _next_live(live, session, record, actions, turn + 1)
-            conn.execute(_WRITE_LIVE, {"attempt": attempt_id, "live": {"live": live}})
+    def _event(self, conn: Connection, step: Step) -> Turn:
+        if self.engine.dialect.name == "sqlite":
+            conn.execute(_TAKE_WRITE_LOCK, {"attempt": step.attempt_id})
+        row = conn.execute(_READ_LIVE, {"attempt": step.attempt_id}).first()
+        if row is None:
+            raise LookupError(f"call attempt {step.attempt_id} does not exist")
+        if row.state in TERMINAL_STATES:
+            return Turn.over()
+        live = _live_of(row.session)
+        if live is None or "session" not in live:
+            raise LookupError(f"call attempt {step.attempt_id} has not been answered")
+        if step.turn != live["turn"] or live.get("ended"):
+            return _turn_of(live)
+        flow = self._flow(live["session"]["flow"])
+        session, actions = advance(flow, Session.from_json(live["session"]), step.event)
+        record = CallRecord.from_json(live["record"])
+        record.collect(actions, step.at)
+        live = _next_live(live, session, record, actions, step.turn + 1)
+        conn.execute(_WRITE_LIVE, {"attempt": step.attempt_id, "live": {"live": live}})
         return _turn_of(live)
 
     def machine(self, attempt_id: int, at: dt.datetime) -> bool:
@@ -310,18 +366,20 @@ class ResumableCalls:
             raise LookupError(f"flow '{name}' is not loaded")
         return flow
 
-    def _store(self, db: DbSession, attempt: CallAttempt, live: dict[str, Any], session: Session,
-               record: CallRecord, actions: list[Action], turn: int) -> Turn:
-        live = _next_live(live, session, record, actions, turn)
-        attempt.session = {"live": live}
-        db.add(attempt)
-        db.commit()
-        return _turn_of(live)
-
 
 _ATTEMPT = CallAttempt.__table__  # type: ignore[attr-defined]
 _TAKE_WRITE_LOCK = update(_ATTEMPT).where(_ATTEMPT.c.id == bindparam("attempt")).values(id=_ATTEMPT.c.id)
 _READ_LIVE = select(_ATTEMPT.c.state, _ATTEMPT.c.session).where(_ATTEMPT.c.id == bindparam("attempt")).with_for_update()
+_CONTACT = Contact.__table__  # type: ignore[attr-defined]
+_READ_PICKUP = (
+    select(_ATTEMPT.c.state, _ATTEMPT.c.session, _ATTEMPT.c.flow, _ATTEMPT.c.day, _ATTEMPT.c.direction,
+           _ATTEMPT.c.contact_id, _CONTACT.c.phone.label("contact_phone"), _CONTACT.c.name, _CONTACT.c.category,
+           _CONTACT.c.district, _CONTACT.c.commune, _CONTACT.c.exposure_date, _CONTACT.c.language)
+    .select_from(_ATTEMPT.outerjoin(_CONTACT, _CONTACT.c.id == _ATTEMPT.c.contact_id))
+    .where(_ATTEMPT.c.id == bindparam("attempt")).with_for_update(of=_ATTEMPT)
+)
+_WRITE_PICKUP = update(_ATTEMPT).where(_ATTEMPT.c.id == bindparam("attempt")).values(
+    session=bindparam("live"), state=bindparam("state"), answered_at=bindparam("at"))
 _WRITE_LIVE = update(_ATTEMPT).where(_ATTEMPT.c.id == bindparam("attempt")).values(session=bindparam("live"))
 
 

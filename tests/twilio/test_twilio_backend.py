@@ -6,9 +6,13 @@ import threading
 
 import pytest
 from redis import Redis
-from voicehelp import AFTERNOON, VoiceWorld
+from sqlmodel import Session as DbSession
+from sqlmodel import select
+from voicehelp import AFTERNOON, DAY, VoiceWorld
 
-from robocall.models import CallState
+from robocall.call_policy import policy_from_settings
+from robocall.models import PERMANENT_FAILURE, CallCampaign, CallState, FollowUp, FollowUpState, stored_utc
+from robocall.reports import format_report, provincial_report
 from robocall.telephony.base import CallRequest
 from robocall.telephony.twilio.backend import TwilioVoiceBackend, pace_for
 
@@ -21,6 +25,91 @@ def place(voice: VoiceWorld, phone: str) -> int:
     return attempt_id
 
 
+# Twilio's answers to calls.create, as its REST API sends them (simulator/twilio.py `twilio_error`:
+# {"code", "message", "more_info", "status"}), with the messages Twilio gives for each code.
+PERMANENT = [
+    (400, 21211, "Invalid 'To' Phone Number: +84911000210", "invalid number"),
+    (400, 21217, "Phone number does not appear to be valid", "invalid number"),
+    (400, 21214, "'To' phone number cannot be reached", "invalid number"),
+    (400, 21215, "Account not authorized to call +84911000210. Perhaps you need to enable some international "
+                 "permissions: https://www.twilio.com/console/voice/calls/geo-permissions/low-risk",
+     "geographic permissions"),
+    (400, 21216, "Account not allowed to call +84911000210", "geographic permissions"),
+    (400, 13227, "Geo Permission configuration is not permitting call", "geographic permissions"),
+]
+
+
+def planned(voice: VoiceWorld, phone: str) -> int:
+    """A contact with today's follow-up in an active campaign, as the dialer leaves it before a call."""
+    contact_id = voice.contact(phone)
+    with DbSession(voice.engine) as db:
+        campaign = CallCampaign(name="Theo dõi F1", flow="f1_f2_followup", categories="F1")
+        db.add(campaign)
+        db.flush()
+        assert campaign.id is not None
+        db.add(FollowUp(campaign_id=campaign.id, contact_id=contact_id, day=DAY, state=FollowUpState.CALLING))
+        db.commit()
+    return contact_id
+
+
+def follow_up(voice: VoiceWorld, contact_id: int) -> FollowUp:
+    with DbSession(voice.engine) as db:
+        found = db.exec(select(FollowUp).where(FollowUp.contact_id == contact_id)).one()
+        db.expunge(found)
+        return found
+
+
+@pytest.mark.parametrize(("status", "code", "message", "words"), PERMANENT)
+def test_an_invalid_or_forbidden_number_fails_for_good_and_the_ladder_does_not_retry_it(
+        voice: VoiceWorld, status: int, code: int, message: str, words: str) -> None:
+    phone = "+84911000210"
+    contact_id = planned(voice, phone)
+    voice.peer.refuse[phone] = (status, code, message)
+    attempt_id = voice.attempt(phone)
+    voice.backend.place_call(CallRequest(attempt_id, phone, "+842873000000", AFTERNOON, "f1_f2_followup"))
+    attempt = voice.attempt_row(attempt_id)
+    assert attempt.state == CallState.FAILED and attempt.ended_at is not None
+    assert attempt.end_reason.startswith(f"{PERMANENT_FAILURE}") and f"twilio {code}:" in attempt.end_reason
+    assert words in attempt.end_reason and "+84911000210" not in attempt.end_reason  # masked
+    assert voice.peer.requests == 1  # not tried again in the job
+    state = follow_up(voice, contact_id)
+    assert state.state == FollowUpState.UNREACHED and state.next_try_at is None  # nor by the ladder
+    report = provincial_report(voice.engine, None, None, "Asia/Ho_Chi_Minh")
+    assert report.calls_failed_permanently == 1
+    assert "Số không gọi được (không hợp lệ, chưa được phép)" in format_report(report)
+
+
+@pytest.mark.parametrize(("errors", "words"), [
+    ([(429, 20429, "Too Many Requests")] * 4, "rate limited"),
+    ([(503, 20503, "Service Unavailable")] * 4, "Twilio unavailable"),
+    ([(500, 20500, "An internal server error has occurred")] * 4, "Twilio unavailable"),
+])
+def test_throttled_or_down_for_every_try_fails_for_now_and_the_ladder_retries(
+        voice: VoiceWorld, errors: list[tuple[int, int, str]], words: str) -> None:
+    phone = "+84911000211"
+    contact_id = planned(voice, phone)
+    voice.peer.errors_first = list(errors)
+    attempt_id = voice.attempt(phone)
+    voice.backend.place_call(CallRequest(attempt_id, phone, "+842873000000", AFTERNOON, "f1_f2_followup"))
+    attempt = voice.attempt_row(attempt_id)
+    assert attempt.state == CallState.FAILED and words in attempt.end_reason
+    assert not attempt.end_reason.startswith(PERMANENT_FAILURE)
+    assert voice.peer.requests == 4  # tried again within the job, backing off
+    state = follow_up(voice, contact_id)
+    # The ladder's next rung (unless the call window closes first: the attempt ended at the real now).
+    rung = policy_from_settings(voice.settings).next_try(CallState.FAILED, 1, stored_utc(attempt.ended_at))
+    assert (state.state, state.next_try_at is not None) == (
+        (FollowUpState.PENDING, True) if rung is not None else (FollowUpState.UNREACHED, False))
+
+
+def test_a_create_that_times_out_is_tried_again(voice: VoiceWorld) -> None:
+    voice.backend.settings = voice.settings.model_copy(update={"twilio_timeout": 0.3})
+    voice.peer.slow_first, voice.peer.slow_seconds = 1, 1.0
+    attempt = voice.attempt_row(place(voice, "+84911000212"))
+    assert voice.peer.requests == 2
+    assert attempt.backend_call_id.startswith("CA") and attempt.state != CallState.FAILED
+
+
 @pytest.mark.parametrize(("knob", "code", "words"), [
     ("invalid_numbers", "21211", "invalid number"),
     ("no_permission_numbers", "21215", "geographic permissions"),
@@ -31,7 +120,7 @@ def test_a_number_twilio_refuses_fails_the_attempt_with_twilios_code(voice: Voic
     getattr(voice.peer, knob).add(phone)
     attempt = voice.attempt_row(place(voice, phone))
     assert attempt.state == CallState.FAILED
-    assert attempt.end_reason.startswith(f"twilio {code}:") and words in attempt.end_reason
+    assert f"twilio {code}:" in attempt.end_reason and words in attempt.end_reason
     assert voice.peer.requests == 1  # not worth trying again now
 
 

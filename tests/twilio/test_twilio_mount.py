@@ -5,7 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 from voicehelp import VoiceWorld
 
+from robocall.telephony.twilio.webhooks import HOOKS
 from robocall.web.app import create_app
+from robocall.web.keys import ENGINE
 from simulator.carriers import LoopThread, free_port
 
 
@@ -22,6 +24,10 @@ def test_robocall_serve_answers_twilio_signed_and_refuses_unsigned(voice: VoiceW
 
     runner = loop.call(up())
     try:
+        app = runner.app
+        voice_app = next(r.get_info()["app"] for r in app.router.resources() if "app" in r.get_info()
+                         and HOOKS in r.get_info()["app"])
+        assert voice_app[HOOKS].calls.engine is app[ENGINE]  # the server's one engine, not one of its own
         url = f"http://127.0.0.1:{port}/twilio/voice/inbound"
         form = {"CallSid": "CA" + "d" * 32, "From": "+84911000400", "To": "+842436000000", "CallStatus": "ringing"}
         signed = voice.peer.post(url, form)

@@ -18,13 +18,18 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
 from robocall.config import Settings
-from robocall.models import CallState
+from robocall.logging_setup import mask_phones_in_text
+from robocall.models import PERMANENT_FAILURE, CallState
 
 PREFIX = "/twilio/voice"  # where robocall/web/app.py mounts the webhooks
 
 THROTTLED_CODES = {20429, 22005}  # too many requests; the account's call queue is full
-INVALID_NUMBER_CODES = {21211, 21217, 21214, 21212}  # invalid To; not a valid phone number; not reachable; bad From
-PERMISSION_CODES = {21215, 21216, 13227}  # geographic permissions: calls to this country/number not enabled
+# Twilio says the number called is wrong: 21211 invalid 'To', 21217 not a valid phone number, 21214
+# 'To' cannot be reached, 13224 invalid number.
+INVALID_NUMBER_CODES = {21211, 21217, 21214, 13224}
+CALLER_ID_CODES = {21212, 21210}  # our From is invalid or not the account's: configuration, not the contact
+# Geographic permissions: calls to this country or number range are not enabled for the account.
+PERMISSION_CODES = {21215, 21216, 13227}
 AUTH_CODES = {20003, 20404}
 
 
@@ -85,27 +90,33 @@ class Refusal:
     reason: str
     retry_now: bool  # worth trying again within the same job (throttled, a server error, the network)
     wait: float = 0.0  # seconds before that try (Retry-After, or a back-off)
+    permanent: bool = False  # the number cannot be called as it is: no retry by the ladder either
 
 
 def refusal(exc: BaseException, retry_after: float | None = None) -> Refusal:
     """Twilio's error (or the network's) as an attempt outcome."""
     if isinstance(exc, TwilioRestException):
         status, code = exc.status, exc.code
-        text = str(exc.msg).removeprefix("Unable to create record: ")
+        # Twilio's message names the number: masked, as everywhere a person may read it.
+        text = mask_phones_in_text(str(exc.msg).removeprefix("Unable to create record: "))
         reason = (f"twilio {code}: {text}" if code else f"twilio HTTP {status}: {text}")[:200]
         if status == 429 or code in THROTTLED_CODES:
             return Refusal(CallState.FAILED, reason + " (rate limited)", True, retry_after or 1.0)
         if status >= 500 or status == 408:
-            return Refusal(CallState.FAILED, reason + " (Twilio unavailable)", True, retry_after or 2.0)
+            return Refusal(CallState.FAILED, reason + " (Twilio unavailable)", True, retry_after or 1.0)
         if code in INVALID_NUMBER_CODES:
-            return Refusal(CallState.FAILED, reason + " (invalid number)", False)
+            return Refusal(CallState.FAILED, f"{PERMANENT_FAILURE}invalid number: {reason}", False, permanent=True)
         if code in PERMISSION_CODES:
-            return Refusal(CallState.FAILED, reason + " (enable Vietnam in Voice geographic permissions)", False)
+            return Refusal(CallState.FAILED, f"{PERMANENT_FAILURE}not allowed by geographic permissions "
+                                             f"(enable Vietnam in the Twilio console, Voice > Settings > Geo "
+                                             f"permissions): {reason}", False, permanent=True)
+        if code in CALLER_ID_CODES:
+            return Refusal(CallState.FAILED, reason + " (check TWILIO_FROM_NUMBER / CALLER_IDS)", False)
         if status == 401 or code in AUTH_CODES:
             return Refusal(CallState.FAILED, reason + " (check TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN)", False)
         return Refusal(CallState.FAILED, reason, False)
     if isinstance(exc, (aiohttp.ClientError, asyncio.TimeoutError, OSError)):
-        return Refusal(CallState.FAILED, f"twilio: {type(exc).__name__} {exc}".strip()[:200], True, 2.0)
+        return Refusal(CallState.FAILED, f"twilio: {type(exc).__name__} {exc}".strip()[:200], True, 1.0)
     raise exc
 
 

@@ -10,11 +10,13 @@ once its greeting has ended).  Twilio taking the call moves the
 attempt to `dialling`; from then on the webhooks (webhooks.py, in the web server) carry it.
 
 Twilio's refusals (api.py `refusal`): throttling (429 / 20429, a full call queue 22005), server
-errors and the network are tried again within the job (the pace backs off for every worker);
-when that does not help, and for an invalid number (21211, 21217), missing geographic permission
-(21215) or bad credentials, the attempt ends `failed` with Twilio's code and message as its
-reason, written through the call's handler like any call that was not answered (the dialer's
-ladder then decides about a retry).
+errors, time-outs and the network are tried again within the job, the pace backing off for every
+worker, longer each try; when that does not help the attempt ends `failed` with Twilio's code and
+message as its reason, and the dialer's ladder tries again later.  An invalid number (21211, 21217,
+21214) or a country the account may not call (21215, 21216, 13227) is a permanent failure: the
+reason starts with `permanent: ` (robocall.models.PERMANENT_FAILURE), the ladder does not try that
+number again, and the report counts it for staff to fix.  Every refusal is written through the
+call's handler like any call that was not answered.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ class TwilioVoiceBackend:
     def place_call(self, request: CallRequest) -> None:
         caller_id = request.caller_id or self.settings.twilio_from_number
         refused: api.Refusal | None = None
-        for _ in range(TRIES):
+        for tried in range(TRIES):
             wait = self.pace.reserve(1)
             if wait > 0:
                 time.sleep(wait)
@@ -71,9 +73,9 @@ class TwilioVoiceBackend:
             except Exception as exc:  # noqa: BLE001 - api.refusal re-raises what is not Twilio's or the network's
                 refused = api.refusal(exc)
                 log.warning("call %s to %s: %s", request.attempt_id, mask_phone(request.phone), refused.reason)
-                if not refused.retry_now:
+                if not refused.retry_now or tried + 1 == TRIES:
                     break
-                self.pace.back_off(refused.wait)
+                self.pace.back_off(refused.wait * 2 ** tried)  # 1, 2, 4 s
                 continue
             self.calls.dialling(request.attempt_id, sid, utcnow(), caller_id)
             log.info("call %s to %s: dialling (%s)", request.attempt_id, mask_phone(request.phone), sid)
@@ -99,7 +101,9 @@ class TwilioVoiceBackend:
             flow = self.calls.flows.get(request.flow)
             if amd and flow is not None and flow.spec.voicemail:
                 amd = "DetectMessageEnd"  # the voicemail is left once the greeting (and its beep) has ended
-            created = await client.calls.create_async(
+            # The library's async client does not apply its own `timeout` to requests (twilio 9.x passes
+            # None to aiohttp, whose default is 5 minutes): TWILIO_TIMEOUT is kept here.
+            created = await asyncio.wait_for(client.calls.create_async(
                 to=request.phone, from_=caller_id, url=self.urls.answer(request.attempt_id), method="POST",
                 status_callback=self.urls.status(request.attempt_id), status_callback_method="POST",
                 status_callback_event=["initiated", "ringing", "answered", "completed"],
@@ -107,7 +111,7 @@ class TwilioVoiceBackend:
                 **({"machine_detection": amd, "async_amd": "true",
                     "async_amd_status_callback": self.urls.amd(request.attempt_id),
                     "async_amd_status_callback_method": "POST"} if amd else {}),
-            )
+            ), self.settings.twilio_timeout)
         finally:
             await api.close(client)
         if not created.sid:

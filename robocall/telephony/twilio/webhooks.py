@@ -22,11 +22,12 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
 from multidict import MultiDictProxy
+from sqlalchemy.engine import Engine
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -34,7 +35,8 @@ from robocall.audio.cache import url_path
 from robocall.audio.prompts import prompts_of
 from robocall.audio.render import Renderer
 from robocall.config import Settings
-from robocall.conversations.resumable import AfterSave, ResumableCalls, Turn
+from robocall.conversations.group_commit import GroupCommit
+from robocall.conversations.resumable import AfterSave, Pickup, ResumableCalls, Step, Turn
 from robocall.db import make_engine
 from robocall.flows.catalog import flow_catalog
 from robocall.flows.engine import VOICEMAIL_NODE, Digits, Event, Say, Timeout
@@ -56,6 +58,9 @@ class VoiceWebhooks:
                  renderer: Renderer | None = None) -> None:
         self.settings = settings
         self.calls = calls
+        # Pick-ups and Gathers' answers committed together (robocall/conversations/group_commit.py): each reply
+        # leaves once its step is on disk, without one fsync per webhook.
+        self.steps: GroupCommit[Step | Pickup, Turn] = GroupCommit(calls.events)
         self.flows = flows
         self.validator = RequestValidator(settings.twilio_auth_token)
         self.urls = api.Urls(settings.public_base_url)
@@ -69,7 +74,7 @@ class VoiceWebhooks:
 
     async def answer(self, request: web.Request) -> web.Response:
         attempt_id = _attempt(request)
-        turn = await asyncio.to_thread(self.calls.answered, attempt_id, utcnow())
+        turn = await self.steps.submit(Pickup(attempt_id, utcnow()))
         return await self._twiml(attempt_id, turn)
 
     async def gather(self, request: web.Request) -> web.Response:
@@ -118,7 +123,7 @@ class VoiceWebhooks:
             response = VoiceResponse()
             response.reject(reason="busy")
             return _xml(str(response))
-        turn = await asyncio.to_thread(self.calls.answered, attempt_id, utcnow())
+        turn = await self.steps.submit(Pickup(attempt_id, utcnow()))
         return await self._twiml(attempt_id, turn)
 
     async def inbound_status(self, request: web.Request) -> web.Response:
@@ -152,7 +157,7 @@ class VoiceWebhooks:
             turn_number = int(request.match_info["turn"])
         except ValueError:
             raise web.HTTPNotFound(text="no such turn") from None
-        turn = await asyncio.to_thread(self.calls.event, attempt_id, turn_number, event, utcnow())
+        turn = await self.steps.submit(Step(attempt_id, turn_number, event, utcnow()))
         return await self._twiml(attempt_id, turn)
 
     def _status(self, attempt_id: int, form: MultiDictProxy[Any]) -> None:
@@ -178,12 +183,28 @@ class VoiceWebhooks:
 
         if flow is not None:
             says = [a for a in turn.actions if isinstance(a, Say)]
-            for say, found in zip(says, await asyncio.to_thread(self._audio, flow, says, turn.node)):
+            # What each prompt plays is known after its first call: then no thread (and no hop back).
+            known = self._known_audio(flow, says, turn.node)
+            for say, found in zip(says, known if known is not None
+                                  else await asyncio.to_thread(self._audio, flow, says, turn.node)):
                 if found:
                     urls[id(say)] = found
         body = twiml.render(turn, self.urls.gather(attempt_id, turn.turn, turn.flow, turn.node),
                             self.urls.silence(attempt_id, turn.turn, turn.flow, turn.node), audio_url)
         return _xml(body)
+
+    def _known_audio(self, flow: Flow, says: list[Say], waiting_at: str | None) -> list[str | None] | None:
+        """What `_audio` would find, when every prompt's answer is remembered and still fresh; else None."""
+        found: list[str | None] = []
+        now = time.monotonic()
+        for say in says:
+            key = (flow.name, flow.version, self._node_of(flow, say, waiting_at), say.kind, say.language, say.text,
+                   say.audio)
+            known = self._played.get(key)
+            if known is None or (known[0] is None and now - known[1] >= NO_AUDIO_RECHECK_SECONDS):
+                return None
+            found.append(known[0])
+        return found
 
     def _audio(self, flow: Flow, says: list[Say], waiting_at: str | None) -> list[str | None]:
         found: list[str | None] = []
@@ -262,20 +283,55 @@ def _pattern(template: str) -> re.Pattern[str]:
 
 
 def voice_webhooks(settings: Settings, after_outbound: AfterSave | None = None,
-                   calls: ResumableCalls | None = None, renderer: Renderer | None = None) -> web.Application:
+                   calls: ResumableCalls | None = None, renderer: Renderer | None = None,
+                   engine: Callable[[], Engine] | None = None) -> web.Application:
     """The sub-app robocall/web/app.py mounts at api.PREFIX.  `after_outbound` runs in the transaction
-    that writes an outbound call (the dialer moves the follow-up on)."""
+    that writes an outbound call (the dialer moves the follow-up on).  `engine` gives the host's one
+    database engine of the process at start-up (robocall/web/app.py); without it and without `calls`
+    the sub-app opens an engine of its own for its life (tests, the benchmark)."""
     flows = flow_catalog(settings).flows
-    if calls is None:
-        calls = ResumableCalls(make_engine(settings.database_url), flows, settings.tzinfo, after_outbound)
-    hooks = VoiceWebhooks(settings, calls, flows, renderer)
-    app = web.Application(middlewares=[hooks.signed])
-    app[HOOKS] = hooks
-    app.router.add_post("/inbound", hooks.inbound)
-    app.router.add_post("/inbound/status", hooks.inbound_status)
-    app.router.add_post("/{attempt}/answer", hooks.answer)
-    app.router.add_post("/{attempt}/gather/{turn}", hooks.gather)
-    app.router.add_post("/{attempt}/silence/{turn}", hooks.silence)
-    app.router.add_post("/{attempt}/status", hooks.status)
-    app.router.add_post("/{attempt}/amd", hooks.amd)
+    app = web.Application()
+    if calls is not None:
+        _mount(app, VoiceWebhooks(settings, calls, flows, renderer))
+        return app
+
+    async def lifespan(app: web.Application) -> AsyncIterator[None]:
+        own: Engine | None = None
+        if engine is None:
+            own = db = make_engine(settings.database_url)
+        else:
+            db = engine()
+        made = ResumableCalls(db, flows, settings.tzinfo, after_outbound)
+        app[HOOKS] = VoiceWebhooks(settings, made, flows, renderer)
+        try:
+            yield
+        finally:
+            if own is not None:
+                own.dispose()
+
+    app.cleanup_ctx.append(lifespan)
+    _mount(app, None)
     return app
+
+
+def _mount(app: web.Application, hooks: VoiceWebhooks | None) -> None:
+    """The routes; each finds the webhooks' object in the app (made at start-up when not given now)."""
+    if hooks is not None:
+        app[HOOKS] = hooks
+
+    def route(name: str) -> Handler:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            return await getattr(request.app[HOOKS], name)(request)  # type: ignore[no-any-return]
+        return handle
+
+    async def signed(request: web.Request, handler: Handler) -> web.StreamResponse:
+        return await request.app[HOOKS].signed(request, handler)
+
+    app.middlewares.append(web.middleware(signed))
+    app.router.add_post("/inbound", route("inbound"))
+    app.router.add_post("/inbound/status", route("inbound_status"))
+    app.router.add_post("/{attempt}/answer", route("answer"))
+    app.router.add_post("/{attempt}/gather/{turn}", route("gather"))
+    app.router.add_post("/{attempt}/silence/{turn}", route("silence"))
+    app.router.add_post("/{attempt}/status", route("status"))
+    app.router.add_post("/{attempt}/amd", route("amd"))
