@@ -21,6 +21,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.engine import Engine
+from sqlmodel import Session as DbSession
+from sqlmodel import col, select
+
 from robocall.flows.engine import (
     Action,
     Answered,
@@ -35,7 +39,7 @@ from robocall.flows.engine import (
     new_session,
 )
 from robocall.flows.loader import Flow
-from robocall.models import CallState
+from robocall.models import CallCampaign, CallState, Contact
 from robocall.telephony.base import CallHandlers, CallRequest
 from simulator.network import SimPhoneNetwork
 
@@ -198,3 +202,13 @@ class ScriptedBackend:
 
     def hang_up(self, attempt_id: int) -> None:
         """Nothing to do: a scripted call has ended by the time `place_call` returns."""
+
+
+def people_of(engine: Engine) -> list[Person]:
+    """Every contact an active campaign calls, with its campaign's flow (the contact list as the world knows it)."""
+    with DbSession(engine) as db:
+        flow_of = {category.strip(): campaign.flow
+                   for campaign in db.exec(select(CallCampaign).where(CallCampaign.status == "active")).all()
+                   for category in campaign.categories.split(",") if category.strip()}
+        return [Person(c.phone, flow_of[c.category], c.name, c.category, c.exposure_date, c.language or None)
+                for c in db.exec(select(Contact).order_by(col(Contact.id))).all() if c.category in flow_of]
