@@ -47,10 +47,12 @@ def asterisk_prefix(root: Path) -> Path:
 class AsteriskWorld:
     def __init__(self, root: Path, engine: Engine, flows: Mapping[str, Flow], handlers: CallHandlers,
                  scripts: Mapping[str, Sequence[CallScript]], ring_timeout: int = 5, amd: bool = True,
-                 time_scale: float = 0.1) -> None:
+                 time_scale: float = 0.1, serve: bool = True, agi_url: str = "") -> None:
+        """`serve`: run the serve side here (False: the caller runs it, e.g. in another process, from
+        `config` and `prompts`); `agi_url`: where the dialplan's AGI() goes (default: that FastAGI server)."""
         self.prefix = asterisk_prefix(root)
         self.base = Path(tempfile.mkdtemp(prefix="ast", dir="/tmp"))  # short: the control socket's path
-        sounds = make_sounds(self.base / "sounds")
+        self.sounds = sounds = make_sounds(self.base / "sounds")
         self.prompts = TonePrompts(sounds, flows)
         secret = secrets.token_hex(12)
         agi_port = free_port()
@@ -58,7 +60,7 @@ class AsteriskWorld:
         self.layout = AsteriskLayout(
             prefix=self.prefix, etc=self.base / "etc", run=self.base / "run", ami_port=free_port(),
             ami_secret=secret, sip_port=free_port(2), rtp_start=rtp, rtp_end=rtp + 200,
-            agi_url=f"agi://127.0.0.1:{agi_port}",
+            agi_url=agi_url or f"agi://127.0.0.1:{agi_port}",
             extra={"extensions_residents.conf": residents_dialplan(scripts, sounds, ring_timeout, time_scale)})
         self.asterisk = AsteriskProcess(self.layout)
         self.config = ServiceConfig("127.0.0.1", self.layout.ami_port, self.layout.ami_user, secret,
@@ -67,6 +69,7 @@ class AsteriskWorld:
         self.engine = engine
         self.ring_timeout = ring_timeout
         self.amd = amd
+        self.serve = serve
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="asterisk-serve", daemon=True)
         self.service: AsteriskService | None = None
@@ -75,6 +78,15 @@ class AsteriskWorld:
     def start(self) -> AsteriskBackend:
         """Asterisk booted, the serve side listening and logged in; the dialer's backend."""
         self.asterisk.start()
+        if self.serve:
+            self._serve()
+        ami = AmiThread(AmiClient("127.0.0.1", self.layout.ami_port, self.layout.ami_user, self.layout.ami_secret,
+                                  name="dialer"))
+        self.backend = AsteriskBackend(self.handlers, ami, {"default": f"Local/{{national}}@{CONTEXT}"},
+                                       ring_timeout=self.ring_timeout, amd=self.amd, engine=self.engine)
+        return self.backend
+
+    def _serve(self) -> None:
         self.thread.start()
 
         async def up() -> AsteriskService:
@@ -85,11 +97,6 @@ class AsteriskWorld:
             return service
 
         asyncio.run_coroutine_threadsafe(up(), self.loop).result(60)
-        ami = AmiThread(AmiClient("127.0.0.1", self.layout.ami_port, self.layout.ami_user, self.layout.ami_secret,
-                                  name="dialer"))
-        self.backend = AsteriskBackend(self.handlers, ami, {"default": f"Local/{{national}}@{CONTEXT}"},
-                                       ring_timeout=self.ring_timeout, amd=self.amd, engine=self.engine)
-        return self.backend
 
     @property
     def agi_calls(self) -> int:
