@@ -89,16 +89,16 @@ class Person:
 
 
 def line_keys(digits: str, gather: Gather) -> str:
-    """The keys a gather hands over, as the resident presses them: cut at max digits; a finishing key
-    pressed after a full number is not pressed (it would fall into the next question)."""
+    """The keys the resident presses for a gather: up to its max digits, then the finishing key if they
+    pressed it (after a full number too, as the prompts ask); keys beyond are never heard."""
     finish = gather.finish_on_key or ""
     kept = ""
     for key in digits:
         if finish and key in finish:
-            return kept + key if len(kept) < gather.max_digits else kept
-        kept += key
+            return kept + key
         if len(kept) >= gather.max_digits:
             break
+        kept += key
     return kept
 
 
