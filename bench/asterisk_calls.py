@@ -2,7 +2,7 @@
 
 A real Asterisk (var/asterisk, `make setup`) on loopback, with dialplan residents (simulator/
 asterisk_residents.py) who pick up at once, answer the short flow's two questions when the robot
-speaks (1, then 385) and stay on the line until it hangs up.  Every call is originated at once through
+speaks (1, then 385#) and stay on the line until it hangs up.  Every call is originated at once through
 the dialer's AsteriskBackend (AMI); the prompts are 0.8 s tones.  Timed from the first Originate until
 every call is written in the database (SQLite), and each call is checked: completed, fever yes,
 38.5, the urgent escalation.
@@ -58,7 +58,7 @@ from simulator.scripts import CallScript, Step  # noqa: E402
 
 FLOW_FILE = ROOT / "bench" / "flows" / "short_call.yaml"
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-SCRIPT = CallScript(CallState.ANSWERED, 0.0, (Step("1", "1"), Step("385", "385")))
+SCRIPT = CallScript(CallState.ANSWERED, 0.0, (Step("1", "1"), Step("385#", "385")))
 EXPECTED = ("completed", "completed", (("fever", True), ("temperature", 38.5)), ("sot_cao",))
 TICK = os.sysconf("SC_CLK_TCK")
 
