@@ -26,6 +26,7 @@ from robocall.telephony.asterisk.ami import AmiClient
 from robocall.telephony.asterisk.backend import AmiThread, AsteriskBackend
 from robocall.telephony.asterisk.conf import AsteriskLayout
 from robocall.telephony.asterisk.instance import AsteriskProcess, find_prefix, free_port
+from robocall.telephony.asterisk.prompts import RenderedPrompts
 from robocall.telephony.asterisk.service import AsteriskService, ServiceConfig
 from robocall.telephony.base import CallHandlers
 from simulator.asterisk_residents import CONTEXT, TonePrompts, make_sounds, residents_dialplan
@@ -47,13 +48,15 @@ def asterisk_prefix(root: Path) -> Path:
 class AsteriskWorld:
     def __init__(self, root: Path, engine: Engine, flows: Mapping[str, Flow], handlers: CallHandlers,
                  scripts: Mapping[str, Sequence[CallScript]], ring_timeout: int = 5, amd: bool = True,
-                 time_scale: float = 0.1, serve: bool = True, agi_url: str = "") -> None:
+                 time_scale: float = 0.1, serve: bool = True, agi_url: str = "",
+                 prompts: RenderedPrompts | None = None) -> None:
         """`serve`: run the serve side here (False: the caller runs it, e.g. in another process, from
-        `config` and `prompts`); `agi_url`: where the dialplan's AGI() goes (default: that FastAGI server)."""
+        `config` and `prompts`); `agi_url`: where the dialplan's AGI() goes (default: that FastAGI server);
+        `prompts`: what the robot plays (default: a short tone for every prompt)."""
         self.prefix = asterisk_prefix(root)
         self.base = Path(tempfile.mkdtemp(prefix="ast", dir="/tmp"))  # short: the control socket's path
         self.sounds = sounds = make_sounds(self.base / "sounds")
-        self.prompts = TonePrompts(sounds, flows)
+        self.prompts = prompts or TonePrompts(sounds, flows)
         secret = secrets.token_hex(12)
         agi_port = free_port()
         rtp = random.randrange(20000, 29000, 2)

@@ -31,6 +31,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
 from sqlmodel import select
 
+from robocall.audio.build import build
+from robocall.audio.prompts import prompts_of
+from robocall.audio.render import Renderer
 from robocall.call_policy import CallPolicy, caller_ids_from_settings, policy_from_settings
 from robocall.campaigns.dialer import DialLimits
 from robocall.campaigns.jobs import campaign_calls
@@ -43,6 +46,7 @@ from robocall.migrate import upgrade
 from robocall.models import CallCampaign, Contact
 from robocall.queues import DIALER, queue, redis_connection
 from robocall.reports import format_report, provincial_report
+from robocall.telephony.asterisk.prompts import RenderedPrompts
 from robocall.worker_main import spawn_workers, stop_workers
 from simulator.asterisk_world import AsteriskWorld, NoAsterisk, asterisk_prefix
 from simulator.clock import hotline_callers, run_day
@@ -64,6 +68,8 @@ ASTERISK_DAY = {"RETRY_LADDER": "3s", "CALL_WINDOW": "00:00-23:59", "DAILY_ATTEM
 @click.option("--backend", type=click.Choice(["sim", "asterisk"]), default="sim", show_default=True,
               help="sim: the simulated network on a virtual clock; asterisk: one day of a short campaign "
                    "through the real Asterisk in var/asterisk (`make setup`), residents played by dialplan.")
+@click.option("--spoken", is_flag=True,
+              help="With --backend asterisk: the flows' prompts spoken (espeak-ng, rendered first) instead of tones.")
 @click.option("--contacts", "count", type=int, default=None,
               help="Number of synthetic contacts (default: the shipped sample, data/sample_contacts.csv; "
                    f"{ASTERISK_CONTACTS} with --backend asterisk).")
@@ -72,7 +78,7 @@ ASTERISK_DAY = {"RETRY_LADDER": "3s", "CALL_WINDOW": "00:00-23:59", "DAILY_ATTEM
 @click.option("--workers", default=2, show_default=True, help="RQ worker processes to start.")
 @click.option("--database", type=click.Path(dir_okay=False, path_type=Path), default=Path("var/demo.db"),
               show_default=True, help="SQLite file for the demo (recreated).")
-def demo(backend: str, count: int | None, days: int, seed: int, workers: int, database: Path) -> None:
+def demo(backend: str, spoken: bool, count: int | None, days: int, seed: int, workers: int, database: Path) -> None:
     """Run a tracing campaign on the simulator (or a day of one on Asterisk) and print the report."""
     console = Console()
     if backend == "asterisk":
@@ -90,6 +96,7 @@ def demo(backend: str, count: int | None, days: int, seed: int, workers: int, da
         "QUEUE_PREFIX": f"demo-{uuid.uuid4().hex[:8]}",
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),  # per-call lines would drown the progress bars
         **(ASTERISK_DAY if backend == "asterisk" else {}),
+        **({"AUDIO_ENGINE_ORDER": "espeak"} if spoken else {}),  # offline, and quick to render
     })
     reset_settings()
     settings = get_settings()
@@ -115,7 +122,7 @@ def demo(backend: str, count: int | None, days: int, seed: int, workers: int, da
         db.add(CallCampaign(name="Người về từ vùng dịch", flow="returnee_check", categories="returnee"))
         db.commit()
     if backend == "asterisk":
-        _asterisk_day(console, engine, settings, policy, first_day, seed, workers)
+        _asterisk_day(console, engine, settings, policy, first_day, seed, workers, spoken)
         console.print(f"\nDatabase: {database}  (DATABASE_URL=sqlite:///{database.resolve()} robocall report)")
         return
 
@@ -149,7 +156,7 @@ def demo(backend: str, count: int | None, days: int, seed: int, workers: int, da
 
 
 def _asterisk_day(console: Console, engine: Engine, settings: Settings, policy: CallPolicy, day: dt.date,
-                  seed: int, workers: int) -> None:
+                  seed: int, workers: int, spoken: bool) -> None:
     """Today's calls through a real Asterisk: the residents' scripts (the simulator's residents and seed)
     as dialplan, Asterisk started on free loopback ports with the project's templates and stopped at the
     end, the serve side (FastAGI, AMI) in this process, the dialer on the wall clock; the report."""
@@ -158,9 +165,18 @@ def _asterisk_day(console: Console, engine: Engine, settings: Settings, policy: 
     scripts = campaign_scripts(network, people_of(engine), flows, day, settings.daily_attempt_cap)
     handlers = campaign_calls(engine, flows, settings, policy)
     limits = DialLimits(settings.max_channels, settings.calls_per_second, caller_ids_from_settings(settings))
+    prompts = None
+    if spoken:
+        renderer = Renderer(settings)
+        wanted = [prompt for flow in {p.flow for p in people_of(engine)} for prompt in prompts_of(flows[flow])]
+        with console.status("Đang tạo âm thanh lời nhắc (rendering the prompts)"):
+            summary = build(renderer, wanted, ["asterisk"])
+        console.print(f"{len(wanted)} lời nhắc (prompts), {len(summary.failures)} lỗi (failed)")
+        prompts = RenderedPrompts(renderer, flows)
     processes = spawn_workers(workers, os.environ)  # they send the flows' SMS after calls
     try:
-        with AsteriskWorld(ROOT, engine, flows, handlers, scripts, ring_timeout=5, amd=True) as backend:
+        with AsteriskWorld(ROOT, engine, flows, handlers, scripts, ring_timeout=5, amd=True,
+                           prompts=prompts) as backend:
             console.print(f"Asterisk đã chạy (Asterisk running): {len(scripts)} cư dân (residents) trong dialplan")
             columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
             with Progress(*columns, console=console) as progress:
