@@ -29,6 +29,7 @@ import datetime as dt
 import multiprocessing as mp
 import os
 import resource
+import signal
 import stat
 import sys
 import tempfile
@@ -205,6 +206,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=200, help="calls at once through our FastAGI server")
     parser.add_argument("--baseline-calls", type=int, default=20, help="calls at once with a process per call")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-ups: Asterisk stopped by its pid
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 8 * args.calls + 1024)), hard))
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import signal
+import sys
 import uuid
 from pathlib import Path
 
@@ -165,6 +167,7 @@ def _asterisk_day(console: Console, engine: Engine, settings: Settings, policy: 
     scripts = campaign_scripts(network, people_of(engine), flows, day, settings.daily_attempt_cap)
     handlers = campaign_calls(engine, flows, settings, policy)
     limits = DialLimits(settings.max_channels, settings.calls_per_second, caller_ids_from_settings(settings))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a stopped demo stops its Asterisk too
     prompts = None
     if spoken:
         renderer = Renderer(settings)
