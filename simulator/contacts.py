@@ -133,7 +133,7 @@ def messy(rng: random.Random, prefix: str, rest: str) -> str:
     return weighted(rng, forms)
 
 
-def rows(seed: int = SEED, count: int = COUNT) -> list[list[str]]:
+def rows(seed: int = SEED, count: int = COUNT, first_day: dt.date = FIRST_DAY) -> list[list[str]]:
     rng = random.Random(seed)
     used: set[str] = set()
     out = []
@@ -147,7 +147,7 @@ def rows(seed: int = SEED, count: int = COUNT) -> list[list[str]]:
                 used.add(prefix + rest)
                 break
         district = rng.choices(districts, weights=DISTRICT_WEIGHTS)[0]
-        day = FIRST_DAY + dt.timedelta(days=rng.randrange(DAYS))
+        day = first_day + dt.timedelta(days=rng.randrange(DAYS))
         born = rng.randint(1940, 2015)
         out.append([
             str(index), name, str(born), messy(rng, prefix, rest), weighted(rng, CATEGORIES), district,
@@ -156,16 +156,17 @@ def rows(seed: int = SEED, count: int = COUNT) -> list[list[str]]:
     return out
 
 
-def render(seed: int = SEED, count: int = COUNT) -> str:
+def render(seed: int = SEED, count: int = COUNT, first_day: dt.date = FIRST_DAY) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(HEADER)
-    writer.writerows(rows(seed, count))
+    writer.writerows(rows(seed, count, first_day))
     return buffer.getvalue()
 
 
-def write_contacts_csv(path: Path, count: int = COUNT, seed: int = SEED) -> Path:
-    """Write `count` synthetic contacts to `path` (UTF-8 with BOM, so Excel shows the accents)."""
+def write_contacts_csv(path: Path, count: int = COUNT, seed: int = SEED, first_day: dt.date = FIRST_DAY) -> Path:
+    """Write `count` synthetic contacts to `path` (UTF-8 with BOM, so Excel shows the accents); their
+    exposure or return dates fall in the DAYS days from `first_day`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(seed, count), encoding="utf-8-sig", newline="")
+    path.write_text(render(seed, count, first_day), encoding="utf-8-sig", newline="")
     return path

@@ -4,14 +4,22 @@ from the database that RecordingCallHandler wrote."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from robocall.conversations.calls import RecordedCalls
+from robocall.flows.loader import load_flow
 from robocall.models import CallState
 from robocall.telephony.asterisk.instance import AsteriskProcess
 from robocall.telephony.asterisk.prompts import MISSING_PROMPTS, RenderedPrompts
-from tests.asterisk.calls import add_attempts, check_flow, outcomes, run_calls
+from robocall.telephony.base import CallRequest
+from simulator.asterisk_world import AsteriskWorld
+from simulator.scripts import CallScript, Step
+from tests.asterisk.calls import VN_TZ, add_attempts, check_flow, outcomes, run_calls
+from tests.asterisk.conftest import ROOT, asterisk_prefix
 from tests.asterisk.residents import BUSY, CONGESTION, NO_ANSWER, residents_conf
 
 # national number -> (what the resident does, what the database must say)
@@ -82,3 +90,59 @@ def test_a_prompt_missing_on_asterisk_is_counted_and_the_question_still_asked(
 
     assert outcomes(migrated, ids)["+84912000002"]["answers"] == {"fever": False}
     assert sum(MISSING_PROMPTS.values()) - before >= 3  # greeting, question, thanks
+
+
+NUMBER_THEN_QUESTION = """
+name: number_then_question
+title: Nhiệt độ rồi câu hỏi
+direction: outbound
+languages: [vi]
+start: nhiet_do
+defaults:
+  timeout: 3
+  retries: 0
+  give_up: tam_biet
+  no_input: {vi: Chưa nhận được phím.}
+  invalid: {vi: Phím không đúng.}
+nodes:
+  nhiet_do:
+    say: {vi: Nhập nhiệt độ ba chữ số rồi bấm thăng.}
+    number: {min_digits: 3, max_digits: 3, decimals: 1, min: 34.0, max: 43.0}
+    save: temperature
+    next: sot
+  sot:
+    say: {vi: "Sốt bấm 1, không sốt bấm 2."}
+    keys: {1: yes, 2: no}
+    save: fever
+    next: cam_on
+  cam_on:
+    say: {vi: Cảm ơn.}
+    hangup: true
+  tam_biet:
+    say: {vi: Tạm biệt.}
+    hangup: true
+"""
+
+
+def test_the_hash_after_a_full_temperature_does_not_answer_the_next_question(migrated: Engine, tmp_path: Path) -> None:
+    # GET DATA returns at the third digit; the # the prompt asks for comes after it and, unless read
+    # there, ends the next question's GET DATA with nothing (no retries here: that would give up).
+    asterisk_prefix()
+    (tmp_path / "number_then_question.yaml").write_text(NUMBER_THEN_QUESTION, encoding="utf-8")
+    flow = load_flow(tmp_path / "number_then_question.yaml")
+    ids = add_attempts(migrated, ["+84912000021", "+84912000022"], flow.name, dt.date.today())
+    scripts = {"+84912000021": [CallScript(CallState.ANSWERED, 0, (Step("385#", "385"), Step("1", "1")))],
+               "+84912000022": [CallScript(CallState.ANSWERED, 0, (Step("372", "372"), Step("2", "2")))]}
+    handlers = RecordedCalls(migrated, {flow.name: flow}, VN_TZ)
+    with AsteriskWorld(ROOT, migrated, {flow.name: flow}, handlers, scripts, ring_timeout=10, amd=False) as backend:
+        for phone, attempt_id in ids.items():
+            backend.place_call(CallRequest(attempt_id, phone, "02343822000", dt.datetime.now(dt.UTC), flow.name))
+        deadline = time.monotonic() + 90
+        while not all(o["state"] != CallState.DIALLING and o["reason"] for o in outcomes(migrated, ids).values()):
+            assert time.monotonic() < deadline, outcomes(migrated, ids)
+            time.sleep(0.3)
+
+    found = outcomes(migrated, ids)
+    assert found["+84912000021"]["answers"] == {"temperature": 38.5, "fever": True}
+    assert found["+84912000021"]["reason"] == "completed"
+    assert found["+84912000022"]["answers"] == {"temperature": 37.2, "fever": False}  # no # pressed: taken too

@@ -102,11 +102,12 @@ def test_a_hangup_line_during_a_prompt_ends_the_call_without_more_commands(migra
 
 def test_keys_typed_during_the_greeting_answer_the_next_question_and_hash_ends_a_number(migrated: Engine, prompts: RenderedPrompts) -> None:
     keys = iter([b"200 result=49 endpos=100\n",  # "1" interrupts the greeting: the fever question is answered
-                 b"200 result=389\n",  # GET DATA of the temperature: 3 digits (# is taken by Asterisk)
+                 b"200 result=389\n",  # GET DATA of the temperature returns at its 3 digits
+                 b"200 result=35\n",  # the # pressed after them is read and dropped (WAIT FOR DIGIT)
                  b"200 result=0 endpos=100\n", b"200 result=1\n"])  # thanks, HANGUP
 
     def respond(command: str) -> bytes | None:
-        if command.startswith(("STREAM FILE", "GET DATA", "HANGUP")):
+        if command.startswith(("STREAM FILE", "GET DATA", "WAIT FOR DIGIT", "HANGUP")):
             return next(keys)
         return human(command)
 
@@ -115,7 +116,8 @@ def test_keys_typed_during_the_greeting_answer_the_next_question_and_hash_ends_a
     found = outcomes(migrated, {"p": attempt_id})["p"]
     assert found["answers"] == {"fever": True, "temperature": 38.9}
     assert found["escalations"] == ["sot_cao"] and found["reason"] == "completed"
-    assert [c.split()[0] for c in sent[4:]] == ["STREAM", "GET", "STREAM", "HANGUP"]
+    assert [c.split()[0] for c in sent[4:]] == ["STREAM", "GET", "WAIT", "STREAM", "HANGUP"]
+    assert sent[6] == "WAIT FOR DIGIT 2000"
     assert sent[4].endswith('"0123456789*#"')  # keys may interrupt the greeting when a question follows
 
 

@@ -35,6 +35,9 @@ ALL_KEYS = "0123456789*#"
 MAX_TURNS = 200  # a flow that never ends is cut off
 PROMPT_TIMEOUT = 600.0  # the longest a single prompt may play
 CHANNEL_UP = 6  # CHANNEL STATUS: "line is up"
+# After a full number (max digits) the caller still presses the finishing key the prompt asked for;
+# GET DATA has returned by then, and that key would end the next question's GET DATA with nothing.
+FINISH_GRACE_MS = 2000
 
 
 def utcnow() -> dt.datetime:
@@ -127,6 +130,7 @@ class IvrCall:
         if result.result == "-1":
             await self._check_up(name)
             return self._event(await self.collect("", gather))
+        await self.swallow_finish(result.result, gather)
         return self._event(result.result)
 
     async def collect(self, typed: str, gather: Gather) -> str:
@@ -139,7 +143,20 @@ class IvrCall:
             if result.value == 0:
                 break
             typed += chr(result.value)
+        await self.swallow_finish(typed, gather)
         return typed.removesuffix(finish) if gather.finish_on_key or gather.max_digits > 1 else typed
+
+    async def swallow_finish(self, typed: str, gather: Gather) -> None:
+        """Read and drop the finishing key that follows a full number, so that it does not answer the
+        next question; a caller who does not press it waits FINISH_GRACE_MS more.  A hang-up here is
+        noticed by the next command (the answer typed still counts)."""
+        finish = gather.finish_on_key
+        if not finish or len(typed) < gather.max_digits or typed.endswith(finish):
+            return
+        try:
+            await self.command(f"WAIT FOR DIGIT {FINISH_GRACE_MS}", FINISH_GRACE_MS / 1000 + 10)
+        except (CallerGone, AgiError):
+            pass
 
     async def command(self, line: str, timeout: float) -> Any:
         if self.agi.hung_up:

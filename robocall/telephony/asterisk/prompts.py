@@ -51,7 +51,8 @@ class RenderedPrompts:
 
     def asterisk_name(self, path: Path) -> str:
         if not self.asterisk_dir:
-            return str(path.with_suffix(""))
+            # Absolute: Asterisk reads a relative name under its own sounds folder (AUDIO_DIR is relative by default).
+            return str(path.resolve().with_suffix(""))
         try:
             relative = path.relative_to(self.local_dir)
         except ValueError:
