@@ -143,3 +143,13 @@ def test_cli_prints_a_vietnamese_first_summary_and_removes_old_audio(db_engine: 
     assert runner.invoke(cli, ["purge", "--dry-run"]).exit_code == 0
     bad = runner.invoke(cli, ["purge", "--before", "2099-01-01"])
     assert bad.exit_code == 2 and "--before" in bad.output
+
+
+def test_migrate_command_upgrades_and_checks(db_url: str) -> None:
+    reset_settings()
+    runner = CliRunner()
+    behind = runner.invoke(cli, ["migrate", "--check"])
+    assert behind.exit_code == 1 and behind.output.startswith("Cần cập nhật (behind)")
+    done = runner.invoke(cli, ["migrate"])
+    assert done.exit_code == 0 and done.output.startswith("Cơ sở dữ liệu: (trống / empty) -> ")
+    assert runner.invoke(cli, ["migrate", "--check"]).exit_code == 0
