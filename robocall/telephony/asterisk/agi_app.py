@@ -14,7 +14,7 @@ import datetime as dt
 import logging
 from collections.abc import Mapping
 
-from robocall.logging_setup import mask_phone
+from robocall.logging_setup import bind_log_context, mask_phone
 from robocall.models import CallState
 from robocall.phones import normalize
 from robocall.telephony.asterisk.fastagi import AgiChannel
@@ -53,6 +53,7 @@ class AgiApplication:
                       agi.env.get("agi_channel"), raw)
             await agi.hangup()
             return
+        bind_log_context(attempt_id=raw)  # this call's records, the recording's included, name the attempt
         flow = await agi.get_variable("ROBOCALL_FLOW") or ""
         dialled_raw = await agi.get_variable("ROBOCALL_DIALLED")
         dialled = _parse_time(dialled_raw) or utcnow()
@@ -84,6 +85,7 @@ class AgiApplication:
             return
         attempt_id = getattr(handler, "attempt_id", None)
         if attempt_id is not None:
+            bind_log_context(attempt_id=attempt_id)
             self.active.add(attempt_id)
         try:
             await IvrCall(agi, handler, self.prompts.for_flow(flow)).run()
