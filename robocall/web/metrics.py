@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -34,6 +35,8 @@ from robocall.web.keys import ENGINE, SETTINGS
 from robocall.web.security import public
 from robocall.web.threads import in_thread
 
+log = logging.getLogger(__name__)
+
 # Line states of a call that is over; the answer rate is completed among them.
 ENDED_STATES = (CallState.COMPLETED, CallState.BUSY, CallState.NO_ANSWER, CallState.FAILED, CallState.MACHINE)
 OPEN_ESCALATION = (EscalationStatus.OPEN, EscalationStatus.ACKNOWLEDGED)
@@ -52,12 +55,27 @@ class RoboCallCollector(Collector):
     redis: Callable[[], Redis]
 
     def collect(self) -> Iterator[Metric]:
+        # A source that does not answer is reported as down, and the scrape still succeeds with the rest
+        # (and with the process's own metrics): Prometheus sees which one, not an HTTP 500.
+        up = GaugeMetricFamily("robocall_collector_up", "1 when the collector could read a source at this scrape "
+                               "(database, redis), else 0", labels=["source"])
+        for source, read in (("database", self._database), ("redis", self._queues)):
+            try:
+                metrics = list(read())
+            except Exception:
+                log.warning("/metrics: the %s could not be read", source, exc_info=True)
+                up.add_metric([source], 0)
+                continue
+            up.add_metric([source], 1)
+            yield from metrics
+        yield up
+
+    def _database(self) -> Iterator[Metric]:
         now = utcnow()
         with self.engine().connect() as connection:
             yield from self._calls(connection, now)
             yield from self._escalations(connection, now)
             yield from self._sms(connection)
-        yield from self._queues()
 
     def _calls(self, connection: Connection, now: dt.datetime) -> Iterator[Metric]:
         today = now.astimezone(self.settings.tzinfo).date()

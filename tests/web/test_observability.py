@@ -174,3 +174,15 @@ def test_every_response_carries_a_request_id_and_a_proxy_id_is_kept(make_app) ->
         return mine.headers["X-Request-ID"], kept.headers["X-Request-ID"], bad.headers["X-Request-ID"]
     mine, kept, bad = run_client(make_app(), scenario)
     assert len(mine) == 32 and kept == "nginx-0123456789abcdef" and bad != "x\"; drop"
+
+
+def test_a_source_that_does_not_answer_is_reported_down_not_a_500(make_app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("METRICS_TOKEN", TOKEN)
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{_closed_port()}/0")
+    reset_settings()
+    status, text, _ = _scrape(make_app(), {"Authorization": f"Bearer {TOKEN}"})
+    found = samples(text)
+    assert status == 200
+    assert found[("robocall_collector_up", (("source", "redis"),))] == 0
+    assert found[("robocall_collector_up", (("source", "database"),))] == 1
+    assert ("robocall_answer_rate", ()) in found and not any(name == "robocall_rq_jobs" for name, _ in found)
