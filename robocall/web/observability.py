@@ -57,5 +57,6 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         finally:
             if webhook:
                 WEBHOOK_SECONDS.labels(template).observe(time.perf_counter() - started)
-    response.headers[REQUEST_ID] = request_id
+    if not response.prepared:  # a stream (the live queue) has sent its headers already
+        response.headers[REQUEST_ID] = request_id
     return response
