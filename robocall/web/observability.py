@@ -26,8 +26,12 @@ _GOOD_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 WEBHOOK_PREFIXES = ("/twilio/", "/sms/")
 
 
+_ID = web.RequestKey("request_id", str)
+
+
 def setup_observability(app: web.Application) -> None:
     app.middlewares.insert(0, request_context)
+    app.on_response_prepare.append(_echo_request_id)
     app.router.add_get("/ready", ready)
     add_metrics_route(app)
 
@@ -46,17 +50,18 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     attempt = request.match_info.get("attempt", "")
     template = _route_template(request)
     webhook = template is not None and template.startswith(WEBHOOK_PREFIXES)
+    request[_ID] = request_id
     started = time.perf_counter()
     # Reset when the request ends: one connection's requests run one after another in one task.
     with log_context(request_id=request_id, attempt_id=attempt if attempt.isdigit() else None):
         try:
-            response = await handler(request)
-        except web.HTTPException as exc:
-            exc.headers[REQUEST_ID] = request_id
-            raise
+            return await handler(request)
         finally:
             if webhook:
                 WEBHOOK_SECONDS.labels(template).observe(time.perf_counter() - started)
-    if not response.prepared:  # a stream (the live queue) has sent its headers already
-        response.headers[REQUEST_ID] = request_id
-    return response
+
+
+async def _echo_request_id(request: web.Request, response: web.StreamResponse) -> None:
+    """Every response, streams and errors included, says which request id its log lines carry."""
+    if _ID in request:
+        response.headers[REQUEST_ID] = request[_ID]

@@ -171,6 +171,8 @@ def test_every_response_carries_a_request_id_and_a_proxy_id_is_kept(make_app) ->
         mine = await client.get("/health")
         kept = await client.get("/health", headers={"X-Request-ID": "nginx-0123456789abcdef"})
         bad = await client.get("/health", headers={"X-Request-ID": "x\"; drop"})
+        refused = await client.get("/metrics", headers={"X-Request-ID": "nginx-refused-000001"})  # an error response
+        assert refused.status == 404 and refused.headers["X-Request-ID"] == "nginx-refused-000001"
         return mine.headers["X-Request-ID"], kept.headers["X-Request-ID"], bad.headers["X-Request-ID"]
     mine, kept, bad = run_client(make_app(), scenario)
     assert len(mine) == 32 and kept == "nginx-0123456789abcdef" and bad != "x\"; drop"
