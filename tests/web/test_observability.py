@@ -156,7 +156,12 @@ def test_metrics_count_calls_escalations_queues_workers_and_webhooks(
     assert calls[(("backend", "asterisk"), ("direction", "outbound"), ("state", "dialling"))] == 1
     assert found[("robocall_answer_rate", ())] == pytest.approx(2 / 3)
     open_ = {labels: v for (name, labels), v in found.items() if name == "robocall_escalations_open"}
-    assert open_ and all(dict(labels)["status"] in ("open", "acknowledged") for labels in open_)
+    assert open_[(("level", "urgent"), ("status", "open"))] == 2 and open_[(("level", "watch"), ("status", "acknowledged"))] == 1
+    assert all(dict(labels)["status"] in ("open", "acknowledged") for labels in open_)  # resolved ones are not
+    # SLA urgent=30 min: the 45-minute-old urgent case is overdue, the 5-minute one is not; home_visit has 720.
+    assert found[("robocall_escalations_overdue", (("level", "urgent"),))] == 1
+    assert found[("robocall_escalations_overdue", (("level", "home_visit"),))] == 0
+    assert 45 * 60 <= found[("robocall_escalations_oldest_seconds", (("level", "urgent"),))] < 50 * 60
     assert found[("robocall_rq_jobs", (("queue", "calls"), ("state", "queued")))] == 1
     assert found[("robocall_rq_workers", (("queue", "calls"),))] == 1
     assert ("robocall_rq_worker_heartbeat_age_seconds",
