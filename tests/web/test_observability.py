@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
 from rq import Worker
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
 from webhelp import run_client
@@ -21,6 +22,7 @@ from webhelp import run_client
 from robocall.config import reset_settings
 from robocall.models import CallAttempt, CallState, utcnow
 from robocall.queues import CALLS, queue
+from robocall.sms_models import CampaignStatus, SmsCampaign, SmsMessage
 
 TOKEN = "scrape-me-please"
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -193,3 +195,28 @@ def test_a_source_that_does_not_answer_is_reported_down_not_a_500(make_app, monk
     assert found[("robocall_collector_up", (("source", "redis"),))] == 0
     assert found[("robocall_collector_up", (("source", "database"),))] == 1
     assert ("robocall_answer_rate", ()) in found and not any(name == "robocall_rq_jobs" for name, _ in found)
+
+
+def test_sms_are_counted_for_the_campaigns_in_progress_only(seeded, make_app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    engine: Engine = seeded[0]
+    monkeypatch.setenv("METRICS_TOKEN", TOKEN)
+    reset_settings()
+    with DbSession(engine) as db:
+        old = SmsCampaign(template="cũ", status=CampaignStatus.FINISHED, loaded_from=0)
+        db.add(old)
+        db.flush()
+        db.add_all([SmsMessage(campaign_id=old.id or 0, phone=f"+8491300000{i}", gateway="viettel", state="delivered")
+                    for i in range(4)])
+        db.flush()
+        newest = db.scalar(select(func.max(SmsMessage.id))) or 0
+        running = SmsCampaign(template="mới", status=CampaignStatus.RUNNING, loaded_from=newest)
+        db.add(running)
+        db.flush()
+        states = ["delivered", "delivered", "queued"]
+        db.add_all([SmsMessage(campaign_id=running.id or 0, phone=f"+8491400000{i}", gateway="viettel", state=s)
+                    for i, s in enumerate(states)])
+        db.commit()
+    status, text, _ = _scrape(make_app(), {"Authorization": f"Bearer {TOKEN}"})
+    sms = {labels: v for (name, labels), v in samples(text).items() if name == "robocall_sms_messages"}
+    assert status == 200
+    assert sms == {(("gateway", "viettel"), ("state", "delivered")): 2, (("gateway", "viettel"), ("state", "queued")): 1}
