@@ -39,6 +39,14 @@ def summary_lines(summary: PurgeSummary, audio_files: int, before: dt.date, dry_
     return lines
 
 
+def _who() -> str:
+    """The system user who ran it, for the audit row (systemd's timer: robocall)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a bare container)
+        return "unknown"
+
+
 @click.command("purge")
 @click.option("--before", "before_", type=click.DateTime(["%Y-%m-%d", "%d/%m/%Y"]), default=None,
               help="Remove data of follow-ups that ended before this day (YYYY-MM-DD or DD/MM/YYYY); "
@@ -59,7 +67,7 @@ def purge_command(before_: dt.datetime | None, dry_run: bool) -> None:
     engine = make_engine(settings.database_url)
     try:
         upgrade(engine)
-        summary = purge(engine, before, dry_run=dry_run, actor=f"cli:{getpass.getuser()}")
+        summary = purge(engine, before, dry_run=dry_run, actor=f"cli:{_who()}")
         kept = unresolved_cases_kept(engine, before)
     finally:
         engine.dispose()
