@@ -11,6 +11,8 @@ from robocall.commands.audio import audio
 from robocall.commands.contacts import contacts
 from robocall.commands.demo import demo
 from robocall.commands.flows import flows
+from robocall.commands.migrate import migrate
+from robocall.commands.purge import purge_command
 from robocall.commands.report import report
 from robocall.commands.serve import serve
 from robocall.commands.twilio import twilio
@@ -39,6 +41,8 @@ cli.add_command(users)
 cli.add_command(audio)
 cli.add_command(asterisk)
 cli.add_command(twilio)
+cli.add_command(purge_command)
+cli.add_command(migrate)
 
 
 def main() -> None:

@@ -286,6 +286,8 @@ Routes = Annotated[dict[str, str], NoDecode, _from_text(parse_routes)]
 Words = Annotated[tuple[str, ...], NoDecode, _from_text(parse_list)]
 Engines = Annotated[tuple[str, ...], NoDecode, _from_text(parse_engines)]
 HostPort = Annotated[tuple[str, int], NoDecode, _from_text(parse_host_port)]
+OptionalHostPort = Annotated[tuple[str, int] | None, NoDecode,
+                             _from_text(lambda text: parse_host_port(text) if text.strip() else None)]
 Gateways = Annotated[dict[str, GatewayConfig], NoDecode, _from_text(_json_object)]
 
 
@@ -344,6 +346,21 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     """Logging level: DEBUG, INFO, WARNING, ERROR or CRITICAL."""
+
+    log_format: Literal["text", "json"] = "text"
+    """Log lines as `text` or `json` (one JSON object per line, with the request, RQ job, call attempt and SMS ids as fields, for a log collector); phone numbers are masked in both."""
+
+    metrics_token: str = ""
+    """Bearer token Prometheus sends to scrape `/metrics` (`Authorization: Bearer ...`). Empty: `/metrics` answers 404 (docs/deploy.md, "Observability")."""
+
+    metrics_listen: OptionalHostPort = _default("", lambda text: None)
+    """host:port on which a process without a web server (`robocall asterisk serve`: its FastAGI sessions) serves its own `/metrics` for Prometheus; bind it to the admin network. Empty: not served."""
+
+    ready_timeout: float = Field(default=2.0, gt=0, le=30)
+    """Seconds each check of `/ready` (database, Redis, SMS gateways, Asterisk servers) may take before it counts as failed."""
+
+    retention_days: int = Field(default=0, ge=0)
+    """Days after a person's follow-up ends before `robocall purge` removes their personal data (numbers, names, answers, SMS texts, per-call audio); escalations keep their counts. 0: keep everything until `robocall purge --before DATE` is run by hand."""
 
     call_window: DayWindow = _default("07:30-20:30", parse_day_window)
     """Daily window for outbound calls, local time (HH:MM-HH:MM); no call is ever started outside it."""

@@ -18,14 +18,29 @@ of a longer word, number or decimal. That also hits some non-phone values such
 as 10-digit Unix timestamps; a false positive is cheaper than a leaked number.
 Numbers written with spaces or dashes between digit groups are not recognised
 in log text: log numbers in E.164 form.
+
+Every record also carries the ids of what it is about (:func:`log_context`):
+the HTTP request, the RQ job (read from RQ itself), the call attempt, the SMS
+message or campaign, the Asterisk channel.  They live in context variables, so
+they follow a call from the dialer's job through the backend to the recorded
+answers (threads started with ``contextvars.copy_context``, as
+``robocall.web.threads`` does, and asyncio tasks inherit them).  With
+``LOG_FORMAT=json`` each record is one JSON object (python-json-logger) with
+those ids as fields; the text format appends them as ``[attempt=12 job=...]``.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
 import sys
-from typing import TextIO
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Literal, TextIO
+
+from pythonjsonlogger.json import JsonFormatter
+from rq import get_current_job
 
 LOG_FORMAT = "%(asctime)s %(levelname)-8s %(name)s: %(message)s"
 
@@ -40,6 +55,12 @@ _PHONE_IN_TEXT = re.compile(
     r"(?P<digits>\d{9,13})"
     r"(?![^\W_]|\.\d)"
 )
+
+# The ids a record may carry, in the order the text format shows them.  Ids only: never a number or a name.
+CONTEXT_FIELDS = ("request_id", "job_id", "attempt_id", "call_id", "message_id", "campaign_id")
+_CONTEXT: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("robocall_log_context", default=None)
+
+LogFormat = Literal["text", "json"]
 
 # Marks the handler configure_logging installed, so calling it again replaces it.
 _OUR_HANDLER = "_robocall_handler"
@@ -101,8 +122,80 @@ def _render_message(record: logging.LogRecord) -> str:
         return f"{record.msg} (log arguments: {record.args!r})"
 
 
-def configure_logging(level: str | int = "INFO", *, stream: TextIO | None = None) -> logging.Handler:
-    """Log to ``stream`` (default stderr) at ``level``, phone numbers masked.
+@contextmanager
+def log_context(**ids: object) -> Iterator[None]:
+    """Records logged inside the block carry these ids (``attempt_id=12``), besides the enclosing ones."""
+    unknown = set(ids) - set(CONTEXT_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown log context field(s): {', '.join(sorted(unknown))}")
+    token = _CONTEXT.set({**(_CONTEXT.get() or {}), **{k: str(v) for k, v in ids.items() if v is not None}})
+    try:
+        yield
+    finally:
+        _CONTEXT.reset(token)
+
+
+def bind_log_context(**ids: object) -> None:
+    """Add ids to the current context until it ends (an aiohttp middleware: the request's own task)."""
+    unknown = set(ids) - set(CONTEXT_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown log context field(s): {', '.join(sorted(unknown))}")
+    _CONTEXT.set({**(_CONTEXT.get() or {}), **{k: str(v) for k, v in ids.items() if v is not None}})
+
+
+def current_log_context() -> dict[str, str]:
+    """The ids records logged here would carry, the RQ job's included."""
+    ids = dict(_CONTEXT.get() or {})
+    job = get_current_job()  # RQ keeps the job it is running in process; no Redis round trip
+    if job is not None and "job_id" not in ids:
+        ids["job_id"] = job.id
+    return ids
+
+
+class ContextFilter(logging.Filter):
+    """Puts the ids that are set on the record (the JSON formatter writes each as a field)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, value in current_log_context().items():
+            setattr(record, name, value)
+        return True
+
+
+class TextFormatter(logging.Formatter):
+    """LOG_FORMAT's text lines, with the record's ids appended when it has any."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        ids = " ".join(f"{name.removesuffix('_id')}={value}" for name in CONTEXT_FIELDS
+                       if (value := getattr(record, name, None)) is not None)
+        if not ids:
+            return line
+        head, sep, rest = line.partition("\n")  # a traceback stays below the line
+        return f"{head} [{ids}]{sep}{rest}"
+
+
+class MaskedJsonFormatter(JsonFormatter):
+    """python-json-logger formats the traceback again from exc_info: mask that text too."""
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802 (logging's name)
+        return mask_phones_in_text(str(super().formatException(ei)))
+
+    def formatStack(self, stack_info: str) -> str:  # noqa: N802
+        return mask_phones_in_text(str(super().formatStack(stack_info)))
+
+
+def json_formatter() -> logging.Formatter:
+    """One JSON object per record: time, level, logger, message, the ids that are set, exc_info."""
+    return MaskedJsonFormatter(
+        "{asctime}{levelname}{name}{message}", style="{",
+        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        datefmt="%Y-%m-%dT%H:%M:%S%z", json_ensure_ascii=False,  # Vietnamese stays readable
+    )
+
+
+def configure_logging(level: str | int = "INFO", *, stream: TextIO | None = None,
+                      fmt: LogFormat = "text") -> logging.Handler:
+    """Log to ``stream`` (default stderr) at ``level``, phone numbers masked, as text lines or JSON.
 
     Calling it again replaces the handler it installed earlier; handlers
     installed by others (e.g. pytest's log capture) are left alone.
@@ -111,8 +204,9 @@ def configure_logging(level: str | int = "INFO", *, stream: TextIO | None = None
     for old in [h for h in root.handlers if getattr(h, _OUR_HANDLER, False)]:
         root.removeHandler(old)
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.setFormatter(json_formatter() if fmt == "json" else TextFormatter(LOG_FORMAT))
     handler.addFilter(PhoneMaskingFilter())
+    handler.addFilter(ContextFilter())
     setattr(handler, _OUR_HANDLER, True)
     root.addHandler(handler)
     root.setLevel(level.upper() if isinstance(level, str) else level)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -31,3 +33,20 @@ def make_revision(engine: Engine, message: str) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.revision(config, message=message, autogenerate=True)
+
+
+def current_heads(engine: Engine) -> list[str]:
+    """The revisions the database is at (empty: never migrated)."""
+    with engine.connect() as connection:
+        return sorted(MigrationContext.configure(connection).get_current_heads())
+
+
+def script_heads() -> list[str]:
+    """The newest revision of each branch this version of the code brings."""
+    return sorted(ScriptDirectory.from_config(_config_without_engine()).get_heads())
+
+
+def _config_without_engine() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 def run_worker(queues: tuple[str, ...] = ALL, burst: bool = False, fork: bool = False) -> None:
     """Work the given queues.  SimpleWorker runs jobs in process (no fork per job): our jobs are
     short and idempotent, and it is several times faster than RQ's forking Worker."""
-    configure_logging(get_settings().log_level)
+    configure_logging(get_settings().log_level, fmt=get_settings().log_format)
     wire()
     connection = redis_connection()
     worker_class = Worker if fork else SimpleWorker

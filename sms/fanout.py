@@ -26,6 +26,7 @@ from sqlalchemy.engine import Engine
 
 from robocall import queues
 from robocall.conversations.sms_declaration import expire_dialogues
+from robocall.logging_setup import log_context
 from robocall.models import utcnow
 from robocall.queues import SMS, job_data, queue_name, wait_for_jobs
 from robocall.sms_models import (
@@ -44,7 +45,8 @@ log = logging.getLogger(__name__)
 
 def send_batch_job(campaign_id: int, first_id: int, last_id: int) -> dict[str, object]:
     """RQ job: send the due messages of campaign `campaign_id` with ids in [first_id, last_id]."""
-    return send_batch(worker_context(), campaign_id, first_id, last_id).to_json()
+    with log_context(campaign_id=campaign_id, message_id=first_id if first_id == last_id else None):
+        return send_batch(worker_context(), campaign_id, first_id, last_id).to_json()
 
 
 def due_ranges(engine: Engine, campaign_id: int, batch_size: int, now: dt.datetime,

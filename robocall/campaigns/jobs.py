@@ -33,7 +33,7 @@ from robocall.conversations.calls import RecordedCalls
 from robocall.db import make_engine
 from robocall.flows.catalog import flow_catalog
 from robocall.flows.loader import Flow
-from robocall.logging_setup import mask_phone
+from robocall.logging_setup import log_context, mask_phone
 from robocall.models import CallAttempt, CallState, Contact
 from robocall.queues import CALLS, job_data, queue_name
 from robocall.telephony.base import CallRequest, PhoneBackend
@@ -110,6 +110,11 @@ def dial_tick_job(now_iso: str, horizon_iso: str) -> list[str]:
 
 def place_call_job(attempt_id: int, start_iso: str) -> str:
     """Dial one queued attempt.  Safe to run twice: an attempt no longer queued is left alone."""
+    with log_context(attempt_id=attempt_id):  # the backend's and the handler's records name the attempt
+        return _place_call(attempt_id, start_iso)
+
+
+def _place_call(attempt_id: int, start_iso: str) -> str:
     ctx = context()
     start = dt.datetime.fromisoformat(start_iso)
     with DbSession(ctx.engine) as db:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import click
+from prometheus_client import start_http_server
 
 from robocall.audio.render import Renderer
 from robocall.call_policy import policy_from_settings
@@ -29,7 +30,9 @@ def asterisk() -> None:
 def serve() -> None:
     """Run the FastAGI server and the AMI listener that record every Asterisk call (one process)."""
     settings = get_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, fmt=settings.log_format)
+    if settings.metrics_listen:  # its FastAGI sessions, for Prometheus on the admin network (docs/deploy.md)
+        start_http_server(settings.metrics_listen[1], settings.metrics_listen[0])
     try:
         config = service_config(settings)
     except ValueError as exc:

@@ -17,5 +17,5 @@ def serve(port: int, host: str) -> None:
     """Serve the CDC dashboard, its JSON API, flows and health (log in: README, "The CDC dashboard")."""
     settings = require_settings()  # `python server.py` does not pass through the group
     wire()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, fmt=settings.log_format)
     run(port, host)

@@ -33,6 +33,7 @@ from robocall.telephony.twilio.api import PREFIX as VOICE_PREFIX
 from robocall.telephony.twilio.webhooks import voice_webhooks
 from robocall.web.dashboard import setup_dashboard
 from robocall.web.keys import ENGINE, FLOW_PROBLEMS, FLOWS, SETTINGS, THREADS
+from robocall.web.observability import setup_observability
 from robocall.web.security import mount_own_auth, public
 from robocall.web.threads import in_thread, thread_pool
 from sms.web import SMS_API_PREFIX, SMS_CALLBACKS_PREFIX, sms_apps
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.router.add_get("/health", health)
     app.router.add_get("/flows", list_flows)
     setup_dashboard(app, settings)
+    setup_observability(app)  # /ready, /metrics; its middleware, outermost, sees every request
     callbacks, api = sms_apps(engine=partial(app.__getitem__, ENGINE), run_blocking=partial(in_thread, app))
     mount_own_auth(app, SMS_CALLBACKS_PREFIX, callbacks, "HMAC-SHA256 of the body, or X-Twilio-Signature")
     mount_own_auth(app, SMS_API_PREFIX, api, "Authorization: Bearer SMS_API_TOKEN")

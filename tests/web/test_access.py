@@ -15,6 +15,8 @@ RANK = {None: -1, "viewer": 0, "cdc_staff": 1, "admin": 2}
 # (method, path, least role or "public").  {urgent} etc. are seeded ids.
 ROUTES = [
     ("GET", "/health", "public"),
+    ("GET", "/ready", "public"),
+    ("GET", "/metrics", "public"),  # its own bearer token (METRICS_TOKEN); 404 while unset
     ("GET", "/flows", "public"),
     ("GET", "/", "public"),
     ("GET", "/login", "public"),

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 
 from robocall.conversations.recording import VOICEMAIL_LEFT
 from robocall.flows.engine import VOICEMAIL_NODE, voicemail
-from robocall.logging_setup import mask_phone
+from robocall.logging_setup import bind_log_context, mask_phone
 from robocall.models import CallState
 from robocall.phones import normalize
 from robocall.telephony.asterisk.fastagi import AgiChannel, AgiError, quote
@@ -70,6 +70,7 @@ class AgiApplication:
                       agi.env.get("agi_channel"), raw)
             await agi.hangup()
             return
+        bind_log_context(attempt_id=raw)  # this call's records, the recording's included, name the attempt
         flow = await agi.get_variable("ROBOCALL_FLOW") or ""
         dialled_raw = await agi.get_variable("ROBOCALL_DIALLED")
         dialled = _parse_time(dialled_raw) or utcnow()
@@ -128,6 +129,7 @@ class AgiApplication:
             return
         attempt_id = getattr(handler, "attempt_id", None)
         if attempt_id is not None:
+            bind_log_context(attempt_id=attempt_id)
             self.active.add(attempt_id)
         try:
             try:

@@ -22,6 +22,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
 
+from robocall.logging_setup import bind_log_context
+from robocall.process_metrics import FASTAGI_SESSIONS, FASTAGI_SESSIONS_ENDED
+
 log = logging.getLogger(__name__)
 
 MAX_LINE = 8192
@@ -230,6 +233,8 @@ class FastAgiServer:
         task = asyncio.current_task()
         assert task is not None
         self._sessions.add(task)
+        FASTAGI_SESSIONS.inc()
+        outcome = "ok"
         try:
             try:
                 env = await read_environment(reader, self.env_timeout)
@@ -237,9 +242,11 @@ class FastAgiServer:
                 return
             except AgiError as exc:
                 self.refused += 1
+                outcome = "refused"
                 log.warning("FastAGI: refused a connection from %s: %s", writer.get_extra_info("peername"), exc)
                 return
             channel = AgiChannel(reader, writer, env, self.command_timeout)
+            bind_log_context(call_id=env.get("agi_uniqueid"))  # this connection's own task
             try:
                 await self.session(channel)
             except AgiHangup:
@@ -248,9 +255,12 @@ class FastAgiServer:
                 log.info("FastAGI session %s on %s cancelled (server closing)", channel.script, env.get("agi_channel"))
             except Exception:
                 self.failed += 1
+                outcome = "failed"
                 log.exception("FastAGI session %s on %s failed", channel.script, env.get("agi_channel", "?"))
         finally:
             self._sessions.discard(task)
+            FASTAGI_SESSIONS.dec()
+            FASTAGI_SESSIONS_ENDED.labels(outcome).inc()
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
