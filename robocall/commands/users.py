@@ -22,12 +22,13 @@ def users() -> None:
 @users.command("add")
 @click.argument("name")
 @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
-def add(name: str, role: str) -> None:
+@click.option("--districts", default="", help="Comma-separated districts the user sees (default: the whole province).")
+def add(name: str, role: str, districts: str) -> None:
     """Create user NAME; the password comes from ROBOCALL_PASSWORD or a prompt."""
     password = _password()
     engine = _engine()
     try:
-        user = add_user(engine, name, role, password)
+        user = add_user(engine, name, role, password, districts)
     except AccountError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"user {user.username} ({user.role}) created")
@@ -57,13 +58,26 @@ def disable(name: str, enable: bool) -> None:
     click.echo(f"{name} {'enabled' if enable else 'disabled'}")
 
 
+@users.command("districts")
+@click.argument("name")
+@click.argument("districts", default="")
+def set_districts(name: str, districts: str) -> None:
+    """Limit user NAME to DISTRICTS (comma-separated); without DISTRICTS, the whole province."""
+    try:
+        user = change_user(_engine(), name, districts=districts)
+    except AccountError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{name}: {user.districts or 'toàn tỉnh / whole province'}")
+
+
 @users.command("list")
 def list_users() -> None:
     """List the users and their roles."""
     engine = _engine()
     with DbSession(engine) as db:
         for user in db.exec(select(User).order_by(User.username)).all():
-            click.echo(f"{user.username}\t{user.role}\t{'active' if user.active else 'disabled'}")
+            click.echo(f"{user.username}\t{user.role}\t{'active' if user.active else 'disabled'}"
+                       f"\t{user.districts or '*'}")
 
 
 def _password() -> str:

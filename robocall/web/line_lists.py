@@ -18,6 +18,7 @@ from sqlmodel import col, select
 from robocall.logging_setup import mask_phone
 from robocall.models import CallAttempt, Contact, Escalation, FollowUp, FollowUpState
 from robocall.web.escalation_queries import UNRESOLVED
+from robocall.web.scope import WHOLE_PROVINCE, Scope
 
 KINDS = ("symptomatic", "non_reporting", "monitoring", "closed")
 # Rules of the shipped flows that mean the person reported symptoms or a positive test; the
@@ -53,11 +54,12 @@ def default_as_of(db: DbSession, today: dt.date) -> dt.date:
 
 
 def line_list(db: DbSession, kind: str, as_of: dt.date, *, district: str = "", commune: str = "",
-              category: str = "", q: str = "", whole: bool = False) -> tuple[list[ListRow], int]:
+              category: str = "", q: str = "", whole: bool = False,
+              scope: Scope = WHOLE_PROVINCE) -> tuple[list[ListRow], int]:
     """The rows (one screen of LIST_LIMIT, or the whole list for exports) and how many there are in all."""
     if kind not in KINDS and kind != "search":
         raise ValueError(kind)
-    conditions: list[Any] = []
+    conditions: list[Any] = scope.contact_condition()
     if kind == "symptomatic":
         conditions.append(col(Contact.id).in_(select(Escalation.contact_id).where(
             col(Escalation.rule).in_(SYMPTOM_RULES), col(Escalation.status).in_(UNRESOLVED))))
