@@ -41,6 +41,11 @@ from robocall.web.scope import Scope
 DETAILS = ("name", "address", "district", "commune", "birth_year", "notes", "alt_phone")
 
 
+def outbound_flows(flows: Mapping[str, Any]) -> list[str]:
+    """The flows a robot callback may use: an inbound flow (the hotline) expects the caller to start."""
+    return sorted(name for name, flow in flows.items() if flow.spec.direction != "inbound")
+
+
 class NotInScope(LookupError):
     """No such case or contact, or one of a district the user does not cover (the same answer: 404)."""
 

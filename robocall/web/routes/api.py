@@ -18,7 +18,7 @@ from robocall.config import Settings
 from robocall.models import CallAttempt, CaseTask, Escalation, utcnow
 from robocall.web.audit import audit, audit_entries
 from robocall.web.campaign_stats import all_campaigns, campaign_by_id
-from robocall.web.casework import CaseworkError, NotInScope, act_in_scope, schedule, scoped_case
+from robocall.web.casework import CaseworkError, NotInScope, act_in_scope, outbound_flows, schedule, scoped_case
 from robocall.web.escalation_actions import ActionDone
 from robocall.web.escalation_queries import (
     QueueFilters,
@@ -137,7 +137,7 @@ async def escalation_action(request: web.Request) -> web.Response:
         settings = request.app[SETTINGS]
         try:
             task = await in_session(request, schedule, case_id, data, current_username(request), scope_of(request),
-                                    settings, policy_from_settings(settings), set(request.app[FLOWS]))
+                                    settings, policy_from_settings(settings), set(outbound_flows(request.app[FLOWS])))
         except NotInScope:
             raise _not_found() from None
         except CaseworkError as error:

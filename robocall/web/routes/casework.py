@@ -19,6 +19,7 @@ from robocall.web.casework import (
     finish_task,
     home_visits,
     make_contact,
+    outbound_flows,
     reveal_case_phone,
     schedule,
 )
@@ -73,7 +74,7 @@ async def case_callback(request: web.Request) -> web.Response:
     form = dict(await request.post())
     settings = request.app[SETTINGS]
     task = await _run(request, schedule, case_id, form, current_username(request), scope_of(request), settings,
-                      policy_from_settings(settings), set(request.app[FLOWS]))
+                      policy_from_settings(settings), set(outbound_flows(request.app[FLOWS])))
     await audit(request, "escalation_callback", "escalation", case_id,
                 {"task_id": task.id, "kind": task.kind, "flow": task.flow, "assignee": task.assignee,
                  "due_at": task.due_at.isoformat()})

@@ -18,6 +18,7 @@ from robocall.web.casework import (
     NotInScope,
     act_in_scope,
     masked_case_phone,
+    outbound_flows,
     scoped_case,
     scoped_contact,
 )
@@ -99,7 +100,7 @@ def _detail(db: DbSession, escalation_id: str, settings: Settings, flows: dict[s
         "case_attempts": {e.attempt_id for e in events if e.attempt_id} | {escalation.attempt_id},
         "tasks": case_tasks(db, escalation.id or 0),
         "users": active_usernames(db),
-        "flow_names": sorted(flows),
+        "flow_names": outbound_flows(flows),
         "scope": scope,
     }
 
