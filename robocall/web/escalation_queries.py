@@ -232,10 +232,17 @@ def filter_options(db: DbSession, scope: Scope = WHOLE_PROVINCE) -> dict[str, li
             "category": distinct(Contact.category), "level": levels}
 
 
-def latest_change(db: DbSession) -> tuple[int, int]:
-    """(newest escalation id, newest timeline event id): the live queue reloads when either grows."""
-    return (db.exec(select(func.max(Escalation.id))).one() or 0,
-            db.exec(select(func.max(EscalationEvent.id))).one() or 0)
+def latest_change(db: DbSession, scope: Scope = WHOLE_PROVINCE) -> tuple[int, int]:
+    """(newest escalation id, newest timeline event id) of the cases `scope` sees: the live queue
+    reloads when either grows (a district officer is not told about another district's cases)."""
+    if scope.province:
+        return (db.exec(select(func.max(Escalation.id))).one() or 0,
+                db.exec(select(func.max(EscalationEvent.id))).one() or 0)
+    cases = select(Escalation.id).join(Contact, col(Contact.id) == Escalation.contact_id).where(
+        *scope.contact_condition())
+    return (db.exec(select(func.max(Escalation.id)).where(col(Escalation.id).in_(cases))).one() or 0,
+            db.exec(select(func.max(EscalationEvent.id)).where(
+                col(EscalationEvent.escalation_id).in_(cases))).one() or 0)
 
 
 @dataclass

@@ -163,3 +163,16 @@ def test_sms_campaigns_pause_resume_and_cancel_from_the_dashboard_with_the_clis_
                                              .order_by(col(AuditLog.id))).all()]
     assert actions == ["sms_campaign_pause", "sms_campaign_pause_refused", "sms_campaign_resume",
                        "sms_campaign_cancel", "sms_campaign_resume_refused"]
+
+
+def test_the_live_queue_tells_a_district_officer_only_of_their_districts_cases(seeded) -> None:  # type: ignore[no-untyped-def]
+    from robocall.web.escalation_queries import latest_change
+    from robocall.web.scope import Scope
+
+    engine, ids = seeded
+    with DbSession(engine) as db:
+        province, phu_loc = latest_change(db), latest_change(db, Scope.parse("Huyện Phú Lộc"))
+        newest_event = db.exec(select(EscalationEvent.id).where(EscalationEvent.escalation_id == ids["home_visit"])
+                               .order_by(col(EscalationEvent.id).desc())).first()
+    assert province[0] == ids["hotline_case"]  # the newest case is the unknown caller's: the province's alone
+    assert phu_loc == (max(ids["watch"], ids["home_visit"]), newest_event)
