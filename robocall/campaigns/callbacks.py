@@ -162,6 +162,30 @@ def finish_staff_call(db: DbSession, task: CaseTask, result: str, actor: str, no
                            text=result))
 
 
+def cancel_task(db: DbSession, task: CaseTask, actor: str, now: dt.datetime, why: str = "") -> None:
+    """A callback not to make after all: its robot call is no longer dialled; the caller commits."""
+    if task.state != CaseTaskState.PENDING:
+        raise CallbackError("việc này đã xong")
+    task.state, task.done_at, task.result = CaseTaskState.CANCELLED, now, why
+    db.add(task)
+    if task.follow_up_id is not None:
+        follow_up = db.get(FollowUp, task.follow_up_id)
+        if follow_up is not None and follow_up.state == FollowUpState.PENDING:
+            follow_up.state, follow_up.next_try_at = FollowUpState.SKIPPED, None
+            db.add(follow_up)
+    db.add(EscalationEvent(escalation_id=task.escalation_id, at=now, actor=actor, kind="callback_cancelled",
+                           text=f"{task.kind}" + (f": {why}" if why else "")))
+
+
+def cancel_pending(db: DbSession, escalation_id: int, actor: str, now: dt.datetime, why: str) -> int:
+    """Cancel every callback still to make on a case (it is being resolved); how many there were."""
+    tasks = db.exec(select(CaseTask).where(CaseTask.escalation_id == escalation_id,
+                                           CaseTask.state == CaseTaskState.PENDING)).all()
+    for task in tasks:
+        cancel_task(db, task, actor, now, why)
+    return len(tasks)
+
+
 def callback_on_timeline(db: DbSession, follow_up: FollowUp, attempt: CallAttempt) -> None:
     """A robot callback's call was written: its answers (or why nobody answered) go on the case's
     timeline, and its task is done once the follow-up is (reached, or no more tries today)."""

@@ -16,6 +16,7 @@ from sqlmodel import col, select
 from robocall.call_policy import CallPolicy
 from robocall.campaigns.callbacks import (
     CallbackError,
+    cancel_task,
     case_phone,
     contact_from_case,
     finish_staff_call,
@@ -181,6 +182,20 @@ def finish_task(db: DbSession, escalation_id: int, task_id: int, result: str, ac
         raise NotInScope(task_id)
     try:
         finish_staff_call(db, task, result, actor, utcnow())
+    except CallbackError as error:
+        raise CaseworkError(str(error)) from None
+    db.commit()
+    db.refresh(task)
+    return task
+
+
+def cancel(db: DbSession, escalation_id: int, task_id: int, actor: str, scope: Scope) -> CaseTask:
+    scoped_case(db, escalation_id, scope)
+    task = db.get(CaseTask, task_id)
+    if task is None or task.escalation_id != escalation_id:
+        raise NotInScope(task_id)
+    try:
+        cancel_task(db, task, actor, utcnow())
     except CallbackError as error:
         raise CaseworkError(str(error)) from None
     db.commit()

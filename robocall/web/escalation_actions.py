@@ -11,6 +11,7 @@ from sqlmodel import Session as DbSession
 from sqlmodel import select
 
 from robocall.accounts import User
+from robocall.campaigns.callbacks import cancel_pending
 from robocall.models import Escalation, EscalationEvent, EscalationStatus, utcnow
 from robocall.web.i18n import OUTCOMES
 
@@ -53,6 +54,8 @@ def apply_action(db: DbSession, escalation: Escalation, action: str, actor: str,
         escalation.status = EscalationStatus.RESOLVED
         escalation.outcome = outcome
         escalation.resolved_at = now
+        # A closed case calls nobody back: its pending robot calls are no longer dialled.
+        cancel_pending(db, escalation.id, actor, now, "trường hợp đã đóng")
         text = outcome + (f": {text}" if text else "")
     kind = {"acknowledge": "acknowledged", "assign": "assigned", "resolve": "resolved",
             "reopen": "reopened"}.get(action, action)

@@ -202,6 +202,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "task_pending": ("Chờ gọi", "Pending"),
     "task_done": ("Đã xong", "Done"),
     "task_cancelled": ("Đã huỷ", "Cancelled"),
+    "task_cancel": ("Huỷ lịch gọi", "Cancel callback"),
+    "event_callback_cancelled": ("Huỷ lịch gọi lại", "Callback cancelled"),
     "reopen": ("Mở lại", "Reopen"),
     "fired_answer": ("Câu trả lời làm quy tắc kích hoạt", "An answer that made the rule fire"),
     "since": ("Từ ngày", "From"),

@@ -57,6 +57,7 @@ ROUTES = [
     ("POST", "/escalations/{urgent_old}/note", "cdc_staff"),
     ("POST", "/escalations/{urgent_old}/callback", "cdc_staff"),
     ("POST", "/escalations/{urgent_old}/tasks/{task}/done", "cdc_staff"),
+    ("POST", "/escalations/{urgent_old}/tasks/{task_2}/cancel", "cdc_staff"),
     ("POST", "/escalations/{urgent_old}/resolve", "cdc_staff"),
     ("POST", "/escalations/{urgent_old}/reopen", "cdc_staff"),
     ("POST", "/escalations/{hotline_case}/reveal", "cdc_staff"),

@@ -100,6 +100,20 @@ def test_a_robot_callback_by_api_is_a_follow_up_of_the_case_inside_the_call_wind
     assert follow_up.next_try_at.hour == 2 and follow_up.next_try_at.minute == 30  # 09:30 in Vietnam, in UTC
     assert task.kind == "robot_call" and answers[3][1]["callback"]["state"] == "pending"
 
+    async def resolve(client: TestClient) -> tuple[int, dict]:
+        await login(client, "cdc_staff")
+        return await _api(client, case, {"action": "resolve", "outcome": "tested"})
+
+    assert run_client(make_app(), resolve)[0] == 200
+    with DbSession(engine) as db:
+        follow_up = db.get(FollowUp, follow_up.id)
+        tasks = {t.kind: t.state for t in db.exec(select(CaseTask).where(CaseTask.escalation_id == case))}
+        kinds = [e.kind for e in db.exec(select(EscalationEvent).where(EscalationEvent.escalation_id == case))]
+    # A resolved case calls nobody back: the robot call is off the dialer's list, every callback cancelled.
+    assert follow_up.state == "skipped" and follow_up.next_try_at is None
+    assert set(tasks.values()) == {"cancelled"}
+    assert kinds.count("callback_cancelled") == 3 and kinds[-1] == "resolved"
+
 
 def test_a_district_officer_is_refused_another_districts_case_on_every_route(make_app, seeded) -> None:  # type: ignore[no-untyped-def]
     engine, ids = seeded

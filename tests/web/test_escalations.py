@@ -112,7 +112,7 @@ def test_acknowledge_assign_note_callback_resolve_write_the_timeline_and_the_aud
         "resolved", "hospital", "can_bo", True)
     assert escalation.acknowledged_at is not None and escalation.resolved_at is not None
     assert [(e.kind, e.actor) for e in events][1:] == [(k, USERS["cdc_staff"]) for k in (
-        "acknowledged", "assigned", "note", "scheduled_staff_call", "resolved")]
+        "acknowledged", "assigned", "note", "scheduled_staff_call", *["callback_cancelled"] * 3, "resolved")]
     assert events[-1].text == "hospital: BV Trung ương"
     for action in ("acknowledge", "assign", "note", "callback", "resolve", "acknowledge_refused"):
         assert f"escalation_{action}" in audits

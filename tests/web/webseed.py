@@ -114,9 +114,11 @@ def seed(engine: Engine, now: dt.datetime | None = None) -> dict[str, int]:
         ids["hotline_case"], ids["hotline_attempt"] = case.id or 0, hotline.id or 0
         task = CaseTask(escalation_id=ids["urgent_old"], kind="staff_call", due_at=now + dt.timedelta(hours=1),
                         assignee=USERS["cdc_staff"], created_by=USERS["admin"])
-        db.add(task)
+        later = CaseTask(escalation_id=ids["urgent_old"], kind="staff_call", due_at=now + dt.timedelta(hours=3),
+                         assignee=USERS["admin"], created_by=USERS["admin"])
+        db.add_all([task, later])
         db.flush()
-        ids["task"] = task.id or 0
+        ids["task"], ids["task_2"] = task.id or 0, later.id or 0
         db.commit()
     ids.update(seed_sms(engine))
     return ids

@@ -15,6 +15,7 @@ from robocall.web.casework import (
     CaseworkError,
     NotInScope,
     bulk_act,
+    cancel,
     edit_contact,
     finish_task,
     home_visits,
@@ -89,6 +90,15 @@ async def task_done(request: web.Request) -> web.Response:
     await _run(request, finish_task, case_id, task_id, str(form.get("result", "")), current_username(request),
                scope_of(request))
     await audit(request, "escalation_task_done", "escalation", case_id, {"task_id": task_id})
+    raise web.HTTPSeeOther(f"/escalations/{case_id}")
+
+
+@routes.post("/escalations/{id:\\d+}/tasks/{task:\\d+}/cancel")
+@requires(Role.CDC_STAFF)
+async def task_cancel(request: web.Request) -> web.Response:
+    case_id, task_id = int(request.match_info["id"]), int(request.match_info["task"])
+    await _run(request, cancel, case_id, task_id, current_username(request), scope_of(request))
+    await audit(request, "escalation_task_cancel", "escalation", case_id, {"task_id": task_id})
     raise web.HTTPSeeOther(f"/escalations/{case_id}")
 
 
