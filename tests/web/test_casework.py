@@ -190,3 +190,23 @@ def test_the_live_queue_tells_a_district_officer_only_of_their_districts_cases(s
                                .order_by(col(EscalationEvent.id).desc())).first()
     assert province[0] == ids["hotline_case"]  # the newest case is the unknown caller's: the province's alone
     assert phu_loc == (max(ids["watch"], ids["home_visit"]), newest_event)
+
+
+def test_a_case_from_a_caller_on_no_list_shows_the_calling_number_masked_and_reveals_it(make_app, seeded) -> None:  # type: ignore[no-untyped-def]
+    engine, ids = seeded
+    case = ids["hotline_case"]
+
+    async def scenario(client: TestClient) -> tuple[dict, dict, dict]:
+        await login(client, "cdc_staff")
+        body = await (await client.get(f"/api/v1/escalations/{case}")).json()
+        queue = await (await client.get("/api/v1/escalations")).json()
+        token = await csrf_of(client, f"/escalations/{case}")
+        revealed = await (await client.post(f"/escalations/{case}/reveal", headers={"X-CSRF-Token": token})).json()
+        return body, next(r for r in queue["rows"] if r["id"] == case), revealed
+
+    body, row, revealed = run_client(make_app(), scenario)
+    assert body["escalation"]["phone_masked"] == row["phone_masked"] == "+849******11"
+    assert body["contact"] is None and revealed == {"phone": "+84987000111"}
+    with DbSession(engine) as db:
+        entry = db.exec(select(AuditLog).where(AuditLog.action == "reveal_phone")).one()
+    assert (entry.object_type, entry.object_id, entry.actor) == ("escalation", str(case), USERS["cdc_staff"])
