@@ -63,10 +63,11 @@ def contact_from_case(db: DbSession, escalation: Escalation, details: dict[str, 
     contact = db.exec(select(Contact).where(Contact.phone == phone)).first()
     if contact is None:
         contact = Contact(phone=phone, category=Category.OTHER, source_list="case")
-        for name, value in details.items():
-            setattr(contact, name, value)
-        db.add(contact)
-        db.flush()
+    for name, value in details.items():
+        if value not in ("", None) and getattr(contact, name) in ("", None):
+            setattr(contact, name, value)  # what staff enter fills in, never overwrites what a list said
+    db.add(contact)
+    db.flush()
     attempts = list(db.exec(select(CallAttempt).where(CallAttempt.phone == phone,
                                                       col(CallAttempt.contact_id).is_(None))).all())
     ids = [a.id for a in attempts]

@@ -12,6 +12,7 @@ from robocall.accounts import AccountError, Role, User, add_user, change_user
 from robocall.config import get_settings
 from robocall.db import make_engine
 from robocall.migrate import upgrade
+from robocall.models import Contact
 
 
 @click.group()
@@ -32,6 +33,7 @@ def add(name: str, role: str, districts: str) -> None:
     except AccountError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"user {user.username} ({user.role}) created")
+    _warn_unknown(user.districts)
 
 
 @users.command("set-password")
@@ -68,6 +70,19 @@ def set_districts(name: str, districts: str) -> None:
     except AccountError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"{name}: {user.districts or 'toàn tỉnh / whole province'}")
+    _warn_unknown(user.districts)
+
+
+def _warn_unknown(districts: str) -> None:
+    """A misspelt district would show its officer nothing: say so (new districts may come with a list)."""
+    if not districts:
+        return
+    with DbSession(_engine()) as db:
+        known = set(db.exec(select(Contact.district).distinct()).all())
+    for district in districts.split(","):
+        if district not in known:
+            click.echo(f"cảnh báo: chưa có ai ở huyện '{district}' / warning: no contact in district '{district}'",
+                       err=True)
 
 
 @users.command("list")

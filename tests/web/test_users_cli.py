@@ -64,6 +64,7 @@ def test_users_districts_limits_a_user_and_an_empty_list_gives_back_the_province
     added = runner.invoke(cli, ["users", "add", "bs_loc", "--role", "cdc_staff", "--districts",
                                 "Huyện Phú Lộc, Huyện Nam Đông,Huyện Phú Lộc"], env={"ROBOCALL_PASSWORD": "mat khau dai 1"})
     assert added.exit_code == 0, added.output
+    assert "no contact in district 'Huyện Nam Đông'" in added.output  # a misspelling would show nothing: warned
     with DbSession(db_engine) as db:
         assert db.exec(select(User.districts).where(User.username == "bs_loc")).one() == "Huyện Phú Lộc,Huyện Nam Đông"
     assert "bs_loc\tcdc_staff\tactive\tHuyện Phú Lộc,Huyện Nam Đông" in runner.invoke(cli, ["users", "list"]).output
