@@ -65,7 +65,8 @@ def line_list(db: DbSession, kind: str, as_of: dt.date, *, district: str = "", c
             col(Escalation.rule).in_(SYMPTOM_RULES), col(Escalation.status).in_(UNRESOLVED))))
     elif kind == "non_reporting":
         conditions.append(col(Contact.id).in_(select(FollowUp.contact_id).where(
-            FollowUp.day == as_of, FollowUp.state == FollowUpState.UNREACHED)))
+            FollowUp.day == as_of, FollowUp.state == FollowUpState.UNREACHED,
+            col(FollowUp.escalation_id).is_(None))))  # a missed callback is not a missed daily report
     elif kind == "monitoring":
         conditions += [Contact.opted_out == False, col(Contact.monitoring_end) >= as_of]  # noqa: E712
     elif kind == "closed":

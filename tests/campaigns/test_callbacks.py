@@ -13,6 +13,8 @@ from robocall.call_policy import CallPolicy
 from robocall.campaigns.callbacks import CallbackError, schedule_robot_call
 from robocall.campaigns.dialer import DialLimits, close_day, dial_tick, plan_day
 from robocall.models import CallAttempt, CallCampaign, CaseTask, Contact, Escalation, FollowUp
+from robocall.reports import provincial_report
+from robocall.web.line_lists import line_list
 
 DAY = dt.date(2021, 8, 12)
 POLICY = CallPolicy()
@@ -57,9 +59,18 @@ def test_a_callback_beside_the_daily_follow_up_and_the_day_closing_over_both(mig
             db.add(attempt)
             db.commit()
     assert flows_called == [("f1_f2_followup", True), ("returnee_check", True)]
+    with DbSession(migrated) as db:  # the daily call was answered after all; the callback never was
+        daily = db.exec(select(FollowUp).where(FollowUp.contact_id == contact_id, FollowUp.flow == "")).one()
+        daily.state = "reached"
+        db.add(daily)
+        db.commit()
     close_day(migrated, DAY, POLICY, NINE + dt.timedelta(hours=12))
     with DbSession(migrated) as db:
         follow_ups = {f.escalation_id: f for f in db.exec(select(FollowUp).where(FollowUp.contact_id == contact_id))}
         task = db.exec(select(CaseTask)).one()
-    assert follow_ups[None].unreachable_streak == 1 and follow_ups[case_id].unreachable_streak == 0
+        non_reporting, _ = line_list(db, "non_reporting", DAY)
+    assert follow_ups[None].unreachable_streak == 0 and follow_ups[case_id].state == "unreached"
     assert (task.state, task.result) == ("done", "không liên lạc được trong ngày")
+    # A missed callback is not a missed daily report: the person reported today.
+    report = provincial_report(migrated, DAY, DAY, POLICY.timezone)
+    assert (report.contacts_monitored, report.non_reporting_contacts, non_reporting) == (1, 0, [])
