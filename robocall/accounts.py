@@ -38,6 +38,8 @@ class User(SQLModel, table=True):
     active: bool = True
     created_at: dt.datetime = Field(default_factory=utcnow)
     last_login_at: dt.datetime | None = None
+    # Comma-separated districts this user sees and acts on; empty: the whole province.
+    districts: str = ""
 
 
 class LoginAttempt(SQLModel, table=True):
@@ -71,7 +73,16 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-def add_user(engine: Engine, username: str, role: str, password: str) -> User:
+def districts_text(districts: str) -> str:
+    """A user's districts as stored: comma-separated, trimmed, each once, in the order given."""
+    seen: list[str] = []
+    for district in districts.split(","):
+        if district.strip() and district.strip() not in seen:
+            seen.append(district.strip())
+    return ",".join(seen)
+
+
+def add_user(engine: Engine, username: str, role: str, password: str, districts: str = "") -> User:
     username = username.strip()
     if not username:
         raise AccountError("the user name is empty")
@@ -82,15 +93,18 @@ def add_user(engine: Engine, username: str, role: str, password: str) -> User:
     with DbSession(engine) as db:
         if db.exec(select(User).where(User.username == username)).first():
             raise AccountError(f"user {username!r} already exists")
-        user = User(username=username, role=role, password_hash=hash_password(password))
+        user = User(username=username, role=role, password_hash=hash_password(password),
+                    districts=districts_text(districts))
         db.add(user)
         db.commit()
         db.refresh(user)
         return user
 
 
-def change_user(engine: Engine, username: str, *, password: str | None = None, active: bool | None = None) -> User:
-    """Set a new password (which also lifts a lockout) or switch the account off/on."""
+def change_user(engine: Engine, username: str, *, password: str | None = None, active: bool | None = None,
+                districts: str | None = None) -> User:
+    """Set a new password (which also lifts a lockout), switch the account off/on, or set the districts
+    it covers ("" for the whole province)."""
     with DbSession(engine) as db:
         user = db.exec(select(User).where(User.username == username)).first()
         if user is None:
@@ -103,6 +117,8 @@ def change_user(engine: Engine, username: str, *, password: str | None = None, a
             db.add(LoginAttempt(username=username, success=True, remote="password reset"))
         if active is not None:
             user.active = active
+        if districts is not None:
+            user.districts = districts_text(districts)
         db.add(user)
         db.commit()
         db.refresh(user)

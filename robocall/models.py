@@ -125,6 +125,8 @@ class CallAttempt(SQLModel, table=True):
     ended_at: dt.datetime | None = Field(default=None, index=True)
     end_reason: str = ""
     session: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    # The follow-up that planned this call (a callback's has its own flow and case); none for hotline calls.
+    follow_up_id: int | None = Field(default=None, index=True)
 
 
 class Answer(SQLModel, table=True):
@@ -179,10 +181,21 @@ class FollowUpState(StrEnum):
     SKIPPED = "skipped"  # opted out before the call
 
 
-class FollowUp(SQLModel, table=True):
-    """One contact's follow-up on one local day: attempts, the next try, and how the day ended."""
+_DAILY = "escalation_id IS NULL"
 
-    __table_args__ = (UniqueConstraint("contact_id", "day", name="one_follow_up_per_contact_per_day"),)
+
+class FollowUp(SQLModel, table=True):
+    """One contact's follow-up on one local day: attempts, the next try, and how the day ended.
+
+    A robot callback staff schedule from a case is a follow-up too (`escalation_id` set, its own
+    `flow`): the dialer calls it at its due time with the same window, pace and retries; only the
+    daily follow-ups are one per contact and day.
+    """
+
+    __table_args__ = (
+        Index("one_follow_up_per_contact_per_day", "contact_id", "day", unique=True,
+              sqlite_where=text(_DAILY), postgresql_where=text(_DAILY)),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     campaign_id: int = Field(foreign_key="callcampaign.id", index=True)
@@ -192,6 +205,37 @@ class FollowUp(SQLModel, table=True):
     next_try_at: dt.datetime | None = Field(default=None, index=True)
     attempts: int = 0
     unreachable_streak: int = Field(default=0, description="days in a row without an answer, this one included")
+    escalation_id: int | None = Field(default=None, foreign_key="escalation.id", index=True,
+                                      description="the case a callback was scheduled from; none for daily calls")
+    flow: str = Field(default="", description="a callback's flow; empty: the campaign's")
+
+
+class CaseTaskKind(StrEnum):
+    ROBOT_CALL = "robot_call"  # the dialer calls with a chosen flow (a FollowUp carries it)
+    STAFF_CALL = "staff_call"  # a person calls by a due time
+
+
+class CaseTaskState(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class CaseTask(SQLModel, table=True):
+    """A callback scheduled on a case: a robot call or a staff call, due at a time."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    escalation_id: int = Field(foreign_key="escalation.id", index=True)
+    kind: str
+    due_at: dt.datetime = Field(index=True)
+    assignee: str = Field(default="", description="user name of the staff who calls (staff calls)")
+    flow: str = ""
+    follow_up_id: int | None = Field(default=None, index=True)
+    state: str = Field(default=CaseTaskState.PENDING, index=True)
+    result: str = ""
+    created_by: str = ""
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    done_at: dt.datetime | None = None
 
 
 class AuditLog(SQLModel, table=True):

@@ -123,10 +123,12 @@ def provincial_report(engine: Engine, start: dt.date | None, end: dt.date | None
             CallAttempt.channel == "sms", *in_period(col(CallAttempt.ended_at)))).one()
         called = db.exec(select(func.count(func.distinct(CallAttempt.contact_id))).where(
             CallAttempt.direction == "outbound", *in_period(col(CallAttempt.queued_at)))).one()
+        # Daily follow-ups only: a callback staff scheduled on a case is not monitoring.
+        daily = col(FollowUp.escalation_id).is_(None)
         monitored = db.exec(select(func.count(func.distinct(FollowUp.contact_id))).where(
-            *in_days(col(FollowUp.day)))).one()
+            daily, *in_days(col(FollowUp.day)))).one()
         non_reporting = db.exec(select(func.count(func.distinct(FollowUp.contact_id))).where(
-            FollowUp.state == FollowUpState.UNREACHED, *in_days(col(FollowUp.day)))).one()
+            daily, FollowUp.state == FollowUpState.UNREACHED, *in_days(col(FollowUp.day)))).one()
         levels = dict(db.exec(select(Escalation.level, func.count()).where(
             *in_period(col(Escalation.created_at))).group_by(Escalation.level)).all())
         escalated = db.exec(select(func.count(func.distinct(Escalation.attempt_id))).join(

@@ -24,6 +24,7 @@ from sqlmodel import Session as DbSession
 from sqlmodel import col, select
 
 from robocall.call_policy import CallPolicy
+from robocall.campaigns.callbacks import callback_on_timeline, close_callback_task
 from robocall.conversations.recording import escalate_home_visit
 from robocall.models import (
     CallAttempt,
@@ -80,7 +81,8 @@ def plan_day(engine: Engine, day: dt.date, policy: CallPolicy) -> int:
                     col(Contact.exposure_date) < day, col(Contact.monitoring_end) >= day,
                 )
             ).all()
-            already = set(db.exec(select(FollowUp.contact_id).where(FollowUp.day == day)).all())
+            already = set(db.exec(select(FollowUp.contact_id).where(
+                FollowUp.day == day, col(FollowUp.escalation_id).is_(None))).all())
             for contact_id in contacts:
                 if contact_id in already:
                     continue
@@ -183,9 +185,10 @@ def dial_tick(engine: Engine, now: dt.datetime, horizon: dt.datetime, policy: Ca
 def _start_attempt(db: DbSession, follow_up: FollowUp, contact: Contact, campaign: CallCampaign,
                    start: dt.datetime, limits: DialLimits) -> int | None:
     attempt = CallAttempt(
-        campaign_id=campaign.id, contact_id=contact.id, phone=contact.phone, flow=campaign.flow,
+        campaign_id=campaign.id, contact_id=contact.id, phone=contact.phone, flow=follow_up.flow or campaign.flow,
         direction="outbound", day=follow_up.day, attempt_number=follow_up.attempts + 1,
         state=CallState.QUEUED, caller_id=limits.caller_id_for(contact.carrier), queued_at=start,
+        follow_up_id=follow_up.id,
     )
     try:
         with db.begin_nested():  # the unique index may refuse it: another dialer got there first
@@ -203,9 +206,13 @@ def _start_attempt(db: DbSession, follow_up: FollowUp, contact: Contact, campaig
 
 def follow_up_of(db: DbSession, attempt: CallAttempt) -> FollowUp | None:
     """The follow-up an outbound attempt belongs to (none for hotline calls)."""
-    return db.exec(
-        select(FollowUp).where(FollowUp.contact_id == attempt.contact_id, FollowUp.day == attempt.day)
-    ).first()
+    if attempt.follow_up_id is not None:
+        return db.get(FollowUp, attempt.follow_up_id)
+    if attempt.direction != "outbound":
+        return None
+    return db.exec(select(FollowUp).where(  # an attempt planned before calls knew their follow-up
+        FollowUp.contact_id == attempt.contact_id, FollowUp.day == attempt.day, col(FollowUp.escalation_id).is_(None),
+    )).first()
 
 
 def skip_attempt(db: DbSession, attempt: CallAttempt, at: dt.datetime, reason: str) -> None:
@@ -236,6 +243,8 @@ def record_outcome(db: DbSession, attempt: CallAttempt, policy: CallPolicy) -> N
         else:
             follow_up.state, follow_up.next_try_at = FollowUpState.PENDING, retry
     db.add(follow_up)
+    if follow_up.escalation_id is not None:
+        callback_on_timeline(db, follow_up, attempt)
 
 
 # --- closing the day ---------------------------------------------------------------------------------
@@ -248,11 +257,16 @@ def close_day(engine: Engine, day: dt.date, policy: CallPolicy, at: dt.datetime)
         follow_ups = db.exec(select(FollowUp).where(FollowUp.day == day)).all()
         previous = {
             f.contact_id: f.unreachable_streak
-            for f in db.exec(select(FollowUp).where(FollowUp.day == day - dt.timedelta(days=1))).all()
+            for f in db.exec(select(FollowUp).where(FollowUp.day == day - dt.timedelta(days=1),
+                                                    col(FollowUp.escalation_id).is_(None))).all()
         }
         for follow_up in follow_ups:
             if follow_up.state in (FollowUpState.PENDING, FollowUpState.CALLING):
                 follow_up.state = FollowUpState.UNREACHED
+            if follow_up.escalation_id is not None:  # a case's callback: no daily streak
+                db.add(follow_up)
+                close_callback_task(db, follow_up, "không liên lạc được trong ngày", at)
+                continue
             if follow_up.state == FollowUpState.UNREACHED:
                 follow_up.unreachable_streak = previous.get(follow_up.contact_id, 0) + 1
             else:

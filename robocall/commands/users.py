@@ -12,6 +12,7 @@ from robocall.accounts import AccountError, Role, User, add_user, change_user
 from robocall.config import get_settings
 from robocall.db import make_engine
 from robocall.migrate import upgrade
+from robocall.models import Contact
 
 
 @click.group()
@@ -22,15 +23,17 @@ def users() -> None:
 @users.command("add")
 @click.argument("name")
 @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
-def add(name: str, role: str) -> None:
+@click.option("--districts", default="", help="Comma-separated districts the user sees (default: the whole province).")
+def add(name: str, role: str, districts: str) -> None:
     """Create user NAME; the password comes from ROBOCALL_PASSWORD or a prompt."""
     password = _password()
     engine = _engine()
     try:
-        user = add_user(engine, name, role, password)
+        user = add_user(engine, name, role, password, districts)
     except AccountError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"user {user.username} ({user.role}) created")
+    _warn_unknown(user.districts)
 
 
 @users.command("set-password")
@@ -57,13 +60,39 @@ def disable(name: str, enable: bool) -> None:
     click.echo(f"{name} {'enabled' if enable else 'disabled'}")
 
 
+@users.command("districts")
+@click.argument("name")
+@click.argument("districts", default="")
+def set_districts(name: str, districts: str) -> None:
+    """Limit user NAME to DISTRICTS (comma-separated); without DISTRICTS, the whole province."""
+    try:
+        user = change_user(_engine(), name, districts=districts)
+    except AccountError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{name}: {user.districts or 'toàn tỉnh / whole province'}")
+    _warn_unknown(user.districts)
+
+
+def _warn_unknown(districts: str) -> None:
+    """A misspelt district would show its officer nothing: say so (new districts may come with a list)."""
+    if not districts:
+        return
+    with DbSession(_engine()) as db:
+        known = set(db.exec(select(Contact.district).distinct()).all())
+    for district in districts.split(","):
+        if district not in known:
+            click.echo(f"cảnh báo: chưa có ai ở huyện '{district}' / warning: no contact in district '{district}'",
+                       err=True)
+
+
 @users.command("list")
 def list_users() -> None:
     """List the users and their roles."""
     engine = _engine()
     with DbSession(engine) as db:
         for user in db.exec(select(User).order_by(User.username)).all():
-            click.echo(f"{user.username}\t{user.role}\t{'active' if user.active else 'disabled'}")
+            click.echo(f"{user.username}\t{user.role}\t{'active' if user.active else 'disabled'}"
+                       f"\t{user.districts or '*'}")
 
 
 def _password() -> str:

@@ -32,10 +32,11 @@ from robocall.migrate import upgrade
 from robocall.telephony.twilio.api import PREFIX as VOICE_PREFIX
 from robocall.telephony.twilio.webhooks import voice_webhooks
 from robocall.web.dashboard import setup_dashboard
-from robocall.web.keys import ENGINE, FLOW_PROBLEMS, FLOWS, SETTINGS, THREADS
+from robocall.web.keys import ENGINE, FLOW_PROBLEMS, FLOWS, SETTINGS, SMS_SET_STATUS, THREADS
 from robocall.web.observability import setup_observability
 from robocall.web.security import mount_own_auth, public
 from robocall.web.threads import in_thread, thread_pool
+from sms.campaigns import set_status as sms_set_status
 from sms.web import SMS_API_PREFIX, SMS_CALLBACKS_PREFIX, sms_apps
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     catalog = flow_catalog(settings)
     app[FLOWS] = catalog.flows
     app[FLOW_PROBLEMS] = catalog.problems
+    app[SMS_SET_STATUS] = sms_set_status
     app.cleanup_ctx.append(_database_and_threads)
     app.router.add_get("/health", health)
     app.router.add_get("/flows", list_flows)

@@ -8,11 +8,15 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from sqlmodel import Session as DbSession
+from sqlmodel import select
 
+from robocall.accounts import User
+from robocall.campaigns.callbacks import cancel_pending
 from robocall.models import Escalation, EscalationEvent, EscalationStatus, utcnow
 from robocall.web.i18n import OUTCOMES
 
-ACTIONS = ("acknowledge", "assign", "note", "callback", "resolve")
+ACTIONS = ("acknowledge", "assign", "note", "resolve", "reopen")
+BULK_ACTIONS = ("acknowledge", "assign", "resolve")
 
 
 class ActionError(ValueError):
@@ -23,8 +27,10 @@ def apply_action(db: DbSession, escalation: Escalation, action: str, actor: str,
                  *, assignee: str = "", text: str = "", outcome: str = "") -> EscalationEvent:
     if action not in ACTIONS:
         raise ActionError(f"unknown action {action!r}")
-    if escalation.status == EscalationStatus.RESOLVED and action != "note":
-        raise ActionError("this escalation is already resolved")
+    if escalation.status == EscalationStatus.RESOLVED and action not in {"note", "reopen"}:
+        raise ActionError("trường hợp đã đóng / this escalation is already resolved")
+    if action == "reopen" and escalation.status != EscalationStatus.RESOLVED:
+        raise ActionError("trường hợp chưa đóng / this escalation is not resolved")
     assert escalation.id is not None
     text = text.strip()
     if action in {"acknowledge", "assign", "resolve"} and escalation.status == EscalationStatus.OPEN:
@@ -39,16 +45,20 @@ def apply_action(db: DbSession, escalation: Escalation, action: str, actor: str,
         text = assignee + (f": {text}" if text else "")
     elif action == "note" and not text:
         raise ActionError("the note is empty")
-    elif action == "callback":
-        escalation.callback = True
+    elif action == "reopen":
+        # Back in the queue as acknowledged: someone took it on before, and the SLA clock is for new cases.
+        escalation.status, escalation.outcome, escalation.resolved_at = EscalationStatus.ACKNOWLEDGED, "", None
     elif action == "resolve":
         if outcome not in OUTCOMES:
             raise ActionError(f"choose an outcome: {', '.join(OUTCOMES)}")
         escalation.status = EscalationStatus.RESOLVED
         escalation.outcome = outcome
         escalation.resolved_at = now
+        # A closed case calls nobody back: its pending robot calls are no longer dialled.
+        cancel_pending(db, escalation.id, actor, now, "trường hợp đã đóng")
         text = outcome + (f": {text}" if text else "")
-    kind = {"acknowledge": "acknowledged", "assign": "assigned", "resolve": "resolved"}.get(action, action)
+    kind = {"acknowledge": "acknowledged", "assign": "assigned", "resolve": "resolved",
+            "reopen": "reopened"}.get(action, action)
     event = EscalationEvent(escalation_id=escalation.id, at=now, actor=actor, kind=kind, text=text)
     db.add(escalation)
     db.add(event)
@@ -73,8 +83,26 @@ def act_on_escalation(db: DbSession, escalation: Escalation, action: str, actor:
     """Apply `action` with the fields of a form or JSON body (read before the commit expires the row)."""
     escalation_id, contact_id = escalation.id, escalation.contact_id
     try:
-        event = apply_action(db, escalation, action, actor, utcnow(), assignee=str(form.get("assignee", "")),
+        assignee = staff_user(db, form.get("assignee")) if action == "assign" else ""
+        event = apply_action(db, escalation, action, actor, utcnow(), assignee=assignee or actor,
                              text=str(form.get("text", "")), outcome=str(form.get("outcome", "")))
     except ActionError as error:
         return ActionDone(escalation_id, contact_id, error=str(error))
     return ActionDone(escalation_id, contact_id, escalation.status, event.id, event.kind, event.text)
+
+
+def staff_user(db: DbSession, asked: Any) -> str:
+    """The user name of an active account given by id or by name (empty: nobody named)."""
+    text = str(asked if asked is not None else "").strip()
+    if not text:
+        return ""
+    query = select(User).where(User.active == True)  # noqa: E712
+    query = query.where(User.id == int(text)) if text.isdigit() else query.where(User.username == text)
+    user = db.exec(query).first()
+    if user is None:
+        raise ActionError(f"không có người dùng đang hoạt động '{text}' / no active user {text!r}")
+    return user.username
+
+
+def active_usernames(db: DbSession) -> list[str]:
+    return list(db.exec(select(User.username).where(User.active == True).order_by(User.username)).all())  # noqa: E712

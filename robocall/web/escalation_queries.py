@@ -16,12 +16,15 @@ from robocall.logging_setup import mask_phone
 from robocall.models import (
     Answer,
     CallAttempt,
+    CaseTask,
+    CaseTaskState,
     Contact,
     Escalation,
     EscalationEvent,
     EscalationStatus,
     stored_utc,
 )
+from robocall.web.scope import WHOLE_PROVINCE, Scope
 
 # Most urgent first when the queue is sorted by level; unknown levels go last.
 LEVEL_ORDER = ("urgent", "test", "callback", "watch", "home_visit", "report")
@@ -37,6 +40,9 @@ class QueueFilters:
     level: str = ""
     status: str = "unresolved"  # open, acknowledged, resolved, unresolved or all
     sort: str = "level"  # level (most urgent, then oldest), newest or oldest
+    assignee: str = ""  # a user name: "my cases" is the viewer's own
+    since: str = ""  # local days (YYYY-MM-DD) the case was flagged in, both ends included
+    until: str = ""
     page: int = 1
 
     @classmethod
@@ -45,10 +51,17 @@ class QueueFilters:
             page = max(1, int(query.get("page", 1)))
         except ValueError:
             page = 1
+        for name in ("since", "until"):
+            try:
+                if query.get(name):
+                    dt.date.fromisoformat(query[name])
+            except ValueError:
+                raise ValueError(f"{name}: not a date (YYYY-MM-DD): {query[name]}") from None
         return cls(district=query.get("district", ""), commune=query.get("commune", ""),
                    category=query.get("category", ""), level=query.get("level", ""),
                    status=query.get("status", "unresolved") or "unresolved",
-                   sort=query.get("sort", "level") or "level", page=page)
+                   sort=query.get("sort", "level") or "level", assignee=query.get("assignee", ""),
+                   since=query.get("since", ""), until=query.get("until", ""), page=page)
 
     def as_query(self) -> dict[str, str]:
         return {k: str(v) for k, v in self.__dict__.items() if v and k != "page"}
@@ -73,11 +86,13 @@ class QueueRow:
     age_minutes: int
     sla_minutes: int
     sla_state: str  # ok (acknowledged or resolved), green, amber, red
+    next_due: dt.datetime | None = None  # the earliest callback still to make
+    next_kind: str = ""
 
     def to_json(self) -> dict[str, Any]:
         data = dict(self.__dict__)
-        data["created_at"] = self.created_at.isoformat()
-        data["acknowledged_at"] = self.acknowledged_at.isoformat() if self.acknowledged_at else None
+        for name in ("created_at", "acknowledged_at", "next_due"):
+            data[name] = data[name].isoformat() if data[name] else None
         return data
 
 
@@ -108,9 +123,12 @@ def _level_rank():  # type: ignore[no-untyped-def]
     return case({level: i for i, level in enumerate(LEVEL_ORDER)}, value=Escalation.level, else_=len(LEVEL_ORDER))
 
 
-def escalation_queue(db: DbSession, filters: QueueFilters, settings: Settings, now: dt.datetime) -> QueuePage:
-    query = select(Escalation, Contact).join(Contact, col(Contact.id) == Escalation.contact_id, isouter=True)
-    conditions = []
+def escalation_queue(db: DbSession, filters: QueueFilters, settings: Settings, now: dt.datetime,
+                     scope: Scope = WHOLE_PROVINCE) -> QueuePage:
+    query = (select(Escalation, Contact, CallAttempt.phone)
+             .join(Contact, col(Contact.id) == Escalation.contact_id, isouter=True)
+             .join(CallAttempt, col(CallAttempt.id) == Escalation.attempt_id, isouter=True))
+    conditions = scope.contact_condition()
     if filters.status == "unresolved":
         conditions.append(col(Escalation.status).in_(UNRESOLVED))
     elif filters.status != "all":
@@ -121,6 +139,15 @@ def escalation_queue(db: DbSession, filters: QueueFilters, settings: Settings, n
         value = getattr(filters, name)
         if value:
             conditions.append(getattr(Contact, name) == value)
+    if filters.assignee:
+        conditions.append(Escalation.assignee == filters.assignee)
+    tz = settings.tzinfo
+    if filters.since:
+        start = dt.datetime.combine(dt.date.fromisoformat(filters.since), dt.time(), tz)
+        conditions.append(col(Escalation.created_at) >= start.astimezone(dt.UTC))
+    if filters.until:
+        end = dt.datetime.combine(dt.date.fromisoformat(filters.until) + dt.timedelta(days=1), dt.time(), tz)
+        conditions.append(col(Escalation.created_at) < end.astimezone(dt.UTC))
     total = db.exec(select(func.count()).select_from(Escalation).join(
         Contact, col(Contact.id) == Escalation.contact_id, isouter=True).where(*conditions)).one()
     if filters.sort == "newest":
@@ -131,12 +158,26 @@ def escalation_queue(db: DbSession, filters: QueueFilters, settings: Settings, n
         order = [_level_rank(), col(Escalation.created_at), col(Escalation.id)]
     found = db.exec(query.where(*conditions).order_by(*order)
                     .offset((filters.page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
-    rows = [queue_row(escalation, contact, settings, now) for escalation, contact in found]
-    return QueuePage(rows=rows, total=total, filters=filters, options=filter_options(db),
-                     summary=level_summary(db, settings, now))
+    due = next_tasks(db, [e.id for e, _, _ in found if e.id is not None])
+    rows = [queue_row(escalation, contact, settings, now, phone or "", due.get(escalation.id or 0))
+            for escalation, contact, phone in found]
+    return QueuePage(rows=rows, total=total, filters=filters, options=filter_options(db, scope),
+                     summary=level_summary(db, settings, now, scope))
 
 
-def queue_row(escalation: Escalation, contact: Contact | None, settings: Settings, now: dt.datetime) -> QueueRow:
+def next_tasks(db: DbSession, escalation_ids: list[int]) -> dict[int, CaseTask]:
+    """The earliest pending callback of each case."""
+    tasks: dict[int, CaseTask] = {}
+    for task in db.exec(select(CaseTask).where(col(CaseTask.escalation_id).in_(escalation_ids),
+                                               CaseTask.state == CaseTaskState.PENDING)
+                        .order_by(col(CaseTask.due_at).desc())).all():
+        tasks[task.escalation_id] = task  # ordered latest first, so the earliest wins
+    return tasks
+
+
+def queue_row(escalation: Escalation, contact: Contact | None, settings: Settings, now: dt.datetime,
+              line_phone: str = "", task: CaseTask | None = None) -> QueueRow:
+    """`line_phone`: the number that called or texted, shown (masked) when the case has no contact."""
     created = aware(escalation.created_at)
     assert created is not None and escalation.id is not None
     age = max(0, int((now - created).total_seconds() // 60))
@@ -145,10 +186,12 @@ def queue_row(escalation: Escalation, contact: Contact | None, settings: Setting
         id=escalation.id, level=escalation.level, rule=escalation.rule, reason=escalation.reason,
         status=escalation.status, assignee=escalation.assignee, created_at=created,
         acknowledged_at=aware(escalation.acknowledged_at), contact_id=escalation.contact_id,
-        name=contact.name if contact else "", phone_masked=mask_phone(contact.phone) if contact else "",
+        name=contact.name if contact else "",
+        phone_masked=mask_phone(contact.phone) if contact else (mask_phone(line_phone) if line_phone else ""),
         category=contact.category if contact else "", district=contact.district if contact else "",
         commune=contact.commune if contact else "", age_minutes=age, sla_minutes=sla,
         sla_state=sla_state(escalation.status, age, sla),
+        next_due=aware(task.due_at) if task else None, next_kind=task.kind if task else "",
     )
 
 
@@ -159,39 +202,58 @@ class LevelSummary:
     overdue: int  # open (nobody acknowledged) past the level's SLA
 
 
-def level_summary(db: DbSession, settings: Settings, now: dt.datetime) -> list[LevelSummary]:
+def level_summary(db: DbSession, settings: Settings, now: dt.datetime,
+                  scope: Scope = WHOLE_PROVINCE) -> list[LevelSummary]:
     """Per level: cases not resolved, and how many nobody has acknowledged within the SLA."""
-    counts = dict(db.exec(select(Escalation.level, func.count()).where(col(Escalation.status).in_(UNRESOLVED))
+    joined = select(Escalation.level, func.count()).join(Contact, col(Contact.id) == Escalation.contact_id,
+                                                          isouter=True)
+    counts = dict(db.exec(joined.where(col(Escalation.status).in_(UNRESOLVED), *scope.contact_condition())
                           .group_by(Escalation.level)).all())
     summary = []
     for level in sorted(counts, key=lambda lv: LEVEL_ORDER.index(lv) if lv in LEVEL_ORDER else len(LEVEL_ORDER)):
         deadline = now - dt.timedelta(minutes=settings.sla_minutes(level))
-        overdue = db.exec(select(func.count()).select_from(Escalation).where(
+        overdue = db.exec(select(func.count()).select_from(Escalation).join(
+            Contact, col(Contact.id) == Escalation.contact_id, isouter=True).where(
             Escalation.level == level, Escalation.status == EscalationStatus.OPEN,
-            col(Escalation.created_at) <= deadline)).one()
+            col(Escalation.created_at) <= deadline, *scope.contact_condition())).one()
         summary.append(LevelSummary(level, counts[level], overdue))
     return summary
 
 
-def filter_options(db: DbSession) -> dict[str, list[str]]:
+def filter_options(db: DbSession, scope: Scope = WHOLE_PROVINCE) -> dict[str, list[str]]:
     def distinct(column) -> list[str]:  # type: ignore[no-untyped-def]
-        return [v for v in db.exec(select(column).distinct().order_by(column)).all() if v]
+        query = select(column).distinct().order_by(column)
+        if column.class_ is Contact:
+            query = query.where(*scope.contact_condition())
+        return [v for v in db.exec(query).all() if v]
     levels = distinct(Escalation.level)
     levels.sort(key=lambda lv: LEVEL_ORDER.index(lv) if lv in LEVEL_ORDER else len(LEVEL_ORDER))
     return {"district": distinct(Contact.district), "commune": distinct(Contact.commune),
             "category": distinct(Contact.category), "level": levels}
 
 
-def latest_change(db: DbSession) -> tuple[int, int]:
-    """(newest escalation id, newest timeline event id): the live queue reloads when either grows."""
-    return (db.exec(select(func.max(Escalation.id))).one() or 0,
-            db.exec(select(func.max(EscalationEvent.id))).one() or 0)
+def latest_change(db: DbSession, scope: Scope = WHOLE_PROVINCE) -> tuple[int, int]:
+    """(newest escalation id, newest timeline event id) of the cases `scope` sees: the live queue
+    reloads when either grows (a district officer is not told about another district's cases)."""
+    if scope.province:
+        return (db.exec(select(func.max(Escalation.id))).one() or 0,
+                db.exec(select(func.max(EscalationEvent.id))).one() or 0)
+    cases = select(Escalation.id).join(Contact, col(Contact.id) == Escalation.contact_id).where(
+        *scope.contact_condition())
+    return (db.exec(select(func.max(Escalation.id)).where(col(Escalation.id).in_(cases))).one() or 0,
+            db.exec(select(func.max(EscalationEvent.id)).where(
+                col(EscalationEvent.escalation_id).in_(cases))).one() or 0)
 
 
 @dataclass
 class CallDay:
     day: dt.date
     attempts: list[tuple[CallAttempt, list[Answer]]]
+
+
+def case_tasks(db: DbSession, escalation_id: int) -> list[CaseTask]:
+    return list(db.exec(select(CaseTask).where(CaseTask.escalation_id == escalation_id)
+                        .order_by(col(CaseTask.due_at), col(CaseTask.id))).all())
 
 
 def calls_by_day(db: DbSession, contact_id: int) -> list[CallDay]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy.engine import Engine
@@ -23,3 +25,6 @@ FLOW_PROBLEMS = web.AppKey("flow_problems", list[Problem])
 SSE_POLL_SECONDS = web.AppKey("sse_poll_seconds", float)
 # Rendered flow diagrams, by (flow name, version, language): drawing takes Graphviz a moment.
 DIAGRAM_CACHE = web.AppKey("diagram_cache", dict)
+# Pause, resume or cancel an SMS campaign: `(engine, campaign id, status) -> campaign`, raising ValueError
+# when refused.  sms.campaigns.set_status, the CLI's own, handed in by app.py: the routes stay clear of sms/.
+SMS_SET_STATUS = web.AppKey("sms_set_status", Callable[[Engine, int, str], Any])

@@ -18,6 +18,7 @@ from sqlmodel import col, select
 from robocall.logging_setup import mask_phone
 from robocall.models import CallAttempt, Contact, Escalation, FollowUp, FollowUpState
 from robocall.web.escalation_queries import UNRESOLVED
+from robocall.web.scope import WHOLE_PROVINCE, Scope
 
 KINDS = ("symptomatic", "non_reporting", "monitoring", "closed")
 # Rules of the shipped flows that mean the person reported symptoms or a positive test; the
@@ -53,17 +54,19 @@ def default_as_of(db: DbSession, today: dt.date) -> dt.date:
 
 
 def line_list(db: DbSession, kind: str, as_of: dt.date, *, district: str = "", commune: str = "",
-              category: str = "", q: str = "", whole: bool = False) -> tuple[list[ListRow], int]:
+              category: str = "", q: str = "", whole: bool = False,
+              scope: Scope = WHOLE_PROVINCE) -> tuple[list[ListRow], int]:
     """The rows (one screen of LIST_LIMIT, or the whole list for exports) and how many there are in all."""
     if kind not in KINDS and kind != "search":
         raise ValueError(kind)
-    conditions: list[Any] = []
+    conditions: list[Any] = scope.contact_condition()
     if kind == "symptomatic":
         conditions.append(col(Contact.id).in_(select(Escalation.contact_id).where(
             col(Escalation.rule).in_(SYMPTOM_RULES), col(Escalation.status).in_(UNRESOLVED))))
     elif kind == "non_reporting":
         conditions.append(col(Contact.id).in_(select(FollowUp.contact_id).where(
-            FollowUp.day == as_of, FollowUp.state == FollowUpState.UNREACHED)))
+            FollowUp.day == as_of, FollowUp.state == FollowUpState.UNREACHED,
+            col(FollowUp.escalation_id).is_(None))))  # a missed callback is not a missed daily report
     elif kind == "monitoring":
         conditions += [Contact.opted_out == False, col(Contact.monitoring_end) >= as_of]  # noqa: E712
     elif kind == "closed":

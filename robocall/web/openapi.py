@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 _FILTERS = [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
-            for n in ("district", "commune", "category", "level", "status", "sort", "page")]
+            for n in ("district", "commune", "category", "level", "status", "sort", "assignee", "since", "until",
+                      "page")]
 _ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
 _OBJ = {"content": {"application/json": {"schema": {"type": "object"}}}}
 
@@ -35,12 +36,15 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             "/api/v1/escalations": _get("The escalation queue (100 a page)", "viewer", _FILTERS),
             "/api/v1/escalations/{id}": _get("One escalation: person (masked), calls, timeline", "viewer", _ID),
             "/api/v1/escalations/{id}/actions": {"post": {
-                "summary": "Acknowledge, assign, note, ask for a callback or resolve", "parameters": _ID,
+                "summary": "Acknowledge, assign (a user's id or name), note, schedule a callback, resolve or reopen",
+                "parameters": _ID,
                 "description": "Least role: cdc_staff. Header X-CSRF-Token required.",
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
                     "type": "object", "required": ["action"], "properties": {
-                        "action": {"enum": ["acknowledge", "assign", "note", "callback", "resolve"]},
-                        "assignee": {"type": "string"}, "text": {"type": "string"},
+                        "action": {"enum": ["acknowledge", "assign", "note", "callback", "resolve", "reopen"]},
+                        "assignee": {"type": ["string", "integer"]}, "text": {"type": "string"},
+                        "kind": {"enum": ["robot_call", "staff_call"]}, "flow": {"type": "string"},
+                        "due": {"type": "string", "description": "local YYYY-MM-DDTHH:MM"},
                         "outcome": {"enum": ["tested", "hospital", "home_isolation", "visited", "false_alarm",
                                              "unreachable", "other"]}}}}}},
                 "responses": {"200": {"description": "Done", **_OBJ}, "400": {"description": "Refused"},

@@ -143,7 +143,7 @@ def _current_account(engine: Engine, user: dict[str, Any]) -> dict[str, Any] | N
         account = db.get(User, user.get("id"))
         if account is None or not account.active:
             return None
-        return {"id": account.id, "username": account.username, "role": account.role}
+        return {"id": account.id, "username": account.username, "role": account.role, "districts": account.districts}
 
 
 def current_user(request: web.Request) -> dict[str, Any] | None:

@@ -58,8 +58,19 @@ ROUTES = [
     ("POST", "/escalations/{urgent_old}/assign", "cdc_staff"),
     ("POST", "/escalations/{urgent_old}/note", "cdc_staff"),
     ("POST", "/escalations/{urgent_old}/callback", "cdc_staff"),
+    ("POST", "/escalations/{urgent_old}/tasks/{task}/done", "cdc_staff"),
+    ("POST", "/escalations/{urgent_old}/tasks/{task_2}/cancel", "cdc_staff"),
     ("POST", "/escalations/{urgent_old}/resolve", "cdc_staff"),
+    ("POST", "/escalations/{urgent_old}/reopen", "cdc_staff"),
+    ("POST", "/escalations/{hotline_case}/reveal", "cdc_staff"),
+    ("POST", "/escalations/{hotline_case}/contact", "cdc_staff"),
+    ("POST", "/escalations/bulk", "cdc_staff"),
     ("POST", "/contacts/{contact_0}/reveal", "cdc_staff"),
+    ("POST", "/contacts/{contact_0}/edit", "cdc_staff"),
+    ("GET", "/home-visits?commune=Vinh+H%C6%B0ng", "viewer"),
+    ("POST", "/sms-campaigns/{sms_campaign}/pause", "cdc_staff"),
+    ("POST", "/sms-campaigns/{sms_campaign}/resume", "cdc_staff"),
+    ("POST", "/sms-campaigns/{sms_campaign}/cancel", "cdc_staff"),
     ("POST", "/api/v1/escalations/{urgent_old}/actions", "cdc_staff"),
     ("GET", "/audit", "admin"),
     ("GET", "/api/v1/audit", "admin"),
@@ -68,8 +79,11 @@ ROUTES = [
     ("POST", "/users", "admin"),
     ("POST", "/users/{user_viewer}", "admin"),
 ]
-FORMS = {"{user_viewer}": {"role": "viewer", "active": "1"}, "assign": {"assignee": "bs_lan"},
+FORMS = {"{user_viewer}": {"role": "viewer", "active": "1"}, "assign": {"assignee": "can_bo"},
          "note": {"text": "đã gọi"}, "resolve": {"outcome": "tested"},
+         "callback": {"kind": "staff_call", "due": "2099-01-01T09:00"}, "done": {"result": "đã gọi, ổn"},
+         "contact": {"name": "Người gọi đến", "address": "5 Lê Lợi"}, "edit": {"address": "12 Lê Lợi"},
+         "bulk": {"ids": "{urgent_new}", "action": "acknowledge"},
          "users": {"username": "moi", "role": "viewer", "password": "12345678abc"}}
 
 
@@ -86,7 +100,7 @@ def test_every_registered_route_is_in_the_table_and_declares_a_role(make_app) ->
             continue  # static files; SMS callbacks and API authenticate each request themselves
         assert getattr(route.handler, REQUIRED_ROLE, None) is not None, f"{route.method} {path} declares no role"
         generic = path.replace("{id}", "{x}").replace("{kind}", "{x}").replace("{name}", "{x}").replace(
-            "{action}", "{x}").replace("{ext}", "{x}")
+            "{action}", "{x}").replace("{ext}", "{x}").replace("{task}", "{x}").replace("{control}", "{x}")
         if not any(_matches(generic, m, p) for m, p in listed if m == route.method):
             missing.append(f"{route.method} {path}")
     assert missing == []
@@ -113,7 +127,7 @@ def test_each_route_refuses_or_serves_by_role(make_app, seeded, role) -> None:  
                     response = await client.post(path, json={"action": "note", "text": "x"},
                                                  headers={"X-CSRF-Token": token}, allow_redirects=False)
                 else:
-                    extra = FORMS.get(template.rsplit("/", 1)[-1], {})
+                    extra = {k: v.format(**ids) for k, v in FORMS.get(template.rsplit("/", 1)[-1], {}).items()}
                     response = await client.post(path, data={"csrf_token": token, **extra}, allow_redirects=False)
             else:
                 response = await client.get(path, allow_redirects=False)

@@ -161,6 +161,7 @@ def test_every_page_renders_at_laptop_and_phone_width(server: str, browser, seed
     pages = {
         "queue": "/escalations", "escalation": f"/escalations/{ids['urgent_old']}",
         "contact": f"/contacts/{ids['contact_0']}", "search": "/contacts?q=Nguy",
+        "hotline_case": f"/escalations/{ids['hotline_case']}", "home_visits": "/home-visits",
         "list_symptomatic": "/lists/symptomatic", "list_non_reporting": "/lists/non_reporting",
         "campaigns": "/campaigns", "campaign": f"/campaigns/{ids['campaign']}",
         "sms_campaigns": "/sms-campaigns", "sms_campaign": f"/sms-campaigns/{ids['sms_campaign']}", "flows": "/diagrams",

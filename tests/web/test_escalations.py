@@ -42,20 +42,22 @@ def test_queue_lists_unresolved_cases_most_urgent_first_with_filters(make_app, s
         assert re.search(rf'data-id="{ids["urgent_old"]}".*?sla-red', html, re.S)
         assert re.search(rf'data-id="{ids["urgent_new"]}".*?sla-green', html, re.S)
         assert "+84912000001" not in html and "+849******01" in html  # masked
-        # The summary: 2 urgent (1 past its 30 minutes), 1 watch (acknowledged), 1 home visit (100 of 720 min).
+        # The summary: 2 urgent (1 past its 30 minutes), the hotline caller's callback, 1 watch (acknowledged),
+        # 1 home visit (100 of 720 min).
         summary = re.findall(r'data-level="(\w+)">\s*<span[^>]*>\w+</span> <b>(\d+)</b>\s*(?:<span[^>]*>(\d+))?',
                              html)
-        assert summary == [("urgent", "2", "1"), ("watch", "1", ""), ("home_visit", "1", "")]
+        assert summary == [("urgent", "2", "1"), ("callback", "1", ""), ("watch", "1", ""), ("home_visit", "1", "")]
         return found
 
     found = run_client(make_app(), scenario)
-    assert found["default"] == [ids["urgent_old"], ids["urgent_new"], ids["watch"], ids["home_visit"]]
+    assert found["default"] == [ids["urgent_old"], ids["urgent_new"], ids["hotline_case"], ids["watch"],
+                                ids["home_visit"]]
     assert found["urgent"] == [ids["urgent_old"], ids["urgent_new"]]
     assert found["newest"] == [ids["urgent_new"], ids["urgent_old"]]
     assert found["phu_loc"] == [ids["watch"], ids["home_visit"]]
     assert found["f2"] == [ids["watch"]]
     assert sorted(found["all"]) == sorted(ids[k] for k in ("urgent_old", "urgent_new", "watch", "home_visit",
-                                                             "callback_done"))
+                                                             "callback_done", "hotline_case"))
     assert found["resolved"] == [ids["callback_done"]]
     assert found["commune"] == [ids["urgent_new"]]
 
@@ -87,8 +89,8 @@ def test_acknowledge_assign_note_callback_resolve_write_the_timeline_and_the_aud
 
     async def scenario(client: TestClient) -> None:
         await login(client, "cdc_staff")
-        for action, form in [("acknowledge", {}), ("assign", {"assignee": "bs_lan"}), ("note", {"text": "Đã gọi"}),
-                             ("callback", {}), ("resolve", {"outcome": "hospital", "text": "BV Trung ương"})]:
+        for action, form in [("acknowledge", {}), ("assign", {"assignee": "can_bo"}), ("note", {"text": "Đã gọi"}),
+                             ("callback", {"kind": "staff_call", "due": "2099-01-01T09:00"}), ("resolve", {"outcome": "hospital", "text": "BV Trung ương"})]:
             token = await csrf_of(client, f"/escalations/{case}")
             response = await client.post(f"/escalations/{case}/{action}", data={"csrf_token": token, **form},
                                          allow_redirects=False)
@@ -107,10 +109,10 @@ def test_acknowledge_assign_note_callback_resolve_write_the_timeline_and_the_aud
         audits = [a.action for a in db.exec(select(AuditLog).where(AuditLog.object_id == str(case))).all()]
     assert escalation is not None
     assert (escalation.status, escalation.outcome, escalation.assignee, escalation.callback) == (
-        "resolved", "hospital", "bs_lan", True)
+        "resolved", "hospital", "can_bo", True)
     assert escalation.acknowledged_at is not None and escalation.resolved_at is not None
     assert [(e.kind, e.actor) for e in events][1:] == [(k, USERS["cdc_staff"]) for k in (
-        "acknowledged", "assigned", "note", "callback", "resolved")]
+        "acknowledged", "assigned", "note", "scheduled_staff_call", *["callback_cancelled"] * 3, "resolved")]
     assert events[-1].text == "hospital: BV Trung ương"
     for action in ("acknowledge", "assign", "note", "callback", "resolve", "acknowledge_refused"):
         assert f"escalation_{action}" in audits

@@ -57,3 +57,19 @@ def test_set_password_lifts_a_lockout_and_disable_switches_the_account_off(db_en
         assert authenticate(db, "bs_an", "mat khau moi 2", max_failures=3, lockout=dt.timedelta(minutes=15))[0] is None
     assert "disabled" in runner.invoke(cli, ["users", "list"]).output
     assert runner.invoke(cli, ["users", "disable", "nobody"]).exit_code != 0
+
+
+def test_users_districts_limits_a_user_and_an_empty_list_gives_back_the_province(db_engine: Engine) -> None:
+    runner = CliRunner()
+    added = runner.invoke(cli, ["users", "add", "bs_loc", "--role", "cdc_staff", "--districts",
+                                "Huyện Phú Lộc, Huyện Nam Đông,Huyện Phú Lộc"], env={"ROBOCALL_PASSWORD": "mat khau dai 1"})
+    assert added.exit_code == 0, added.output
+    assert "no contact in district 'Huyện Nam Đông'" in added.output  # a misspelling would show nothing: warned
+    with DbSession(db_engine) as db:
+        assert db.exec(select(User.districts).where(User.username == "bs_loc")).one() == "Huyện Phú Lộc,Huyện Nam Đông"
+    assert "bs_loc\tcdc_staff\tactive\tHuyện Phú Lộc,Huyện Nam Đông" in runner.invoke(cli, ["users", "list"]).output
+    whole = runner.invoke(cli, ["users", "districts", "bs_loc"])
+    assert whole.exit_code == 0 and "toàn tỉnh" in whole.output
+    with DbSession(db_engine) as db:
+        assert db.exec(select(User.districts).where(User.username == "bs_loc")).one() == ""
+    assert runner.invoke(cli, ["users", "districts", "nobody", "Huyện A"]).exit_code != 0

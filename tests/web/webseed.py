@@ -13,6 +13,7 @@ from robocall.models import (
     Answer,
     CallAttempt,
     CallCampaign,
+    CaseTask,
     Contact,
     Escalation,
     EscalationEvent,
@@ -24,6 +25,7 @@ from robocall.models import (
 PASSWORD = "mật khẩu đủ dài"
 USERS = {"admin": "quan_tri", "cdc_staff": "can_bo", "viewer": "xem"}
 DAY1 = dt.date(2021, 8, 11)
+HOTLINE_CALLER = "+84987000111"
 
 
 def seed(engine: Engine, now: dt.datetime | None = None) -> dict[str, int]:
@@ -93,6 +95,30 @@ def seed(engine: Engine, now: dt.datetime | None = None) -> dict[str, int]:
             ids[key] = escalation.id or 0
         for i, contact in enumerate(contacts):
             ids[f"contact_{i}"] = contact.id or 0
+        # A hotline caller on no list asks to be called back: the case has only the calling number.
+        called = now - dt.timedelta(minutes=20)
+        hotline = CallAttempt(phone=HOTLINE_CALLER, flow="hotline", direction="inbound", day=DAY1 + dt.timedelta(days=2),
+                              state="completed", queued_at=called, dialled_at=called, answered_at=called,
+                              ended_at=called + dt.timedelta(minutes=3), end_reason="completed")
+        db.add(hotline)
+        db.flush()
+        for question, value in (("menu_choice", "callback"), ("fever", False)):
+            db.add(Answer(attempt_id=hotline.id or 0, question=question, node=f"q_{question}", value=value, keys="1",
+                          recorded_at=called))
+        case = Escalation(attempt_id=hotline.id, flow="hotline", rule="de_nghi_goi_lai", level="callback",
+                          reason="Người gọi đề nghị CDC gọi lại", created_at=called)
+        db.add(case)
+        db.flush()
+        db.add(EscalationEvent(escalation_id=case.id or 0, attempt_id=hotline.id, at=called, kind="created",
+                               text="hotline: de_nghi_goi_lai"))
+        ids["hotline_case"], ids["hotline_attempt"] = case.id or 0, hotline.id or 0
+        task = CaseTask(escalation_id=ids["urgent_old"], kind="staff_call", due_at=now + dt.timedelta(hours=1),
+                        assignee=USERS["cdc_staff"], created_by=USERS["admin"])
+        later = CaseTask(escalation_id=ids["urgent_old"], kind="staff_call", due_at=now + dt.timedelta(hours=3),
+                         assignee=USERS["admin"], created_by=USERS["admin"])
+        db.add_all([task, later])
+        db.flush()
+        ids["task"], ids["task_2"] = task.id or 0, later.id or 0
         db.commit()
     ids.update(seed_sms(engine))
     return ids

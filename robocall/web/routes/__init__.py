@@ -6,6 +6,7 @@ from robocall.web.routes import (
     audio,
     auth,
     campaigns,
+    casework,
     escalations,
     events,
     flows,
@@ -14,5 +15,5 @@ from robocall.web.routes import (
     sms_campaigns,
 )
 
-ROUTE_TABLES = [auth.routes, escalations.routes, events.routes, lists.routes, campaigns.routes, sms_campaigns.routes,
+ROUTE_TABLES = [auth.routes, escalations.routes, casework.routes, events.routes, lists.routes, campaigns.routes, sms_campaigns.routes,
                 flows.routes, reports.routes, admin.routes, api.routes, audio.routes]

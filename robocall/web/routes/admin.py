@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
 from sqlmodel import select
 
-from robocall.accounts import AccountError, Role, User, add_user
+from robocall.accounts import AccountError, Role, User, add_user, districts_text
 from robocall.config import Settings
 from robocall.web.audit import audit, audit_entries
 from robocall.web.keys import ENGINE, SETTINGS
@@ -48,12 +48,14 @@ async def users_add(request: web.Request) -> web.Response:
     form = await request.post()
     username, role = str(form.get("username", "")), str(form.get("role", ""))
     try:
-        user = await in_thread(request, add_user, request.app[ENGINE], username, role, str(form.get("password", "")))
+        user = await in_thread(request, add_user, request.app[ENGINE], username, role, str(form.get("password", "")),
+                               str(form.get("districts", "")))
     except AccountError as error:
         users = await in_thread(request, _users, request.app[ENGINE])
         return render(request, "users.html", {"users": users, "roles": [r.value for r in Role], "error": str(error)},
                       status=400)
-    await audit(request, "user_add", "user", user.id, {"username": user.username, "role": user.role})
+    await audit(request, "user_add", "user", user.id, {"username": user.username, "role": user.role,
+                                                       "districts": user.districts})
     raise web.HTTPSeeOther("/users")
 
 
@@ -85,12 +87,13 @@ async def users_change(request: web.Request) -> web.Response:
     """Change a user's role or switch the account off/on (takes effect on their next request)."""
     form = await request.post()
     detail = await in_thread(request, _change_user, request.app[ENGINE], int(request.match_info["id"]),
-                             form.get("role"), form.get("active"), current_username(request))
+                             form.get("role"), form.get("active"), current_username(request), form.get("districts"))
     await audit(request, "user_change", "user", request.match_info["id"], detail)
     raise web.HTTPSeeOther("/users")
 
 
-def _change_user(engine: Engine, user_id: int, role_asked: Any, active_asked: Any, me: str) -> dict[str, Any]:
+def _change_user(engine: Engine, user_id: int, role_asked: Any, active_asked: Any, me: str,
+                 districts_asked: Any = None) -> dict[str, Any]:
     with DbSession(engine) as db:
         user = db.get(User, user_id)
         if user is None:
@@ -102,6 +105,8 @@ def _change_user(engine: Engine, user_id: int, role_asked: Any, active_asked: An
         if user.username == me and (role != Role.ADMIN or not active):
             raise web.HTTPBadRequest(text="400: you cannot demote or disable yourself")
         user.role, user.active = role, active
+        if districts_asked is not None:
+            user.districts = districts_text(str(districts_asked))
         db.add(user)
         db.commit()
-        return {"username": user.username, "role": role, "active": active}
+        return {"username": user.username, "role": role, "active": active, "districts": user.districts}

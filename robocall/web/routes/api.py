@@ -13,23 +13,28 @@ from aiohttp import web
 from sqlmodel import Session as DbSession
 
 from robocall.accounts import Role
+from robocall.call_policy import policy_from_settings
 from robocall.config import Settings
-from robocall.models import Contact, Escalation, utcnow
+from robocall.models import CallAttempt, CaseTask, Escalation, utcnow
 from robocall.web.audit import audit, audit_entries
 from robocall.web.campaign_stats import all_campaigns, campaign_by_id
-from robocall.web.escalation_actions import ActionDone, act_on_escalation
+from robocall.web.casework import CaseworkError, NotInScope, act_in_scope, outbound_flows, schedule, scoped_case
+from robocall.web.escalation_actions import ActionDone
 from robocall.web.escalation_queries import (
     QueueFilters,
+    case_tasks,
     escalation_calls,
     escalation_queue,
+    next_tasks,
     queue_row,
     timeline,
 )
-from robocall.web.keys import ENGINE, SETTINGS
+from robocall.web.keys import ENGINE, FLOWS, SETTINGS
 from robocall.web.line_lists import KINDS, default_as_of, line_list
 from robocall.web.openapi import openapi_document
 from robocall.web.params import parse_day
 from robocall.web.reporting import report_for
+from robocall.web.scope import Scope, scope_of
 from robocall.web.security import (
     csrf_token,
     current_user,
@@ -62,8 +67,11 @@ async def session_info(request: web.Request) -> web.Response:
 @routes.get(f"{API}/escalations")
 @requires(Role.VIEWER)
 async def escalations(request: web.Request) -> web.Response:
-    filters = QueueFilters.from_query(request.query)
-    page = await in_session(request, escalation_queue, filters, request.app[SETTINGS], utcnow())
+    try:
+        filters = QueueFilters.from_query(request.query)
+    except ValueError as error:
+        return web.json_response({"error": str(error)}, status=400)
+    page = await in_session(request, escalation_queue, filters, request.app[SETTINGS], utcnow(), scope_of(request))
     await audit(request, "view_queue", "escalation", "", {"filters": filters.as_query(), "rows": len(page.rows)})
     return web.json_response({"total": page.total, "page": filters.page, "rows": [r.to_json() for r in page.rows]})
 
@@ -71,19 +79,37 @@ async def escalations(request: web.Request) -> web.Response:
 @routes.get(f"{API}/escalations/{{id:\\d+}}")
 @requires(Role.VIEWER)
 async def escalation(request: web.Request) -> web.Response:
-    body, found = await in_session(request, _escalation_json, int(request.match_info["id"]), request.app[SETTINGS])
+    body, found = await in_session(request, _escalation_json, int(request.match_info["id"]), request.app[SETTINGS],
+                                   scope_of(request))
     await audit(request, "view_escalation", "escalation", found.id, {"contact_id": found.contact_id})
     return web.json_response(body)
 
 
-def _escalation_json(db: DbSession, escalation_id: int, settings: Settings) -> tuple[dict[str, Any], Escalation]:
-    found = db.get(Escalation, escalation_id)
-    if found is None:
-        raise web.HTTPNotFound(text='{"error": "not found"}', content_type="application/json")
-    contact = db.get(Contact, found.contact_id) if found.contact_id else None
+def _not_found() -> web.HTTPNotFound:
+    return web.HTTPNotFound(text='{"error": "not found"}', content_type="application/json")
+
+
+def _task_json(task: CaseTask) -> dict[str, Any]:
+    return {"id": task.id, "kind": task.kind, "due_at": _iso(task.due_at), "assignee": task.assignee,
+            "flow": task.flow, "state": task.state, "result": task.result}
+
+
+def _escalation_json(db: DbSession, escalation_id: int, settings: Settings,
+                     scope: Scope) -> tuple[dict[str, Any], Escalation]:
+    try:
+        found, contact = scoped_case(db, escalation_id, scope)
+    except NotInScope:
+        raise _not_found() from None
     days = escalation_calls(db, found, contact)
+    attempt = db.get(CallAttempt, found.attempt_id) if found.attempt_id else None
+    task = next_tasks(db, [escalation_id]).get(escalation_id)
     body: dict[str, Any] = {
-        "escalation": queue_row(found, contact, settings, utcnow()).to_json(),
+        "escalation": queue_row(found, contact, settings, utcnow(), attempt.phone if attempt else "",
+                                task).to_json(),
+        "contact": {"id": contact.id, "name": contact.name, "address": contact.address,
+                    "birth_year": contact.birth_year, "district": contact.district, "commune": contact.commune,
+                    "notes": contact.notes} if contact else None,
+        "callbacks": [_task_json(t) for t in case_tasks(db, escalation_id)],
         "outcome": found.outcome, "flow": found.flow,
         "timeline": [{"at": _iso(e.at), "actor": e.actor, "kind": e.kind, "text": e.text}
                      for e in timeline(db, found.id or 0)],
@@ -103,8 +129,23 @@ async def escalation_action(request: web.Request) -> web.Response:
         data = await request.json()
     except ValueError:
         raise web.HTTPBadRequest(text='{"error": "send JSON"}', content_type="application/json") from None
+    if not isinstance(data, dict):
+        return web.json_response({"error": "send a JSON object"}, status=400)
     action = str(data.get("action", ""))
-    done = await in_session(request, _act, int(request.match_info["id"]), action, current_username(request), data)
+    case_id = int(request.match_info["id"])
+    if action == "callback":  # schedule a robot or staff call (kind, due, flow / assignee)
+        settings = request.app[SETTINGS]
+        try:
+            task = await in_session(request, schedule, case_id, data, current_username(request), scope_of(request),
+                                    settings, policy_from_settings(settings), set(outbound_flows(request.app[FLOWS])))
+        except NotInScope:
+            raise _not_found() from None
+        except CaseworkError as error:
+            return web.json_response({"error": str(error)}, status=400)
+        await audit(request, "escalation_callback", "escalation", case_id,
+                    {"task_id": task.id, "kind": task.kind, "flow": task.flow, "assignee": task.assignee, "via": "api"})
+        return web.json_response({"callback": _task_json(task)})
+    done = await in_session(request, _act, case_id, action, current_username(request), data, scope_of(request))
     if done.error is not None:
         return web.json_response({"error": done.error}, status=400)
     await audit(request, f"escalation_{action}", "escalation", done.escalation_id,
@@ -112,11 +153,12 @@ async def escalation_action(request: web.Request) -> web.Response:
     return web.json_response({"status": done.status, "event": {"kind": done.kind, "text": done.text}})
 
 
-def _act(db: DbSession, escalation_id: int, action: str, actor: str, data: dict[str, Any]) -> ActionDone:
-    found = db.get(Escalation, escalation_id)
-    if found is None:
-        raise web.HTTPNotFound(text='{"error": "not found"}', content_type="application/json")
-    return act_on_escalation(db, found, action, actor, data)
+def _act(db: DbSession, escalation_id: int, action: str, actor: str, data: dict[str, Any],
+         scope: Scope) -> ActionDone:
+    try:
+        return act_in_scope(db, escalation_id, action, actor, data, scope)
+    except NotInScope:
+        raise _not_found() from None
 
 
 @routes.get(f"{API}/lists/{{kind}}")
@@ -128,17 +170,17 @@ async def lists(request: web.Request) -> web.Response:
     q = request.query
     asked = parse_day(q.get("as_of"))
     today = dt.datetime.now(request.app[SETTINGS].tzinfo).date()
-    as_of, rows, total = await in_session(request, _line_list, kind, asked, today, dict(q))
+    as_of, rows, total = await in_session(request, _line_list, kind, asked, today, dict(q), scope_of(request))
     await audit(request, "view_line_list", "contact", "", {"list": kind, "rows": len(rows)})
     return web.json_response({"list": kind, "as_of": as_of.isoformat(), "total": total,
                               "rows": [r.to_json() for r in rows]})
 
 
 def _line_list(db: DbSession, kind: str, as_of: dt.date | None, today: dt.date,
-               q: dict[str, str]) -> tuple[dt.date, list[Any], int]:
+               q: dict[str, str], scope: Scope) -> tuple[dt.date, list[Any], int]:
     as_of = as_of or default_as_of(db, today)
     rows, total = line_list(db, kind, as_of, district=q.get("district", ""), commune=q.get("commune", ""),
-                            category=q.get("category", ""))
+                            category=q.get("category", ""), scope=scope)
     return as_of, rows, total
 
 
@@ -148,7 +190,7 @@ async def contacts(request: web.Request) -> web.Response:
     q = request.query.get("q", "").strip()
     if not q:
         return web.json_response({"error": "give q: a name or the last digits of a phone"}, status=400)
-    rows, total = await in_session(request, line_list, "search", dt.date.today(), q=q)
+    rows, total = await in_session(request, line_list, "search", dt.date.today(), q=q, scope=scope_of(request))
     await audit(request, "search_contacts", "contact", "", {"q": q, "rows": len(rows)})
     return web.json_response({"total": total, "rows": [r.to_json() for r in rows]})
 

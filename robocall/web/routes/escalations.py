@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -11,20 +12,31 @@ from sqlmodel import Session as DbSession
 from robocall.accounts import Role
 from robocall.config import Settings
 from robocall.flows.loader import Flow
-from robocall.models import Contact, Escalation, utcnow
+from robocall.models import Escalation, utcnow
 from robocall.web.audit import audit
-from robocall.web.escalation_actions import ActionDone, act_on_escalation
+from robocall.web.casework import (
+    NotInScope,
+    act_in_scope,
+    masked_case_phone,
+    outbound_flows,
+    scoped_case,
+    scoped_contact,
+)
+from robocall.web.escalation_actions import ActionDone, active_usernames
 from robocall.web.escalation_queries import (
     QueueFilters,
     calls_by_day,
+    case_tasks,
     escalation_calls,
     escalation_queue,
+    next_tasks,
     person_escalations,
     queue_row,
     timeline,
 )
 from robocall.web.i18n import OUTCOMES
 from robocall.web.keys import FLOWS, SETTINGS
+from robocall.web.scope import Scope, scope_of
 from robocall.web.security import current_username, requires
 from robocall.web.templating import render
 from robocall.web.threads import in_session
@@ -35,24 +47,22 @@ routes = web.RouteTableDef()
 @routes.get("/escalations")
 @requires(Role.VIEWER)
 async def queue_page(request: web.Request) -> web.Response:
-    filters = QueueFilters.from_query(request.query)
-    page = await in_session(request, escalation_queue, filters, request.app[SETTINGS], utcnow())
+    try:
+        filters = QueueFilters.from_query(request.query)
+    except ValueError as error:
+        raise web.HTTPBadRequest(text=f"400: {error}") from None
+    page, users = await in_session(request, _queue, filters, request.app[SETTINGS], scope_of(request))
     # The queue shows names: a view of personal data.
     await audit(request, "view_queue", "escalation", "", {"filters": filters.as_query(), "rows": len(page.rows)})
     template = "_queue_rows.html" if request.query.get("partial") else "queue.html"
     query = filters.as_query()
     return render(request, template, {"page": page, "filters": filters, "query_string": urlencode(query),
-                                      "prev_page": filters.page - 1, "next_page": filters.page + 1})
+                                      "prev_page": filters.page - 1, "next_page": filters.page + 1,
+                                      "users": users, "outcomes": OUTCOMES})
 
 
-def _escalation_or_404(db: DbSession, escalation_id: str) -> Escalation:
-    try:
-        escalation = db.get(Escalation, int(escalation_id))
-    except ValueError:
-        escalation = None
-    if escalation is None:
-        raise web.HTTPNotFound(text="no such escalation")
-    return escalation
+def _queue(db: DbSession, filters: QueueFilters, settings: Settings, scope: Scope) -> tuple[Any, list[str]]:
+    return escalation_queue(db, filters, settings, utcnow(), scope), active_usernames(db)
 
 
 def fired_rule(flows: dict[str, Flow], escalation: Escalation) -> dict[str, str] | None:
@@ -64,37 +74,57 @@ def fired_rule(flows: dict[str, Flow], escalation: Escalation) -> dict[str, str]
     return None
 
 
-def _detail(db: DbSession, escalation_id: str, settings: Settings, flows: dict[str, Flow]) -> dict[str, Any]:
-    escalation = _escalation_or_404(db, escalation_id)
-    contact = db.get(Contact, escalation.contact_id) if escalation.contact_id else None
+def fired_answers(fired: dict[str, str] | None) -> set[str]:
+    """The names a rule's condition reads: the answers that made it fire are highlighted."""
+    return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", fired["when"])) if fired else set()
+
+
+def _detail(db: DbSession, escalation_id: str, settings: Settings, flows: dict[str, Flow],
+            scope: Scope) -> dict[str, Any]:
+    escalation, contact = scoped_case(db, int(escalation_id), scope)
+    events = timeline(db, escalation.id or 0)
+    fired = fired_rule(flows, escalation)
     return {
         "escalation": escalation, "contact": contact,
-        "row": queue_row(escalation, contact, settings, utcnow()),
+        "row": queue_row(escalation, contact, settings, utcnow(), task=next_tasks(db, [escalation.id or 0]).get(
+            escalation.id or 0)),
+        "line_phone_masked": masked_case_phone(db, escalation),
         "days": escalation_calls(db, escalation, contact),
-        "events": timeline(db, escalation.id or 0),
+        "events": events,
         "others": [e for e in person_escalations(db, contact.id) if e.id != escalation.id]
         if contact and contact.id else [],
         "outcomes": OUTCOMES,
-        "fired": fired_rule(flows, escalation),
+        "fired": fired,
+        # Answers of the calls on this case's timeline whose question the rule reads.
+        "fired_names": fired_answers(fired),
+        "case_attempts": {e.attempt_id for e in events if e.attempt_id} | {escalation.attempt_id},
+        "tasks": case_tasks(db, escalation.id or 0),
+        "users": active_usernames(db),
+        "flow_names": outbound_flows(flows),
+        "scope": scope,
     }
 
 
 @routes.get("/escalations/{id:\\d+}")
 @requires(Role.VIEWER)
 async def detail_page(request: web.Request) -> web.Response:
-    context = await in_session(request, _detail, request.match_info["id"], request.app[SETTINGS],
-                               request.app[FLOWS])
+    try:
+        context = await in_session(request, _detail, request.match_info["id"], request.app[SETTINGS],
+                                   request.app[FLOWS], scope_of(request))
+    except NotInScope:
+        raise web.HTTPNotFound(text="no such escalation") from None
     escalation = context["escalation"]
     await audit(request, "view_escalation", "escalation", escalation.id, {"contact_id": escalation.contact_id})
     return render(request, "escalation.html", context)
 
 
-@routes.post("/escalations/{id:\\d+}/{action:acknowledge|assign|note|callback|resolve}")
+@routes.post("/escalations/{id:\\d+}/{action:acknowledge|assign|note|resolve|reopen}")
 @requires(Role.CDC_STAFF)
 async def act(request: web.Request) -> web.Response:
     form = await request.post()
     action = request.match_info["action"]
-    done = await in_session(request, _act, request.match_info["id"], action, current_username(request), dict(form))
+    done = await in_session(request, _act, request.match_info["id"], action, current_username(request), dict(form),
+                            scope_of(request))
     if done.error is not None:
         await audit(request, f"escalation_{action}_refused", "escalation", done.escalation_id, {"error": done.error})
         raise web.HTTPBadRequest(text=f"400: {done.error}")
@@ -103,22 +133,28 @@ async def act(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(f"/escalations/{request.match_info['id']}")
 
 
-def _act(db: DbSession, escalation_id: str, action: str, actor: str, form: dict[str, Any]) -> ActionDone:
-    return act_on_escalation(db, _escalation_or_404(db, escalation_id), action, actor, form)
+def _act(db: DbSession, escalation_id: str, action: str, actor: str, form: dict[str, Any],
+         scope: Scope) -> ActionDone:
+    try:
+        return act_in_scope(db, int(escalation_id), action, actor, form, scope)
+    except NotInScope:
+        raise web.HTTPNotFound(text="no such escalation") from None
 
 
 @routes.get("/contacts/{id:\\d+}")
 @requires(Role.VIEWER)
 async def contact_page(request: web.Request) -> web.Response:
-    context = await in_session(request, _person, int(request.match_info["id"]))
+    context = await in_session(request, _person, int(request.match_info["id"]), scope_of(request))
     await audit(request, "view_contact", "contact", context["contact"].id)
     return render(request, "contact.html", context)
 
 
-def _person(db: DbSession, contact_id: int) -> dict[str, Any]:
-    contact = db.get(Contact, contact_id)
-    if contact is None or contact.id is None:
-        raise web.HTTPNotFound(text="no such contact")
+def _person(db: DbSession, contact_id: int, scope: Scope) -> dict[str, Any]:
+    try:
+        contact = scoped_contact(db, contact_id, scope)
+    except NotInScope:
+        raise web.HTTPNotFound(text="no such contact") from None
+    assert contact.id is not None
     return {"contact": contact, "days": calls_by_day(db, contact.id), "others": person_escalations(db, contact.id)}
 
 
@@ -126,13 +162,13 @@ def _person(db: DbSession, contact_id: int) -> dict[str, Any]:
 @requires(Role.CDC_STAFF)
 async def reveal_phone(request: web.Request) -> web.Response:
     """The full number, for staff about to call the person; every reveal is audited."""
-    phone = await in_session(request, _phone, int(request.match_info["id"]))
+    phone = await in_session(request, _phone, int(request.match_info["id"]), scope_of(request))
     await audit(request, "reveal_phone", "contact", request.match_info["id"])
     return web.json_response({"phone": phone})
 
 
-def _phone(db: DbSession, contact_id: int) -> str:
-    contact = db.get(Contact, contact_id)
-    if contact is None:
-        raise web.HTTPNotFound(text="no such contact")
-    return contact.phone
+def _phone(db: DbSession, contact_id: int, scope: Scope) -> str:
+    try:
+        return scoped_contact(db, contact_id, scope).phone
+    except NotInScope:
+        raise web.HTTPNotFound(text="no such contact") from None

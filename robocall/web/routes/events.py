@@ -15,6 +15,7 @@ from aiohttp_sse import sse_response
 from robocall.accounts import Role
 from robocall.web.escalation_queries import latest_change
 from robocall.web.keys import SSE_POLL_SECONDS
+from robocall.web.scope import scope_of
 from robocall.web.security import requires
 from robocall.web.threads import in_session
 
@@ -26,12 +27,13 @@ routes = web.RouteTableDef()
 async def stream(request: web.Request) -> web.StreamResponse:
     # Workers write escalations from other processes, so we watch the database, not an in-process bus.
     poll = request.app[SSE_POLL_SECONDS]
+    scope = scope_of(request)
     async with sse_response(request) as response:
-        seen = await in_session(request, latest_change)
+        seen = await in_session(request, latest_change, scope)
         await response.send(json.dumps({"escalation": seen[0], "event": seen[1]}), event="hello")
         while response.is_connected():
             await asyncio.sleep(poll)
-            latest = await in_session(request, latest_change)
+            latest = await in_session(request, latest_change, scope)
             if latest != seen:
                 kind = "escalation" if latest[0] != seen[0] else "timeline"
                 await response.send(json.dumps({"escalation": latest[0], "event": latest[1],

@@ -16,6 +16,7 @@ from robocall.web.escalation_queries import filter_options
 from robocall.web.keys import SETTINGS
 from robocall.web.line_lists import KINDS, default_as_of, line_list
 from robocall.web.params import parse_day
+from robocall.web.scope import Scope, scope_of
 from robocall.web.security import requires
 from robocall.web.templating import render
 from robocall.web.threads import in_session
@@ -31,16 +32,17 @@ async def _line_list_for(request: web.Request, whole: bool) -> tuple[str, dt.dat
     q = request.query
     as_of = parse_day(q.get("as_of"))
     today = dt.datetime.now(request.app[SETTINGS].tzinfo).date()
-    as_of, rows, total, options = await in_session(request, _read, kind, as_of, today, dict(q), whole)
+    as_of, rows, total, options = await in_session(request, _read, kind, as_of, today, dict(q), whole,
+                                                   scope_of(request))
     return kind, as_of, rows, total, options
 
 
 def _read(db: DbSession, kind: str, as_of: dt.date | None, today: dt.date, q: dict[str, str],
-          whole: bool) -> tuple[dt.date, list[Any], int, Any]:
+          whole: bool, scope: Scope) -> tuple[dt.date, list[Any], int, Any]:
     as_of = as_of or default_as_of(db, today)
     rows, total = line_list(db, kind, as_of, district=q.get("district", ""), commune=q.get("commune", ""),
-                            category=q.get("category", ""), whole=whole)
-    return as_of, rows, total, None if whole else filter_options(db)
+                            category=q.get("category", ""), whole=whole, scope=scope)
+    return as_of, rows, total, None if whole else filter_options(db, scope)
 
 
 @routes.get("/lists")
@@ -80,6 +82,6 @@ async def search_page(request: web.Request) -> web.Response:
     q = request.query.get("q", "").strip()
     rows, total = [], 0
     if q:
-        rows, total = await in_session(request, line_list, "search", dt.date.today(), q=q)
+        rows, total = await in_session(request, line_list, "search", dt.date.today(), q=q, scope=scope_of(request))
         await audit(request, "search_contacts", "contact", "", {"q": q, "rows": len(rows)})
     return render(request, "search.html", {"q": q, "rows": rows, "total": total})

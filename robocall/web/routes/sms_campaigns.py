@@ -11,7 +11,10 @@ from aiohttp import web
 from markupsafe import Markup, escape
 
 from robocall.accounts import Role
+from robocall.sms_models import CampaignStatus
+from robocall.web.audit import audit
 from robocall.web.i18n import pick_language, translate
+from robocall.web.keys import ENGINE, SMS_SET_STATUS
 from robocall.web.routes.campaigns import EXTRA_CAMPAIGN_SECTIONS
 from robocall.web.security import requires
 from robocall.web.sms_stats import (
@@ -21,7 +24,7 @@ from robocall.web.sms_stats import (
     sms_campaign_detail,
 )
 from robocall.web.templating import render
-from robocall.web.threads import in_session
+from robocall.web.threads import in_session, in_thread
 
 routes = web.RouteTableDef()
 
@@ -40,6 +43,26 @@ async def sms_campaign_page(request: web.Request) -> web.Response:
     if detail is None:
         raise web.HTTPNotFound(text="no such SMS campaign")
     return render(request, "sms_campaign.html", {"c": detail, "states": STATES})
+
+
+# The same control as `robocall sms pause|resume|cancel` (sms.campaigns.set_status, given to the app as
+# SMS_SET_STATUS: same checks).  A
+# resumed campaign is marked running; the `robocall sms run` process sends it, as after `--detach`.
+CONTROLS = {"pause": CampaignStatus.PAUSED, "resume": CampaignStatus.RUNNING, "cancel": CampaignStatus.CANCELLED}
+
+
+@routes.post("/sms-campaigns/{id:\\d+}/{control:pause|resume|cancel}")
+@requires(Role.CDC_STAFF)
+async def sms_campaign_control(request: web.Request) -> web.Response:
+    campaign_id, control = int(request.match_info["id"]), request.match_info["control"]
+    try:
+        campaign = await in_thread(request, request.app[SMS_SET_STATUS], request.app[ENGINE], campaign_id,
+                                   CONTROLS[control])
+    except ValueError as error:  # sms.campaigns.CampaignError: not in a state that allows it
+        await audit(request, f"sms_campaign_{control}_refused", "sms_campaign", campaign_id, {"error": str(error)})
+        raise web.HTTPBadRequest(text=f"400: {error}") from None
+    await audit(request, f"sms_campaign_{control}", "sms_campaign", campaign_id, {"status": campaign.status})
+    raise web.HTTPSeeOther(f"/sms-campaigns/{campaign_id}")
 
 
 async def sms_section(request: web.Request) -> tuple[str, Markup]:

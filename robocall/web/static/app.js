@@ -4,20 +4,25 @@
   const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
 
   // Reveal a masked phone number (the server audits every reveal).
+  // A case without a contact reveals the number that called or texted (data-case).
   document.querySelectorAll("button.reveal").forEach((button) => {
     button.addEventListener("click", async () => {
-      const id = button.dataset.contact;
-      const response = await fetch(`/contacts/${id}/reveal`, {
+      const id = button.dataset.contact || button.dataset.case;
+      const url = button.dataset.contact ? `/contacts/${id}/reveal` : `/escalations/${id}/reveal`;
+      const response = await fetch(url, {
         method: "POST", headers: { "X-CSRF-Token": csrf }, credentials: "same-origin",
       });
       if (!response.ok) return;
       const data = await response.json();
-      const target = document.getElementById(`phone-${id}`);
+      const target = document.getElementById(button.dataset.contact ? `phone-${id}` : `case-phone-${id}`);
       target.textContent = data.phone;
       target.insertAdjacentHTML("afterend", ` <a href="tel:${encodeURIComponent(data.phone)}">☎</a>`);
       button.remove();
     });
   });
+
+  // The home-visit worksheet's print button (no inline scripts: the CSP forbids them).
+  document.getElementById("btn-print")?.addEventListener("click", () => window.print());
 
   // Waiting times tick on the page, so a case turns amber and red while someone is looking
   // (same rule as escalation_queries.sla_state: red at the level's limit, amber from half of it).
