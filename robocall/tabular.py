@@ -2,18 +2,18 @@
 columns found by their headers.
 
 One reader for every list the project takes in: contact lists (robocall/contacts), SMS recipient
-lists and carriers' rapid-trace exports (sms/).  What differs between them is a choice here:
+lists and carriers' rapid-trace exports (sms/).  A CSV file is read line by line:
 
-- ``strict_utf8=False`` (contact lists, read whole before anything is written): the encoding is
-  found by decoding the file (UTF-8 with or without BOM, UTF-16 with BOM, else Windows Vietnamese
-  cp1258 or Latin-1, with a warning).
-- ``strict_utf8=True`` (lists of millions of rows, sent while they are read): each line is decoded
-  on its own, so a line that is not UTF-8 stops the reading naming that line, after the rows
-  before it were used.
+- the encoding is decided on the evidence of the whole file (:func:`_choose_encoding`): a few lines
+  that are not UTF-8 in a UTF-8 file are read with the bad bytes replaced and named by line, the rest
+  as they are; only a file mostly in a legacy code page is read as cp1258 (or Latin-1), with a warning;
+- control characters (NUL...) are removed, naming the line;
+- a quote opened and never closed swallows no neighbour: that line is an :class:`Unreadable` record
+  and the next lines are read on their own (:func:`_records`).
 
-Records come as lists of cells: text from CSV; from XLSX the cell values (dates, numbers) or, with
-``strict_utf8``, their text.  A CSV record that can't be parsed raises ``csv.Error`` from the
-iterator; :func:`numbered` turns it into an :class:`Unreadable` row instead.
+Records come as lists of cells (text from CSV; from XLSX the cell values, or with ``as_text`` their
+text) or as :class:`Unreadable` in the place of a record that can't be read, so one bad record stops
+nothing.  Line-level warnings are appended to ``Table.warnings`` while the records are read.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import datetime as dt
 import re
 import unicodedata
 import zipfile
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -45,15 +45,17 @@ class TableError(ValueError):
 
 
 class Unreadable:
-    """A CSV record that could not be parsed (kept in its place so one bad record stops nothing)."""
+    """A CSV record that could not be parsed (kept in its place so one bad record stops nothing);
+    ``message`` says why (the same for every such record), ``line`` is where it starts in the file."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, line: int = 0) -> None:
         self.message = message
+        self.line = line
 
 
 @dataclass
 class Table:
-    records: Iterator[list[Any]]
+    records: Iterator[list[Any] | Unreadable]
     file_type: str  # "csv" or "xlsx"
     encoding: str = ""
     delimiter: str = ""
@@ -79,6 +81,8 @@ def cell_text(value: Any) -> str:
     elif isinstance(value, dt.datetime) and value.time() == dt.time():
         value = value.date()
     text = unicodedata.normalize("NFC", str(value))
+    if _CONTROL.search(text):  # a NUL is refused by PostgreSQL; the others are copy-paste debris
+        text = _CONTROL.sub("", text)
     return " ".join(text.split())
 
 
@@ -133,41 +137,32 @@ def parse_column_options(options: Iterable[str], fields: Sequence[str],
 
 
 @contextmanager
-def open_table(path: Path, *, sheet: str | None = None, strict_utf8: bool = False,
+def open_table(path: Path, *, sheet: str | None = None, as_text: bool = False,
                error: type[TableError] = TableError) -> Iterator[Table]:
     """The records of `path`, told apart by content first (lists often have the wrong extension)."""
     try:
         with open(path, "rb") as f:
             magic = f.read(4)
     except OSError as exc:
-        raise error(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise error(f"không đọc được {path} / cannot read {path}: {exc.strerror or exc}") from None
     if magic == _OLE_MAGIC:
-        raise error(f"{path.name} is an old Excel .xls file or a password-protected workbook: save it as .xlsx or CSV")
+        raise error(f"{path.name} là tệp Excel .xls cũ hoặc có mật khẩu: hãy lưu thành .xlsx hoặc CSV"
+                    f" / {path.name} is an old Excel .xls file or a password-protected workbook: save it as .xlsx or CSV")
     if magic == _ZIP_MAGIC or path.suffix.lower() in (".xlsx", ".xlsm"):
-        with _xlsx(path, sheet, strict_utf8, error) as table:
+        with _xlsx(path, sheet, as_text, error) as table:
             yield table
         return
-    opened = _csv_utf8(path, error) if strict_utf8 else _csv_detected(path)
-    with opened as table:
+    with _csv(path, error) as table:
         if sheet:
-            table.warnings.insert(0, f"--sheet {sheet!r} ignored: {path.name} is a CSV file")
+            table.warnings.insert(0, f"--sheet {sheet!r} bị bỏ qua: {path.name} là tệp CSV"
+                                     f" / --sheet {sheet!r} ignored: {path.name} is a CSV file")
         yield table
 
 
-def numbered(records: Iterator[list[Any]]) -> Iterator[tuple[int, list[Any] | Unreadable]]:
+def numbered(records: Iterator[list[Any] | Unreadable]) -> Iterator[tuple[int, list[Any] | Unreadable]]:
     """``(record number from 1, cells or Unreadable)``: one record is one spreadsheet row, even when
-    a quoted cell spans lines, and a record that can't be parsed does not stop the others."""
-    number = 0
-    while True:
-        number += 1
-        try:
-            cells = next(records)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield number, Unreadable(str(exc))
-            continue
-        yield number, cells
+    a quoted cell spans lines."""
+    return enumerate(records, start=1)
 
 
 # --- XLSX ----------------------------------------------------------------------------------------
@@ -182,16 +177,31 @@ def _xlsx(path: Path, sheet: str | None, as_text: bool, error: type[TableError])
         # read-only: the sheet is streamed, never loaded whole.
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
-        raise error(f"cannot read {path.name} as an Excel workbook: {exc}") from None
+        raise error(f"không đọc được {path.name} như một bảng tính Excel / cannot read {path.name} as an Excel"
+                    f" workbook: {exc}") from None
+    except Exception as exc:  # a damaged workbook can fail anywhere in openpyxl's XML reading
+        raise error(f"không đọc được {path.name} như một bảng tính Excel / cannot read {path.name} as an Excel"
+                    f" workbook: {type(exc).__name__}: {exc}") from None
     try:
         worksheet = _pick_sheet(workbook, sheet, error)
         # Files written by other tools may declare wrong dimensions: read every row there is.
         worksheet.reset_dimensions()
         values = worksheet.iter_rows(min_row=1, values_only=True)
         records = ([cell_text(v) for v in cells] for cells in values) if as_text else (list(c) for c in values)
-        yield Table(records, "xlsx", sheet=worksheet.title)
+        yield Table(_damage_named(records, path, error), "xlsx", sheet=worksheet.title)
     finally:
         workbook.close()
+
+
+def _damage_named(records: Iterator[list[Any]], path: Path, error: type[TableError]) -> Iterator[list[Any]]:
+    """The rows; a workbook damaged further in stops with its name, the rows before it used."""
+    number = 0
+    try:
+        for number, cells in enumerate(records, start=1):  # noqa: B007 - the number is for the error
+            yield cells
+    except Exception as exc:  # openpyxl's XML reading raises many kinds
+        raise error(f"{path.name}: bảng tính hỏng sau hàng {number} / the workbook is damaged after row"
+                    f" {number}: {type(exc).__name__}") from None
 
 
 def _pick_sheet(workbook: Any, sheet: str | None, error: type[TableError]) -> Any:
@@ -211,53 +221,188 @@ def _pick_sheet(workbook: Any, sheet: str | None, error: type[TableError]) -> An
 
 # --- CSV -----------------------------------------------------------------------------------------
 
+# Control characters other than tab and line ends: a NUL is refused by PostgreSQL (and silently stored
+# by SQLite), the others are invisible debris of copy-paste; they are removed as lines are read.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# A cell spanning more lines than this is a quote left open, whatever the lines look like.
+_MAX_CELL_LINES = 30
+# Line-level notes kept word for word; beyond, only counted.
+_NOTES_SHOWN = 20
+
+
+class _Notes:
+    """What was mended while reading (bad bytes, control characters), named by line, capped."""
+
+    def __init__(self, warnings: list[str]) -> None:
+        self.warnings = warnings
+        self.count = 0
+
+    def add(self, text: str) -> None:
+        self.count += 1
+        if self.count <= _NOTES_SHOWN:
+            self.warnings.append(text)
+        elif self.count == _NOTES_SHOWN + 1:
+            self.warnings.append("... các dòng sau như vậy không được liệt kê / ... further such lines are not listed")
+
 
 @contextmanager
-def _csv_detected(path: Path) -> Iterator[Table]:
+def _csv(path: Path, error: type[TableError]) -> Iterator[Table]:
     warnings: list[str] = []
-    encoding = _detect_encoding(path, warnings)
-    with open(path, encoding=encoding, newline="", errors="strict") as text:
-        sample = text.read(_SNIFF_CHARS)
-        text.seek(0)
-        delimiter = sniff_delimiter(sample)
-        yield Table(csv.reader(text, delimiter=delimiter), "csv", encoding, delimiter, warnings=warnings)
-
-
-@contextmanager
-def _csv_utf8(path: Path, error: type[TableError]) -> Iterator[Table]:
-    with open(path, "rb") as handle:
+    encoding = _choose_encoding(path, warnings)
+    notes = _Notes(warnings)
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed below, after the caller is done
+    except OSError as exc:
+        raise error(f"không đọc được {path} / cannot read {path}: {exc.strerror or exc}") from None
+    try:
         # Only to choose the delimiter: a bad byte in the sample is for the reading to name.
-        sample = handle.read(_SNIFF_CHARS).decode("utf-8-sig", errors="replace")
+        sample_bytes = handle.read(_SNIFF_CHARS)
         handle.seek(0)
-        delimiter = sniff_delimiter(sample)
-        yield Table(csv.reader(_utf8_lines(handle, path, error), delimiter=delimiter), "csv", "utf-8", delimiter)
+        sample_encoding = "utf-16" if encoding == "utf-16" else encoding
+        delimiter = sniff_delimiter(sample_bytes.decode(sample_encoding, errors="replace").lstrip("\ufeff"))
+        lines = _decoded_lines(handle, encoding, notes)
+        table = Table(_records(lines, delimiter), "csv", encoding, delimiter, warnings=warnings)
+        yield table
+    finally:
+        handle.close()
 
 
-def _utf8_lines(handle: BinaryIO, path: Path, error: type[TableError]) -> Iterator[str]:
-    """The file's lines as text, decoded one by one so that a line that is not UTF-8 is named exactly
-    (the rows before it have been read and used)."""
+def _decoded_lines(handle: BinaryIO, encoding: str, notes: _Notes) -> Iterator[tuple[int, str]]:
+    """``(line number, text)``: each line decoded on its own, so that a bad byte is named by its line and
+    spoils nothing else; control characters removed."""
+    if encoding == "utf-16":  # Excel's "Unicode text": decoded whole, the BOM says how
+        source: Iterator[tuple[int, str]] = enumerate(codecs.getreader("utf-16")(handle), start=1)  # type: ignore[arg-type]
+    else:
+        source = _byte_lines(handle, encoding, notes)
+    for number, text in source:
+        if number == 1:
+            text = text.lstrip("\ufeff")
+        if _CONTROL.search(text):
+            text = _CONTROL.sub("", text)
+            notes.add(f"dòng {number}: đã bỏ ký tự điều khiển (NUL...) / line {number}: control characters (NUL...) removed")
+        yield number, text
+
+
+def _byte_lines(handle: BinaryIO, encoding: str, notes: _Notes) -> Iterator[tuple[int, str]]:
     for number, raw in enumerate(handle, start=1):
         try:
-            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
-        except UnicodeDecodeError:
-            raise error(f"{path}: line {number} is not UTF-8 text (save the list as \"CSV UTF-8\")") from None
+            yield number, raw.decode(encoding)
+        except UnicodeDecodeError as exc:
+            bad = raw[exc.start:exc.end].hex(" ").upper()
+            notes.add(f"dòng {number}: byte {bad} không phải UTF-8, đã thay bằng \ufffd (các dòng khác đọc bình thường)"
+                      f" / line {number}: byte {bad} is not UTF-8, replaced by \ufffd (other lines read as they are)")
+            yield number, raw.decode(encoding, errors="replace")
 
 
-def _detect_encoding(path: Path, warnings: list[str]) -> str:
-    """UTF-8 (with or without BOM), UTF-16 with BOM (Excel's "Unicode text"), else a legacy code page."""
+RUNAWAY_QUOTE = ('dấu ngoặc kép " mở một ô mà không đóng: dòng này bị bỏ, các dòng sau được đọc riêng'
+                 ' / a quote " opens a cell that is never closed: this line is skipped, the next ones are read'
+                 ' on their own')
+
+
+class _Runaway(Exception):
+    pass
+
+
+class _Feed:
+    """The lines the csv reader takes, remembering those of the current record; lines handed back
+    (after a runaway quote) are read again first.  A class, not a generator: it raises ``_Runaway``
+    and goes on afterwards."""
+
+    def __init__(self, lines: Iterator[tuple[int, str]]) -> None:
+        self.lines = lines
+        self.again: deque[tuple[int, str]] = deque()
+        self.taken: list[tuple[int, str]] = []
+
+    def __iter__(self) -> _Feed:
+        return self
+
+    def __next__(self) -> str:
+        line = self.again.popleft() if self.again else next(self.lines)
+        self.taken.append(line)
+        if len(self.taken) > _MAX_CELL_LINES:
+            raise _Runaway
+        return line[1]
+
+
+def _records(lines: Iterator[tuple[int, str]], delimiter: str) -> Iterator[list[str] | Unreadable]:
+    """CSV records; a quote opened and never closed (a stray ``"``) swallows no neighbour: its line comes
+    out as :class:`Unreadable` and the lines after it are read again on their own."""
+    feed = _Feed(lines)
+    reader = csv.reader(feed, delimiter=delimiter)
+    widths: Counter[int] = Counter()
+    while True:
+        feed.taken = []
+        failure = ""
+        try:
+            cells: list[str] | None = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            cells, failure = None, str(exc)
+        except _Runaway:
+            cells = None
+        taken = feed.taken
+        if cells is not None:
+            if len(taken) <= 1:
+                widths[len(cells)] += 1
+                yield cells
+                continue
+            if not _swallowed_lines(cells, widths, delimiter):
+                yield cells
+                continue
+        first = taken[0][0] if taken else 0
+        if len(taken) > 1:
+            feed.again.extendleft(reversed(taken[1:]))
+            yield Unreadable(RUNAWAY_QUOTE, first)
+        else:
+            yield Unreadable(failure or "unreadable", first)
+
+
+def _swallowed_lines(cells: list[str], widths: Counter[int], delimiter: str) -> bool:
+    """Whether a cell spanning lines holds whole rows (a quote left open) rather than, say, an address
+    typed on two lines: a line inside it has as many delimiters as a row has."""
+    width = widths.most_common(1)[0][0] if widths else 0
+    needed = max(1, width - 1)
+    for cell in cells:
+        if "\n" in cell:
+            for inner in cell.split("\n")[1:]:
+                if inner.count(delimiter) >= needed:
+                    return True
+    return False
+
+
+def _choose_encoding(path: Path, warnings: list[str]) -> str:
+    """On the evidence of the whole file: UTF-16 with a BOM; UTF-8 when the file decodes so, or when at
+    least as many lines with accents are UTF-8 as not (the others are named line by line as they are
+    read); otherwise a legacy code page (Windows Vietnamese cp1258, else Latin-1), with a warning."""
     with open(path, "rb") as f:
         head = f.read(4)
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
     if _decodes(path, "utf-8"):
-        return "utf-8-sig"
+        return "utf-8"
+    utf8 = other = 0
+    with open(path, "rb") as f:
+        for raw in f:
+            if raw.isascii():
+                continue
+            try:
+                raw.decode("utf-8")
+                utf8 += 1
+            except UnicodeDecodeError:
+                other += 1
+    if utf8 >= other:
+        warnings.append(
+            f"{path.name}: {other} dòng có byte không phải UTF-8 ({utf8} dòng UTF-8): đọc là UTF-8, các dòng lỗi"
+            f" được nêu bên dưới / {other} lines are not UTF-8 ({utf8} are): read as UTF-8, the bad lines named below")
+        return "utf-8"
     for encoding in ("cp1258", "latin-1"):
         if _decodes(path, encoding):
+            vi, en = (" (Windows tiếng Việt)", " (Windows Vietnamese)") if encoding == "cp1258" else ("", "")
             warnings.append(
-                f"{path.name} is not UTF-8: read as {encoding}"
-                + (" (Windows Vietnamese)" if encoding == "cp1258" else "")
-                + "; check that names look right, or save the file as CSV UTF-8"
-            )
+                f"{path.name} không phải UTF-8: đọc theo {encoding}{vi}; hãy kiểm tra tên có dấu, hoặc lưu tệp"
+                f" thành CSV UTF-8 / {path.name} is not UTF-8: read as {encoding}{en}; check that names look right,"
+                " or save the file as CSV UTF-8")
             return encoding
     raise AssertionError("latin-1 decodes anything")  # pragma: no cover
 

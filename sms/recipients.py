@@ -8,7 +8,6 @@ the whole list in memory.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from robocall.contacts.importer import HEADER_ALIASES
 from robocall.models import Contact
-from robocall.tabular import TableError, header_key, open_table
+from robocall.tabular import TableError, Unreadable, header_key, open_table
 from robocall.text import strip_accents
 
 _PHONE_HEADERS = HEADER_ALIASES["phone"]
@@ -40,40 +39,53 @@ class Recipient(NamedTuple):  # one per row of a list (a NamedTuple: 4x cheaper 
     error: str = ""
 
 
-def csv_recipients(path: str | Path, phone_column: str | None = None) -> Iterator[Recipient]:
+def csv_recipients(path: str | Path, phone_column: str | None = None,
+                   warnings: list[str] | None = None) -> Iterator[Recipient]:
     """Rows of a list with a header row (CSV UTF-8, or XLSX); the phone column is found by its header
     ("Số điện thoại", "SĐT", "phone"...) unless named.  Field names are the headers
-    folded to ASCII (``Họ và tên`` -> ``ho_va_ten``) and the plain header too."""
+    folded to ASCII (``Họ và tên`` -> ``ho_va_ten``) and the plain header too.  What was mended while
+    reading (bad bytes, control characters: named by line) goes into ``warnings`` once the list is read."""
     path = Path(path)
-    with open_list(path) as (header, reader):
+    with open_list(path, warnings) as (header, reader):
         index = _phone_index(header, phone_column)
         names = [_field_name(h) for h in header]
-        line = 1
-        try:
-            for line, cells in enumerate(reader, start=2):
-                if not any(c.strip() for c in cells):
-                    continue
-                raw = cells[index] if index < len(cells) else ""
-                yield Recipient(line, raw, dict(zip(names, cells)))
-        except csv.Error as exc:
-            raise RecipientsError(f"{path}: row {line + 1} can't be read: {exc}") from None
+        for line, cells in enumerate(reader, start=2):
+            if isinstance(cells, Unreadable):  # kept in its place: the rows after it are read on their own
+                yield Recipient(line, "", error=cells.message)
+                continue
+            if not any(c.strip() for c in cells):
+                continue
+            raw = cells[index] if index < len(cells) else ""
+            yield Recipient(line, raw, dict(zip(names, cells)))
 
 
-def csv_fields(path: str | Path) -> list[str]:
-    """Template field names the file offers (its headers, folded), read from the header only."""
-    with open_list(Path(path)) as (header, _):  # a bad line further down is for the reading to name
+def csv_fields(path: str | Path, phone_column: str | None = None) -> list[str]:
+    """Template field names the file offers (its headers, folded), once the list is known to be usable:
+    it has a phone column and at least one row under its header (else :class:`RecipientsError`, before any
+    campaign exists).  Reads only up to the first row."""
+    path = Path(path)
+    with open_list(path) as (header, reader):
+        _phone_index(header, phone_column)
+        if not any(isinstance(cells, Unreadable) or any(c.strip() for c in cells) for cells in reader):
+            raise RecipientsError(f"{path.name}: không có hàng nào dưới dòng tiêu đề"
+                                  f" / {path.name} has no row under its header")
         return [_field_name(h) for h in header]
 
 
 @contextmanager
-def open_list(path: Path) -> Iterator[tuple[list[str], Iterator[list[str]]]]:
+def open_list(path: Path, warnings: list[str] | None = None
+              ) -> Iterator[tuple[list[str], Iterator[list[str] | Unreadable]]]:
     """A list or a carrier's export, each line decoded on its own (robocall.tabular): its header row and
-    the rows after it."""
-    with open_table(path, strict_utf8=True, error=RecipientsError) as table:
+    the rows after it (an unreadable row comes as :class:`Unreadable`, in its place)."""
+    with open_table(path, as_text=True, error=RecipientsError) as table:
         header = next(table.records, None)
+        while isinstance(header, Unreadable):
+            header = next(table.records, None)
         if header is None:
-            raise RecipientsError(f"{path.name} is empty")
+            raise RecipientsError(f"{path.name} trống / {path.name} is empty")
         yield header, table.records
+        if warnings is not None:
+            warnings.extend(table.warnings)
 
 
 def _phone_index(header: list[str], phone_column: str | None) -> int:
@@ -82,11 +94,14 @@ def _phone_index(header: list[str], phone_column: str | None) -> int:
         for i, h in enumerate(header):
             if header_key(h) == wanted:
                 return i
-        raise RecipientsError(f"no column {phone_column!r} in the header")
+        raise RecipientsError(f"không có cột {phone_column!r} trong dòng tiêu đề / no column {phone_column!r}"
+                              " in the header")
     for i, h in enumerate(header):
         if header_key(h) in _PHONE_HEADERS:
             return i
-    raise RecipientsError("no phone column found (name it with --phone-column)")
+    shown = ", ".join(repr(h) for h in header if h.strip()) or "-"
+    raise RecipientsError(f"không tìm thấy cột số điện thoại (chỉ rõ bằng --phone-column); các cột: {shown}"
+                          f" / no phone column found (name it with --phone-column); the headers are: {shown}")
 
 
 def _field_name(header: str) -> str:

@@ -29,4 +29,7 @@ def open_rows(path: Path, sheet: str | None, report: ImportReport) -> Iterator[R
         else:
             report.encoding, report.delimiter = table.encoding, table.delimiter
         report.warnings.extend(table.warnings)
+        known = len(table.warnings)
         yield numbered(table.records)
+        # What the reading mended line by line (bad bytes, control characters) is known only now.
+        report.warnings.extend(table.warnings[known:])

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from robocall.call_policy import CallPolicy
 from robocall.contacts.columns import FIELDS, Columns
@@ -42,11 +43,19 @@ class ContactWriter:
     def write(self, batch: list[dict[str, Any]]) -> None:
         if not batch:
             return
-        with self.engine.begin() as connection:
-            existing = self._existing(connection, [row["phone"] for row in batch])
-            now = utcnow()
-            rows = [self._row(values, existing.get(values["phone"]), now) for values in batch]
-            connection.execute(self._upsert(connection), rows)
+        try:
+            with self.engine.begin() as connection:
+                existing = self._existing(connection, [row["phone"] for row in batch])
+                now = utcnow()
+                rows = [self._row(values, existing.get(values["phone"]), now) for values in batch]
+                connection.execute(self._upsert(connection), rows)
+        except (SQLAlchemyError, ValueError) as exc:
+            # Never the driver's message: it quotes the batch's parameters, phone numbers included.
+            done = self.report.inserted + self.report.updated
+            raise ImportFileError(
+                f"cơ sở dữ liệu từ chối một lô {len(batch)} hàng ({type(exc).__name__}); {done} hàng trước đó đã"
+                f" được lưu / the database refused a batch of {len(batch)} rows ({type(exc).__name__});"
+                f" the {done} rows before it are stored") from None
         self.report.updated += len(existing)
         self.report.inserted += len(batch) - len(existing)
         self.report.monitoring_over += sum(

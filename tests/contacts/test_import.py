@@ -114,7 +114,7 @@ def assert_messy_imported(engine: Engine, report: ImportReport) -> None:
 def test_every_bad_row_is_reported_and_every_good_row_imported_once(engine: Engine) -> None:
     report = run_import(engine, MESSY)
     assert_messy_imported(engine, report)
-    assert (report.file_type, report.encoding, report.delimiter, report.header_row) == ("csv", "utf-8-sig", ";", 1)
+    assert (report.file_type, report.encoding, report.delimiter, report.header_row) == ("csv", "utf-8", ";", 1)
     assert report.ignored_columns == ["STT", "Ghi chú"]
     assert report.warnings == []
 
@@ -460,7 +460,7 @@ def test_windows_vietnamese_file_is_read_with_a_warning(engine: Engine, tmp_path
     path.write_bytes(cp1258("Họ tên,SĐT,Phân loại\nTrần Thị Bích,0935111202,F2\n"))
     report = run_import(engine, path)
     assert report.encoding == "cp1258"
-    assert report.warnings[0].startswith("list.csv is not UTF-8: read as cp1258 (Windows Vietnamese)")
+    assert "list.csv is not UTF-8: read as cp1258 (Windows Vietnamese)" in report.warnings[0]
     # cp1258 spells tones with combining marks; names are stored composed (NFC).
     assert stored(engine)["+84935111202"]["name"] == "Trần Thị Bích"
 

@@ -1,0 +1,63 @@
+"""Lists as they really arrive: a stray quote, a bad byte, a NUL. A row never swallows its neighbours unseen,
+and nothing reaches the database that PostgreSQL refuses (these tests run on both databases)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from robocall.migrate import upgrade
+from tests.contacts.test_import import run_import, stored
+
+HEADER = "Họ và tên,Số điện thoại,Phân loại,Ngày tiếp xúc"
+
+
+@pytest.fixture
+def engine(db_engine: Engine) -> Engine:
+    upgrade(db_engine)
+    return db_engine
+
+
+def write_rows(path: Path, count: int) -> list[bytes]:
+    """A list of `count` good rows (generated: the 17,377-row case is a file of this shape)."""
+    rows = [HEADER.encode()] + [f"Người {i},09{i:08d},F1,01/08/2021".encode() for i in range(1, count + 1)]
+    path.write_bytes(b"\n".join(rows) + b"\n")
+    return rows
+
+
+@pytest.mark.parametrize("count", [100, 17_377])
+def test_a_stray_quote_rejects_its_own_row_only(engine: Engine, tmp_path: Path, count: int) -> None:
+    path = tmp_path / "list.csv"
+    rows = write_rows(path, count)
+    rows[10] = b'"Ng\xc6\xb0\xe1\xbb\x9di 10,0900000010,F1,01/08/2021'  # "Người 10 with a quote never closed
+    path.write_bytes(b"\n".join(rows) + b"\n")
+    report = run_import(engine, path)
+    assert report.summary() == f"{count} rows read: {count - 1} new, 0 updated, 1 rejected"
+    [bad] = report.rejected_rows
+    assert bad.row == 11 and 'a quote " opens a cell that is never closed' in bad.reason
+    assert "+84900000011" in stored(engine) and f"+849{count:08d}"[:13] in stored(engine)
+
+
+def test_one_bad_byte_is_named_and_every_name_stays_right(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "list.csv"
+    rows = write_rows(path, 50)
+    rows[20] = b"Ng\xe0 20,0900000020,F1,01/08/2021"  # one cp1258 byte in a UTF-8 list
+    path.write_bytes(b"\n".join(rows) + b"\n")
+    report = run_import(engine, path)
+    assert report.encoding == "utf-8" and report.inserted == 50
+    assert any("line 21: byte E0 is not UTF-8" in w for w in report.warnings)
+    contacts = stored(engine)
+    assert contacts["+84900000019"]["name"] == "Người 19" and contacts["+84900000020"]["name"] == "Ng\ufffd 20"
+
+
+def test_a_nul_is_cleaned_on_either_database(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "list.csv"
+    rows = write_rows(path, 1500)  # more than a batch: nothing is half-written
+    rows[1200] = "Trần\x00 Bình,0900001200,F1,01/08/2021".encode()
+    path.write_bytes(b"\n".join(rows) + b"\n")
+    report = run_import(engine, path)
+    assert report.inserted == 1500 and report.rejected == 0
+    assert stored(engine)["+84900001200"]["name"] == "Trần Bình"
+    assert any("line 1201: control characters" in w for w in report.warnings)
