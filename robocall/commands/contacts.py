@@ -9,9 +9,21 @@ import click
 
 from robocall.call_policy import policy_from_settings
 from robocall.config import get_settings
-from robocall.contacts import ColumnMapping, ImportFileError, import_contacts
+from robocall.contacts import ColumnMapping, ImportFileError, ImportReport, import_contacts
 from robocall.db import make_engine
 from robocall.migrate import upgrade
+
+
+def describe_columns(report: ImportReport) -> list[str]:
+    """Which column was read for what (with how sure the header match is) and which were ignored."""
+    lines = [f"dòng tiêu đề / header row: {report.header_row}"]
+    for name, headers in report.columns.items():
+        shown = " + ".join(repr(h) for h in headers)
+        sure = report.confidence.get(name, 100)
+        lines.append(f"  {name:<14} <- {shown}" + (f"  (đoán / guessed {sure}%)" if sure < 100 else ""))
+    if report.ignored_columns:
+        lines.append("  bỏ qua / ignored: " + ", ".join(repr(h) for h in report.ignored_columns))
+    return lines
 
 
 @click.group()
@@ -23,7 +35,8 @@ def contacts() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--column", "columns", multiple=True, metavar="FIELD=HEADER",
               help="Header of a field when it isn't recognised, e.g. --column phone=\"Số liên lạc\". "
-                   "Fields: name, phone, category, district, commune, exposure_date, language. Repeatable.")
+                   "Fields: name, phone, category, district, commune, exposure_date, language, birth_year, "
+                   "address, notes. Repeatable.")
 @click.option("--sheet", default=None, help="Worksheet of an XLSX file (default: the first).")
 @click.option("--source", default=None, help="Name of the list, stored with each contact (default: the file name).")
 @click.option("--report-csv", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -53,8 +66,10 @@ def import_(file: Path, columns: tuple[str, ...], sheet: str | None, source: str
     finally:
         engine.dispose()
 
+    for line in describe_columns(report):
+        click.echo(line)
     for warning in report.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(f"cảnh báo / warning: {warning}", err=True)
     where = f", sheet {report.sheet!r}" if report.sheet else ""
     click.echo(f"{file}{where} (list {report.source_list!r}): {report.summary()}")
     if report.monitoring_over:

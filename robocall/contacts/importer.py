@@ -116,6 +116,8 @@ def import_contacts(
                     _reject(report, number, "; ".join(problems.staff), raw_phone, "; ".join(problems.logs))
                     continue
                 seen[phone] = number
+                for minor in problems.minor:
+                    _note(report, number, minor)
                 batch.append(values)
                 if len(batch) >= batch_size:
                     writer.write(batch)
@@ -127,6 +129,19 @@ def import_contacts(
         "imported %s (source %r): %s", path.name, source_list, report.summary(),
     )
     return report
+
+
+_MINOR_SHOWN = 20
+
+
+def _note(report: ImportReport, row: int, text: str) -> None:
+    """A row imported with a field left empty: a warning, the first few word for word."""
+    report.minor_problems += 1
+    if report.minor_problems <= _MINOR_SHOWN:
+        vi, _, en = text.partition(" / ")
+        report.warnings.append(f"hàng {row}: {vi} / row {row}: {en or vi}")
+    elif report.minor_problems == _MINOR_SHOWN + 1:
+        report.warnings.append("... các hàng sau như vậy không được liệt kê / ... further such rows are not listed")
 
 
 def _reject(report: ImportReport, row: int, reason: str, raw_phone: str, log_reason: str | None = None) -> None:

@@ -53,6 +53,8 @@ class Problems:
 
     staff: list[str] = field(default_factory=list)
     logs: list[str] = field(default_factory=list)
+    minor: list[str] = field(default_factory=list)
+    """What was left empty without refusing the row (an unreadable birth year): warnings."""
 
     def add(self, text: str, log_text: str | None = None) -> None:
         self.staff.append(text)
@@ -79,9 +81,17 @@ def parse_row(cells: Sequence[Any], columns: Columns, today: dt.date) -> tuple[d
             values["phone"] = phone.e164
             values["carrier"] = phone.carrier
 
-    for name in ("name", "district", "commune"):
+    for name in ("name", "district", "commune", "notes"):
         if columns.used(name):
             values[name] = cell_text(cell(cells, columns.index[name][0]))
+    if columns.used("address"):  # "Số nhà", "Thôn/Xóm"...: the parts joined
+        values["address"] = ", ".join(t for i in columns.index["address"] if (t := cell_text(cell(cells, i))))
+    if columns.used("birth_year"):
+        raw = cell(cells, columns.index["birth_year"][0])
+        values["birth_year"] = year = parse_birth_year(raw, today)
+        if year is None and raw is not None:
+            problems.minor.append(f"năm sinh {cell_text(raw)!r} không đọc được, để trống"
+                                  f" / birth year {cell_text(raw)!r} unreadable, left empty")
 
     if columns.used("category"):
         raw = cell(cells, columns.index["category"][0])
@@ -121,6 +131,30 @@ def _known(raw: Any, table: dict[str, str]) -> str | None:
 
 
 # --- dates -----------------------------------------------------------------------
+
+_EARLIEST_BIRTH_YEAR = 1900
+
+
+def parse_birth_year(value: Any, today: dt.date) -> int | None:
+    """``1985``, ``1985.0``, a date or ``dd/mm/yyyy`` -> 1985; ``None`` when empty or not a plausible year."""
+    if is_empty(value):
+        return None
+    year: int | None = None
+    if isinstance(value, dt.date):
+        year = value.year
+    elif isinstance(value, int | float) and not isinstance(value, bool) and float(value).is_integer():
+        year = int(value)
+    else:
+        text = cell_text(value)
+        if re.fullmatch(r"\d{4}", text):
+            year = int(text)
+        elif match := (_DMY.fullmatch(text) or _YMD.fullmatch(text)):
+            groups = match.groups()
+            year = int(groups[2] if _DMY.fullmatch(text) else groups[0])
+    if year is None or not _EARLIEST_BIRTH_YEAR <= year <= today.year:
+        return None
+    return year
+
 
 _DMY = re.compile(r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?")
 _YMD = re.compile(r"(\d{4})[/.\-](\d{1,2})[/.\-](\d{1,2})(?:[T\s]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")

@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy.engine import Engine
 
+from robocall.commands.contacts import contacts
 from robocall.migrate import upgrade
 from tests.contacts.test_import import run_import, stored
 
@@ -61,3 +63,37 @@ def test_a_nul_is_cleaned_on_either_database(engine: Engine, tmp_path: Path) -> 
     assert report.inserted == 1500 and report.rejected == 0
     assert stored(engine)["+84900001200"]["name"] == "Trần Bình"
     assert any("line 1201: control characters" in w for w in report.warnings)
+
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_headers_staff_write_and_the_new_fields(engine: Engine) -> None:
+    report = run_import(engine, DATA / "staff_headers.csv")
+    assert report.columns == {
+        "name": ["Họ và tên"], "birth_year": ["Năm sinh"], "phone": ["Số ĐT liên lạc"],
+        "category": ["Loại đối tượng"], "exposure_date": ["Ngày tiếp xúc gần nhất"],
+        "address": ["Số nhà", "Thôn/Xóm"], "commune": ["Phường/Xã"], "district": ["Huyện/TP"], "notes": ["Ghi chú"],
+    }
+    assert report.ignored_columns == ["STT"] and report.inserted == 2
+    assert any(w.endswith("row 3: birth year '19x5' unreadable, left empty") for w in report.warnings)
+    an, bich = stored(engine)["+84905111201"], stored(engine)["+84935111202"]
+    assert (an["birth_year"], an["address"], an["commune"], an["district"], an["notes"]) == (
+        1985, "12 Lê Lợi, Tổ 3", "Phường Vĩnh Ninh", "Thành phố Huế", "Đi làm ca đêm")
+    assert (bich["birth_year"], bich["address"], bich["category"]) == (None, "Thôn Lại Thế", "F2")
+
+
+@pytest.mark.parametrize(("header", "shown"), [("Phân laoi", "'Phân laoi'  (đoán / guessed 88%)")])
+def test_a_misspelled_header_is_used_only_when_sure_and_the_cli_says_how_sure(
+        db_url: str, tmp_path: Path, header: str, shown: str) -> None:
+    path = tmp_path / "list.csv"
+    path.write_text(f"Họ tên,SĐT,{header},Ngày về\nAn,0905111201,F1,01/08/2021\n", encoding="utf-8")
+    result = CliRunner(mix_stderr=False).invoke(contacts, ["import", str(path), "--today", "2021-08-11"])
+    assert result.exit_code == 0, result.output
+    assert f"category       <- {shown}" in result.stdout and "1 new" in result.stdout
+    path.write_text("Họ tên,SĐT,Phan lo,Ngày về\nAn,0905111201,F1,01/08/2021\n", encoding="utf-8")
+    result = CliRunner().invoke(contacts, ["import", str(path), "--today", "2021-08-11"])
+    assert result.exit_code == 1  # a guess at the category would turn every F1 into "other": stop and ask
+    assert "column 'Phan lo' may be the category (86% sure), too unsure to use: confirm with --column" in result.output
+    result = CliRunner().invoke(contacts, ["import", str(path), "--today", "2021-08-11", "--column", "category=Phan lo"])
+    assert result.exit_code == 0 and "1 updated" in result.output
