@@ -67,7 +67,8 @@ def context() -> WorkerContext:
         engine=engine,
         flows=flows,
         policy=policy,
-        limits=DialLimits(settings.max_channels, settings.calls_per_second, caller_ids_from_settings(settings)),
+        limits=DialLimits(settings.max_channels, settings.calls_per_second, caller_ids_from_settings(settings),
+                          international_calls=settings.international_calls),
         calls=calls,
         backend=build_backend(settings, engine, flows, calls),
     )

@@ -17,7 +17,7 @@ from typing import Any
 from robocall.contacts.columns import Columns
 from robocall.contacts.text import cell, fold_value, is_empty
 from robocall.models import Category
-from robocall.phones import InvalidPhone, mask, normalize
+from robocall.phones import InvalidPhone, PhoneNumber, mask, normalize, numbers_in
 from robocall.tabular import cell_text, header_key
 
 LANGUAGES = ("vi", "en")
@@ -71,8 +71,10 @@ def parse_row(cells: Sequence[Any], columns: Columns, today: dt.date) -> tuple[d
     if raw_phone_cell is None:
         problems.add("missing phone")
     else:
+        # "0912345678 (Zalo)", "0912.345.678 / 0987 654 321": the first number, the second as alt_phone.
+        first, *others = numbers_in(raw_phone_cell)
         try:
-            phone = normalize(raw_phone_cell)
+            phone = callable_number(first)
         except InvalidPhone as exc:
             problems.add(
                 f"invalid phone {raw_phone!r}: {exc.reason}", f"invalid phone {mask(raw_phone)!r}: {exc.reason}"
@@ -80,6 +82,19 @@ def parse_row(cells: Sequence[Any], columns: Columns, today: dt.date) -> tuple[d
         else:
             values["phone"] = phone.e164
             values["carrier"] = phone.carrier
+            values["phone_kind"] = phone_kind(phone)
+            values["alt_phone"] = ""
+            if others:
+                try:
+                    alt = callable_number(others[0])
+                except InvalidPhone as exc:
+                    problems.minor.append(f"số thứ hai không dùng được ({exc.reason}), bỏ qua"
+                                          f" / second number unusable ({exc.reason}), left out")
+                else:
+                    values["alt_phone"] = alt.e164 if alt.e164 != phone.e164 else ""
+                if len(others) > 1:
+                    problems.minor.append(f"chỉ giữ hai số đầu trong {len(others) + 1} số"
+                                          f" / only the first two of {len(others) + 1} numbers kept")
 
     for name in ("name", "district", "commune", "notes"):
         if columns.used(name):
@@ -128,6 +143,28 @@ def parse_row(cells: Sequence[Any], columns: Columns, today: dt.date) -> tuple[d
 def _known(raw: Any, table: dict[str, str]) -> str | None:
     """The code a cell stands for in ``table`` (keys folded), or ``None``."""
     return table.get(fold_value(cell_text(raw)))
+
+
+# --- phones ----------------------------------------------------------------------
+
+# Numbers a robot call can reach; service numbers (toll-free, premium...) are refused.
+_CALLABLE_TYPES = ("mobile", "landline", "landline or mobile")
+
+
+def callable_number(raw: Any) -> PhoneNumber:
+    """A number the dialer can call: a mobile, a landline, or a foreign number (flagged by phone_kind)."""
+    phone = normalize(raw, require_mobile=False, allow_foreign=True)
+    if phone.type not in _CALLABLE_TYPES:
+        raise InvalidPhone(f"{phone.type} number, a mobile or landline number is needed")
+    return phone
+
+
+def phone_kind(phone: PhoneNumber) -> str:
+    """``foreign`` (called only where international calls are allowed), ``landline`` (calls, no SMS) or
+    ``mobile``."""
+    if not phone.e164.startswith("+84"):
+        return "foreign"
+    return "landline" if phone.type == "landline" else "mobile"
 
 
 # --- dates -----------------------------------------------------------------------

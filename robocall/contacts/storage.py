@@ -38,7 +38,7 @@ class ContactWriter:
         # (The phone is the conflict key, never updated.)
         self.updated_columns = [
             name for name in FIELDS if name != "phone" and columns.used(name)
-        ] + ["monitoring_end", "carrier", "alt_phone", "source_list", "updated_at"]
+        ] + ["monitoring_end", "carrier", "alt_phone", "phone_kind", "source_list", "updated_at"]
 
     def write(self, batch: list[dict[str, Any]]) -> None:
         if not batch:
@@ -88,6 +88,7 @@ class ContactWriter:
             "birth_year": values.get("birth_year"),
             "notes": values.get("notes", ""),
             "alt_phone": values.get("alt_phone", ""),
+            "phone_kind": values.get("phone_kind", "mobile"),
             "exposure_date": exposure_date,
             "monitoring_end": self.policy.monitoring_end(str(category), exposure_date),
             "language": values.get("language", "vi"),

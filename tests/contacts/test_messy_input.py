@@ -97,3 +97,24 @@ def test_a_misspelled_header_is_used_only_when_sure_and_the_cli_says_how_sure(
     assert "column 'Phan lo' may be the category (86% sure), too unsure to use: confirm with --column" in result.output
     result = CliRunner().invoke(contacts, ["import", str(path), "--today", "2021-08-11", "--column", "category=Phan lo"])
     assert result.exit_code == 0 and "1 updated" in result.output
+
+
+def test_numbers_as_people_write_them_are_kept_with_their_kind(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "list.csv"
+    path.write_text(
+        "Họ tên,SĐT,Phân loại,Ngày về\n"
+        "An,0912345678 (Zalo),F1,01/08/2021\n"
+        "Bình,0912.345.679 / 0987 654 321,F1,01/08/2021\n"
+        "Chi,\u20190912345670,F1,01/08/2021\n"
+        "Dũng,0234 3822 123,F1,01/08/2021\n"
+        "Emma,+1 650 253 0000,returnee,01/08/2021\n"
+        "Giang,1800 1234,F1,01/08/2021\n", encoding="utf-8")
+    report = run_import(engine, path)
+    assert report.inserted == 5
+    assert [(r.row, r.reason) for r in report.rejected_rows] == [
+        (7, "invalid phone '1800 1234': toll-free number, a mobile or landline number is needed")]
+    got = {phone: (row["alt_phone"], row["phone_kind"]) for phone, row in stored(engine).items()}
+    assert got == {
+        "+84912345678": ("", "mobile"), "+84912345679": ("+84987654321", "mobile"), "+84912345670": ("", "mobile"),
+        "+842343822123": ("", "landline"), "+16502530000": ("", "foreign"),
+    }
