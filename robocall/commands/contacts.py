@@ -9,7 +9,7 @@ import click
 
 from robocall.call_policy import policy_from_settings
 from robocall.config import get_settings
-from robocall.contacts import ColumnMapping, ImportFileError, ImportReport, import_contacts
+from robocall.contacts import ColumnMapping, DateOrder, ImportFileError, ImportReport, import_contacts
 from robocall.db import make_engine
 from robocall.migrate import upgrade
 
@@ -43,8 +43,12 @@ def contacts() -> None:
               help="Also write the rejected rows (row, reason, phone) to this CSV file.")
 @click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="Local date of the import, YYYY-MM-DD (default: today); exposure dates after it are refused.")
+@click.option("--date-order", type=click.Choice([o.value for o in DateOrder]), default=None,
+              help="How typed dates like 08/03/2021 are written: dmy (day/month, the Vietnamese way) or mdy."
+                   " Found from all the rows when they tell; a file whose dates could be either is refused"
+                   " without it.")
 def import_(file: Path, columns: tuple[str, ...], sheet: str | None, source: str | None,
-            report_csv: Path | None, today: dt.datetime | None) -> None:
+            report_csv: Path | None, today: dt.datetime | None, date_order: str | None) -> None:
     """Import contacts from FILE (CSV or XLSX); importing a list again updates it.
 
     Rows that can't be imported are listed with their row number and reason; the
@@ -60,7 +64,8 @@ def import_(file: Path, columns: tuple[str, ...], sheet: str | None, source: str
     engine = make_engine(settings.database_url)
     try:
         upgrade(engine)
-        report = import_contacts(engine, file, mapping, source or file.stem, policy, day, sheet=sheet)
+        report = import_contacts(engine, file, mapping, source or file.stem, policy, day, sheet=sheet,
+                                 date_order=DateOrder(date_order) if date_order else None)
     except ImportFileError as exc:
         raise click.ClickException(str(exc)) from None
     finally:

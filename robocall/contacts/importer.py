@@ -41,6 +41,8 @@ from robocall.contacts.columns import (
     ColumnMapping,
     read_header,
 )
+from robocall.contacts.dates import DateOrder
+from robocall.contacts.dates import date_order as find_date_order
 from robocall.contacts.reading import open_rows
 from robocall.contacts.report import ImportFileError, ImportReport, RejectedRow
 from robocall.contacts.rows import (
@@ -62,6 +64,7 @@ __all__ = [
     "LANGUAGES",
     "LANGUAGE_VALUES",
     "ColumnMapping",
+    "DateOrder",
     "ImportFileError",
     "ImportReport",
     "RejectedRow",
@@ -83,16 +86,22 @@ def import_contacts(
     *,
     sheet: str | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    date_order: DateOrder | None = None,
 ) -> ImportReport:
     """Import the contacts in ``path`` (CSV or XLSX) into the database at ``engine``.
 
     ``today`` is the local date: exposure dates after it are refused. Raises
     :class:`ImportFileError` when the file can't be read at all; bad rows are in
-    the report, never raised.
+    the report, never raised.  Typed dates are read in the order all the file's rows agree on
+    (robocall.contacts.dates), or ``date_order``.
     """
     path = Path(path)
     mapping = mapping or ColumnMapping()
+    order = find_date_order(path, sheet, mapping, date_order, today)  # a first reading, of the dates only
+    month_first = order == DateOrder.MDY
     report = ImportReport(path=str(path), source_list=source_list)
+    if month_first:
+        report.warnings.append("ngày được đọc theo tháng/ngày/năm / dates read as month/day/year")
     with open_rows(path, sheet, report) as rows:
         columns = read_header(rows, mapping, report)
         writer = ContactWriter(engine, columns, source_list, policy, today, report)
@@ -108,7 +117,7 @@ def import_contacts(
                     report.blank += 1
                     continue
                 report.read += 1
-                values, raw_phone, problems = parse_row(cells, columns, today)
+                values, raw_phone, problems = parse_row(cells, columns, today, month_first)
                 phone = values.get("phone")
                 if phone is not None and phone in seen:
                     problems.add(f"duplicate of row {seen[phone]}")

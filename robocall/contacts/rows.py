@@ -61,7 +61,8 @@ class Problems:
         self.logs.append(text if log_text is None else log_text)
 
 
-def parse_row(cells: Sequence[Any], columns: Columns, today: dt.date) -> tuple[dict[str, Any], str, Problems]:
+def parse_row(cells: Sequence[Any], columns: Columns, today: dt.date, month_first: bool = False
+              ) -> tuple[dict[str, Any], str, Problems]:
     """The contact's values, the raw phone cell and the problems found in the row."""
     problems = Problems()
     values: dict[str, Any] = {}
@@ -123,7 +124,7 @@ def parse_row(cells: Sequence[Any], columns: Columns, today: dt.date) -> tuple[d
         if raw is None:
             problems.add("missing exposure/return date")
         else:
-            day, problem = parse_date(raw, today)
+            day, problem = parse_date(raw, today, month_first)
             if problem:
                 problems.add(f"bad date {cell_text(raw)!r}: {problem}")
             else:
@@ -197,10 +198,14 @@ _DMY = re.compile(r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})(?:\s+\d{1,2}:\d{
 _YMD = re.compile(r"(\d{4})[/.\-](\d{1,2})[/.\-](\d{1,2})(?:[T\s]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 _EXCEL_SERIALS = range(25569, 73051)  # 1970-01-01 .. 2099-12-31
+# No exposure or return date of this epidemic's work is earlier: an earlier one is a typing slip
+# (1/1/1900 is what an empty Excel date cell shows).
+EARLIEST_DATE = dt.date(2019, 1, 1)
 
 
-def parse_date(value: Any, today: dt.date) -> tuple[dt.date | None, str | None]:
-    """(date, None), (None, None) for an empty cell, or (None, problem)."""
+def parse_date(value: Any, today: dt.date, month_first: bool = False) -> tuple[dt.date | None, str | None]:
+    """(date, None), (None, None) for an empty cell, or (None, problem).  Typed dates are day/month
+    unless the file's dates were found to be month/day (robocall.contacts.dates)."""
     if is_empty(value):
         return None, None
     if isinstance(value, dt.datetime):
@@ -214,23 +219,27 @@ def parse_date(value: Any, today: dt.date) -> tuple[dt.date | None, str | None]:
     else:
         text = cell_text(value)
         try:
-            day = _parse_date_text(text)
+            day = _parse_date_text(text, month_first)
         except ValueError as exc:
             return None, str(exc)
     if day > today:
         return None, "in the future"
+    if day < EARLIEST_DATE:
+        return None, f"before {EARLIEST_DATE:%d/%m/%Y}, not plausible"
     return day, None
 
 
-def _parse_date_text(text: str) -> dt.date:
+def _parse_date_text(text: str, month_first: bool = False) -> dt.date:
     if match := _YMD.fullmatch(text):
         year, month, day = (int(g) for g in match.groups())
     elif match := _DMY.fullmatch(text):
         day, month, year = (int(g) for g in match.groups())
+        if month_first:
+            day, month = month, day
         if year < 100:
             year += 2000
         if month > 12 and day <= 12:
-            raise ValueError("expected day/month/year")
+            raise ValueError("expected month/day/year" if month_first else "expected day/month/year")
     elif text.isdigit() and int(text) in _EXCEL_SERIALS:
         return _EXCEL_EPOCH + dt.timedelta(days=int(text))
     else:

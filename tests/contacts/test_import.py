@@ -396,7 +396,8 @@ def test_exposure_and_return_date_columns(engine: Engine, tmp_path: Path) -> Non
         ("2021-08-01 00:00:00", dt.date(2021, 8, 1)),
         ("01/08/2021 08:30", dt.date(2021, 8, 1)),
         ("44409", dt.date(2021, 8, 1)),  # an Excel date exported as its serial number
-        ("08/13/2021", "bad date '08/13/2021': expected day/month/year"),
+        ("08/13/2021", "bad date '08/13/2021': in the future"),  # month/day: the file says so
+        ("1/1/1900", "bad date '1/1/1900': before 01/01/2019, not plausible"),
         ("31/02/2021", "bad date '31/02/2021': no such day"),
         ("hôm qua", "bad date 'hôm qua': not a date (expected dd/mm/yyyy)"),
         ("12/08/2021", "bad date '12/08/2021': in the future"),

@@ -3,13 +3,16 @@ and nothing reaches the database that PostgreSQL refuses (these tests run on bot
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy.engine import Engine
 
+from robocall.call_policy import CallPolicy
 from robocall.commands.contacts import contacts
+from robocall.contacts import ImportFileError, import_contacts
 from robocall.migrate import upgrade
 from tests.contacts.test_import import run_import, stored
 
@@ -118,3 +121,31 @@ def test_numbers_as_people_write_them_are_kept_with_their_kind(engine: Engine, t
         "+84912345678": ("", "mobile"), "+84912345679": ("+84987654321", "mobile"), "+84912345670": ("", "mobile"),
         "+842343822123": ("", "landline"), "+16502530000": ("", "foreign"),
     }
+
+
+def test_the_date_order_comes_from_all_the_rows(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "list.csv"
+    path.write_text("SĐT,Ngày tiếp xúc\n0905111201,08/03/2021\n0905111202,08/13/2021\n", encoding="utf-8")
+    report = import_contacts(engine, path, None, "list", CallPolicy(), dt.date(2021, 8, 20))
+    assert report.rejected == 0 and any(w.endswith("dates read as month/day/year") for w in report.warnings)
+    contacts = stored(engine)
+    assert contacts["+84905111201"]["exposure_date"] == dt.date(2021, 8, 3)  # not 8 March
+    assert contacts["+84905111202"]["exposure_date"] == dt.date(2021, 8, 13)
+
+
+def test_dates_that_could_be_read_both_ways_are_refused_without_date_order(db_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "list.csv"
+    path.write_text("SĐT,Ngày tiếp xúc\n0905111201,08/07/2021\n0905111202,07/08/2021\n", encoding="utf-8")
+    runner = CliRunner()
+    result = runner.invoke(contacts, ["import", str(path), "--today", "2021-08-11"])
+    assert result.exit_code == 1
+    assert "the dates could be day/month or month/day (2 rows like row 2" in result.output
+    result = runner.invoke(contacts, ["import", str(path), "--today", "2021-08-11", "--date-order", "mdy"])
+    assert result.exit_code == 0 and "2 new" in result.output
+
+
+def test_mixed_date_orders_are_refused_naming_a_row_of_each(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "list.csv"
+    path.write_text("SĐT,Ngày tiếp xúc\n0905111201,13/07/2021\n0905111202,07/14/2021\n", encoding="utf-8")
+    with pytest.raises(ImportFileError, match="mixed dates: row 2 is day/month, row 3 is month/day"):
+        run_import(engine, path)
