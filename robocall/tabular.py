@@ -25,7 +25,7 @@ import re
 import unicodedata
 import zipfile
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,8 +138,10 @@ def parse_column_options(options: Iterable[str], fields: Sequence[str],
 
 @contextmanager
 def open_table(path: Path, *, sheet: str | None = None, as_text: bool = False,
-               error: type[TableError] = TableError) -> Iterator[Table]:
-    """The records of `path`, told apart by content first (lists often have the wrong extension)."""
+               error: type[TableError] = TableError, is_header: HeaderTest | None = None) -> Iterator[Table]:
+    """The records of `path`, told apart by content first (lists often have the wrong extension).  Of a
+    workbook, the sheet named, else the first sheet with a row that `is_header` takes (said in a warning
+    when it is not the first)."""
     try:
         with open(path, "rb") as f:
             magic = f.read(4)
@@ -149,7 +151,7 @@ def open_table(path: Path, *, sheet: str | None = None, as_text: bool = False,
         raise error(f"{path.name} là tệp Excel .xls cũ hoặc có mật khẩu: hãy lưu thành .xlsx hoặc CSV"
                     f" / {path.name} is an old Excel .xls file or a password-protected workbook: save it as .xlsx or CSV")
     if magic == _ZIP_MAGIC or path.suffix.lower() in (".xlsx", ".xlsm"):
-        with _xlsx(path, sheet, as_text, error) as table:
+        with _xlsx(path, sheet, as_text, error, is_header) as table:
             yield table
         return
     with _csv(path, error) as table:
@@ -168,29 +170,96 @@ def numbered(records: Iterator[list[Any] | Unreadable]) -> Iterator[tuple[int, l
 # --- XLSX ----------------------------------------------------------------------------------------
 
 
+# A workbook up to this size is loaded whole, which shows its merged cells and formulas; a larger one
+# is streamed (read-only mode knows neither: merged cells then read empty but for their first cell).
+_XLSX_WHOLE_BYTES = 5 * 1024 * 1024
+# Rows of a sheet looked at for its header row when choosing the sheet.
+_HEADER_ROWS = 30
+# Cells a merged range may fill (a whole merged column must not blow up memory).
+_MERGED_CELLS_LIMIT = 1_000_000
+
+HeaderTest = Callable[[list[Any]], bool]
+"""Whether a row is the header a reader needs (e.g. it has a phone column): chooses the sheet."""
+
+
 @contextmanager
-def _xlsx(path: Path, sheet: str | None, as_text: bool, error: type[TableError]) -> Iterator[Table]:
+def _xlsx(path: Path, sheet: str | None, as_text: bool, error: type[TableError],
+          is_header: HeaderTest | None) -> Iterator[Table]:
     import openpyxl  # only for workbooks: a CSV-only process does not load it
+
+    whole = path.stat().st_size <= _XLSX_WHOLE_BYTES
+    workbook = _load_workbook(openpyxl, path, error, read_only=not whole, data_only=True)
+    try:
+        warnings: list[str] = []
+        worksheet = _pick_sheet(workbook, sheet, error, is_header, warnings)
+        if whole:
+            fill = _merged_values(worksheet)
+            warnings.extend(_formulas_without_values(openpyxl, path, worksheet, error))
+        else:
+            # Files written by other tools may declare wrong dimensions: read every row there is.
+            worksheet.reset_dimensions()
+            fill = {}
+        values = worksheet.iter_rows(min_row=1, values_only=True)
+        rows = _with_merged(values, fill) if fill else (list(c) for c in values)
+        records = ([cell_text(v) for v in cells] for cells in rows) if as_text else rows
+        yield Table(_damage_named(records, path, error), "xlsx", sheet=worksheet.title, warnings=warnings)
+    finally:
+        workbook.close()
+
+
+def _load_workbook(openpyxl: Any, path: Path, error: type[TableError], **options: bool) -> Any:
     from openpyxl.utils.exceptions import InvalidFileException
 
     try:
-        # read-only: the sheet is streamed, never loaded whole.
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        return openpyxl.load_workbook(path, **options)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
         raise error(f"không đọc được {path.name} như một bảng tính Excel / cannot read {path.name} as an Excel"
                     f" workbook: {exc}") from None
     except Exception as exc:  # a damaged workbook can fail anywhere in openpyxl's XML reading
         raise error(f"không đọc được {path.name} như một bảng tính Excel / cannot read {path.name} as an Excel"
                     f" workbook: {type(exc).__name__}: {exc}") from None
+
+
+def _merged_values(worksheet: Any) -> dict[tuple[int, int], Any]:
+    """(row, column) from 1 -> the value a merged range shows there (its first cell's): a category merged
+    over the rows of a group, a header merged over two header rows, belong to every row they cover."""
+    fill: dict[tuple[int, int], Any] = {}
+    for merged in worksheet.merged_cells.ranges:
+        value = worksheet.cell(merged.min_row, merged.min_col).value
+        if value is None:
+            continue
+        for row in range(merged.min_row, merged.max_row + 1):
+            for column in range(merged.min_col, merged.max_col + 1):
+                if len(fill) >= _MERGED_CELLS_LIMIT:
+                    return fill
+                fill[(row, column)] = value
+    return fill
+
+
+def _with_merged(values: Iterator[tuple[Any, ...]], fill: dict[tuple[int, int], Any]) -> Iterator[list[Any]]:
+    for row, cells in enumerate(values, start=1):
+        out = list(cells)
+        for column, value in enumerate(out, start=1):
+            if value is None and (row, column) in fill:
+                out[column - 1] = fill[(row, column)]
+        yield out
+
+
+def _formulas_without_values(openpyxl: Any, path: Path, values: Any, error: type[TableError]) -> list[str]:
+    """A warning when cells hold formulas whose value was never saved (a file written by a program, not
+    by Excel): they read as empty."""
+    formulas = _load_workbook(openpyxl, path, error, data_only=False)
     try:
-        worksheet = _pick_sheet(workbook, sheet, error)
-        # Files written by other tools may declare wrong dimensions: read every row there is.
-        worksheet.reset_dimensions()
-        values = worksheet.iter_rows(min_row=1, values_only=True)
-        records = ([cell_text(v) for v in cells] for cells in values) if as_text else (list(c) for c in values)
-        yield Table(_damage_named(records, path, error), "xlsx", sheet=worksheet.title)
+        missing = [cell.coordinate for row in formulas[values.title].iter_rows() for cell in row
+                   if cell.data_type == "f" and values[cell.coordinate].value is None]
     finally:
-        workbook.close()
+        formulas.close()
+    if not missing:
+        return []
+    first = ", ".join(missing[:5])
+    return [f"{len(missing)} ô là công thức chưa có giá trị lưu sẵn ({first}...), đọc như ô trống: mở tệp bằng Excel"
+            f" hoặc LibreOffice rồi lưu lại / {len(missing)} cells are formulas with no saved value ({first}...),"
+            " read as empty: open the file in Excel or LibreOffice and save it again"]
 
 
 def _damage_named(records: Iterator[list[Any]], path: Path, error: type[TableError]) -> Iterator[list[Any]]:
@@ -204,11 +273,21 @@ def _damage_named(records: Iterator[list[Any]], path: Path, error: type[TableErr
                     f" {number}: {type(exc).__name__}") from None
 
 
-def _pick_sheet(workbook: Any, sheet: str | None, error: type[TableError]) -> Any:
+def _pick_sheet(workbook: Any, sheet: str | None, error: type[TableError], is_header: HeaderTest | None,
+                warnings: list[str]) -> Any:
     if not workbook.worksheets:
-        raise error("the workbook has no worksheet")
+        raise error("bảng tính không có trang nào / the workbook has no worksheet")
     if sheet is None:
-        return workbook.worksheets[0]
+        first = workbook.worksheets[0]
+        if is_header is None or len(workbook.worksheets) == 1 or _has_header(first, is_header):
+            return first
+        for worksheet in workbook.worksheets[1:]:
+            if _has_header(worksheet, is_header):
+                warnings.append(f"đọc trang {worksheet.title!r}: trang này có các cột cần thiết, trang đầu"
+                                f" {first.title!r} thì không / read sheet {worksheet.title!r}: it has the columns,"
+                                f" the first sheet {first.title!r} has not")
+                return worksheet
+        return first
     for worksheet in workbook.worksheets:
         if worksheet.title == sheet:
             return worksheet
@@ -216,7 +295,18 @@ def _pick_sheet(workbook: Any, sheet: str | None, error: type[TableError]) -> An
         if header_key(worksheet.title) == header_key(sheet):
             return worksheet
     names = ", ".join(repr(ws.title) for ws in workbook.worksheets)
-    raise error(f"no sheet {sheet!r} in the workbook; its sheets are: {names}")
+    raise error(f"không có trang {sheet!r}; các trang: {names} / no sheet {sheet!r} in the workbook; its sheets"
+                f" are: {names}")
+
+
+def _has_header(worksheet: Any, is_header: HeaderTest) -> bool:
+    try:
+        for cells in worksheet.iter_rows(min_row=1, max_row=_HEADER_ROWS, values_only=True):
+            if is_header([cell_text(v) for v in cells]):
+                return True
+    except Exception:  # noqa: BLE001 - a damaged sheet is not the one; reading it says what is wrong
+        return False
+    return False
 
 
 # --- CSV -----------------------------------------------------------------------------------------

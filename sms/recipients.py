@@ -77,7 +77,7 @@ def open_list(path: Path, warnings: list[str] | None = None
               ) -> Iterator[tuple[list[str], Iterator[list[str] | Unreadable]]]:
     """A list or a carrier's export, each line decoded on its own (robocall.tabular): its header row and
     the rows after it (an unreadable row comes as :class:`Unreadable`, in its place)."""
-    with open_table(path, as_text=True, error=RecipientsError) as table:
+    with open_table(path, as_text=True, error=RecipientsError, is_header=_has_phone_header) as table:
         header = next(table.records, None)
         while isinstance(header, Unreadable):
             header = next(table.records, None)
@@ -86,6 +86,10 @@ def open_list(path: Path, warnings: list[str] | None = None
         yield header, table.records
         if warnings is not None:
             warnings.extend(table.warnings)
+
+
+def _has_phone_header(cells: list[str]) -> bool:
+    return any(header_key(c) in _PHONE_HEADERS for c in cells)
 
 
 def _phone_index(header: list[str], phone_column: str | None) -> int:

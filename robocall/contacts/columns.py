@@ -10,7 +10,7 @@ block above the header row is skipped.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -118,17 +118,23 @@ class Columns:
 def read_header(rows: Rows, mapping: ColumnMapping, report: ImportReport) -> Columns:
     """Consume ``rows`` up to the header row, describe the columns in ``report`` and return them."""
     looked_at = 0
+    guessed: tuple[Columns, int] | None = None  # a row whose phone column is only guessed
     for number, cells in rows:
         if isinstance(cells, Unreadable) or is_blank(cells):
             continue
         columns = find_columns(cells, mapping)
         if columns is not None:
-            _describe_columns(columns, number, report)
-            _stop_on_guesses(columns)
-            return columns
+            if columns.used("phone"):
+                _describe_columns(columns, number, report)
+                _stop_on_guesses(columns)
+                return columns
+            guessed = guessed or (columns, number)  # a row further down may have a sure one ("Liên hệ" / "SĐT")
         looked_at += 1
         if looked_at >= HEADER_SEARCH_ROWS:
             break
+    if guessed is not None:
+        _describe_columns(*guessed, report)
+        _stop_on_guesses(guessed[0])
     explicit = mapping.phone
     wanted = repr(explicit) if explicit else "'Số điện thoại', 'SĐT', 'Điện thoại' or 'phone'"
     raise ImportFileError(
@@ -136,6 +142,16 @@ def read_header(rows: Rows, mapping: ColumnMapping, report: ImportReport) -> Col
         f" bằng --column phone=TIÊU_ĐỀ / no phone column found (looked for a header {wanted} in the first"
         f" {HEADER_SEARCH_ROWS} rows); name it with --column phone=HEADER"
     )
+
+
+def header_test(mapping: ColumnMapping) -> Callable[[list[Any]], bool]:
+    """Whether a row is a header row of this import (chooses the sheet of a workbook)."""
+    def is_header(cells: list[Any]) -> bool:
+        try:
+            return find_columns(cells, mapping) is not None
+        except ImportFileError:  # a header, though one the import will refuse (and say why)
+            return True
+    return is_header
 
 
 def find_columns(cells: Sequence[Any], mapping: ColumnMapping) -> Columns | None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from robocall.contacts.columns import ColumnMapping, read_header
+from robocall.contacts.columns import ColumnMapping, header_test, read_header
 from robocall.contacts.reading import open_rows
 from robocall.contacts.report import ImportFileError, ImportReport
 from robocall.contacts.text import cell
@@ -106,7 +106,7 @@ def date_order(path: Path, sheet: str | None, mapping: ColumnMapping, forced: Da
         return forced
     report = ImportReport(path=str(path), source_list="")
     evidence = DateEvidence()
-    with open_rows(path, sheet, report) as rows:
+    with open_rows(path, sheet, report, header_test(mapping)) as rows:
         columns = read_header(rows, mapping, report)
         if not columns.used("exposure_date"):
             return DateOrder.DMY

@@ -39,6 +39,7 @@ from robocall.contacts.columns import (
     HEADER_ALIASES,
     HEADER_SEARCH_ROWS,
     ColumnMapping,
+    header_test,
     read_header,
 )
 from robocall.contacts.dates import DateOrder
@@ -102,7 +103,7 @@ def import_contacts(
     report = ImportReport(path=str(path), source_list=source_list)
     if month_first:
         report.warnings.append("ngày được đọc theo tháng/ngày/năm / dates read as month/day/year")
-    with open_rows(path, sheet, report) as rows:
+    with open_rows(path, sheet, report, header_test(mapping)) as rows:
         columns = read_header(rows, mapping, report)
         writer = ContactWriter(engine, columns, source_list, policy, today, report)
         seen: dict[str, int] = {}  # number -> row that imported it

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import openpyxl
 import pytest
 from click.testing import CliRunner
 from sqlalchemy.engine import Engine
@@ -149,3 +150,34 @@ def test_mixed_date_orders_are_refused_naming_a_row_of_each(engine: Engine, tmp_
     path.write_text("SĐT,Ngày tiếp xúc\n0905111201,13/07/2021\n0905111202,07/14/2021\n", encoding="utf-8")
     with pytest.raises(ImportFileError, match="mixed dates: row 2 is day/month, row 3 is month/day"):
         run_import(engine, path)
+
+
+def test_workbooks_as_staff_make_them(engine: Engine, tmp_path: Path) -> None:
+    workbook = openpyxl.Workbook()
+    notes = workbook.active
+    notes.title = "Hướng dẫn"
+    notes.append(["Danh sách F1 gửi trạm y tế, xem trang 2"])
+    sheet = workbook.create_sheet("F1")
+    # A two-row header: "Họ và tên", "Phân loại" and "Ngày tiếp xúc" merged down over both rows,
+    # "Liên hệ" merged across the phone and address columns above them.
+    sheet.append(["Họ và tên", "Liên hệ", None, "Phân loại", "Ngày tiếp xúc"])
+    sheet.append([None, "Số điện thoại", "Địa chỉ", None, None])
+    sheet.merge_cells("A1:A2")
+    sheet.merge_cells("B1:C1")
+    sheet.merge_cells("D1:D2")
+    sheet.merge_cells("E1:E2")
+    sheet.append(["An", "0905111201", "12 Lê Lợi", "F1", "01/08/2021"])
+    sheet.append(["Bình", "0905111202", "3 Hùng Vương", None, "02/08/2021"])  # category merged from the row above
+    sheet.append(["Chi", "=\"0905111203\"", "", "F2", "03/08/2021"])  # a formula never calculated
+    sheet.merge_cells("D3:D4")
+    path = tmp_path / "list.xlsx"
+    workbook.save(path)
+    report = run_import(engine, path)
+    assert report.sheet == "F1" and report.header_row == 2
+    assert any("read sheet 'F1': it has the columns, the first sheet 'Hướng dẫn' has not" in w for w in report.warnings)
+    assert any("1 cells are formulas with no saved value (B5...)" in w for w in report.warnings)
+    assert report.columns["name"] == ["Họ và tên"] and report.columns["category"] == ["Phân loại"]
+    assert report.columns["exposure_date"] == ["Ngày tiếp xúc"]
+    contacts = stored(engine)
+    assert (contacts["+84905111202"]["category"], contacts["+84905111202"]["name"]) == ("F1", "Bình")
+    assert [(r.row, r.reason) for r in report.rejected_rows] == [(5, "missing phone")]
