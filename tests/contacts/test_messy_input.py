@@ -181,3 +181,15 @@ def test_workbooks_as_staff_make_them(engine: Engine, tmp_path: Path) -> None:
     contacts = stored(engine)
     assert (contacts["+84905111202"]["category"], contacts["+84905111202"]["name"]) == ("F1", "Bình")
     assert [(r.row, r.reason) for r in report.rejected_rows] == [(5, "missing phone")]
+
+
+def test_duplicates_past_the_rows_kept_are_still_refused() -> None:
+    from robocall.contacts.seen import SeenNumbers
+
+    seen = SeenNumbers(rows_kept=2)
+    for row, phone in enumerate(["+84905111201", "+84905111202", "+84905111203"], start=2):
+        assert seen.duplicate(phone) is None
+        seen.add(phone, row)
+    assert seen.duplicate("+84905111202") == "duplicate of row 3"
+    assert seen.duplicate("+84905111203") == "duplicate of an earlier row"
+    assert seen.duplicate("+16502530000") is None and len(seen) == 3
