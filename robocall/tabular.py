@@ -361,7 +361,7 @@ def _decoded_lines(handle: BinaryIO, encoding: str, notes: _Notes) -> Iterator[t
     """``(line number, text)``: each line decoded on its own, so that a bad byte is named by its line and
     spoils nothing else; control characters removed."""
     if encoding == "utf-16":  # Excel's "Unicode text": decoded whole, the BOM says how
-        source: Iterator[tuple[int, str]] = enumerate(codecs.getreader("utf-16")(handle), start=1)  # type: ignore[arg-type]
+        source: Iterator[tuple[int, str]] = enumerate(codecs.getreader("utf-16")(handle), start=1)
     else:
         source = _byte_lines(handle, encoding, notes)
     for number, text in source:

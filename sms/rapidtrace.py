@@ -262,7 +262,7 @@ def trace(path: str | Path, places: Iterable[str], window: Window, *, columns: d
     result = Trace(path, wanted.names, window, tz)
     stats, people = result.stats, result.people
     start, end = window.start.timestamp(), window.end.timestamp()
-    with open_list(path) as (header, reader):
+    with open_list(path) as (header, reader, _):
         cols = find_columns(header, columns)
         cell_at, place_at, phone_at, time_at = cols.cell, cols.place, cols.phone, cols.time
         width = max(i for i in (cell_at, place_at, phone_at, time_at) if i is not None) + 1

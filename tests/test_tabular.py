@@ -108,3 +108,20 @@ def test_sms_lists_may_be_workbooks_or_semicolon_csv(tmp_path: Path) -> None:
     (tmp_path / "empty.csv").write_bytes(b"")
     with pytest.raises(RecipientsError, match="empty.csv is empty"):
         list(csv_recipients(tmp_path / "empty.csv"))
+
+
+def test_sms_lists_skip_a_title_block_and_an_instructions_sheet(tmp_path: Path) -> None:
+    workbook = openpyxl.Workbook()
+    workbook.active.title = "Hướng dẫn"
+    workbook.active.append(["Gửi tin cho các hộ trong khu phong tỏa"])
+    sheet = workbook.create_sheet("Danh sách")
+    sheet.append(["DANH SÁCH HỘ DÂN"])
+    sheet.append([])
+    sheet.append(["Họ và tên", "SĐT"])
+    sheet.append(["Lan", "0912345678"])
+    workbook.save(tmp_path / "list.xlsx")
+    [only] = csv_recipients(tmp_path / "list.xlsx")
+    assert (only.row, only.raw, only.fields["ho_va_ten"]) == (4, "0912345678", "Lan")
+    assert csv_fields(tmp_path / "list.xlsx") == ["ho_va_ten", "sdt"]
+    (tmp_path / "list.csv").write_text("Danh sách,,\n,,\nTên,Số máy,\nAn,0912345679,\n", encoding="utf-8")
+    assert [(r.row, r.raw) for r in csv_recipients(tmp_path / "list.csv", "Số máy")] == [(4, "0912345679")]

@@ -126,7 +126,7 @@ def import_contacts(
                 if problems.staff:
                     _reject(report, number, "; ".join(problems.staff), raw_phone, "; ".join(problems.logs))
                     continue
-                seen.add(phone, number)
+                seen.add(values["phone"], number)
                 for minor in problems.minor:
                     _note(report, number, minor)
                 batch.append(values)
