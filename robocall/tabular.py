@@ -21,6 +21,7 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import io
 import re
 import unicodedata
 import zipfile
@@ -314,6 +315,10 @@ def _has_header(worksheet: Any, is_header: HeaderTest) -> bool:
 # Control characters other than tab and line ends: a NUL is refused by PostgreSQL (and silently stored
 # by SQLite), the others are invisible debris of copy-paste; they are removed as lines are read.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CONTROL_BYTES = re.compile(b"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# UTF-8 throughout and no control character: lines need no checking one by one (most lists), so they are
+# read by Python's text reader at C speed.
+_CLEAN_UTF8 = "utf-8 "
 # A cell spanning more lines than this is a quote left open, whatever the lines look like.
 _MAX_CELL_LINES = 30
 # Line-level notes kept word for word; beyond, only counted.
@@ -348,10 +353,9 @@ def _csv(path: Path, error: type[TableError]) -> Iterator[Table]:
         # Only to choose the delimiter: a bad byte in the sample is for the reading to name.
         sample_bytes = handle.read(_SNIFF_CHARS)
         handle.seek(0)
-        sample_encoding = "utf-16" if encoding == "utf-16" else encoding
-        delimiter = sniff_delimiter(sample_bytes.decode(sample_encoding, errors="replace").lstrip("\ufeff"))
+        delimiter = sniff_delimiter(sample_bytes.decode(encoding.strip(), errors="replace").lstrip("\ufeff"))
         lines = _decoded_lines(handle, encoding, notes)
-        table = Table(_records(lines, delimiter), "csv", encoding, delimiter, warnings=warnings)
+        table = Table(_records(lines, delimiter), "csv", encoding.strip(), delimiter, warnings=warnings)
         yield table
     finally:
         handle.close()
@@ -359,29 +363,36 @@ def _csv(path: Path, error: type[TableError]) -> Iterator[Table]:
 
 def _decoded_lines(handle: BinaryIO, encoding: str, notes: _Notes) -> Iterator[tuple[int, str]]:
     """``(line number, text)``: each line decoded on its own, so that a bad byte is named by its line and
-    spoils nothing else; control characters removed."""
+    spoils nothing else; control characters removed.  (One generator: this runs for every line of lists
+    of millions.)"""
+    if encoding == _CLEAN_UTF8:
+        text_lines = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
+        yield from enumerate(text_lines, start=1)
+        return
     if encoding == "utf-16":  # Excel's "Unicode text": decoded whole, the BOM says how
-        source: Iterator[tuple[int, str]] = enumerate(codecs.getreader("utf-16")(handle), start=1)
+        lines: Iterator[Any] = codecs.getreader("utf-16")(handle)
     else:
-        source = _byte_lines(handle, encoding, notes)
-    for number, text in source:
+        lines = iter(handle)
+    control = _CONTROL.search
+    for number, raw in enumerate(lines, start=1):
+        if isinstance(raw, str):
+            text = raw
+        else:
+            try:
+                text = raw.decode(encoding)
+            except UnicodeDecodeError as exc:
+                bad = raw[exc.start:exc.end].hex(" ").upper()
+                notes.add(f"dòng {number}: byte {bad} không phải UTF-8, đã thay bằng \ufffd (các dòng khác đọc bình"
+                          f" thường) / line {number}: byte {bad} is not UTF-8, replaced by \ufffd (other lines read as"
+                          " they are)")
+                text = raw.decode(encoding, errors="replace")
         if number == 1:
             text = text.lstrip("\ufeff")
-        if _CONTROL.search(text):
+        if control(text):
             text = _CONTROL.sub("", text)
-            notes.add(f"dòng {number}: đã bỏ ký tự điều khiển (NUL...) / line {number}: control characters (NUL...) removed")
+            notes.add(f"dòng {number}: đã bỏ ký tự điều khiển (NUL...) / line {number}: control characters (NUL...)"
+                      " removed")
         yield number, text
-
-
-def _byte_lines(handle: BinaryIO, encoding: str, notes: _Notes) -> Iterator[tuple[int, str]]:
-    for number, raw in enumerate(handle, start=1):
-        try:
-            yield number, raw.decode(encoding)
-        except UnicodeDecodeError as exc:
-            bad = raw[exc.start:exc.end].hex(" ").upper()
-            notes.add(f"dòng {number}: byte {bad} không phải UTF-8, đã thay bằng \ufffd (các dòng khác đọc bình thường)"
-                      f" / line {number}: byte {bad} is not UTF-8, replaced by \ufffd (other lines read as they are)")
-            yield number, raw.decode(encoding, errors="replace")
 
 
 RUNAWAY_QUOTE = ('dấu ngoặc kép " mở một ô mà không đóng: dòng này bị bỏ, các dòng sau được đọc riêng'
@@ -419,39 +430,50 @@ def _records(lines: Iterator[tuple[int, str]], delimiter: str) -> Iterator[list[
     out as :class:`Unreadable` and the lines after it are read again on their own."""
     feed = _Feed(lines)
     reader = csv.reader(feed, delimiter=delimiter)
-    widths: Counter[int] = Counter()
+    width = 0  # cells of the last row read on its own line: what a swallowed row looks like
+    again = feed.again
     while True:
-        feed.taken = []
+        item = again.popleft() if again else next(lines, None)
+        if item is None:
+            return
+        text = item[1]
+        if '"' not in text:  # no quote, nothing to open: split at C speed (most lines of most lists)
+            cells = text.rstrip("\r\n").split(delimiter) if text.strip("\r\n") else []
+            if cells:
+                width = len(cells)
+            yield cells
+            continue
+        again.appendleft(item)  # the csv reader takes it from there, and the lines its quotes span
+        feed.taken.clear()
         failure = ""
         try:
-            cells: list[str] | None = next(reader)
-        except StopIteration:
+            parsed: list[str] | None = next(reader)
+        except StopIteration:  # pragma: no cover - the line handed back is always there
             return
         except csv.Error as exc:
-            cells, failure = None, str(exc)
+            parsed, failure = None, str(exc)
         except _Runaway:
-            cells = None
+            parsed = None
         taken = feed.taken
-        if cells is not None:
+        if parsed is not None:
             if len(taken) <= 1:
-                widths[len(cells)] += 1
-                yield cells
+                width = len(parsed) or width
+                yield parsed
                 continue
-            if not _swallowed_lines(cells, widths, delimiter):
-                yield cells
+            if not _swallowed_lines(parsed, width, delimiter):
+                yield parsed
                 continue
         first = taken[0][0] if taken else 0
         if len(taken) > 1:
-            feed.again.extendleft(reversed(taken[1:]))
+            feed.again.extendleft(reversed(taken[1:]))  # a copy: `taken` is cleared for the next record
             yield Unreadable(RUNAWAY_QUOTE, first)
         else:
             yield Unreadable(failure or "unreadable", first)
 
 
-def _swallowed_lines(cells: list[str], widths: Counter[int], delimiter: str) -> bool:
+def _swallowed_lines(cells: list[str], width: int, delimiter: str) -> bool:
     """Whether a cell spanning lines holds whole rows (a quote left open) rather than, say, an address
     typed on two lines: a line inside it has as many delimiters as a row has."""
-    width = widths.most_common(1)[0][0] if widths else 0
     needed = max(1, width - 1)
     for cell in cells:
         if "\n" in cell:
@@ -470,7 +492,7 @@ def _choose_encoding(path: Path, warnings: list[str]) -> str:
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
     if _decodes(path, "utf-8"):
-        return "utf-8"
+        return "utf-8" if _has_control_bytes(path) else _CLEAN_UTF8
     utf8 = other = 0
     with open(path, "rb") as f:
         for raw in f:
@@ -495,6 +517,14 @@ def _choose_encoding(path: Path, warnings: list[str]) -> str:
                 " or save the file as CSV UTF-8")
             return encoding
     raise AssertionError("latin-1 decodes anything")  # pragma: no cover
+
+
+def _has_control_bytes(path: Path) -> bool:
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            if _CONTROL_BYTES.search(chunk):
+                return True
+    return False
 
 
 def _decodes(path: Path, encoding: str) -> bool:
