@@ -76,6 +76,7 @@ def import_(file: Path, columns: tuple[str, ...], sheet: str | None, source: str
     for warning in report.warnings:
         click.echo(f"cảnh báo / warning: {warning}", err=True)
     where = f", sheet {report.sheet!r}" if report.sheet else ""
+    click.echo(f"{file}{where} (danh sách {report.source_list!r}): {report.summary_vi()}")
     click.echo(f"{file}{where} (list {report.source_list!r}): {report.summary()}")
     if report.monitoring_over:
         click.echo(f"monitoring already over (before {day:%d/%m/%Y}) for {report.monitoring_over} "

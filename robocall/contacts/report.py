@@ -71,6 +71,12 @@ class ImportReport:
             text += f" ({self.blank} blank rows skipped)"
         return text
 
+    def summary_vi(self) -> str:
+        text = (f"đọc {self.read} hàng: {self.inserted} mới, {self.updated} cập nhật, {self.rejected} bị từ chối")
+        if self.blank:
+            text += f" (bỏ qua {self.blank} hàng trống)"
+        return text
+
     def write_csv(self, path: str | Path) -> None:
         """The rejected rows as CSV (row, reason, phone), UTF-8 with BOM so Excel shows Vietnamese."""
         with open(path, "w", encoding="utf-8-sig", newline="") as out:
