@@ -316,9 +316,6 @@ def _has_header(worksheet: Any, is_header: HeaderTest) -> bool:
 # by SQLite), the others are invisible debris of copy-paste; they are removed as lines are read.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _CONTROL_BYTES = re.compile(b"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-# UTF-8 throughout and no control character: lines need no checking one by one (most lists), so they are
-# read by Python's text reader at C speed.
-_CLEAN_UTF8 = "utf-8 "
 # A cell spanning more lines than this is a quote left open, whatever the lines look like.
 _MAX_CELL_LINES = 30
 # Line-level notes kept word for word; beyond, only counted.
@@ -344,6 +341,8 @@ class _Notes:
 def _csv(path: Path, error: type[TableError]) -> Iterator[Table]:
     warnings: list[str] = []
     encoding = _choose_encoding(path, warnings)
+    # UTF-8 throughout and no control character (most lists): no line needs checking on its own.
+    clean = encoding == "utf-8" and not warnings and not _has_control_bytes(path)
     notes = _Notes(warnings)
     try:
         handle = open(path, "rb")  # noqa: SIM115 - closed below, after the caller is done
@@ -353,19 +352,19 @@ def _csv(path: Path, error: type[TableError]) -> Iterator[Table]:
         # Only to choose the delimiter: a bad byte in the sample is for the reading to name.
         sample_bytes = handle.read(_SNIFF_CHARS)
         handle.seek(0)
-        delimiter = sniff_delimiter(sample_bytes.decode(encoding.strip(), errors="replace").lstrip("\ufeff"))
-        lines = _decoded_lines(handle, encoding, notes)
-        table = Table(_records(lines, delimiter), "csv", encoding.strip(), delimiter, warnings=warnings)
+        delimiter = sniff_delimiter(sample_bytes.decode(encoding, errors="replace").lstrip("\ufeff"))
+        lines = _decoded_lines(handle, encoding, notes, clean)
+        table = Table(_records(lines, delimiter), "csv", encoding, delimiter, warnings=warnings)
         yield table
     finally:
         handle.close()
 
 
-def _decoded_lines(handle: BinaryIO, encoding: str, notes: _Notes) -> Iterator[tuple[int, str]]:
+def _decoded_lines(handle: BinaryIO, encoding: str, notes: _Notes, clean: bool) -> Iterator[tuple[int, str]]:
     """``(line number, text)``: each line decoded on its own, so that a bad byte is named by its line and
     spoils nothing else; control characters removed.  (One generator: this runs for every line of lists
     of millions.)"""
-    if encoding == _CLEAN_UTF8:
+    if clean:  # read by Python's text reader at C speed
         text_lines = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
         yield from enumerate(text_lines, start=1)
         return
@@ -492,7 +491,7 @@ def _choose_encoding(path: Path, warnings: list[str]) -> str:
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
     if _decodes(path, "utf-8"):
-        return "utf-8" if _has_control_bytes(path) else _CLEAN_UTF8
+        return "utf-8"
     utf8 = other = 0
     with open(path, "rb") as f:
         for raw in f:
