@@ -383,6 +383,9 @@ class Settings(BaseSettings):
     calls_per_second: float = 5.0
     """Most new outbound calls started per second."""
 
+    international_calls: bool = False
+    """Whether the dialer calls contacts whose number is foreign (imported and flagged either way)."""
+
     caller_ids: Pairs = _default("", parse_pairs)
     """Caller id per carrier, e.g. `Viettel=02343822001,Vinaphone=02343822002,default=02343822000` (people answer numbers on their own network more often)."""
 

@@ -76,6 +76,8 @@ class Contact(SQLModel, table=True):
     birth_year: int | None = None
     notes: str = Field(default="", description="free text from the list or from staff")
     alt_phone: str = Field(default="", description="a second number (E.164) the dialer may try")
+    phone_kind: str = Field(default="mobile", description="mobile, landline (calls only, no SMS) or foreign "
+                                                          "(called only when INTERNATIONAL_CALLS allows)")
     exposure_date: dt.date | None = Field(default=None, description="exposure (F1/F2) or return (returnee) date")
     monitoring_end: dt.date | None = Field(default=None, index=True)
     language: str = "vi"

@@ -41,7 +41,7 @@ from phonenumbers import PhoneNumberFormat, PhoneNumberType, ValidationResult, c
 
 from robocall.logging_setup import mask_phone
 
-__all__ = ["OLD_MOBILE_PREFIXES", "InvalidPhone", "PhoneNumber", "mask", "normalize"]
+__all__ = ["OLD_MOBILE_PREFIXES", "InvalidPhone", "PhoneNumber", "mask", "normalize", "numbers_in"]
 
 VN_COUNTRY_CODE = 84
 
@@ -150,27 +150,50 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), Non
 _EXCEL_FLOAT = re.compile(r"(\+?\d+)[.,]0+")
 _SCIENTIFIC = re.compile(r"(\d)(?:[.,](\d*))?[eE]\+?(\d{1,2})")
 _LETTER = re.compile(r"[^\W\d_]")
+# Excel's "this is text" apostrophe, as typed or as autocorrect and other tools turn it.
+_TEXT_MARKERS = "'\u2019\u2018`\u00b4"
+# A note in brackets beside a number: "(Zalo)", "[chồng]" (brackets holding a letter; "+84 (0)" stays).
+_ANNOTATION = re.compile(r"\([^)]*[^\W\d_][^)]*\)|\[[^\]]*[^\W\d_][^\]]*\]")
+_WORDS = re.compile(r"[^\W\d_]+[.:]?")
 # Only these may surround the digits of one number.
 _ALLOWED = re.compile(r"[\d\s.\-()+]*")
 # What separates two numbers written in one cell.
 _BETWEEN_NUMBERS = re.compile(r"[/;,|&\\\n–—]+|\s+-\s*|\s*-\s+|\s{2,}")
 
 
-def normalize(raw: Any, region: str = "VN", require_mobile: bool = True) -> PhoneNumber:
+def numbers_in(raw: Any) -> list[Any]:
+    """The numbers a person wrote in one cell, notes dropped: ``"0912345678 (Zalo)"`` -> one,
+    ``"0912.345.678 / 0987 654 321"`` or ``"ĐT: 0912345678, nhà 0987654321"`` -> two, in their order.
+    A cell that is not text is one number; a cell without two numbers in it comes back whole."""
+    if not isinstance(raw, str):
+        return [raw]
+    text = unicodedata.normalize("NFKC", raw).translate(_INVISIBLE).strip()
+    if _SCIENTIFIC.fullmatch(text):
+        return [raw]  # 8.4912345678E+10: the E is no note
+    text = _WORDS.sub(" ", _ANNOTATION.sub(" ", text)).strip().lstrip(_TEXT_MARKERS).strip()
+    if not any(c.isdigit() for c in text):
+        return [raw]  # nothing to salvage: normalize says why
+    parts = [p.strip() for p in _BETWEEN_NUMBERS.split(text) if sum(c.isdigit() for c in p) >= 9]
+    return parts if len(parts) > 1 else [text]
+
+
+def normalize(raw: Any, region: str = "VN", require_mobile: bool = True, allow_foreign: bool = False) -> PhoneNumber:
     """The number ``raw`` means, or :class:`InvalidPhone` saying why there is none.
 
     ``raw`` is what was typed or read from a file: a string, or an int/float
     from a spreadsheet cell. ``region`` is the country numbers without a
     country code belong to; numbers of other countries are refused. With
     ``require_mobile`` (the default: robot calls and SMS go to mobiles)
-    landlines and service numbers are refused too.
+    landlines and service numbers are refused too. With ``allow_foreign`` a number written with
+    another country code is kept (contact lists store them, flagged; the dialer calls them only
+    where international calls are allowed).
     """
     text = raw if isinstance(raw, str) else _from_number(raw)
     if region == "VN":
         fast = _fast(text)
         if fast is not None:
             return fast
-    return _full(text, region, require_mobile)
+    return _full(text, region, require_mobile, allow_foreign)
 
 
 def _from_number(raw: Any) -> str:
@@ -187,9 +210,9 @@ def _from_number(raw: Any) -> str:
     return str(int(number))
 
 
-def _full(raw: str, region: str, require_mobile: bool) -> PhoneNumber:
+def _full(raw: str, region: str, require_mobile: bool, allow_foreign: bool = False) -> PhoneNumber:
     text = unicodedata.normalize("NFKC", raw).translate(_INVISIBLE).strip()
-    text = text.lstrip("'").strip()  # Excel's "this is text" marker
+    text = text.lstrip(_TEXT_MARKERS).strip()  # Excel's "this is text" marker, or what autocorrect made of it
     if not text:
         raise InvalidPhone("empty")
     if (excel_float := _EXCEL_FLOAT.fullmatch(text)) is not None:
@@ -212,7 +235,7 @@ def _full(raw: str, region: str, require_mobile: bool) -> PhoneNumber:
     if plus or digits.startswith("00"):
         international = digits if plus else digits[2:]
         if not international.startswith(str(VN_COUNTRY_CODE)):
-            return _foreign(international, region, require_mobile)
+            return _foreign(international, region, require_mobile, allow_foreign)
         if region != "VN":
             raise InvalidPhone(f"not a number of {region} (+84)")
         nsn = international[2:]
@@ -267,12 +290,14 @@ def _vietnamese(nsn: str, require_mobile: bool) -> PhoneNumber:
     return _checked(number, "VN", require_mobile, remapped=remapped)
 
 
-def _foreign(international: str, region: str, require_mobile: bool) -> PhoneNumber:
+def _foreign(international: str, region: str, require_mobile: bool, allow_foreign: bool = False) -> PhoneNumber:
     try:
         number = phonenumbers.parse(f"+{international}", None)
     except phonenumbers.NumberParseException:
         raise InvalidPhone("not a valid phone number") from None
     number_region = phonenumbers.region_code_for_number(number)
+    if allow_foreign and number_region:
+        return _checked(number, number_region, require_mobile)
     if number_region != region:
         if region == "VN":
             raise InvalidPhone(f"foreign number (+{number.country_code}), a Vietnamese number is needed")

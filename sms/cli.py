@@ -109,6 +109,7 @@ def send(to_file: Path | None, contacts_filter: str | None, seen_file: Path | No
     send_at = _parse_at(at)  # before a long read of the list
     ctx = _context()
     seen: Trace | None = None
+    read_warnings: list[str] = []  # filled by the reading of a --to list: bad bytes, control characters
     try:
         if seen_file is not None:
             seen = _read_seen(seen_file, places, between, columns, phone_column, template, as_json)
@@ -116,8 +117,8 @@ def send(to_file: Path | None, contacts_filter: str | None, seen_file: Path | No
             recipients_factory = seen.recipients
             source = seen.describe()
         elif to_file is not None:
-            available = csv_fields(to_file)
-            recipients_factory = lambda: csv_recipients(to_file, phone_column)  # noqa: E731
+            available = csv_fields(to_file, phone_column)  # an unusable list stops here, before any campaign
+            recipients_factory = lambda: csv_recipients(to_file, phone_column, read_warnings)  # noqa: E731
             source = str(to_file)
         else:
             where = ContactFilter.parse(contacts_filter or "")
@@ -128,24 +129,30 @@ def send(to_file: Path | None, contacts_filter: str | None, seen_file: Path | No
     except (RecipientsError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
     if dry_run:
-        _print_dry_run(ctx, recipients_factory, Template(template, False, available), strip_accents, as_json,
-                       {"seen": seen.stats.to_json()} if seen is not None else None)
+        try:
+            _print_dry_run(ctx, recipients_factory, Template(template, False, available), strip_accents, as_json,
+                           {"seen": seen.stats.to_json()} if seen is not None else None)
+        except RecipientsError as exc:
+            raise click.ClickException(str(exc)) from None
+        _print_read_warnings(read_warnings, as_json)
         return
     load = partial(create_campaign, ctx.engine, recipients_factory(), text, ctx.router, name=name, source=source,
                    send_at=send_at)
     if detach or (send_at is not None and send_at > utcnow()):
         summary = load()
         _print_load(summary, as_json)
+        _print_read_warnings(read_warnings, as_json)
         if detach:
             if as_json:
                 click.echo(json.dumps(figures(ctx.engine, summary.campaign_id).to_json(), ensure_ascii=False))
             return
         _drive_with_progress(ctx, summary.campaign_id, as_json)
         return
-    _load_while_sending(ctx, load, as_json)
+    _load_while_sending(ctx, load, as_json, read_warnings)
 
 
-def _load_while_sending(ctx: SmsContext, load: Callable[..., LoadSummary], as_json: bool) -> None:
+def _load_while_sending(ctx: SmsContext, load: Callable[..., LoadSummary], as_json: bool,
+                        read_warnings: list[str]) -> None:
     try:
         summary, final = send_while_loading(ctx, load, lambda campaign_id: _drive_with_progress(
             ctx, campaign_id, as_json, show_final=False))
@@ -154,7 +161,13 @@ def _load_while_sending(ctx: SmsContext, load: Callable[..., LoadSummary], as_js
                  f" {exc.campaign_id} sends it, robocall sms cancel drops it)") if exc.campaign_id else ""
         raise click.ClickException(f"reading the list failed: {exc.__cause__}{where}") from None
     _print_load(summary, as_json)
+    _print_read_warnings(read_warnings, as_json)
     _print_figures(final, as_json)
+
+
+def _print_read_warnings(warnings: list[str], as_json: bool) -> None:
+    for warning in warnings:
+        click.echo(f"cảnh báo / warning: {warning}", err=True)
 
 
 def _print_load(summary: LoadSummary, as_json: bool) -> None:
@@ -230,7 +243,14 @@ def _drive_with_progress(ctx: SmsContext, campaign_id: int, as_json: bool, show_
                 for carrier, states in sorted(current.by_carrier.items()))
             progress.update(task, total=current.recipients, completed=done, detail=f"{current.status} {detail}")
 
-        final = drive(ctx, campaign_id, show)
+        def quiet(until: dt.datetime) -> None:
+            local = until.astimezone(get_settings().tzinfo)
+            progress.console.print(
+                f"Đang trong giờ không gửi tin (SMS_QUIET_HOURS): chờ đến {local:%H:%M %d/%m/%Y} rồi gửi tiếp"
+                f" / quiet hours (SMS_QUIET_HOURS): waiting until {local:%Y-%m-%d %H:%M} local time to send")
+            progress.update(task, detail=f"chờ đến / waiting until {local:%H:%M}")
+
+        final = drive(ctx, campaign_id, show, on_quiet=quiet)
     if show_final:
         _print_figures(final, as_json)
     return final

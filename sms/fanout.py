@@ -137,9 +137,12 @@ def is_standing(engine: Engine, campaign_id: int) -> bool:
 
 
 def drive(ctx: SmsContext, campaign_id: int, on_progress: Callable[[CampaignFigures], None] | None = None,
-          max_wait: float | None = None, clock: Callable[[], dt.datetime] = utcnow) -> CampaignFigures:
+          max_wait: float | None = None, clock: Callable[[], dt.datetime] = utcnow,
+          on_quiet: Callable[[dt.datetime], None] | None = None) -> CampaignFigures:
     """Send campaign `campaign_id` to the end (or until paused/cancelled, or `max_wait` seconds of idling).
-    The transactional campaign has no end: it returns once nothing is outstanding, still running."""
+    The transactional campaign has no end: it returns once nothing is outstanding, still running.
+    `on_quiet(until)` is told once each time sending waits for quiet hours to end (a person watching
+    would otherwise see nothing move for hours)."""
     queue = Queue(queue_name(SMS), connection=ctx.redis)
     started = time.monotonic()
     standing = is_standing(ctx.engine, campaign_id)
@@ -155,6 +158,16 @@ def drive(ctx: SmsContext, campaign_id: int, on_progress: Callable[[CampaignFigu
             on_progress(figures(ctx.engine, campaign_id))
             shown_at, cost = time.monotonic(), time.monotonic() - begun
 
+    told_until: dt.datetime | None = None
+
+    def waiting_for_quiet_hours(now: dt.datetime) -> dt.datetime:
+        nonlocal told_until
+        until = ctx.policy.quiet_hours.ends_after(now)
+        if on_quiet is not None and until != told_until:
+            on_quiet(until)
+        told_until = until
+        return until
+
     loading_jobs: list[str] = []  # queued while the list was loading
     queued_up_to: int | None = None  # messages up to this id have their job
     while True:
@@ -162,7 +175,9 @@ def drive(ctx: SmsContext, campaign_id: int, on_progress: Callable[[CampaignFigu
         start_due_campaigns(ctx.engine, now)
         status, loaded_from, loaded_up_to = loading_progress(ctx.engine, campaign_id)
         if status == CampaignStatus.LOADING:
-            if not ctx.policy.quiet_hours.quiet(now) or standing:
+            if ctx.policy.quiet_hours.quiet(now) and not standing:
+                waiting_for_quiet_hours(now)
+            else:
                 # Whole batches as they are loaded (the rest, and retries, once the list is in).
                 after = queued_up_to if queued_up_to is not None else loaded_from or 0
                 ranges = id_batches(after, loaded_up_to, ctx.policy.batch_size) if loaded_up_to is not None else []
@@ -186,7 +201,7 @@ def drive(ctx: SmsContext, campaign_id: int, on_progress: Callable[[CampaignFigu
                 send_at = connection.execute(select(SmsCampaign.send_at).where(SmsCampaign.id == campaign_id)).scalar()
             wake = send_at
         elif ctx.policy.quiet_hours.quiet(now) and not standing:
-            wake = ctx.policy.quiet_hours.ends_after(now)
+            wake = waiting_for_quiet_hours(now)
         else:
             job_ids = enqueue_due(ctx, queue, campaign_id, now)
             if job_ids:

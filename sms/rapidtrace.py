@@ -30,7 +30,6 @@ them as invalid with their row.  Rows at other places are only counted.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import logging
 import re
@@ -41,7 +40,7 @@ from pathlib import Path
 
 from robocall.contacts.importer import HEADER_ALIASES
 from robocall.phones import InvalidPhone, normalize
-from robocall.tabular import header_key, match_columns, parse_column_options
+from robocall.tabular import Unreadable, header_key, match_columns, parse_column_options
 from robocall.text import fold
 from sms.recipients import Recipient, RecipientsError, open_list
 
@@ -263,7 +262,7 @@ def trace(path: str | Path, places: Iterable[str], window: Window, *, columns: d
     result = Trace(path, wanted.names, window, tz)
     stats, people = result.stats, result.people
     start, end = window.start.timestamp(), window.end.timestamp()
-    with open_list(path) as (header, reader):
+    with open_list(path) as (header, reader, _):
         cols = find_columns(header, columns)
         cell_at, place_at, phone_at, time_at = cols.cell, cols.place, cols.phone, cols.time
         width = max(i for i in (cell_at, place_at, phone_at, time_at) if i is not None) + 1
@@ -271,59 +270,59 @@ def trace(path: str | Path, places: Iterable[str], window: Window, *, columns: d
         samples: dict[str, None] = {}
         bad_raw: set[str] = set()
         good_times = 0
-        row = 1
-        try:
-            for row, cells in enumerate(reader, start=2):
-                if len(cells) < width:
-                    cells = cells + [""] * (width - len(cells))
-                if not cells[phone_at].strip() and not any(c.strip() for c in cells):
-                    continue  # a blank row (the phone test first: it is filled in nearly every row)
+        for row, cells in enumerate(reader, start=2):
+            if isinstance(cells, Unreadable):
                 stats.rows += 1
-                index = wanted.index(cells[cell_at]) if cell_at is not None else -1
-                if index < 0 and place_at is not None:
-                    index = wanted.index(cells[place_at])
-                if index < 0:
-                    if len(samples) < _SAMPLES:  # shown if a wanted place turns out to be named nowhere
-                        value = " / ".join(v for v in (cells[i].strip() for i in (cell_at, place_at)
-                                                       if i is not None) if v)
-                        if value:
-                            samples[value] = None
-                    continue
-                stats.at_places += 1
-                seen_places.add(index)
-                text = cells[time_at]
-                try:
-                    seen = parse_time(text, tz).timestamp()
-                except ValueError as exc:
-                    stats.bad_times += 1
-                    result.rejected.append(Recipient(row, text, error=f"unreadable time: {exc} (use {TIME_FORMATS})"))
-                    if stats.bad_times >= _BAD_TIME_LIMIT and not good_times:
-                        first = result.rejected[0]  # no readable time yet, so no bad number either
-                        raise RecipientsError(
-                            f"the time column {cols.headers[time_at]!r} holds no time that can be read"
-                            f" (row {first.row}: {first.raw!r}; use {TIME_FORMATS});"
-                            " choose another with --column time=HEADER") from None
-                    continue
-                good_times += 1
-                if not start <= seen <= end:
-                    continue
-                raw = cells[phone_at]
-                try:
-                    number = int(normalize(raw).e164[1:])
-                except InvalidPhone as exc:
-                    stats.bad_number_rows += 1
-                    if raw not in bad_raw:  # each unusable number listed once, at its first row
-                        bad_raw.add(raw)
-                        stats.bad_numbers += 1
-                        result.rejected.append(Recipient(row, raw, error=exc.reason))
-                    continue
-                stats.sightings += 1
-                stats.by_place[wanted.names[index]] += 1
-                known = people.get(number)
-                if known is None or seen < known[0]:
-                    people[number] = (int(seen), index, row)
-        except csv.Error as exc:
-            raise RecipientsError(f"{path.name} row {row + 1}: {exc}") from None
+                result.rejected.append(Recipient(row, "", error=cells.message))
+                continue
+            if len(cells) < width:
+                cells = cells + [""] * (width - len(cells))
+            if not cells[phone_at].strip() and not any(c.strip() for c in cells):
+                continue  # a blank row (the phone test first: it is filled in nearly every row)
+            stats.rows += 1
+            index = wanted.index(cells[cell_at]) if cell_at is not None else -1
+            if index < 0 and place_at is not None:
+                index = wanted.index(cells[place_at])
+            if index < 0:
+                if len(samples) < _SAMPLES:  # shown if a wanted place turns out to be named nowhere
+                    value = " / ".join(v for v in (cells[i].strip() for i in (cell_at, place_at)
+                                                   if i is not None) if v)
+                    if value:
+                        samples[value] = None
+                continue
+            stats.at_places += 1
+            seen_places.add(index)
+            text = cells[time_at]
+            try:
+                seen = parse_time(text, tz).timestamp()
+            except ValueError as exc:
+                stats.bad_times += 1
+                result.rejected.append(Recipient(row, text, error=f"unreadable time: {exc} (use {TIME_FORMATS})"))
+                if stats.bad_times >= _BAD_TIME_LIMIT and not good_times:
+                    first = result.rejected[0]  # no readable time yet, so no bad number either
+                    raise RecipientsError(
+                        f"the time column {cols.headers[time_at]!r} holds no time that can be read"
+                        f" (row {first.row}: {first.raw!r}; use {TIME_FORMATS});"
+                        " choose another with --column time=HEADER") from None
+                continue
+            good_times += 1
+            if not start <= seen <= end:
+                continue
+            raw = cells[phone_at]
+            try:
+                number = int(normalize(raw).e164[1:])
+            except InvalidPhone as exc:
+                stats.bad_number_rows += 1
+                if raw not in bad_raw:  # each unusable number listed once, at its first row
+                    bad_raw.add(raw)
+                    stats.bad_numbers += 1
+                    result.rejected.append(Recipient(row, raw, error=exc.reason))
+                continue
+            stats.sightings += 1
+            stats.by_place[wanted.names[index]] += 1
+            known = people.get(number)
+            if known is None or seen < known[0]:
+                people[number] = (int(seen), index, row)
     stats.people = len(people)
     stats.people_by_place.update(wanted.names[place] for _, place, _ in people.values())
     stats.unseen_places = [name for i, name in enumerate(wanted.names) if i not in seen_places]

@@ -43,6 +43,7 @@ class DialLimits:
     max_channels: int = 30
     calls_per_second: float = 5.0
     caller_ids: tuple[tuple[str, str], ...] = ()  # (carrier, caller id); carrier "" is the default
+    international_calls: bool = False  # INTERNATIONAL_CALLS: foreign numbers are skipped otherwise
 
     def caller_id_for(self, carrier: str) -> str:
         table = dict(self.caller_ids)
@@ -169,7 +170,7 @@ def dial_tick(engine: Engine, now: dt.datetime, horizon: dt.datetime, policy: Ca
             if start >= horizon:
                 break
             follow_up, contact = due.pop(0)
-            if contact.opted_out:
+            if contact.opted_out or (contact.phone_kind == "foreign" and not limits.international_calls):
                 follow_up.state = FollowUpState.SKIPPED
                 db.add(follow_up)
                 continue
@@ -182,10 +183,19 @@ def dial_tick(engine: Engine, now: dt.datetime, horizon: dt.datetime, policy: Ca
     return planned
 
 
+def number_to_dial(contact: Contact, attempts_made: int) -> str:
+    """The main number first; when it has not answered, the contact's second number (``alt_phone``), then
+    the two in turn up the retry ladder."""
+    if contact.alt_phone and attempts_made % 2 == 1:
+        return contact.alt_phone
+    return contact.phone
+
+
 def _start_attempt(db: DbSession, follow_up: FollowUp, contact: Contact, campaign: CallCampaign,
                    start: dt.datetime, limits: DialLimits) -> int | None:
     attempt = CallAttempt(
-        campaign_id=campaign.id, contact_id=contact.id, phone=contact.phone, flow=follow_up.flow or campaign.flow,
+        campaign_id=campaign.id, contact_id=contact.id, phone=number_to_dial(contact, follow_up.attempts),
+        flow=follow_up.flow or campaign.flow,
         direction="outbound", day=follow_up.day, attempt_number=follow_up.attempts + 1,
         state=CallState.QUEUED, caller_id=limits.caller_id_for(contact.carrier), queued_at=start,
         follow_up_id=follow_up.id,

@@ -9,9 +9,21 @@ import click
 
 from robocall.call_policy import policy_from_settings
 from robocall.config import get_settings
-from robocall.contacts import ColumnMapping, ImportFileError, import_contacts
+from robocall.contacts import ColumnMapping, DateOrder, ImportFileError, ImportReport, import_contacts
 from robocall.db import make_engine
 from robocall.migrate import upgrade
+
+
+def describe_columns(report: ImportReport) -> list[str]:
+    """Which column was read for what (with how sure the header match is) and which were ignored."""
+    lines = [f"dòng tiêu đề / header row: {report.header_row}"]
+    for name, headers in report.columns.items():
+        shown = " + ".join(repr(h) for h in headers)
+        sure = report.confidence.get(name, 100)
+        lines.append(f"  {name:<14} <- {shown}" + (f"  (đoán / guessed {sure}%)" if sure < 100 else ""))
+    if report.ignored_columns:
+        lines.append("  bỏ qua / ignored: " + ", ".join(repr(h) for h in report.ignored_columns))
+    return lines
 
 
 @click.group()
@@ -23,15 +35,20 @@ def contacts() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--column", "columns", multiple=True, metavar="FIELD=HEADER",
               help="Header of a field when it isn't recognised, e.g. --column phone=\"Số liên lạc\". "
-                   "Fields: name, phone, category, district, commune, exposure_date, language. Repeatable.")
+                   "Fields: name, phone, category, district, commune, exposure_date, language, birth_year, "
+                   "address, notes. Repeatable.")
 @click.option("--sheet", default=None, help="Worksheet of an XLSX file (default: the first).")
 @click.option("--source", default=None, help="Name of the list, stored with each contact (default: the file name).")
 @click.option("--report-csv", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the rejected rows (row, reason, phone) to this CSV file.")
 @click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="Local date of the import, YYYY-MM-DD (default: today); exposure dates after it are refused.")
+@click.option("--date-order", type=click.Choice([o.value for o in DateOrder]), default=None,
+              help="How typed dates like 08/03/2021 are written: dmy (day/month, the Vietnamese way) or mdy."
+                   " Found from all the rows when they tell; a file whose dates could be either is refused"
+                   " without it.")
 def import_(file: Path, columns: tuple[str, ...], sheet: str | None, source: str | None,
-            report_csv: Path | None, today: dt.datetime | None) -> None:
+            report_csv: Path | None, today: dt.datetime | None, date_order: str | None) -> None:
     """Import contacts from FILE (CSV or XLSX); importing a list again updates it.
 
     Rows that can't be imported are listed with their row number and reason; the
@@ -47,15 +64,19 @@ def import_(file: Path, columns: tuple[str, ...], sheet: str | None, source: str
     engine = make_engine(settings.database_url)
     try:
         upgrade(engine)
-        report = import_contacts(engine, file, mapping, source or file.stem, policy, day, sheet=sheet)
+        report = import_contacts(engine, file, mapping, source or file.stem, policy, day, sheet=sheet,
+                                 date_order=DateOrder(date_order) if date_order else None)
     except ImportFileError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
         engine.dispose()
 
+    for line in describe_columns(report):
+        click.echo(line)
     for warning in report.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(f"cảnh báo / warning: {warning}", err=True)
     where = f", sheet {report.sheet!r}" if report.sheet else ""
+    click.echo(f"{file}{where} (danh sách {report.source_list!r}): {report.summary_vi()}")
     click.echo(f"{file}{where} (list {report.source_list!r}): {report.summary()}")
     if report.monitoring_over:
         click.echo(f"monitoring already over (before {day:%d/%m/%Y}) for {report.monitoring_over} "

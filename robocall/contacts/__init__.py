@@ -2,10 +2,11 @@
 
 from robocall.contacts.importer import (
     ColumnMapping,
+    DateOrder,
     ImportFileError,
     ImportReport,
     RejectedRow,
     import_contacts,
 )
 
-__all__ = ["ColumnMapping", "ImportFileError", "ImportReport", "RejectedRow", "import_contacts"]
+__all__ = ["ColumnMapping", "DateOrder", "ImportFileError", "ImportReport", "RejectedRow", "import_contacts"]

@@ -3,7 +3,7 @@
 * The file is streamed: rows are read one at a time and written in batches
   (``batch_size`` rows per transaction), so a list of a million rows needs no
   more memory than a few batches plus one entry per accepted number (to find
-  duplicates within the file).
+  duplicates within the file: ~70 bytes a row, robocall/contacts/seen.py).
 * Columns are found by their headers, in Vietnamese or English, ignoring case,
   accents, punctuation and anything in brackets ("Số điện thoại", "SĐT",
   "so dien thoai", "Phone"...). A title block above the header row is skipped.
@@ -39,8 +39,11 @@ from robocall.contacts.columns import (
     HEADER_ALIASES,
     HEADER_SEARCH_ROWS,
     ColumnMapping,
+    header_test,
     read_header,
 )
+from robocall.contacts.dates import DateOrder
+from robocall.contacts.dates import date_order as find_date_order
 from robocall.contacts.reading import open_rows
 from robocall.contacts.report import ImportFileError, ImportReport, RejectedRow
 from robocall.contacts.rows import (
@@ -49,6 +52,7 @@ from robocall.contacts.rows import (
     LANGUAGES,
     parse_row,
 )
+from robocall.contacts.seen import SeenNumbers
 from robocall.contacts.storage import ContactWriter
 from robocall.contacts.text import is_blank
 from robocall.tabular import Unreadable
@@ -62,6 +66,7 @@ __all__ = [
     "LANGUAGES",
     "LANGUAGE_VALUES",
     "ColumnMapping",
+    "DateOrder",
     "ImportFileError",
     "ImportReport",
     "RejectedRow",
@@ -83,20 +88,26 @@ def import_contacts(
     *,
     sheet: str | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    date_order: DateOrder | None = None,
 ) -> ImportReport:
     """Import the contacts in ``path`` (CSV or XLSX) into the database at ``engine``.
 
     ``today`` is the local date: exposure dates after it are refused. Raises
     :class:`ImportFileError` when the file can't be read at all; bad rows are in
-    the report, never raised.
+    the report, never raised.  Typed dates are read in the order all the file's rows agree on
+    (robocall.contacts.dates), or ``date_order``.
     """
     path = Path(path)
     mapping = mapping or ColumnMapping()
+    order = find_date_order(path, sheet, mapping, date_order, today)  # a first reading, of the dates only
+    month_first = order == DateOrder.MDY
     report = ImportReport(path=str(path), source_list=source_list)
-    with open_rows(path, sheet, report) as rows:
+    if month_first:
+        report.warnings.append("ngày được đọc theo tháng/ngày/năm / dates read as month/day/year")
+    with open_rows(path, sheet, report, header_test(mapping)) as rows:
         columns = read_header(rows, mapping, report)
         writer = ContactWriter(engine, columns, source_list, policy, today, report)
-        seen: dict[str, int] = {}  # number -> row that imported it
+        seen = SeenNumbers()  # what grows with the list: ~70 bytes a row (robocall/contacts/seen.py)
         batch: list[dict[str, Any]] = []
         try:
             for number, cells in rows:
@@ -108,14 +119,16 @@ def import_contacts(
                     report.blank += 1
                     continue
                 report.read += 1
-                values, raw_phone, problems = parse_row(cells, columns, today)
+                values, raw_phone, problems = parse_row(cells, columns, today, month_first)
                 phone = values.get("phone")
-                if phone is not None and phone in seen:
-                    problems.add(f"duplicate of row {seen[phone]}")
+                if phone is not None and (duplicate := seen.duplicate(phone)) is not None:
+                    problems.add(duplicate)
                 if problems.staff:
                     _reject(report, number, "; ".join(problems.staff), raw_phone, "; ".join(problems.logs))
                     continue
-                seen[phone] = number
+                seen.add(values["phone"], number)
+                for minor in problems.minor:
+                    _note(report, number, minor)
                 batch.append(values)
                 if len(batch) >= batch_size:
                     writer.write(batch)
@@ -127,6 +140,19 @@ def import_contacts(
         "imported %s (source %r): %s", path.name, source_list, report.summary(),
     )
     return report
+
+
+_MINOR_SHOWN = 20
+
+
+def _note(report: ImportReport, row: int, text: str) -> None:
+    """A row imported with a field left empty: a warning, the first few word for word."""
+    report.minor_problems += 1
+    if report.minor_problems <= _MINOR_SHOWN:
+        vi, _, en = text.partition(" / ")
+        report.warnings.append(f"hàng {row}: {vi} / row {row}: {en or vi}")
+    elif report.minor_problems == _MINOR_SHOWN + 1:
+        report.warnings.append("... các hàng sau như vậy không được liệt kê / ... further such rows are not listed")
 
 
 def _reject(report: ImportReport, row: int, reason: str, raw_phone: str, log_reason: str | None = None) -> None:

@@ -44,12 +44,16 @@ class ImportReport:
     header_row: int = 0
     columns: dict[str, list[str]] = field(default_factory=dict)
     """field -> header(s) it was read from."""
+    confidence: dict[str, int] = field(default_factory=dict)
+    """field -> how sure the header match is, in % (100: a known header, or --column)."""
     ignored_columns: list[str] = field(default_factory=list)
     read: int = 0
     """Non-blank rows after the header: inserted + updated + rejected."""
     inserted: int = 0
     updated: int = 0
     blank: int = 0
+    minor_problems: int = 0
+    """Rows imported with a field left empty (an unreadable birth year...)."""
     monitoring_over: int = 0
     """Imported contacts whose monitoring period ended before today."""
     rejected_rows: list[RejectedRow] = field(default_factory=list)
@@ -65,6 +69,12 @@ class ImportReport:
         )
         if self.blank:
             text += f" ({self.blank} blank rows skipped)"
+        return text
+
+    def summary_vi(self) -> str:
+        text = (f"đọc {self.read} hàng: {self.inserted} mới, {self.updated} cập nhật, {self.rejected} bị từ chối")
+        if self.blank:
+            text += f" (bỏ qua {self.blank} hàng trống)"
         return text
 
     def write_csv(self, path: str | Path) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 from robocall.contacts.columns import Columns
 from robocall.contacts.text import cell, fold_value, is_empty
 from robocall.models import Category
-from robocall.phones import InvalidPhone, mask, normalize
+from robocall.phones import InvalidPhone, PhoneNumber, mask, normalize, numbers_in
 from robocall.tabular import cell_text, header_key
 
 LANGUAGES = ("vi", "en")
@@ -53,13 +53,16 @@ class Problems:
 
     staff: list[str] = field(default_factory=list)
     logs: list[str] = field(default_factory=list)
+    minor: list[str] = field(default_factory=list)
+    """What was left empty without refusing the row (an unreadable birth year): warnings."""
 
     def add(self, text: str, log_text: str | None = None) -> None:
         self.staff.append(text)
         self.logs.append(text if log_text is None else log_text)
 
 
-def parse_row(cells: Sequence[Any], columns: Columns, today: dt.date) -> tuple[dict[str, Any], str, Problems]:
+def parse_row(cells: Sequence[Any], columns: Columns, today: dt.date, month_first: bool = False
+              ) -> tuple[dict[str, Any], str, Problems]:
     """The contact's values, the raw phone cell and the problems found in the row."""
     problems = Problems()
     values: dict[str, Any] = {}
@@ -69,8 +72,10 @@ def parse_row(cells: Sequence[Any], columns: Columns, today: dt.date) -> tuple[d
     if raw_phone_cell is None:
         problems.add("missing phone")
     else:
+        # "0912345678 (Zalo)", "0912.345.678 / 0987 654 321": the first number, the second as alt_phone.
+        first, *others = numbers_in(raw_phone_cell)
         try:
-            phone = normalize(raw_phone_cell)
+            phone = callable_number(first)
         except InvalidPhone as exc:
             problems.add(
                 f"invalid phone {raw_phone!r}: {exc.reason}", f"invalid phone {mask(raw_phone)!r}: {exc.reason}"
@@ -78,10 +83,31 @@ def parse_row(cells: Sequence[Any], columns: Columns, today: dt.date) -> tuple[d
         else:
             values["phone"] = phone.e164
             values["carrier"] = phone.carrier
+            values["phone_kind"] = phone_kind(phone)
+            values["alt_phone"] = ""
+            if others:
+                try:
+                    alt = callable_number(others[0])
+                except InvalidPhone as exc:
+                    problems.minor.append(f"số thứ hai không dùng được ({exc.reason}), bỏ qua"
+                                          f" / second number unusable ({exc.reason}), left out")
+                else:
+                    values["alt_phone"] = alt.e164 if alt.e164 != phone.e164 else ""
+                if len(others) > 1:
+                    problems.minor.append(f"chỉ giữ hai số đầu trong {len(others) + 1} số"
+                                          f" / only the first two of {len(others) + 1} numbers kept")
 
-    for name in ("name", "district", "commune"):
+    for name in ("name", "district", "commune", "notes"):
         if columns.used(name):
             values[name] = cell_text(cell(cells, columns.index[name][0]))
+    if columns.used("address"):  # "Số nhà", "Thôn/Xóm"...: the parts joined
+        values["address"] = ", ".join(t for i in columns.index["address"] if (t := cell_text(cell(cells, i))))
+    if columns.used("birth_year"):
+        raw = cell(cells, columns.index["birth_year"][0])
+        values["birth_year"] = year = parse_birth_year(raw, today)
+        if year is None and raw is not None:
+            problems.minor.append(f"năm sinh {cell_text(raw)!r} không đọc được, để trống"
+                                  f" / birth year {cell_text(raw)!r} unreadable, left empty")
 
     if columns.used("category"):
         raw = cell(cells, columns.index["category"][0])
@@ -98,7 +124,7 @@ def parse_row(cells: Sequence[Any], columns: Columns, today: dt.date) -> tuple[d
         if raw is None:
             problems.add("missing exposure/return date")
         else:
-            day, problem = parse_date(raw, today)
+            day, problem = parse_date(raw, today, month_first)
             if problem:
                 problems.add(f"bad date {cell_text(raw)!r}: {problem}")
             else:
@@ -120,16 +146,66 @@ def _known(raw: Any, table: dict[str, str]) -> str | None:
     return table.get(fold_value(cell_text(raw)))
 
 
+# --- phones ----------------------------------------------------------------------
+
+# Numbers a robot call can reach; service numbers (toll-free, premium...) are refused.
+_CALLABLE_TYPES = ("mobile", "landline", "landline or mobile")
+
+
+def callable_number(raw: Any) -> PhoneNumber:
+    """A number the dialer can call: a mobile, a landline, or a foreign number (flagged by phone_kind)."""
+    phone = normalize(raw, require_mobile=False, allow_foreign=True)
+    if phone.type not in _CALLABLE_TYPES:
+        raise InvalidPhone(f"{phone.type} number, a mobile or landline number is needed")
+    return phone
+
+
+def phone_kind(phone: PhoneNumber) -> str:
+    """``foreign`` (called only where international calls are allowed), ``landline`` (calls, no SMS) or
+    ``mobile``."""
+    if not phone.e164.startswith("+84"):
+        return "foreign"
+    return "landline" if phone.type == "landline" else "mobile"
+
+
 # --- dates -----------------------------------------------------------------------
+
+_EARLIEST_BIRTH_YEAR = 1900
+
+
+def parse_birth_year(value: Any, today: dt.date) -> int | None:
+    """``1985``, ``1985.0``, a date or ``dd/mm/yyyy`` -> 1985; ``None`` when empty or not a plausible year."""
+    if is_empty(value):
+        return None
+    year: int | None = None
+    if isinstance(value, dt.date):
+        year = value.year
+    elif isinstance(value, int | float) and not isinstance(value, bool) and float(value).is_integer():
+        year = int(value)
+    else:
+        text = cell_text(value)
+        if re.fullmatch(r"\d{4}", text):
+            year = int(text)
+        elif match := (_DMY.fullmatch(text) or _YMD.fullmatch(text)):
+            groups = match.groups()
+            year = int(groups[2] if _DMY.fullmatch(text) else groups[0])
+    if year is None or not _EARLIEST_BIRTH_YEAR <= year <= today.year:
+        return None
+    return year
+
 
 _DMY = re.compile(r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?")
 _YMD = re.compile(r"(\d{4})[/.\-](\d{1,2})[/.\-](\d{1,2})(?:[T\s]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 _EXCEL_SERIALS = range(25569, 73051)  # 1970-01-01 .. 2099-12-31
+# No exposure or return date of this epidemic's work is earlier: an earlier one is a typing slip
+# (1/1/1900 is what an empty Excel date cell shows).
+EARLIEST_DATE = dt.date(2019, 1, 1)
 
 
-def parse_date(value: Any, today: dt.date) -> tuple[dt.date | None, str | None]:
-    """(date, None), (None, None) for an empty cell, or (None, problem)."""
+def parse_date(value: Any, today: dt.date, month_first: bool = False) -> tuple[dt.date | None, str | None]:
+    """(date, None), (None, None) for an empty cell, or (None, problem).  Typed dates are day/month
+    unless the file's dates were found to be month/day (robocall.contacts.dates)."""
     if is_empty(value):
         return None, None
     if isinstance(value, dt.datetime):
@@ -143,23 +219,27 @@ def parse_date(value: Any, today: dt.date) -> tuple[dt.date | None, str | None]:
     else:
         text = cell_text(value)
         try:
-            day = _parse_date_text(text)
+            day = _parse_date_text(text, month_first)
         except ValueError as exc:
             return None, str(exc)
     if day > today:
         return None, "in the future"
+    if day < EARLIEST_DATE:
+        return None, f"before {EARLIEST_DATE:%d/%m/%Y}, not plausible"
     return day, None
 
 
-def _parse_date_text(text: str) -> dt.date:
+def _parse_date_text(text: str, month_first: bool = False) -> dt.date:
     if match := _YMD.fullmatch(text):
         year, month, day = (int(g) for g in match.groups())
     elif match := _DMY.fullmatch(text):
         day, month, year = (int(g) for g in match.groups())
+        if month_first:
+            day, month = month, day
         if year < 100:
             year += 2000
         if month > 12 and day <= 12:
-            raise ValueError("expected day/month/year")
+            raise ValueError("expected month/day/year" if month_first else "expected day/month/year")
     elif text.isdigit() and int(text) in _EXCEL_SERIALS:
         return _EXCEL_EPOCH + dt.timedelta(days=int(text))
     else:

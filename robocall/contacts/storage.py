@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from robocall.call_policy import CallPolicy
 from robocall.contacts.columns import FIELDS, Columns
@@ -37,16 +38,24 @@ class ContactWriter:
         # (The phone is the conflict key, never updated.)
         self.updated_columns = [
             name for name in FIELDS if name != "phone" and columns.used(name)
-        ] + ["monitoring_end", "carrier", "source_list", "updated_at"]
+        ] + ["monitoring_end", "carrier", "alt_phone", "phone_kind", "source_list", "updated_at"]
 
     def write(self, batch: list[dict[str, Any]]) -> None:
         if not batch:
             return
-        with self.engine.begin() as connection:
-            existing = self._existing(connection, [row["phone"] for row in batch])
-            now = utcnow()
-            rows = [self._row(values, existing.get(values["phone"]), now) for values in batch]
-            connection.execute(self._upsert(connection), rows)
+        try:
+            with self.engine.begin() as connection:
+                existing = self._existing(connection, [row["phone"] for row in batch])
+                now = utcnow()
+                rows = [self._row(values, existing.get(values["phone"]), now) for values in batch]
+                connection.execute(self._upsert(connection), rows)
+        except (SQLAlchemyError, ValueError) as exc:
+            # Never the driver's message: it quotes the batch's parameters, phone numbers included.
+            done = self.report.inserted + self.report.updated
+            raise ImportFileError(
+                f"cơ sở dữ liệu từ chối một lô {len(batch)} hàng ({type(exc).__name__}); {done} hàng trước đó đã"
+                f" được lưu / the database refused a batch of {len(batch)} rows ({type(exc).__name__});"
+                f" the {done} rows before it are stored") from None
         self.report.updated += len(existing)
         self.report.inserted += len(batch) - len(existing)
         self.report.monitoring_over += sum(
@@ -75,6 +84,11 @@ class ContactWriter:
             "category": str(category),
             "district": values.get("district", ""),
             "commune": values.get("commune", ""),
+            "address": values.get("address", ""),
+            "birth_year": values.get("birth_year"),
+            "notes": values.get("notes", ""),
+            "alt_phone": values.get("alt_phone", ""),
+            "phone_kind": values.get("phone_kind", "mobile"),
             "exposure_date": exposure_date,
             "monitoring_end": self.policy.monitoring_end(str(category), exposure_date),
             "language": values.get("language", "vi"),

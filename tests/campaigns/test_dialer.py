@@ -9,8 +9,8 @@ from sqlmodel import Session as DbSession
 from sqlmodel import select
 
 from robocall.call_policy import CallPolicy
-from robocall.campaigns.dialer import DialLimits, dial_tick, plan_day
-from robocall.models import CallAttempt, CallCampaign, Contact, FollowUp, FollowUpState
+from robocall.campaigns.dialer import DialLimits, dial_tick, plan_day, record_outcome
+from robocall.models import CallAttempt, CallCampaign, CallState, Contact, FollowUp, FollowUpState
 
 DAY = dt.date(2021, 8, 11)
 POLICY = CallPolicy()
@@ -69,3 +69,44 @@ def test_a_contact_who_opts_out_after_planning_is_skipped(migrated: Engine) -> N
         phones = {db.get(CallAttempt, p.attempt_id).phone for p in planned}
         skipped = db.exec(select(FollowUp).where(FollowUp.state == FollowUpState.SKIPPED)).all()
     assert "+84961000001" not in phones and len(skipped) == 1
+
+
+def test_the_second_number_is_tried_after_the_main_one_fails_and_foreign_numbers_wait_for_the_setting(
+        migrated: Engine) -> None:
+
+    with DbSession(migrated) as db:
+        for phone, alt, kind in [("+84961000001", "+84912000009", "mobile"), ("+16502530000", "", "foreign")]:
+            db.add(Contact(phone=phone, alt_phone=alt, phone_kind=kind, category="F1",
+                           exposure_date=DAY - dt.timedelta(days=2), monitoring_end=DAY + dt.timedelta(days=5)))
+        db.add(CallCampaign(name="F1", flow="f1_f2_followup", categories="F1"))
+        db.commit()
+    plan_day(migrated, DAY, POLICY)
+    opens = POLICY.window_opens(DAY)
+    [first] = dial_tick(migrated, opens, opens + dt.timedelta(seconds=10), POLICY, LIMITS)
+    with DbSession(migrated) as db:
+        attempt = db.get(CallAttempt, first.attempt_id)
+        assert attempt is not None and attempt.phone == "+84961000001"  # the main number first
+        foreign = db.exec(select(FollowUp).join(Contact, Contact.id == FollowUp.contact_id)
+                          .where(Contact.phone_kind == "foreign")).one()
+        assert foreign.state == FollowUpState.SKIPPED  # INTERNATIONAL_CALLS is off
+        attempt.state, attempt.ended_at = CallState.NO_ANSWER, opens + dt.timedelta(seconds=40)
+        db.add(attempt)
+        record_outcome(db, attempt, POLICY)
+        db.commit()
+    later = opens + dt.timedelta(hours=1)
+    [second] = dial_tick(migrated, later, later + dt.timedelta(seconds=10), POLICY, LIMITS)
+    with DbSession(migrated) as db:
+        retry = db.get(CallAttempt, second.attempt_id)
+        assert retry is not None and (retry.phone, retry.attempt_number) == ("+84912000009", 2)
+
+
+def test_foreign_numbers_are_dialled_when_international_calls_are_allowed(migrated: Engine) -> None:
+    with DbSession(migrated) as db:
+        db.add(Contact(phone="+16502530000", phone_kind="foreign", category="F1",
+                       exposure_date=DAY - dt.timedelta(days=2), monitoring_end=DAY + dt.timedelta(days=5)))
+        db.add(CallCampaign(name="F1", flow="f1_f2_followup", categories="F1"))
+        db.commit()
+    plan_day(migrated, DAY, POLICY)
+    opens = POLICY.window_opens(DAY)
+    allowed = DialLimits(max_channels=2, calls_per_second=1.0, international_calls=True)
+    assert len(dial_tick(migrated, opens, opens + dt.timedelta(seconds=10), POLICY, allowed)) == 1

@@ -365,3 +365,28 @@ def test_fast_path_is_fast() -> None:
     elapsed = time.perf_counter() - start
     # ~4 µs per number on a laptop core; the bound is loose for slow CI machines.
     assert elapsed < 2.0, f"{len(numbers)} numbers took {elapsed:.2f}s"
+
+
+@pytest.mark.parametrize(("cell", "numbers"), [
+    ("0912345678 (Zalo)", ["0912345678"]),
+    ("0912.345.678 / 0987 654 321", ["0912.345.678", "0987 654 321"]),
+    ("ĐT: 0912345678, nhà 0987654321", ["0912345678", "0987654321"]),
+    ("\u20190912345678", ["0912345678"]),
+    ("`0912345678", ["0912345678"]),
+    ("+84 (0) 912 345 678", ["+84 (0) 912 345 678"]),
+    ("8.4912345678E+10", ["8.4912345678E+10"]),
+    ("không có", ["không có"]),
+    (912345678, [912345678]),
+])
+def test_numbers_as_people_write_them(cell: object, numbers: list[object]) -> None:
+    from robocall.phones import numbers_in
+
+    assert numbers_in(cell) == numbers
+
+
+def test_leading_apostrophes_of_every_kind_and_foreign_numbers_when_allowed() -> None:
+    for marker in "'\u2019\u2018`":
+        assert normalize(f"{marker}0234 3822 123", require_mobile=False).type == "landline"
+    with pytest.raises(InvalidPhone, match="foreign number"):
+        normalize("+1 650 253 0000")
+    assert normalize("+1 650 253 0000", require_mobile=False, allow_foreign=True).e164 == "+16502530000"

@@ -10,6 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from robocall.cli import cli
+from robocall.config import get_settings
+from robocall.db import make_engine
+from sms.campaigns import invalid_recipients
 from tests.sms.conftest import write_csv
 
 
@@ -46,19 +49,41 @@ def test_unknown_template_field_is_refused(tmp_path: Path, sms_env: dict[str, st
     assert result.exit_code != 0 and "ten" in result.output
 
 
-def test_a_list_that_breaks_mid_way_keeps_the_rows_read_and_names_the_line(
-        tmp_path: Path, sms_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    from sms import campaigns
-
-    monkeypatch.setattr(campaigns, "CHUNK", 100)  # rows per load transaction: two chunks before the bad line
-    path = write_csv(tmp_path / "list.csv", [["A", f"091{i:07d}"] for i in range(250)])
-    with path.open("ab") as handle:  # a line saved in Latin-1, then more rows
-        handle.write("Hà,0919999999\n".encode("latin-1") + b"B,0918888888\n")
+def test_a_stray_quote_a_bad_byte_and_a_nul_lose_no_neighbour(tmp_path: Path, sms_env: dict[str, str]) -> None:
+    path = write_csv(tmp_path / "list.csv", [["An", f"091{i:07d}"] for i in range(100)])
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines[10] = b'"Stray,0910000009\n'  # a quote never closed: once, every later row was swallowed
+    lines[20] = b"H\xe0,0910000019\n"  # one byte that is not UTF-8
+    lines[30] = b"N\x00am,0910000029\n"  # a NUL (PostgreSQL refuses it)
+    path.write_bytes(b"".join(lines))
     runner = CliRunner()
-    result = runner.invoke(cli, ["sms", "send", "--to", str(path), "--text", "Thông báo"])
-    assert result.exit_code != 0
-    assert "line 252 is not UTF-8 text" in result.output
-    assert "campaign 1 is paused with what was loaded" in result.output
-    status = json.loads(runner.invoke(cli, ["sms", "status", "1", "--json"]).output)
-    assert status["status"] == "paused" and status["recipients"] == 250
-    assert status["by_state"] == {"queued": 250}  # every row before the bad line, nothing lost or sent
+    result = runner.invoke(cli, ["sms", "send", "--to", str(path), "--text", "Thông báo", "--detach"])
+    assert result.exit_code == 0, result.output
+    assert "99 recipients" in result.output and "1 invalid" in result.output
+    assert 'a quote " opens a cell that is never closed' in result.output
+    assert "line 21: byte E0 is not UTF-8" in result.output and "line 31: control characters" in result.output
+    [(row, _, reason)] = _invalid()
+    assert row == 11 and "never closed" in reason
+
+
+def _invalid() -> list[tuple[int, str, str]]:
+    engine = make_engine(get_settings().database_url)
+    try:
+        return list(invalid_recipients(engine, 1))
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"", "list.csv is empty"),
+    ("Tên,SĐT\n".encode(), "list.csv has no row under its header"),
+    (b"a,b\n1,2\n", "no phone column found (name it with --phone-column); the headers are: 'a', 'b'"),
+])
+@pytest.mark.parametrize("mode", [["--dry-run"], ["--detach"], []])
+def test_an_unusable_list_is_refused_before_any_campaign_exists(
+        tmp_path: Path, sms_env: dict[str, str], content: bytes, message: str, mode: list[str]) -> None:
+    (tmp_path / "list.csv").write_bytes(content)
+    runner = CliRunner()
+    result = runner.invoke(cli, ["sms", "send", "--to", str(tmp_path / "list.csv"), "--text", "x", *mode])
+    assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+    assert json.loads(runner.invoke(cli, ["sms", "status", "--json"]).output) == []

@@ -67,3 +67,16 @@ def test_run_forever_sends_api_campaigns(ctx: Callable[[], SmsContext], migrated
             break
     final = figures(migrated, summary.campaign_id)
     assert final.status == "finished" and final.outstanding == 0 and sum(final.by_state.values()) == 30
+
+
+def test_driving_in_quiet_hours_says_until_when(ctx: Callable[[], SmsContext], configure: Callable[..., object],
+                                               migrated: Engine) -> None:
+    from sms.fanout import drive
+
+    configure(SMS_QUIET_HOURS="21:00-07:00")
+    c = ctx()
+    summary = create_campaign(migrated, [Recipient(1, "0912345678")], Template("Hi", False), c.router)
+    told: list[dt.datetime] = []
+    drive(c, summary.campaign_id, max_wait=0.0, clock=lambda: _at(23), on_quiet=told.append)
+    assert told == [_at(7, day=13)]  # once, with the end of the quiet hours
+    assert figures(migrated, summary.campaign_id).by_state == {"queued": 1}

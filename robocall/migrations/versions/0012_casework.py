@@ -1,7 +1,7 @@
 """casework: callbacks as follow-ups of a case (escalation_id, flow), the call's follow-up, case tasks,
 users' districts
 
-Revision ID: 0012_casework
+Revision ID: 0012
 Revises: 0011
 """
 from typing import Sequence, Union
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = '0012_casework'
+revision: str = '0012'
 down_revision: Union[str, Sequence[str], None] = '0011'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = '0003'  # the user table (accounts branch)
