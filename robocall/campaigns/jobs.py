@@ -58,9 +58,12 @@ class WorkerContext:
         return self.limits if channels == self.limits.max_channels else replace(self.limits, max_channels=channels)
 
 
-def campaign_calls(engine: Engine, flows: dict[str, Flow], settings: Settings, policy: CallPolicy) -> RecordedCalls:
-    """The handlers of the campaigns' calls, wherever a backend runs them (a worker, `asterisk serve`)."""
-    return RecordedCalls(engine, flows, policy.tz, after_outbound=follow_up_mover(settings, policy))
+def campaign_calls(engine: Engine, flows: dict[str, Flow], settings: Settings, policy: CallPolicy,
+                   backend: str | None = None) -> RecordedCalls:
+    """The handlers of the campaigns' calls, wherever a backend runs them (a worker, `asterisk serve`);
+    `backend` names who carries the hotline's calls (TELEPHONY_BACKEND unless said)."""
+    return RecordedCalls(engine, flows, policy.tz, after_outbound=follow_up_mover(settings, policy),
+                         backend=backend or settings.telephony_backend)
 
 
 @lru_cache(maxsize=1)

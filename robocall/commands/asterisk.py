@@ -39,7 +39,7 @@ def serve() -> None:
         raise click.UsageError(str(exc)) from None
     flows = flow_catalog(settings).flows
     engine = make_engine(settings.database_url)
-    handlers = campaign_calls(engine, flows, settings, policy_from_settings(settings))
+    handlers = campaign_calls(engine, flows, settings, policy_from_settings(settings), backend="asterisk")
 
     async def run() -> None:
         prompts = RenderedPrompts(Renderer(settings), flows, settings.asterisk_sounds_dir)

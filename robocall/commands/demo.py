@@ -170,7 +170,7 @@ def _asterisk_day(console: Console, engine: Engine, settings: Settings, policy: 
     flows = flow_catalog(settings).flows
     network = SimPhoneNetwork({}, seed=seed, flows=flows, timezone=settings.timezone, profile=settings.sim_profile)
     scripts = campaign_scripts(network, people_of(engine), flows, day, settings.daily_attempt_cap)
-    handlers = campaign_calls(engine, flows, settings, policy)
+    handlers = campaign_calls(engine, flows, settings, policy, backend="asterisk")
     limits = DialLimits(settings.max_channels, settings.calls_per_second, caller_ids_from_settings(settings))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a stopped demo stops its Asterisk too
     prompts = None

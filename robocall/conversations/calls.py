@@ -29,28 +29,38 @@ AfterSave = Callable[[DbSession, CallAttempt], None]
 
 class RecordedCalls:
     def __init__(self, engine: Engine, flows: Mapping[str, Flow], timezone: ZoneInfo,
-                 after_outbound: AfterSave | None = None) -> None:
+                 after_outbound: AfterSave | None = None, backend: str = "sim") -> None:
         self.engine = engine
         self.flows = flows
         self.timezone = timezone
         self.after_outbound = after_outbound  # in the call's transaction: the dialer moves the follow-up on
+        # Written on hotline attempts: a backend reconciles its own open calls after a crash, so an
+        # inbound call must say whose it is (outbound attempts get theirs from the backend that dials).
+        self.backend = backend
 
     def outbound(self, attempt_id: int, dialled_at: dt.datetime) -> RecordingCallHandler:
+        """The handler of an attempt already written: an outbound call being placed, or any open call
+        a backend closes after a crash (a hotline call's then ends as a hotline call: no follow-up
+        moves, a missed one becomes a callback case)."""
         with DbSession(self.engine) as db:
             attempt = db.get(CallAttempt, attempt_id)
             if attempt is None:
                 raise LookupError(f"call attempt {attempt_id} does not exist")
             flow, fields, language = call_setup(db, attempt, self.flows)
+        hotline = attempt.direction == "inbound"
         return RecordingCallHandler(self.engine, flow, attempt_id, attempt.contact_id, fields, language,
-                                    dialled_at=dialled_at, after_save=self.after_outbound)
+                                    dialled_at=dialled_at, after_save=None if hotline else self.after_outbound,
+                                    hotline=hotline)
 
     def inbound(self, phone: str, at: dt.datetime, flow: str, line: str = "") -> RecordingCallHandler | None:
         line_flow = self._line_flow(flow)
         with DbSession(self.engine) as db:
             contact = hotline_caller(db, phone, line)
-            attempt = new_inbound_attempt(db, contact, phone, line_flow.name, at, self.timezone, CallState.ANSWERED)
+            attempt = new_inbound_attempt(db, contact, phone, line_flow.name, at, self.timezone, CallState.ANSWERED,
+                                          backend=self.backend)
             if attempt is None:  # this person is on another call right now: the line is busy
-                refuse_call(db, contact, phone, line_flow.name, at, self.timezone, "busy: on another call")
+                refuse_call(db, contact, phone, line_flow.name, at, self.timezone, "busy: on another call",
+                            self.backend)
                 return None
             assert attempt.id is not None
             attempt_id, contact_id, day = attempt.id, attempt.contact_id, attempt.day
@@ -65,7 +75,7 @@ class RecordedCalls:
         line_flow = self._line_flow(flow)
         with DbSession(self.engine) as db:
             contact = hotline_caller(db, phone, line)
-            return refuse_call(db, contact, phone, line_flow.name, at, self.timezone, reason)
+            return refuse_call(db, contact, phone, line_flow.name, at, self.timezone, reason, self.backend)
 
     def _line_flow(self, flow: str) -> Flow:
         line_flow = self.flows.get(flow)

@@ -13,14 +13,16 @@ from collections.abc import Callable, Mapping
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
-from sqlmodel import select
+from sqlmodel import col, select
 
 from robocall.conversations.calls import RecordedCalls
 from robocall.models import Answer, CallAttempt, CallState, Contact, Escalation
 from robocall.telephony.asterisk.ami import AmiClient
-from robocall.telephony.asterisk.backend import originate_fields
+from robocall.telephony.asterisk.backend import live_attempt_ids, originate_fields
 from robocall.telephony.asterisk.instance import AsteriskProcess
+from robocall.telephony.asterisk.ivr import utcnow
 from robocall.telephony.asterisk.prompts import RenderedPrompts
+from robocall.telephony.asterisk.reconcile import open_attempts
 from robocall.telephony.asterisk.service import AsteriskService, ServiceConfig
 from robocall.telephony.base import CallRequest
 from tests.asterisk.calls import TEMPLATES, add_attempts, check_flow
@@ -136,3 +138,62 @@ def test_a_hotline_call_refused_busy_because_everything_is_in_use_is_a_callback(
     reason = "busy: every channel in use" if full == "channels" else "busy: the call service is full"
     assert (refused.state, refused.end_reason, refused.answered_at) == (CallState.BUSY, reason, None)
     assert cases(migrated)[refused.id] == "missed_hotline_call/callback/True"
+
+
+def test_a_hotline_call_is_on_its_channel_so_reconciling_after_a_crash_can_close_it(
+        asterisk_factory: Callable[..., AsteriskProcess], migrated: Engine, agi_port: int,
+        prompts: RenderedPrompts) -> None:
+    """The hotline attempt is Asterisk's (the reconciler's candidates are its backend's open calls) and
+    its channel carries ROBOCALL_ATTEMPT while the caller is on the line (what reconciling asks
+    Asterisk for); an attempt lost in a crash is then closed as a hotline call, with a callback case."""
+    asterisk = asterisk_factory({"extensions_residents.conf": residents_conf({ANSWERS: ["Wait(30)"]})})
+    flow = check_flow()
+    calls = RecordedCalls(migrated, {flow.name: flow}, VN_TZ, backend="asterisk")
+
+    def open_inbound() -> list[CallAttempt]:
+        with DbSession(migrated) as db:
+            return list(db.exec(select(CallAttempt).where(CallAttempt.direction == "inbound",
+                                                          col(CallAttempt.ended_at).is_(None))))
+
+    async def main() -> tuple[int, set[int], list[int]]:
+        config = ServiceConfig("127.0.0.1", asterisk.layout.ami_port, asterisk.layout.ami_user, AMI_SECRET,
+                               "127.0.0.1", agi_port, prompts.asterisk_dir, {HOTLINE: flow.name})
+        service = AsteriskService(config, calls, prompts)
+        await service.start()
+        try:
+            await service.ami.wait_ready(20)
+            await ring_hotline(service.ami, ANSWERS)
+            await until(lambda: len(open_inbound()) == 1, "the hotline call to start")
+            attempt_id = open_inbound()[0].id
+            assert attempt_id is not None
+            live: set[int] = set()
+            deadline = time.monotonic() + 10
+            while attempt_id not in live and time.monotonic() < deadline:
+                live = await live_attempt_ids(service.ami)
+                await asyncio.sleep(0.1)
+            candidates = [found[0] for found in open_attempts(migrated, utcnow() + dt.timedelta(hours=1))]
+        finally:
+            await service.close()
+        return attempt_id, live, candidates
+
+    attempt_id, live, candidates = asyncio.run(main())
+    assert attempt_id in live and attempt_id in candidates
+    with DbSession(migrated) as db:
+        attempt = db.get(CallAttempt, attempt_id)
+        assert attempt is not None and attempt.backend == "asterisk"
+
+
+def test_an_open_hotline_call_closed_by_reconciling_ends_as_a_hotline_call(migrated: Engine) -> None:
+    """What the reconciler does with a hotline attempt Asterisk no longer has: the handler of the
+    attempt (RecordedCalls.outbound) ends it as the hotline call it was: a callback case, no follow-up."""
+    flow = check_flow()
+    calls = RecordedCalls(migrated, {flow.name: flow}, VN_TZ, after_outbound=lambda db, saved: 1 / 0,
+                          backend="asterisk")
+    at = dt.datetime(2021, 8, 11, 3, 0, tzinfo=dt.UTC)
+    handler = calls.inbound(e164(ANSWERS), at, flow.name, HOTLINE)
+    assert handler is not None
+    calls.outbound(handler.attempt_id, at).ended(CallState.FAILED, at + dt.timedelta(minutes=5), "lost in a crash")
+    with DbSession(migrated) as db:
+        attempt = db.get(CallAttempt, handler.attempt_id)
+        assert attempt is not None and attempt.ended_at is not None and attempt.backend == "asterisk"
+    assert cases(migrated) == {handler.attempt_id: "missed_hotline_call/callback/True"}

@@ -133,6 +133,8 @@ class AgiApplication:
             self.active.add(attempt_id)
         try:
             try:
+                if attempt_id is not None:  # on the channel, so reconciling after a crash sees the call is up
+                    await agi.command(f"SET VARIABLE ROBOCALL_ATTEMPT {attempt_id}", 10)
                 await agi.answer()  # the dialplan leaves it to us: a refused call is never answered (nor charged)
             except AgiError:  # the caller gave up before the answer: a missed call
                 await asyncio.to_thread(handler.ended, CallState.NO_ANSWER, utcnow())
