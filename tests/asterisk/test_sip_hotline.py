@@ -1,28 +1,37 @@
 """A hotline call over real SIP: SIPp calls Asterisk's chan_sip, the call reaches the FastAGI server as an
-inbound call, the caller declares a fever of 38.9 with RFC 2833 keys and the escalation is in the database."""
+inbound call, the caller declares a fever of 38.9 with RFC 2833 keys, and the escalation is in the database
+and on the dashboard's escalation queue, as CDC staff see it."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
 from sqlmodel import select
 
+from robocall.accounts import add_user
+from robocall.config import reset_settings
 from robocall.conversations.calls import RecordedCalls
 from robocall.models import Answer, CallAttempt, CallState, Escalation
 from robocall.telephony.asterisk.instance import AsteriskProcess, free_port
 from robocall.telephony.asterisk.prompts import RenderedPrompts
 from robocall.telephony.asterisk.service import AsteriskService, ServiceConfig
+from robocall.web.app import create_app
 from tests.asterisk.calls import check_flow
 from tests.asterisk.conftest import AMI_SECRET, VN_TZ
 
 SCENARIO = Path(__file__).parent / "sipp" / "hotline_dtmf.xml"
+ROOT = Path(__file__).parents[2]
+STAFF, STAFF_PASSWORD = "can_bo_truc_tong_dai", "trực tổng đài ca đêm 2021"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def trunk(sipp_port: int) -> str:
@@ -42,7 +51,7 @@ directmedia = no
 
 def test_an_inbound_sip_call_declares_a_fever_and_raises_an_escalation(
         asterisk_factory: Callable[..., AsteriskProcess], migrated: Engine, agi_port: int, short_tmp: Path,
-        prompts: RenderedPrompts) -> None:
+        prompts: RenderedPrompts, monkeypatch: pytest.MonkeyPatch) -> None:
     if shutil.which("sipp") is None:
         pytest.fail("sipp is missing: run `make setup` (installs Debian's sip-tester)", pytrace=False)
     if os.geteuid() != 0:
@@ -82,3 +91,24 @@ def test_an_inbound_sip_call_declares_a_fever_and_raises_an_escalation(
         assert answers == {"fever": True, "temperature": 38.9}
         escalation = db.exec(select(Escalation)).one()
         assert (escalation.rule, escalation.level, escalation.attempt_id) == ("sot_cao", "urgent", attempt.id)
+
+    # The dashboard's escalation queue, as CDC staff on duty see it: the call's case, urgent, number masked.
+    monkeypatch.setenv("SECRET_KEY", "test secret")
+    monkeypatch.setenv("FLOWS_DIR", str(ROOT / "ivr_flows"))
+    reset_settings()
+    add_user(migrated, STAFF, "cdc_staff", STAFF_PASSWORD)
+
+    async def queue() -> list[dict[str, object]]:
+        async with TestClient(TestServer(create_app())) as client:
+            form = await (await client.get("/login")).text()
+            token = CSRF.search(form)
+            assert token, "no CSRF token on /login"
+            await client.post("/login", data={"username": STAFF, "password": STAFF_PASSWORD,
+                                              "csrf_token": token.group(1), "next": "/escalations"})
+            response = await client.get("/api/v1/escalations")
+            assert response.status == 200, await response.text()
+            return list((await response.json())["rows"])
+
+    rows = asyncio.run(queue())
+    assert [(row["id"], row["level"]) for row in rows] == [(escalation.id, "urgent")]
+    assert "+84912000021" not in str(rows)  # masked: the full number only through an audited reveal
