@@ -38,6 +38,9 @@ class User(SQLModel, table=True):
     active: bool = True
     created_at: dt.datetime = Field(default_factory=utcnow)
     last_login_at: dt.datetime | None = None
+    # Raised to end every session of the account (log-out, new password, disabling): a session carries
+    # the number it was opened with and is refused once it differs (robocall.web.security).
+    session_version: int = 0
 
 
 class LoginAttempt(SQLModel, table=True):

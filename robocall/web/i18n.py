@@ -89,7 +89,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "last_call": ("Cuộc gọi gần nhất", "Last call"),
     "open_cases": ("Cảnh báo chưa đóng", "Open escalations"),
     "search": ("Tìm", "Search"),
-    "search_hint": ("Tên hoặc các số cuối của điện thoại", "Name or last digits of the phone"),
+    "search_hint": ("Họ tên, tên gọi hoặc cả số điện thoại", "Name, given name or the whole phone number"),
     "progress": ("Tiến độ", "Progress"),
     "answer_rate": ("Tỉ lệ nghe máy", "Answer rate"),
     "calls_per_day": ("Cuộc gọi mỗi ngày", "Calls per day"),

@@ -26,7 +26,7 @@ from robocall.web.escalation_queries import (
     timeline,
 )
 from robocall.web.keys import ENGINE, SETTINGS
-from robocall.web.line_lists import KINDS, default_as_of, line_list
+from robocall.web.line_lists import KINDS, ContactSearch, SearchError, default_as_of, line_list
 from robocall.web.openapi import openapi_document
 from robocall.web.params import parse_day
 from robocall.web.reporting import report_for
@@ -145,11 +145,12 @@ def _line_list(db: DbSession, kind: str, as_of: dt.date | None, today: dt.date,
 @routes.get(f"{API}/contacts")
 @requires(Role.VIEWER)
 async def contacts(request: web.Request) -> web.Response:
-    q = request.query.get("q", "").strip()
-    if not q:
-        return web.json_response({"error": "give q: a name or the last digits of a phone"}, status=400)
-    rows, total = await in_session(request, line_list, "search", dt.date.today(), q=q)
-    await audit(request, "search_contacts", "contact", "", {"q": q, "rows": len(rows)})
+    try:
+        search = ContactSearch.parse(request.query.get("q", ""))
+    except SearchError as exc:
+        return web.json_response({"error": str(exc), "field": "q"}, status=400)
+    rows, total = await in_session(request, line_list, "search", dt.date.today(), search=search)
+    await audit(request, "search_contacts", "contact", "", {**search.audit_detail(), "rows": len(rows)})
     return web.json_response({"total": total, "rows": [r.to_json() for r in rows]})
 
 
