@@ -472,7 +472,10 @@ class Settings(BaseSettings):
     """Failed logins in a row for one user name before logins for that name are refused for LOGIN_LOCKOUT_MINUTES."""
 
     login_lockout_minutes: int = 15
-    """How long logins stay refused after LOGIN_MAX_FAILURES failures."""
+    """How long logins stay refused after LOGIN_MAX_FAILURES failures within that many minutes (an admin can unlock on /users)."""
+
+    login_address_failures: int = 30
+    """Failed logins from one client address (any user names) within LOGIN_LOCKOUT_MINUTES before that address is refused (429 with Retry-After) until the window passes: password spraying. Generous, since a CDC office shares one address."""
 
     twilio_account_sid: str = ""
     """Twilio account SID (`AC...`) for phone calls (TELEPHONY_BACKEND=twilio) and the hotline number on Twilio (docs/twilio.md)."""

@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator
 from functools import partial
 
 from aiohttp import web
+from redis import Redis
 
 from robocall.campaigns.jobs import follow_up_mover
 from robocall.config import Settings, get_settings
@@ -32,7 +33,7 @@ from robocall.migrate import upgrade
 from robocall.telephony.twilio.api import PREFIX as VOICE_PREFIX
 from robocall.telephony.twilio.webhooks import voice_webhooks
 from robocall.web.dashboard import setup_dashboard
-from robocall.web.keys import ENGINE, FLOW_PROBLEMS, FLOWS, SETTINGS, THREADS
+from robocall.web.keys import ENGINE, FLOW_PROBLEMS, FLOWS, REDIS, SETTINGS, THREADS
 from robocall.web.security import mount_own_auth, public
 from robocall.web.threads import in_thread, thread_pool
 from sms.web import SMS_API_PREFIX, SMS_CALLBACKS_PREFIX, sms_apps
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
 async def _database_and_threads(app: web.Application) -> AsyncIterator[None]:
     """The process's one database engine and its pool of threads, for the app's whole life."""
     app[ENGINE] = engine = make_engine(app[SETTINGS].database_url)
+    app[REDIS] = redis = Redis.from_url(app[SETTINGS].redis_url)
     app[THREADS] = pool = thread_pool()
     try:
         await in_thread(app, upgrade, engine)
@@ -70,6 +72,7 @@ async def _database_and_threads(app: web.Application) -> AsyncIterator[None]:
     finally:
         # Threads first (a request's last query may still run), then the connections they used.
         await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+        redis.close()
         engine.dispose()
 
 

@@ -17,7 +17,7 @@ from robocall.web.keys import SSE_POLL_SECONDS
 
 
 @pytest.fixture
-def seeded(db_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> tuple[Engine, dict[str, int]]:
+def seeded(db_engine: Engine, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Engine, dict[str, int]]:
     monkeypatch.setenv("FLOWS_DIR", str(ROOT / "ivr_flows"))
     monkeypatch.setenv("AUDIO_DIR", str(ROOT / "audio"))
     monkeypatch.setenv("SECRET_KEY", "test secret")

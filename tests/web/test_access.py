@@ -65,10 +65,11 @@ ROUTES = [
     ("GET", "/settings", "admin"),
     ("POST", "/users", "admin"),
     ("POST", "/users/{user_viewer}", "admin"),
+    ("POST", "/users/{user_viewer}/unlock", "admin"),
 ]
 FORMS = {"{user_viewer}": {"role": "viewer", "active": "1"}, "assign": {"assignee": "bs_lan"},
          "note": {"text": "đã gọi"}, "resolve": {"outcome": "tested"},
-         "users": {"username": "moi", "role": "viewer", "password": "12345678abc"}}
+         "users": {"username": "moi", "role": "viewer", "password": "cây bàng trước cổng trạm y tế"}}
 
 
 def test_every_registered_route_is_in_the_table_and_declares_a_role(make_app) -> None:  # type: ignore[no-untyped-def]
