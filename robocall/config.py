@@ -443,7 +443,10 @@ class Settings(BaseSettings):
     """A message handed to a gateway with no answer after this long (its worker died) is sent again, with the same id."""
 
     sms_webhook_secret: str = ""
-    """Shared secret of the HTTP carrier's delivery-receipt and inbound callbacks (HMAC-SHA256 of the body, hex, in header `X-Signature`). Empty: callbacks refused."""
+    """Shared secret of the HTTP carrier's delivery-receipt and inbound callbacks (header `X-Timestamp`: Unix seconds; `X-Signature`: hex HMAC-SHA256 of `<timestamp>.<body>`). Empty: callbacks refused."""
+
+    sms_webhook_tolerance_seconds: int = 300
+    """How far a carrier callback's X-Timestamp may be from our clock; older deliveries are refused as replays, and each delivery is taken once within twice this time."""
 
     sms_api_token: str = ""
     """Bearer token of the SMS campaign HTTP API (`Authorization: Bearer ...`). Empty: the API is off."""

@@ -1,8 +1,14 @@
 """HTTP routes of the SMS side: carrier callbacks (receipts, inbound SMS) and the campaign API.
 
 Carrier callbacks are authenticated by a shared secret (SMS_WEBHOOK_SECRET):
-header ``X-Signature`` = hex HMAC-SHA256 of the raw body, compared in constant
-time; anything else gets 401 before the body is even parsed.
+header ``X-Timestamp`` = the Unix time of sending, header ``X-Signature`` = hex
+HMAC-SHA256 of ``<timestamp>.<raw body>``, compared in constant time; anything else
+gets 401 before the body is even parsed.  A delivery older or newer than
+SMS_WEBHOOK_TOLERANCE_SECONDS is refused (401), and each one is taken once: its
+signature (or the carrier's message ``id`` on inbound SMS) goes into a seen-set in
+Redis that outlives the tolerance, so a captured ``KB`` replayed is answered 200
+``{"duplicate": true}`` and does nothing.  `webhook_headers` signs (the local
+carriers use it).  A gateway that is not configured is 404.
 
 ``POST /sms/receipts/{gateway}``  ``{"receipts": [{"message_id": "...", "status": "delivered|failed|expired", "error": "...", "id": "..."}]}``
 (``message_id``: the carrier's; ``id``, optional: ours, as we sent it, for carriers that echo it back)
@@ -37,6 +43,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
@@ -149,29 +156,61 @@ def _settings(request: web.Request) -> Settings:
     return request.app[SHARED].settings or get_settings()
 
 
-def signature_ok(secret: str, body: bytes, signature: str | None) -> bool:
-    if not secret or not signature:
+def _signature(secret: str, timestamp: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def webhook_headers(secret: str, body: bytes, now: float | None = None) -> dict[str, str]:
+    """The headers a carrier sends with `body`: the time of sending and the signature over both."""
+    timestamp = str(int(time.time() if now is None else now))
+    return {"X-Timestamp": timestamp, "X-Signature": _signature(secret, timestamp, body),
+            "Content-Type": "application/json"}
+
+
+def signature_ok(secret: str, body: bytes, timestamp: str | None, signature: str | None) -> bool:
+    if not secret or not signature or not timestamp or not timestamp.isdigit() or len(timestamp) > 12:
         return False
-    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, signature.strip().lower())
+    return hmac.compare_digest(_signature(secret, timestamp, body), signature.strip().lower())
 
 
-async def _signed_json(request: web.Request) -> Any:
+_SEEN = "sms:webhook-seen:"
+
+
+def _first_time(ctx: SmsContext, key: str, keep_seconds: int) -> bool:
+    """True the first time `key` is seen within `keep_seconds` (all server processes together)."""
+    return bool(ctx.redis.set(f"{ctx.prefix}:{_SEEN}{key}", 1, nx=True, ex=keep_seconds))
+
+
+async def _signed_json(request: web.Request) -> tuple[Any, str]:
+    """(the body as JSON, its signature) of a carrier callback that is signed, fresh and from a configured
+    gateway; 401 / 404 / 400 otherwise."""
+    settings = _settings(request)
     body = await request.read()
-    if not signature_ok(_settings(request).sms_webhook_secret, body, request.headers.get("X-Signature")):
-        raise web.HTTPUnauthorized(text="bad or missing signature")
+    timestamp, signature = request.headers.get("X-Timestamp"), request.headers.get("X-Signature")
+    if not signature_ok(settings.sms_webhook_secret, body, timestamp, signature):
+        raise web.HTTPUnauthorized(text="bad or missing signature (X-Timestamp, X-Signature)")
+    if abs(time.time() - int(timestamp or 0)) > settings.sms_webhook_tolerance_seconds:
+        raise web.HTTPUnauthorized(text="stale or future X-Timestamp: refused as a possible replay")
+    if request.match_info["gateway"] not in _context(request.app).gateway_config:
+        raise web.HTTPNotFound(text="unknown gateway")
     try:
-        return json.loads(body)
+        return json.loads(body), str(signature).strip().lower()
     except ValueError:
         raise web.HTTPBadRequest(text="body is not JSON") from None
 
 
+async def _once(request: web.Request, key: str) -> bool:
+    """The delivery's first arrival (a replay, or the carrier's retry of one we took, is not)."""
+    keep = 2 * _settings(request).sms_webhook_tolerance_seconds + 60  # past any timestamp still accepted
+    return bool(await _blocking(request)(_first_time, _context(request.app), key, keep))
+
+
 async def receipts(request: web.Request) -> web.Response:
-    payload = await _signed_json(request)
+    payload, signature = await _signed_json(request)
     gateway = request.match_info["gateway"]
     ctx = _context(request.app)
-    if gateway not in ctx.gateway_config:
-        raise web.HTTPNotFound(text="unknown gateway")
+    if not await _once(request, f"receipts:{signature}"):
+        return web.json_response({"duplicate": True})
     items = payload.get("receipts") if isinstance(payload, dict) else None
     if not isinstance(items, list):
         raise web.HTTPBadRequest(text='expected {"receipts": [...]}')
@@ -197,9 +236,14 @@ def _our_id(value: object) -> int | None:
 
 
 async def inbound(request: web.Request) -> web.Response:
-    payload = await _signed_json(request)
+    payload, signature = await _signed_json(request)
     if not isinstance(payload, dict) or not payload.get("from") or "text" not in payload:
         raise web.HTTPBadRequest(text='expected {"from": ..., "text": ...}')
+    gateway = request.match_info["gateway"]
+    # The carrier's id of the message when it sends one (its retries then count once too), else the signature.
+    nonce = f"inbound:{gateway}:id:{payload['id']}" if payload.get("id") else f"inbound:{signature}"
+    if not await _once(request, nonce):
+        return web.json_response({"action": "none", "duplicate": True})
     ctx = _context(request.app)
     action = await _blocking(request)(handle_inbound, ctx.engine, ctx.declarations, request.match_info["gateway"],
                                      str(payload["from"]), str(payload["text"]))

@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.router.add_get("/flows", list_flows)
     setup_dashboard(app, settings)
     callbacks, api = sms_apps(engine=partial(app.__getitem__, ENGINE), run_blocking=partial(in_thread, app))
-    mount_own_auth(app, SMS_CALLBACKS_PREFIX, callbacks, "HMAC-SHA256 of the body, or X-Twilio-Signature")
+    mount_own_auth(app, SMS_CALLBACKS_PREFIX, callbacks, "HMAC-SHA256 of X-Timestamp and the body (replays refused), or X-Twilio-Signature")
     mount_own_auth(app, SMS_API_PREFIX, api, "Authorization: Bearer SMS_API_TOKEN")
     if settings.twilio_auth_token:  # phone calls and the hotline on Twilio (docs/twilio.md)
         mount_own_auth(app, VOICE_PREFIX, voice_webhooks(settings, after_outbound=follow_up_mover(settings)),
