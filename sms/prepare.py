@@ -60,13 +60,24 @@ class Template:
             if missing:
                 raise RecipientsError(f"the template uses fields the list does not have: {', '.join(missing)}")
         self._compiled = _ENV.from_string(self.source) if self.fields else None
-        self.fixed = None if self.fields else self._finish(self.source)
+        # No field: the same text for everyone, rendered once when it holds Jinja syntax ("{{ 'A' * 3 }}"
+        # would otherwise go out as written).
+        self.fixed = None if self.fields else self._finish(self._render_once(self.source))
         self.fixed_measure = measure(self.fixed) if self.fixed is not None else None
         # Text and fields only (the usual campaign text): filled by joining its pieces, the text pieces
         # finished once here.  Anything else (filters, conditions) is rendered by Jinja.
         pieces = _plain_pieces(self.source) if self.fields else None
         self._pieces = None if pieces is None else [(is_field, value if is_field else self._finish(value))
                                                     for is_field, value in pieces]
+
+    @staticmethod
+    def _render_once(source: str) -> str:
+        if not any(mark in source for mark in ("{{", "{%", "{#")):
+            return source
+        try:
+            return _ENV.from_string(source).render()
+        except Exception as exc:  # the sandbox's refusals and template errors alike: the text cannot be sent
+            raise RecipientsError(f"the template cannot be rendered: {exc}") from None
 
     def _finish(self, text: str) -> str:
         text = nfc(text)

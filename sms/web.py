@@ -47,16 +47,18 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from multidict import MultiDictProxy
+from pydantic import BaseModel, Field, field_validator
 from rq import Queue
 from sqlalchemy.engine import Engine
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from robocall.config import Settings, TwilioGatewayConfig, get_settings
+from robocall.inputs import MAX_ID, NAME_MAX, PHONES_MAX, SMS_TEXT_MAX, BadInput, Strict, parse
 from robocall.queues import SMS, queue_name
 from robocall.sms_models import CampaignStatus
 from sms.campaigns import (
@@ -81,9 +83,53 @@ from sms.recipients import (
     contact_recipients,
 )
 
+
+class ReceiptItem(BaseModel):
+    """One delivery receipt as a carrier posts it."""
+    message_id: Annotated[str, Field(min_length=1, max_length=200)] | int
+    status: Literal["delivered", "failed", "expired"]
+    error: Annotated[str, Field(max_length=500)] = ""
+    id: Annotated[str, Field(max_length=40)] | int | None = None
+
+
+class ReceiptsBody(BaseModel):
+    receipts: Annotated[list[Any], Field(max_length=10_000)]
+
+
+class InboundBody(BaseModel):
+    from_: Annotated[str, Field(alias="from", min_length=1, max_length=32)]
+    text: Annotated[str, Field(max_length=2000)]
+    id: Annotated[str, Field(max_length=200)] | int | None = None
+
+
+class CampaignBody(Strict):
+    """POST /api/sms/campaigns: to `contacts` (a filter such as ``category=F1``) or to `phones`."""
+    text: Annotated[str, Field(min_length=1, max_length=SMS_TEXT_MAX)]
+    contacts: Annotated[str, Field(max_length=500)] = ""
+    phones: Annotated[list[Annotated[str, Field(max_length=40)]], Field(min_length=1, max_length=PHONES_MAX)] | None = None
+    strip_accents: bool = False
+    at: Annotated[str, Field(max_length=40)] | None = None  # ISO 8601, e.g. 2021-08-12T08:00+07:00
+    dry_run: bool = False
+    name: Annotated[str, Field(max_length=NAME_MAX)] = ""
+
+    @field_validator("at")
+    @classmethod
+    def _iso_time(cls, value: str | None) -> str | None:
+        if value is not None:
+            dt.datetime.fromisoformat(value)  # ValueError: pydantic names the field
+        return value
+
+    @property
+    def send_at(self) -> dt.datetime | None:
+        return dt.datetime.fromisoformat(self.at) if self.at else None
+
+
+def _bad(error: BadInput) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=json.dumps(error.to_json(), ensure_ascii=False), content_type="application/json")
+
+
 SMS_CALLBACKS_PREFIX = "/sms/"
 SMS_API_PREFIX = "/api/sms/"
-_STATUSES = {"delivered", "failed", "expired"}
 
 # `await run_blocking(fn, *args)`: fn(*args) off the event loop (database, Redis).
 RunBlocking = Callable[..., Awaitable[Any]]
@@ -211,13 +257,20 @@ async def receipts(request: web.Request) -> web.Response:
     ctx = _context(request.app)
     if not await _once(request, f"receipts:{signature}"):
         return web.json_response({"duplicate": True})
-    items = payload.get("receipts") if isinstance(payload, dict) else None
-    if not isinstance(items, list):
-        raise web.HTTPBadRequest(text='expected {"receipts": [...]}')
-    parsed = [Receipt(str(i["message_id"]), i["status"], str(i.get("error", "")), None, _our_id(i.get("id")))
-              for i in items if isinstance(i, dict) and i.get("message_id") and i.get("status") in _STATUSES]
+    try:
+        items = parse(ReceiptsBody, payload).receipts
+    except BadInput as error:
+        raise _bad(error) from None
+    # Each receipt on its own: one malformed item does not lose the others (the carrier has its 200).
+    parsed = []
+    for item in items:
+        try:
+            one = parse(ReceiptItem, item)
+        except BadInput:
+            continue
+        parsed.append(Receipt(str(one.message_id), one.status, one.error, None, _our_id(one.id)))
     changed = await _blocking(request)(_queue_and_apply, ctx, gateway, parsed)
-    return web.json_response({"received": len(parsed), "applied": changed})
+    return web.json_response({"received": len(parsed), "applied": changed, "refused": len(items) - len(parsed)})
 
 
 def _queue_and_apply(ctx: SmsContext, gateway: str, receipts: list[Receipt]) -> int:
@@ -237,16 +290,18 @@ def _our_id(value: object) -> int | None:
 
 async def inbound(request: web.Request) -> web.Response:
     payload, signature = await _signed_json(request)
-    if not isinstance(payload, dict) or not payload.get("from") or "text" not in payload:
-        raise web.HTTPBadRequest(text='expected {"from": ..., "text": ...}')
+    try:
+        message = parse(InboundBody, payload)
+    except BadInput as error:
+        raise _bad(error) from None
     gateway = request.match_info["gateway"]
     # The carrier's id of the message when it sends one (its retries then count once too), else the signature.
-    nonce = f"inbound:{gateway}:id:{payload['id']}" if payload.get("id") else f"inbound:{signature}"
+    nonce = f"inbound:{gateway}:id:{message.id}" if message.id else f"inbound:{signature}"
     if not await _once(request, nonce):
         return web.json_response({"action": "none", "duplicate": True})
     ctx = _context(request.app)
-    action = await _blocking(request)(handle_inbound, ctx.engine, ctx.declarations, request.match_info["gateway"],
-                                     str(payload["from"]), str(payload["text"]))
+    action = await _blocking(request)(handle_inbound, ctx.engine, ctx.declarations, gateway,
+                                     message.from_, message.text)
     return web.json_response({"action": action})
 
 
@@ -319,7 +374,7 @@ async def api_show(request: web.Request) -> web.Response:
     _authorised(request)
     ctx = _context(request.app)
     try:
-        current = await _blocking(request)(figures, ctx.engine, int(request.match_info["id"]))
+        current = await _blocking(request)(figures, ctx.engine, _campaign_id(request))
     except CampaignError as exc:
         raise web.HTTPNotFound(text=str(exc)) from None
     return web.json_response(current.to_json())
@@ -328,35 +383,44 @@ async def api_show(request: web.Request) -> web.Response:
 async def api_create(request: web.Request) -> web.Response:
     _authorised(request)
     try:
-        body = await request.json()
-        text = str(body["text"])
-    except (ValueError, KeyError, TypeError):
-        raise web.HTTPBadRequest(text='expected JSON with "text" and "contacts" or "phones"') from None
+        body = parse(CampaignBody, await request.json())
+    except BadInput as error:
+        raise _bad(error) from None
+    except ValueError:
+        raise _bad(BadInput("body", "cần JSON / send JSON")) from None
     ctx = _context(request.app)
     try:
-        if "phones" in body:
-            phones = [str(p) for p in body["phones"]]
+        if body.phones is not None:
+            phones = body.phones
             make = partial(lambda ps: (Recipient(i, p) for i, p in enumerate(ps, start=1)), phones)
             available: list[str] = []
             source = f"api: {len(phones)} numbers"
         else:
-            where = ContactFilter.parse(str(body.get("contacts", "")))
+            where = ContactFilter.parse(body.contacts)
             make = partial(contact_recipients, ctx.engine, where)
             available, source = list(CONTACT_FIELDS), where.describe()
-        template = Template(text, bool(body.get("strip_accents")), available)
-        at = dt.datetime.fromisoformat(body["at"]) if body.get("at") else None
+        template = Template(body.text, body.strip_accents, available)
     except (RecipientsError, ValueError) as exc:
-        raise web.HTTPBadRequest(text=str(exc)) from None
-    if body.get("dry_run"):
+        raise _bad(BadInput("text" if isinstance(exc, RecipientsError) and "template" in str(exc) else "contacts",
+                            str(exc))) from None
+    at = body.send_at
+    if body.dry_run:
         result = await _blocking(request)(dry_run, ctx.engine, make(), template, ctx.router)
         return web.json_response({"recipients": result.recipients, "invalid": result.invalid,
                                   "duplicates": result.duplicates, "segments": result.segments,
                                   "segments_stripped": result.segments_stripped})
     summary = await _blocking(request)(partial(create_campaign, ctx.engine, make(), template, ctx.router,
-                                              name=str(body.get("name", "")), source=source, send_at=at))
+                                              name=body.name, source=source, send_at=at))
     await _blocking(request)(_enqueue, ctx, summary.campaign_id)
     current = await _blocking(request)(figures, ctx.engine, summary.campaign_id)
     return web.json_response(current.to_json(), status=201)
+
+
+def _campaign_id(request: web.Request) -> int:
+    campaign_id = int(request.match_info["id"])
+    if campaign_id > MAX_ID:  # no row has it, and the database could not even compare it
+        raise web.HTTPNotFound(text="no such campaign")
+    return campaign_id
 
 
 def _enqueue(ctx: SmsContext, campaign_id: int) -> None:
@@ -366,7 +430,7 @@ def _enqueue(ctx: SmsContext, campaign_id: int) -> None:
 async def api_control(request: web.Request) -> web.Response:
     _authorised(request)
     ctx = _context(request.app)
-    campaign_id = int(request.match_info["id"])
+    campaign_id = _campaign_id(request)
     status = {"pause": CampaignStatus.PAUSED, "resume": CampaignStatus.RUNNING,
               "cancel": CampaignStatus.CANCELLED}[request.match_info["action"]]
     try:

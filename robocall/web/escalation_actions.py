@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 
 from sqlmodel import Session as DbSession
 
+from robocall.inputs import NAME_MAX, NOTE_MAX
 from robocall.models import Escalation, EscalationEvent, EscalationStatus, utcnow
 from robocall.web.i18n import OUTCOMES
 
@@ -26,7 +27,10 @@ def apply_action(db: DbSession, escalation: Escalation, action: str, actor: str,
     if escalation.status == EscalationStatus.RESOLVED and action != "note":
         raise ActionError("this escalation is already resolved")
     assert escalation.id is not None
-    text = text.strip()
+    text, assignee = text.strip(), assignee.strip()
+    if len(text) > NOTE_MAX or len(assignee) > NAME_MAX:  # the pages' forms too; the API's model says the same
+        raise ActionError(f"ghi chú tối đa {NOTE_MAX} ký tự, người nhận {NAME_MAX} / "
+                          f"a note has at most {NOTE_MAX} characters, an assignee {NAME_MAX}")
     if action in {"acknowledge", "assign", "resolve"} and escalation.status == EscalationStatus.OPEN:
         # Assigning or resolving a case someone has not acknowledged acknowledges it too.
         escalation.status = EscalationStatus.ACKNOWLEDGED

@@ -72,3 +72,34 @@ def test_stale_unsigned_or_body_only_signatures_and_unknown_gateways_are_refused
     with migrated.connect() as connection:
         assert connection.execute(select(func.count()).select_from(CallAttempt)).scalar() == 0
         assert connection.execute(select(func.count()).select_from(SmsDialogue)).scalar() == 0
+
+
+def test_bad_receipts_and_campaign_bodies_are_400s_naming_the_field(ctx: Callable[[], SmsContext],
+                                                                   migrated: Engine) -> None:
+    ctx()
+    receipts = json.dumps({"receipts": [{"message_id": "H1", "status": ["delivered"]},
+                                        {"message_id": "H2", "status": {"a": 1}}]}).encode()
+    not_a_list = json.dumps({"receipts": "H1"}).encode()
+    long_sms = json.dumps({"from": "0912345678", "text": "x" * 5000}).encode()
+    auth = {"Authorization": "Bearer api-token", "Content-Type": "application/json"}
+    answers = _post_all([
+        ("/sms/receipts/sim", receipts, webhook_headers("s3cret", receipts)),
+        ("/sms/receipts/sim", not_a_list, webhook_headers("s3cret", not_a_list)),
+        ("/sms/inbound/sim", long_sms, webhook_headers("s3cret", long_sms)),
+        ("/api/sms/campaigns", json.dumps({"text": "Hi", "phones": 5}).encode(), auth),
+        ("/api/sms/campaigns", json.dumps({"text": "Hi", "phones": "0912345678"}).encode(), auth),
+        ("/api/sms/campaigns", json.dumps({"text": "Hi", "phones": ["0912345678"], "at": 5}).encode(), auth),
+        ("/api/sms/campaigns", json.dumps({"text": "x" * 200_000, "phones": ["0912345678"]}).encode(), auth),
+        ("/api/sms/campaigns", b"[1, 2]", auth),
+        ("/api/sms/campaigns/" + "9" * 25 + "/pause", b"", auth),
+    ])
+    assert [s for s, _ in answers] == [200, 400, 400, 400, 400, 400, 400, 400, 404]
+    assert json.loads(answers[0][1]) == {"received": 0, "applied": 0, "refused": 2}
+    assert [json.loads(t)["field"] for _, t in answers[1:8]] == ["receipts", "text", "phones", "phones", "at", "text",
+                                                                "body"]
+
+
+def test_a_template_with_an_expression_and_no_field_is_rendered(ctx: Callable[[], SmsContext],
+                                                                migrated: Engine) -> None:
+    from sms.prepare import Template
+    assert Template("Mã: {{ 'AB' ~ 'CD' }}", False).fixed == "Mã: ABCD"

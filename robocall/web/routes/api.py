@@ -14,7 +14,9 @@ from sqlmodel import Session as DbSession
 
 from robocall.accounts import Role
 from robocall.config import Settings
+from robocall.inputs import BadInput, parse
 from robocall.models import Contact, Escalation, utcnow
+from robocall.web.api_models import EscalationAction
 from robocall.web.audit import audit, audit_entries
 from robocall.web.campaign_stats import all_campaigns, campaign_by_id
 from robocall.web.escalation_actions import ActionDone, act_on_escalation
@@ -28,7 +30,7 @@ from robocall.web.escalation_queries import (
 from robocall.web.keys import ENGINE, SETTINGS
 from robocall.web.line_lists import KINDS, ContactSearch, SearchError, default_as_of, line_list
 from robocall.web.openapi import openapi_document
-from robocall.web.params import parse_day
+from robocall.web.params import bad_request, parse_day
 from robocall.web.reporting import report_for
 from robocall.web.security import (
     csrf_token,
@@ -100,10 +102,14 @@ def _escalation_json(db: DbSession, escalation_id: int, settings: Settings) -> t
 @requires(Role.CDC_STAFF)
 async def escalation_action(request: web.Request) -> web.Response:
     try:
-        data = await request.json()
-    except ValueError:
-        raise web.HTTPBadRequest(text='{"error": "send JSON"}', content_type="application/json") from None
-    action = str(data.get("action", ""))
+        body = await request.json()
+    except ValueError:  # not JSON at all
+        raise bad_request(request, BadInput("body", "cần JSON / send JSON")) from None
+    try:
+        asked = parse(EscalationAction, body)
+    except BadInput as error:
+        raise bad_request(request, error) from None
+    action, data = asked.action, asked.model_dump()
     done = await in_session(request, _act, int(request.match_info["id"]), action, current_username(request), data)
     if done.error is not None:
         return web.json_response({"error": done.error}, status=400)
