@@ -20,6 +20,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from functools import partial
+from pathlib import Path
 
 from aiohttp import web
 from redis import Redis
@@ -28,6 +29,7 @@ from robocall.campaigns.jobs import follow_up_mover
 from robocall.config import Settings, get_settings
 from robocall.db import make_engine
 from robocall.flows.catalog import flow_catalog
+from robocall.flows.problems import Problem
 from robocall.gc_tuning import freeze_startup_objects
 from robocall.migrate import upgrade
 from robocall.telephony.twilio.api import PREFIX as VOICE_PREFIX
@@ -47,7 +49,9 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[SETTINGS] = settings
     catalog = flow_catalog(settings)
     app[FLOWS] = catalog.flows
-    app[FLOW_PROBLEMS] = catalog.problems
+    # Pages show where a problem is within the flows folder, never the server's own paths.
+    app[FLOW_PROBLEMS] = [Problem(shown_path(p.file, settings.flows_dir), p.line, p.message) for p in catalog.problems]
+    app.on_response_prepare.append(_plain_server_header)
     app.cleanup_ctx.append(_database_and_threads)
     app.router.add_get("/health", health)
     app.router.add_get("/flows", list_flows)
@@ -76,6 +80,19 @@ async def _database_and_threads(app: web.Application) -> AsyncIterator[None]:
         engine.dispose()
 
 
+def shown_path(path: str, base: Path) -> str:
+    """`path` relative to the flows folder (``ivr_flows/f1.yaml`` -> ``f1.yaml``), else its name alone."""
+    try:
+        return str(Path(path).resolve().relative_to(Path(base).resolve()))
+    except ValueError:
+        return Path(path).name
+
+
+async def _plain_server_header(_request: web.Request, response: web.StreamResponse) -> None:
+    # aiohttp names itself and its version; a scanner learns nothing from "robocall".
+    response.headers["Server"] = "robocall"
+
+
 @public
 async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "flows": sorted(request.app[FLOWS])})
@@ -86,7 +103,8 @@ async def list_flows(request: web.Request) -> web.Response:
     flows = request.app[FLOWS]
     return web.json_response({
         "flows": [
-            {"name": f.name, "title": f.spec.title, "file": f.file, "version": f.version,
+            {"name": f.name, "title": f.spec.title, "file": shown_path(f.file, request.app[SETTINGS].flows_dir),
+             "version": f.version,
              "direction": f.spec.direction, "languages": f.spec.languages, "nodes": len(f.spec.nodes)}
             for f in flows.values()
         ],
