@@ -234,7 +234,7 @@ async def _signed_json(request: web.Request) -> tuple[Any, str]:
     body = await request.read()
     timestamp, signature = request.headers.get("X-Timestamp"), request.headers.get("X-Signature")
     if not signature_ok(settings.sms_webhook_secret, body, timestamp, signature):
-        raise web.HTTPUnauthorized(text="bad or missing signature (X-Timestamp, X-Signature)")
+        raise web.HTTPUnauthorized(text="bad or missing signature")
     if abs(time.time() - int(timestamp or 0)) > settings.sms_webhook_tolerance_seconds:
         raise web.HTTPUnauthorized(text="stale or future X-Timestamp: refused as a possible replay")
     if request.match_info["gateway"] not in _context(request.app).gateway_config:
