@@ -16,6 +16,7 @@ from robocall.inputs import MAX_ID, BadInput
 FIRST_DAY = dt.date(2000, 1, 1)
 LAST_DAY = dt.date(2099, 12, 31)
 MAX_PAGE = 100_000
+QUERY_VALUE_MAX = 1000  # a search, a filter, a deep link in next=: none is longer
 
 
 def bad_request(request: web.Request, error: BadInput) -> web.HTTPBadRequest:
@@ -47,6 +48,9 @@ def _check(request: web.Request) -> None:
     for value in request.match_info.values():
         if value.isdigit() and int(value) > MAX_ID:  # `{id:\d+}`: a number no row can have
             raise web.HTTPNotFound(text="404: không có / not found")
+    for name, value in request.query.items():
+        if len(value) > QUERY_VALUE_MAX:
+            raise bad_request(request, BadInput(name, f"quá dài (tối đa {QUERY_VALUE_MAX}) / too long (at most {QUERY_VALUE_MAX})"))
     page = request.query.get("page")
     if page is not None and not (page.isdigit() and 1 <= int(page) <= MAX_PAGE):
         raise bad_request(request, BadInput("page", f"cần số trang 1..{MAX_PAGE} / must be a page number 1..{MAX_PAGE}"))

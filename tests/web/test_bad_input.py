@@ -73,3 +73,9 @@ def test_a_note_too_long_is_refused_on_the_page_too(make_app, seeded) -> None:  
         return response.status
 
     assert run_client(make_app(), scenario) in (303, 400)
+
+
+def test_query_strings_have_a_length_cap(make_app, seeded) -> None:  # type: ignore[no-untyped-def]
+    [(api, body), (page, _)] = _statuses(make_app(), "viewer", [("GET", "/api/v1/contacts?q=" + "a" * 5000, None),
+                                                                 ("GET", "/contacts?q=" + "a" * 5000, None)])
+    assert api == 400 and '"field": "q"' in body and page == 400
