@@ -194,24 +194,3 @@ def test_a_deep_link_keeps_its_query_through_login(make_app, seeded) -> None:  #
     next_value, location = run_client(make_app(), scenario)
     assert "district=" in location and "as_of=2021-08-13" in location
 
-
-def test_leaving_the_live_queue_logs_no_error(make_app, seeded, caplog) -> None:  # type: ignore[no-untyped-def]
-    from robocall.models import Escalation, utcnow
-    engine, ids = seeded
-
-    async def scenario(client: TestClient) -> None:
-        await login(client, "viewer")
-        for _ in range(3):
-            response = await client.get("/escalations/stream")
-            await asyncio.wait_for(response.content.readline(), 5)
-            response.close()  # the browser goes to another page
-        await asyncio.sleep(0.2)
-        with DbSession(engine) as db:  # a change the streams try to announce to readers who left
-            db.add(Escalation(contact_id=ids["contact_3"], rule="trieu_chung_nang", level="urgent", reason="x",
-                              created_at=utcnow()))
-            db.commit()
-        await asyncio.sleep(0.5)
-
-    with caplog.at_level("WARNING"):
-        run_client(make_app(), scenario)
-    assert [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")] == []
