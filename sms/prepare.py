@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 from jinja2 import StrictUndefined, nodes
+from jinja2.exceptions import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
 from robocall.flows.templates import TemplateError, fields_in
@@ -45,12 +46,26 @@ OPTED_OUT = "opted out"
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
 
 
+def _refuse_repetition(source: str) -> None:
+    """No `*` or `**` in an SMS template: reading its fields already folds constants (``'x' * 10**9`` is a
+    gigabyte before anything is sent), and a notice has no use for arithmetic."""
+    if "*" not in source:
+        return
+    try:
+        tree = _ENV.parse(source)
+    except TemplateSyntaxError:
+        return  # fields_in says what is wrong
+    if next(tree.find_all((nodes.Mul, nodes.Pow)), None) is not None:
+        raise RecipientsError("the operators * and ** are not allowed in an SMS template")
+
+
 class Template:
     """The campaign text: NFC, accents stripped on request, fields checked against what the list has."""
 
     def __init__(self, text: str, strip: bool, available: Iterable[str] | None = None) -> None:
         self.source = nfc(text)
         self.strip = strip
+        _refuse_repetition(self.source)
         try:
             self.fields = fields_in(self.source)
         except TemplateError as exc:

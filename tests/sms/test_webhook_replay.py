@@ -103,3 +103,14 @@ def test_a_template_with_an_expression_and_no_field_is_rendered(ctx: Callable[[]
                                                                 migrated: Engine) -> None:
     from sms.prepare import Template
     assert Template("Mã: {{ 'AB' ~ 'CD' }}", False).fixed == "Mã: ABCD"
+
+
+def test_a_template_cannot_build_a_huge_text(ctx: Callable[[], SmsContext], migrated: Engine) -> None:
+    import pytest
+
+    from sms.prepare import Template
+    from sms.recipients import RecipientsError
+    for text in ("{{ 'x' * 1000000000 }}", "{{ 9 ** 99 }}", "{{ [1] * 1000000000 }}", "{{ ten * 1000000000 }}"):
+        with pytest.raises(RecipientsError, match="not allowed"):
+            Template(text, False)
+    assert Template("Giảm 5% * điều kiện", False).fixed == "Giảm 5% * điều kiện"  # a star in the text is text
