@@ -15,8 +15,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel import Session as DbSession
+from zxcvbn import zxcvbn
 
-from robocall.models import utcnow
+from robocall.models import stored_utc, utcnow
+from robocall.text import search_fold
 
 
 class Role(StrEnum):
@@ -40,6 +42,9 @@ class User(SQLModel, table=True):
     last_login_at: dt.datetime | None = None
     # Comma-separated districts this user sees and acts on; empty: the whole province.
     districts: str = ""
+    # Raised to end every session of the account (log-out, new password, disabling): a session carries
+    # the number it was opened with and is refused once it differs (robocall.web.security).
+    session_version: int = 0
 
 
 class LoginAttempt(SQLModel, table=True):
@@ -51,7 +56,40 @@ class LoginAttempt(SQLModel, table=True):
 
 
 class AccountError(ValueError):
-    """A user cannot be created as asked (unknown role, taken name, empty password)."""
+    """A user cannot be created as asked (unknown role, taken name, weak password)."""
+
+
+PASSWORD_MIN_LENGTH = 12
+PASSWORD_MAX_LENGTH = 256  # argon2 hashes any length; a cap keeps a megabyte "password" from costing CPU
+# zxcvbn's score (0-4): 3 is "safely unguessable: moderate protection from an offline attack".  Its
+# dictionaries (common passwords from breaches, names, words, keyboard patterns) ship with the package.
+PASSWORD_MIN_SCORE = 3
+# Words anyone would try against this server.
+_SITE_WORDS = ["robocall", "cdc", "hue", "covid", "matkhau", "admin", "quantri"]
+
+
+def _name_key(username: str) -> str:
+    """What two user names are told apart by, for a person reading them: letters and digits, folded; 0/o and 1/l alike."""
+    return search_fold(username).replace(" ", "").translate(str.maketrans("01", "ol"))
+
+
+def check_password(password: str, username: str) -> None:
+    """Refuse a password a guesser would find: too short or too long, common or breached (zxcvbn),
+    or made from the user name (``xem2021xem``, ``Xem@12345678``: folded, so accents and case do not hide it)."""
+    if len(password) < PASSWORD_MIN_LENGTH:
+        raise AccountError(f"mật khẩu cần ít nhất {PASSWORD_MIN_LENGTH} ký tự / "
+                           f"the password must have at least {PASSWORD_MIN_LENGTH} characters")
+    if len(password) > PASSWORD_MAX_LENGTH:
+        raise AccountError(f"mật khẩu dài quá {PASSWORD_MAX_LENGTH} ký tự / "
+                           f"the password must have at most {PASSWORD_MAX_LENGTH} characters")
+    name = search_fold(username).replace(" ", "")
+    if len(name) >= 3 and name in search_fold(password).replace(" ", ""):
+        raise AccountError("mật khẩu không được chứa tên đăng nhập / the password must not contain the user name")
+    result = zxcvbn(password[:100], user_inputs=[username, name, *_SITE_WORDS])  # zxcvbn is slow on long input
+    if result["score"] < PASSWORD_MIN_SCORE:
+        hint = result["feedback"].get("warning") or "too easy to guess"
+        raise AccountError(f"mật khẩu quá dễ đoán (mật khẩu phổ biến, từ điển hoặc lặp lại): chọn câu dài hơn / "
+                           f"the password is too easy to guess ({hint}): use a longer phrase")
 
 
 def has_role(role: str, needed: Role) -> bool:
@@ -88,11 +126,18 @@ def add_user(engine: Engine, username: str, role: str, password: str, districts:
         raise AccountError("the user name is empty")
     if role not in {r.value for r in Role}:
         raise AccountError(f"unknown role {role!r}: use one of {', '.join(r.value for r in Role)}")
-    if len(password) < 8:
-        raise AccountError("the password must have at least 8 characters")
+    if len(username) > 100:
+        raise AccountError("tên đăng nhập dài quá 100 ký tự / the user name must have at most 100 characters")
+    check_password(password, username)
     with DbSession(engine) as db:
         if db.exec(select(User).where(User.username == username)).first():
             raise AccountError(f"user {username!r} already exists")
+        # A name that reads like another (case, accents, dots, underscores: "Quản.Trị" beside "quan_tri")
+        # would pass for that person in the audit log and in assignments.
+        key = _name_key(username)
+        twin = next((u.username for u in db.exec(select(User)).all() if _name_key(u.username) == key), None)
+        if twin:
+            raise AccountError(f"tên {username!r} dễ nhầm với {twin!r} / the name {username!r} looks like {twin!r}")
         user = User(username=username, role=role, password_hash=hash_password(password),
                     districts=districts_text(districts))
         db.add(user)
@@ -103,15 +148,14 @@ def add_user(engine: Engine, username: str, role: str, password: str, districts:
 
 def change_user(engine: Engine, username: str, *, password: str | None = None, active: bool | None = None,
                 districts: str | None = None) -> User:
-    """Set a new password (which also lifts a lockout), switch the account off/on, or set the districts
-    it covers ("" for the whole province)."""
+    """Set a new password (which also lifts a lockout), switch the account off/on (either ends the
+    account's open sessions), or set the districts it covers ("" for the whole province)."""
     with DbSession(engine) as db:
         user = db.exec(select(User).where(User.username == username)).first()
         if user is None:
             raise AccountError(f"no user {username!r}")
         if password is not None:
-            if len(password) < 8:
-                raise AccountError("the password must have at least 8 characters")
+            check_password(password, username)
             user.password_hash = hash_password(password)
             # A success in the attempts breaks the run of failures: the lockout ends.
             db.add(LoginAttempt(username=username, success=True, remote="password reset"))
@@ -119,6 +163,8 @@ def change_user(engine: Engine, username: str, *, password: str | None = None, a
             user.active = active
         if districts is not None:
             user.districts = districts_text(districts)
+        if password is not None or active is not None:
+            user.session_version += 1
         db.add(user)
         db.commit()
         db.refresh(user)
@@ -127,28 +173,49 @@ def change_user(engine: Engine, username: str, *, password: str | None = None, a
 
 def locked_until(db: DbSession, username: str, max_failures: int, lockout: dt.timedelta,
                  now: dt.datetime) -> dt.datetime | None:
-    """When the name is locked (after `max_failures` failures in a row, the last within `lockout`), until when."""
-    recent = db.exec(select(LoginAttempt).where(LoginAttempt.username == username)
-                     .order_by(col(LoginAttempt.at).desc()).limit(max_failures)).all()
+    """When the name is locked, until when: `max_failures` wrong passwords within `lockout` of each other,
+    none followed by a success, lock it until `lockout` after the first of them.  The window slides, so a
+    wrong guess now and then never adds up to a lock, and a lock ends on time whatever is tried during it
+    (tries refused during a lock are not attempts: `authenticate` does not record them)."""
+    recent = db.exec(select(LoginAttempt).where(LoginAttempt.username == username,
+                                                col(LoginAttempt.at) > now - lockout)
+                     .order_by(col(LoginAttempt.at).desc(), col(LoginAttempt.id).desc()).limit(max_failures)).all()
     if len(recent) < max_failures or any(a.success for a in recent):
         return None
-    last = recent[0].at if recent[0].at.tzinfo else recent[0].at.replace(tzinfo=dt.UTC)
-    until = last + lockout
+    until = stored_utc(recent[-1].at) + lockout
     return until if until > now else None
+
+
+def unlock(engine: Engine, username: str, by: str) -> None:
+    """Lift a lockout now (an admin's action): a success in the attempts breaks the run of failures."""
+    with DbSession(engine) as db:
+        if db.exec(select(User).where(User.username == username)).first() is None:
+            raise AccountError(f"no user {username!r}")
+        db.add(LoginAttempt(username=username, success=True, remote=f"unlocked by {by}"[:200]))
+        db.commit()
+
+
+def end_sessions(engine: Engine, user_id: int) -> None:
+    """End every open session of the account (log-out everywhere): the next request of each is refused."""
+    with DbSession(engine) as db:
+        user = db.get(User, user_id)
+        if user is not None:
+            user.session_version += 1
+            db.add(user)
+            db.commit()
 
 
 def authenticate(db: DbSession, username: str, password: str, *, max_failures: int, lockout: dt.timedelta,
                  remote: str = "", now: dt.datetime | None = None) -> tuple[User | None, dt.datetime | None]:
     """(user, None) on success; (None, locked_until) when locked; (None, None) on a wrong name or password.
 
-    Every try is recorded; a locked name's tries are refused without checking the password, so
-    guessing stays locked out even with the right password.
+    Every checked try is recorded; a locked name's tries are refused without checking the password (so
+    guessing stays locked out even with the right password) and are not recorded as attempts, so they
+    cannot stretch the lock (the web layer audits them).
     """
     now = now or utcnow()
     until = locked_until(db, username, max_failures, lockout, now)
     if until:
-        db.add(LoginAttempt(username=username, at=now, success=False, remote=remote))
-        db.commit()
         return None, until
     user = db.exec(select(User).where(User.username == username, User.active == True)).first()  # noqa: E712
     # Hash even for an unknown name, so response time does not tell which names exist.

@@ -468,7 +468,10 @@ class Settings(BaseSettings):
     """A message handed to a gateway with no answer after this long (its worker died) is sent again, with the same id."""
 
     sms_webhook_secret: str = ""
-    """Shared secret of the HTTP carrier's delivery-receipt and inbound callbacks (HMAC-SHA256 of the body, hex, in header `X-Signature`). Empty: callbacks refused."""
+    """Shared secret of the HTTP carrier's delivery-receipt and inbound callbacks (header `X-Timestamp`: Unix seconds; `X-Signature`: hex HMAC-SHA256 of `<timestamp>.<body>`). Empty: callbacks refused."""
+
+    sms_webhook_tolerance_seconds: int = 300
+    """How far a carrier callback's X-Timestamp may be from our clock; older deliveries are refused as replays, and each delivery is taken once within twice this time."""
 
     sms_api_token: str = ""
     """Bearer token of the SMS campaign HTTP API (`Authorization: Bearer ...`). Empty: the API is off."""
@@ -497,7 +500,10 @@ class Settings(BaseSettings):
     """Failed logins in a row for one user name before logins for that name are refused for LOGIN_LOCKOUT_MINUTES."""
 
     login_lockout_minutes: int = 15
-    """How long logins stay refused after LOGIN_MAX_FAILURES failures."""
+    """How long logins stay refused after LOGIN_MAX_FAILURES failures within that many minutes (an admin can unlock on /users)."""
+
+    login_address_failures: int = 30
+    """Failed logins from one client address (any user names) within LOGIN_LOCKOUT_MINUTES before that address is refused (429 with Retry-After) until the window passes: password spraying. Generous, since a CDC office shares one address."""
 
     twilio_account_sid: str = ""
     """Twilio account SID (`AC...`) for phone calls (TELEPHONY_BACKEND=twilio) and the hotline number on Twilio (docs/twilio.md)."""

@@ -11,8 +11,10 @@ import datetime as dt
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, String, UniqueConstraint, event, text
 from sqlmodel import Field, SQLModel
+
+from robocall.text import search_fold
 
 
 class Category(StrEnum):
@@ -55,6 +57,9 @@ class EscalationStatus(StrEnum):
     RESOLVED = "resolved"
 
 
+FOLDED_TEXT = String().with_variant(String(collation="C"), "postgresql")
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -69,6 +74,12 @@ class Contact(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     phone: str = Field(index=True, unique=True, description="E.164, e.g. +84912345678")
     name: str = ""
+    # Compared byte by byte on PostgreSQL too ("C"), as on SQLite: the search's prefix range walks the index
+    # whatever the database's locale (robocall/web/line_lists.py).
+    name_folded: str = Field(default="", index=True, sa_type=FOLDED_TEXT,
+                             description="the name as searched (robocall.text.search_fold), kept by contact_search_keys")
+    given_folded: str = Field(default="", index=True, sa_type=FOLDED_TEXT,
+                              description="the last word of name_folded: the given name people are called by")
     category: str = Field(default=Category.OTHER, index=True)
     district: str = Field(default="", index=True)
     commune: str = Field(default="", index=True)
@@ -87,6 +98,22 @@ class Contact(SQLModel, table=True):
     source_list: str = ""
     created_at: dt.datetime = Field(default_factory=utcnow)
     updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+def contact_search_keys(values: dict[str, Any]) -> dict[str, Any]:
+    """`values` (a contact's columns) with what searches read derived from them: the one place both
+    the ORM (below) and the bulk import (robocall.contacts.storage) fill `name_folded` from."""
+    if "name" in values:
+        folded = search_fold(values["name"] or "")
+        values["name_folded"], values["given_folded"] = folded, folded.rpartition(" ")[2]
+    return values
+
+
+@event.listens_for(Contact, "before_insert")
+@event.listens_for(Contact, "before_update")
+def _contact_search_keys(_mapper: Any, _connection: Any, contact: Contact) -> None:
+    keys = contact_search_keys({"name": contact.name})
+    contact.name_folded, contact.given_folded = keys["name_folded"], keys["given_folded"]
 
 
 class CallCampaign(SQLModel, table=True):

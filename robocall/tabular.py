@@ -553,3 +553,44 @@ def sniff_delimiter(sample: str) -> str:
         if score > best_score:
             best, best_score = delimiter, score
     return best
+
+
+# --- writing: every CSV and XLSX the project hands out goes through here ---------------------------
+
+# A cell a spreadsheet would read as a formula (CSV injection): =, +, -, @, and a tab or carriage
+# return before them.  The masked phone itself (+849******03) starts with one.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """`value` as a spreadsheet will show it and never run it: text that starts like a formula gets a
+    leading apostrophe (OWASP's advice; Excel and LibreOffice hide it and show the text); numbers, dates
+    and empty cells are left as they are."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """A CSV export with a BOM (so Excel opens Vietnamese as UTF-8), every cell through `safe_cell`."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([safe_cell(h) for h in header])
+    writer.writerows([safe_cell(v) for v in row] for row in rows)
+    return "\ufeff" + out.getvalue()
+
+
+def xlsx_bytes(title: str, rows: Iterable[Sequence[Any]], widths: Mapping[str, float] | None = None) -> bytes:
+    """A one-sheet workbook, every cell through `safe_cell` (openpyxl stores a text starting with = as a formula)."""
+    from openpyxl import Workbook  # only for workbooks, as when reading
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = title
+    for row in rows:
+        sheet.append([safe_cell(v) for v in row])
+    for column, width in (widths or {}).items():
+        sheet.column_dimensions[column].width = width
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()

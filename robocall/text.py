@@ -73,6 +73,16 @@ def fold(text: str) -> str:
     return _NOT_ALNUM.sub("", strip_accents(text).lower())
 
 
+_WORDS = re.compile(r"[a-z0-9]+")
+
+
+def search_fold(text: str) -> str:
+    """What names are searched by: lower-case ASCII words, one space apart, accents and đ folded
+    (``"Trần Minh  Đức"`` -> ``"tran minh duc"``).  The same in Python on SQLite and PostgreSQL, so both
+    databases find the same rows; stored in ``contact.name_folded`` and applied to the query."""
+    return " ".join(_WORDS.findall(strip_accents(text).lower()))
+
+
 @dataclass(frozen=True, slots=True)
 class Measure:
     encoding: str  # GSM7 or UCS2

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
-import hmac
 import itertools
 import json
 import socket
@@ -26,6 +24,7 @@ from aiohttp import ClientSession, web
 
 from robocall.gc_tuning import freeze_startup_objects
 from simulator import lightsmsc
+from sms.web import webhook_headers
 
 TLV_OUR_MESSAGE_ID = 0x1501
 
@@ -288,10 +287,9 @@ class LocalHttpCarrier:
 
     async def _post_receipts(self, receipts: list[dict[str, str]]) -> None:
         body = json.dumps({"receipts": receipts}).encode()
-        signature = hmac.new(self.receipt_secret.encode(), body, hashlib.sha256).hexdigest()
         assert self.receipt_url is not None
-        async with self._session.post(self.receipt_url, data=body, headers={
-                "X-Signature": signature, "Content-Type": "application/json"}) as response:
+        async with self._session.post(self.receipt_url, data=body,
+                                      headers=webhook_headers(self.receipt_secret, body)) as response:
             await response.read()
 
     def stop(self) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 from jinja2 import StrictUndefined, nodes
+from jinja2.exceptions import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
 from robocall.flows.templates import TemplateError, fields_in
@@ -45,12 +46,26 @@ OPTED_OUT = "opted out"
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
 
 
+def _refuse_repetition(source: str) -> None:
+    """No `*` or `**` in an SMS template: reading its fields already folds constants (``'x' * 10**9`` is a
+    gigabyte before anything is sent), and a notice has no use for arithmetic."""
+    if "*" not in source:
+        return
+    try:
+        tree = _ENV.parse(source)
+    except TemplateSyntaxError:
+        return  # fields_in says what is wrong
+    if next(tree.find_all((nodes.Mul, nodes.Pow)), None) is not None:
+        raise RecipientsError("the operators * and ** are not allowed in an SMS template")
+
+
 class Template:
     """The campaign text: NFC, accents stripped on request, fields checked against what the list has."""
 
     def __init__(self, text: str, strip: bool, available: Iterable[str] | None = None) -> None:
         self.source = nfc(text)
         self.strip = strip
+        _refuse_repetition(self.source)
         try:
             self.fields = fields_in(self.source)
         except TemplateError as exc:
@@ -60,13 +75,24 @@ class Template:
             if missing:
                 raise RecipientsError(f"the template uses fields the list does not have: {', '.join(missing)}")
         self._compiled = _ENV.from_string(self.source) if self.fields else None
-        self.fixed = None if self.fields else self._finish(self.source)
+        # No field: the same text for everyone, rendered once when it holds Jinja syntax ("{{ 'A' * 3 }}"
+        # would otherwise go out as written).
+        self.fixed = None if self.fields else self._finish(self._render_once(self.source))
         self.fixed_measure = measure(self.fixed) if self.fixed is not None else None
         # Text and fields only (the usual campaign text): filled by joining its pieces, the text pieces
         # finished once here.  Anything else (filters, conditions) is rendered by Jinja.
         pieces = _plain_pieces(self.source) if self.fields else None
         self._pieces = None if pieces is None else [(is_field, value if is_field else self._finish(value))
                                                     for is_field, value in pieces]
+
+    @staticmethod
+    def _render_once(source: str) -> str:
+        if not any(mark in source for mark in ("{{", "{%", "{#")):
+            return source
+        try:
+            return _ENV.from_string(source).render()
+        except Exception as exc:  # the sandbox's refusals and template errors alike: the text cannot be sent
+            raise RecipientsError(f"the template cannot be rendered: {exc}") from None
 
     def _finish(self, text: str) -> str:
         text = nfc(text)

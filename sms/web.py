@@ -1,8 +1,14 @@
 """HTTP routes of the SMS side: carrier callbacks (receipts, inbound SMS) and the campaign API.
 
 Carrier callbacks are authenticated by a shared secret (SMS_WEBHOOK_SECRET):
-header ``X-Signature`` = hex HMAC-SHA256 of the raw body, compared in constant
-time; anything else gets 401 before the body is even parsed.
+header ``X-Timestamp`` = the Unix time of sending, header ``X-Signature`` = hex
+HMAC-SHA256 of ``<timestamp>.<raw body>``, compared in constant time; anything else
+gets 401 before the body is even parsed.  A delivery older or newer than
+SMS_WEBHOOK_TOLERANCE_SECONDS is refused (401), and each one is taken once: its
+signature (or the carrier's message ``id`` on inbound SMS) goes into a seen-set in
+Redis that outlives the tolerance, so a captured ``KB`` replayed is answered 200
+``{"duplicate": true}`` and does nothing.  `webhook_headers` signs (the local
+carriers use it).  A gateway that is not configured is 404.
 
 ``POST /sms/receipts/{gateway}``  ``{"receipts": [{"message_id": "...", "status": "delivered|failed|expired", "error": "...", "id": "..."}]}``
 (``message_id``: the carrier's; ``id``, optional: ours, as we sent it, for carriers that echo it back)
@@ -37,19 +43,22 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from multidict import MultiDictProxy
+from pydantic import BaseModel, Field, field_validator
 from rq import Queue
 from sqlalchemy.engine import Engine
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from robocall.config import Settings, TwilioGatewayConfig, get_settings
+from robocall.inputs import MAX_ID, NAME_MAX, PHONES_MAX, SMS_TEXT_MAX, BadInput, Strict, parse
 from robocall.queues import SMS, queue_name
 from robocall.sms_models import CampaignStatus
 from sms.campaigns import (
@@ -74,9 +83,53 @@ from sms.recipients import (
     contact_recipients,
 )
 
+
+class ReceiptItem(BaseModel):
+    """One delivery receipt as a carrier posts it."""
+    message_id: Annotated[str, Field(min_length=1, max_length=200)] | int
+    status: Literal["delivered", "failed", "expired"]
+    error: Annotated[str, Field(max_length=500)] = ""
+    id: Annotated[str, Field(max_length=40)] | int | None = None
+
+
+class ReceiptsBody(BaseModel):
+    receipts: Annotated[list[Any], Field(max_length=10_000)]
+
+
+class InboundBody(BaseModel):
+    from_: Annotated[str, Field(alias="from", min_length=1, max_length=32)]
+    text: Annotated[str, Field(max_length=2000)]
+    id: Annotated[str, Field(max_length=200)] | int | None = None
+
+
+class CampaignBody(Strict):
+    """POST /api/sms/campaigns: to `contacts` (a filter such as ``category=F1``) or to `phones`."""
+    text: Annotated[str, Field(min_length=1, max_length=SMS_TEXT_MAX)]
+    contacts: Annotated[str, Field(max_length=500)] = ""
+    phones: Annotated[list[Annotated[str, Field(max_length=40)]], Field(min_length=1, max_length=PHONES_MAX)] | None = None
+    strip_accents: bool = False
+    at: Annotated[str, Field(max_length=40)] | None = None  # ISO 8601, e.g. 2021-08-12T08:00+07:00
+    dry_run: bool = False
+    name: Annotated[str, Field(max_length=NAME_MAX)] = ""
+
+    @field_validator("at")
+    @classmethod
+    def _iso_time(cls, value: str | None) -> str | None:
+        if value is not None:
+            dt.datetime.fromisoformat(value)  # ValueError: pydantic names the field
+        return value
+
+    @property
+    def send_at(self) -> dt.datetime | None:
+        return dt.datetime.fromisoformat(self.at) if self.at else None
+
+
+def _bad(error: BadInput) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=json.dumps(error.to_json(), ensure_ascii=False), content_type="application/json")
+
+
 SMS_CALLBACKS_PREFIX = "/sms/"
 SMS_API_PREFIX = "/api/sms/"
-_STATUSES = {"delivered", "failed", "expired"}
 
 # `await run_blocking(fn, *args)`: fn(*args) off the event loop (database, Redis).
 RunBlocking = Callable[..., Awaitable[Any]]
@@ -149,36 +202,75 @@ def _settings(request: web.Request) -> Settings:
     return request.app[SHARED].settings or get_settings()
 
 
-def signature_ok(secret: str, body: bytes, signature: str | None) -> bool:
-    if not secret or not signature:
+def _signature(secret: str, timestamp: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def webhook_headers(secret: str, body: bytes, now: float | None = None) -> dict[str, str]:
+    """The headers a carrier sends with `body`: the time of sending and the signature over both."""
+    timestamp = str(int(time.time() if now is None else now))
+    return {"X-Timestamp": timestamp, "X-Signature": _signature(secret, timestamp, body),
+            "Content-Type": "application/json"}
+
+
+def signature_ok(secret: str, body: bytes, timestamp: str | None, signature: str | None) -> bool:
+    if not secret or not signature or not timestamp or not timestamp.isdigit() or len(timestamp) > 12:
         return False
-    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, signature.strip().lower())
+    return hmac.compare_digest(_signature(secret, timestamp, body), signature.strip().lower())
 
 
-async def _signed_json(request: web.Request) -> Any:
+_SEEN = "sms:webhook-seen:"
+
+
+def _first_time(ctx: SmsContext, key: str, keep_seconds: int) -> bool:
+    """True the first time `key` is seen within `keep_seconds` (all server processes together)."""
+    return bool(ctx.redis.set(f"{ctx.prefix}:{_SEEN}{key}", 1, nx=True, ex=keep_seconds))
+
+
+async def _signed_json(request: web.Request) -> tuple[Any, str]:
+    """(the body as JSON, its signature) of a carrier callback that is signed, fresh and from a configured
+    gateway; 401 / 404 / 400 otherwise."""
+    settings = _settings(request)
     body = await request.read()
-    if not signature_ok(_settings(request).sms_webhook_secret, body, request.headers.get("X-Signature")):
+    timestamp, signature = request.headers.get("X-Timestamp"), request.headers.get("X-Signature")
+    if not signature_ok(settings.sms_webhook_secret, body, timestamp, signature):
         raise web.HTTPUnauthorized(text="bad or missing signature")
+    if abs(time.time() - int(timestamp or 0)) > settings.sms_webhook_tolerance_seconds:
+        raise web.HTTPUnauthorized(text="stale or future X-Timestamp: refused as a possible replay")
+    if request.match_info["gateway"] not in _context(request.app).gateway_config:
+        raise web.HTTPNotFound(text="unknown gateway")
     try:
-        return json.loads(body)
+        return json.loads(body), str(signature).strip().lower()
     except ValueError:
         raise web.HTTPBadRequest(text="body is not JSON") from None
 
 
+async def _once(request: web.Request, key: str) -> bool:
+    """The delivery's first arrival (a replay, or the carrier's retry of one we took, is not)."""
+    keep = 2 * _settings(request).sms_webhook_tolerance_seconds + 60  # past any timestamp still accepted
+    return bool(await _blocking(request)(_first_time, _context(request.app), key, keep))
+
+
 async def receipts(request: web.Request) -> web.Response:
-    payload = await _signed_json(request)
+    payload, signature = await _signed_json(request)
     gateway = request.match_info["gateway"]
     ctx = _context(request.app)
-    if gateway not in ctx.gateway_config:
-        raise web.HTTPNotFound(text="unknown gateway")
-    items = payload.get("receipts") if isinstance(payload, dict) else None
-    if not isinstance(items, list):
-        raise web.HTTPBadRequest(text='expected {"receipts": [...]}')
-    parsed = [Receipt(str(i["message_id"]), i["status"], str(i.get("error", "")), None, _our_id(i.get("id")))
-              for i in items if isinstance(i, dict) and i.get("message_id") and i.get("status") in _STATUSES]
+    if not await _once(request, f"receipts:{signature}"):
+        return web.json_response({"duplicate": True})
+    try:
+        items = parse(ReceiptsBody, payload).receipts
+    except BadInput as error:
+        raise _bad(error) from None
+    # Each receipt on its own: one malformed item does not lose the others (the carrier has its 200).
+    parsed = []
+    for item in items:
+        try:
+            one = parse(ReceiptItem, item)
+        except BadInput:
+            continue
+        parsed.append(Receipt(str(one.message_id), one.status, one.error, None, _our_id(one.id)))
     changed = await _blocking(request)(_queue_and_apply, ctx, gateway, parsed)
-    return web.json_response({"received": len(parsed), "applied": changed})
+    return web.json_response({"received": len(parsed), "applied": changed, "refused": len(items) - len(parsed)})
 
 
 def _queue_and_apply(ctx: SmsContext, gateway: str, receipts: list[Receipt]) -> int:
@@ -197,12 +289,19 @@ def _our_id(value: object) -> int | None:
 
 
 async def inbound(request: web.Request) -> web.Response:
-    payload = await _signed_json(request)
-    if not isinstance(payload, dict) or not payload.get("from") or "text" not in payload:
-        raise web.HTTPBadRequest(text='expected {"from": ..., "text": ...}')
+    payload, signature = await _signed_json(request)
+    try:
+        message = parse(InboundBody, payload)
+    except BadInput as error:
+        raise _bad(error) from None
+    gateway = request.match_info["gateway"]
+    # The carrier's id of the message when it sends one (its retries then count once too), else the signature.
+    nonce = f"inbound:{gateway}:id:{message.id}" if message.id else f"inbound:{signature}"
+    if not await _once(request, nonce):
+        return web.json_response({"action": "none", "duplicate": True})
     ctx = _context(request.app)
-    action = await _blocking(request)(handle_inbound, ctx.engine, ctx.declarations, request.match_info["gateway"],
-                                     str(payload["from"]), str(payload["text"]))
+    action = await _blocking(request)(handle_inbound, ctx.engine, ctx.declarations, gateway,
+                                     message.from_, message.text)
     return web.json_response({"action": action})
 
 
@@ -275,7 +374,7 @@ async def api_show(request: web.Request) -> web.Response:
     _authorised(request)
     ctx = _context(request.app)
     try:
-        current = await _blocking(request)(figures, ctx.engine, int(request.match_info["id"]))
+        current = await _blocking(request)(figures, ctx.engine, _campaign_id(request))
     except CampaignError as exc:
         raise web.HTTPNotFound(text=str(exc)) from None
     return web.json_response(current.to_json())
@@ -284,35 +383,44 @@ async def api_show(request: web.Request) -> web.Response:
 async def api_create(request: web.Request) -> web.Response:
     _authorised(request)
     try:
-        body = await request.json()
-        text = str(body["text"])
-    except (ValueError, KeyError, TypeError):
-        raise web.HTTPBadRequest(text='expected JSON with "text" and "contacts" or "phones"') from None
+        body = parse(CampaignBody, await request.json())
+    except BadInput as error:
+        raise _bad(error) from None
+    except ValueError:
+        raise _bad(BadInput("body", "cần JSON / send JSON")) from None
     ctx = _context(request.app)
     try:
-        if "phones" in body:
-            phones = [str(p) for p in body["phones"]]
+        if body.phones is not None:
+            phones = body.phones
             make = partial(lambda ps: (Recipient(i, p) for i, p in enumerate(ps, start=1)), phones)
             available: list[str] = []
             source = f"api: {len(phones)} numbers"
         else:
-            where = ContactFilter.parse(str(body.get("contacts", "")))
+            where = ContactFilter.parse(body.contacts)
             make = partial(contact_recipients, ctx.engine, where)
             available, source = list(CONTACT_FIELDS), where.describe()
-        template = Template(text, bool(body.get("strip_accents")), available)
-        at = dt.datetime.fromisoformat(body["at"]) if body.get("at") else None
+        template = Template(body.text, body.strip_accents, available)
     except (RecipientsError, ValueError) as exc:
-        raise web.HTTPBadRequest(text=str(exc)) from None
-    if body.get("dry_run"):
+        raise _bad(BadInput("text" if isinstance(exc, RecipientsError) and "template" in str(exc) else "contacts",
+                            str(exc))) from None
+    at = body.send_at
+    if body.dry_run:
         result = await _blocking(request)(dry_run, ctx.engine, make(), template, ctx.router)
         return web.json_response({"recipients": result.recipients, "invalid": result.invalid,
                                   "duplicates": result.duplicates, "segments": result.segments,
                                   "segments_stripped": result.segments_stripped})
     summary = await _blocking(request)(partial(create_campaign, ctx.engine, make(), template, ctx.router,
-                                              name=str(body.get("name", "")), source=source, send_at=at))
+                                              name=body.name, source=source, send_at=at))
     await _blocking(request)(_enqueue, ctx, summary.campaign_id)
     current = await _blocking(request)(figures, ctx.engine, summary.campaign_id)
     return web.json_response(current.to_json(), status=201)
+
+
+def _campaign_id(request: web.Request) -> int:
+    campaign_id = int(request.match_info["id"])
+    if campaign_id > MAX_ID:  # no row has it, and the database could not even compare it
+        raise web.HTTPNotFound(text="no such campaign")
+    return campaign_id
 
 
 def _enqueue(ctx: SmsContext, campaign_id: int) -> None:
@@ -322,7 +430,7 @@ def _enqueue(ctx: SmsContext, campaign_id: int) -> None:
 async def api_control(request: web.Request) -> web.Response:
     _authorised(request)
     ctx = _context(request.app)
-    campaign_id = int(request.match_info["id"])
+    campaign_id = _campaign_id(request)
     status = {"pause": CampaignStatus.PAUSED, "resume": CampaignStatus.RUNNING,
               "cancel": CampaignStatus.CANCELLED}[request.match_info["action"]]
     try:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from robocall.phones import mask
-from robocall.tabular import TableError
+from robocall.tabular import TableError, csv_text
 
 
 class ImportFileError(TableError):
@@ -79,8 +78,5 @@ class ImportReport:
 
     def write_csv(self, path: str | Path) -> None:
         """The rejected rows as CSV (row, reason, phone), UTF-8 with BOM so Excel shows Vietnamese."""
-        with open(path, "w", encoding="utf-8-sig", newline="") as out:
-            writer = csv.writer(out)
-            writer.writerow(["row", "reason", "phone"])
-            for bad in self.rejected_rows:
-                writer.writerow([bad.row, bad.reason, bad.raw_phone])
+        text = csv_text(["row", "reason", "phone"], ([bad.row, bad.reason, bad.raw_phone] for bad in self.rejected_rows))
+        Path(path).write_bytes(text.encode("utf-8"))

@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from robocall.call_policy import CallPolicy
 from robocall.contacts.columns import FIELDS, Columns
 from robocall.contacts.report import ImportFileError, ImportReport
-from robocall.models import Category, Contact, utcnow
+from robocall.models import Category, Contact, contact_search_keys, utcnow
 
 _IN_CHUNK = 500  # numbers per "phone IN (...)" lookup: far below any bind-parameter limit
 
@@ -38,7 +38,8 @@ class ContactWriter:
         # (The phone is the conflict key, never updated.)
         self.updated_columns = [
             name for name in FIELDS if name != "phone" and columns.used(name)
-        ] + ["monitoring_end", "carrier", "alt_phone", "phone_kind", "source_list", "updated_at"]
+        ] + ["monitoring_end", "carrier", "alt_phone", "phone_kind", "source_list", "updated_at"] + (
+            ["name_folded", "given_folded"] if columns.used("name") else [])
 
     def write(self, batch: list[dict[str, Any]]) -> None:
         if not batch:
@@ -78,7 +79,7 @@ class ContactWriter:
         old_category, old_date = old if old else (Category.OTHER.value, None)
         category = values.get("category", old_category)
         exposure_date = values["exposure_date"] if self.columns.used("exposure_date") else old_date
-        return {
+        return contact_search_keys({
             "phone": values["phone"],
             "name": values.get("name", ""),
             "category": str(category),
@@ -98,7 +99,7 @@ class ContactWriter:
             "source_list": self.source_list,
             "created_at": now,
             "updated_at": now,
-        }
+        })
 
     def _upsert(self, connection: Connection) -> Any:
         dialect = connection.dialect.name

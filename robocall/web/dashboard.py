@@ -14,6 +14,7 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from robocall.config import Settings
 from robocall.web.i18n import language_middleware
 from robocall.web.keys import DIAGRAM_CACHE, SSE_POLL_SECONDS
+from robocall.web.params import bounded_input_middleware
 from robocall.web.routes import ROUTE_TABLES
 from robocall.web.security import (
     auth_middleware,
@@ -45,7 +46,7 @@ def setup_dashboard(app: web.Application, settings: Settings) -> None:
         max_age=SESSION_HOURS * 3600, secure=settings.public_base_url.startswith("https://"))
     # The session's middleware runs first: the guards read the session.
     app.middlewares.extend([session_middleware(storage), headers_middleware, auth_middleware, csrf_middleware,
-                            language_middleware])
+                            language_middleware, bounded_input_middleware])
     setup_templates(app)  # adds the middleware of the templates' context
     # None of them touches the requests of the sub-apps that authenticate themselves.
     app.middlewares[:] = [dashboard_only(m) for m in app.middlewares]

@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from robocall.accounts import User
 from robocall.campaigns.callbacks import cancel_pending
+from robocall.inputs import NAME_MAX, NOTE_MAX
 from robocall.models import Escalation, EscalationEvent, EscalationStatus, utcnow
 from robocall.web.i18n import OUTCOMES
 
@@ -32,7 +33,10 @@ def apply_action(db: DbSession, escalation: Escalation, action: str, actor: str,
     if action == "reopen" and escalation.status != EscalationStatus.RESOLVED:
         raise ActionError("trường hợp chưa đóng / this escalation is not resolved")
     assert escalation.id is not None
-    text = text.strip()
+    text, assignee = text.strip(), assignee.strip()
+    if len(text) > NOTE_MAX or len(assignee) > NAME_MAX:  # the pages' forms too; the API's model says the same
+        raise ActionError(f"ghi chú tối đa {NOTE_MAX} ký tự, người nhận {NAME_MAX} / "
+                          f"a note has at most {NOTE_MAX} characters, an assignee {NAME_MAX}")
     if action in {"acknowledge", "assign", "resolve"} and escalation.status == EscalationStatus.OPEN:
         # Assigning or resolving a case someone has not acknowledged acknowledges it too.
         escalation.status = EscalationStatus.ACKNOWLEDGED

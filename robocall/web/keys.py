@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aiohttp import web
+from redis import Redis
 from sqlalchemy.engine import Engine
 
 from robocall.config import Settings
@@ -16,6 +17,8 @@ from robocall.flows.problems import Problem
 SETTINGS = web.AppKey("settings", Settings)
 # The one database engine of the process, opened and closed by the app's cleanup context.
 ENGINE = web.AppKey("engine", Engine)
+# The process's Redis client (REDIS_URL): login throttling per client address, shared by every server process.
+REDIS = web.AppKey("redis", Redis)
 # The bounded pool that runs blocking work (database, Graphviz) off the event loop: robocall.web.threads.
 THREADS = web.AppKey("threads", ThreadPoolExecutor)
 # The flows loaded at start-up (robocall.flows.catalog) and why the refused ones were refused.

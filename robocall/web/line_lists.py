@@ -17,6 +17,8 @@ from sqlmodel import col, select
 
 from robocall.logging_setup import mask_phone
 from robocall.models import CallAttempt, Contact, Escalation, FollowUp, FollowUpState
+from robocall.phones import InvalidPhone, normalize
+from robocall.text import search_fold
 from robocall.web.escalation_queries import UNRESOLVED
 from robocall.web.scope import WHOLE_PROVINCE, Scope
 
@@ -25,6 +27,51 @@ KINDS = ("symptomatic", "non_reporting", "monitoring", "closed")
 # other rules (callbacks, reports, leaving quarantine) are not about the person's health.
 SYMPTOM_RULES = ("trieu_chung_nang", "co_trieu_chung", "xet_nghiem_duong_tinh")
 LIST_LIMIT = 500
+# Above every character a folded name holds (a-z, 0-9, space): the end of a prefix's range.
+_AFTER_FOLDED = "~"
+SEARCH_HELP = ("Nhập cả số điện thoại (vd. 0913 000 123) hoặc ít nhất 2 chữ cái đầu của họ tên hay của tên gọi / "
+               "give the whole phone number (e.g. 0913 000 123) or at least the first 2 letters of the full or given name")
+
+
+class SearchError(ValueError):
+    """A search that cannot be run as asked (part of a number, too short a name); the text says what to give."""
+
+
+@dataclass(frozen=True)
+class ContactSearch:
+    """A contact search: by the whole number (`phone`, E.164) or by the start of the folded name."""
+    phone: str = ""
+    name: str = ""
+
+    @classmethod
+    def parse(cls, q: str) -> ContactSearch:
+        """Digits alone are a phone number, read by the project's phone rules, and must be whole: a part of a
+        number would let someone confirm the digits a mask hides one at a time.  Anything else is a name,
+        folded (case, accents, đ) the same way the stored `name_folded` is."""
+        text = q.strip()
+        if text and not any(ch.isalpha() for ch in text) and any(ch.isdigit() for ch in text):
+            try:
+                return cls(phone=normalize(text, require_mobile=False).e164)
+            except InvalidPhone:
+                raise SearchError(SEARCH_HELP) from None
+        folded = search_fold(text)
+        if len(folded) < 2:
+            raise SearchError(SEARCH_HELP)
+        return cls(name=folded)
+
+    def condition(self) -> Any:
+        if self.phone:
+            return col(Contact.phone) == self.phone
+        # The start of the whole name ("nguyen van") or of the given name ("binh"), each a range on its own
+        # index rather than LIKE: no wildcard to escape, and the indexes are walked on SQLite and PostgreSQL
+        # alike (the columns compare byte by byte on both).
+        end = self.name + _AFTER_FOLDED
+        return or_(and_(col(Contact.name_folded) >= self.name, col(Contact.name_folded) < end),
+                   and_(col(Contact.given_folded) >= self.name, col(Contact.given_folded) < end))
+
+    def audit_detail(self) -> dict[str, str]:
+        """What the audit keeps of the search: the number masked (the search itself is the reveal audited)."""
+        return {"phone": mask_phone(self.phone)} if self.phone else {"name": self.name}
 
 
 @dataclass
@@ -54,7 +101,7 @@ def default_as_of(db: DbSession, today: dt.date) -> dt.date:
 
 
 def line_list(db: DbSession, kind: str, as_of: dt.date, *, district: str = "", commune: str = "",
-              category: str = "", q: str = "", whole: bool = False,
+              category: str = "", search: ContactSearch | None = None, whole: bool = False,
               scope: Scope = WHOLE_PROVINCE) -> tuple[list[ListRow], int]:
     """The rows (one screen of LIST_LIMIT, or the whole list for exports) and how many there are in all."""
     if kind not in KINDS and kind != "search":
@@ -73,15 +120,17 @@ def line_list(db: DbSession, kind: str, as_of: dt.date, *, district: str = "", c
         conditions.append(or_(Contact.opted_out == True,  # noqa: E712
                               and_(col(Contact.monitoring_end).is_not(None), col(Contact.monitoring_end) < as_of)))
     elif kind == "search":
-        digits = "".join(ch for ch in q if ch.isdigit())
-        # Digits search the end of the number (what a caller reads out); otherwise the name.
-        conditions.append(col(Contact.phone).endswith(digits) if len(digits) >= 3
-                          else col(Contact.name).ilike(f"%{q.strip()}%"))
+        if search is None:
+            raise ValueError("a search needs its terms")
+        conditions.append(search.condition())
     for name, value in (("district", district), ("commune", commune), ("category", category)):
         if value:
             conditions.append(getattr(Contact, name) == value)
     total = db.exec(select(func.count()).select_from(Contact).where(*conditions)).one()
-    contacts = db.exec(select(Contact).where(*conditions).order_by(Contact.district, Contact.commune, Contact.name)
+    # Lists read by place; a search by name, alphabetically (its own index's order).
+    order = ((Contact.name_folded, Contact.id) if kind == "search"
+             else (Contact.district, Contact.commune, Contact.name))
+    contacts = db.exec(select(Contact).where(*conditions).order_by(*order)
                        .limit(None if whole else LIST_LIMIT)).all()
     ids = [c.id for c in contacts]
     last_calls: dict[int, tuple[dt.date, str]] = {}

@@ -1,23 +1,57 @@
 """The OpenAPI 3.1 document of the JSON API (served at /api/v1/openapi.json).
 
-Written by hand, next to the routes: a test checks every /api/v1 route is in it and nothing else.
+The paths are written next to the routes (a test checks every /api/v1 route is in it and nothing
+else); the request and response schemas are generated from the pydantic models the routes use
+(robocall/web/api_models.py), so a fuzzer (tests/web/test_api_fuzz.py) can hold the answers to them.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-_FILTERS = [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
-            for n in ("district", "commune", "category", "level", "status", "sort", "assignee", "since", "until",
-                      "page")]
-_ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
-_OBJ = {"content": {"application/json": {"schema": {"type": "object"}}}}
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from robocall.inputs import MAX_ID, NAME_MAX
+from robocall.web import api_models as m
+from robocall.web.params import FIRST_DAY, LAST_DAY, MAX_PAGE
+
+_RESPONSES: list[type[BaseModel]] = [m.Error, m.SessionInfo, m.Queue, m.EscalationDetail, m.ActionResult, m.LineList,
+                                     m.ContactResults, m.Campaigns, m.Campaign, m.Report, m.AuditEntries]
+_TEXT = {"type": "string", "maxLength": NAME_MAX}
+_DAY = {"type": "string", "format": "date", "formatMinimum": FIRST_DAY.isoformat(), "formatMaximum": LAST_DAY.isoformat()}
+_FILTERS = [{"name": n, "in": "query", "required": False, "schema": _TEXT}
+            for n in ("district", "commune", "category", "level", "status", "sort", "assignee")] + [
+    {"name": n, "in": "query", "required": False, "schema": _DAY} for n in ("since", "until")] + [
+    {"name": "page", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}}]
+_ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}]
 
 
-def _get(summary: str, role: str, parameters: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+@cache
+def _schemas() -> dict[str, Any]:
+    _, top = models_json_schema([(model, "serialization") for model in _RESPONSES] + [(m.EscalationAction, "validation")],
+                                ref_template="#/components/schemas/{model}")
+    return dict(top["$defs"])
+
+
+def _json(model: type[BaseModel], description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}
+
+
+_REFUSED = {"401": _json(m.Error, "Not logged in"), "403": _json(m.Error, "Role too low")}
+
+
+def _get(summary: str, role: str, answer: type[BaseModel], parameters: list[dict[str, Any]] | None = None,
+         *, not_found: bool = False, bad: bool = False) -> dict[str, Any]:
+    responses = {"200": _json(answer, "OK"), **_REFUSED}
+    if bad:
+        responses["400"] = _json(m.Error, "Bad input: the field named")
+    if not_found:
+        responses["404"] = {"description": "Not found"}
     return {"get": {"summary": summary, "description": f"Least role: {role}.", "parameters": parameters or [],
-                    "responses": {"200": {"description": "OK", **_OBJ}, "401": {"description": "Not logged in"},
-                                  "403": {"description": "Role too low"}}}}
+                    "responses": responses}}
 
 
 def openapi_document(server_url: str) -> dict[str, Any]:
@@ -25,42 +59,44 @@ def openapi_document(server_url: str) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "robocall CDC dashboard API", "version": "1",
                  "description": "Log in at /login (session cookie). Phone numbers are masked. "
-                                "Writes need the X-CSRF-Token header from GET /api/v1/session."},
+                                "Writes need the X-CSRF-Token header from GET /api/v1/session. "
+                                "Bad input is a 400 {\"error\", \"field\"}, Vietnamese first."},
         "servers": [{"url": server_url}],
-        "components": {"securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": "robocall_session"}}},
+        "components": {"securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": "robocall_session"}},
+                       "schemas": _schemas()},
         "security": [{"session": []}],
         "paths": {
             "/api/v1/openapi.json": {"get": {"summary": "This document", "security": [],
-                                             "responses": {"200": {"description": "OK", **_OBJ}}}},
-            "/api/v1/session": _get("The logged-in user and the CSRF token for writes", "viewer"),
-            "/api/v1/escalations": _get("The escalation queue (100 a page)", "viewer", _FILTERS),
-            "/api/v1/escalations/{id}": _get("One escalation: person (masked), calls, timeline", "viewer", _ID),
+                                             "responses": {"200": {"description": "OK", "content": {
+                                                 "application/json": {"schema": {"type": "object"}}}}}}},
+            "/api/v1/session": _get("The logged-in user and the CSRF token for writes", "viewer", m.SessionInfo),
+            "/api/v1/escalations": _get("The escalation queue (100 a page)", "viewer", m.Queue, _FILTERS, bad=True),
+            "/api/v1/escalations/{id}": _get("One escalation: person (masked), calls, timeline", "viewer",
+                                             m.EscalationDetail, _ID, not_found=True),
             "/api/v1/escalations/{id}/actions": {"post": {
                 "summary": "Acknowledge, assign (a user's id or name), note, schedule a callback, resolve or reopen",
                 "parameters": _ID,
                 "description": "Least role: cdc_staff. Header X-CSRF-Token required.",
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["action"], "properties": {
-                        "action": {"enum": ["acknowledge", "assign", "note", "callback", "resolve", "reopen"]},
-                        "assignee": {"type": ["string", "integer"]}, "text": {"type": "string"},
-                        "kind": {"enum": ["robot_call", "staff_call"]}, "flow": {"type": "string"},
-                        "due": {"type": "string", "description": "local YYYY-MM-DDTHH:MM"},
-                        "outcome": {"enum": ["tested", "hospital", "home_isolation", "visited", "false_alarm",
-                                             "unreachable", "other"]}}}}}},
-                "responses": {"200": {"description": "Done", **_OBJ}, "400": {"description": "Refused"},
-                              "403": {"description": "Role too low or CSRF token missing"}}}},
-            "/api/v1/lists/{kind}": _get("A line list: symptomatic, non_reporting, monitoring or closed", "viewer", [
+                    "$ref": "#/components/schemas/EscalationAction"}}}},
+                "responses": {"200": _json(m.ActionResult, "Done"), "400": _json(m.Error, "Refused: the field named"),
+                              "401": _json(m.Error, "Not logged in"),
+                              "403": {"description": "Role too low or CSRF token missing"},
+                              "404": {"description": "Not found"}}}},
+            "/api/v1/lists/{kind}": _get("A line list: symptomatic, non_reporting, monitoring or closed", "viewer",
+                                         m.LineList, [
                 {"name": "kind", "in": "path", "required": True,
                  "schema": {"enum": ["symptomatic", "non_reporting", "monitoring", "closed"]}},
-                {"name": "as_of", "in": "query", "schema": {"type": "string", "format": "date"}},
-                *_FILTERS[:3]]),
-            "/api/v1/contacts": _get("Contact search by name or last digits of the phone", "viewer",
-                                     [{"name": "q", "in": "query", "required": True, "schema": {"type": "string"}}]),
-            "/api/v1/campaigns": _get("Call campaigns with progress and answer rate", "viewer"),
-            "/api/v1/campaigns/{id}": _get("One campaign with calls and escalations per day", "viewer", _ID),
-            "/api/v1/report": _get("The provincial report over local days from..to", "viewer", [
-                {"name": n, "in": "query", "schema": {"type": "string", "format": "date"}} for n in ("from", "to")]),
-            "/api/v1/audit": _get("The latest audit entries", "admin", [
-                {"name": n, "in": "query", "schema": {"type": "string"}} for n in ("actor", "action")]),
+                {"name": "as_of", "in": "query", "schema": _DAY}, *_FILTERS[:3]], bad=True),
+            "/api/v1/contacts": _get("Contact search: the whole phone number, or the start of the full or given name",
+                                     "viewer", m.ContactResults,
+                                     [{"name": "q", "in": "query", "required": True, "schema": _TEXT}], bad=True),
+            "/api/v1/campaigns": _get("Call campaigns with progress and answer rate", "viewer", m.Campaigns),
+            "/api/v1/campaigns/{id}": _get("One campaign with calls and escalations per day", "viewer", m.Campaign, _ID,
+                                           not_found=True),
+            "/api/v1/report": _get("The provincial report over local days from..to", "viewer", m.Report, [
+                {"name": n, "in": "query", "schema": _DAY} for n in ("from", "to")], bad=True),
+            "/api/v1/audit": _get("The latest audit entries", "admin", m.AuditEntries, [
+                {"name": n, "in": "query", "schema": _TEXT} for n in ("actor", "action")]),
         },
     }

@@ -23,6 +23,7 @@ from aiohttp import web
 from aiohttp_session import get_session
 from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
+from yarl import URL
 
 from robocall.accounts import Role, User, has_role
 from robocall.web.keys import ENGINE
@@ -79,6 +80,12 @@ def _wants_json(request: web.Request) -> bool:
     return request.path.startswith("/api/")
 
 
+def _from_script(request: web.Request) -> bool:
+    """Asked by the page's script (an event stream, a fetch), not by a person navigating."""
+    return ("text/event-stream" in request.headers.get("Accept", "")
+            or request.headers.get("X-Requested-With") == "fetch")
+
+
 def _required(request: web.Request) -> Any:
     if request.match_info.http_exception is not None:
         return PUBLIC  # let aiohttp answer 404/405 itself
@@ -109,7 +116,11 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if not user:
         if _wants_json(request):
             raise web.HTTPUnauthorized(text='{"error": "login required"}', content_type="application/json")
-        raise web.HTTPFound(f"/login?next={request.path_qs}" if request.method == "GET" else "/login")
+        if _from_script(request):
+            # The live queue's stream and its table refresh: a 401 the page turns into a visit to /login,
+            # rather than the login page poured into the queue.
+            raise web.HTTPUnauthorized(text="401: login required")
+        raise web.HTTPFound(URL("/login").with_query(next=request.path_qs) if request.method == "GET" else "/login")
     if not has_role(user["role"], needed):
         if _wants_json(request):
             raise web.HTTPForbidden(text='{"error": "forbidden"}', content_type="application/json")
@@ -139,11 +150,20 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 
 def _current_account(engine: Engine, user: dict[str, Any]) -> dict[str, Any] | None:
+    """The session's user as the database has it now, or None when the session has ended: the account is
+    gone or disabled, or its session version moved on (log-out, new password)."""
     with DbSession(engine) as db:
         account = db.get(User, user.get("id"))
-        if account is None or not account.active:
+        if account is None or not account.active or user.get("sv") != account.session_version:
             return None
-        return {"id": account.id, "username": account.username, "role": account.role, "districts": account.districts}
+        return {"id": account.id, "username": account.username, "role": account.role, "districts": account.districts,
+                "sv": account.session_version}
+
+
+async def session_still_open(request: web.Request) -> bool:
+    """For a long response (the live queue's stream): is the request's session still valid now?"""
+    user = current_user(request)
+    return bool(user) and await in_thread(request, _current_account, request.app[ENGINE], user) is not None
 
 
 def current_user(request: web.Request) -> dict[str, Any] | None:

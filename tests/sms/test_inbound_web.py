@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 from collections.abc import Callable
 from typing import Any
@@ -27,7 +25,7 @@ from sms.inbound import handle_inbound, keyword
 from sms.prepare import Template
 from sms.recipients import Recipient
 from sms.send import send_batch
-from sms.web import add_sms_routes
+from sms.web import add_sms_routes, webhook_headers
 
 
 def rules() -> DeclarationRules:
@@ -75,9 +73,6 @@ def test_mo_over_smpp_opts_out(ctx: Callable[[], SmsContext], configure: Callabl
     assert wait_until(lambda: migrated.connect().execute(select(SmsOptOut.phone)).scalars().all() == ["+84981234567"])
 
 
-def _sign(body: bytes, secret: str = "s3cret") -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
 
 def _with_client(test: Callable[[TestClient], Any]) -> None:
     async def run() -> None:
@@ -110,8 +105,8 @@ def test_receipt_callback_rejects_unsigned_calls_and_applies_signed_ones(ctx: Ca
     async def test(client: TestClient) -> None:
         assert (await client.post("/sms/receipts/vnpt", data=body)).status == 401
         assert (await client.post("/sms/receipts/vnpt", data=body,
-                                  headers={"X-Signature": _sign(body, "wrong")})).status == 401
-        response = await client.post("/sms/receipts/vnpt", data=body, headers={"X-Signature": _sign(body)})
+                                  headers=webhook_headers("wrong", body))).status == 401
+        response = await client.post("/sms/receipts/vnpt", data=body, headers=webhook_headers("s3cret", body))
         assert response.status == 200 and (await response.json())["applied"] == 1
 
     _with_client(test)
@@ -124,7 +119,7 @@ def test_inbound_callback_and_campaign_api(ctx: Callable[[], SmsContext], migrat
     body = json.dumps({"from": "0912345678", "text": "STOP"}).encode()
 
     async def test(client: TestClient) -> None:
-        response = await client.post("/sms/inbound/sim", data=body, headers={"X-Signature": _sign(body)})
+        response = await client.post("/sms/inbound/sim", data=body, headers=webhook_headers("s3cret", body))
         assert (await response.json()) == {"action": "opt_out"}
         assert (await client.get("/api/sms/campaigns")).status == 401
         auth = {"Authorization": "Bearer api-token"}

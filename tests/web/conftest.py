@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
+import threading
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -17,7 +20,7 @@ from robocall.web.keys import SSE_POLL_SECONDS
 
 
 @pytest.fixture
-def seeded(db_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> tuple[Engine, dict[str, int]]:
+def seeded(db_engine: Engine, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Engine, dict[str, int]]:
     monkeypatch.setenv("FLOWS_DIR", str(ROOT / "ivr_flows"))
     monkeypatch.setenv("AUDIO_DIR", str(ROOT / "audio"))
     monkeypatch.setenv("SECRET_KEY", "test secret")
@@ -34,3 +37,30 @@ def make_app(seeded: tuple[Engine, dict[str, int]]) -> Iterator[Callable[[], web
         return app
 
     yield make
+
+
+@pytest.fixture
+def live_url(make_app) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The app served on a real port from a thread of its own (for clients that speak plain HTTP)."""
+    app: web.Application = make_app()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(app)
+    ready = threading.Event()
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(runner.setup())
+        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
+        ready.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert ready.wait(30), "the app did not start"
+    yield f"http://127.0.0.1:{port}"
+    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(30)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)

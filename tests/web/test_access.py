@@ -78,13 +78,14 @@ ROUTES = [
     ("GET", "/settings", "admin"),
     ("POST", "/users", "admin"),
     ("POST", "/users/{user_viewer}", "admin"),
+    ("POST", "/users/{user_viewer}/unlock", "admin"),
 ]
 FORMS = {"{user_viewer}": {"role": "viewer", "active": "1"}, "assign": {"assignee": "can_bo"},
          "note": {"text": "đã gọi"}, "resolve": {"outcome": "tested"},
          "callback": {"kind": "staff_call", "due": "2099-01-01T09:00"}, "done": {"result": "đã gọi, ổn"},
          "contact": {"name": "Người gọi đến", "address": "5 Lê Lợi"}, "edit": {"address": "12 Lê Lợi"},
          "bulk": {"ids": "{urgent_new}", "action": "acknowledge"},
-         "users": {"username": "moi", "role": "viewer", "password": "12345678abc"}}
+         "users": {"username": "moi", "role": "viewer", "password": "cây bàng trước cổng trạm y tế"}}
 
 
 def test_every_registered_route_is_in_the_table_and_declares_a_role(make_app) -> None:  # type: ignore[no-untyped-def]

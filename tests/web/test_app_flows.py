@@ -37,5 +37,18 @@ def test_broken_flow_is_refused_and_the_valid_ones_served(tmp_path: Path, monkey
     (status, body), (_, health) = asyncio.run(_get_all(app, "/flows", "/health"))
     assert status == 200
     assert [f["name"] for f in body["flows"]] == ["hotline"]
-    assert body["problems"] == [problem]
+    # The log keeps the full path for the operator; the public answer only the file within the flows folder.
+    assert body["problems"] == ["unreachable.yaml:10: node 'bi_bo_quen' can never be reached from 'a'"]
+    assert str(tmp_path) not in str(body) and body["flows"][0]["file"] == "hotline.yaml"
     assert health == {"status": "ok", "flows": ["hotline"]}
+
+
+def test_the_server_header_does_not_name_aiohttp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLOWS_DIR", str(ROOT / "ivr_flows"))
+    reset_settings()
+
+    async def headers() -> list[str]:
+        async with TestClient(TestServer(create_app())) as client:
+            return [(await client.get(path)).headers.get("Server", "") for path in ("/health", "/nowhere", "/login")]
+
+    assert asyncio.run(headers()) == ["robocall", "robocall", "robocall"]

@@ -5,8 +5,6 @@ database call in one handler leaves the event loop free for the others."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import threading
 from typing import Any
 
@@ -19,11 +17,7 @@ import robocall.web.reporting
 from robocall.config import reset_settings
 from robocall.web.keys import ENGINE, THREADS
 from robocall.web.security import OWN_AUTH
-from sms.web import SHARED
-
-
-def _sign(body: bytes, secret: str) -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+from sms.web import SHARED, webhook_headers
 
 
 def _sub_app(app: web.Application, prefix: str) -> web.Application:
@@ -46,8 +40,8 @@ def test_the_sms_sub_apps_skip_the_dashboard_guards_but_refuse_unsigned_requests
         seen: dict[str, Any] = {}
         # No session cookie and no CSRF token anywhere below.
         unsigned = await client.post("/sms/receipts/nowhere", data=body)
-        forged = await client.post("/sms/receipts/nowhere", data=body, headers={"X-Signature": _sign(body, "wrong")})
-        signed = await client.post("/sms/receipts/nowhere", data=body, headers={"X-Signature": _sign(body, "s3cret")})
+        forged = await client.post("/sms/receipts/nowhere", data=body, headers=webhook_headers("wrong", body))
+        signed = await client.post("/sms/receipts/nowhere", data=body, headers=webhook_headers("s3cret", body))
         twilio = await client.post("/sms/twilio/nowhere/status", data={"MessageSid": "SM1"})
         no_token = await client.get("/api/sms/campaigns")
         bearer = await client.get("/api/sms/campaigns", headers={"Authorization": "Bearer api-token"})

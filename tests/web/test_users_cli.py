@@ -19,7 +19,7 @@ def test_users_add_reads_the_password_from_the_environment(db_engine: Engine) ->
     with DbSession(db_engine) as db:
         user = db.exec(select(User).where(User.username == "bs_hoa")).one()
     assert user.role == "cdc_staff" and verify_password(user.password_hash, "mat khau that dai")
-    again = runner.invoke(cli, ["users", "add", "bs_hoa", "--role", "viewer"], env={"ROBOCALL_PASSWORD": "12345678x"})
+    again = runner.invoke(cli, ["users", "add", "bs_hoa", "--role", "viewer"], env={"ROBOCALL_PASSWORD": "mot cau khac cung dai"})
     assert again.exit_code != 0 and "already exists" in again.output
     listed = runner.invoke(cli, ["users", "list"])
     assert "bs_hoa\tcdc_staff" in listed.output
@@ -30,7 +30,7 @@ def test_users_add_prompts_when_no_password_is_set(db_engine: Engine) -> None:
                                 input="mat khau moi 1\nmat khau moi 1\n", env={"ROBOCALL_PASSWORD": ""})
     assert result.exit_code == 0, result.output
     short = CliRunner().invoke(cli, ["users", "add", "x", "--role", "admin"], env={"ROBOCALL_PASSWORD": "short"})
-    assert short.exit_code != 0 and "at least 8" in short.output
+    assert short.exit_code != 0 and "at least 12" in short.output
     bad_role = CliRunner().invoke(cli, ["users", "add", "y", "--role", "boss"], env={"ROBOCALL_PASSWORD": "12345678x"})
     assert bad_role.exit_code != 0
 

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import requests
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from webseed import PASSWORD, USERS
@@ -40,3 +41,14 @@ def run_client(app: web.Application, scenario: Callable[[TestClient], Awaitable[
         async with TestClient(TestServer(app)) as client:
             return await scenario(client)
     return asyncio.run(main())
+
+
+def logged_in_session(url: str, role: str) -> tuple[requests.Session, str]:
+    """A requests session logged in as the seeded user of `role` on a live server, and its CSRF token."""
+    session = requests.Session()
+    page = session.get(f"{url}/login").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    done = session.post(f"{url}/login", data={"username": USERS[role], "password": PASSWORD, "csrf_token": token},
+                        allow_redirects=False)
+    assert done.status_code == 302, done.text
+    return session, session.get(f"{url}/api/v1/session").json()["csrf_token"]

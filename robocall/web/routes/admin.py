@@ -3,6 +3,7 @@ environment or .env, see the README)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -11,8 +12,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
 from sqlmodel import select
 
-from robocall.accounts import AccountError, Role, User, add_user, districts_text
+from robocall.accounts import AccountError, Role, User, add_user, districts_text, locked_until, unlock
 from robocall.config import Settings
+from robocall.models import utcnow
 from robocall.web.audit import audit, audit_entries
 from robocall.web.keys import ENGINE, SETTINGS
 from robocall.web.security import current_username, requires
@@ -30,16 +32,46 @@ async def audit_page(request: web.Request) -> web.Response:
     return render(request, "audit.html", {"entries": entries})
 
 
-def _users(engine: Engine) -> list[User]:
+def _users(engine: Engine, settings: Settings) -> tuple[list[User], dict[str, dt.datetime]]:
+    """The users, and until when each locked one is locked."""
+    now, lockout = utcnow(), dt.timedelta(minutes=settings.login_lockout_minutes)
     with DbSession(engine) as db:
-        return list(db.exec(select(User).order_by(User.username)).all())
+        users = list(db.exec(select(User).order_by(User.username)).all())
+        locks = {u.username: until for u in users
+                 if (until := locked_until(db, u.username, settings.login_max_failures, lockout, now))}
+        return users, locks
+
+
+async def _users_page(request: web.Request, error: str = "", status: int = 200) -> web.Response:
+    users, locks = await in_thread(request, _users, request.app[ENGINE], request.app[SETTINGS])
+    return render(request, "users.html", {"users": users, "locks": locks, "roles": [r.value for r in Role],
+                                          "error": error}, status=status)
 
 
 @routes.get("/users")
 @requires(Role.ADMIN)
 async def users_page(request: web.Request) -> web.Response:
-    users = await in_thread(request, _users, request.app[ENGINE])
-    return render(request, "users.html", {"users": users, "roles": [r.value for r in Role], "error": ""})
+    return await _users_page(request)
+
+
+@routes.post("/users/{id:\\d+}/unlock")
+@requires(Role.ADMIN)
+async def users_unlock(request: web.Request) -> web.Response:
+    """Lift a user's login lockout now (the person called the CDC; otherwise it ends by itself)."""
+    username = await in_thread(request, _unlock, request.app[ENGINE], int(request.match_info["id"]),
+                               current_username(request))
+    await audit(request, "user_unlock", "user", request.match_info["id"], {"username": username})
+    raise web.HTTPSeeOther("/users")
+
+
+def _unlock(engine: Engine, user_id: int, me: str) -> str:
+    with DbSession(engine) as db:
+        user = db.get(User, user_id)
+        if user is None:
+            raise web.HTTPNotFound(text="no such user")
+        username = user.username
+    unlock(engine, username, me)
+    return username
 
 
 @routes.post("/users")
@@ -51,9 +83,7 @@ async def users_add(request: web.Request) -> web.Response:
         user = await in_thread(request, add_user, request.app[ENGINE], username, role, str(form.get("password", "")),
                                str(form.get("districts", "")))
     except AccountError as error:
-        users = await in_thread(request, _users, request.app[ENGINE])
-        return render(request, "users.html", {"users": users, "roles": [r.value for r in Role], "error": str(error)},
-                      status=400)
+        return await _users_page(request, str(error), 400)
     await audit(request, "user_add", "user", user.id, {"username": user.username, "role": user.role,
                                                        "districts": user.districts})
     raise web.HTTPSeeOther("/users")

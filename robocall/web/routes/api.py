@@ -15,7 +15,9 @@ from sqlmodel import Session as DbSession
 from robocall.accounts import Role
 from robocall.call_policy import policy_from_settings
 from robocall.config import Settings
+from robocall.inputs import BadInput, parse
 from robocall.models import CallAttempt, CaseTask, Escalation, utcnow
+from robocall.web.api_models import EscalationAction
 from robocall.web.audit import audit, audit_entries
 from robocall.web.campaign_stats import all_campaigns, campaign_by_id
 from robocall.web.casework import CaseworkError, NotInScope, act_in_scope, outbound_flows, schedule, scoped_case
@@ -30,9 +32,9 @@ from robocall.web.escalation_queries import (
     timeline,
 )
 from robocall.web.keys import ENGINE, FLOWS, SETTINGS
-from robocall.web.line_lists import KINDS, default_as_of, line_list
+from robocall.web.line_lists import KINDS, ContactSearch, SearchError, default_as_of, line_list
 from robocall.web.openapi import openapi_document
-from robocall.web.params import parse_day
+from robocall.web.params import bad_request, parse_day
 from robocall.web.reporting import report_for
 from robocall.web.scope import Scope, scope_of
 from robocall.web.security import (
@@ -126,12 +128,14 @@ def _escalation_json(db: DbSession, escalation_id: int, settings: Settings,
 @requires(Role.CDC_STAFF)
 async def escalation_action(request: web.Request) -> web.Response:
     try:
-        data = await request.json()
-    except ValueError:
-        raise web.HTTPBadRequest(text='{"error": "send JSON"}', content_type="application/json") from None
-    if not isinstance(data, dict):
-        return web.json_response({"error": "send a JSON object"}, status=400)
-    action = str(data.get("action", ""))
+        body = await request.json()
+    except ValueError:  # not JSON at all
+        raise bad_request(request, BadInput("body", "cần JSON / send JSON")) from None
+    try:
+        asked = parse(EscalationAction, body)
+    except BadInput as error:
+        raise bad_request(request, error) from None
+    action, data = asked.action, asked.model_dump()
     case_id = int(request.match_info["id"])
     if action == "callback":  # schedule a robot or staff call (kind, due, flow / assignee)
         settings = request.app[SETTINGS]
@@ -187,11 +191,13 @@ def _line_list(db: DbSession, kind: str, as_of: dt.date | None, today: dt.date,
 @routes.get(f"{API}/contacts")
 @requires(Role.VIEWER)
 async def contacts(request: web.Request) -> web.Response:
-    q = request.query.get("q", "").strip()
-    if not q:
-        return web.json_response({"error": "give q: a name or the last digits of a phone"}, status=400)
-    rows, total = await in_session(request, line_list, "search", dt.date.today(), q=q, scope=scope_of(request))
-    await audit(request, "search_contacts", "contact", "", {"q": q, "rows": len(rows)})
+    try:
+        search = ContactSearch.parse(request.query.get("q", ""))
+    except SearchError as exc:
+        return web.json_response({"error": str(exc), "field": "q"}, status=400)
+    rows, total = await in_session(request, line_list, "search", dt.date.today(), search=search,
+                                   scope=scope_of(request))
+    await audit(request, "search_contacts", "contact", "", {**search.audit_detail(), "rows": len(rows)})
     return web.json_response({"total": total, "rows": [r.to_json() for r in rows]})
 
 

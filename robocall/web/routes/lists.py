@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from typing import Any
 
 from aiohttp import web
 from sqlmodel import Session as DbSession
 
 from robocall.accounts import Role
+from robocall.tabular import csv_text
 from robocall.web.audit import audit
 from robocall.web.escalation_queries import filter_options
 from robocall.web.keys import SETTINGS
-from robocall.web.line_lists import KINDS, default_as_of, line_list
+from robocall.web.line_lists import KINDS, ContactSearch, SearchError, default_as_of, line_list
 from robocall.web.params import parse_day
 from robocall.web.scope import Scope, scope_of
 from robocall.web.security import requires
@@ -65,14 +64,11 @@ async def list_page(request: web.Request) -> web.Response:
 async def list_csv(request: web.Request) -> web.Response:
     """The list as a spreadsheet for the commune teams; phones stay masked (call from the dashboard)."""
     kind, as_of, rows, _, _ = await _line_list_for(request, whole=True)
-    out = io.StringIO()
     columns = ["contact_id", "name", "phone_masked", "category", "district", "commune", "exposure_date",
                "monitoring_end", "last_call_day", "last_call_state", "open_cases"]
-    writer = csv.DictWriter(out, fieldnames=columns)
-    writer.writeheader()
-    writer.writerows(r.to_json() for r in rows)
+    body = csv_text(columns, ([r.to_json()[c] for c in columns] for r in rows))
     await audit(request, "export_line_list", "contact", "", {"list": kind, "rows": len(rows), "as_of": as_of.isoformat()})
-    return web.Response(body=("\ufeff" + out.getvalue()).encode("utf-8"), content_type="text/csv", charset="utf-8",
+    return web.Response(body=body.encode("utf-8"), content_type="text/csv", charset="utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{kind}_{as_of.isoformat()}.csv"'})
 
 
@@ -80,8 +76,15 @@ async def list_csv(request: web.Request) -> web.Response:
 @requires(Role.VIEWER)
 async def search_page(request: web.Request) -> web.Response:
     q = request.query.get("q", "").strip()
-    rows, total = [], 0
+    rows, total, error = [], 0, ""
     if q:
-        rows, total = await in_session(request, line_list, "search", dt.date.today(), q=q, scope=scope_of(request))
-        await audit(request, "search_contacts", "contact", "", {"q": q, "rows": len(rows)})
-    return render(request, "search.html", {"q": q, "rows": rows, "total": total})
+        try:
+            search = ContactSearch.parse(q)
+        except SearchError as exc:
+            error = str(exc)
+        else:
+            rows, total = await in_session(request, line_list, "search", dt.date.today(), search=search,
+                                           scope=scope_of(request))
+            await audit(request, "search_contacts", "contact", "", {**search.audit_detail(), "rows": len(rows)})
+    return render(request, "search.html", {"q": q, "rows": rows, "total": total, "error": error},
+                  status=400 if error else 200)

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 
 from aiohttp import web
-from openpyxl import Workbook
 
 from robocall.accounts import Role
 from robocall.reports import (
@@ -16,6 +13,7 @@ from robocall.reports import (
     SMS_SENT_LABEL,
     ProvincialReport,
 )
+from robocall.tabular import csv_text, xlsx_bytes
 from robocall.web.audit import audit
 from robocall.web.reporting import report_for
 from robocall.web.security import requires
@@ -51,13 +49,10 @@ def _filename(report: ProvincialReport, ext: str) -> str:
 @requires(Role.VIEWER)
 async def report_csv(request: web.Request) -> web.Response:
     report = await report_for(request)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["key", "label", "value"])
-    writer.writerows(report_rows(report))
+    body = csv_text(["key", "label", "value"], report_rows(report))
     await audit(request, "export_report", "report", "", {"format": "csv", "from": report.period_from, "to": report.period_to})
     # A BOM so that Excel opens the Vietnamese labels as UTF-8.
-    return web.Response(body=("\ufeff" + out.getvalue()).encode("utf-8"), content_type="text/csv", charset="utf-8",
+    return web.Response(body=body.encode("utf-8"), content_type="text/csv", charset="utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{_filename(report, "csv")}"'})
 
 
@@ -65,17 +60,9 @@ async def report_csv(request: web.Request) -> web.Response:
 @requires(Role.VIEWER)
 async def report_xlsx(request: web.Request) -> web.Response:
     report = await report_for(request)
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "Báo cáo"
-    sheet.append(["Từ ngày", report.period_from, "Đến ngày", report.period_to])
-    sheet.append(["Mã", "Chỉ tiêu", "Số lượng"])
-    for row in report_rows(report):
-        sheet.append(list(row))
-    sheet.column_dimensions["B"].width = 48
-    out = io.BytesIO()
-    workbook.save(out)
+    body = xlsx_bytes("Báo cáo", [["Từ ngày", report.period_from, "Đến ngày", report.period_to],
+                                  ["Mã", "Chỉ tiêu", "Số lượng"], *report_rows(report)], widths={"B": 48})
     await audit(request, "export_report", "report", "",
           {"format": "xlsx", "from": report.period_from, "to": report.period_to})
-    return web.Response(body=out.getvalue(), content_type=XLSX,
+    return web.Response(body=body, content_type=XLSX,
                         headers={"Content-Disposition": f'attachment; filename="{_filename(report, "xlsx")}"'})

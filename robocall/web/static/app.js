@@ -2,6 +2,10 @@
 (function () {
   "use strict";
   const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
+  // A session that ended (log-out elsewhere, new password, account disabled): log in again, coming back here.
+  const toLogin = () => {
+    window.location.assign(`/login?next=${encodeURIComponent(window.location.pathname + window.location.search)}`);
+  };
 
   // Reveal a masked phone number (the server audits every reveal).
   // A case without a contact reveals the number that called or texted (data-case).
@@ -10,8 +14,9 @@
       const id = button.dataset.contact || button.dataset.case;
       const url = button.dataset.contact ? `/contacts/${id}/reveal` : `/escalations/${id}/reveal`;
       const response = await fetch(url, {
-        method: "POST", headers: { "X-CSRF-Token": csrf }, credentials: "same-origin",
+        method: "POST", headers: { "X-CSRF-Token": csrf, "X-Requested-With": "fetch" }, credentials: "same-origin",
       });
+      if (response.status === 401) { toLogin(); return; }
       if (!response.ok) return;
       const data = await response.json();
       const target = document.getElementById(button.dataset.contact ? `phone-${id}` : `case-phone-${id}`);
@@ -51,7 +56,9 @@
     source.addEventListener("hello", () => { if (live) live.hidden = false; });
     const refresh = async (event) => {
       const before = new Set([...queue.querySelectorAll("tr.esc")].map((tr) => tr.dataset.id));
-      const response = await fetch(queue.dataset.partial, { credentials: "same-origin" });
+      const response = await fetch(queue.dataset.partial,
+        { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } });
+      if (response.status === 401) { toLogin(); return; }
       if (!response.ok) return;
       queue.innerHTML = await response.text();
       queue.querySelectorAll("tr.esc").forEach((tr) => { if (!before.has(tr.dataset.id)) tr.classList.add("fresh"); });
@@ -59,6 +66,13 @@
     };
     source.addEventListener("escalation", refresh);
     source.addEventListener("timeline", refresh);
-    source.onerror = () => { if (live) live.hidden = true; };
+    source.addEventListener("logout", () => { source.close(); toLogin(); });
+    source.onerror = async () => {
+      if (live) live.hidden = true;
+      if (source.readyState !== EventSource.CLOSED) return;  // the browser reconnects by itself
+      // Refused (a 401 is not retried): is the session over?
+      const check = await fetch("/api/v1/session", { credentials: "same-origin" });
+      if (check.status === 401) toLogin();
+    };
   }
 })();

@@ -1,0 +1,157 @@
+"""What the JSON API (/api/v1) accepts and answers, as pydantic models.
+
+Request bodies are read with `robocall.inputs.parse` (400 naming the field); the OpenAPI document
+(robocall/web/openapi.py) takes its schemas from these same models, so a fuzzer checking the answers
+against the document checks them against what the code means.  Rows whose columns follow the
+dashboard's queries are objects with their known fields typed; more fields may follow.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from robocall.inputs import MAX_ID, NAME_MAX, NOTE_MAX, Strict
+
+
+class EscalationAction(Strict):
+    """POST /api/v1/escalations/{id}/actions."""
+    action: Literal["acknowledge", "assign", "note", "callback", "resolve", "reopen"]
+    # A user's name or id (assign; a staff call's callback)
+    assignee: Annotated[str, Field(max_length=NAME_MAX)] | Annotated[int, Field(ge=1, le=MAX_ID)] = ""
+    text: str = Field("", max_length=NOTE_MAX)
+    outcome: Literal["", "tested", "hospital", "home_isolation", "visited", "false_alarm", "unreachable", "other"] = ""
+    # callback: a robot call of an outbound flow, or a staff call, due at a local time (YYYY-MM-DDTHH:MM)
+    kind: Literal["", "robot_call", "staff_call"] = ""
+    flow: str = Field("", max_length=NAME_MAX)
+    due: str = Field("", max_length=32)
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class Error(BaseModel):
+    error: str
+    field: str | None = None
+
+
+class SessionUser(_Open):
+    id: int
+    username: str
+    role: str
+
+
+class SessionInfo(BaseModel):
+    user: SessionUser
+    csrf_token: str
+
+
+class QueueRow(_Open):
+    id: int
+    level: str
+    status: str
+    created_at: str
+    acknowledged_at: str | None
+
+
+class Queue(BaseModel):
+    total: int
+    page: int
+    rows: list[QueueRow]
+
+
+class TimelineEntry(BaseModel):
+    at: str | None
+    actor: str
+    kind: str
+    text: str
+
+
+class Attempt(BaseModel):
+    id: int | None
+    direction: str
+    channel: str
+    state: str
+    end_reason: str | None
+    queued_at: str | None
+    answers: dict[str, Any]
+
+
+class CallDay(BaseModel):
+    day: str | None
+    attempts: list[Attempt]
+
+
+class EscalationDetail(BaseModel):
+    escalation: QueueRow
+    outcome: str | None
+    flow: str | None
+    timeline: list[TimelineEntry]
+    calls: list[CallDay]
+
+
+class ActionEvent(BaseModel):
+    kind: str
+    text: str
+
+
+class ActionResult(BaseModel):
+    status: str
+    event: ActionEvent
+
+
+class ListRow(_Open):
+    contact_id: int
+    name: str
+    phone_masked: str
+    category: str
+    district: str
+    commune: str
+    exposure_date: str | None
+    monitoring_end: str | None
+    last_call_day: str | None
+    last_call_state: str
+    open_cases: int
+
+
+class LineList(BaseModel):
+    list: str
+    as_of: str
+    total: int
+    rows: list[ListRow]
+
+
+class ContactResults(BaseModel):
+    total: int
+    rows: list[ListRow]
+
+
+class Campaign(_Open):
+    id: int
+    name: str
+    flow: str
+
+
+class Campaigns(BaseModel):
+    campaigns: list[Campaign]
+
+
+class Report(_Open):
+    period_from: str | None = None
+    period_to: str | None = None
+
+
+class AuditEntry(BaseModel):
+    id: int | None
+    at: str | None
+    actor: str
+    action: str
+    object_type: str
+    object_id: str
+    detail: dict[str, Any] | None
+
+
+class AuditEntries(BaseModel):
+    entries: list[AuditEntry]
