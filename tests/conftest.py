@@ -47,8 +47,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_settings() -> Iterator[None]:
-    """Each test reads settings and flows anew, so monkeypatched env vars and flow files take effect."""
+def _fresh_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test reads settings and flows anew, so monkeypatched env vars and flow files take effect.
+    A test that never asks for a database still gets a throwaway one, never the checkout's var/robocall.db."""
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path_factory.mktemp('db') / 'robocall.db'}")
     reset_settings()
     forget_loaded_flows()
     yield

@@ -10,16 +10,29 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
 
 from robocall.inputs import MAX_ID, NAME_MAX, NOTE_MAX, Strict
+
+
+def _user_ref(value: Any) -> str | int:
+    """A user's name or id, checked here whole so that a wrong one is named `assignee` (a union would name
+    the member tried last)."""
+    if isinstance(value, str) and len(value) <= NAME_MAX:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID:
+        return value
+    raise ValueError(f"cần tên hoặc mã người dùng / a user's name (at most {NAME_MAX} characters) or id")
+
+
+UserRef = Annotated[str | int, PlainValidator(_user_ref), WithJsonSchema({"anyOf": [
+    {"type": "string", "maxLength": NAME_MAX}, {"type": "integer", "minimum": 1, "maximum": MAX_ID}]})]
 
 
 class EscalationAction(Strict):
     """POST /api/v1/escalations/{id}/actions."""
     action: Literal["acknowledge", "assign", "note", "callback", "resolve", "reopen"]
-    # A user's name or id (assign; a staff call's callback)
-    assignee: Annotated[str, Field(max_length=NAME_MAX)] | Annotated[int, Field(ge=1, le=MAX_ID)] = ""
+    assignee: UserRef = ""  # assign; a staff call's callback
     text: str = Field("", max_length=NOTE_MAX)
     outcome: Literal["", "tested", "hospital", "home_isolation", "visited", "false_alarm", "unreachable", "other"] = ""
     # callback: a robot call of an outbound flow, or a staff call, due at a local time (YYYY-MM-DDTHH:MM)

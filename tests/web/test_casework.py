@@ -34,7 +34,8 @@ def test_assign_takes_an_active_user_by_id_or_name_and_refuses_anything_else(mak
 
     answers = run_client(make_app(), scenario)
     assert [status for status, _ in answers] == [400, 400, 400, 200, 200]
-    assert "no active user" in answers[0][1]["error"]
+    assert answers[0][1]["field"] == "assignee"  # not a name or an id: the request model refuses it
+    assert "no active user" in answers[1][1]["error"]
     assert answers[3][1]["event"]["text"] == USERS["admin"]
     with DbSession(engine) as db:
         assert db.get(Escalation, case).assignee == USERS["cdc_staff"]
