@@ -46,6 +46,16 @@ def script_heads() -> list[str]:
     return sorted(ScriptDirectory.from_config(_config_without_engine()).get_heads())
 
 
+def up_to_date(current: list[str]) -> bool:
+    """Whether a database at `current` has every revision of the code: each head is one of them or
+    below one (a branch another revision depends on counts as below it: alembic then keeps only the
+    dependent revision in the database)."""
+    reached = {revision.revision for revision in
+               ScriptDirectory.from_config(_config_without_engine()).revision_map.iterate_revisions(
+                   tuple(current), "base")} if current else set()
+    return set(script_heads()) <= reached
+
+
 def _config_without_engine() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))

@@ -9,7 +9,7 @@ import click
 
 from robocall.config import get_settings
 from robocall.db import make_engine
-from robocall.migrate import current_heads, script_heads, upgrade
+from robocall.migrate import current_heads, script_heads, up_to_date, upgrade
 
 
 @click.command("migrate")
@@ -20,7 +20,7 @@ def migrate(check: bool) -> None:
     try:
         before, heads = current_heads(engine), script_heads()
         if check:
-            current = before == heads
+            current = up_to_date(before)
             click.echo(f"{'Đã cập nhật' if current else 'Cần cập nhật'} ({'current' if current else 'behind'}): "
                        f"{', '.join(before) or '-'} / {', '.join(heads)}")
             raise SystemExit(0 if current else 1)
