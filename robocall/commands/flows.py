@@ -13,8 +13,8 @@ from robocall.config import get_settings
 from robocall.flows import FlowError, load_flow
 from robocall.flows.draw import DrawError, draw_flow
 from robocall.flows.loader import flow_files, load_flows
-from robocall.flows.problems import bilingual
 from robocall.flows.script import parse_keys, run_script
+from robocall.text import bilingual
 
 
 @click.group()

@@ -20,7 +20,7 @@ from typing import Any
 
 from simpleeval import DEFAULT_OPERATORS, EvalWithCompoundTypes
 
-from robocall.flows.problems import bilingual
+from robocall.text import bilingual
 
 # `yes` / `no` read better than True / False for a health officer.
 CONSTANTS: dict[str, Any] = {"yes": True, "no": False, "true": True, "false": False, "none": None}

@@ -17,10 +17,11 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from robocall.flows.problems import FlowError, Problem, bilingual
+from robocall.flows.problems import FlowError, Problem
 from robocall.flows.schema import FlowFile, Rule
 from robocall.flows.validate import check_flow, saved_answers
 from robocall.flows.yaml_source import MAX_FILE_BYTES, SourceMap, load_yaml, too_large
+from robocall.text import bilingual
 
 Loc = tuple[int | str, ...]  # where in the flow file, as pydantic reports it
 

@@ -18,7 +18,7 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
-from robocall.flows.problems import bilingual
+from robocall.text import bilingual
 
 # Fields every host passes for a contact (see engine.contact_fields).
 CONTACT_FIELDS = frozenset(

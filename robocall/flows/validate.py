@@ -12,10 +12,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path as FsPath
 
 from robocall.flows.expressions import ExpressionError, names_in
-from robocall.flows.problems import Problem, bilingual
+from robocall.flows.problems import Problem
 from robocall.flows.schema import KEYPAD, FlowFile, Node, Text
 from robocall.flows.templates import CONTACT_FIELDS, TemplateError, fields_in, problems_in
 from robocall.flows.yaml_source import Path, SourceMap
+from robocall.text import bilingual
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 MAX_LEVEL_CHARS = 32

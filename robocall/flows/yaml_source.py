@@ -13,7 +13,8 @@ from typing import Any
 
 import yaml
 
-from robocall.flows.problems import Problem, bilingual
+from robocall.flows.problems import Problem
+from robocall.text import bilingual
 
 Path = tuple[str | int, ...]
 
