@@ -33,7 +33,7 @@ def check(paths: tuple[Path, ...]) -> None:
     targets = list(paths) or [Path("ivr_flows")]
     missing = [p for p in targets if not p.exists()]
     for path in missing:
-        click.echo(f"{path}:1: no such file or directory", err=True)
+        click.echo(f"{path}:1: " + bilingual("không có tệp hay thư mục này", "no such file or directory"), err=True)
     files = flow_files(p for p in targets if p.exists())
     loaded, problems = load_flows(files, get_settings().audio_dir)
     for problem in sorted(problems):
@@ -43,7 +43,7 @@ def check(paths: tuple[Path, ...]) -> None:
                    f"{len(flow.spec.escalations)} escalation rules)")
     # Warnings only: a flow without audio still runs (the backend speaks its text).
     for warning in audio_warnings(list(loaded.values()), get_settings()):
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(f"cảnh báo / warning: {warning}", err=True)
     if problems or missing or not files:
         if not files and not missing:
             click.echo(bilingual("không tìm thấy tệp kịch bản nào", "no flow files found"), err=True)
