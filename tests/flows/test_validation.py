@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from robocall.cli import cli
-from robocall.flows import FlowError, load_flow, load_flows
+from robocall.flows import FlowError, load_flow, load_flows, parse_flow
 
 BROKEN = Path(__file__).parent / "broken"
 SHIPPED = Path(__file__).parents[2] / "ivr_flows"
@@ -77,3 +77,16 @@ def test_two_files_with_the_same_flow_name_are_refused(tmp_path: Path) -> None:
     assert [p.message for p in problems] == [f"tên kịch bản 'f1_f2_followup' đã được dùng ở {tmp_path / 'a.yaml'}"
                                              f" / flow name 'f1_f2_followup' is already used by {tmp_path / 'a.yaml'}"]
     assert problems[0].file == str(tmp_path / "b.yaml") and problems[0].line == 5
+
+
+def test_schema_errors_are_told_in_vietnamese_then_english() -> None:
+    """pydantic's error types an officer meets: a missing key, a choice not among the allowed ones."""
+    text = ("name: nho\nlanguages: [vi]\nstart: a\ndirection: sideways\n"
+            "nodes:\n  a: {say: {vi: Xin chào}, hangup: true}\n")
+    with pytest.raises(FlowError) as raised:
+        parse_flow(text, "nho.yaml")
+    assert [str(p) for p in raised.value.problems] == [
+        "nho.yaml:1: thiếu khóa 'title' trong kịch bản / missing key 'title' in the flow",
+        "nho.yaml:4: direction: phải là một trong: 'outbound' hoặc 'inbound'"
+        " / direction: Input should be 'outbound' or 'inbound'",
+    ]
