@@ -16,7 +16,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from robocall.flows.templates import TemplateError, fields_in
 from robocall.phones import InvalidPhone, normalize
 from robocall.sms_routing import Router
-from robocall.text import Measure, measure, measure_nfc, nfc, strip_accents
+from robocall.text import Measure, bilingual, measure, measure_nfc, nfc, strip_accents
 from sms.recipients import Recipient, RecipientsError
 
 
@@ -58,7 +58,8 @@ class Template:
         if available is not None:
             missing = sorted(self.fields - set(available))
             if missing:
-                raise RecipientsError(f"the template uses fields the list does not have: {', '.join(missing)}")
+                raise RecipientsError(bilingual(f"mẫu tin dùng các trường danh sách không có: {', '.join(missing)}",
+                                                f"the template uses fields the list does not have: {', '.join(missing)}"))
         self._compiled = _ENV.from_string(self.source) if self.fields else None
         self.fixed = None if self.fields else self._finish(self.source)
         self.fixed_measure = measure(self.fixed) if self.fixed is not None else None

@@ -39,8 +39,9 @@ def check(paths: tuple[Path, ...]) -> None:
     for problem in sorted(problems):
         click.echo(str(problem), err=True)
     for flow in loaded.values():
-        click.echo(f"ok  {flow.file}  ({flow.name}: {len(flow.spec.nodes)} nodes, "
-                   f"{len(flow.spec.escalations)} escalation rules)")
+        nodes, rules = len(flow.spec.nodes), len(flow.spec.escalations)
+        click.echo(f"ok  {flow.file}  ({flow.name}: " + bilingual(f"{nodes} nút, {rules} quy tắc báo động",
+                                                                 f"{nodes} nodes, {rules} escalation rules") + ")")
     # Warnings only: a flow without audio still runs (the backend speaks its text).
     for warning in audio_warnings(list(loaded.values()), get_settings()):
         click.echo(f"cảnh báo / warning: {warning}", err=True)
