@@ -119,7 +119,7 @@ def parse_row(cells: Sequence[Any], columns: Columns, today: dt.date, month_firs
         if raw is None:
             problems.add(bilingual("thiếu phân loại", "missing category"))
         elif (category := _known(raw, CATEGORY_VALUES)) is None:
-            problems.add(bilingual(f"phân loại {cell_text(raw)!r} không rõ", f"unknown category {cell_text(raw)!r}"))
+            problems.add(bilingual(f"không nhận ra phân loại {cell_text(raw)!r}", f"unknown category {cell_text(raw)!r}"))
         else:
             values["category"] = category
 
@@ -141,7 +141,7 @@ def parse_row(cells: Sequence[Any], columns: Columns, today: dt.date, month_firs
         if raw is None:
             values["language"] = "vi"
         elif (language := _known(raw, LANGUAGE_VALUES)) is None:
-            problems.add(bilingual(f"ngôn ngữ {cell_text(raw)!r} không rõ", f"unknown language {cell_text(raw)!r}"))
+            problems.add(bilingual(f"không nhận ra ngôn ngữ {cell_text(raw)!r}", f"unknown language {cell_text(raw)!r}"))
         else:
             values["language"] = language
     return values, raw_phone, problems

@@ -43,11 +43,11 @@ MESSY_REJECTED = [
     (12, "số điện thoại '0123' không hợp lệ: quá ngắn / invalid phone '0123': too short"),
     (15, "trùng với hàng 2 / duplicate of row 2"),
     (16, "thiếu số điện thoại / missing phone"),
-    (17, "phân loại 'F3' không rõ / unknown category 'F3'"),
+    (17, "không nhận ra phân loại 'F3' / unknown category 'F3'"),
     (18, "ngày '32/08/2021' không hợp lệ: không có ngày này / bad date '32/08/2021': no such day"),
     (22, "số điện thoại '0891 111 222' không hợp lệ: không phải số Việt Nam hợp lệ / invalid phone '0891 111 222': not a valid Vietnamese number"),
     (26, "thiếu ngày tiếp xúc/ngày về / missing exposure/return date"),
-    (27, "phân loại 'F0' không rõ / unknown category 'F0'; ngày '15/08/2021' không hợp lệ: ở tương lai / bad date '15/08/2021': in the future"),
+    (27, "không nhận ra phân loại 'F0' / unknown category 'F0'; ngày '15/08/2021' không hợp lệ: ở tương lai / bad date '15/08/2021': in the future"),
 ]
 
 # phone -> (name, category, district, commune, exposure date, language, carrier) of the good rows.
@@ -426,7 +426,7 @@ def test_dates(engine: Engine, tmp_path: Path, cell: str, expected: dt.date | st
         ("Ngôn ngữ", "Tiếng Anh", ("language", "en")),
         ("language", "EN", ("language", "en")),
         ("Ngôn ngữ", "", ("language", "vi")),
-        ("Ngôn ngữ", "Tiếng Pháp", "ngôn ngữ 'Tiếng Pháp' không rõ / unknown language 'Tiếng Pháp'"),
+        ("Ngôn ngữ", "Tiếng Pháp", "không nhận ra ngôn ngữ 'Tiếng Pháp' / unknown language 'Tiếng Pháp'"),
         ("Phân loại", "", "thiếu phân loại / missing category"),
     ],
 )
