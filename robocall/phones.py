@@ -16,8 +16,9 @@ Pre-2018 11-digit mobile numbers (``01xy`` + 7 digits) were renumbered to
 before anything else (:data:`OLD_MOBILE_PREFIXES`).
 
 Rejections raise :class:`InvalidPhone` whose ``reason`` is short and meant for
-the CDC staff who own the list ("too short", "landline, a mobile number is
-needed"). Neither the reason nor anything else here logs the number.
+the CDC staff who own the list, Vietnamese first ("quá ngắn / too short"); ``vi``
+and ``en`` hold each language alone, for messages that wrap it. Neither the
+reason nor anything else here logs the number.
 
 Speed: clean mobile numbers (the vast majority) take a fast path that checks
 phonenumbers' own mobile pattern for Vietnam and skips its parser, formatter
@@ -40,8 +41,9 @@ import phonenumbers
 from phonenumbers import PhoneNumberFormat, PhoneNumberType, ValidationResult, carrier
 
 from robocall.logging_setup import mask_phone
+from robocall.text import bilingual
 
-__all__ = ["OLD_MOBILE_PREFIXES", "InvalidPhone", "PhoneNumber", "mask", "normalize", "numbers_in"]
+__all__ = ["OLD_MOBILE_PREFIXES", "InvalidPhone", "PhoneNumber", "mask", "normalize", "numbers_in", "type_name_vi"]
 
 VN_COUNTRY_CODE = 84
 
@@ -53,6 +55,21 @@ OLD_MOBILE_PREFIXES: dict[str, str] = {
     "123": "83", "124": "84", "125": "85", "127": "81", "129": "82",  # Vinaphone
     "186": "56", "188": "58",  # Vietnamobile
     "199": "59",  # Gmobile
+}
+
+# What phonenumbers calls a number's type, in Vietnamese (the English is _TYPE_NAMES).
+_TYPE_NAMES_VI = {
+    PhoneNumberType.MOBILE: "di động",
+    PhoneNumberType.FIXED_LINE: "cố định",
+    PhoneNumberType.FIXED_LINE_OR_MOBILE: "cố định hoặc di động",
+    PhoneNumberType.TOLL_FREE: "miễn cước",
+    PhoneNumberType.PREMIUM_RATE: "dịch vụ thu cước cao",
+    PhoneNumberType.SHARED_COST: "chia sẻ cước",
+    PhoneNumberType.VOIP: "VoIP",
+    PhoneNumberType.PERSONAL_NUMBER: "số cá nhân",
+    PhoneNumberType.PAGER: "nhắn tin (pager)",
+    PhoneNumberType.UAN: "dịch vụ",
+    PhoneNumberType.VOICEMAIL: "hộp thư thoại",
 }
 
 _TYPE_NAMES = {
@@ -70,12 +87,43 @@ _TYPE_NAMES = {
 }
 
 
-class InvalidPhone(ValueError):
-    """A number that can't be used; ``reason`` says why, in a few words (never the number)."""
+def type_name_vi(type_name: str) -> str:
+    """A :attr:`PhoneNumber.type` (``toll-free``...) in Vietnamese."""
+    return _TYPE_NAMES_VI_BY_NAME.get(type_name, type_name)
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+
+_TYPE_NAMES_VI_BY_NAME = {_TYPE_NAMES[kind]: name for kind, name in _TYPE_NAMES_VI.items()}
+
+
+class InvalidPhone(ValueError):
+    """A number that can't be used; ``reason`` says why, in a few words (never the number), Vietnamese
+    then English; ``vi`` and ``en`` are each alone."""
+
+    def __init__(self, vi: str, en: str) -> None:
+        self.vi = vi
+        self.en = en
+        self.reason = bilingual(vi, en)
+        super().__init__(self.reason)
+
+
+def _not_a_number() -> InvalidPhone:
+    return InvalidPhone("không phải số điện thoại", "not a phone number")
+
+
+def _too_short() -> InvalidPhone:
+    return InvalidPhone("quá ngắn", "too short")
+
+
+def _too_long() -> InvalidPhone:
+    return InvalidPhone("quá dài", "too long")
+
+
+def _not_valid() -> InvalidPhone:
+    return InvalidPhone("không phải số điện thoại hợp lệ", "not a valid phone number")
+
+
+def _not_valid_vietnamese() -> InvalidPhone:
+    return InvalidPhone("không phải số Việt Nam hợp lệ", "not a valid Vietnamese number")
 
 
 class PhoneNumber(NamedTuple):
@@ -201,12 +249,12 @@ def _from_number(raw: Any) -> str:
     if raw is None:
         return ""
     if isinstance(raw, bool) or not isinstance(raw, numbers.Real | Decimal):
-        raise InvalidPhone("not a phone number")
+        raise _not_a_number()
     if isinstance(raw, float | Decimal) and math.isnan(raw):
         return ""  # an empty cell, as pandas reads it
     number = float(raw)  # a Real or a Decimal: both convert, and a phone number is far below 2**53
     if not math.isfinite(number) or number < 0 or number != int(number):
-        raise InvalidPhone("not a phone number")
+        raise _not_a_number()
     return str(int(number))
 
 
@@ -214,30 +262,30 @@ def _full(raw: str, region: str, require_mobile: bool, allow_foreign: bool = Fal
     text = unicodedata.normalize("NFKC", raw).translate(_INVISIBLE).strip()
     text = text.lstrip(_TEXT_MARKERS).strip()  # Excel's "this is text" marker, or what autocorrect made of it
     if not text:
-        raise InvalidPhone("empty")
+        raise InvalidPhone("trống", "empty")
     if (excel_float := _EXCEL_FLOAT.fullmatch(text)) is not None:
         text = excel_float.group(1)
     elif (scientific := _SCIENTIFIC.fullmatch(text)) is not None:
         text = _from_scientific(scientific)
     if _LETTER.search(text):
-        raise InvalidPhone("not a phone number")
+        raise _not_a_number()
     parts = [p for p in _BETWEEN_NUMBERS.split(text) if sum(c.isdigit() for c in p) >= 9]
     if len(parts) > 1:
-        raise InvalidPhone("more than one number")
+        raise InvalidPhone("có nhiều hơn một số", "more than one number")
     if not _ALLOWED.fullmatch(text):
-        raise InvalidPhone("not a phone number")
+        raise _not_a_number()
     digits = "".join(c for c in text if c.isdigit())
     if not digits:
-        raise InvalidPhone("not a phone number")
+        raise _not_a_number()
     plus = text.lstrip("(").startswith("+")
     if "+" in text.lstrip("(")[1:] or ("+" in text and not plus):
-        raise InvalidPhone("not a phone number")
+        raise _not_a_number()
     if plus or digits.startswith("00"):
         international = digits if plus else digits[2:]
         if not international.startswith(str(VN_COUNTRY_CODE)):
             return _foreign(international, region, require_mobile, allow_foreign)
         if region != "VN":
-            raise InvalidPhone(f"not a number of {region} (+84)")
+            raise InvalidPhone(f"không phải số của {region} (+84)", f"not a number of {region} (+84)")
         nsn = international[2:]
     elif region != "VN":
         return _other_region(digits, region, require_mobile)
@@ -256,14 +304,15 @@ def _from_scientific(match: re.Match[str]) -> str:
     """``8.4912345678E+10`` -> ``84912345678``, unless Excel rounded digits away."""
     head, tail, exponent = match.group(1), match.group(2) or "", int(match.group(3))
     if len(tail) > exponent:
-        raise InvalidPhone("not a phone number")
+        raise _not_a_number()
     if len(tail) < exponent:
         # 8.49123E+10: the last digits are gone, the number can't be recovered.
-        raise InvalidPhone("digits lost: the spreadsheet shows it in scientific notation (format the column as text)")
+        raise InvalidPhone("mất chữ số: bảng tính hiển thị số dạng khoa học (hãy định dạng cột là văn bản)",
+                           "digits lost: the spreadsheet shows it in scientific notation (format the column as text)")
     try:
         return str(int(Decimal(f"{head}.{tail}e{exponent}")))
     except InvalidOperation:  # pragma: no cover - the pattern only lets digits through
-        raise InvalidPhone("not a phone number") from None
+        raise _not_a_number() from None
 
 
 def _vietnamese(nsn: str, require_mobile: bool) -> PhoneNumber:
@@ -272,12 +321,12 @@ def _vietnamese(nsn: str, require_mobile: bool) -> PhoneNumber:
         nsn = OLD_MOBILE_PREFIXES[nsn[:3]] + nsn[3:]
         remapped = True
     if not nsn or nsn.startswith("0"):
-        raise InvalidPhone("not a valid Vietnamese number" if nsn else "too short")
+        raise _not_valid_vietnamese() if nsn else _too_short()
     # Mobile numbers have 9 digits after the 0, landlines (0 + area code 2xx) 10:
     # say "too short/long" rather than "invalid" when a digit is missing or doubled.
     expected = 9 if nsn[0] in "35789" else 10 if nsn[0] == "2" else None
     if expected is not None and len(nsn) != expected:
-        raise InvalidPhone("too short" if len(nsn) < expected else "too long")
+        raise _too_short() if len(nsn) < expected else _too_long()
     if nsn[0] in "35789" and _VN_MOBILE.fullmatch(nsn):
         return PhoneNumber(
             e164=f"+84{nsn}",
@@ -294,14 +343,16 @@ def _foreign(international: str, region: str, require_mobile: bool, allow_foreig
     try:
         number = phonenumbers.parse(f"+{international}", None)
     except phonenumbers.NumberParseException:
-        raise InvalidPhone("not a valid phone number") from None
+        raise _not_valid() from None
     number_region = phonenumbers.region_code_for_number(number)
     if allow_foreign and number_region:
         return _checked(number, number_region, require_mobile)
     if number_region != region:
         if region == "VN":
-            raise InvalidPhone(f"foreign number (+{number.country_code}), a Vietnamese number is needed")
-        raise InvalidPhone(f"not a number of {region} (+{number.country_code})")
+            raise InvalidPhone(f"số nước ngoài (+{number.country_code}), cần số Việt Nam",
+                               f"foreign number (+{number.country_code}), a Vietnamese number is needed")
+        raise InvalidPhone(f"không phải số của {region} (+{number.country_code})",
+                           f"not a number of {region} (+{number.country_code})")
     return _checked(number, region, require_mobile)
 
 
@@ -309,15 +360,15 @@ def _other_region(digits: str, region: str, require_mobile: bool) -> PhoneNumber
     try:
         number = phonenumbers.parse(digits, region)
     except phonenumbers.NumberParseException:
-        raise InvalidPhone("not a valid phone number") from None
+        raise _not_valid() from None
     return _checked(number, region, require_mobile)
 
 
 _POSSIBLE_REASONS = {
-    ValidationResult.TOO_SHORT: "too short",
-    ValidationResult.TOO_LONG: "too long",
-    ValidationResult.INVALID_LENGTH: "wrong number of digits",
-    ValidationResult.INVALID_COUNTRY_CODE: "not a valid phone number",
+    ValidationResult.TOO_SHORT: ("quá ngắn", "too short"),
+    ValidationResult.TOO_LONG: ("quá dài", "too long"),
+    ValidationResult.INVALID_LENGTH: ("sai số chữ số", "wrong number of digits"),
+    ValidationResult.INVALID_COUNTRY_CODE: ("không phải số điện thoại hợp lệ", "not a valid phone number"),
 }
 
 
@@ -326,14 +377,17 @@ def _checked(
 ) -> PhoneNumber:
     possible = phonenumbers.is_possible_number_with_reason(number)
     if possible in _POSSIBLE_REASONS:
-        raise InvalidPhone(_POSSIBLE_REASONS[possible])
+        raise InvalidPhone(*_POSSIBLE_REASONS[possible])
     if not phonenumbers.is_valid_number_for_region(number, region):
-        raise InvalidPhone("not a valid Vietnamese number" if region == "VN" else f"not a valid number of {region}")
+        if region == "VN":
+            raise _not_valid_vietnamese()
+        raise InvalidPhone(f"không phải số hợp lệ của {region}", f"not a valid number of {region}")
     kind = phonenumbers.number_type(number)
     if require_mobile and kind not in (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE):
         if kind == PhoneNumberType.FIXED_LINE:
-            raise InvalidPhone("landline, a mobile number is needed")
-        raise InvalidPhone(f"{_TYPE_NAMES.get(kind, 'not a mobile')} number, a mobile number is needed")
+            raise InvalidPhone("số cố định, cần số di động", "landline, a mobile number is needed")
+        raise InvalidPhone(f"số {_TYPE_NAMES_VI.get(kind, 'không phải di động')}, cần số di động",
+                           f"{_TYPE_NAMES.get(kind, 'not a mobile')} number, a mobile number is needed")
     return PhoneNumber(
         e164=phonenumbers.format_number(number, PhoneNumberFormat.E164),
         national=phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL),

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from robocall.text import fold
+from robocall.text import bilingual, fold
 
 DELIMITERS = ",;\t|"
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -100,9 +100,11 @@ def match_columns(headers: Sequence[str], fields: Iterable[str], aliases: Mappin
         found = [i for i, key in enumerate(keys) if key and key == wanted]
         if not found:
             shown = ", ".join(repr(h) for h in headers if h.strip()) or "none"
-            raise error(f"no column {header!r} (for {name}) in the header row; the headers are: {shown}")
+            raise error(bilingual(f"không có cột {header!r} (cho {name}) trong dòng tiêu đề; các cột: {shown}",
+                                  f"no column {header!r} (for {name}) in the header row; the headers are: {shown}"))
         if len(found) > 1:
-            raise error(f"several columns are headed {header!r} (for {name}): rename one")
+            raise error(bilingual(f"nhiều cột cùng tiêu đề {header!r} (cho {name}): hãy đổi tên một cột",
+                                  f"several columns are headed {header!r} (for {name}): rename one"))
         index[name] = found
         taken.update(found)
     many = set(several)
@@ -111,8 +113,10 @@ def match_columns(headers: Sequence[str], fields: Iterable[str], aliases: Mappin
             continue
         found = [i for i, key in enumerate(keys) if key in aliases[name] and i not in taken]
         if len(found) > 1 and name not in many:
-            both = " and ".join(repr(headers[i]) for i in found)
-            raise error(f"several columns could be the {name}: {both}; choose one with --column {name}=HEADER")
+            shown = [repr(headers[i]) for i in found]
+            raise error(bilingual(
+                f"nhiều cột có thể là {name}: {' và '.join(shown)}; chọn một bằng --column {name}=TIÊU_ĐỀ",
+                f"several columns could be the {name}: {' and '.join(shown)}; choose one with --column {name}=HEADER"))
         if found:
             index[name] = found
             taken.update(found)
@@ -127,9 +131,11 @@ def parse_column_options(options: Iterable[str], fields: Sequence[str],
         name, sep, header = option.partition("=")
         name = name.strip().lower().replace("-", "_")
         if not sep or not header.strip():
-            raise error(f"expected FIELD=HEADER, got {option!r}")
+            raise error(bilingual(f"cần dạng TRƯỜNG=TIÊU_ĐỀ, nhận được {option!r}",
+                                  f"expected FIELD=HEADER, got {option!r}"))
         if name not in fields:
-            raise error(f"unknown field {name!r} (fields: {', '.join(fields)})")
+            raise error(bilingual(f"không có trường {name!r} (các trường: {', '.join(fields)})",
+                                  f"unknown field {name!r} (fields: {', '.join(fields)})"))
         chosen[name] = header.strip()
     return chosen
 
@@ -467,7 +473,8 @@ def _records(lines: Iterator[tuple[int, str]], delimiter: str) -> Iterator[list[
             feed.again.extendleft(reversed(taken[1:]))  # a copy: `taken` is cleared for the next record
             yield Unreadable(RUNAWAY_QUOTE, first)
         else:
-            yield Unreadable(failure or "unreadable", first)
+            yield Unreadable(bilingual(f"dòng không đọc được ({failure})", f"unreadable line ({failure})")
+                             if failure else bilingual("dòng không đọc được", "unreadable line"), first)
 
 
 def _swallowed_lines(cells: list[str], width: int, delimiter: str) -> bool:

@@ -31,6 +31,12 @@ _GSM = re.compile("[" + re.escape(GSM_CHARSET) + "]*")
 _GSM_EXT = frozenset(GSM_EXT_CHARSET)
 
 
+def bilingual(vi: str, en: str) -> str:
+    """A message a person reads: Vietnamese first, English after it, on one line (``vi / en``).
+    Every message for CDC staff or a flow's editor is written through this one shape."""
+    return f"{vi} / {en}"
+
+
 def is_gsm7(text: str) -> bool:
     return _GSM.fullmatch(text) is not None
 

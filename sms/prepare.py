@@ -17,7 +17,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from robocall.flows.templates import TemplateError, fields_in
 from robocall.phones import InvalidPhone, normalize
 from robocall.sms_routing import Router
-from robocall.text import Measure, measure, measure_nfc, nfc, strip_accents
+from robocall.text import Measure, bilingual, measure, measure_nfc, nfc, strip_accents
 from sms.recipients import Recipient, RecipientsError
 
 
@@ -73,7 +73,8 @@ class Template:
         if available is not None:
             missing = sorted(self.fields - set(available))
             if missing:
-                raise RecipientsError(f"the template uses fields the list does not have: {', '.join(missing)}")
+                raise RecipientsError(bilingual(f"mẫu tin dùng các trường danh sách không có: {', '.join(missing)}",
+                                                f"the template uses fields the list does not have: {', '.join(missing)}"))
         self._compiled = _ENV.from_string(self.source) if self.fields else None
         # No field: the same text for everyone, rendered once when it holds Jinja syntax ("{{ 'A' * 3 }}"
         # would otherwise go out as written).

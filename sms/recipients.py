@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from robocall.contacts.importer import HEADER_ALIASES
 from robocall.models import Contact
 from robocall.tabular import HeaderTest, TableError, Unreadable, header_key, open_table
-from robocall.text import strip_accents
+from robocall.text import bilingual, strip_accents
 
 _PHONE_HEADERS = HEADER_ALIASES["phone"]
 
@@ -152,7 +152,9 @@ class ContactFilter:
             key, sep, values = item.partition("=")
             key = key.strip().lower()
             if not sep or key not in ("category", "district", "commune"):
-                raise RecipientsError(f"contact filter {item!r}: use category=..., district=... or commune=...")
+                raise RecipientsError(bilingual(
+                    f"bộ lọc liên hệ {item!r}: dùng category=..., district=... hoặc commune=...",
+                    f"contact filter {item!r}: use category=..., district=... or commune=..."))
             parts[{"category": "categories", "district": "districts", "commune": "communes"}[key]] = tuple(v.strip() for v in values.split(",") if v.strip())
         return cls(**parts)
 

@@ -22,9 +22,11 @@ def test_match_columns_named_first_then_aliases() -> None:
     headers = ["Họ và tên", "Điện thoại nhà", "Số điện thoại"]
     assert match_columns(headers, ["phone", "name"], ALIASES, {}) == {"phone": [2], "name": [0]}
     assert match_columns(headers, ["phone", "name"], ALIASES, {"phone": "điện thoại nhà"}) == {"phone": [1], "name": [0]}
-    with pytest.raises(TableError, match="no column 'Mobile' \\(for phone\\) in the header row"):
+    with pytest.raises(TableError, match="không có cột 'Mobile' \\(cho phone\\) trong dòng tiêu đề.* / "
+                                         "no column 'Mobile' \\(for phone\\) in the header row"):
         match_columns(headers, ["phone"], ALIASES, {"phone": "Mobile"})
-    with pytest.raises(RecipientsError, match="several columns could be the phone: 'phone' and 'Số điện thoại'"):
+    with pytest.raises(RecipientsError, match="nhiều cột có thể là phone: 'phone' và 'Số điện thoại'.* / "
+                                              "several columns could be the phone: 'phone' and 'Số điện thoại'"):
         match_columns(["phone", "Số điện thoại"], ["phone"], ALIASES, {}, error=RecipientsError)
     assert match_columns(["phone", "Số điện thoại"], ["phone"], ALIASES, {}, several={"phone"}) == {"phone": [0, 1]}
 

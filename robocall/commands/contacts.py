@@ -12,6 +12,7 @@ from robocall.config import get_settings
 from robocall.contacts import ColumnMapping, DateOrder, ImportFileError, ImportReport, import_contacts
 from robocall.db import make_engine
 from robocall.migrate import upgrade
+from robocall.text import bilingual
 
 
 def describe_columns(report: ImportReport) -> list[str]:
@@ -79,10 +80,11 @@ def import_(file: Path, columns: tuple[str, ...], sheet: str | None, source: str
     click.echo(f"{file}{where} (danh sách {report.source_list!r}): {report.summary_vi()}")
     click.echo(f"{file}{where} (list {report.source_list!r}): {report.summary()}")
     if report.monitoring_over:
-        click.echo(f"monitoring already over (before {day:%d/%m/%Y}) for {report.monitoring_over} "
-                   "of the imported contacts")
+        click.echo(bilingual(
+            f"{report.monitoring_over} liên hệ vừa nhập đã hết thời gian theo dõi (trước {day:%d/%m/%Y})",
+            f"monitoring already over (before {day:%d/%m/%Y}) for {report.monitoring_over} of the imported contacts"))
     for rejected in report.rejected_rows:
         click.echo(str(rejected))
     if report_csv is not None:
         report.write_csv(report_csv)
-        click.echo(f"rejected rows written to {report_csv}")
+        click.echo(bilingual(f"các hàng bị từ chối đã ghi vào {report_csv}", f"rejected rows written to {report_csv}"))

@@ -123,7 +123,7 @@ def demo(backend: str, spoken: bool, count: int | None, days: int, seed: int, pr
     console.print(f"Imported {report.inserted} contacts from {source}"
                   + (f"; {report.rejected} rows rejected:" if report.rejected else ""))
     for rejected in report.rejected_rows[:10]:
-        console.print(f"  row {rejected.row}: {rejected.reason}")
+        console.print(f"  {rejected}", markup=False)
     with DbSession(engine) as db:
         db.add(CallCampaign(name="Theo dõi F1/F2 hằng ngày", flow="f1_f2_followup", categories="F1,F2"))
         db.add(CallCampaign(name="Người về từ vùng dịch", flow="returnee_check", categories="returnee"))

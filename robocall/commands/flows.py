@@ -13,8 +13,8 @@ from robocall.config import get_settings
 from robocall.flows import FlowError, load_flow
 from robocall.flows.draw import DrawError, draw_flow
 from robocall.flows.loader import flow_files, load_flows
-from robocall.flows.problems import bilingual
 from robocall.flows.script import parse_keys, run_script
+from robocall.text import bilingual
 
 
 @click.group()
@@ -33,17 +33,18 @@ def check(paths: tuple[Path, ...]) -> None:
     targets = list(paths) or [Path("ivr_flows")]
     missing = [p for p in targets if not p.exists()]
     for path in missing:
-        click.echo(f"{path}:1: no such file or directory", err=True)
+        click.echo(f"{path}:1: " + bilingual("không có tệp hay thư mục này", "no such file or directory"), err=True)
     files = flow_files(p for p in targets if p.exists())
     loaded, problems = load_flows(files, get_settings().audio_dir)
     for problem in sorted(problems):
         click.echo(str(problem), err=True)
     for flow in loaded.values():
-        click.echo(f"ok  {flow.file}  ({flow.name}: {len(flow.spec.nodes)} nodes, "
-                   f"{len(flow.spec.escalations)} escalation rules)")
+        nodes, rules = len(flow.spec.nodes), len(flow.spec.escalations)
+        click.echo(f"ok  {flow.file}  ({flow.name}: " + bilingual(f"{nodes} nút, {rules} quy tắc báo động",
+                                                                 f"{nodes} nodes, {rules} escalation rules") + ")")
     # Warnings only: a flow without audio still runs (the backend speaks its text).
     for warning in audio_warnings(list(loaded.values()), get_settings()):
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(f"cảnh báo / warning: {warning}", err=True)
     if problems or missing or not files:
         if not files and not missing:
             click.echo(bilingual("không tìm thấy tệp kịch bản nào", "no flow files found"), err=True)

@@ -20,6 +20,7 @@ from robocall.contacts.reading import Rows
 from robocall.contacts.report import ImportFileError, ImportReport
 from robocall.contacts.text import is_blank
 from robocall.tabular import Unreadable, cell_text, header_key, parse_column_options
+from robocall.text import bilingual
 
 FIELDS = ("name", "phone", "category", "district", "commune", "exposure_date", "language",
           "birth_year", "address", "notes")
@@ -193,10 +194,11 @@ def find_columns(cells: Sequence[Any], mapping: ColumnMapping) -> Columns | None
         if name in index:
             if name not in SEVERAL:
                 if score == 100 and confidence[name] == 100:
-                    both = " and ".join(repr(headers[j]) for j in (*index[name], i))
-                    raise ImportFileError(
-                        f"nhiều cột có thể là {name}: {both}; chọn một bằng --column {name}=TIÊU_ĐỀ"
-                        f" / several columns could be the {name}: {both}; choose one with --column {name}=HEADER")
+                    shown = [repr(headers[j]) for j in (*index[name], i)]
+                    raise ImportFileError(bilingual(
+                        f"nhiều cột có thể là {name}: {' và '.join(shown)}; chọn một bằng --column {name}=TIÊU_ĐỀ",
+                        f"several columns could be the {name}: {' and '.join(shown)}; choose one with"
+                        f" --column {name}=HEADER"))
                 continue
             index[name].append(i)
         else:

@@ -56,6 +56,7 @@ from robocall.contacts.seen import SeenNumbers
 from robocall.contacts.storage import ContactWriter
 from robocall.contacts.text import is_blank
 from robocall.tabular import Unreadable
+from robocall.text import bilingual
 
 __all__ = [
     "CATEGORY_VALUES",
@@ -103,7 +104,7 @@ def import_contacts(
     month_first = order == DateOrder.MDY
     report = ImportReport(path=str(path), source_list=source_list)
     if month_first:
-        report.warnings.append("ngày được đọc theo tháng/ngày/năm / dates read as month/day/year")
+        report.warnings.append(bilingual("ngày được đọc theo tháng/ngày/năm", "dates read as month/day/year"))
     with open_rows(path, sheet, report, header_test(mapping)) as rows:
         columns = read_header(rows, mapping, report)
         writer = ContactWriter(engine, columns, source_list, policy, today, report)
@@ -113,7 +114,7 @@ def import_contacts(
             for number, cells in rows:
                 if isinstance(cells, Unreadable):
                     report.read += 1
-                    _reject(report, number, f"unreadable row: {cells.message}", "")
+                    _reject(report, number, f"hàng không đọc được / unreadable row: {cells.message}", "")
                     continue
                 if is_blank(cells):
                     report.blank += 1
@@ -134,7 +135,8 @@ def import_contacts(
                     writer.write(batch)
                     batch = []
         except UnicodeDecodeError as exc:  # pragma: no cover - the encoding was checked on the whole file
-            raise ImportFileError(f"cannot decode {path.name}: {exc}") from None
+            raise ImportFileError(bilingual(f"không giải mã được {path.name}: {exc}",
+                                            f"cannot decode {path.name}: {exc}")) from None
         writer.write(batch)
     log.info(
         "imported %s (source %r): %s", path.name, source_list, report.summary(),
@@ -152,7 +154,8 @@ def _note(report: ImportReport, row: int, text: str) -> None:
         vi, _, en = text.partition(" / ")
         report.warnings.append(f"hàng {row}: {vi} / row {row}: {en or vi}")
     elif report.minor_problems == _MINOR_SHOWN + 1:
-        report.warnings.append("... các hàng sau như vậy không được liệt kê / ... further such rows are not listed")
+        report.warnings.append(bilingual("... các hàng sau như vậy không được liệt kê",
+                                         "... further such rows are not listed"))
 
 
 def _reject(report: ImportReport, row: int, reason: str, raw_phone: str, log_reason: str | None = None) -> None:

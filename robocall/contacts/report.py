@@ -29,7 +29,7 @@ class RejectedRow:
         return mask(self.raw_phone)
 
     def __str__(self) -> str:
-        return f"row {self.row}: {self.reason}"
+        return f"hàng {self.row} / row {self.row}: {self.reason}"
 
 
 @dataclass

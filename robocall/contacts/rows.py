@@ -17,8 +17,9 @@ from typing import Any
 from robocall.contacts.columns import Columns
 from robocall.contacts.text import cell, fold_value, is_empty
 from robocall.models import Category
-from robocall.phones import InvalidPhone, PhoneNumber, mask, normalize, numbers_in
+from robocall.phones import InvalidPhone, PhoneNumber, mask, normalize, numbers_in, type_name_vi
 from robocall.tabular import cell_text, header_key
+from robocall.text import bilingual
 
 LANGUAGES = ("vi", "en")
 
@@ -49,7 +50,8 @@ LANGUAGE_VALUES: dict[str, str] = {
 
 @dataclass
 class Problems:
-    """What is wrong with a row: for the staff (raw values) and for logs (phone numbers masked)."""
+    """What is wrong with a row: for the staff (raw values) and for logs (phone numbers masked), each
+    problem Vietnamese then English (robocall.text.bilingual)."""
 
     staff: list[str] = field(default_factory=list)
     logs: list[str] = field(default_factory=list)
@@ -70,7 +72,7 @@ def parse_row(cells: Sequence[Any], columns: Columns, today: dt.date, month_firs
     raw_phone_cell = cell(cells, columns.index["phone"][0])
     raw_phone = cell_text(raw_phone_cell)
     if raw_phone_cell is None:
-        problems.add("missing phone")
+        problems.add(bilingual("thiếu số điện thoại", "missing phone"))
     else:
         # "0912345678 (Zalo)", "0912.345.678 / 0987 654 321": the first number, the second as alt_phone.
         first, *others = numbers_in(raw_phone_cell)
@@ -78,7 +80,10 @@ def parse_row(cells: Sequence[Any], columns: Columns, today: dt.date, month_firs
             phone = callable_number(first)
         except InvalidPhone as exc:
             problems.add(
-                f"invalid phone {raw_phone!r}: {exc.reason}", f"invalid phone {mask(raw_phone)!r}: {exc.reason}"
+                bilingual(f"số điện thoại {raw_phone!r} không hợp lệ: {exc.vi}",
+                          f"invalid phone {raw_phone!r}: {exc.en}"),
+                bilingual(f"số điện thoại {mask(raw_phone)!r} không hợp lệ: {exc.vi}",
+                          f"invalid phone {mask(raw_phone)!r}: {exc.en}"),
             )
         else:
             values["phone"] = phone.e164
@@ -89,13 +94,13 @@ def parse_row(cells: Sequence[Any], columns: Columns, today: dt.date, month_firs
                 try:
                     alt = callable_number(others[0])
                 except InvalidPhone as exc:
-                    problems.minor.append(f"số thứ hai không dùng được ({exc.reason}), bỏ qua"
-                                          f" / second number unusable ({exc.reason}), left out")
+                    problems.minor.append(bilingual(f"số thứ hai không dùng được ({exc.vi}), bỏ qua",
+                                                    f"second number unusable ({exc.en}), left out"))
                 else:
                     values["alt_phone"] = alt.e164 if alt.e164 != phone.e164 else ""
                 if len(others) > 1:
-                    problems.minor.append(f"chỉ giữ hai số đầu trong {len(others) + 1} số"
-                                          f" / only the first two of {len(others) + 1} numbers kept")
+                    problems.minor.append(bilingual(f"chỉ giữ hai số đầu trong {len(others) + 1} số",
+                                                    f"only the first two of {len(others) + 1} numbers kept"))
 
     for name in ("name", "district", "commune", "notes"):
         if columns.used(name):
@@ -106,15 +111,15 @@ def parse_row(cells: Sequence[Any], columns: Columns, today: dt.date, month_firs
         raw = cell(cells, columns.index["birth_year"][0])
         values["birth_year"] = year = parse_birth_year(raw, today)
         if year is None and raw is not None:
-            problems.minor.append(f"năm sinh {cell_text(raw)!r} không đọc được, để trống"
-                                  f" / birth year {cell_text(raw)!r} unreadable, left empty")
+            problems.minor.append(bilingual(f"năm sinh {cell_text(raw)!r} không đọc được, để trống",
+                                            f"birth year {cell_text(raw)!r} unreadable, left empty"))
 
     if columns.used("category"):
         raw = cell(cells, columns.index["category"][0])
         if raw is None:
-            problems.add("missing category")
+            problems.add(bilingual("thiếu phân loại", "missing category"))
         elif (category := _known(raw, CATEGORY_VALUES)) is None:
-            problems.add(f"unknown category {cell_text(raw)!r}")
+            problems.add(bilingual(f"không nhận ra phân loại {cell_text(raw)!r}", f"unknown category {cell_text(raw)!r}"))
         else:
             values["category"] = category
 
@@ -122,11 +127,12 @@ def parse_row(cells: Sequence[Any], columns: Columns, today: dt.date, month_firs
         # Several date columns ("Ngày tiếp xúc", "Ngày về"): the first one filled in.
         raw = next((v for i in columns.index["exposure_date"] if (v := cell(cells, i)) is not None), None)
         if raw is None:
-            problems.add("missing exposure/return date")
+            problems.add(bilingual("thiếu ngày tiếp xúc/ngày về", "missing exposure/return date"))
         else:
             day, problem = parse_date(raw, today, month_first)
             if problem:
-                problems.add(f"bad date {cell_text(raw)!r}: {problem}")
+                vi, en = problem
+                problems.add(bilingual(f"ngày {cell_text(raw)!r} không hợp lệ: {vi}", f"bad date {cell_text(raw)!r}: {en}"))
             else:
                 values["exposure_date"] = day
 
@@ -135,7 +141,7 @@ def parse_row(cells: Sequence[Any], columns: Columns, today: dt.date, month_firs
         if raw is None:
             values["language"] = "vi"
         elif (language := _known(raw, LANGUAGE_VALUES)) is None:
-            problems.add(f"unknown language {cell_text(raw)!r}")
+            problems.add(bilingual(f"không nhận ra ngôn ngữ {cell_text(raw)!r}", f"unknown language {cell_text(raw)!r}"))
         else:
             values["language"] = language
     return values, raw_phone, problems
@@ -156,7 +162,8 @@ def callable_number(raw: Any) -> PhoneNumber:
     """A number the dialer can call: a mobile, a landline, or a foreign number (flagged by phone_kind)."""
     phone = normalize(raw, require_mobile=False, allow_foreign=True)
     if phone.type not in _CALLABLE_TYPES:
-        raise InvalidPhone(f"{phone.type} number, a mobile or landline number is needed")
+        raise InvalidPhone(f"số {type_name_vi(phone.type)}, cần số di động hoặc cố định",
+                           f"{phone.type} number, a mobile or landline number is needed")
     return phone
 
 
@@ -203,7 +210,12 @@ _EXCEL_SERIALS = range(25569, 73051)  # 1970-01-01 .. 2099-12-31
 EARLIEST_DATE = dt.date(2019, 1, 1)
 
 
-def parse_date(value: Any, today: dt.date, month_first: bool = False) -> tuple[dt.date | None, str | None]:
+# What is wrong with a date: (Vietnamese, English).
+DateProblem = tuple[str, str]
+
+
+def parse_date(value: Any, today: dt.date, month_first: bool = False
+               ) -> tuple[dt.date | None, DateProblem | None]:
     """(date, None), (None, None) for an empty cell, or (None, problem).  Typed dates are day/month
     unless the file's dates were found to be month/day (robocall.contacts.dates)."""
     if is_empty(value):
@@ -214,19 +226,25 @@ def parse_date(value: Any, today: dt.date, month_first: bool = False) -> tuple[d
         day = value
     elif isinstance(value, int | float) and not isinstance(value, bool):
         if not float(value).is_integer() or int(value) not in _EXCEL_SERIALS:
-            return None, "not a date"
+            return None, ("không phải ngày", "not a date")
         day = _EXCEL_EPOCH + dt.timedelta(days=int(value))
     else:
         text = cell_text(value)
         try:
             day = _parse_date_text(text, month_first)
-        except ValueError as exc:
-            return None, str(exc)
+        except _BadDate as exc:
+            return None, (exc.vi, exc.en)
     if day > today:
-        return None, "in the future"
+        return None, ("ở tương lai", "in the future")
     if day < EARLIEST_DATE:
-        return None, f"before {EARLIEST_DATE:%d/%m/%Y}, not plausible"
+        return None, (f"trước {EARLIEST_DATE:%d/%m/%Y}, không hợp lý", f"before {EARLIEST_DATE:%d/%m/%Y}, not plausible")
     return day, None
+
+
+class _BadDate(ValueError):
+    def __init__(self, vi: str, en: str) -> None:
+        super().__init__(en)
+        self.vi, self.en = vi, en
 
 
 def _parse_date_text(text: str, month_first: bool = False) -> dt.date:
@@ -239,12 +257,14 @@ def _parse_date_text(text: str, month_first: bool = False) -> dt.date:
         if year < 100:
             year += 2000
         if month > 12 and day <= 12:
-            raise ValueError("expected month/day/year" if month_first else "expected day/month/year")
+            if month_first:
+                raise _BadDate("cần viết tháng/ngày/năm", "expected month/day/year")
+            raise _BadDate("cần viết ngày/tháng/năm", "expected day/month/year")
     elif text.isdigit() and int(text) in _EXCEL_SERIALS:
         return _EXCEL_EPOCH + dt.timedelta(days=int(text))
     else:
-        raise ValueError("not a date (expected dd/mm/yyyy)")
+        raise _BadDate("không phải ngày (cần dạng dd/mm/yyyy)", "not a date (expected dd/mm/yyyy)")
     try:
         return dt.date(year, month, day)
     except ValueError:
-        raise ValueError("no such day") from None
+        raise _BadDate("không có ngày này", "no such day") from None

@@ -9,6 +9,8 @@ row".  ``bench/contacts_dedup.py`` measures it.
 
 from __future__ import annotations
 
+from robocall.text import bilingual
+
 ROWS_KEPT = 200_000
 
 
@@ -27,7 +29,9 @@ class SeenNumbers:
         if key not in self._numbers:
             return None
         row = self._rows.get(key)
-        return f"duplicate of row {row}" if row is not None else "duplicate of an earlier row"
+        if row is None:
+            return bilingual("trùng với một hàng trước", "duplicate of an earlier row")
+        return bilingual(f"trùng với hàng {row}", f"duplicate of row {row}")
 
     def add(self, e164: str, row: int) -> None:
         key = int(e164[1:])

@@ -18,6 +18,7 @@ from robocall.call_policy import CallPolicy
 from robocall.contacts.columns import FIELDS, Columns
 from robocall.contacts.report import ImportFileError, ImportReport
 from robocall.models import Category, Contact, contact_search_keys, utcnow
+from robocall.text import bilingual
 
 _IN_CHUNK = 500  # numbers per "phone IN (...)" lookup: far below any bind-parameter limit
 
@@ -108,7 +109,8 @@ class ContactWriter:
         elif dialect == "sqlite":
             insert = sqlite.insert(self.table)
         else:  # pragma: no cover - the project runs on these two
-            raise ImportFileError(f"contact import does not support {dialect} databases")
+            raise ImportFileError(bilingual(f"nhập danh sách liên hệ không hỗ trợ cơ sở dữ liệu {dialect}",
+                                            f"contact import does not support {dialect} databases"))
         return insert.on_conflict_do_update(
             index_elements=[self.table.c.phone],
             set_={name: insert.excluded[name] for name in self.updated_columns},

@@ -20,7 +20,7 @@ from typing import Any
 
 from simpleeval import DEFAULT_OPERATORS, EvalWithCompoundTypes
 
-from robocall.flows.problems import bilingual
+from robocall.text import bilingual
 
 # `yes` / `no` read better than True / False for a health officer.
 CONSTANTS: dict[str, Any] = {"yes": True, "no": False, "true": True, "false": False, "none": None}
@@ -97,17 +97,19 @@ def names_in(expression: str) -> frozenset[str]:
     try:
         tree = ast.parse(expression.strip(), mode="eval")
     except SyntaxError as error:
-        raise ExpressionError(f"cannot read the expression '{expression}': {error.msg}") from None
+        raise ExpressionError(bilingual(f"không đọc được điều kiện '{expression}': {error.msg}",
+                                        f"cannot read the expression '{expression}': {error.msg}")) from None
     except (RecursionError, MemoryError):  # CPython's parser gives up on very deep nesting this way
         raise ExpressionError(bilingual("điều kiện lồng nhau quá sâu", "the condition nests too deep")) from None
     if _depth(tree) > MAX_EXPRESSION_DEPTH:  # evaluation recurses once per level
         raise ExpressionError(bilingual("điều kiện lồng nhau quá sâu", "the condition nests too deep"))
     for node in ast.walk(tree):
         if not isinstance(node, _ALLOWED_NODES):
-            raise ExpressionError(
-                f"'{ast.unparse(node) if isinstance(node, ast.expr) else expression}' is not allowed in an expression "
-                "(use answers, numbers, quoted text, comparisons, and/or/not)"
-            )
+            shown = ast.unparse(node) if isinstance(node, ast.expr) else expression
+            raise ExpressionError(bilingual(
+                f"'{shown}' không được dùng trong điều kiện (chỉ dùng câu trả lời, số, văn bản trong ngoặc kép,"
+                " phép so sánh, and/or/not)",
+                f"'{shown}' is not allowed in an expression (use answers, numbers, quoted text, comparisons, and/or/not)"))
     return frozenset(node.id for node in ast.walk(tree) if isinstance(node, ast.Name)) - set(CONSTANTS)
 
 

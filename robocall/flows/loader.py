@@ -17,10 +17,11 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from robocall.flows.problems import FlowError, Problem, bilingual
+from robocall.flows.problems import FlowError, Problem
 from robocall.flows.schema import FlowFile, Rule
 from robocall.flows.validate import check_flow, saved_answers
 from robocall.flows.yaml_source import MAX_FILE_BYTES, SourceMap, load_yaml, too_large
+from robocall.text import bilingual
 
 Loc = tuple[int | str, ...]  # where in the flow file, as pydantic reports it
 
@@ -55,7 +56,9 @@ def parse_flow(text: str, file: str, audio_root: Path | None = None) -> Flow:
         raise FlowError(loaded.problems)
     problems = list(loaded.problems)
     if not isinstance(loaded.data, dict):  # `null`, `~`, a list, a lone text
-        raise FlowError(problems + [Problem(file, 1, "a flow file must be a mapping (name:, title:, nodes:, ...)")])
+        raise FlowError(problems + [Problem(file, 1, bilingual(
+            "tệp kịch bản phải là một bảng khóa: giá trị (name:, title:, nodes:, ...)",
+            "a flow file must be a mapping (name:, title:, nodes:, ...)"))])
     try:
         spec = FlowFile.model_validate(loaded.data)
     except ValidationError as error:
@@ -76,7 +79,8 @@ def load_flow(path: str | Path, audio_root: Path | None = None) -> Flow:
             raise FlowError([Problem(str(path), 1, too_large(status.st_size))])
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise FlowError([Problem(str(path), 1, f"cannot read the file: {error}")]) from None
+        raise FlowError([Problem(str(path), 1, bilingual(f"không đọc được tệp: {error}",
+                                                         f"cannot read the file: {error}"))]) from None
     return parse_flow(text, str(path), audio_root)
 
 
@@ -111,7 +115,8 @@ def load_flows(paths: Iterable[str | Path], audio_root: Path | None = None) -> t
             continue
         if flow.name in flows:
             problems.append(Problem(str(path), flow.source.line_of(("name",)),
-                                    f"flow name '{flow.name}' is already used by {flows[flow.name].file}"))
+                                    bilingual(f"tên kịch bản '{flow.name}' đã được dùng ở {flows[flow.name].file}",
+                                              f"flow name '{flow.name}' is already used by {flows[flow.name].file}")))
             continue
         flows[flow.name] = flow
     return flows, problems
@@ -128,22 +133,69 @@ def _schema_problems(error: ValidationError, source: SourceMap) -> list[Problem]
 
 def _describe(item: ErrorDetails, loc: Loc) -> str:
     kind = item["type"]
-    where = _where(loc[:-1]) if loc else "the file"
+    where, where_vi = (_where(loc[:-1]), _where_vi(loc[:-1])) if loc else ("the file", "tệp")
     if kind == "extra_forbidden":
         key = loc[-1]
-        hint = _suggest(str(key), _allowed_keys(loc[:-1]))
-        return f"unknown key '{key}' in {where}{hint}"
+        close = _suggest(str(key), _allowed_keys(loc[:-1]))
+        hint, hint_vi = (f" (did you mean '{close}'?)", f" (có phải '{close}'?)") if close else ("", "")
+        return bilingual(f"khóa không rõ '{key}' trong {where_vi}{hint_vi}", f"unknown key '{key}' in {where}{hint}")
     if kind == "missing":
-        return f"missing key '{loc[-1]}' in {where}"
+        return bilingual(f"thiếu khóa '{loc[-1]}' trong {where_vi}", f"missing key '{loc[-1]}' in {where}")
     if kind == "string_type" and item.get("input") is None:
         # `{vi: Xin lỗi, chưa nghe thấy}`: YAML splits at the comma and leaves an empty text.
-        return f"{_where(loc[:-1])}: '{loc[-1]}' has no text (inside {{ }}, put text containing a comma in quotes)"
+        return bilingual(
+            f"{_where_vi(loc[:-1])}: '{loc[-1]}' không có văn bản (trong {{ }}, đặt văn bản có dấu phẩy trong ngoặc kép)",
+            f"{_where(loc[:-1])}: '{loc[-1]}' has no text (inside {{ }}, put text containing a comma in quotes)")
     if kind == "finite_number":
         return f"{_where(loc)}: " + bilingual("phải là một số hữu hạn (không được .nan hay .inf)",
                                              "must be a finite number (not .nan or .inf)")
     if kind == "string_pattern_mismatch":
-        return f"{_where(loc)} '{item.get('input')}' must be lower-case letters, digits and _ (no accents or spaces)"
-    return f"{_where(loc)}: {item['msg']}"
+        return bilingual(
+            f"{_where_vi(loc)} '{item.get('input')}' chỉ được gồm chữ thường, số và _ (không dấu, không khoảng trắng)",
+            f"{_where(loc)} '{item.get('input')}' must be lower-case letters, digits and _ (no accents or spaces)")
+    said = _pydantic_vi(item)
+    if said is None:  # a rare type: pydantic's English alone
+        return f"{_where(loc)}: {item['msg']}"
+    return bilingual(f"{_where_vi(loc)}: {said}", f"{_where(loc)}: {item['msg']}")
+
+
+# pydantic's error types an officer meets (a word for a number, a typo in a choice...), in Vietnamese;
+# the English beside it is pydantic's own message.  ``{name}`` is filled from the error's ctx.
+_PYDANTIC_VI = {
+    "int_type": "phải là một số nguyên",
+    "int_parsing": "phải là một số nguyên, không đọc được thành số",
+    "int_from_float": "phải là một số nguyên, không có phần thập phân",
+    "float_type": "phải là một số",
+    "float_parsing": "phải là một số, không đọc được thành số",
+    "bool_type": "phải là có/không (true/false)",
+    "bool_parsing": "phải là có/không (true/false), không hiểu giá trị này",
+    "string_type": "phải là văn bản",
+    "dict_type": "phải là một bảng khóa: giá trị",
+    "list_type": "phải là một danh sách",
+    "model_type": "phải là một bảng khóa: giá trị",
+    "model_attributes_type": "phải là một bảng khóa: giá trị",
+    "literal_error": "phải là một trong: {expected}",
+    "enum": "phải là một trong: {expected}",
+    "greater_than_equal": "phải lớn hơn hoặc bằng {ge}",
+    "greater_than": "phải lớn hơn {gt}",
+    "less_than_equal": "phải nhỏ hơn hoặc bằng {le}",
+    "less_than": "phải nhỏ hơn {lt}",
+    "too_short": "cần ít nhất {min_length} phần tử, đang có {actual_length}",
+    "too_long": "có tối đa {max_length} phần tử, đang có {actual_length}",
+    "string_too_short": "cần ít nhất {min_length} ký tự",
+    "string_too_long": "có tối đa {max_length} ký tự",
+}
+
+
+def _pydantic_vi(item: ErrorDetails) -> str | None:
+    template = _PYDANTIC_VI.get(item["type"])
+    if template is None:
+        return None
+    context = {key: str(value).replace(" or ", " hoặc ") for key, value in (item.get("ctx") or {}).items()}
+    try:
+        return template.format(**context)
+    except (KeyError, IndexError):  # a ctx without the value the words need: the words alone
+        return template.split(":")[0].split("{")[0].rstrip()
 
 
 def _where(loc: Loc) -> str:
@@ -155,6 +207,19 @@ def _where(loc: Loc) -> str:
     if loc[0] == "escalations" and len(loc) >= 2 and isinstance(loc[1], int):
         rest = ".".join(str(x) for x in loc[2:])
         return f"escalation rule {loc[1] + 1}" + (f" ({rest})" if rest else "")
+    return ".".join(str(x) for x in loc)
+
+
+def _where_vi(loc: Loc) -> str:
+    """:func:`_where` in Vietnamese (keys and node names stay as written in the file)."""
+    if not loc:
+        return "kịch bản"
+    if loc[0] == "nodes" and len(loc) >= 2:
+        rest = ".".join(str(x) for x in loc[2:])
+        return f"nút '{loc[1]}'" + (f" ({rest})" if rest else "")
+    if loc[0] == "escalations" and len(loc) >= 2 and isinstance(loc[1], int):
+        rest = ".".join(str(x) for x in loc[2:])
+        return f"quy tắc báo động {loc[1] + 1}" + (f" ({rest})" if rest else "")
     return ".".join(str(x) for x in loc)
 
 
@@ -184,6 +249,7 @@ def _inner_model(annotation: object) -> type[BaseModel] | None:
     return None
 
 
-def _suggest(key: str, allowed: list[str]) -> str:
+def _suggest(key: str, allowed: list[str]) -> str | None:
+    """The allowed key closest to a misspelt one, if any is close."""
     close = difflib.get_close_matches(key, allowed, n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    return close[0] if close else None

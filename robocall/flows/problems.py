@@ -15,11 +15,6 @@ class Problem:
         return f"{self.file}:{self.line}: {self.message}"
 
 
-def bilingual(vi: str, en: str) -> str:
-    """A message for the officer: Vietnamese first, English after it."""
-    return f"{vi} / {en}"
-
-
 class FlowError(Exception):
     """Raised when a flow cannot be loaded; carries every problem found, not just the first."""
 

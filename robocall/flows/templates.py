@@ -18,7 +18,7 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
-from robocall.flows.problems import bilingual
+from robocall.text import bilingual
 
 # Fields every host passes for a contact (see engine.contact_fields).
 CONTACT_FIELDS = frozenset(
@@ -54,7 +54,8 @@ def _parse(text: str) -> nodes.Template:
     try:
         return _ENV.parse(text)
     except TemplateSyntaxError as error:
-        raise TemplateError(f"cannot read the prompt text: {error.message}") from None
+        raise TemplateError(bilingual(f"không đọc được câu nói: {error.message}",
+                                      f"cannot read the prompt text: {error.message}")) from None
     except RecursionError:  # `{{ ((((...` thousands deep: Jinja's parser recurses
         raise TemplateError(bilingual("câu nói lồng ngoặc quá sâu", "the prompt nests brackets too deep")) from None
 

@@ -12,10 +12,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path as FsPath
 
 from robocall.flows.expressions import ExpressionError, names_in
-from robocall.flows.problems import Problem, bilingual
+from robocall.flows.problems import Problem
 from robocall.flows.schema import KEYPAD, FlowFile, Node, Text
 from robocall.flows.templates import CONTACT_FIELDS, TemplateError, fields_in, problems_in
 from robocall.flows.yaml_source import Path, SourceMap
+from robocall.text import bilingual
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 MAX_LEVEL_CHARS = 32
@@ -49,6 +50,11 @@ def _control_character(text: str) -> str | None:
     return None
 
 
+def _undeclared(language: str) -> str:
+    return bilingual(f"ngôn ngữ '{language}' chưa được khai báo trong languages",
+                     f"language '{language}' is not declared in languages")
+
+
 def saved_answers(flow: FlowFile) -> set[str]:
     return {node.save for node in flow.nodes.values() if node.save}
 
@@ -67,9 +73,12 @@ class _Checker:
     def run(self) -> None:
         flow = self.flow
         if flow.start not in flow.nodes:
-            self.report(("start",), f"start node '{flow.start}' does not exist")
+            self.report(("start",), bilingual(f"nút bắt đầu '{flow.start}' không tồn tại",
+                                                f"start node '{flow.start}' does not exist"))
         if flow.defaults.give_up and flow.defaults.give_up not in flow.nodes:
-            self.report(("defaults", "give_up"), f"give_up node '{flow.defaults.give_up}' does not exist")
+            self.report(("defaults", "give_up"), bilingual(
+                f"nút give_up '{flow.defaults.give_up}' không tồn tại",
+                f"give_up node '{flow.defaults.give_up}' does not exist"))
         self.check_text(("defaults", "no_input"), flow.defaults.no_input)
         self.check_text(("defaults", "invalid"), flow.defaults.invalid)
         for node_id, node in flow.nodes.items():
@@ -82,29 +91,38 @@ class _Checker:
     def check_node(self, node_id: str, node: Node) -> None:
         here: Path = ("nodes", node_id)
         if not _NAME.match(node_id):
-            self.report(here, f"node name '{node_id}' must be lower-case letters, digits and _ (no accents or spaces)")
+            self.report(here, bilingual(
+                f"tên nút '{node_id}' chỉ được gồm chữ thường, số và _ (không dấu, không khoảng trắng)",
+                f"node name '{node_id}' must be lower-case letters, digits and _ (no accents or spaces)"))
         inputs = [kind for kind in ("keys", "number", "date") if getattr(node, kind) is not None]
         if len(inputs) > 1:
-            self.report(here, f"node '{node_id}' asks with both {' and '.join(inputs)}; use one per node")
+            self.report(here, bilingual(f"nút '{node_id}' hỏi bằng cả {' và '.join(inputs)}; mỗi nút chỉ dùng một",
+                                        f"node '{node_id}' asks with both {' and '.join(inputs)}; use one per node"))
         for path, target in edges(node, self.flow.defaults.give_up):
             if target not in self.flow.nodes:
-                self.report(here + path, f"node '{node_id}' goes to '{target}', which does not exist")
+                self.report(here + path, bilingual(f"nút '{node_id}' đi tới '{target}', nút này không tồn tại",
+                                                   f"node '{node_id}' goes to '{target}', which does not exist"))
         self.check_prompt(node_id, node)
         self.check_text(here + ("no_input",), node.no_input)
         self.check_text(here + ("invalid",), node.invalid)
         if node.save is not None:
             if not node.is_question:
-                self.report(here + ("save",), f"node '{node_id}' saves an answer but asks no question")
+                self.report(here + ("save",), bilingual(f"nút '{node_id}' lưu câu trả lời nhưng không hỏi gì",
+                                                        f"node '{node_id}' saves an answer but asks no question"))
             elif not _NAME.match(node.save):
-                self.report(here + ("save",), f"answer name '{node.save}' must be lower-case letters, digits and _")
+                self.report(here + ("save",), bilingual(
+                    f"tên câu trả lời '{node.save}' chỉ được gồm chữ thường, số và _",
+                    f"answer name '{node.save}' must be lower-case letters, digits and _"))
         if node.keys is not None:
             self.check_keys(node_id, node)
         if node.number is not None:
             number = node.number
             if number.min_digits > number.max_digits:
-                self.report(here + ("number",), "min_digits is larger than max_digits")
+                self.report(here + ("number",), bilingual("min_digits lớn hơn max_digits",
+                                                          "min_digits is larger than max_digits"))
             if number.min is not None and number.max is not None and number.min > number.max:
-                self.report(here + ("number",), f"min {number.min} is larger than max {number.max}")
+                self.report(here + ("number",), bilingual(f"min {number.min} lớn hơn max {number.max}",
+                                                          f"min {number.min} is larger than max {number.max}"))
             largest = (10**number.max_digits - 1) / 10**number.decimals
             if number.min is not None and number.min > largest:
                 # No answer could ever be accepted: every caller would end at the give-up.
@@ -120,18 +138,22 @@ class _Checker:
         self.check_text(here + ("say",), node.say, required=False)
         for language, file in (node.play or {}).items():
             if language not in self.flow.languages:
-                self.report(here + ("play", language), f"language '{language}' is not declared in languages")
+                self.report(here + ("play", language), _undeclared(language))
             elif self.audio_root is not None and not (self.audio_root / file).is_file():
                 if not (node.say and node.say.get(language)):
-                    self.report(here + ("play", language), f"audio file '{file}' not found and no text to speak instead")
+                    self.report(here + ("play", language), bilingual(
+                        f"không tìm thấy tệp âm thanh '{file}' và không có văn bản để đọc thay",
+                        f"audio file '{file}' not found and no text to speak instead"))
         if node.say is None and node.play is None:
             if node.is_question or node.hangup:
-                self.report(here, f"node '{node_id}' has nothing to say")
+                self.report(here, bilingual(f"nút '{node_id}' không có gì để nói",
+                                            f"node '{node_id}' has nothing to say"))
             return
         for language in self.flow.languages:
             spoken = (node.say or {}).get(language) or (node.play or {}).get(language)
             if not spoken:
-                self.report(here + ("say",), f"node '{node_id}' has no prompt in language '{language}'")
+                self.report(here + ("say",), bilingual(f"nút '{node_id}' không có câu nói bằng ngôn ngữ '{language}'",
+                                                       f"node '{node_id}' has no prompt in language '{language}'"))
 
     def check_voicemail(self) -> None:
         """A message for answering machines: outbound flows only, every language, short, and without
@@ -139,7 +161,9 @@ class _Checker:
         if self.flow.voicemail is None:
             return
         if self.flow.direction == "inbound":
-            self.report(("voicemail",), "voicemail is for outbound calls: an inbound flow calls nobody")
+            self.report(("voicemail",), bilingual(
+                "voicemail chỉ dành cho cuộc gọi đi: kịch bản gọi đến không gọi cho ai",
+                "voicemail is for outbound calls: an inbound flow calls nobody"))
             return
         self.check_text(("voicemail",), self.flow.voicemail)
         for language, text in self.flow.voicemail.items():
@@ -148,19 +172,23 @@ class _Checker:
             except TemplateError:
                 continue  # reported by check_text
             if used:
-                self.report(("voicemail", language), "a voicemail may not use fields ("
-                            + ", ".join(f"{{{{ {f} }}}}" for f in sorted(used))
-                            + "): anyone who plays the box hears it")
+                shown = ", ".join(f"{{{{ {f} }}}}" for f in sorted(used))
+                self.report(("voicemail", language), bilingual(
+                    f"voicemail không được dùng trường ({shown}): ai mở hộp thư cũng nghe được",
+                    f"a voicemail may not use fields ({shown}): anyone who plays the box hears it"))
             if len(text) > VOICEMAIL_MAX_CHARS:
-                self.report(("voicemail", language), f"voicemail is {len(text)} characters; keep it under "
-                            f"{VOICEMAIL_MAX_CHARS} (about 20 seconds): a machine may cut a long one")
+                self.report(("voicemail", language), bilingual(
+                    f"voicemail dài {len(text)} ký tự; hãy giữ dưới {VOICEMAIL_MAX_CHARS} (khoảng 20 giây):"
+                    " máy trả lời có thể cắt lời nhắn dài",
+                    f"voicemail is {len(text)} characters; keep it under "
+                    f"{VOICEMAIL_MAX_CHARS} (about 20 seconds): a machine may cut a long one"))
 
     def check_text(self, path: Path, text: Text | None, required: bool = True) -> None:
         if text is None:
             return
         for language, value in text.items():
             if language not in self.flow.languages:
-                self.report(path + (language,), f"language '{language}' is not declared in languages")
+                self.report(path + (language,), _undeclared(language))
                 continue
             control = _control_character(value)
             if control:
@@ -178,29 +206,35 @@ class _Checker:
                 self.report(path + (language,), str(error))
                 continue
             for field in sorted(used - CONTACT_FIELDS - self.answers):
-                self.report(path + (language,), f"unknown field '{{{{ {field} }}}}' in the prompt")
+                self.report(path + (language,), bilingual(f"câu nói dùng trường không rõ '{{{{ {field} }}}}'",
+                                                          f"unknown field '{{{{ {field} }}}}' in the prompt"))
             if self.flow.direction == "inbound":
                 for field in sorted(used & (CONTACT_FIELDS - {"today"})):
-                    self.report(path + (language,), f"'{{{{ {field} }}}}' is empty on an inbound call: the caller "
-                                "is not a known contact")
+                    self.report(path + (language,), bilingual(
+                        f"'{{{{ {field} }}}}' để trống khi có cuộc gọi đến: người gọi không phải liên hệ đã biết",
+                        f"'{{{{ {field} }}}}' is empty on an inbound call: the caller is not a known contact"))
         for language, value in text.items():
             if value and not value.strip():
                 self.report(path + (language,), bilingual("văn bản chỉ có khoảng trắng", "the text is only blanks"))
         if required:
             for language in self.flow.languages:
                 if not text.get(language):
-                    self.report(path, f"missing text in language '{language}'")
+                    self.report(path, bilingual(f"thiếu văn bản bằng ngôn ngữ '{language}'",
+                                                f"missing text in language '{language}'"))
 
     def check_keys(self, node_id: str, node: Node) -> None:
         here: Path = ("nodes", node_id, "keys")
         assert node.keys is not None
         if not node.keys:
-            self.report(here, f"node '{node_id}' has an empty key map")
+            self.report(here, bilingual(f"nút '{node_id}' có danh sách phím trống",
+                                        f"node '{node_id}' has an empty key map"))
         for key, choice in node.keys.items():
             if key not in KEYPAD:
-                self.report(here + (key,), f"'{key}' is not a key on a phone keypad (use 0-9, * or #)")
+                self.report(here + (key,), bilingual(f"'{key}' không phải phím trên bàn phím điện thoại (dùng 0-9, * hoặc #)",
+                                                     f"'{key}' is not a key on a phone keypad (use 0-9, * or #)"))
             if choice.next is None and not node.next:
-                self.report(here + (key,), f"key '{key}' of node '{node_id}' leads nowhere: add next")
+                self.report(here + (key,), bilingual(f"phím '{key}' của nút '{node_id}' không dẫn tới đâu: thêm next",
+                                                     f"key '{key}' of node '{node_id}' leads nowhere: add next"))
             value = choice.value
             if not (value is None or isinstance(value, (bool, str, int))
                     or (isinstance(value, float) and math.isfinite(value))):
@@ -211,17 +245,21 @@ class _Checker:
     def check_ending(self, node_id: str, node: Node) -> None:
         if node.hangup:
             if node.next or node.is_question:
-                self.report(("nodes", node_id, "hangup"), f"node '{node_id}' hangs up, so it cannot also ask or go on")
+                self.report(("nodes", node_id, "hangup"), bilingual(
+                    f"nút '{node_id}' gác máy nên không thể hỏi tiếp hay đi tiếp",
+                    f"node '{node_id}' hangs up, so it cannot also ask or go on"))
             return
         if node.keys is not None:
             return  # keys without a target are reported by check_keys
         if node.is_question:
             if not node.next:
-                kind = "a number" if node.number is not None else "a date"
-                self.report(("nodes", node_id), f"node '{node_id}' asks for {kind} but has no next")
+                kind, kind_vi = ("a number", "một số") if node.number is not None else ("a date", "một ngày")
+                self.report(("nodes", node_id), bilingual(f"nút '{node_id}' hỏi {kind_vi} nhưng không có next",
+                                                          f"node '{node_id}' asks for {kind} but has no next"))
             return
         if not node.next:
-            self.report(("nodes", node_id), f"dead end: node '{node_id}' has no next and does not hang up")
+            self.report(("nodes", node_id), bilingual(f"ngõ cụt: nút '{node_id}' không có next và không gác máy",
+                                                      f"dead end: node '{node_id}' has no next and does not hang up"))
 
     def check_branches(self, node_id: str, node: Node) -> None:
         branches = node.next or []
@@ -229,20 +267,26 @@ class _Checker:
             path: Path = ("nodes", node_id, "next", index)
             if branch.when is None:
                 if index != len(branches) - 1:
-                    self.report(path, "a branch without 'if' must come last (the ones after it could never run)")
+                    self.report(path, bilingual(
+                        "nhánh không có 'if' phải đứng cuối (các nhánh sau nó không bao giờ chạy)",
+                        "a branch without 'if' must come last (the ones after it could never run)"))
                 continue
-            self.check_expression(path + ("if",), branch.when, what=f"node '{node_id}'")
+            self.check_expression(path + ("if",), branch.when, what=(f"nút '{node_id}'", f"node '{node_id}'"))
         if branches and branches[-1].when is not None:
-            self.report(("nodes", node_id, "next"), "the last branch needs no 'if' (where to go otherwise)")
+            self.report(("nodes", node_id, "next"), bilingual(
+                "nhánh cuối cùng không cần 'if' (đi đâu trong các trường hợp còn lại)",
+                "the last branch needs no 'if' (where to go otherwise)"))
 
-    def check_expression(self, path: Path, expression: str, what: str) -> None:
+    def check_expression(self, path: Path, expression: str, what: tuple[str, str]) -> None:
+        """`what` names the node or rule, in Vietnamese and in English."""
         try:
             names = names_in(expression)
         except ExpressionError as error:
             self.report(path, str(error))
             return
         for name in sorted(names - self.answers - CONTACT_FIELDS):
-            self.report(path, f"{what} uses answer '{name}', which no node asks (save: {name})")
+            self.report(path, bilingual(f"{what[0]} dùng câu trả lời '{name}' mà không nút nào hỏi (save: {name})",
+                                        f"{what[1]} uses answer '{name}', which no node asks (save: {name})"))
 
     # --- reachability ------------------------------------------------------------------
     def check_reachable(self) -> None:
@@ -259,11 +303,15 @@ class _Checker:
                     todo.append(target)
         for node_id in flow.nodes:
             if node_id not in seen:
-                self.report(("nodes", node_id), f"node '{node_id}' can never be reached from '{flow.start}'")
+                self.report(("nodes", node_id), bilingual(
+                    f"nút '{node_id}' không bao giờ tới được từ '{flow.start}'",
+                    f"node '{node_id}' can never be reached from '{flow.start}'"))
         self.check_exits(seen)
         for node_id, node in flow.nodes.items():
             if node.is_question and not (node.give_up or flow.defaults.give_up):
-                self.report(("nodes", node_id), f"node '{node_id}' has no give_up (set one here or in defaults)")
+                self.report(("nodes", node_id), bilingual(
+                    f"nút '{node_id}' không có give_up (đặt ở đây hoặc trong defaults)",
+                    f"node '{node_id}' has no give_up (set one here or in defaults)"))
 
     def check_exits(self, reachable: set[str]) -> None:
         """Every reachable node must have some way to a hang-up: a loop with no way out would only end
@@ -335,9 +383,10 @@ class _Checker:
             here: Path = ("escalations", index)
             name = rule.name or f"{rule.level}_{index + 1}"
             if name in names:
-                self.report(here + ("name",), f"two escalation rules are named '{name}'")
+                self.report(here + ("name",), bilingual(f"hai quy tắc báo động cùng tên '{name}'",
+                                                        f"two escalation rules are named '{name}'"))
             names.add(name)
-            self.check_expression(here + ("when",), rule.when, what=f"rule '{name}'")
+            self.check_expression(here + ("when",), rule.when, what=(f"quy tắc '{name}'", f"rule '{name}'"))
             if not rule.level.strip():
                 self.report(here + ("level",), bilingual(f"quy tắc '{name}' cần một mức (level) không để trống",
                                                          f"rule '{name}' needs a level that is not blank"))
@@ -348,15 +397,21 @@ class _Checker:
                     f"level '{rule.level}' must be lower-case letters, digits and _ (at most {MAX_LEVEL_CHARS})"))
             for level in rule.unless:
                 if level not in levels_before:
-                    self.report(here + ("unless",), f"rule '{name}' is unless '{level}', but no earlier rule has that level")
+                    self.report(here + ("unless",), bilingual(
+                        f"quy tắc '{name}' có unless '{level}' nhưng không quy tắc nào trước nó có mức này",
+                        f"rule '{name}' is unless '{level}', but no earlier rule has that level"))
             self.check_text(here + ("reason",), rule.reason, required=False)
             if self.flow.languages[0] not in rule.reason:
-                self.report(here + ("reason",), f"rule '{name}' needs a reason in '{self.flow.languages[0]}'")
+                self.report(here + ("reason",), bilingual(
+                    f"quy tắc '{name}' cần lý do (reason) bằng '{self.flow.languages[0]}'",
+                    f"rule '{name}' needs a reason in '{self.flow.languages[0]}'"))
             if "sms" in rule.do:
                 if rule.sms is None:
-                    self.report(here + ("do",), f"rule '{name}' sends an SMS but has no sms text")
+                    self.report(here + ("do",), bilingual(f"quy tắc '{name}' gửi SMS nhưng không có nội dung sms",
+                                                          f"rule '{name}' sends an SMS but has no sms text"))
                 else:
                     self.check_text(here + ("sms",), rule.sms)
             elif rule.sms is not None:
-                self.report(here + ("sms",), f"rule '{name}' has sms text but 'sms' is not in do")
+                self.report(here + ("sms",), bilingual(f"quy tắc '{name}' có nội dung sms nhưng 'sms' không có trong do",
+                                                       f"rule '{name}' has sms text but 'sms' is not in do"))
             levels_before.add(rule.level)

@@ -13,7 +13,8 @@ from typing import Any
 
 import yaml
 
-from robocall.flows.problems import Problem, bilingual
+from robocall.flows.problems import Problem
+from robocall.text import bilingual
 
 Path = tuple[str | int, ...]
 
@@ -66,7 +67,7 @@ def load_yaml(text: str, file: str) -> LoadedYaml:
     try:
         root = loader.get_single_node()
         if root is None:
-            return LoadedYaml(None, source, [Problem(file, 1, "the file is empty")])
+            return LoadedYaml(None, source, [Problem(file, 1, bilingual("tệp trống", "the file is empty"))])
         problems: list[Problem] = []
         _record_lines(root, (), source, problems)
         data = _stringify_keys(loader.construct_document(root))
@@ -78,11 +79,14 @@ def load_yaml(text: str, file: str) -> LoadedYaml:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else 1
         what = error.problem or str(error)
-        return LoadedYaml(None, source, [Problem(file, line, f"YAML syntax error: {what}{_hint(what)}")])
+        hint_vi, hint_en = _hint(what)
+        return LoadedYaml(None, source, [Problem(file, line, bilingual(f"lỗi cú pháp YAML: {what}{hint_vi}",
+                                                                       f"YAML syntax error: {what}{hint_en}"))])
     except yaml.reader.ReaderError as error:
         return LoadedYaml(None, source, [_unprintable(error, text, file)])
     except yaml.YAMLError as error:
-        return LoadedYaml(None, source, [Problem(file, 1, f"YAML syntax error: {error}")])
+        return LoadedYaml(None, source, [Problem(file, 1, bilingual(f"lỗi cú pháp YAML: {error}",
+                                                                    f"YAML syntax error: {error}"))])
     finally:
         loader.dispose()
 
@@ -188,15 +192,16 @@ _BoundedLoader.add_constructor("tag:yaml.org,2002:int", _BoundedLoader.construct
 _BoundedLoader.add_constructor("tag:yaml.org,2002:float", _BoundedLoader.construct_yaml_float)
 
 
-def _hint(problem: str) -> str:
-    """Plain words for the YAML mistakes flow authors actually make."""
+def _hint(problem: str) -> tuple[str, str]:
+    """Plain words for the YAML mistakes flow authors actually make (Vietnamese, English)."""
     if "'\\t'" in problem or "\\t" in problem:
-        return " (indent with spaces, not tabs)"
+        return " (thụt lề bằng dấu cách, không dùng tab)", " (indent with spaces, not tabs)"
     if "but got '?'" in problem or "but got ':'" in problem:
-        return " (text containing '?' or ':' inside { } must be put in quotes)"
+        return (" (văn bản có '?' hoặc ':' trong { } phải đặt trong ngoặc kép)",
+                " (text containing '?' or ':' inside { } must be put in quotes)")
     if "found character '*'" in problem or "found undefined alias" in problem:
-        return " (write the key * in quotes: \"*\")"
-    return ""
+        return " (viết phím * trong ngoặc kép: \"*\")", " (write the key * in quotes: \"*\")"
+    return "", ""
 
 
 def _record_lines(node: yaml.Node, path: Path, source: SourceMap, problems: list[Problem]) -> None:
@@ -208,7 +213,8 @@ def _record_lines(node: yaml.Node, path: Path, source: SourceMap, problems: list
             line = key_node.start_mark.line + 1
             if key in seen:
                 problems.append(
-                    Problem(source.file, line, f"duplicate key '{key}' (first written on line {seen[key]})")
+                    Problem(source.file, line, bilingual(f"khóa '{key}' bị lặp (đã viết ở dòng {seen[key]})",
+                                                         f"duplicate key '{key}' (first written on line {seen[key]})"))
                 )
                 continue
             seen[key] = line

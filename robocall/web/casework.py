@@ -35,6 +35,7 @@ from robocall.models import (
     utcnow,
 )
 from robocall.phones import InvalidPhone, normalize
+from robocall.text import bilingual
 from robocall.web.escalation_actions import ActionDone, ActionError, act_on_escalation, staff_user
 from robocall.web.escalation_queries import UNRESOLVED
 from robocall.web.scope import Scope
@@ -101,7 +102,8 @@ def parse_details(form: Mapping[str, Any], scope: Scope) -> dict[str, Any]:
             try:
                 details[name] = normalize(value).e164
             except InvalidPhone as error:
-                raise CaseworkError(f"số điện thoại khác không hợp lệ / alt_phone: {error.reason}") from None
+                raise CaseworkError(bilingual(f"số điện thoại khác không hợp lệ: {error.vi}",
+                                              f"alt_phone: {error.en}")) from None
         else:
             details[name] = value
     if not scope.province and "district" in details and details["district"] not in scope.districts:

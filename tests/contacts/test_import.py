@@ -40,14 +40,14 @@ CONTACTS = Contact.__table__  # type: ignore[attr-defined]
 
 # The rows of messy_contacts.csv that can't be imported, exactly as reported.
 MESSY_REJECTED = [
-    (12, "invalid phone '0123': too short"),
-    (15, "duplicate of row 2"),
-    (16, "missing phone"),
-    (17, "unknown category 'F3'"),
-    (18, "bad date '32/08/2021': no such day"),
-    (22, "invalid phone '0891 111 222': not a valid Vietnamese number"),
-    (26, "missing exposure/return date"),
-    (27, "unknown category 'F0'; bad date '15/08/2021': in the future"),
+    (12, "số điện thoại '0123' không hợp lệ: quá ngắn / invalid phone '0123': too short"),
+    (15, "trùng với hàng 2 / duplicate of row 2"),
+    (16, "thiếu số điện thoại / missing phone"),
+    (17, "không nhận ra phân loại 'F3' / unknown category 'F3'"),
+    (18, "ngày '32/08/2021' không hợp lệ: không có ngày này / bad date '32/08/2021': no such day"),
+    (22, "số điện thoại '0891 111 222' không hợp lệ: không phải số Việt Nam hợp lệ / invalid phone '0891 111 222': not a valid Vietnamese number"),
+    (26, "thiếu ngày tiếp xúc/ngày về / missing exposure/return date"),
+    (27, "không nhận ra phân loại 'F0' / unknown category 'F0'; ngày '15/08/2021' không hợp lệ: ở tương lai / bad date '15/08/2021': in the future"),
 ]
 
 # phone -> (name, category, district, commune, exposure date, language, carrier) of the good rows.
@@ -143,8 +143,9 @@ def test_the_report_shows_staff_the_raw_cell_but_logs_get_masked_numbers(
     short = next(r for r in report.rejected_rows if r.row == 22)
     assert short.raw_phone == "0891 111 222"
     assert short.masked_phone == "089*****22"
-    assert short.log_reason == "invalid phone '089*****22': not a valid Vietnamese number"
-    assert str(short) == "row 22: invalid phone '0891 111 222': not a valid Vietnamese number"
+    assert short.log_reason == "số điện thoại '089*****22' không hợp lệ: không phải số Việt Nam hợp lệ / invalid phone '089*****22': not a valid Vietnamese number"
+    assert str(short) == ("hàng 22 / row 22: số điện thoại '0891 111 222' không hợp lệ: không phải số Việt Nam hợp lệ"
+                          " / invalid phone '0891 111 222': not a valid Vietnamese number")
     logged = caplog.text
     assert "row 22 rejected" in logged
     for raw in ("0234 3822 123", "0891 111 222", "0905 111 225", "0935 111 225"):
@@ -396,11 +397,11 @@ def test_exposure_and_return_date_columns(engine: Engine, tmp_path: Path) -> Non
         ("2021-08-01 00:00:00", dt.date(2021, 8, 1)),
         ("01/08/2021 08:30", dt.date(2021, 8, 1)),
         ("44409", dt.date(2021, 8, 1)),  # an Excel date exported as its serial number
-        ("08/13/2021", "bad date '08/13/2021': in the future"),  # month/day: the file says so
-        ("1/1/1900", "bad date '1/1/1900': before 01/01/2019, not plausible"),
-        ("31/02/2021", "bad date '31/02/2021': no such day"),
-        ("hôm qua", "bad date 'hôm qua': not a date (expected dd/mm/yyyy)"),
-        ("12/08/2021", "bad date '12/08/2021': in the future"),
+        ("08/13/2021", "ngày '08/13/2021' không hợp lệ: ở tương lai / bad date '08/13/2021': in the future"),  # month/day: the file says so
+        ("1/1/1900", "ngày '1/1/1900' không hợp lệ: trước 01/01/2019, không hợp lý / bad date '1/1/1900': before 01/01/2019, not plausible"),
+        ("31/02/2021", "ngày '31/02/2021' không hợp lệ: không có ngày này / bad date '31/02/2021': no such day"),
+        ("hôm qua", "ngày 'hôm qua' không hợp lệ: không phải ngày (cần dạng dd/mm/yyyy) / bad date 'hôm qua': not a date (expected dd/mm/yyyy)"),
+        ("12/08/2021", "ngày '12/08/2021' không hợp lệ: ở tương lai / bad date '12/08/2021': in the future"),
     ],
 )
 def test_dates(engine: Engine, tmp_path: Path, cell: str, expected: dt.date | str) -> None:
@@ -425,8 +426,8 @@ def test_dates(engine: Engine, tmp_path: Path, cell: str, expected: dt.date | st
         ("Ngôn ngữ", "Tiếng Anh", ("language", "en")),
         ("language", "EN", ("language", "en")),
         ("Ngôn ngữ", "", ("language", "vi")),
-        ("Ngôn ngữ", "Tiếng Pháp", "unknown language 'Tiếng Pháp'"),
-        ("Phân loại", "", "missing category"),
+        ("Ngôn ngữ", "Tiếng Pháp", "không nhận ra ngôn ngữ 'Tiếng Pháp' / unknown language 'Tiếng Pháp'"),
+        ("Phân loại", "", "thiếu phân loại / missing category"),
     ],
 )
 def test_category_and_language_values(
@@ -492,7 +493,7 @@ def test_comma_inside_quotes_and_multiline_cells_keep_row_numbers(engine: Engine
     )
     report = run_import(engine, path)
     # Excel shows the quoted two-line cell as one row: the bad number is on row 3.
-    assert [(r.row, r.reason) for r in report.rejected_rows] == [(3, "invalid phone '0123': too short")]
+    assert [(r.row, r.reason) for r in report.rejected_rows] == [(3, "số điện thoại '0123' không hợp lệ: quá ngắn / invalid phone '0123': too short")]
     assert stored(engine)["+84905111201"]["name"] == "Nguyễn Văn An, con"
 
 
@@ -543,12 +544,12 @@ def test_cli_import(db_url: str, tmp_path: Path) -> None:
     lines = result.stdout.splitlines()
     assert f"{MESSY} (list 'F1 Huế'): 25 rows read: 17 new, 0 updated, 8 rejected (2 blank rows skipped)" in lines
     for row, reason in MESSY_REJECTED:
-        assert f"row {row}: {reason}" in lines
-    assert "row 12: invalid phone '0123': too short" in lines
+        assert f"hàng {row} / row {row}: {reason}" in lines
+    assert "hàng 12 / row 12: số điện thoại '0123' không hợp lệ: quá ngắn / invalid phone '0123': too short" in lines
     with report_csv.open(encoding="utf-8-sig") as f:
         written = f.read().splitlines()
     assert written[0] == "row,reason,phone"
-    assert written[2] == "15,duplicate of row 2,0905111201"
+    assert written[2] == "15,trùng với hàng 2 / duplicate of row 2,0905111201"
     assert len(written) == 9
 
     # Again: everything updated, nothing duplicated.
@@ -588,7 +589,7 @@ def test_cli_future_dates_use_the_local_today(db_url: str, tmp_path: Path) -> No
     path.write_text("SĐT,Ngày về\n0905111201,01/01/2099\n", encoding="utf-8")
     result = CliRunner().invoke(contacts, ["import", str(path)])
     assert result.exit_code == 0, result.output
-    assert "row 2: bad date '01/01/2099': in the future" in result.stdout
+    assert "hàng 2 / row 2: ngày '01/01/2099' không hợp lệ: ở tương lai / bad date '01/01/2099': in the future" in result.stdout
 
 
 def test_cli_xlsx(db_url: str, tmp_path: Path) -> None:

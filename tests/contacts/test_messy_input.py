@@ -80,7 +80,8 @@ def test_headers_staff_write_and_the_new_fields(engine: Engine) -> None:
         "address": ["Số nhà", "Thôn/Xóm"], "commune": ["Phường/Xã"], "district": ["Huyện/TP"], "notes": ["Ghi chú"],
     }
     assert report.ignored_columns == ["STT"] and report.inserted == 2
-    assert any(w.endswith("row 3: birth year '19x5' unreadable, left empty") for w in report.warnings)
+    assert "hàng 3: năm sinh '19x5' không đọc được, để trống / row 3: birth year '19x5' unreadable, left empty" \
+        in report.warnings
     an, bich = stored(engine)["+84905111201"], stored(engine)["+84935111202"]
     assert (an["birth_year"], an["address"], an["commune"], an["district"], an["notes"]) == (
         1985, "12 Lê Lợi, Tổ 3", "Phường Vĩnh Ninh", "Thành phố Huế", "Đi làm ca đêm")
@@ -116,7 +117,7 @@ def test_numbers_as_people_write_them_are_kept_with_their_kind(engine: Engine, t
     report = run_import(engine, path)
     assert report.inserted == 5
     assert [(r.row, r.reason) for r in report.rejected_rows] == [
-        (7, "invalid phone '1800 1234': toll-free number, a mobile or landline number is needed")]
+        (7, "số điện thoại '1800 1234' không hợp lệ: số miễn cước, cần số di động hoặc cố định / invalid phone '1800 1234': toll-free number, a mobile or landline number is needed")]
     got = {phone: (row["alt_phone"], row["phone_kind"]) for phone, row in stored(engine).items()}
     assert got == {
         "+84912345678": ("", "mobile"), "+84912345679": ("+84987654321", "mobile"), "+84912345670": ("", "mobile"),
@@ -180,7 +181,7 @@ def test_workbooks_as_staff_make_them(engine: Engine, tmp_path: Path) -> None:
     assert report.columns["exposure_date"] == ["Ngày tiếp xúc"]
     contacts = stored(engine)
     assert (contacts["+84905111202"]["category"], contacts["+84905111202"]["name"]) == ("F1", "Bình")
-    assert [(r.row, r.reason) for r in report.rejected_rows] == [(5, "missing phone")]
+    assert [(r.row, r.reason) for r in report.rejected_rows] == [(5, "thiếu số điện thoại / missing phone")]
 
 
 def test_duplicates_past_the_rows_kept_are_still_refused() -> None:
@@ -190,6 +191,6 @@ def test_duplicates_past_the_rows_kept_are_still_refused() -> None:
     for row, phone in enumerate(["+84905111201", "+84905111202", "+84905111203"], start=2):
         assert seen.duplicate(phone) is None
         seen.add(phone, row)
-    assert seen.duplicate("+84905111202") == "duplicate of row 3"
-    assert seen.duplicate("+84905111203") == "duplicate of an earlier row"
+    assert seen.duplicate("+84905111202") == "trùng với hàng 3 / duplicate of row 3"
+    assert seen.duplicate("+84905111203") == "trùng với một hàng trước / duplicate of an earlier row"
     assert seen.duplicate("+16502530000") is None and len(seen) == 3

@@ -49,4 +49,4 @@ def test_try_refuses_a_broken_flow_with_its_problems() -> None:
     broken = str(Path(__file__).parent / "broken" / "unreachable.yaml")
     result = CliRunner().invoke(cli, ["flows", "try", broken, "--keys", "1"])
     assert result.exit_code == 1
-    assert f"{broken}:10: node 'bi_bo_quen' can never be reached from 'a'" in result.output
+    assert f"{broken}:10: nút 'bi_bo_quen' không bao giờ tới được từ 'a' / node 'bi_bo_quen' can never be reached from 'a'" in result.output

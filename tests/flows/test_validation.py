@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from robocall.cli import cli
-from robocall.flows import FlowError, load_flow, load_flows
+from robocall.flows import FlowError, load_flow, load_flows, parse_flow
 
 BROKEN = Path(__file__).parent / "broken"
 SHIPPED = Path(__file__).parents[2] / "ivr_flows"
@@ -57,7 +57,7 @@ def test_check_passes_on_the_shipped_flows() -> None:
 def test_check_with_a_missing_path_fails() -> None:
     result = CliRunner().invoke(cli, ["flows", "check", "no/such/flow.yaml"])
     assert result.exit_code == 1
-    assert "no/such/flow.yaml:1: no such file or directory" in result.output
+    assert "no/such/flow.yaml:1: không có tệp hay thư mục này / no such file or directory" in result.output
 
 
 def test_a_broken_flow_does_not_stop_the_valid_ones_loading(tmp_path: Path) -> None:
@@ -74,5 +74,19 @@ def test_two_files_with_the_same_flow_name_are_refused(tmp_path: Path) -> None:
     (tmp_path / "b.yaml").write_text(text, encoding="utf-8")
     flows, problems = load_flows([tmp_path])
     assert list(flows) == ["f1_f2_followup"]
-    assert [p.message for p in problems] == [f"flow name 'f1_f2_followup' is already used by {tmp_path / 'a.yaml'}"]
+    assert [p.message for p in problems] == [f"tên kịch bản 'f1_f2_followup' đã được dùng ở {tmp_path / 'a.yaml'}"
+                                             f" / flow name 'f1_f2_followup' is already used by {tmp_path / 'a.yaml'}"]
     assert problems[0].file == str(tmp_path / "b.yaml") and problems[0].line == 5
+
+
+def test_schema_errors_are_told_in_vietnamese_then_english() -> None:
+    """pydantic's error types an officer meets: a missing key, a choice not among the allowed ones."""
+    text = ("name: nho\nlanguages: [vi]\nstart: a\ndirection: sideways\n"
+            "nodes:\n  a: {say: {vi: Xin chào}, hangup: true}\n")
+    with pytest.raises(FlowError) as raised:
+        parse_flow(text, "nho.yaml")
+    assert [str(p) for p in raised.value.problems] == [
+        "nho.yaml:1: thiếu khóa 'title' trong kịch bản / missing key 'title' in the flow",
+        "nho.yaml:4: direction: phải là một trong: 'outbound' hoặc 'inbound'"
+        " / direction: Input should be 'outbound' or 'inbound'",
+    ]

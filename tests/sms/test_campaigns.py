@@ -58,7 +58,8 @@ def test_csv_list_is_normalised_deduplicated_and_bad_numbers_reported(tmp_path: 
     assert all(r.state == MessageState.QUEUED and r.attempts == 0 for r in rows)
     assert {r.queued_at.replace(tzinfo=dt.UTC) for r in rows} == {now}  # COPY's text form of the time on PostgreSQL
     reasons = {row: reason for row, _value, reason in invalid_recipients(migrated, summary.campaign_id)}
-    assert reasons == {5: "too short", 6: "landline, a mobile number is needed", 7: "empty"}
+    assert reasons == {5: "quá ngắn / too short", 6: "số cố định, cần số di động / landline, a mobile number is needed",
+                       7: "trống / empty"}
 
 
 def test_template_fields_missing_from_the_list_are_refused(tmp_path: Path) -> None:

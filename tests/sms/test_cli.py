@@ -23,7 +23,7 @@ def test_dry_run_shows_segments_and_cost_with_and_without_accents(tmp_path: Path
     result = CliRunner().invoke(cli, ["sms", "send", "--to", str(path), "--text", text, "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "recipients: 2 (0 duplicates, 0 opted out, 1 invalid)" in result.output
-    assert "invalid: too short: 1" in result.output
+    assert "invalid: quá ngắn / too short: 1" in result.output
     assert "as written:                  4 segments             1,200 VND  (0 GSM-7, 2 UCS-2)" in result.output
     assert "--strip-accents:             2 segments               600 VND  (GSM-7)" in result.output
 

@@ -151,7 +151,7 @@ def test_people_seen_at_the_places_in_the_window_once_each_with_their_first_sigh
     assert an.row == 5 and an.fields["seen_time"] == "09:15" and an.fields["seen_date"] == "10/08/2021"
     assert [(row, raw) for row, raw, _ in errors] == [(10, "31/02/2021 09:00"), (12, "12345"), (14, "+66812345678")]
     assert errors[0][2].startswith("unreadable time: day is out of range for month")
-    assert errors[1][2] == "too short" and "foreign number" in errors[2][2]
+    assert errors[1][2] == "quá ngắn / too short" and "số nước ngoài" in errors[2][2] and "foreign number" in errors[2][2]
     s = result.stats
     assert (s.rows, s.at_places, s.sightings, s.people) == (15, 13, 7, 5)
     assert (s.bad_times, s.bad_numbers, s.bad_number_rows, s.outside_window) == (1, 2, 3, 2)

@@ -32,7 +32,7 @@ def test_broken_flow_is_refused_and_the_valid_ones_served(tmp_path: Path, monkey
     reset_settings()
     with caplog.at_level("ERROR"):
         app = create_app()
-    problem = f"{tmp_path / 'unreachable.yaml'}:10: node 'bi_bo_quen' can never be reached from 'a'"
+    problem = f"{tmp_path / 'unreachable.yaml'}:10: nút 'bi_bo_quen' không bao giờ tới được từ 'a' / node 'bi_bo_quen' can never be reached from 'a'"
     assert problem in caplog.text
     (status, body), (_, health) = asyncio.run(_get_all(app, "/flows", "/health"))
     assert status == 200

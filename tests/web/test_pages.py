@@ -166,7 +166,7 @@ def test_flow_pages_draw_the_diagram_and_show_refused_flows(make_app, monkeypatc
         return listing, page, svg
 
     listing, page, svg = run_client(make_app(), scenario)
-    assert "hotline" in listing and "can never be reached" in listing
+    assert "hotline" in listing and "không bao giờ tới được" in listing and "can never be reached" in listing
     assert "/diagrams/hotline/diagram.svg" in page
     assert svg.lstrip().startswith(b"<?xml") and b"<svg" in svg
 
