@@ -66,6 +66,7 @@ class VoiceWebhooks:
         self.urls = api.Urls(settings.public_base_url)
         self.renderer = renderer if renderer is not None else Renderer(settings)
         self._nodes: dict[str, list[tuple[str, str, re.Pattern[str], str]]] = {}
+        self._node_found: dict[tuple[str | None, ...], str] = {}
         # What each prompt plays, so a call's every turn does not look for files (or log that none
         # exists) again; a prompt without audio is looked up again after a while (a build may add it).
         self._played: dict[tuple[str | None, ...], tuple[str | None, float]] = {}
@@ -227,14 +228,23 @@ class VoiceWebhooks:
     def _node_of(self, flow: Flow, say: Say, waiting_at: str | None) -> str:
         """The node a Say comes from (the engine's actions do not name it): its text matched against
         the flow's prompts; a text no prompt makes is rendered on its own."""
+        asked = (flow.name, flow.version, say.kind, say.language, say.text, waiting_at)
+        known = self._node_found.get(asked)
+        if known is not None:  # every turn of every call asks again: the prompts' patterns run once
+            return known
         key = f"{flow.name}@{flow.version}"
         if key not in self._nodes:
             self._nodes[key] = [(p.kind, p.language, _pattern(p.text), p.node) for p in prompts_of(flow)]
         matches = [node for kind, language, pattern, node in self._nodes[key]
                    if kind == say.kind and language == say.language and pattern.fullmatch(say.text)]
         if not matches:
-            return f"{waiting_at or 'say'}:text"  # no such node: the text is rendered as it is
-        return waiting_at if waiting_at in matches else matches[0]
+            found = f"{waiting_at or 'say'}:text"  # no such node: the text is rendered as it is
+        else:
+            found = waiting_at if waiting_at in matches else matches[0]
+        if len(self._node_found) >= PLAYED_CACHE_SIZE:
+            self._node_found.clear()
+        self._node_found[asked] = found
+        return found
 
     # --- the guard ---
 
