@@ -10,8 +10,8 @@ while the line is open; the finished session once it has closed, as for every ca
 Every step locks the attempt's row first and commits before it answers, so two requests for one
 call never run the engine at the same time and a replay sees what the first one did:
 - PostgreSQL: ``SELECT ... FOR UPDATE`` of the row;
-- SQLite: a no-op ``UPDATE`` of the row as the transaction's first statement, which takes the
-  database's write lock at once (a plain SELECT would only take a shared lock, and two readers
+- SQLite: a no-op ``UPDATE`` of a row as the transaction's first statement, which takes the
+  database's write lock at once for the whole transaction (a plain SELECT would only take a shared lock, and two readers
   would both step the engine); the second request waits for it (busy_timeout).
 The pick-ups and the Gathers' answers of many calls share one transaction (`events`, fed by
 robocall/conversations/group_commit.py): one commit for the batch, each request answered after it.
@@ -155,8 +155,6 @@ class ResumableCalls:
     def _answered(self, conn: Connection, pickup: Pickup) -> Turn:
         """The pick-up as two statements (read the row with its contact, write the session): the ORM's
         load and flush cost more than all of a call's gathers together (docs/performance.md)."""
-        if self.engine.dialect.name == "sqlite":
-            conn.execute(_TAKE_WRITE_LOCK, {"attempt": pickup.attempt_id})
         row = conn.execute(_READ_PICKUP, {"attempt": pickup.attempt_id}).first()
         if row is None:
             raise LookupError(f"call attempt {pickup.attempt_id} does not exist")
@@ -192,8 +190,13 @@ class ResumableCalls:
         same order and never deadlock; a call's later step sees what its earlier one wrote."""
         order = sorted(range(len(steps)), key=lambda i: steps[i].attempt_id)
         results: list[Turn | Exception] = [Turn.over()] * len(steps)
+        sqlite = self.engine.dialect.name == "sqlite"
         with self.engine.connect() as conn:
-            with _SQLITE_WRITER if self.engine.dialect.name == "sqlite" else nullcontext(), conn.begin():
+            with _SQLITE_WRITER if sqlite else nullcontext(), conn.begin():
+                if sqlite and steps:
+                    # SQLite locks the whole database: the batch's first write takes its write lock for the
+                    # transaction, so every row read after it is this transaction's alone (no lock a row).
+                    conn.execute(_TAKE_WRITE_LOCK, {"attempt": steps[order[0]].attempt_id})
                 for i in order:
                     try:
                         step = steps[i]
@@ -206,8 +209,6 @@ class ResumableCalls:
         return results
 
     def _event(self, conn: Connection, step: Step) -> Turn:
-        if self.engine.dialect.name == "sqlite":
-            conn.execute(_TAKE_WRITE_LOCK, {"attempt": step.attempt_id})
         row = conn.execute(_READ_LIVE, {"attempt": step.attempt_id}).first()
         if row is None:
             raise LookupError(f"call attempt {step.attempt_id} does not exist")

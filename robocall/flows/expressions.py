@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import operator
+import threading
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
@@ -119,5 +120,26 @@ def evaluate(expression: str, values: Mapping[str, Any]) -> bool:
     names.update({name: values.get(name) for name in names_in(expression)})
     # The compound-types evaluator is needed for `zone in ("ha_noi", "other")`; names_in has
     # already refused everything else it could do (comprehensions, dicts, calls).
-    evaluator = EvalWithCompoundTypes(operators=_OPERATORS, functions={}, names=names)
-    return bool(evaluator.eval(expression.strip()))
+    evaluator = _evaluator()
+    evaluator.names = names
+    return bool(evaluator.eval(expression.strip(), previously_parsed=_parsed(expression.strip())))
+
+
+_EVALUATORS = threading.local()
+
+
+def _evaluator() -> EvalWithCompoundTypes:
+    """This thread's evaluator: making one builds its tables of nodes and operators, more than most
+    conditions cost to evaluate (a webhook's step evaluates several); it keeps state while it
+    evaluates, hence one a thread."""
+    evaluator: EvalWithCompoundTypes | None = getattr(_EVALUATORS, "evaluator", None)
+    if evaluator is None:
+        evaluator = _EVALUATORS.evaluator = EvalWithCompoundTypes(operators=_OPERATORS, functions={}, names={})
+    return evaluator
+
+
+@lru_cache(maxsize=4096)
+def _parsed(expression: str) -> ast.AST:
+    """The expression's tree, parsed once (evaluating only reads it)."""
+    tree: ast.AST = EvalWithCompoundTypes.parse(expression)
+    return tree

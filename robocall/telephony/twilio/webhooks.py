@@ -8,9 +8,9 @@
     POST /twilio/voice/inbound                   the hotline number's voice URL (TWILIO_HOTLINE_FLOW)
     POST /twilio/voice/inbound/status            the hotline number's status callback
 
-Every request is checked with the library's `RequestValidator` against `X-Twilio-Signature` and the
-public URL (PUBLIC_BASE_URL + path and query: behind a reverse proxy the URL this server sees is not
-the one Twilio signed); a missing or wrong signature gets 403 before anything is read or changed.
+Every request's `X-Twilio-Signature` is checked as Twilio signs it (signature.py: the library's
+`RequestValidator` algorithm, its key prepared once) against the public URL (PUBLIC_BASE_URL + path
+and query: behind a reverse proxy the URL this server sees is not the one Twilio signed); a missing or wrong signature gets 403 before anything is read or changed.
 A replayed request, signed correctly, is harmless: the session in the database is the truth
 (robocall/conversations/resumable.py), and a request for a turn already answered gets the current
 TwiML again.  Database work and audio rendering run in threads, off the event loop.
@@ -28,7 +28,6 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDictProxy
 from sqlalchemy.engine import Engine
-from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
 from robocall.audio.cache import url_path
@@ -43,6 +42,7 @@ from robocall.flows.engine import VOICEMAIL_NODE, Digits, Event, Say, Timeout
 from robocall.flows.loader import Flow
 from robocall.models import CallState, utcnow
 from robocall.telephony.twilio import api, backend, twiml
+from robocall.telephony.twilio.signature import SignatureCheck
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +62,11 @@ class VoiceWebhooks:
         # leaves once its step is on disk, without one fsync per webhook.
         self.steps: GroupCommit[Step | Pickup, Turn] = GroupCommit(calls.events)
         self.flows = flows
-        self.validator = RequestValidator(settings.twilio_auth_token)
+        self.signature = SignatureCheck(settings.twilio_auth_token, settings.public_base_url)
         self.urls = api.Urls(settings.public_base_url)
         self.renderer = renderer if renderer is not None else Renderer(settings)
         self._nodes: dict[str, list[tuple[str, str, re.Pattern[str], str]]] = {}
+        self._node_found: dict[tuple[str | None, ...], str] = {}
         # What each prompt plays, so a call's every turn does not look for files (or log that none
         # exists) again; a prompt without audio is looked up again after a while (a build may add it).
         self._played: dict[tuple[str | None, ...], tuple[str | None, float]] = {}
@@ -227,14 +228,23 @@ class VoiceWebhooks:
     def _node_of(self, flow: Flow, say: Say, waiting_at: str | None) -> str:
         """The node a Say comes from (the engine's actions do not name it): its text matched against
         the flow's prompts; a text no prompt makes is rendered on its own."""
+        asked = (flow.name, flow.version, say.kind, say.language, say.text, waiting_at)
+        known = self._node_found.get(asked)
+        if known is not None:  # every turn of every call asks again: the prompts' patterns run once
+            return known
         key = f"{flow.name}@{flow.version}"
         if key not in self._nodes:
             self._nodes[key] = [(p.kind, p.language, _pattern(p.text), p.node) for p in prompts_of(flow)]
         matches = [node for kind, language, pattern, node in self._nodes[key]
                    if kind == say.kind and language == say.language and pattern.fullmatch(say.text)]
         if not matches:
-            return f"{waiting_at or 'say'}:text"  # no such node: the text is rendered as it is
-        return waiting_at if waiting_at in matches else matches[0]
+            found = f"{waiting_at or 'say'}:text"  # no such node: the text is rendered as it is
+        else:
+            found = waiting_at if waiting_at in matches else matches[0]
+        if len(self._node_found) >= PLAYED_CACHE_SIZE:
+            self._node_found.clear()
+        self._node_found[asked] = found
+        return found
 
     # --- the guard ---
 
@@ -243,8 +253,7 @@ class VoiceWebhooks:
         """403 unless `X-Twilio-Signature` is Twilio's signature of the public URL and the form."""
         form = await request.post()
         signature = request.headers.get("X-Twilio-Signature", "")
-        url = self.settings.public_base_url + str(request.rel_url)
-        if not signature or not self.validator.validate(url, dict(form), signature):
+        if not self.signature.valid(str(request.rel_url), form.items(), signature):
             log.warning("twilio voice webhook %s: bad or missing X-Twilio-Signature, refused", request.path)
             return web.Response(status=403, text="invalid X-Twilio-Signature")
         request[_FORM] = form
