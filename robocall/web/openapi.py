@@ -9,7 +9,7 @@ from typing import Any
 
 _FILTERS = [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
             for n in ("district", "commune", "category", "level", "status", "sort", "assignee", "since", "until",
-                      "page")]
+                      "page", "pages")]
 _ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
 _OBJ = {"content": {"application/json": {"schema": {"type": "object"}}}}
 
@@ -33,7 +33,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             "/api/v1/openapi.json": {"get": {"summary": "This document", "security": [],
                                              "responses": {"200": {"description": "OK", **_OBJ}}}},
             "/api/v1/session": _get("The logged-in user and the CSRF token for writes", "viewer"),
-            "/api/v1/escalations": _get("The escalation queue (100 a page)", "viewer", _FILTERS),
+            "/api/v1/escalations": _get("The escalation queue (100 a page; `pages` pages from `page` on at once, at most 20)", "viewer", _FILTERS),
             "/api/v1/escalations/{id}": _get("One escalation: person (masked), calls, timeline", "viewer", _ID),
             "/api/v1/escalations/{id}/actions": {"post": {
                 "summary": "Acknowledge, assign (a user's id or name), note, schedule a callback, resolve or reopen",
