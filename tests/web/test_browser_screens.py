@@ -155,6 +155,9 @@ def test_line_lists_and_the_report_print_as_sheets(
         page.goto(f"{server}{path}")
         page.emulate_media(media="print")
         assert not page.is_visible("header.top") and not page.is_visible("form.filters")
+        if name == "list":  # the sheet says which list it is, and no other
+            assert page.locator(".tabs a").evaluate_all("a => a.filter(x => x.offsetParent).length") == 1
+            assert page.is_visible(".tabs a.on")
         table = page.locator("main table").first
         main_box, table_box = page.locator("main").bounding_box(), table.bounding_box()
         assert main_box and table_box and table_box["width"] >= main_box["width"] - 2, name  # full width
