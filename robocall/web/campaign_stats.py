@@ -17,6 +17,7 @@ from sqlmodel import col, select
 from robocall.models import (
     CallAttempt,
     CallCampaign,
+    Contact,
     Escalation,
     FollowUp,
     FollowUpState,
@@ -61,10 +62,31 @@ class CampaignStats:
         return data
 
 
-def campaign_stats(db: DbSession, campaign: CallCampaign, per_day: bool = False) -> CampaignStats:
+def _every_day(first: dt.date, last: dt.date) -> list[dt.date]:
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def _real_status(db: DbSession, campaign: CallCampaign, today: dt.date | None) -> str:
+    """An "active" campaign is finished once nobody it calls is still monitored and no follow-up is
+    left to call: the stored status only says the dialer may plan it, not that there is work left."""
+    if campaign.status != "active" or today is None:
+        return campaign.status
+    categories = [c.strip() for c in campaign.categories.split(",") if c.strip()]
+    monitored = db.exec(select(func.count()).select_from(Contact).where(
+        col(Contact.category).in_(categories), Contact.opted_out == False,  # noqa: E712
+        col(Contact.monitoring_end) >= today)).one()
+    open_follow_ups = db.exec(select(func.count()).select_from(FollowUp).where(
+        FollowUp.campaign_id == campaign.id,
+        col(FollowUp.state).in_([FollowUpState.PENDING, FollowUpState.CALLING]))).one()
+    return "active" if monitored or open_follow_ups else "finished"
+
+
+def campaign_stats(db: DbSession, campaign: CallCampaign, per_day: bool = False,
+                   today: dt.date | None = None) -> CampaignStats:
+    """`today` (the local day) lets the status say "finished" for a campaign with nothing left to do."""
     assert campaign.id is not None
     stats = CampaignStats(id=campaign.id, name=campaign.name, flow=campaign.flow, categories=campaign.categories,
-                          status=campaign.status)
+                          status=_real_status(db, campaign, today))
     states = dict(db.exec(select(FollowUp.state, func.count()).where(FollowUp.campaign_id == campaign.id)
                           .group_by(FollowUp.state)).all())
     stats.follow_ups = sum(states.values())
@@ -86,15 +108,25 @@ def campaign_stats(db: DbSession, campaign: CallCampaign, per_day: bool = False)
                   .group_by(CallAttempt.day).order_by(CallAttempt.day)).all()
     stats.escalations_per_day = [(d, n) for d, n in esc]
     stats.escalations = sum(n for _, n in stats.escalations_per_day)
+    # Every day of the period on both series, zeros included, so the two charts share one x axis.
+    known = [d for d in (stats.first_day, stats.last_day) if d] + [d for d, _, _ in stats.calls_per_day]
+    if known:
+        calls = {d: (a, n) for d, a, n in stats.calls_per_day}
+        escalations = dict(stats.escalations_per_day)
+        period = _every_day(min(known), max(known))
+        stats.calls_per_day = [(d, *calls.get(d, (0, 0))) for d in period]
+        stats.escalations_per_day = [(d, escalations.get(d, 0)) for d in period]
     if not per_day:
         stats.calls_per_day, stats.escalations_per_day = [], []
     return stats
 
 
-def all_campaigns(db: DbSession) -> list[CampaignStats]:
-    return [campaign_stats(db, c) for c in db.exec(select(CallCampaign).order_by(CallCampaign.id)).all()]
+def all_campaigns(db: DbSession, today: dt.date | None = None) -> list[CampaignStats]:
+    return [campaign_stats(db, c, today=today)
+            for c in db.exec(select(CallCampaign).order_by(CallCampaign.id)).all()]
 
 
-def campaign_by_id(db: DbSession, campaign_id: int, per_day: bool = True) -> CampaignStats | None:
+def campaign_by_id(db: DbSession, campaign_id: int, per_day: bool = True,
+                   today: dt.date | None = None) -> CampaignStats | None:
     campaign = db.get(CallCampaign, campaign_id)
-    return campaign_stats(db, campaign, per_day=per_day) if campaign is not None else None
+    return campaign_stats(db, campaign, per_day=per_day, today=today) if campaign is not None else None

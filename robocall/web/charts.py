@@ -6,8 +6,11 @@ from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
-WIDTH, HEIGHT = 640, 220
-PAD_LEFT, PAD_BOTTOM, PAD_TOP = 44, 34, 12
+# The SVG scales to its box, text included: the drawing is about as wide as a phone's card (~340 px) so a
+# 12-unit label renders at >= 11 px there, and grows (capped by the stylesheet's max-height) on a laptop.
+WIDTH, HEIGHT = 360, 200
+PAD_LEFT, PAD_BOTTOM, PAD_TOP = 44, 36, 10
+MAX_DAY_LABELS = 6  # "dd/mm" is ~34 units wide at 12 units: six fit without overlapping
 
 
 def bar_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[int], str]], title: str) -> Markup:
@@ -26,7 +29,7 @@ def bar_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[int], 
         parts.append(f'<line x1="{PAD_LEFT}" x2="{WIDTH - 8}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
                      f'<text x="{PAD_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" class="axis">'
                      f'{round(top * fraction):,}</text>')
-    step = max(1, len(labels) // 10)  # at most ~10 day labels, so they never overlap
+    step = -(-len(labels) // MAX_DAY_LABELS)  # ceiling: at most MAX_DAY_LABELS day labels
     for i, label in enumerate(labels):
         x0 = PAD_LEFT + i * slot + slot * 0.1
         for j, (name, values, colour) in enumerate(series):
@@ -42,6 +45,6 @@ def bar_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[int], 
     for name, _, colour in series:
         parts.append(f'<rect x="{legend_x}" y="{HEIGHT - 12}" width="10" height="10" fill="{colour}"/>'
                      f'<text x="{legend_x + 14}" y="{HEIGHT - 3}" class="axis">{escape(name)}</text>')
-        legend_x += 24 + 8 * len(name)
+        legend_x += 24 + 7 * len(name)
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -30,6 +30,7 @@ from robocall.web.scope import WHOLE_PROVINCE, Scope
 LEVEL_ORDER = ("urgent", "test", "callback", "watch", "home_visit", "report")
 UNRESOLVED = (EscalationStatus.OPEN.value, EscalationStatus.ACKNOWLEDGED.value)
 PAGE_SIZE = 100
+MAX_PAGES = 20  # "load more" shows pages page..page+pages-1 at once; beyond that, the pager
 
 
 @dataclass
@@ -44,13 +45,12 @@ class QueueFilters:
     since: str = ""  # local days (YYYY-MM-DD) the case was flagged in, both ends included
     until: str = ""
     page: int = 1
+    pages: int = 1  # how many pages from `page` on are shown together ("load more" adds one)
+    per_page: int = PAGE_SIZE  # the API's; the HTML queue shows fewer so a phone is not a 30,000 px scroll
 
     @classmethod
-    def from_query(cls, query: Any) -> QueueFilters:
-        try:
-            page = max(1, int(query.get("page", 1)))
-        except ValueError:
-            page = 1
+    def from_query(cls, query: Any, per_page: int = PAGE_SIZE) -> QueueFilters:
+        page, pages = _positive(query.get("page", 1)), min(MAX_PAGES, _positive(query.get("pages", 1)))
         for name in ("since", "until"):
             try:
                 if query.get(name):
@@ -61,10 +61,24 @@ class QueueFilters:
                    category=query.get("category", ""), level=query.get("level", ""),
                    status=query.get("status", "unresolved") or "unresolved",
                    sort=query.get("sort", "level") or "level", assignee=query.get("assignee", ""),
-                   since=query.get("since", ""), until=query.get("until", ""), page=page)
+                   since=query.get("since", ""), until=query.get("until", ""), page=page, pages=pages,
+                   per_page=per_page)
 
     def as_query(self) -> dict[str, str]:
-        return {k: str(v) for k, v in self.__dict__.items() if v and k != "page"}
+        return {k: str(v) for k, v in self.__dict__.items() if v and k not in {"page", "pages", "per_page"}}
+
+    @property
+    def next_page(self) -> int:
+        """The first page after the ones shown."""
+        return self.page + self.pages
+
+
+def _positive(value: Any) -> int:
+    """A page number from the query string; anything that is not one means the first."""
+    try:
+        return max(1, int(value))
+    except (TypeError, ValueError):
+        return 1
 
 
 @dataclass
@@ -157,7 +171,7 @@ def escalation_queue(db: DbSession, filters: QueueFilters, settings: Settings, n
     else:
         order = [_level_rank(), col(Escalation.created_at), col(Escalation.id)]
     found = db.exec(query.where(*conditions).order_by(*order)
-                    .offset((filters.page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
+                    .offset((filters.page - 1) * filters.per_page).limit(filters.per_page * filters.pages)).all()
     due = next_tasks(db, [e.id for e, _, _ in found if e.id is not None])
     rows = [queue_row(escalation, contact, settings, now, phone or "", due.get(escalation.id or 0))
             for escalation, contact, phone in found]

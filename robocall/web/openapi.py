@@ -24,7 +24,9 @@ _DAY = {"type": "string", "format": "date", "formatMinimum": FIRST_DAY.isoformat
 _FILTERS = [{"name": n, "in": "query", "required": False, "schema": _TEXT}
             for n in ("district", "commune", "category", "level", "status", "sort", "assignee")] + [
     {"name": n, "in": "query", "required": False, "schema": _DAY} for n in ("since", "until")] + [
-    {"name": "page", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}}]
+    {"name": "page", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
+    # "load more": this many pages from `page` on, together (beyond 20, the pager)
+    {"name": "pages", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 20}}]
 _ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}]
 
 
@@ -70,7 +72,8 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                                              "responses": {"200": {"description": "OK", "content": {
                                                  "application/json": {"schema": {"type": "object"}}}}}}},
             "/api/v1/session": _get("The logged-in user and the CSRF token for writes", "viewer", m.SessionInfo),
-            "/api/v1/escalations": _get("The escalation queue (100 a page)", "viewer", m.Queue, _FILTERS, bad=True),
+            "/api/v1/escalations": _get("The escalation queue (100 a page; `pages` pages from `page` on at once, at most 20)",
+                                        "viewer", m.Queue, _FILTERS, bad=True),
             "/api/v1/escalations/{id}": _get("One escalation: person (masked), calls, timeline", "viewer",
                                              m.EscalationDetail, _ID, not_found=True),
             "/api/v1/escalations/{id}/actions": {"post": {

@@ -204,14 +204,15 @@ async def contacts(request: web.Request) -> web.Response:
 @routes.get(f"{API}/campaigns")
 @requires(Role.VIEWER)
 async def campaigns(request: web.Request) -> web.Response:
-    found = await in_session(request, all_campaigns)
+    found = await in_session(request, all_campaigns, dt.datetime.now(request.app[SETTINGS].tzinfo).date())
     return web.json_response({"campaigns": [c.to_json() for c in found]})
 
 
 @routes.get(f"{API}/campaigns/{{id:\\d+}}")
 @requires(Role.VIEWER)
 async def campaign(request: web.Request) -> web.Response:
-    found = await in_session(request, campaign_by_id, int(request.match_info["id"]))
+    found = await in_session(request, campaign_by_id, int(request.match_info["id"]), True,
+                             dt.datetime.now(request.app[SETTINGS].tzinfo).date())
     if found is None:
         raise web.HTTPNotFound(text='{"error": "not found"}', content_type="application/json")
     return web.json_response(found.to_json())

@@ -42,13 +42,15 @@ from robocall.web.templating import render
 from robocall.web.threads import in_session
 
 routes = web.RouteTableDef()
+# Rows per page of the HTML queue: about four phone screens of case cards; "load more" adds pages.
+QUEUE_PAGE_SIZE = 20
 
 
 @routes.get("/escalations")
 @requires(Role.VIEWER)
 async def queue_page(request: web.Request) -> web.Response:
     try:
-        filters = QueueFilters.from_query(request.query)
+        filters = QueueFilters.from_query(request.query, per_page=QUEUE_PAGE_SIZE)
     except ValueError as error:
         raise web.HTTPBadRequest(text=f"400: {error}") from None
     page, users = await in_session(request, _queue, filters, request.app[SETTINGS], scope_of(request))
@@ -57,7 +59,7 @@ async def queue_page(request: web.Request) -> web.Response:
     template = "_queue_rows.html" if request.query.get("partial") else "queue.html"
     query = filters.as_query()
     return render(request, template, {"page": page, "filters": filters, "query_string": urlencode(query),
-                                      "prev_page": filters.page - 1, "next_page": filters.page + 1,
+                                      "prev_page": filters.page - 1, "next_page": filters.next_page,
                                       "users": users, "outcomes": OUTCOMES})
 
 

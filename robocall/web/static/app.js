@@ -20,8 +20,10 @@
       if (!response.ok) return;
       const data = await response.json();
       const target = document.getElementById(button.dataset.contact ? `phone-${id}` : `case-phone-${id}`);
+      // A printout shows the masked number even after a reveal (style.css prints data-masked).
+      target.dataset.masked = target.textContent;
       target.textContent = data.phone;
-      target.insertAdjacentHTML("afterend", ` <a href="tel:${encodeURIComponent(data.phone)}">☎</a>`);
+      target.insertAdjacentHTML("afterend", ` <a class="no-print" href="tel:${encodeURIComponent(data.phone)}">☎</a>`);
       button.remove();
     });
   });
@@ -74,5 +76,22 @@
       const check = await fetch("/api/v1/session", { credentials: "same-origin" });
       if (check.status === 401) toLogin();
     };
+  }
+
+  // "Load more": the next page joins the rows shown (the link alone, without script, does the same
+  // through a page load); the live refresh then keeps every page shown.
+  if (queue) {
+    queue.addEventListener("click", async (event) => {
+      const more = event.target.closest("#load-more");
+      if (!more) return;
+      event.preventDefault();
+      const partial = new URL(queue.dataset.partial, location.href);
+      partial.searchParams.set("pages", more.dataset.pages);
+      const response = await fetch(partial, { credentials: "same-origin" });
+      if (!response.ok) { location.href = more.href; return; }
+      queue.innerHTML = await response.text();
+      queue.dataset.partial = partial.pathname + partial.search;
+      history.replaceState(null, "", more.href);
+    });
   }
 })();
