@@ -24,6 +24,7 @@ from robocall.models import (
     EscalationStatus,
     stored_utc,
 )
+from robocall.web.params import FIRST_DAY, LAST_DAY
 from robocall.web.scope import WHOLE_PROVINCE, Scope
 
 # Most urgent first when the queue is sorted by level; unknown levels go last.
@@ -53,10 +54,12 @@ class QueueFilters:
         page, pages = _positive(query.get("page", 1)), min(MAX_PAGES, _positive(query.get("pages", 1)))
         for name in ("since", "until"):
             try:
-                if query.get(name):
-                    dt.date.fromisoformat(query[name])
+                day = dt.date.fromisoformat(query[name]) if query.get(name) else None
             except ValueError:
-                raise ValueError(f"{name}: not a date (YYYY-MM-DD): {query[name]}") from None
+                raise ValueError(f"{name}: không phải ngày (YYYY-MM-DD) / not a date (YYYY-MM-DD): {query[name]}") from None
+            if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+                raise ValueError(f"{name}: ngày ngoài khoảng / date out of range "
+                                 f"{FIRST_DAY.isoformat()}..{LAST_DAY.isoformat()}: {query[name]}")
         return cls(district=query.get("district", ""), commune=query.get("commune", ""),
                    category=query.get("category", ""), level=query.get("level", ""),
                    status=query.get("status", "unresolved") or "unresolved",
