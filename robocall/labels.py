@@ -177,4 +177,4 @@ def percent(share: float, lang: str) -> str:
 
 def waiting(minutes: int, lang: str) -> str:
     """A waiting time, rounded the way people say it: '3 ngày', '2 giờ', '12 phút'."""
-    return format_timedelta(dt.timedelta(minutes=int(minutes)), threshold=1.5, locale=_locale(lang))
+    return format_timedelta(dt.timedelta(minutes=int(minutes)), threshold=1.5, granularity="minute", locale=_locale(lang))

@@ -48,9 +48,13 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
     try:
         return await handler(request)
     except web.HTTPException as error:
-        if error.status < 400 or _is_api(request, error):
+        # A status without a page (401 with its WWW-Authenticate, 413...) and the API go out as raised.
+        if error.status not in PAGES or _is_api(request, error):
             raise
-        return await _page(request, error.status, error.text or "")
+        page = await _page(request, error.status, error.text or "")
+        if "Allow" in error.headers:
+            page.headers["Allow"] = error.headers["Allow"]
+        return page
     except Exception:
         if _is_api(request):
             raise
