@@ -92,3 +92,16 @@ def test_no_page_shows_an_identifier_in_either_language(make_app, seeded) -> Non
     shown = {f"{lang} {path}": sorted(found) for (lang, path), html in pages.items()
              if (found := identifiers_in(visible_text(html), lang))}
     assert shown == {}, "\n".join(f"{page}: {found}" for page, found in shown.items())
+
+
+def test_the_language_link_keeps_the_pages_filters(make_app, seeded) -> None:  # type: ignore[no-untyped-def]
+    async def scenario(client: TestClient) -> tuple[str, str]:
+        await login(client, "viewer")
+        vi = await (await client.get("/escalations?level=urgent&district=Qu%E1%BA%ADn+1&sort=level")).text()
+        en = await (await client.get("/escalations?level=urgent&sort=level&lang=en")).text()
+        return vi, en
+
+    vi, en = run_client(make_app(), scenario)
+    link = re.search(r'<a href="([^"]+)" class="lang">EN</a>', vi)
+    assert link and link.group(1) == "/escalations?level=urgent&amp;district=Qu%E1%BA%ADn+1&amp;sort=level&amp;lang=en"
+    assert '<a href="/escalations?level=urgent&amp;sort=level&amp;lang=vi" class="lang">VI</a>' in en
