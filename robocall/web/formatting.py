@@ -59,6 +59,29 @@ def flow_title(context: Context, name: str) -> str:
     return str(titles.get(name) or name)
 
 
+@pass_context
+def audit_detail(context: Context, detail: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """An audit entry's details as (name, value) for reading: names and named values by their labels,
+    no Python dict or list text."""
+    lang = _lang(context)
+
+    def shown(value: Any) -> str:
+        if isinstance(value, bool):
+            return labels.label("value", "yes" if value else "no", lang)
+        if value is None or value == "":
+            return "—"
+        if isinstance(value, int | float):
+            return labels.number(value, lang)
+        if isinstance(value, dict):
+            return "; ".join(f"{labels.label('detail', k, lang)}: {shown(v)}" for k, v in value.items())
+        if isinstance(value, list | tuple):
+            return ", ".join(shown(v) for v in value)
+        return labels.label("value", value, lang)
+
+    return [(labels.label("detail", key, lang), shown(value))
+            for key, value in (detail or {}).items() if key != "path"]
+
+
 def answer_value(value: Any) -> str:
     if value is True:
         return "✔"
@@ -69,4 +92,4 @@ def answer_value(value: Any) -> str:
 
 FILTERS = {"mask": mask_phone, "local_time": local_time, "duration": duration, "percent": percent, "day": day,
            "answer_value": answer_value, "num": number, "label": label,
-           "flow_title": flow_title}
+           "flow_title": flow_title, "audit_detail": audit_detail}
