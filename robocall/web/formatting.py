@@ -82,12 +82,19 @@ def audit_detail(context: Context, detail: dict[str, Any] | None) -> list[tuple[
             for key, value in (detail or {}).items() if key != "path"]
 
 
-def answer_value(value: Any) -> str:
+@pass_context
+def answer_value(context: Context, value: Any) -> str:
+    """An answer as staff read it: ✔/✘ for yes/no, a number in the page's language (38,6), a named
+    value by its label."""
     if value is True:
         return "✔"
     if value is False:
         return "✘"
-    return "" if value is None else str(value)
+    if value is None:
+        return ""
+    if isinstance(value, int | float):
+        return labels.number(value, _lang(context))
+    return labels.label("value", value, _lang(context))
 
 
 FILTERS = {"mask": mask_phone, "local_time": local_time, "duration": duration, "percent": percent, "day": day,

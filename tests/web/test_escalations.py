@@ -71,7 +71,7 @@ def test_detail_shows_calls_answers_and_timeline_and_is_audited(make_app, seeded
 
     html = run_client(make_app(), scenario)
     assert "Nguyễn Văn An" in html and "+849******01" in html and "+84912000001" not in html
-    assert "trieu_chung_nang" in html and "Sốt: <b>✔</b>" in html and "Nhiệt độ: <b>38.6</b>" in html
+    assert "trieu_chung_nang" in html and "Sốt: <b>✔</b>" in html and "Nhiệt độ: <b>38,6</b>" in html
     assert html.count("<h3>") >= 3  # calls grouped by day
     assert 'class="ev-created"' in html
     # The rule's condition, from the loaded flow.
