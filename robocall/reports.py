@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
 from sqlmodel import col, select
 
+from robocall.labels import by_urgency, label, number, percent
 from robocall.models import (
     PERMANENT_FAILURE,
     CallAttempt,
@@ -54,25 +55,46 @@ class ProvincialReport:
         return asdict(self)
 
 
-LABELS_VI = {
-    "outbound_calls_f1_f2": "Cuộc gọi tự động tới F1/F2",
-    "outbound_calls_returnees": "Cuộc gọi tự động tới người về từ vùng dịch",
-    "outbound_calls_other": "Cuộc gọi tự động tới đối tượng khác",
-    "inbound_hotline_calls": "Cuộc gọi đến đường dây nóng",
-    "sms_declarations": "Khai báo y tế qua tin nhắn SMS (KB)",
-    "calls_answered": "Cuộc gọi được nghe máy",
-    "calls_completed": "Cuộc gọi trả lời hết câu hỏi",
-    "contacts_called": "Số người được gọi",
-    "contacts_monitored": "Số người đang theo dõi",
-    "non_reporting_contacts": "Số người không liên lạc được trong ngày",
-    "calls_failed_permanently": "Số không gọi được (không hợp lệ, chưa được phép)",
-    "escalations_to_cdc": "Trường hợp chuyển CDC",
+# key: (Vietnamese, English); the report on screen and its CSV/XLSX are in the reader's language.
+LABELS: dict[str, tuple[str, str]] = {
+    "outbound_calls_f1_f2": ("Cuộc gọi tự động tới F1/F2", "Robot calls to F1/F2"),
+    "outbound_calls_returnees": ("Cuộc gọi tự động tới người về từ vùng dịch", "Robot calls to returnees"),
+    "outbound_calls_other": ("Cuộc gọi tự động tới đối tượng khác", "Robot calls to others"),
+    "inbound_hotline_calls": ("Cuộc gọi đến đường dây nóng", "Hotline calls"),
+    "sms_declarations": ("Khai báo y tế qua tin nhắn SMS (KB)", "Health declarations by SMS (KB)"),
+    "calls_answered": ("Cuộc gọi được nghe máy", "Calls answered"),
+    "calls_completed": ("Cuộc gọi trả lời hết câu hỏi", "Calls with every question answered"),
+    "contacts_called": ("Số người được gọi", "People called"),
+    "contacts_monitored": ("Số người đang theo dõi", "People under monitoring"),
+    "non_reporting_contacts": ("Số người không liên lạc được trong ngày", "People not reached in a day"),
+    "calls_failed_permanently": ("Số không gọi được (không hợp lệ, chưa được phép)",
+                                 "Numbers that cannot be called (invalid, not allowed)"),
+    "escalations_to_cdc": ("Trường hợp chuyển CDC", "Cases sent to the CDC"),
 }
+LABELS_VI = {key: pair[0] for key, pair in LABELS.items()}
+
+ESCALATED_SHARE = ("Tỷ lệ cuộc gọi dẫn tới phân loại", "Share of calls that raised a case")
+SMS_SENT = ("Tin nhắn SMS đã gửi theo chiến dịch", "Campaign SMS sent")
+SMS_INDIVIDUAL = ("Tin nhắn SMS riêng (trả lời, hướng dẫn)", "Single SMS (replies, advice)")
+LEVEL_ROW = ("Cảnh báo mức {level}", "Escalations: {level}")
+ESCALATED_SHARE_LABEL, SMS_SENT_LABEL, SMS_INDIVIDUAL_LABEL = ESCALATED_SHARE[0], SMS_SENT[0], SMS_INDIVIDUAL[0]
 
 
-ESCALATED_SHARE_LABEL = "Tỷ lệ cuộc gọi dẫn tới phân loại"
-SMS_SENT_LABEL = "Tin nhắn SMS đã gửi theo chiến dịch"
-SMS_INDIVIDUAL_LABEL = "Tin nhắn SMS riêng (trả lời, hướng dẫn)"
+def in_language(pair: tuple[str, str], lang: str) -> str:
+    return pair[1] if lang == "en" else pair[0]
+
+
+def report_rows(report: ProvincialReport, lang: str = "vi") -> list[tuple[str, str, int | str]]:
+    """(key, label in `lang`, value) for every figure, the levels included (most urgent first): one
+    source for the screen, the CSV and the XLSX."""
+    rows: list[tuple[str, str, int | str]] = [
+        (key, in_language(pair, lang), getattr(report, key)) for key, pair in LABELS.items()]
+    for level, count in report.escalations_by_level.items():
+        name = label("level", level, lang)
+        rows.append((f"escalations_{level}", in_language(LEVEL_ROW, lang).format(level=name), count))
+    rows.append(("sms_sent", in_language(SMS_SENT, lang), "" if report.sms_sent is None else report.sms_sent))
+    rows.append(("sms_individual_sent", in_language(SMS_INDIVIDUAL, lang), report.sms_individual_sent))
+    return rows
 
 
 def provincial_report(engine: Engine, start: dt.date | None, end: dt.date | None, timezone: str) -> ProvincialReport:
@@ -147,25 +169,26 @@ def provincial_report(engine: Engine, start: dt.date | None, end: dt.date | None
         outbound_calls_other=outbound["other"], inbound_hotline_calls=inbound,
         calls_answered=answered, calls_completed=completed, contacts_called=called,
         contacts_monitored=monitored, non_reporting_contacts=non_reporting,
-        escalations_by_level=dict(sorted(levels.items())), escalations_to_cdc=to_cdc,
+        escalations_by_level=by_urgency(levels), escalations_to_cdc=to_cdc,
         calls_escalated=escalated, sms_sent=sms_sent,
         sms_individual_sent=individual, sms_declarations=declarations, calls_failed_permanently=failed_for_good,
     )
 
 
 def format_report(report: ProvincialReport) -> str:
+    """The report as text for the CLI, in Vietnamese: labels, level names and numbers (2.592; 54,3%)."""
     period = f"{report.period_from or '…'} → {report.period_to or '…'}"
     lines = [f"BÁO CÁO HỆ THỐNG GỌI ĐIỆN TỰ ĐỘNG ({period})"]
-    for key, label in LABELS_VI.items():
-        lines.append(f"  {label:<45} {getattr(report, key):>10,}")
+    for key, name in LABELS_VI.items():
+        lines.append(f"  {name:<45} {number(getattr(report, key), 'vi'):>10}")
     calls = (report.outbound_calls_f1_f2 + report.outbound_calls_returnees + report.outbound_calls_other
              + report.inbound_hotline_calls)
-    share = f"{report.calls_escalated / calls:.1%}" if calls else "–"
+    share = percent(report.calls_escalated / calls, "vi") if calls else "–"
     lines.append(f"  {ESCALATED_SHARE_LABEL:<45} {share:>10}")
     lines.append("  Phân loại theo mức độ:")
     for level, count in report.escalations_by_level.items():
-        lines.append(f"    {level:<43} {count:>10,}")
-    sms = "chưa có chiến dịch SMS" if report.sms_sent is None else f"{report.sms_sent:,}"
+        lines.append(f"    {label('level', level, 'vi'):<43} {number(count, 'vi'):>10}")
+    sms = "chưa có chiến dịch SMS" if report.sms_sent is None else number(report.sms_sent, "vi")
     lines.append(f"  {SMS_SENT_LABEL:<45} {sms:>10}")
-    lines.append(f"  {SMS_INDIVIDUAL_LABEL:<45} {report.sms_individual_sent:>10,}")
+    lines.append(f"  {SMS_INDIVIDUAL_LABEL:<45} {number(report.sms_individual_sent, 'vi'):>10}")
     return "\n".join(lines)

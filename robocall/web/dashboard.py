@@ -12,6 +12,7 @@ from aiohttp_session import session_middleware
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from robocall.config import Settings
+from robocall.web.errors import error_pages
 from robocall.web.i18n import language_middleware
 from robocall.web.keys import DIAGRAM_CACHE, SSE_POLL_SECONDS
 from robocall.web.params import bounded_input_middleware
@@ -45,8 +46,9 @@ def setup_dashboard(app: web.Application, settings: Settings) -> None:
         session_key(settings.secret_key), cookie_name="robocall_session", httponly=True, samesite="Lax",
         max_age=SESSION_HOURS * 3600, secure=settings.public_base_url.startswith("https://"))
     # The session's middleware runs first: the guards read the session.
-    app.middlewares.extend([session_middleware(storage), headers_middleware, auth_middleware, csrf_middleware,
-                            language_middleware, bounded_input_middleware])
+    # The error pages sit inside the session (they render the layout) and outside the guards.
+    app.middlewares.extend([session_middleware(storage), headers_middleware, error_pages, auth_middleware,
+                            csrf_middleware, language_middleware, bounded_input_middleware])
     setup_templates(app)  # adds the middleware of the templates' context
     # None of them touches the requests of the sub-apps that authenticate themselves.
     app.middlewares[:] = [dashboard_only(m) for m in app.middlewares]

@@ -12,6 +12,7 @@ from sqlmodel import Session as DbSession
 from sqlmodel import col, select
 
 from robocall.config import Settings
+from robocall.labels import LEVEL_ORDER, level_rank
 from robocall.logging_setup import mask_phone
 from robocall.models import (
     Answer,
@@ -27,8 +28,6 @@ from robocall.models import (
 from robocall.web.params import FIRST_DAY, LAST_DAY
 from robocall.web.scope import WHOLE_PROVINCE, Scope
 
-# Most urgent first when the queue is sorted by level; unknown levels go last.
-LEVEL_ORDER = ("urgent", "test", "callback", "watch", "home_visit", "report")
 UNRESOLVED = (EscalationStatus.OPEN.value, EscalationStatus.ACKNOWLEDGED.value)
 PAGE_SIZE = 100
 MAX_PAGES = 20  # "load more" shows pages page..page+pages-1 at once; beyond that, the pager
@@ -227,7 +226,7 @@ def level_summary(db: DbSession, settings: Settings, now: dt.datetime,
     counts = dict(db.exec(joined.where(col(Escalation.status).in_(UNRESOLVED), *scope.contact_condition())
                           .group_by(Escalation.level)).all())
     summary = []
-    for level in sorted(counts, key=lambda lv: LEVEL_ORDER.index(lv) if lv in LEVEL_ORDER else len(LEVEL_ORDER)):
+    for level in sorted(counts, key=level_rank):
         deadline = now - dt.timedelta(minutes=settings.sla_minutes(level))
         overdue = db.exec(select(func.count()).select_from(Escalation).join(
             Contact, col(Contact.id) == Escalation.contact_id, isouter=True).where(
@@ -244,7 +243,7 @@ def filter_options(db: DbSession, scope: Scope = WHOLE_PROVINCE) -> dict[str, li
             query = query.where(*scope.contact_condition())
         return [v for v in db.exec(query).all() if v]
     levels = distinct(Escalation.level)
-    levels.sort(key=lambda lv: LEVEL_ORDER.index(lv) if lv in LEVEL_ORDER else len(LEVEL_ORDER))
+    levels.sort(key=level_rank)
     return {"district": distinct(Contact.district), "commune": distinct(Contact.commune),
             "category": distinct(Contact.category), "level": levels}
 

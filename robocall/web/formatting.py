@@ -1,4 +1,5 @@
-"""Jinja filters: local times, waiting times, percentages."""
+"""Jinja filters: local times, waiting times, numbers and percentages in the page's language, and the
+display names of stored values (robocall.labels)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,10 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from jinja2 import pass_context
+from jinja2.runtime import Context
+
+from robocall import labels
 from robocall.logging_setup import mask_phone
 
 
@@ -17,32 +22,81 @@ def local_time(value: dt.datetime | None, tz: ZoneInfo, fmt: str = "%d/%m/%Y %H:
     return value.astimezone(tz).strftime(fmt)
 
 
-def duration(minutes: int) -> str:
-    """`3 d 4 h`, `2 h 5 m`, `12 m`: short enough for a table cell."""
-    days, rest = divmod(int(minutes), 24 * 60)
-    hours, mins = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {mins} m"
-    return f"{mins} m"
+def _lang(context: Context) -> str:
+    return str(context.get("lang") or "vi")
 
 
-def percent(value: float) -> str:
-    return f"{value * 100:.1f}%"
+@pass_context
+def duration(context: Context, minutes: int) -> str:
+    """A waiting time in the page's language: `3 ngày`, `2 giờ`, `12 phút`."""
+    return labels.waiting(minutes, _lang(context))
+
+
+@pass_context
+def percent(context: Context, value: float) -> str:
+    return labels.percent(value, _lang(context))
+
+
+@pass_context
+def number(context: Context, value: float | int) -> str:
+    return labels.number(value, _lang(context))
+
+
+@pass_context
+def label(context: Context, value: object, kind: str) -> str:
+    """`{{ e.level|label('level') }}`: the display name of a stored value."""
+    return labels.label(kind, value, _lang(context))
 
 
 def day(value: dt.date | None) -> str:
     return value.strftime("%d/%m/%Y") if value else ""
 
 
-def answer_value(value: Any) -> str:
+@pass_context
+def flow_title(context: Context, name: str) -> str:
+    """A flow by its title (from its file), not its file name."""
+    titles = context.get("flow_titles") or {}
+    return str(titles.get(name) or name)
+
+
+@pass_context
+def audit_detail(context: Context, detail: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """An audit entry's details as (name, value) for reading: names and named values by their labels,
+    no Python dict or list text."""
+    lang = _lang(context)
+
+    def shown(value: Any) -> str:
+        if isinstance(value, bool):
+            return labels.label("value", "yes" if value else "no", lang)
+        if value is None or value == "":
+            return "—"
+        if isinstance(value, int | float):
+            return labels.number(value, lang)
+        if isinstance(value, dict):
+            return "; ".join(f"{labels.label('detail', k, lang)}: {shown(v)}" for k, v in value.items())
+        if isinstance(value, list | tuple):
+            return ", ".join(shown(v) for v in value)
+        return labels.label("value", value, lang)
+
+    return [(labels.label("detail", key, lang), shown(value))
+            for key, value in (detail or {}).items() if key != "path"]
+
+
+@pass_context
+def answer_value(context: Context, value: Any) -> str:
+    """An answer as staff read it: ✔/✘ for yes/no, a number in the page's language (38,6), a named
+    value by its label."""
     if value is True:
         return "✔"
     if value is False:
         return "✘"
-    return "" if value is None else str(value)
+    if value is None:
+        return ""
+    if isinstance(value, int | float):
+        return labels.number(value, _lang(context))
+    return labels.label("value", value, _lang(context))
 
 
 FILTERS = {"mask": mask_phone, "local_time": local_time, "duration": duration, "percent": percent, "day": day,
-           "answer_value": answer_value}
+           "answer_value": answer_value, "num": number, "label": label,
+           "flow_title": flow_title, "audit_detail": audit_detail}

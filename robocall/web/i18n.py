@@ -57,6 +57,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "reason": ("Lý do", "Reason"),
     "rule": ("Quy tắc", "Rule"),
     "condition": ("Điều kiện", "Condition"),
+    "unless": ("Trừ khi đã có mức", "Unless already raised"),
     "flow": ("Kịch bản", "Flow"),
     "assignee": ("Người phụ trách", "Assignee"),
     "outcome": ("Kết quả", "Outcome"),
@@ -230,6 +231,27 @@ TEXTS: dict[str, tuple[str, str]] = {
     "sms_cancel": ("Huỷ chiến dịch", "Cancel campaign"),
     "sms_resume_hint": ("Tiếp tục: tiến trình `robocall sms run` gửi phần còn lại.",
                         "Resume: the `robocall sms run` process sends the rest."),
+    # Error pages (robocall.web.errors).
+    "error_400": ("Yêu cầu không hợp lệ", "Bad request"),
+    "error_400_hint": ("Kiểm tra lại thông tin đã nhập rồi thử lại.", "Check what was entered and try again."),
+    "error_403": ("Không có quyền truy cập", "Not allowed"),
+    "error_403_hint": ("Vai trò của bạn không được làm việc này. Cần quyền, xin liên hệ quản trị viên.",
+                       "Your role may not do this. Ask an administrator if you need it."),
+    "error_csrf": ("Phiên làm việc đã hết hạn", "The form has expired"),
+    "error_csrf_hint": ("Mã bảo vệ biểu mẫu (CSRF) không khớp: trang đã mở quá lâu hoặc bạn đã đăng nhập lại. "
+                        "Tải lại trang rồi gửi lại.",
+                        "The form's protection token (CSRF) did not match: the page was open too long or you logged "
+                        "in again. Reload the page and send it again."),
+    "error_404": ("Không tìm thấy trang", "Page not found"),
+    "error_404_hint": ("Địa chỉ không đúng hoặc dữ liệu đã bị xoá.", "The address is wrong or the record was removed."),
+    "error_405": ("Thao tác không được hỗ trợ", "Not supported here"),
+    "error_405_hint": ("Trang này không nhận thao tác đó. Quay lại và dùng các nút trên trang.",
+                       "This page does not take that request. Go back and use the page's buttons."),
+    "error_500": ("Lỗi hệ thống", "Something went wrong"),
+    "error_500_hint": ("Máy chủ gặp lỗi; lỗi đã được ghi lại. Thử lại sau ít phút, nếu vẫn lỗi xin báo quản trị viên.",
+                       "The server hit an error, which was logged. Try again in a few minutes; tell an administrator if it persists."),
+    "back_home": ("Về hàng đợi cảnh báo", "Back to the escalation queue"),
+    "error_code": ("Mã lỗi", "Error code"),
 }
 
 OUTCOMES = ("tested", "hospital", "home_isolation", "visited", "false_alarm", "unreachable", "other")

@@ -70,6 +70,7 @@ def test_report_over_all_days(migrated: Engine) -> None:
     assert (report.calls_answered, report.calls_completed) == (4, 3)
     assert (report.contacts_called, report.contacts_monitored, report.non_reporting_contacts) == (3, 2, 1)
     assert report.escalations_by_level == {"home_visit": 1, "test": 1, "urgent": 1}
+    assert list(report.escalations_by_level) == ["urgent", "test", "home_visit"]  # by urgency, not by name
     assert report.escalations_to_cdc == 2
     assert report.calls_escalated == 1  # the home visit and the test were raised without a call
 
@@ -84,5 +85,5 @@ def test_report_for_one_day_and_the_cli(migrated: Engine) -> None:
     figures = json.loads(result.output)
     assert figures["outbound_calls_f1_f2"] == 3 and figures["escalations_by_level"] == {"urgent": 1}
     text = CliRunner().invoke(cli, ["report"]).output
-    assert "Cuộc gọi tự động tới F1/F2" in text and "urgent" in text
-    assert "Tỷ lệ cuộc gọi dẫn tới phân loại" in text and "16.7%" in text  # 1 of 6 calls
+    assert "Cuộc gọi tự động tới F1/F2" in text and "Khẩn cấp" in text and "urgent" not in text  # levels by their Vietnamese names
+    assert "Tỷ lệ cuộc gọi dẫn tới phân loại" in text and "16,7%" in text  # 1 of 6 calls

@@ -65,8 +65,8 @@ def test_a_hotline_callers_callback_becomes_a_robot_call_whose_answers_join_the_
     # The caller is on no list: the case shows the calling number, masked, and reveals it (audited).
     page.goto(f"{server}/escalations/{case}")
     assert page.inner_text(f"#case-phone-{case}") == "+849******11"
-    # The answer that made the rule fire (menu_choice == "callback") stands out.
-    assert "menu_choice" in page.inner_text(".answer.fired")
+    # The answer that made the rule fire (menu_choice == "callback") stands out, by its display names.
+    assert page.inner_text(".answer.fired") == "Lựa chọn: Đề nghị cán bộ gọi lại"
     assert page.locator(".answer.fired").count() == 1
     _shoot(page, f"casework-hotline-case-{width_name}")
     page.click(f'button.reveal[data-case="{case}"]')

@@ -75,7 +75,7 @@ def test_campaign_page_shows_progress_rates_and_charts(make_app, seeded) -> None
     # The SMS section plugs in through EXTRA_CAMPAIGN_SECTIONS and links to the SMS pages.
     assert 'id="sms-section"' in listing and 'href="/sms-campaigns"' in listing and "Có 1 chiến dịch SMS" in listing
     # 12 attempts, 10 answered; 12 follow-ups all closed; 4 escalations raised by this campaign's calls.
-    assert "83.3%" in page and "100.0%" in page
+    assert "83,3%" in page and "100,0%" in page  # Vietnamese decimal comma
     assert page.count('<svg class="chart"') == 2
     assert page.count("<rect") >= 3 * 2 + 3  # calls and answered per day, escalations per day
 
@@ -125,16 +125,16 @@ def test_sms_campaign_pages_show_delivery_per_carrier(make_app, seeded) -> None:
     cells = dict(re.findall(r'class="n-(\w+)">([^<]*)</td>', row.group(1)))
     assert cells == {"recipients": "14", "sent": "5", "delivered": "4", "failed": "3"}
     assert "Kết quả gửi theo nhà mạng" in page and "Delivery by carrier" in page_en
-    assert 'id="sms-status">paused<' in page and 'id="sms-invalid">2<' in page
+    assert 'id="sms-status" data-status="paused">Tạm dừng<' in page and 'id="sms-invalid">2<' in page
     assert "Mời ông/bà đi tiêm mũi 2 tại trạm y tế xã." in page
     assert 'id="sms-encoding">UCS-2<' in page and 'id="sms-segments">28<' in page
     assert _carrier_table(page) == {
         "mobifone": {"queued": "2", "submitted": "1", "accepted": "1", "delivered": "3", "failed": "1",
-                     "expired": "1", "rate": "33.3%"},
+                     "expired": "1", "rate": "33,3%"},
         "vietnamobile": {"queued": "0", "submitted": "0", "accepted": "0", "delivered": "1", "failed": "2",
-                         "expired": "2", "rate": "20.0%"},
+                         "expired": "2", "rate": "20,0%"},
         "total": {"queued": "2", "submitted": "1", "accepted": "1", "delivered": "4", "failed": "3",
-                  "expired": "3", "rate": "28.6%"},
+                  "expired": "3", "rate": "28,6%"},
     }
     assert "404" in missing or "no such SMS campaign" in missing
 
@@ -183,11 +183,20 @@ def test_report_page_and_exports_match_the_provincial_report(make_app, seeded) -
         assert "attachment" in xlsx.headers["Content-Disposition"]
         bad = await client.get("/reports?from=2021-08-12&to=2021-08-11")
         assert bad.status == 400
+        # In English the report is English on screen and in both exports' headers and labels.
+        page_en = await (await client.get(f"/reports?{query}&lang=en")).text()
+        assert "Robot calls to F1/F2" in page_en and "Cuộc gọi tự động" not in page_en
+        csv_en = (await (await client.get(f"/reports/export.csv?{query}&lang=en")).read()).decode("utf-8-sig")
+        assert csv_en.splitlines()[0] == "Key,Figure,Value" and "Robot calls to F1/F2" in csv_en
+        xlsx_en = load_workbook(io.BytesIO(await (await client.get(f"/reports/export.xlsx?{query}&lang=en")).read())).active
+        assert [c.value for c in xlsx_en[2]][:3] == ["Key", "Figure", "Value"]
+        assert xlsx_en["B3"].value == "Robot calls to F1/F2"
+        await client.get("/reports?lang=vi")
         return page, csv_body, await xlsx.read(), await (await client.get(f"/api/v1/report?{query}")).text()
 
     page, csv_body, xlsx, api = run_client(make_app(), scenario)
     expected = provincial_report(engine, dt.date(2021, 8, 11), dt.date(2021, 8, 12), get_settings().timezone)
-    rows = {r["key"]: r["value"] for r in csv.DictReader(io.StringIO(csv_body.decode("utf-8-sig")))}
+    rows = {r["Mã"]: r["Số lượng"] for r in csv.DictReader(io.StringIO(csv_body.decode("utf-8-sig")))}
     assert int(rows["outbound_calls_f1_f2"]) == expected.outbound_calls_f1_f2 == 8
     assert int(rows["calls_answered"]) == expected.calls_answered
     assert int(rows["non_reporting_contacts"]) == expected.non_reporting_contacts == 1

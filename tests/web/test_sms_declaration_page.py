@@ -36,8 +36,8 @@ def test_the_escalation_of_an_sms_declaration_shows_its_answers(make_app, seeded
         return page, api
 
     page, api = run_client(make_app(), scenario)
-    assert '<span class="channel-sms">SMS</span> · hotline' in page
-    assert "shortness_of_breath: <b>" in page and "temperature: <b>37.5" in page
+    assert '<span class="channel-sms">SMS</span> · Tổng đài phòng chống dịch COVID-19' in page  # the flow by its title
+    assert "Khó thở: <b>" in page and "Nhiệt độ: <b>37,5" in page
     [day] = json.loads(api)["calls"]
     [attempt] = day["attempts"]
     assert attempt["channel"] == "sms" and attempt["answers"]["shortness_of_breath"] is True

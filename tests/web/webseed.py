@@ -85,7 +85,7 @@ def seed(engine: Engine, now: dt.datetime | None = None) -> dict[str, int]:
         for key, who, level, rule, status, ago, attempt_id in cases:
             created = now - dt.timedelta(minutes=ago)
             escalation = Escalation(contact_id=contacts[who].id, attempt_id=attempt_id, flow="f1_f2_followup",
-                                    rule=rule, level=level, reason=f"Lý do {rule}", status=status, created_at=created,
+                                    rule=rule, level=level, reason=f"Lý do: {rule.replace('_', ' ')}", status=status, created_at=created,
                                     acknowledged_at=created if status != "open" else None,
                                     resolved_at=created if status == "resolved" else None)
             db.add(escalation)

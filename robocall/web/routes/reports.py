@@ -7,37 +7,26 @@ import datetime as dt
 from aiohttp import web
 
 from robocall.accounts import Role
-from robocall.reports import (
-    LABELS_VI,
-    SMS_INDIVIDUAL_LABEL,
-    SMS_SENT_LABEL,
-    ProvincialReport,
-)
+from robocall.reports import ProvincialReport, in_language, report_rows
 from robocall.tabular import csv_text, xlsx_bytes
 from robocall.web.audit import audit
+from robocall.web.i18n import pick_language
 from robocall.web.reporting import report_for
 from robocall.web.security import requires
 from robocall.web.templating import render
 
 routes = web.RouteTableDef()
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def report_rows(report: ProvincialReport) -> list[tuple[str, str, int | str]]:
-    """(key, Vietnamese label, value) for every figure, the levels included: one source for every format."""
-    rows: list[tuple[str, str, int | str]] = [(key, label, getattr(report, key)) for key, label in LABELS_VI.items()]
-    for level, count in report.escalations_by_level.items():
-        rows.append((f"escalations_{level}", f"Cảnh báo mức {level}", count))
-    rows.append(("sms_sent", SMS_SENT_LABEL, "" if report.sms_sent is None else report.sms_sent))
-    rows.append(("sms_individual_sent", SMS_INDIVIDUAL_LABEL, report.sms_individual_sent))
-    return rows
+CSV_HEADER = (["Mã", "Chỉ tiêu", "Số lượng"], ["Key", "Figure", "Value"])
+SHEET_TITLE = ("Báo cáo", "Report")
+PERIOD = (("Từ ngày", "Đến ngày"), ("From", "To"))
 
 
 @routes.get("/reports")
 @requires(Role.VIEWER)
 async def report_page(request: web.Request) -> web.Response:
     report = await report_for(request)
-    return render(request, "report.html", {"report": report, "rows": report_rows(report),
+    return render(request, "report.html", {"report": report, "rows": report_rows(report, pick_language(request)),
                                            "start": request.query.get("from", ""), "end": request.query.get("to", "")})
 
 
@@ -49,7 +38,8 @@ def _filename(report: ProvincialReport, ext: str) -> str:
 @requires(Role.VIEWER)
 async def report_csv(request: web.Request) -> web.Response:
     report = await report_for(request)
-    body = csv_text(["key", "label", "value"], report_rows(report))
+    lang = pick_language(request)
+    body = csv_text(in_language(CSV_HEADER, lang), report_rows(report, lang))
     await audit(request, "export_report", "report", "", {"format": "csv", "from": report.period_from, "to": report.period_to})
     # A BOM so that Excel opens the Vietnamese labels as UTF-8.
     return web.Response(body=body.encode("utf-8"), content_type="text/csv", charset="utf-8",
@@ -60,8 +50,11 @@ async def report_csv(request: web.Request) -> web.Response:
 @requires(Role.VIEWER)
 async def report_xlsx(request: web.Request) -> web.Response:
     report = await report_for(request)
-    body = xlsx_bytes("Báo cáo", [["Từ ngày", report.period_from, "Đến ngày", report.period_to],
-                                  ["Mã", "Chỉ tiêu", "Số lượng"], *report_rows(report)], widths={"B": 48})
+    lang = pick_language(request)
+    period_from, period_to = in_language(PERIOD, lang)
+    body = xlsx_bytes(in_language(SHEET_TITLE, lang), [[period_from, report.period_from, period_to, report.period_to],
+                                                        in_language(CSV_HEADER, lang), *report_rows(report, lang)],
+                      widths={"B": 48})
     await audit(request, "export_report", "report", "",
           {"format": "xlsx", "from": report.period_from, "to": report.period_to})
     return web.Response(body=body, content_type=XLSX,

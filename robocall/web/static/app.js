@@ -33,9 +33,18 @@
 
   // Waiting times tick on the page, so a case turns amber and red while someone is looking
   // (same rule as escalation_queries.sla_state: red at the level's limit, amber from half of it).
+  // Said the way the server says it (Babel's format_timedelta, threshold 1.5, in robocall/labels.py):
+  // the largest unit that is at least 1.5 of it, rounded, in the page's language ("3 ngày", "2 hours").
+  const UNITS = [["year", 525600], ["month", 43200], ["week", 10080], ["day", 1440], ["hour", 60], ["minute", 1]];
+  const pageLang = document.documentElement.lang === "en" ? "en-GB" : "vi-VN";
   const duration = (minutes) => {
-    const days = Math.floor(minutes / 1440), hours = Math.floor((minutes % 1440) / 60), mins = minutes % 60;
-    return days ? `${days} d ${hours} h` : hours ? `${hours} h ${mins} m` : `${mins} m`;
+    for (const [unit, size] of UNITS) {
+      if (minutes / size >= 1.5 || unit === "minute") {
+        const value = Math.round(minutes / size);
+        return new Intl.NumberFormat(pageLang, {style: "unit", unit, unitDisplay: "long"}).format(value);
+      }
+    }
+    return "";
   };
   const tick = () => {
     document.querySelectorAll(".sla[data-created]").forEach((el) => {

@@ -1,0 +1,200 @@
+"""What staff read instead of identifiers: the one catalogue of display names for the values the
+system stores (escalation levels, answer keys, call results, categories, roles, statuses, audit
+actions), and locale formatting of numbers, percentages and durations (Babel).
+
+In the core so that the web pages, the report and its CSV/XLSX exports name things the same way.
+A value with no entry is shown with its underscores turned to spaces, never as a bare identifier;
+tests/web/test_identifiers.py walks the pages and fails on any identifier that reaches the screen.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from babel.dates import format_timedelta
+from babel.numbers import format_decimal, format_percent
+
+# Most urgent first: the queue, its summary and the report list levels in this order; unknown
+# levels go last, alphabetically.
+LEVEL_ORDER = ("urgent", "test", "callback", "watch", "home_visit", "report")
+
+LOCALES = {"vi": "vi_VN", "en": "en_GB"}
+
+# kind -> value -> (Vietnamese, English)
+LABELS: dict[str, dict[str, tuple[str, str]]] = {
+    "level": {
+        "urgent": ("Khẩn cấp", "Urgent"),
+        "test": ("Cần xét nghiệm", "Needs a test"),
+        "callback": ("Cần gọi lại", "Call back"),
+        "watch": ("Theo dõi thêm", "Watch"),
+        "home_visit": ("Đến nhà", "Home visit"),
+        "report": ("Báo cáo", "Report"),
+    },
+    "answer": {
+        "right_person": ("Đúng người", "Right person"),
+        "fever": ("Sốt", "Fever"),
+        "cough": ("Ho", "Cough"),
+        "sore_throat": ("Đau họng", "Sore throat"),
+        "shortness_of_breath": ("Khó thở", "Short of breath"),
+        "loss_of_taste_smell": ("Mất vị giác, khứu giác", "Lost taste or smell"),
+        "temperature": ("Nhiệt độ", "Temperature"),
+        "at_quarantine_address": ("Ở đúng nơi cách ly", "At the quarantine address"),
+        "needs_help": ("Cần hỗ trợ", "Needs help"),
+        "menu_choice": ("Lựa chọn", "Menu choice"),
+        "quarantine_commitment": ("Cam kết cách ly", "Quarantine commitment"),
+        "report_kind": ("Nội dung báo", "Report kind"),
+        "return_date": ("Ngày về", "Return date"),
+        "returned_from_zone": ("Về từ vùng dịch", "Back from an outbreak zone"),
+        "test_status": ("Xét nghiệm", "Test status"),
+        "zone": ("Vùng dịch", "Zone"),
+    },
+    "call": {  # call states and end reasons
+        "queued": ("Chờ gọi", "Queued"),
+        "dialling": ("Đang quay số", "Dialling"),
+        "ringing": ("Đang đổ chuông", "Ringing"),
+        "answered": ("Nghe máy", "Answered"),
+        "completed": ("Trả lời hết", "Completed"),
+        "busy": ("Máy bận", "Busy"),
+        "no_answer": ("Không nghe máy", "No answer"),
+        "failed": ("Lỗi", "Failed"),
+        "machine": ("Hộp thư thoại", "Voicemail"),
+        "ended": ("Đã kết thúc", "Ended"),
+        "caller_hangup": ("Người nghe cúp máy", "Caller hung up"),
+        "muted": ("Im lặng", "Silent"),
+        "backend": ("Lỗi tổng đài", "Switch error"),
+    },
+    "direction": {
+        "outbound": ("Gọi đi", "Outbound"),
+        "inbound": ("Gọi đến", "Inbound"),
+    },
+    "category": {
+        "F1": ("F1", "F1"),
+        "F2": ("F2", "F2"),
+        "returnee": ("Người về từ vùng dịch", "Returnee"),
+        "other": ("Khác", "Other"),
+    },
+    "role": {
+        "viewer": ("Xem", "Viewer"),
+        "cdc_staff": ("Cán bộ CDC", "CDC staff"),
+        "admin": ("Quản trị", "Administrator"),
+    },
+    "status": {  # campaigns (calls and SMS), escalations, callbacks
+        "active": ("Đang chạy", "Active"),
+        "running": ("Đang gửi", "Running"),
+        "scheduled": ("Đã hẹn giờ", "Scheduled"),
+        "loading": ("Đang nạp danh sách", "Loading"),
+        "paused": ("Tạm dừng", "Paused"),
+        "cancelled": ("Đã huỷ", "Cancelled"),
+        "finished": ("Đã xong", "Finished"),
+        "open": ("Mới", "Open"),
+        "acknowledged": ("Đã tiếp nhận", "Acknowledged"),
+        "resolved": ("Đã xử lý", "Resolved"),
+        "pending": ("Chờ gọi", "Pending"),
+        "done": ("Đã xong", "Done"),
+    },
+    "action": {  # audit log
+        "contact_edit": ("Sửa hồ sơ", "Contact edited"),
+        "contact_from_case": ("Tạo hồ sơ từ cảnh báo", "Contact made from a case"),
+        "escalation": ("Xử lý cảnh báo", "Escalation handled"),
+        "escalation_callback": ("Hẹn gọi lại", "Callback scheduled"),
+        "escalation_task_cancel": ("Huỷ lịch gọi lại", "Callback cancelled"),
+        "escalation_task_done": ("Đã gọi lại", "Callback done"),
+        "export_line_list": ("Tải danh sách theo dõi", "Line list exported"),
+        "export_report": ("Tải báo cáo", "Report exported"),
+        "login": ("Đăng nhập", "Logged in"),
+        "login_failed": ("Đăng nhập sai", "Failed login"),
+        "logout": ("Đăng xuất", "Logged out"),
+        "reveal_phone": ("Xem số điện thoại", "Phone number shown"),
+        "search_contacts": ("Tìm người", "Contact search"),
+        "user_add": ("Thêm người dùng", "User added"),
+        "user_change": ("Sửa người dùng", "User changed"),
+        "view_contact": ("Xem hồ sơ", "Contact viewed"),
+        "view_escalation": ("Xem cảnh báo", "Escalation viewed"),
+        "view_home_visits": ("Xem phiếu thăm nhà", "Home visits viewed"),
+        "view_line_list": ("Xem danh sách theo dõi", "Line list viewed"),
+        "view_queue": ("Xem hàng đợi", "Queue viewed"),
+    },
+    "object": {
+        "contact": ("Hồ sơ", "Contact"),
+        "escalation": ("Cảnh báo", "Escalation"),
+        "report": ("Báo cáo", "Report"),
+        "user": ("Người dùng", "User"),
+    },
+    "detail": {  # the details the audit log keeps with an action
+        "as_of": ("Tính đến", "As of"), "assignee": ("Người phụ trách", "Assignee"),
+        "callback": ("Gọi lại", "Callback"), "commune": ("Xã", "Commune"), "contact_id": ("Hồ sơ số", "Contact no."),
+        "district": ("Huyện", "District"), "districts": ("Huyện phụ trách", "Districts"),
+        "due_at": ("Hẹn lúc", "Due"), "error": ("Lỗi", "Error"), "escalation_id": ("Cảnh báo số", "Escalation no."),
+        "event": ("Sự việc", "Event"), "event_id": ("Diễn biến số", "Event no."), "fields": ("Trường", "Fields"),
+        "filters": ("Bộ lọc", "Filters"), "flow": ("Kịch bản", "Flow"), "format": ("Định dạng", "Format"),
+        "from": ("Từ ngày", "From"), "kind": ("Loại", "Kind"), "kinds": ("Loại", "Kinds"), "list": ("Danh sách", "List"),
+        "locked": ("Bị khoá", "Locked"), "options": ("Tuỳ chọn", "Options"), "page": ("Trang", "Page"),
+        "phone": ("Số điện thoại", "Phone"), "q": ("Tìm", "Search"), "role": ("Vai trò", "Role"),
+        "rows": ("Số dòng", "Rows"), "status": ("Trạng thái", "Status"), "task_id": ("Lịch gọi số", "Callback no."),
+        "text": ("Nội dung", "Text"), "to": ("Đến ngày", "To"), "total": ("Tổng", "Total"),
+        "username": ("Tên đăng nhập", "User name"), "via": ("Qua", "Via"),
+    },
+    "value": {  # answer values the flows save as names
+        "ho_chi_minh": ("TP. Hồ Chí Minh", "Ho Chi Minh City"),
+        "ha_noi": ("Hà Nội", "Hanoi"),
+        "binh_duong": ("Bình Dương", "Binh Duong"),
+        "dong_nai": ("Đồng Nai", "Dong Nai"),
+        "other": ("Nơi khác", "Elsewhere"),
+        "positive": ("Dương tính", "Positive"),
+        "negative": ("Âm tính", "Negative"),
+        "not_tested": ("Chưa xét nghiệm", "Not tested"),
+        "waiting": ("Chờ kết quả", "Waiting for the result"),
+        "symptomatic": ("Có triệu chứng", "Symptomatic"),
+        "non_reporting": ("Không liên lạc được", "Non-reporting"),
+        "monitoring": ("Đang theo dõi", "Under monitoring"),
+        "closed": ("Kết thúc theo dõi", "Closed"),
+        "staff_call": ("Cán bộ gọi", "Staff call"),
+        "robot_call": ("Máy tự động gọi", "Robot call"),
+        "yes": ("Có", "Yes"),
+        "no": ("Không", "No"),
+        "health": ("Khai báo sức khoẻ", "Health declaration"),
+        "report": ("Báo tin", "Report"),
+        "guidance": ("Nghe hướng dẫn", "Advice"),
+        "repeat": ("Nghe lại", "Repeat"),
+        "callback": ("Đề nghị cán bộ gọi lại", "Asks for a callback"),
+        "suspected_case": ("Nghi có ca bệnh", "Suspected case"),
+        "arrival_from_zone": ("Người từ vùng dịch về", "Someone back from an outbreak zone"),
+    },
+}
+
+
+def label(kind: str, value: object, lang: str) -> str:
+    """The display name of a stored value in `lang` ('vi' or 'en')."""
+    text = "" if value is None else str(value)
+    pair = LABELS.get(kind, {}).get(text)
+    if pair is not None:
+        return pair[1] if lang == "en" else pair[0]
+    return text.replace("_", " ")
+
+
+def level_rank(level: str) -> tuple[int, str]:
+    """Sort key: most urgent first, unknown levels after, by name."""
+    return (LEVEL_ORDER.index(level), "") if level in LEVEL_ORDER else (len(LEVEL_ORDER), level)
+
+
+def by_urgency(counts: dict[str, int]) -> dict[str, int]:
+    return {level: counts[level] for level in sorted(counts, key=level_rank)}
+
+
+def _locale(lang: str) -> str:
+    return LOCALES.get(lang, LOCALES["vi"])
+
+
+def number(value: float | int, lang: str) -> str:
+    """2.592 in Vietnamese, 2,592 in English."""
+    return format_decimal(value, locale=_locale(lang))
+
+
+def percent(share: float, lang: str) -> str:
+    """A share (0.543) as 54,3 % / 54.3%."""
+    return format_percent(share, format="#,##0.0%", locale=_locale(lang))
+
+
+def waiting(minutes: int, lang: str) -> str:
+    """A waiting time, rounded the way people say it: '3 ngày', '2 giờ', '12 phút'."""
+    return format_timedelta(dt.timedelta(minutes=int(minutes)), threshold=1.5, granularity="minute", locale=_locale(lang))
