@@ -56,6 +56,11 @@ class JobFailed(RuntimeError):
     pass
 
 
+class JobsUnfinished(JobFailed):
+    """The timeout passed with jobs still queued or started (a worker that died holding a job never
+    finishes it: RQ keeps it `started`)."""
+
+
 def job_statuses(ids: list[str], connection: Redis) -> list[JobStatus | None]:
     """The status of each job (None: gone from Redis), one pipelined HGET each: only the field that is
     polled, not the whole job that Job.fetch_many reads and parses (dates, data, meta)."""
@@ -97,5 +102,5 @@ def wait_for_jobs(ids: list[str], connection: Redis, timeout: float = 600.0,
             last_tick = time.monotonic()
         if remaining:
             if time.monotonic() > deadline:
-                raise JobFailed(f"{len(remaining)} jobs still unfinished after {timeout:.0f}s (are workers running?)")
+                raise JobsUnfinished(f"{len(remaining)} jobs still unfinished after {timeout:.0f}s (are workers running?)")
             time.sleep(poll)

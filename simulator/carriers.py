@@ -93,6 +93,7 @@ class LocalSmsc:
     undelivered_parts: dict[str, int] = field(default_factory=dict)  # number (no +) -> part whose receipt is UNDELIV
     receipts: bool = True
     record: bool = True  # keep every submit (tests); off for the benchmark's million
+    host: str = "127.0.0.1"  # another address when the SMSC plays a carrier's host (simulator/hosts.py)
     submit_count: int = 0
     submits: list[Submit] = field(default_factory=list)
     accepted_ids: Counter[str] = field(default_factory=Counter)  # our message id -> times taken
@@ -109,7 +110,7 @@ class LocalSmsc:
 
     async def _start(self) -> None:
         self.server = (lightsmsc.Server if self.engine == "light" else smpp34.Server)(
-            "127.0.0.1", self.port, system_id="TESTSMSC")
+            self.host, self.port, system_id="TESTSMSC")
         await self.server.start()
         self._task = asyncio.get_running_loop().create_task(self._serve())
         self._retrier = asyncio.get_running_loop().create_task(self._retry_receipts())
@@ -318,8 +319,9 @@ def main() -> None:
     parser.add_argument("--receipt-url", required=True)
     parser.add_argument("--secret", required=True)
     parser.add_argument("--smsc", choices=["light", "smpp34"], default="light")
+    parser.add_argument("--smpp-host", default="127.0.0.1", help="the SMSC's listening address")
     args = parser.parse_args()
-    smsc = LocalSmsc(port=args.smpp_port, engine=args.smsc, record=False).start()
+    smsc = LocalSmsc(port=args.smpp_port, engine=args.smsc, record=False, host=args.smpp_host).start()
     http = LocalHttpCarrier(port=args.http_port, receipt_url=args.receipt_url, receipt_secret=args.secret,
                             record=False).start()
     freeze_startup_objects()

@@ -28,7 +28,7 @@ from robocall import queues
 from robocall.conversations.sms_declaration import expire_dialogues
 from robocall.logging_setup import log_context
 from robocall.models import utcnow
-from robocall.queues import SMS, job_data, queue_name, wait_for_jobs
+from robocall.queues import SMS, JobsUnfinished, job_data, queue_name, wait_for_jobs
 from robocall.sms_models import (
     CampaignKind,
     CampaignStatus,
@@ -136,6 +136,20 @@ def is_standing(engine: Engine, campaign_id: int) -> bool:
     return kind == CampaignKind.TRANSACTIONAL
 
 
+def _wait_for_batches(ctx: SmsContext, job_ids: list[str], progress: Callable[[], None]) -> None:
+    """Until the batch jobs end, or SMS_SUBMIT_LEASE_SECONDS pass with some still unfinished.  A
+    worker (or its host) that dies holding a job leaves it `started` in RQ for good, so waiting for it
+    would stop the campaign; past the lease, the messages it had claimed are due again and the next
+    round queues them (and any it had not reached) for the living workers.  A job that is merely slow
+    loses nothing either: claims are atomic, so the new job and the old one never send one message twice."""
+    try:
+        wait_for_jobs(job_ids, ctx.redis, timeout=max(ctx.policy.submit_lease.total_seconds(), 1.0),
+                      tick=progress, poll=0.05)
+    except JobsUnfinished:
+        log.warning("%d SMS batch jobs unfinished after the submit lease: queueing what is due again",
+                    len(job_ids))
+
+
 def drive(ctx: SmsContext, campaign_id: int, on_progress: Callable[[CampaignFigures], None] | None = None,
           max_wait: float | None = None, clock: Callable[[], dt.datetime] = utcnow,
           on_quiet: Callable[[dt.datetime], None] | None = None) -> CampaignFigures:
@@ -189,7 +203,7 @@ def drive(ctx: SmsContext, campaign_id: int, on_progress: Callable[[CampaignFigu
         if loading_jobs and status == CampaignStatus.RUNNING:
             # The list is in: let the jobs queued meanwhile end, then queue what is left.  (Paused or
             # cancelled instead: those jobs will find nothing to send; nobody needs to wait for them.)
-            wait_for_jobs(loading_jobs, ctx.redis, timeout=24 * 3600.0, tick=progress, poll=0.05)
+            _wait_for_batches(ctx, loading_jobs, progress)
             status, _, _ = loading_progress(ctx.engine, campaign_id)
         loading_jobs = []
         # The status alone: figures() counts every message by state (a whole campaign's rows read),
@@ -205,7 +219,7 @@ def drive(ctx: SmsContext, campaign_id: int, on_progress: Callable[[CampaignFigu
         else:
             job_ids = enqueue_due(ctx, queue, campaign_id, now)
             if job_ids:
-                wait_for_jobs(job_ids, ctx.redis, timeout=24 * 3600.0, tick=progress, poll=0.05)
+                _wait_for_batches(ctx, job_ids, progress)
                 ctx.drain_receipts()
                 progress()
                 continue

@@ -170,6 +170,33 @@ def test_a_worker_killed_mid_campaign_loses_nothing_and_sends_nothing_twice(
     assert resent <= 500  # at most the one chunk that was on the wire when the worker died
 
 
+def test_the_driver_goes_on_when_a_worker_dies_holding_a_job(
+        tmp_path: Path, ctx: Callable[[], SmsContext], configure: Callable[..., object],
+        start_workers: Callable[..., list], smsc: LocalSmsc) -> None:
+    """RQ keeps a dead worker's job `started` for good: the driver must not wait for it past the lease."""
+    import threading
+
+    configure(SMS_GATEWAYS={"viettel": smsc.gateway_config(rate=400)}, SMS_ROUTES="default=viettel",
+              SMS_SUBMIT_LEASE_SECONDS=2, SMS_BATCH_SIZE=1000)
+    c = ctx()
+    campaign_id = _campaign(tmp_path, c, phones(2000, "098"))
+    (doomed,) = start_workers(1)
+
+    def kill_then_replace() -> None:
+        wait_until(lambda: len(smsc.submits) >= 300, timeout=20)
+        doomed.send_signal(signal.SIGKILL)  # while the driver waits for its job
+        doomed.wait()
+        start_workers(1)
+
+    killer = threading.Thread(target=kill_then_replace)
+    killer.start()
+    final = drive(c, campaign_id)
+    killer.join()
+    assert final.status == "finished" and final.outstanding == 0
+    assert _receipts_in(c, campaign_id, "Viettel", {"delivered": 2000}, timeout=45) == {"delivered": 2000}
+    assert len(smsc.accepted_ids) == 2000
+
+
 def test_pause_stops_sending_and_resume_finishes(
         tmp_path: Path, ctx: Callable[[], SmsContext], configure: Callable[..., object],
         start_workers: Callable[..., object], smsc: LocalSmsc) -> None:
