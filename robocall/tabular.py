@@ -87,14 +87,11 @@ def cell_text(value: Any) -> str:
     return " ".join(text.split())
 
 
-def match_columns(headers: Sequence[str], fields: Iterable[str], aliases: Mapping[str, frozenset[str]],
-                  chosen: Mapping[str, str], *, several: Iterable[str] = (),
-                  error: type[TableError] = TableError) -> dict[str, list[int]]:
-    """The columns of each field: the headers `chosen` by hand first, then the known `aliases`
-    (header keys); a field in `several` may take more than one column, the others must be unique."""
-    keys = [header_key(h) for h in headers]
+def chosen_columns(headers: Sequence[str], keys: Sequence[str], chosen: Mapping[str, str],
+                   error: type[TableError] = TableError) -> dict[str, list[int]]:
+    """The column of each field whose header was chosen by hand (`--column field=HEADER`); `keys` are
+    the headers' `header_key`s.  A header that is not there, or heads several columns, is an error."""
     index: dict[str, list[int]] = {}
-    taken: set[int] = set()
     for name, header in chosen.items():
         wanted = header_key(header)
         found = [i for i, key in enumerate(keys) if key and key == wanted]
@@ -106,7 +103,17 @@ def match_columns(headers: Sequence[str], fields: Iterable[str], aliases: Mappin
             raise error(bilingual(f"nhiều cột cùng tiêu đề {header!r} (cho {name}): hãy đổi tên một cột",
                                   f"several columns are headed {header!r} (for {name}): rename one"))
         index[name] = found
-        taken.update(found)
+    return index
+
+
+def match_columns(headers: Sequence[str], fields: Iterable[str], aliases: Mapping[str, frozenset[str]],
+                  chosen: Mapping[str, str], *, several: Iterable[str] = (),
+                  error: type[TableError] = TableError) -> dict[str, list[int]]:
+    """The columns of each field: the headers `chosen` by hand first, then the known `aliases`
+    (header keys); a field in `several` may take more than one column, the others must be unique."""
+    keys = [header_key(h) for h in headers]
+    index = chosen_columns(headers, keys, chosen, error)
+    taken = {i for found in index.values() for i in found}
     many = set(several)
     for name in fields:
         if name in index:

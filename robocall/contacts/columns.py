@@ -19,7 +19,7 @@ from rapidfuzz import fuzz
 from robocall.contacts.reading import Rows
 from robocall.contacts.report import ImportFileError, ImportReport
 from robocall.contacts.text import is_blank
-from robocall.tabular import Unreadable, cell_text, header_key, parse_column_options
+from robocall.tabular import Unreadable, cell_text, chosen_columns, header_key, parse_column_options
 from robocall.text import bilingual
 
 FIELDS = ("name", "phone", "category", "district", "commune", "exposure_date", "language",
@@ -165,21 +165,9 @@ def find_columns(cells: Sequence[Any], mapping: ColumnMapping) -> Columns | None
             return None
     elif not any(_score(key, "phone") >= GUESS for key in keys if key):
         return None
-    index: dict[str, list[int]] = {}
-    confidence: dict[str, int] = {}
-    taken: set[int] = set()
-    for name, header in explicit.items():
-        wanted = header_key(header)
-        found = [i for i, key in enumerate(keys) if key and key == wanted]
-        if not found:
-            shown = ", ".join(repr(h) for h in headers if h.strip()) or "-"
-            raise ImportFileError(f"không có cột {header!r} (cho {name}); các cột: {shown} / no column {header!r}"
-                                  f" (for {name}) in the header row; the headers are: {shown}")
-        if len(found) > 1:
-            raise ImportFileError(f"nhiều cột cùng tiêu đề {header!r} (cho {name}): hãy đổi tên một cột"
-                                  f" / several columns are headed {header!r} (for {name}): rename one")
-        index[name], confidence[name] = found, 100
-        taken.update(found)
+    index = chosen_columns(headers, keys, explicit, ImportFileError)
+    confidence = {name: 100 for name in index}
+    taken = {i for found in index.values() for i in found}
     # Every (header, field) pair by how sure the match is, surest first: a header goes to one field.
     pairs = sorted(((_score(key, name), i, name) for i, key in enumerate(keys) if key and i not in taken
                     for name in FIELDS if name not in explicit), key=lambda p: (-p[0], p[1]))

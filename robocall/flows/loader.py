@@ -198,29 +198,22 @@ def _pydantic_vi(item: ErrorDetails) -> str | None:
         return template.split(":")[0].split("{")[0].rstrip()
 
 
-def _where(loc: Loc) -> str:
+def _where(loc: Loc, words: tuple[str, str, str] = ("the flow", "node", "escalation rule")) -> str:
+    """Where `loc` points, in words: the flow, a node, an escalation rule (keys and node names stay as
+    written in the file)."""
+    flow, node, rule = words
     if not loc:
-        return "the flow"
+        return flow
+    rest = ".".join(str(x) for x in loc[2:])
     if loc[0] == "nodes" and len(loc) >= 2:
-        rest = ".".join(str(x) for x in loc[2:])
-        return f"node '{loc[1]}'" + (f" ({rest})" if rest else "")
+        return f"{node} '{loc[1]}'" + (f" ({rest})" if rest else "")
     if loc[0] == "escalations" and len(loc) >= 2 and isinstance(loc[1], int):
-        rest = ".".join(str(x) for x in loc[2:])
-        return f"escalation rule {loc[1] + 1}" + (f" ({rest})" if rest else "")
+        return f"{rule} {loc[1] + 1}" + (f" ({rest})" if rest else "")
     return ".".join(str(x) for x in loc)
 
 
 def _where_vi(loc: Loc) -> str:
-    """:func:`_where` in Vietnamese (keys and node names stay as written in the file)."""
-    if not loc:
-        return "kịch bản"
-    if loc[0] == "nodes" and len(loc) >= 2:
-        rest = ".".join(str(x) for x in loc[2:])
-        return f"nút '{loc[1]}'" + (f" ({rest})" if rest else "")
-    if loc[0] == "escalations" and len(loc) >= 2 and isinstance(loc[1], int):
-        rest = ".".join(str(x) for x in loc[2:])
-        return f"quy tắc báo động {loc[1] + 1}" + (f" ({rest})" if rest else "")
-    return ".".join(str(x) for x in loc)
+    return _where(loc, ("kịch bản", "nút", "quy tắc báo động"))
 
 
 def _allowed_keys(loc: Loc) -> list[str]:
