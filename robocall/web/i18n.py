@@ -153,8 +153,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "detail": ("Chi tiết", "Detail"),
     "add_user": ("Thêm người dùng", "Add user"),
     "active": ("Đang hoạt động", "Active"),
-    "paused": ("Tạm dừng", "Paused"),
-    "finished": ("Đã kết thúc", "Finished"),
     "load_more": ("Xem thêm", "Load more"),
     "disabled": ("Đã khoá", "Disabled"),
     "save": ("Lưu", "Save"),

@@ -99,10 +99,10 @@ def test_campaign_charts_are_readable_share_one_axis_and_the_finished_campaign_s
     assert [round(b["x"]) for b in calls_x if b] == [round(b["x"]) for b in esc_x if b]
     assert [t.rsplit(": ", 1)[1] for t in esc_bars.all_text_contents()][3:] == ["0", "0"]  # drawn, flat
     # Every contact's monitoring ended in 2021 and no follow-up is pending: the campaign is over.
-    assert page.inner_text("#campaign-status") == "Đã kết thúc"
+    assert page.inner_text("#campaign-status") == "Đã xong"
     _shoot(page, f"screens-campaign-charts-{width_name}")
     page.goto(f"{server}/campaigns")
-    assert page.inner_text(".campaign-status") == "Đã kết thúc"
+    assert page.inner_text(".campaign-status") == "Đã xong"
     page.close()
 
 

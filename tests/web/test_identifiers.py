@@ -75,7 +75,7 @@ def test_no_page_shows_an_identifier_in_either_language(make_app, seeded) -> Non
              f"/escalations/{ids['hotline_case']}", f"/contacts/{ids['contact_0']}", f"/contacts/{ids['contact_2']}",
              "/lists/symptomatic", "/lists/non_reporting", "/lists/monitoring", "/home-visits",
              "/campaigns", f"/campaigns/{ids['campaign']}", "/sms-campaigns", f"/sms-campaigns/{ids['sms_campaign']}",
-             "/reports", "/users", "/contacts?q=09", "/audit"]
+             "/reports", "/users", "/contacts?q=nguyen", "/contacts?q=0912000001", "/audit"]
 
     async def scenario(client: TestClient) -> dict[tuple[str, str], str]:
         await login(client, "admin")
