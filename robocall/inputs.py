@@ -13,8 +13,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-# Ids are 64-bit signed integers in both databases; a larger one names nothing (and would overflow).
-MAX_ID = 2**63 - 1
+# Ids are INTEGER columns: 32-bit signed on PostgreSQL (64-bit on SQLite); a larger one names nothing
+# and would overflow PostgreSQL's parameter (a 500).
+MAX_ID = 2**31 - 1
 # Free text people type: a note, an assignee, an SMS text.  Caps keep one request from storing or
 # sending a book (a 200,000-character SMS was 1,308 segments a message).
 NAME_MAX = 100

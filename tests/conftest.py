@@ -42,8 +42,11 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # So `pytest -m db` (the PostgreSQL rerun) can't miss a database test.
     for item in items:
-        if DB_FIXTURES & set(getattr(item, "fixturenames", ())):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if DB_FIXTURES & fixtures:
             item.add_marker(pytest.mark.db)
+        if "browser" in fixtures:  # Chromium drives the page (tests/web/test_browser.py's fixture)
+            item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture(autouse=True)
