@@ -25,7 +25,7 @@ from robocall.models import (
     EscalationStatus,
     stored_utc,
 )
-from robocall.web.params import FIRST_DAY, LAST_DAY
+from robocall.web.params import day_of
 from robocall.web.scope import WHOLE_PROVINCE, Scope
 
 UNRESOLVED = (EscalationStatus.OPEN.value, EscalationStatus.ACKNOWLEDGED.value)
@@ -52,13 +52,7 @@ class QueueFilters:
     def from_query(cls, query: Any, per_page: int = PAGE_SIZE) -> QueueFilters:
         page, pages = _positive(query.get("page", 1)), min(MAX_PAGES, _positive(query.get("pages", 1)))
         for name in ("since", "until"):
-            try:
-                day = dt.date.fromisoformat(query[name]) if query.get(name) else None
-            except ValueError:
-                raise ValueError(f"{name}: không phải ngày (YYYY-MM-DD) / not a date (YYYY-MM-DD): {query[name]}") from None
-            if day is not None and not FIRST_DAY <= day <= LAST_DAY:
-                raise ValueError(f"{name}: ngày ngoài khoảng / date out of range "
-                                 f"{FIRST_DAY.isoformat()}..{LAST_DAY.isoformat()}: {query[name]}")
+            day_of(query.get(name), name)
         return cls(district=query.get("district", ""), commune=query.get("commune", ""),
                    category=query.get("category", ""), level=query.get("level", ""),
                    status=query.get("status", "unresolved") or "unresolved",

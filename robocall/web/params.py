@@ -25,15 +25,24 @@ def bad_request(request: web.Request, error: BadInput) -> web.HTTPBadRequest:
     return web.HTTPBadRequest(text=f"400: {error}")
 
 
-def parse_day(text: str | None, field: str = "as_of") -> dt.date | None:
+def day_of(text: str | None, field: str) -> dt.date | None:
+    """The day `text` names (None when empty); ValueError naming `field` when it is not a date or lies
+    outside FIRST_DAY..LAST_DAY."""
     try:
         day = dt.date.fromisoformat(text) if text else None
     except ValueError:
-        raise web.HTTPBadRequest(text=f"400: {field}: không phải ngày (YYYY-MM-DD) / not a date (YYYY-MM-DD): {text}") from None
+        raise ValueError(f"{field}: không phải ngày (YYYY-MM-DD) / not a date (YYYY-MM-DD): {text}") from None
     if day is not None and not FIRST_DAY <= day <= LAST_DAY:
-        raise web.HTTPBadRequest(text=f"400: {field}: ngày ngoài khoảng / date out of range "
-                                      f"{FIRST_DAY.isoformat()}..{LAST_DAY.isoformat()}: {text}")
+        raise ValueError(f"{field}: ngày ngoài khoảng / date out of range "
+                         f"{FIRST_DAY.isoformat()}..{LAST_DAY.isoformat()}: {text}")
     return day
+
+
+def parse_day(text: str | None, field: str = "as_of") -> dt.date | None:
+    try:
+        return day_of(text, field)
+    except ValueError as error:
+        raise web.HTTPBadRequest(text=f"400: {error}") from None
 
 
 def report_period(query: Mapping[str, str]) -> tuple[dt.date | None, dt.date | None]:
