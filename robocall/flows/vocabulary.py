@@ -74,7 +74,7 @@ class Vocabulary:
             if first is None:
                 staged[(kind, key)] = _Written(label, source.file, source.line_of(path))
             elif first.label != label:
-                problems.append(source.problem(path, _differs(kind, key, label, first)))
+                problems.append(source.problem(path, _differs(kind, key, label, first, source.file)))
         if not problems:
             self.entries.update(staged)
         return problems
@@ -94,12 +94,18 @@ class Vocabulary:
         return labels.label(kind, value, lang)
 
 
-def _differs(kind: Kind, key: str, label: Label, first: _Written) -> str:
+def _differs(kind: Kind, key: str, label: Label, first: _Written, here: str) -> str:
     what_vi, what = _WHAT[kind]
-    shown = key.replace("=", " = ")
-    where = f"{first.file}:{first.line}" if first.line else first.file
+    answer, _, value = key.partition("=")
+    named_vi, named = ((f"{what_vi} '{value}' của câu trả lời '{answer}'", f"{what} '{value}' of answer '{answer}'")
+                       if kind == "value" else (f"{what_vi} '{key}'", f"{what} '{key}'"))
+    if first.file == here:
+        where_vi, where = f"ở dòng {first.line}", f"on line {first.line}"
+    else:
+        where = f"{first.file}:{first.line}" if first.line else first.file
+        where_vi, where = f"ở {where}", f"at {where}"
     return bilingual(
-        f"{what_vi} '{shown}' đã có tên '{first.label.vi}' / '{first.label.en}' ở {where};"
+        f"{named_vi} đã có tên '{first.label.vi}' / '{first.label.en}' {where_vi};"
         f" tên '{label.vi}' / '{label.en}' ở đây khác (cán bộ chỉ thấy một tên cho mỗi {what_vi})",
-        f"{what} '{shown}' is already named '{first.label.vi}' / '{first.label.en}' at {where};"
+        f"{named} is already named '{first.label.vi}' / '{first.label.en}' {where};"
         f" '{label.vi}' / '{label.en}' here differs (staff see one name per {what})")
