@@ -26,6 +26,7 @@ from robocall.flows.yaml_source import Path, SourceMap
 from robocall.text import bilingual
 
 Kind = Literal["answer", "value", "level"]
+_KINDS: dict[str, Kind] = {"answer": "answer", "value": "value", "level": "level"}
 _WHAT = {"answer": ("câu trả lời", "answer"), "value": ("giá trị", "value"), "level": ("mức", "level")}
 
 
@@ -89,7 +90,9 @@ class Vocabulary:
         (a level of a retired flow) reads with its underscores as spaces, never as an identifier."""
         text = "" if value is None else str(value)
         key = f"{answer}={text}" if kind == "value" and answer else text
-        if kind in _WHAT and (found := self.label(kind, key)) is not None:  # type: ignore[arg-type]
+        flow_kind = _KINDS.get(kind)
+        found = self.label(flow_kind, key) if flow_kind else None
+        if found is not None:
             return found.en if lang == "en" else found.vi
         return labels.label(kind, value, lang)
 
@@ -97,7 +100,7 @@ class Vocabulary:
 def _differs(kind: Kind, key: str, label: Label, first: _Written, here: str) -> str:
     what_vi, what = _WHAT[kind]
     answer, _, value = key.partition("=")
-    named_vi, named = ((f"{what_vi} '{value}' của câu trả lời '{answer}'", f"{what} '{value}' of answer '{answer}'")
+    thing_vi, thing = ((f"{what_vi} '{value}' của câu trả lời '{answer}'", f"{what} '{value}' of answer '{answer}'")
                        if kind == "value" else (f"{what_vi} '{key}'", f"{what} '{key}'"))
     if first.file == here:
         where_vi, where = f"ở dòng {first.line}", f"on line {first.line}"
@@ -105,7 +108,7 @@ def _differs(kind: Kind, key: str, label: Label, first: _Written, here: str) -> 
         where = f"{first.file}:{first.line}" if first.line else first.file
         where_vi, where = f"ở {where}", f"at {where}"
     return bilingual(
-        f"{named_vi} đã có tên '{first.label.vi}' / '{first.label.en}' {where_vi};"
+        f"{thing_vi} đã có tên '{first.label.vi}' / '{first.label.en}' {where_vi};"
         f" tên '{label.vi}' / '{label.en}' ở đây khác (cán bộ chỉ thấy một tên cho mỗi {what_vi})",
-        f"{named} is already named '{first.label.vi}' / '{first.label.en}' {where};"
+        f"{thing} is already named '{first.label.vi}' / '{first.label.en}' {where};"
         f" '{label.vi}' / '{label.en}' here differs (staff see one name per {what})")

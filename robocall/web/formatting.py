@@ -73,6 +73,7 @@ def audit_detail(context: Context, detail: dict[str, Any] | None) -> list[tuple[
     """An audit entry's details as (name, value) for reading: names and named values by their labels,
     no Python dict or list text."""
     lang = _lang(context)
+    names = _vocabulary(context)
 
     def shown(value: Any) -> str:
         if isinstance(value, bool):
@@ -82,7 +83,10 @@ def audit_detail(context: Context, detail: dict[str, Any] | None) -> list[tuple[
         if isinstance(value, int | float):
             return labels.number(value, lang)
         if isinstance(value, dict):
-            return "; ".join(f"{labels.label('detail', k, lang)}: {shown(v)}" for k, v in value.items())
+            # A filter's level or category (a queue viewed with level=urgent) by its display name.
+            return "; ".join(f"{labels.label('detail', k, lang)}: "
+                             f"{names.name(k, v, lang) if k in ('level', 'category') else shown(v)}"
+                             for k, v in value.items())
         if isinstance(value, list | tuple):
             return ", ".join(shown(v) for v in value)
         return labels.label("value", value, lang)

@@ -66,7 +66,8 @@ def test_a_new_flows_names_reach_the_case_page(make_app, seeded, monkeypatch, tm
         db.commit()
         case_id = case.id
 
-    paths = [f"/escalations/{case_id}", f"/contacts/{ids['contact_2']}", "/escalations?level=isolation_breach"]
+    # The queue filtered on the new level, then the audit log that records that filter.
+    paths = [f"/escalations/{case_id}", f"/contacts/{ids['contact_2']}", "/escalations?level=isolation_breach", "/audit"]
 
     async def scenario(client: TestClient) -> dict[tuple[str, str], str]:
         await login(client, "admin")
@@ -85,5 +86,6 @@ def test_a_new_flows_names_reach_the_case_page(make_app, seeded, monkeypatch, tm
     for lang, answer, value in (("vi", "Đeo khẩu trang", "Thỉnh thoảng"), ("en", "Wears a mask", "Sometimes")):
         assert f"{answer}: {value}" in " ".join(pages[(lang, paths[1])].split()), lang
     assert "Vi phạm cách ly" in pages[("vi", paths[2])] and "Isolation breach" in pages[("en", paths[2])]
+    assert "Mức: Vi phạm cách ly" in pages[("vi", paths[3])] and "Level: Isolation breach" in pages[("en", paths[3])]
     shown = {f"{lang} {path}": found for (lang, path), text in pages.items() if (found := identifiers_in(text, lang))}
     assert shown == {}
