@@ -1,10 +1,13 @@
-"""What staff read instead of identifiers: the one catalogue of display names for the values the
-system stores (escalation levels, answer keys, call results, categories, roles, statuses, audit
-actions), and locale formatting of numbers, percentages and durations (Babel).
+"""What staff read instead of identifiers: the catalogue of display names for the values the system
+itself stores (call results, categories, roles, statuses, audit actions, the levels the code raises),
+the urgency order of levels, and locale formatting of numbers, percentages and durations (Babel).
 
-In the core so that the web pages, the report and its CSV/XLSX exports name things the same way.
-A value with no entry is shown with its underscores turned to spaces, never as a bare identifier;
-tests/web/test_identifiers.py walks the pages and fails on any identifier that reaches the screen.
+Answer keys, the values of choices and the levels of escalation rules are the flows' own: each flow
+file names them (`label:`, `levels:`), and robocall.flows.vocabulary.Vocabulary.name looks every
+name up, the flows' first and this catalogue's for the rest, for the web pages, the report and its
+CSV/XLSX exports alike.  A value with no entry is shown with its underscores turned to spaces, never
+as a bare identifier; tests/web/test_identifiers.py walks the pages and fails on any identifier that
+reaches the screen.
 """
 
 from __future__ import annotations
@@ -15,38 +18,18 @@ from babel.dates import format_timedelta
 from babel.numbers import format_decimal, format_percent
 
 # Most urgent first: the queue, its summary and the report list levels in this order; unknown
-# levels go last, alphabetically.
+# levels go last, alphabetically.  The order is the province's triage policy, one for every flow (as
+# ESCALATION_SLA is, per level): a flow names its levels but does not rank them, and a level new to
+# this list sorts after the known ones until it is added here.
 LEVEL_ORDER = ("urgent", "test", "callback", "watch", "home_visit", "report")
 
 LOCALES = {"vi": "vi_VN", "en": "en_GB"}
 
 # kind -> value -> (Vietnamese, English)
 LABELS: dict[str, dict[str, tuple[str, str]]] = {
-    "level": {
-        "urgent": ("Khẩn cấp", "Urgent"),
-        "test": ("Cần xét nghiệm", "Needs a test"),
-        "callback": ("Cần gọi lại", "Call back"),
-        "watch": ("Theo dõi thêm", "Watch"),
-        "home_visit": ("Đến nhà", "Home visit"),
-        "report": ("Báo cáo", "Report"),
-    },
-    "answer": {
-        "right_person": ("Đúng người", "Right person"),
-        "fever": ("Sốt", "Fever"),
-        "cough": ("Ho", "Cough"),
-        "sore_throat": ("Đau họng", "Sore throat"),
-        "shortness_of_breath": ("Khó thở", "Short of breath"),
-        "loss_of_taste_smell": ("Mất vị giác, khứu giác", "Lost taste or smell"),
-        "temperature": ("Nhiệt độ", "Temperature"),
-        "at_quarantine_address": ("Ở đúng nơi cách ly", "At the quarantine address"),
-        "needs_help": ("Cần hỗ trợ", "Needs help"),
-        "menu_choice": ("Lựa chọn", "Menu choice"),
-        "quarantine_commitment": ("Cam kết cách ly", "Quarantine commitment"),
-        "report_kind": ("Nội dung báo", "Report kind"),
-        "return_date": ("Ngày về", "Return date"),
-        "returned_from_zone": ("Về từ vùng dịch", "Back from an outbreak zone"),
-        "test_status": ("Xét nghiệm", "Test status"),
-        "zone": ("Vùng dịch", "Zone"),
+    "level": {  # the levels the code raises itself; a flow that raises one must give it the same name
+        "callback": ("Cần gọi lại", "Call back"),  # a missed hotline call (robocall.conversations.hotline)
+        "home_visit": ("Đến nhà", "Home visit"),  # unreachable for days (the dialer's home visits)
     },
     "call": {  # call states and end reasons
         "queued": ("Chờ gọi", "Queued"),
@@ -122,28 +105,21 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
     },
     "detail": {  # the details the audit log keeps with an action
         "as_of": ("Tính đến", "As of"), "assignee": ("Người phụ trách", "Assignee"),
-        "callback": ("Gọi lại", "Callback"), "commune": ("Xã", "Commune"), "contact_id": ("Hồ sơ số", "Contact no."),
+        "callback": ("Gọi lại", "Callback"), "category": ("Nhóm", "Category"), "commune": ("Xã", "Commune"),
+        "contact_id": ("Hồ sơ số", "Contact no."),
         "district": ("Huyện", "District"), "districts": ("Huyện phụ trách", "Districts"),
         "due_at": ("Hẹn lúc", "Due"), "error": ("Lỗi", "Error"), "escalation_id": ("Cảnh báo số", "Escalation no."),
         "event": ("Sự việc", "Event"), "event_id": ("Diễn biến số", "Event no."), "fields": ("Trường", "Fields"),
         "filters": ("Bộ lọc", "Filters"), "flow": ("Kịch bản", "Flow"), "format": ("Định dạng", "Format"),
-        "from": ("Từ ngày", "From"), "kind": ("Loại", "Kind"), "kinds": ("Loại", "Kinds"), "list": ("Danh sách", "List"),
+        "from": ("Từ ngày", "From"), "kind": ("Loại", "Kind"), "kinds": ("Loại", "Kinds"), "level": ("Mức", "Level"),
+        "list": ("Danh sách", "List"),
         "locked": ("Bị khoá", "Locked"), "options": ("Tuỳ chọn", "Options"), "page": ("Trang", "Page"),
         "phone": ("Số điện thoại", "Phone"), "q": ("Tìm", "Search"), "role": ("Vai trò", "Role"),
         "rows": ("Số dòng", "Rows"), "status": ("Trạng thái", "Status"), "task_id": ("Lịch gọi số", "Callback no."),
         "text": ("Nội dung", "Text"), "to": ("Đến ngày", "To"), "total": ("Tổng", "Total"),
         "username": ("Tên đăng nhập", "User name"), "via": ("Qua", "Via"),
     },
-    "value": {  # answer values the flows save as names
-        "ho_chi_minh": ("TP. Hồ Chí Minh", "Ho Chi Minh City"),
-        "ha_noi": ("Hà Nội", "Hanoi"),
-        "binh_duong": ("Bình Dương", "Binh Duong"),
-        "dong_nai": ("Đồng Nai", "Dong Nai"),
-        "other": ("Nơi khác", "Elsewhere"),
-        "positive": ("Dương tính", "Positive"),
-        "negative": ("Âm tính", "Negative"),
-        "not_tested": ("Chưa xét nghiệm", "Not tested"),
-        "waiting": ("Chờ kết quả", "Waiting for the result"),
+    "value": {  # values the system stores and shows as names: line lists, callback kinds, yes/no
         "symptomatic": ("Có triệu chứng", "Symptomatic"),
         "non_reporting": ("Không liên lạc được", "Non-reporting"),
         "monitoring": ("Đang theo dõi", "Under monitoring"),
@@ -152,13 +128,6 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "robot_call": ("Máy tự động gọi", "Robot call"),
         "yes": ("Có", "Yes"),
         "no": ("Không", "No"),
-        "health": ("Khai báo sức khoẻ", "Health declaration"),
-        "report": ("Báo tin", "Report"),
-        "guidance": ("Nghe hướng dẫn", "Advice"),
-        "repeat": ("Nghe lại", "Repeat"),
-        "callback": ("Đề nghị cán bộ gọi lại", "Asks for a callback"),
-        "suspected_case": ("Nghi có ca bệnh", "Suspected case"),
-        "arrival_from_zone": ("Người từ vùng dịch về", "Someone back from an outbreak zone"),
     },
 }
 

@@ -11,7 +11,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
 from sqlmodel import col, select
 
-from robocall.labels import by_urgency, label, number, percent
+from robocall.flows.vocabulary import Vocabulary
+from robocall.labels import by_urgency, number, percent
 from robocall.models import (
     PERMANENT_FAILURE,
     CallAttempt,
@@ -84,13 +85,13 @@ def in_language(pair: tuple[str, str], lang: str) -> str:
     return pair[1] if lang == "en" else pair[0]
 
 
-def report_rows(report: ProvincialReport, lang: str = "vi") -> list[tuple[str, str, int | str]]:
-    """(key, label in `lang`, value) for every figure, the levels included (most urgent first): one
-    source for the screen, the CSV and the XLSX."""
+def report_rows(report: ProvincialReport, names: Vocabulary, lang: str = "vi") -> list[tuple[str, str, int | str]]:
+    """(key, label in `lang`, value) for every figure, the levels included (most urgent first, named
+    by the flows in `names`): one source for the screen, the CSV and the XLSX."""
     rows: list[tuple[str, str, int | str]] = [
         (key, in_language(pair, lang), getattr(report, key)) for key, pair in LABELS.items()]
     for level, count in report.escalations_by_level.items():
-        name = label("level", level, lang)
+        name = names.name("level", level, lang)
         rows.append((f"escalations_{level}", in_language(LEVEL_ROW, lang).format(level=name), count))
     rows.append(("sms_sent", in_language(SMS_SENT, lang), "" if report.sms_sent is None else report.sms_sent))
     rows.append(("sms_individual_sent", in_language(SMS_INDIVIDUAL, lang), report.sms_individual_sent))
@@ -175,8 +176,9 @@ def provincial_report(engine: Engine, start: dt.date | None, end: dt.date | None
     )
 
 
-def format_report(report: ProvincialReport) -> str:
-    """The report as text for the CLI, in Vietnamese: labels, level names and numbers (2.592; 54,3%)."""
+def format_report(report: ProvincialReport, names: Vocabulary) -> str:
+    """The report as text for the CLI, in Vietnamese: labels, level names (from the flows, `names`) and
+    numbers (2.592; 54,3%)."""
     period = f"{report.period_from or '…'} → {report.period_to or '…'}"
     lines = [f"BÁO CÁO HỆ THỐNG GỌI ĐIỆN TỰ ĐỘNG ({period})"]
     for key, name in LABELS_VI.items():
@@ -187,7 +189,7 @@ def format_report(report: ProvincialReport) -> str:
     lines.append(f"  {ESCALATED_SHARE_LABEL:<45} {share:>10}")
     lines.append("  Phân loại theo mức độ:")
     for level, count in report.escalations_by_level.items():
-        lines.append(f"    {label('level', level, 'vi'):<43} {number(count, 'vi'):>10}")
+        lines.append(f"    {names.name('level', level, 'vi'):<43} {number(count, 'vi'):>10}")
     sms = "chưa có chiến dịch SMS" if report.sms_sent is None else number(report.sms_sent, "vi")
     lines.append(f"  {SMS_SENT_LABEL:<45} {sms:>10}")
     lines.append(f"  {SMS_INDIVIDUAL_LABEL:<45} {number(report.sms_individual_sent, 'vi'):>10}")

@@ -158,7 +158,8 @@ def demo(backend: str, spoken: bool, count: int | None, days: int, seed: int, pr
         stop_workers(processes)
     end = FIRST_DAY + dt.timedelta(days=days - 1)
     console.print()
-    console.print(format_report(provincial_report(engine, FIRST_DAY, end, settings.timezone)))
+    console.print(format_report(provincial_report(engine, FIRST_DAY, end, settings.timezone),
+                                flow_catalog(settings).vocabulary))
     console.print(f"\nDatabase: {database}  (DATABASE_URL=sqlite:///{database.resolve()} robocall report)")
 
 
@@ -199,4 +200,5 @@ def _asterisk_day(console: Console, engine: Engine, settings: Settings, policy: 
     finally:
         stop_workers(processes)
     console.print()
-    console.print(format_report(provincial_report(engine, day, day, settings.timezone)))
+    console.print(format_report(provincial_report(engine, day, day, settings.timezone),
+                                flow_catalog(settings).vocabulary))

@@ -9,6 +9,7 @@ import click
 
 from robocall.config import get_settings
 from robocall.db import make_engine
+from robocall.flows.catalog import flow_catalog
 from robocall.migrate import upgrade
 from robocall.reports import format_report, provincial_report
 
@@ -28,4 +29,4 @@ def report(start: dt.datetime | None, end: dt.datetime | None, as_json: bool) ->
     if as_json:
         click.echo(json.dumps(figures.to_json(), ensure_ascii=False, indent=2))
     else:
-        click.echo(format_report(figures))
+        click.echo(format_report(figures, flow_catalog(settings).vocabulary))

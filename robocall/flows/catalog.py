@@ -12,8 +12,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from robocall.config import Settings
-from robocall.flows.loader import Flow, load_flows
+from robocall.flows.loader import Flow, load_flows, vocabulary_of
 from robocall.flows.problems import Problem
+from robocall.flows.vocabulary import Vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 class FlowCatalog:
     flows: dict[str, Flow]
     problems: list[Problem]  # why the refused flows were refused
+    vocabulary: Vocabulary  # what staff read for the flows' answers, values and levels
 
 
 @lru_cache(maxsize=4)
@@ -29,7 +31,7 @@ def _load(flows_dir: Path, audio_dir: Path) -> FlowCatalog:
     flows, problems = load_flows([flows_dir], audio_dir)
     for problem in problems:
         log.error("flow refused: %s", problem)
-    return FlowCatalog(flows, problems)
+    return FlowCatalog(flows, problems, vocabulary_of(flows.values()))
 
 
 def flow_catalog(settings: Settings) -> FlowCatalog:

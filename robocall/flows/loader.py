@@ -20,6 +20,7 @@ from pydantic_core import ErrorDetails
 from robocall.flows.problems import FlowError, Problem
 from robocall.flows.schema import FlowFile, Rule
 from robocall.flows.validate import check_flow, saved_answers
+from robocall.flows.vocabulary import Vocabulary
 from robocall.flows.yaml_source import MAX_FILE_BYTES, SourceMap, load_yaml, too_large
 from robocall.text import bilingual
 
@@ -96,10 +97,21 @@ def flow_files(paths: Iterable[str | Path]) -> list[Path]:
     return found
 
 
+def vocabulary_of(flows: Iterable[Flow]) -> Vocabulary:
+    """The display names of flows that loaded together (load_flows refused any whose names clash)."""
+    vocabulary = Vocabulary()
+    for flow in flows:
+        vocabulary.add(flow.spec, flow.source)
+    return vocabulary
+
+
 def load_flows(paths: Iterable[str | Path], audio_root: Path | None = None) -> tuple[dict[str, Flow], list[Problem]]:
-    """Load every flow it can; broken ones are left out and their problems returned."""
+    """Load every flow it can; broken ones are left out and their problems returned.  A flow that
+    names an answer, a value or a level differently from a flow loaded before it (in file order) is
+    refused too: staff must read one name per key."""
     flows: dict[str, Flow] = {}
     problems: list[Problem] = []
+    vocabulary = Vocabulary()
     for path in flow_files(paths):
         try:
             flow = load_flow(path, audio_root)
@@ -117,6 +129,10 @@ def load_flows(paths: Iterable[str | Path], audio_root: Path | None = None) -> t
             problems.append(Problem(str(path), flow.source.line_of(("name",)),
                                     bilingual(f"tên kịch bản '{flow.name}' đã được dùng ở {flows[flow.name].file}",
                                               f"flow name '{flow.name}' is already used by {flows[flow.name].file}")))
+            continue
+        clashes = vocabulary.add(flow.spec, flow.source)
+        if clashes:
+            problems += clashes
             continue
         flows[flow.name] = flow
     return flows, problems

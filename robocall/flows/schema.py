@@ -34,9 +34,18 @@ class Defaults(_Strict):
     max_steps: int = Field(100, ge=5, le=10_000, description="nodes a call may pass through before it is ended")
 
 
+class Label(_Strict):
+    """What staff read for a name a flow stores (an answer, a choice's value, a level), in each language
+    of the dashboard: the flow's call languages do not matter here, staff read both."""
+
+    vi: str
+    en: str
+
+
 class KeyChoice(_Strict):
     value: Any = None
     next: str | None = None
+    label: Label | None = Field(None, description="the value's display name, for a text value the node saves")
 
 
 class NumberInput(_Strict):
@@ -68,6 +77,7 @@ class Node(_Strict):
     number: NumberInput | None = None
     date: DateInput | None = None
     save: str | None = None
+    label: Label | None = Field(None, description="the saved answer's display name")
     next: list[Branch] | None = None
     hangup: bool = False
     timeout: int | None = Field(None, ge=1, le=60)
@@ -117,5 +127,7 @@ class FlowFile(_Strict):
     defaults: Defaults = Defaults()
     nodes: dict[str, Node] = Field(..., min_length=1)
     escalations: list[Rule] = Field(default_factory=list)
+    levels: dict[str, Label] = Field(default_factory=dict, description="level -> display name, for every level "
+                                                                      "the rules raise")
     voicemail: Text | None = Field(None, description="a short message left when an answering machine takes "
                                                       "an outbound call; no fields (anyone may play the box)")

@@ -13,8 +13,9 @@ from pathlib import Path as FsPath
 
 from robocall.flows.expressions import ExpressionError, names_in
 from robocall.flows.problems import Problem
-from robocall.flows.schema import KEYPAD, FlowFile, Node, Text
+from robocall.flows.schema import KEYPAD, FlowFile, Label, Node, Text
 from robocall.flows.templates import CONTACT_FIELDS, TemplateError, fields_in, problems_in
+from robocall.flows.vocabulary import Vocabulary
 from robocall.flows.yaml_source import Path, SourceMap
 from robocall.text import bilingual
 
@@ -86,6 +87,7 @@ class _Checker:
         self.check_reachable()
         self.check_rules()
         self.check_voicemail()
+        self.check_labels()
 
     # --- nodes -------------------------------------------------------------------------
     def check_node(self, node_id: str, node: Node) -> None:
@@ -374,6 +376,67 @@ class _Checker:
             names = [node_id for node_id in stuck if node_id in group]
             shown = ", ".join(names[:10]) + (f" (+{len(names) - 10})" if len(names) > 10 else "")
             self.report(("nodes", first), message(shown))
+
+    # --- display names ----------------------------------------------------------------
+    def check_labels(self) -> None:
+        """What staff read: every saved answer, every text value a saving node keeps and every level a
+        rule raises has a name in both dashboard languages; one name per answer, value and level."""
+        for node_id, node in self.flow.nodes.items():
+            self.check_node_labels(node_id, node)
+        self.check_level_labels()
+        self.problems += Vocabulary().add(self.flow, self.source)
+
+    def check_node_labels(self, node_id: str, node: Node) -> None:
+        label_hint = "label: {vi: ..., en: ...}"
+        here: Path = ("nodes", node_id)
+        if node.save is None:
+            if node.label is not None:
+                self.report(here + ("label",), bilingual(
+                    f"nút '{node_id}' có label nhưng không lưu câu trả lời nào (save)",
+                    f"node '{node_id}' has a label but saves no answer (save)"))
+        elif node.label is None and _NAME.match(node.save):  # (a bad name is reported already)
+            self.report(here + ("save",), bilingual(
+                f"câu trả lời '{node.save}' cần tên hiển thị cho cán bộ: thêm {label_hint} vào nút '{node_id}'",
+                f"answer '{node.save}' needs a display name for staff: add {label_hint} to node '{node_id}'"))
+        self.check_label(here + ("label",), node.label)
+        for key, choice in (node.keys or {}).items():
+            path = here + ("keys", key)
+            shown = node.save is not None and isinstance(choice.value, str)
+            if shown and choice.label is None:
+                self.report(path, bilingual(
+                    f"giá trị '{choice.value}' (phím '{key}') cần tên hiển thị cho cán bộ: "
+                    f"viết {key}: {{value: {choice.value}, {label_hint}}}",
+                    f"value '{choice.value}' (key '{key}') needs a display name for staff: "
+                    f"write {key}: {{value: {choice.value}, {label_hint}}}"))
+            elif choice.label is not None and not shown:
+                # yes/no show as ✔/✘ and numbers as numbers; an unsaved key is never shown.
+                self.report(path + ("label",), bilingual(
+                    f"phím '{key}': label chỉ dành cho giá trị văn bản của một câu trả lời được lưu (save)",
+                    f"key '{key}': a label is only for a text value of a saved answer (save)"))
+            self.check_label(path + ("label",), choice.label)
+
+    def check_level_labels(self) -> None:
+        for level, label in self.flow.levels.items():
+            if not _NAME.match(level):
+                self.report(("levels", level), bilingual(
+                    f"mức '{level}' chỉ được gồm chữ thường, số và _", f"level '{level}' must be lower-case letters, digits and _"))
+            self.check_label(("levels", level), label)
+        for index, rule in enumerate(self.flow.escalations):
+            if _NAME.match(rule.level) and rule.level not in self.flow.levels:
+                self.report(("escalations", index, "level"), bilingual(
+                    f"mức '{rule.level}' cần tên hiển thị cho cán bộ: thêm vào khối levels: "
+                    f"{rule.level}: {{vi: ..., en: ...}}",
+                    f"level '{rule.level}' needs a display name for staff: add it to the levels: block as "
+                    f"{rule.level}: {{vi: ..., en: ...}}"))
+
+    def check_label(self, path: Path, label: Label | None) -> None:
+        for language, text in (label.model_dump().items() if label else ()):
+            control = _control_character(text)
+            if not text.strip():
+                self.report(path + (language,), bilingual("tên hiển thị để trống", "the display name is blank"))
+            elif control:
+                self.report(path + (language,), bilingual(f"tên hiển thị có ký tự điều khiển {control}",
+                                                          f"the display name holds the control character {control}"))
 
     # --- escalation rules -------------------------------------------------------------
     def check_rules(self) -> None:

@@ -35,7 +35,7 @@ from robocall.migrate import upgrade
 from robocall.telephony.twilio.api import PREFIX as VOICE_PREFIX
 from robocall.telephony.twilio.webhooks import voice_webhooks
 from robocall.web.dashboard import setup_dashboard
-from robocall.web.keys import ENGINE, FLOW_PROBLEMS, FLOWS, REDIS, SETTINGS, SMS_SET_STATUS, THREADS
+from robocall.web.keys import ENGINE, FLOW_PROBLEMS, FLOWS, REDIS, SETTINGS, SMS_SET_STATUS, THREADS, VOCABULARY
 from robocall.web.observability import setup_observability
 from robocall.web.security import mount_own_auth, public
 from robocall.web.threads import in_thread, thread_pool
@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[SETTINGS] = settings
     catalog = flow_catalog(settings)
     app[FLOWS] = catalog.flows
+    app[VOCABULARY] = catalog.vocabulary
     # Pages show where a problem is within the flows folder, never the server's own paths.
     app[FLOW_PROBLEMS] = [Problem(shown_path(p.file, settings.flows_dir), p.line, p.message) for p in catalog.problems]
     app[SMS_SET_STATUS] = sms_set_status

@@ -1,5 +1,6 @@
 """Jinja filters: local times, waiting times, numbers and percentages in the page's language, and the
-display names of stored values (robocall.labels)."""
+display names of stored values (the flows' answers, values and levels, and robocall.labels for the
+rest, all through robocall.flows.vocabulary.Vocabulary.name)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 
 from robocall import labels
+from robocall.flows.vocabulary import Vocabulary
 from robocall.logging_setup import mask_phone
 
 
@@ -24,6 +26,13 @@ def local_time(value: dt.datetime | None, tz: ZoneInfo, fmt: str = "%d/%m/%Y %H:
 
 def _lang(context: Context) -> str:
     return str(context.get("lang") or "vi")
+
+
+def _vocabulary(context: Context) -> Vocabulary:
+    """The loaded flows' names (page_context puts them on every page; a page without them, such as an
+    error page, names the system's values only)."""
+    found = context.get("vocabulary")
+    return found if isinstance(found, Vocabulary) else Vocabulary()
 
 
 @pass_context
@@ -45,7 +54,7 @@ def number(context: Context, value: float | int) -> str:
 @pass_context
 def label(context: Context, value: object, kind: str) -> str:
     """`{{ e.level|label('level') }}`: the display name of a stored value."""
-    return labels.label(kind, value, _lang(context))
+    return _vocabulary(context).name(kind, value, _lang(context))
 
 
 def day(value: dt.date | None) -> str:
@@ -64,6 +73,7 @@ def audit_detail(context: Context, detail: dict[str, Any] | None) -> list[tuple[
     """An audit entry's details as (name, value) for reading: names and named values by their labels,
     no Python dict or list text."""
     lang = _lang(context)
+    names = _vocabulary(context)
 
     def shown(value: Any) -> str:
         if isinstance(value, bool):
@@ -73,7 +83,10 @@ def audit_detail(context: Context, detail: dict[str, Any] | None) -> list[tuple[
         if isinstance(value, int | float):
             return labels.number(value, lang)
         if isinstance(value, dict):
-            return "; ".join(f"{labels.label('detail', k, lang)}: {shown(v)}" for k, v in value.items())
+            # A filter's level or category (a queue viewed with level=urgent) by its display name.
+            return "; ".join(f"{labels.label('detail', k, lang)}: "
+                             f"{names.name(k, v, lang) if k in ('level', 'category') else shown(v)}"
+                             for k, v in value.items())
         if isinstance(value, list | tuple):
             return ", ".join(shown(v) for v in value)
         return labels.label("value", value, lang)
@@ -83,9 +96,9 @@ def audit_detail(context: Context, detail: dict[str, Any] | None) -> list[tuple[
 
 
 @pass_context
-def answer_value(context: Context, value: Any) -> str:
+def answer_value(context: Context, value: Any, answer: str | None = None) -> str:
     """An answer as staff read it: ✔/✘ for yes/no, a number in the page's language (38,6), a named
-    value by its label."""
+    value by the name its flow gives it (`{{ x.value|answer_value(x.question) }}`)."""
     if value is True:
         return "✔"
     if value is False:
@@ -94,7 +107,7 @@ def answer_value(context: Context, value: Any) -> str:
         return ""
     if isinstance(value, int | float):
         return labels.number(value, _lang(context))
-    return labels.label("value", value, _lang(context))
+    return _vocabulary(context).name("value", value, _lang(context), answer=answer)
 
 
 FILTERS = {"mask": mask_phone, "local_time": local_time, "duration": duration, "percent": percent, "day": day,

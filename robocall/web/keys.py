@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from robocall.config import Settings
 from robocall.flows.loader import Flow
 from robocall.flows.problems import Problem
+from robocall.flows.vocabulary import Vocabulary
 
 SETTINGS = web.AppKey("settings", Settings)
 # The one database engine of the process, opened and closed by the app's cleanup context.
@@ -24,6 +25,8 @@ THREADS = web.AppKey("threads", ThreadPoolExecutor)
 # The flows loaded at start-up (robocall.flows.catalog) and why the refused ones were refused.
 FLOWS = web.AppKey("flows", dict[str, Flow])
 FLOW_PROBLEMS = web.AppKey("flow_problems", list[Problem])
+# What staff read for the loaded flows' answers, values and levels (robocall.flows.vocabulary).
+VOCABULARY = web.AppKey("vocabulary", Vocabulary)
 # Seconds between the live queue's checks for new escalations (tests make it short).
 SSE_POLL_SECONDS = web.AppKey("sse_poll_seconds", float)
 # Rendered flow diagrams, by (flow name, version, language): drawing takes Graphviz a moment.

@@ -17,7 +17,7 @@ from multidict import MultiDict
 from robocall.accounts import Role
 from robocall.web import formatting
 from robocall.web.i18n import pick_language, translate
-from robocall.web.keys import FLOWS, SETTINGS
+from robocall.web.keys import FLOWS, SETTINGS, VOCABULARY
 from robocall.web.security import can, csrf_token, current_user
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -40,7 +40,8 @@ async def page_context(request: web.Request) -> dict[str, Any]:
             "can_act": can(request, Role.CDC_STAFF), "is_admin": can(request, Role.ADMIN),
             "tz": settings.tzinfo, "path": request.path, "query": request.query,
             "other_lang_url": other_language_url(request, "vi" if lang == "en" else "en"),
-            "flow_titles": {name: flow.spec.title for name, flow in request.app[FLOWS].items()}}
+            "flow_titles": {name: flow.spec.title for name, flow in request.app[FLOWS].items()},
+            "vocabulary": request.app[VOCABULARY]}
 
 
 def other_language_url(request: web.Request, lang: str) -> str:

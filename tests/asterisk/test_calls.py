@@ -109,11 +109,13 @@ nodes:
     say: {vi: Nhập nhiệt độ ba chữ số rồi bấm thăng.}
     number: {min_digits: 3, max_digits: 3, decimals: 1, min: 34.0, max: 43.0}
     save: temperature
+    label: {vi: Nhiệt độ, en: Temperature}
     next: sot
   sot:
     say: {vi: "Sốt bấm 1, không sốt bấm 2."}
     keys: {1: yes, 2: no}
     save: fever
+    label: {vi: Sốt, en: Fever}
     next: cam_on
   cam_on:
     say: {vi: Cảm ơn.}

@@ -24,6 +24,7 @@ nodes:
     say: {vi: "Xin chào {{ name }}. Quý vị có sốt không? Có bấm phím một, không bấm phím hai."}
     keys: {1: yes, 2: no}
     save: sot
+    label: {vi: Sốt, en: Fever}
     next: tam_biet
   tam_biet:
     say: {vi: "Cảm ơn quý vị. Tạm biệt."}

@@ -68,6 +68,10 @@ def flows(draw: st.DrawFn) -> dict[str, Any]:
             node["date"] = {}
         if kind != "say":
             node["save"] = saves[kind]
+            node["label"] = {"vi": saves[kind].title(), "en": saves[kind]}  # staff's name for the answer
+            for choice in node.get("keys", {}).values():
+                if isinstance(choice["value"], str):
+                    choice["label"] = {"vi": f"Giá trị {choice['value']}", "en": f"Value {choice['value']}"}
             node["give_up"] = draw(st.sampled_from([following, ids[-1], *ids]))
         if draw(st.booleans()):
             node["next"] = following
@@ -77,7 +81,8 @@ def flows(draw: st.DrawFn) -> dict[str, Any]:
               "when": draw(st.sampled_from(conditions)), "do": ["notify_cdc", "sms"], "sms": text()}
              for _ in range(draw(st.integers(0, 2)))]
     return {"name": "ngau_nhien", "title": "Ngẫu nhiên", "languages": languages, "start": ids[0],
-            "nodes": nodes, "escalations": rules}
+            "nodes": nodes, "escalations": rules,
+            "levels": {"urgent": {"vi": "Khẩn cấp", "en": "Urgent"}, "watch": {"vi": "Theo dõi thêm", "en": "Watch"}}}
 
 
 def accepted(data: dict[str, Any]) -> Flow | None:

@@ -33,10 +33,12 @@ nodes:
       1: {value: yes, next: temp}
       2: {value: no, next: bye}
     save: fever
+    label: {vi: Sốt, en: Fever}
   temp:
     say: {en: Your temperature, vi: Nhiệt độ}
     number: {min_digits: 3, max_digits: 3, decimals: 1}
     save: temperature
+    label: {vi: Nhiệt độ, en: Temperature}
     next:
       - if: temperature >= 38.0
         go: bye
@@ -45,10 +47,14 @@ nodes:
     say: {en: When did it start, vi: Từ ngày nào}
     date: {max_days_ago: 14}
     save: onset
+    label: {vi: Ngày bắt đầu, en: Onset}
     next: bye
   bye:
     say: {en: Goodbye., vi: Xin chào.}
     hangup: true
+levels:
+  urgent: {vi: Khẩn cấp, en: Urgent}
+  watch: {vi: Theo dõi thêm, en: Watch}
 escalations:
   - level: urgent
     reason: {en: High fever}

@@ -194,7 +194,8 @@ yaml_data = st.recursive(
         st.lists(inner, max_size=5),
         st.dictionaries(st.one_of(st.text(max_size=10), st.sampled_from(
             ["name", "title", "languages", "start", "nodes", "say", "keys", "next", "hangup", "number",
-             "date", "save", "give_up", "escalations", "level", "when", "min", "max", "defaults"])),
+             "date", "save", "give_up", "escalations", "level", "when", "min", "max", "defaults",
+             "label", "levels"])),
             inner, max_size=6),
     ),
     max_leaves=40,

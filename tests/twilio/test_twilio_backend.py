@@ -11,6 +11,7 @@ from sqlmodel import select
 from voicehelp import AFTERNOON, DAY, VoiceWorld
 
 from robocall.call_policy import policy_from_settings
+from robocall.flows.vocabulary import Vocabulary
 from robocall.models import PERMANENT_FAILURE, CallCampaign, CallState, FollowUp, FollowUpState, stored_utc
 from robocall.reports import format_report, provincial_report
 from robocall.telephony.base import CallRequest
@@ -76,7 +77,7 @@ def test_an_invalid_or_forbidden_number_fails_for_good_and_the_ladder_does_not_r
     assert state.state == FollowUpState.UNREACHED and state.next_try_at is None  # nor by the ladder
     report = provincial_report(voice.engine, None, None, "Asia/Ho_Chi_Minh")
     assert report.calls_failed_permanently == 1
-    assert "Số không gọi được (không hợp lệ, chưa được phép)" in format_report(report)
+    assert "Số không gọi được (không hợp lệ, chưa được phép)" in format_report(report, Vocabulary())
 
 
 @pytest.mark.parametrize(("errors", "words"), [

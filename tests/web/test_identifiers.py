@@ -1,6 +1,6 @@
 """No identifier reaches a reader: every main page, in Vietnamese and in English, shows display names
-(robocall.labels, the catalogue of robocall.web.i18n), never stored keys such as `no_answer`,
-`home_visit`, `cdc_staff` or Python's dict text."""
+(the flows' labels, robocall.labels, the catalogue of robocall.web.i18n), never stored keys such as
+`no_answer`, `home_visit`, `cdc_staff` or Python's dict text."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import re
 from html.parser import HTMLParser
 
 from aiohttp.test_utils import TestClient
-from webhelp import login, run_client
+from webhelp import ROOT, login, run_client
 from webseed import USERS
 
+from robocall.flows.loader import load_flows, vocabulary_of
 from robocall.labels import LABELS
 
 SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
@@ -66,6 +67,11 @@ def test_the_catalogue_names_every_value_in_both_languages() -> None:
         for value, (vi, en) in values.items():
             assert vi.strip() and en.strip(), f"{kind} {value}"
             assert not SNAKE.search(vi) and not SNAKE.search(en), f"{kind} {value}"
+    flows, problems = load_flows([ROOT / "ivr_flows"])
+    assert problems == []
+    for (kind, key), written in vocabulary_of(flows.values()).entries.items():  # the flows' own names
+        for text in (written.label.vi, written.label.en):
+            assert text.strip() and not SNAKE.search(text), f"{kind} {key}"
 
 
 def test_no_page_shows_an_identifier_in_either_language(make_app, seeded) -> None:  # type: ignore[no-untyped-def]

@@ -11,6 +11,7 @@ from robocall.reports import ProvincialReport, in_language, report_rows
 from robocall.tabular import csv_text, xlsx_bytes
 from robocall.web.audit import audit
 from robocall.web.i18n import pick_language
+from robocall.web.keys import VOCABULARY
 from robocall.web.reporting import report_for
 from robocall.web.security import requires
 from robocall.web.templating import render
@@ -26,7 +27,8 @@ PERIOD = (("Từ ngày", "Đến ngày"), ("From", "To"))
 @requires(Role.VIEWER)
 async def report_page(request: web.Request) -> web.Response:
     report = await report_for(request)
-    return render(request, "report.html", {"report": report, "rows": report_rows(report, pick_language(request)),
+    rows = report_rows(report, request.app[VOCABULARY], pick_language(request))
+    return render(request, "report.html", {"report": report, "rows": rows,
                                            "start": request.query.get("from", ""), "end": request.query.get("to", "")})
 
 
@@ -39,7 +41,7 @@ def _filename(report: ProvincialReport, ext: str) -> str:
 async def report_csv(request: web.Request) -> web.Response:
     report = await report_for(request)
     lang = pick_language(request)
-    body = csv_text(in_language(CSV_HEADER, lang), report_rows(report, lang))
+    body = csv_text(in_language(CSV_HEADER, lang), report_rows(report, request.app[VOCABULARY], lang))
     await audit(request, "export_report", "report", "", {"format": "csv", "from": report.period_from, "to": report.period_to})
     # A BOM so that Excel opens the Vietnamese labels as UTF-8.
     return web.Response(body=body.encode("utf-8"), content_type="text/csv", charset="utf-8",
@@ -52,8 +54,9 @@ async def report_xlsx(request: web.Request) -> web.Response:
     report = await report_for(request)
     lang = pick_language(request)
     period_from, period_to = in_language(PERIOD, lang)
+    rows = report_rows(report, request.app[VOCABULARY], lang)
     body = xlsx_bytes(in_language(SHEET_TITLE, lang), [[period_from, report.period_from, period_to, report.period_to],
-                                                        in_language(CSV_HEADER, lang), *report_rows(report, lang)],
+                                                        in_language(CSV_HEADER, lang), *rows],
                       widths={"B": 48})
     await audit(request, "export_report", "report", "",
           {"format": "xlsx", "from": report.period_from, "to": report.period_to})
