@@ -1,6 +1,6 @@
 """What staff read instead of identifiers: the one catalogue of display names for the values the
 system stores (escalation levels, answer keys, call results, categories, roles, statuses, audit
-actions), and locale formatting of numbers, percentages and durations (Babel).
+actions), and locale formatting of numbers, percentages, durations, dates and times (Babel).
 
 In the core so that the web pages, the report and its CSV/XLSX exports name things the same way.
 A value with no entry is shown with its underscores turned to spaces, never as a bare identifier;
@@ -10,8 +10,9 @@ tests/web/test_identifiers.py walks the pages and fails on any identifier that r
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
-from babel.dates import format_timedelta
+from babel.dates import format_date, format_datetime, format_skeleton, format_time, format_timedelta, get_datetime_format
 from babel.numbers import format_decimal, format_percent
 
 # Most urgent first: the queue, its summary and the report list levels in this order; unknown
@@ -198,3 +199,41 @@ def percent(share: float, lang: str) -> str:
 def waiting(minutes: int, lang: str) -> str:
     """A waiting time, rounded the way people say it: '3 ngày', '2 giờ', '12 phút'."""
     return format_timedelta(dt.timedelta(minutes=int(minutes)), threshold=1.5, granularity="minute", locale=_locale(lang))
+
+
+# How a date or a time is shown (`moment`, `day`): one place for every page, the report and the
+# exports' headers.  Dates spell the month ("11 thg 8, 2021" / "11 Aug 2021"), never a bare 11/08
+# that reads differently in other countries; each language orders date and time its own way.
+DATE_TIME_KINDS = ("datetime", "date", "time", "seconds", "day_month")
+
+
+def day(value: dt.date | None, lang: str, kind: str = "date") -> str:
+    """A calendar day in `lang`: '11 thg 8, 2021' / '11 Aug 2021' (`day_month`: '11/8' / '11/08')."""
+    if value is None:
+        return ""
+    if kind == "day_month":
+        return format_skeleton("dM", value, locale=_locale(lang))
+    return format_date(value, "medium", locale=_locale(lang))
+
+
+def moment(value: dt.datetime | None, lang: str, tz: ZoneInfo | str, kind: str = "datetime") -> str:
+    """An instant as the province's local time in `lang`.  A naive value is UTC (as stored).
+    kind: `datetime` ('09:05 11 thg 8, 2021' / '11 Aug 2021, 09:05'), `seconds` (with seconds),
+    `date`, `time` ('09:05') or `day_month`."""
+    if value is None:
+        return ""
+    if kind not in DATE_TIME_KINDS:
+        raise ValueError(f"unknown date/time kind {kind!r}: one of {', '.join(DATE_TIME_KINDS)}")
+    zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
+    local = (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).astimezone(zone)
+    locale = _locale(lang)
+    if kind in ("date", "day_month"):
+        return day(local.date(), lang, kind)
+    if kind == "time":
+        return format_time(local, "short", tzinfo=zone, locale=locale)
+    if kind == "seconds":
+        return format_datetime(local, "medium", tzinfo=zone, locale=locale)
+    # The locale's own order of date and time ("{1}, {0}" in English, "{0} {1}" in Vietnamese).
+    pattern = str(get_datetime_format("medium", locale=locale))
+    return pattern.replace("{0}", format_time(local, "short", tzinfo=zone, locale=locale)).replace(
+        "{1}", format_date(local.date(), "medium", locale=locale))

@@ -13,6 +13,7 @@ from aiohttp import web
 from markupsafe import Markup
 
 from robocall.accounts import Role
+from robocall.labels import day
 from robocall.web.campaign_stats import all_campaigns, campaign_by_id
 from robocall.web.charts import bar_chart
 from robocall.web.i18n import pick_language, translate
@@ -45,7 +46,7 @@ async def campaign_page(request: web.Request) -> web.Response:
     if stats is None:
         raise web.HTTPNotFound(text="no such campaign")
     # Both charts have every day of the period (campaign_stats fills zeros): one x axis, bars aligned.
-    labels = [d.strftime("%d/%m") for d, _, _ in stats.calls_per_day]
+    labels = [day(d, lang, "day_month") for d, _, _ in stats.calls_per_day]
     calls_chart = bar_chart(labels, [
         (translate("attempts", lang), [a for _, a, _ in stats.calls_per_day], "#4c78a8"),
         (translate("answered", lang), [n for _, _, n in stats.calls_per_day], "#54a24b"),
