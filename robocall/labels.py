@@ -93,11 +93,49 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "pending": ("Chờ gọi", "Pending"),
         "done": ("Đã xong", "Done"),
     },
+    "carrier": {  # SMS and calls: the network a number is on (stored as phonenumbers names it, any case)
+        "viettel": ("Viettel", "Viettel"),
+        "vinaphone": ("VinaPhone", "VinaPhone"),
+        "mobifone": ("MobiFone", "MobiFone"),
+        "vietnamobile": ("Vietnamobile", "Vietnamobile"),
+        "gmobile": ("Gmobile", "Gmobile"),
+        "itel": ("iTel", "iTel"),
+        "itelecom": ("iTel", "iTel"),
+        "reddi": ("Reddi", "Reddi"),
+        "unknown": ("Không rõ nhà mạng", "Unknown network"),
+        "": ("Không rõ nhà mạng", "Unknown network"),
+    },
+    "encoding": {  # robocall.text: how an SMS is encoded
+        "GSM-7": ("GSM-7 (không dấu)", "GSM-7 (plain)"),
+        "UCS-2": ("UCS-2 (có dấu)", "UCS-2 (Unicode)"),
+    },
+    "sms_kind": {
+        "broadcast": ("Gửi theo danh sách", "Broadcast"),
+        "transactional": ("Tin nhắn riêng (trả lời, hướng dẫn)", "Single messages (replies, advice)"),
+    },
     "action": {  # audit log
         "contact_edit": ("Sửa hồ sơ", "Contact edited"),
         "contact_from_case": ("Tạo hồ sơ từ cảnh báo", "Contact made from a case"),
         "escalation": ("Xử lý cảnh báo", "Escalation handled"),
         "escalation_callback": ("Hẹn gọi lại", "Callback scheduled"),
+        "escalation_acknowledge": ("Tiếp nhận cảnh báo", "Escalation acknowledged"),
+        "escalation_assign": ("Giao cảnh báo", "Escalation assigned"),
+        "escalation_note": ("Ghi chú cảnh báo", "Escalation note"),
+        "escalation_resolve": ("Đóng cảnh báo", "Escalation resolved"),
+        "escalation_reopen": ("Mở lại cảnh báo", "Escalation reopened"),
+        "escalation_acknowledge_refused": ("Tiếp nhận bị từ chối", "Acknowledgement refused"),
+        "escalation_assign_refused": ("Giao việc bị từ chối", "Assignment refused"),
+        "escalation_note_refused": ("Ghi chú bị từ chối", "Note refused"),
+        "escalation_resolve_refused": ("Đóng cảnh báo bị từ chối", "Resolution refused"),
+        "escalation_reopen_refused": ("Mở lại bị từ chối", "Reopening refused"),
+        "sms_campaign_pause": ("Tạm dừng chiến dịch SMS", "SMS campaign paused"),
+        "sms_campaign_resume": ("Tiếp tục chiến dịch SMS", "SMS campaign resumed"),
+        "sms_campaign_cancel": ("Huỷ chiến dịch SMS", "SMS campaign cancelled"),
+        "sms_campaign_pause_refused": ("Tạm dừng SMS bị từ chối", "SMS pause refused"),
+        "sms_campaign_resume_refused": ("Tiếp tục SMS bị từ chối", "SMS resume refused"),
+        "sms_campaign_cancel_refused": ("Huỷ SMS bị từ chối", "SMS cancel refused"),
+        "login_throttled": ("Đăng nhập bị chặn tạm thời", "Login throttled"),
+        "user_unlock": ("Mở khoá người dùng", "User unlocked"),
         "escalation_task_cancel": ("Huỷ lịch gọi lại", "Callback cancelled"),
         "escalation_task_done": ("Đã gọi lại", "Callback done"),
         "export_line_list": ("Tải danh sách theo dõi", "Line list exported"),
@@ -119,6 +157,7 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "contact": ("Hồ sơ", "Contact"),
         "escalation": ("Cảnh báo", "Escalation"),
         "report": ("Báo cáo", "Report"),
+        "sms_campaign": ("Chiến dịch SMS", "SMS campaign"),
         "user": ("Người dùng", "User"),
     },
     "detail": {  # the details the audit log keeps with an action
@@ -164,10 +203,14 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 
+# Kinds whose stored values come in any case ("Viettel", "viettel"): looked up lower-cased.
+ANY_CASE = {"carrier"}
+
+
 def label(kind: str, value: object, lang: str) -> str:
     """The display name of a stored value in `lang` ('vi' or 'en')."""
     text = "" if value is None else str(value)
-    pair = LABELS.get(kind, {}).get(text)
+    pair = LABELS.get(kind, {}).get(text.lower() if kind in ANY_CASE else text)
     if pair is not None:
         return pair[1] if lang == "en" else pair[0]
     return text.replace("_", " ")

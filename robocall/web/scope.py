@@ -36,7 +36,11 @@ class Scope:
         return [] if self.province else [col(Contact.district).in_(self.districts)]
 
     def allows(self, contact: Contact | None) -> bool:
-        return self.province or (contact is not None and contact.district in self.districts)
+        return self.covers(contact.district if contact is not None else None)
+
+    def covers(self, district: str | None) -> bool:
+        """A case of `district` is in the scope (None: a case with no contact, the province's alone)."""
+        return self.province or (district is not None and district in self.districts)
 
 
 WHOLE_PROVINCE = Scope()
