@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from sqlmodel import col
+from sqlmodel import col, select
 
 from robocall.models import Contact
 from robocall.web.security import current_user
@@ -34,6 +34,12 @@ class Scope:
     def contact_condition(self) -> list[Any]:
         """Conditions on `Contact` (outer-joined: a case without a contact matches only the province)."""
         return [] if self.province else [col(Contact.district).in_(self.districts)]
+
+    def of_contact(self, contact_id: Any) -> list[Any]:
+        """Conditions on a row's contact id column (no join): the contact is one of the districts'."""
+        if self.province:
+            return []
+        return [col(contact_id).in_(select(Contact.id).where(col(Contact.district).in_(self.districts)))]
 
     def allows(self, contact: Contact | None) -> bool:
         return self.covers(contact.district if contact is not None else None)

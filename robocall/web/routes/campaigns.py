@@ -18,6 +18,7 @@ from robocall.web.campaign_stats import all_campaigns, campaign_by_id
 from robocall.web.charts import bar_chart
 from robocall.web.i18n import pick_language, translate
 from robocall.web.keys import SETTINGS
+from robocall.web.scope import scope_of
 from robocall.web.security import requires
 from robocall.web.templating import render
 from robocall.web.threads import in_session
@@ -33,7 +34,7 @@ def _today(request: web.Request) -> dt.date:
 @routes.get("/campaigns")
 @requires(Role.VIEWER)
 async def campaigns_page(request: web.Request) -> web.Response:
-    campaigns = await in_session(request, all_campaigns, _today(request))
+    campaigns = await in_session(request, all_campaigns, _today(request), scope_of(request))
     sections = [await section(request) for section in EXTRA_CAMPAIGN_SECTIONS]
     return render(request, "campaigns.html", {"campaigns": campaigns, "sections": sections})
 
@@ -42,7 +43,8 @@ async def campaigns_page(request: web.Request) -> web.Response:
 @requires(Role.VIEWER)
 async def campaign_page(request: web.Request) -> web.Response:
     lang = pick_language(request)
-    stats = await in_session(request, campaign_by_id, int(request.match_info["id"]), True, _today(request))
+    stats = await in_session(request, campaign_by_id, int(request.match_info["id"]), True, _today(request),
+                             scope_of(request))
     if stats is None:
         raise web.HTTPNotFound(text="no such campaign")
     # Both charts have every day of the period (campaign_stats fills zeros): one x axis, bars aligned.
