@@ -143,15 +143,22 @@ def test_cases_are_offered_and_assigned_only_to_users_who_see_their_district(mak
 def test_dates_on_the_pages_read_in_the_pages_language(make_app, seeded) -> None:  # type: ignore[no-untyped-def]
     _, ids = seeded
 
-    async def scenario(client: TestClient) -> tuple[str, str, str, str]:
+    async def scenario(client: TestClient) -> tuple[str, ...]:
         await login(client, "admin")
         vi = await (await client.get(f"/contacts/{ids['contact_0']}?lang=vi")).text()
         en = await (await client.get(f"/contacts/{ids['contact_0']}?lang=en")).text()
         report_vi = await (await client.get("/reports?from=2021-08-11&to=2021-08-12&lang=vi")).text()
         report_en = await (await client.get("/reports?from=2021-08-11&to=2021-08-12&lang=en")).text()
-        return vi, en, report_vi, report_en
+        await client.get("/reports/export.csv?from=2021-08-11&to=2021-08-12")
+        audit_vi = await (await client.get("/audit?action=export_report&lang=vi")).text()
+        audit_en = await (await client.get("/audit?action=export_report&lang=en")).text()
+        return vi, en, report_vi, report_en, audit_vi, audit_en
 
-    vi, en, report_vi, report_en = run_client(make_app(), scenario)
+    vi, en, report_vi, report_en, audit_vi, audit_en = run_client(make_app(), scenario)
+    # The audit keeps ISO days in its details and shows them, and its times, in the page's language.
+    assert "Từ ngày: 11 thg 8, 2021" in audit_vi and "From: 11 Aug 2021" in audit_en
+    assert re.search(r"<td data-label=\"[^\"]+\">\d\d:\d\d:\d\d \d+ thg \d+, \d{4}</td>", audit_vi)
+    assert re.search(r"<td data-label=\"[^\"]+\">\d+ [A-Z][a-z]{2} \d{4}, \d\d:\d\d:\d\d</td>", audit_en)
     # Exposure on 5 August 2021, calls at 09:00 Vietnam time on 11-13 August.
     assert "5 thg 8, 2021" in vi and "5 Aug 2021" in en
     assert "11 thg 8, 2021" in vi and "11 Aug 2021" in en
