@@ -158,7 +158,7 @@ def test_dates_on_the_pages_read_in_the_pages_language(make_app, seeded) -> None
     # The audit keeps ISO days in its details and shows them, and its times, in the page's language.
     assert "Từ ngày: 11 thg 8, 2021" in audit_vi and "From: 11 Aug 2021" in audit_en
     assert re.search(r"<td data-label=\"[^\"]+\">\d\d:\d\d:\d\d \d+ thg \d+, \d{4}</td>", audit_vi)
-    assert re.search(r"<td data-label=\"[^\"]+\">\d+ [A-Z][a-z]{2} \d{4}, \d\d:\d\d:\d\d</td>", audit_en)
+    assert re.search(r"<td data-label=\"[^\"]+\">\d+ [A-Z][a-z]{2,3} \d{4}, \d\d:\d\d:\d\d</td>", audit_en)
     # Exposure on 5 August 2021, calls at 09:00 Vietnam time on 11-13 August.
     assert "5 thg 8, 2021" in vi and "5 Aug 2021" in en
     assert "11 thg 8, 2021" in vi and "11 Aug 2021" in en
