@@ -22,7 +22,12 @@ BULK_ACTIONS = ("acknowledge", "assign", "resolve")
 
 
 class ActionError(ValueError):
-    """The action cannot be applied (unknown action, missing field, case already resolved)."""
+    """The action cannot be applied (unknown action, missing field, case already resolved); `field`
+    names the input at fault when one is (the API returns it)."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def apply_action(db: DbSession, escalation: Escalation, action: str, actor: str, now: dt.datetime,
@@ -81,6 +86,7 @@ class ActionDone(NamedTuple):
     kind: str = ""
     text: str = ""
     error: str | None = None
+    field: str = ""  # the input at fault, when the refusal is about one
 
 
 def act_on_escalation(db: DbSession, escalation: Escalation, action: str, actor: str,
@@ -92,7 +98,7 @@ def act_on_escalation(db: DbSession, escalation: Escalation, action: str, actor:
         event = apply_action(db, escalation, action, actor, utcnow(), assignee=assignee or actor,
                              text=str(form.get("text", "")), outcome=str(form.get("outcome", "")))
     except ActionError as error:
-        return ActionDone(escalation_id, contact_id, error=str(error))
+        return ActionDone(escalation_id, contact_id, error=str(error), field=error.field)
     return ActionDone(escalation_id, contact_id, escalation.status, event.id, event.kind, event.text)
 
 
@@ -107,14 +113,15 @@ def staff_user(db: DbSession, asked: Any, case: Escalation | None = None) -> str
     query = query.where(User.id == int(text)) if text.isdigit() else query.where(User.username == text)
     user = db.exec(query).first()
     if user is None:
-        raise ActionError(f"không có người dùng đang hoạt động '{text}' / no active user {text!r}")
+        raise ActionError(f"không có người dùng đang hoạt động '{text}' / assignee: no active user {text!r}",
+                          "assignee")
     if case is not None:
         district = case_district(db, case)
         if not Scope.parse(user.districts).covers(district):
             where = f"huyện '{district}'" if district is not None else "trường hợp chưa có hồ sơ"
             where_en = f"district {district!r}" if district is not None else "cases without a contact"
             raise ActionError(f"người được giao không phụ trách {where} / assignee: {user.username!r} does not "
-                              f"cover {where_en}")
+                              f"cover {where_en}", "assignee")
     return user.username
 
 

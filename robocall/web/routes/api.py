@@ -151,7 +151,7 @@ async def escalation_action(request: web.Request) -> web.Response:
         return web.json_response({"callback": _task_json(task)})
     done = await in_session(request, _act, case_id, action, current_username(request), data, scope_of(request))
     if done.error is not None:
-        return web.json_response({"error": done.error}, status=400)
+        return web.json_response({"error": done.error, **({"field": done.field} if done.field else {})}, status=400)
     await audit(request, f"escalation_{action}", "escalation", done.escalation_id,
                 {"event_id": done.event_id, "via": "api"})
     return web.json_response({"status": done.status, "event": {"kind": done.kind, "text": done.text}})
