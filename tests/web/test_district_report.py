@@ -80,7 +80,7 @@ def _options(html: str, form_id: str) -> list[str]:
     return re.findall(r'<option value="([^"]+)"', select.group(1))
 
 
-def test_cases_are_offered_and_assigned_only_to_users_who_see_their_district(make_app, seeded) -> None:  # type: ignore[no-untyped-def]
+def test_cases_go_only_to_users_of_their_district_and_dates_read_in_the_pages_language(make_app, seeded) -> None:  # type: ignore[no-untyped-def]
     engine, ids = seeded
     change_user(engine, USERS["cdc_staff"], districts=PHU_LOC)
     add_user(engine, "bs_hue", "cdc_staff", PASSWORD, districts=HUE)
@@ -114,6 +114,12 @@ def test_cases_are_offered_and_assigned_only_to_users_who_see_their_district(mak
         call = await client.post(f"/escalations/{hue_case}/callback", data={
             "csrf_token": token, "kind": "staff_call", "due": "2099-03-02T09:00", "assignee": USERS["cdc_staff"]})
         got["staff_call"] = (call.status, await call.text())
+        # Dates on the pages in the page's language (Babel): a person's page, the report, the audit.
+        for lang in ("vi", "en"):
+            got[f"contact_{lang}"] = await (await client.get(f"/contacts/{ids['contact_0']}?lang={lang}")).text()
+            got[f"report_{lang}"] = await (await client.get(f"/reports?from=2021-08-11&to=2021-08-12&lang={lang}")).text()
+            await client.get("/reports/export.csv?from=2021-08-11&to=2021-08-12")
+            got[f"audit_{lang}"] = await (await client.get(f"/audit?action=export_report&lang={lang}")).text()
         return got
 
     got = run_client(make_app(), scenario)
@@ -134,31 +140,18 @@ def test_cases_are_offered_and_assigned_only_to_users_who_see_their_district(mak
         made = db.exec(select(CaseTask).where(CaseTask.escalation_id == hue_case)).all()
         assert not [t for t in made if t.due_at.year == 2099]
 
-
-def test_dates_on_the_pages_read_in_the_pages_language(make_app, seeded) -> None:  # type: ignore[no-untyped-def]
-    _, ids = seeded
-
-    async def scenario(client: TestClient) -> tuple[str, ...]:
-        await login(client, "admin")
-        vi = await (await client.get(f"/contacts/{ids['contact_0']}?lang=vi")).text()
-        en = await (await client.get(f"/contacts/{ids['contact_0']}?lang=en")).text()
-        report_vi = await (await client.get("/reports?from=2021-08-11&to=2021-08-12&lang=vi")).text()
-        report_en = await (await client.get("/reports?from=2021-08-11&to=2021-08-12&lang=en")).text()
-        await client.get("/reports/export.csv?from=2021-08-11&to=2021-08-12")
-        audit_vi = await (await client.get("/audit?action=export_report&lang=vi")).text()
-        audit_en = await (await client.get("/audit?action=export_report&lang=en")).text()
-        return vi, en, report_vi, report_en, audit_vi, audit_en
-
-    vi, en, report_vi, report_en, audit_vi, audit_en = run_client(make_app(), scenario)
-    # The audit keeps ISO days in its details and shows them, and its times, in the page's language.
-    assert "Từ ngày: 11 thg 8, 2021" in audit_vi and "From: 11 Aug 2021" in audit_en
-    assert re.search(r"<td data-label=\"[^\"]+\">\d\d:\d\d:\d\d \d+ thg \d+, \d{4}</td>", audit_vi)
-    assert re.search(r"<td data-label=\"[^\"]+\">\d+ [A-Z][a-z]{2,3} \d{4}, \d\d:\d\d:\d\d</td>", audit_en)
+    vi, en = str(got["contact_vi"]), str(got["contact_en"])
     # Exposure on 5 August 2021, calls at 09:00 Vietnam time on 11-13 August.
     assert "5 thg 8, 2021" in vi and "5 Aug 2021" in en
     assert "11 thg 8, 2021" in vi and "11 Aug 2021" in en
     assert "05/08/2021" not in vi + en
-    assert "11 thg 8, 2021 – 12 thg 8, 2021" in report_vi and "11 Aug 2021 – 12 Aug 2021" in report_en
+    assert "11 thg 8, 2021 – 12 thg 8, 2021" in str(got["report_vi"])
+    assert "11 Aug 2021 – 12 Aug 2021" in str(got["report_en"])
+    # The audit keeps ISO days in its details and shows them, and its times, in the page's language.
+    audit_vi, audit_en = str(got["audit_vi"]), str(got["audit_en"])
+    assert "Từ ngày: 11 thg 8, 2021" in audit_vi and "From: 11 Aug 2021" in audit_en
+    assert re.search(r"<td data-label=\"[^\"]+\">\d\d:\d\d:\d\d \d+ thg \d+, \d{4}</td>", audit_vi)
+    assert re.search(r"<td data-label=\"[^\"]+\">\d+ [A-Z][a-z]{2,3} \d{4}, \d\d:\d\d:\d\d</td>", audit_en)
 
 
 def test_moments_follow_the_language_and_the_provinces_time_zone() -> None:
