@@ -1,6 +1,7 @@
 """What staff read instead of identifiers: the catalogue of display names for the values the system
 itself stores (call results, categories, roles, statuses, audit actions, the levels the code raises),
-the urgency order of levels, and locale formatting of numbers, percentages and durations (Babel).
+the urgency order of levels, and locale formatting of numbers, percentages, durations, dates and
+times (Babel).
 
 Answer keys, the values of choices and the levels of escalation rules are the flows' own: each flow
 file names them (`label:`, `levels:`), and robocall.flows.vocabulary.Vocabulary.name looks every
@@ -13,8 +14,16 @@ reaches the screen.
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
-from babel.dates import format_timedelta
+from babel.dates import (
+    format_date,
+    format_datetime,
+    format_skeleton,
+    format_time,
+    format_timedelta,
+    get_datetime_format,
+)
 from babel.numbers import format_decimal, format_percent
 
 # Most urgent first: the queue, its summary and the report list levels in this order; unknown
@@ -75,11 +84,49 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "pending": ("Chờ gọi", "Pending"),
         "done": ("Đã xong", "Done"),
     },
+    "carrier": {  # SMS and calls: the network a number is on (stored as phonenumbers names it, any case)
+        "viettel": ("Viettel", "Viettel"),
+        "vinaphone": ("VinaPhone", "VinaPhone"),
+        "mobifone": ("MobiFone", "MobiFone"),
+        "vietnamobile": ("Vietnamobile", "Vietnamobile"),
+        "gmobile": ("Gmobile", "Gmobile"),
+        "itel": ("iTel", "iTel"),
+        "itelecom": ("iTel", "iTel"),
+        "reddi": ("Reddi", "Reddi"),
+        "unknown": ("Không rõ nhà mạng", "Unknown network"),
+        "": ("Không rõ nhà mạng", "Unknown network"),
+    },
+    "encoding": {  # robocall.text: how an SMS is encoded
+        "GSM-7": ("GSM-7 (không dấu)", "GSM-7 (plain)"),
+        "UCS-2": ("UCS-2 (có dấu)", "UCS-2 (Unicode)"),
+    },
+    "sms_kind": {
+        "broadcast": ("Gửi theo danh sách", "Broadcast"),
+        "transactional": ("Tin nhắn riêng (trả lời, hướng dẫn)", "Single messages (replies, advice)"),
+    },
     "action": {  # audit log
         "contact_edit": ("Sửa hồ sơ", "Contact edited"),
         "contact_from_case": ("Tạo hồ sơ từ cảnh báo", "Contact made from a case"),
         "escalation": ("Xử lý cảnh báo", "Escalation handled"),
         "escalation_callback": ("Hẹn gọi lại", "Callback scheduled"),
+        "escalation_acknowledge": ("Tiếp nhận cảnh báo", "Escalation acknowledged"),
+        "escalation_assign": ("Giao cảnh báo", "Escalation assigned"),
+        "escalation_note": ("Ghi chú cảnh báo", "Escalation note"),
+        "escalation_resolve": ("Đóng cảnh báo", "Escalation resolved"),
+        "escalation_reopen": ("Mở lại cảnh báo", "Escalation reopened"),
+        "escalation_acknowledge_refused": ("Tiếp nhận bị từ chối", "Acknowledgement refused"),
+        "escalation_assign_refused": ("Giao việc bị từ chối", "Assignment refused"),
+        "escalation_note_refused": ("Ghi chú bị từ chối", "Note refused"),
+        "escalation_resolve_refused": ("Đóng cảnh báo bị từ chối", "Resolution refused"),
+        "escalation_reopen_refused": ("Mở lại bị từ chối", "Reopening refused"),
+        "sms_campaign_pause": ("Tạm dừng chiến dịch SMS", "SMS campaign paused"),
+        "sms_campaign_resume": ("Tiếp tục chiến dịch SMS", "SMS campaign resumed"),
+        "sms_campaign_cancel": ("Huỷ chiến dịch SMS", "SMS campaign cancelled"),
+        "sms_campaign_pause_refused": ("Tạm dừng SMS bị từ chối", "SMS pause refused"),
+        "sms_campaign_resume_refused": ("Tiếp tục SMS bị từ chối", "SMS resume refused"),
+        "sms_campaign_cancel_refused": ("Huỷ SMS bị từ chối", "SMS cancel refused"),
+        "login_throttled": ("Đăng nhập bị chặn tạm thời", "Login throttled"),
+        "user_unlock": ("Mở khoá người dùng", "User unlocked"),
         "escalation_task_cancel": ("Huỷ lịch gọi lại", "Callback cancelled"),
         "escalation_task_done": ("Đã gọi lại", "Callback done"),
         "export_line_list": ("Tải danh sách theo dõi", "Line list exported"),
@@ -101,6 +148,7 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "contact": ("Hồ sơ", "Contact"),
         "escalation": ("Cảnh báo", "Escalation"),
         "report": ("Báo cáo", "Report"),
+        "sms_campaign": ("Chiến dịch SMS", "SMS campaign"),
         "user": ("Người dùng", "User"),
     },
     "detail": {  # the details the audit log keeps with an action
@@ -132,10 +180,14 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 
+# Kinds whose stored values come in any case ("Viettel", "viettel"): looked up lower-cased.
+ANY_CASE = {"carrier"}
+
+
 def label(kind: str, value: object, lang: str) -> str:
     """The display name of a stored value in `lang` ('vi' or 'en')."""
     text = "" if value is None else str(value)
-    pair = LABELS.get(kind, {}).get(text)
+    pair = LABELS.get(kind, {}).get(text.lower() if kind in ANY_CASE else text)
     if pair is not None:
         return pair[1] if lang == "en" else pair[0]
     return text.replace("_", " ")
@@ -167,3 +219,41 @@ def percent(share: float, lang: str) -> str:
 def waiting(minutes: int, lang: str) -> str:
     """A waiting time, rounded the way people say it: '3 ngày', '2 giờ', '12 phút'."""
     return format_timedelta(dt.timedelta(minutes=int(minutes)), threshold=1.5, granularity="minute", locale=_locale(lang))
+
+
+# How a date or a time is shown (`moment`, `day`): one place for every page, the report and the
+# exports' headers.  Dates spell the month ("11 thg 8, 2021" / "11 Aug 2021"), never a bare 11/08
+# that reads differently in other countries; each language orders date and time its own way.
+DATE_TIME_KINDS = ("datetime", "date", "time", "seconds", "day_month")
+
+
+def day(value: dt.date | None, lang: str, kind: str = "date") -> str:
+    """A calendar day in `lang`: '11 thg 8, 2021' / '11 Aug 2021' (`day_month`: '11/8' / '11/08')."""
+    if value is None:
+        return ""
+    if kind == "day_month":
+        return format_skeleton("dM", value, locale=_locale(lang))
+    return format_date(value, "medium", locale=_locale(lang))
+
+
+def moment(value: dt.datetime | None, lang: str, tz: ZoneInfo | str, kind: str = "datetime") -> str:
+    """An instant as the province's local time in `lang`.  A naive value is UTC (as stored).
+    kind: `datetime` ('09:05 11 thg 8, 2021' / '11 Aug 2021, 09:05'), `seconds` (with seconds),
+    `date`, `time` ('09:05') or `day_month`."""
+    if value is None:
+        return ""
+    if kind not in DATE_TIME_KINDS:
+        raise ValueError(f"unknown date/time kind {kind!r}: one of {', '.join(DATE_TIME_KINDS)}")
+    zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
+    local = (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).astimezone(zone)
+    locale = _locale(lang)
+    if kind in ("date", "day_month"):
+        return day(local.date(), lang, kind)
+    if kind == "time":
+        return format_time(local, "short", tzinfo=zone, locale=locale)
+    if kind == "seconds":
+        return format_datetime(local, "medium", tzinfo=zone, locale=locale)
+    # The locale's own order of date and time ("{1}, {0}" in English, "{0} {1}" in Vietnamese).
+    pattern = str(get_datetime_format("medium", locale=locale))
+    return pattern.replace("{0}", format_time(local, "short", tzinfo=zone, locale=locale)).replace(
+        "{1}", format_date(local.date(), "medium", locale=locale))

@@ -12,7 +12,7 @@ from sqlmodel import Session as DbSession
 from sqlmodel import col, select
 
 from robocall.flows.vocabulary import Vocabulary
-from robocall.labels import by_urgency, number, percent
+from robocall.labels import by_urgency, day, number, percent
 from robocall.models import (
     PERMANENT_FAILURE,
     CallAttempt,
@@ -23,6 +23,7 @@ from robocall.models import (
     FollowUpState,
 )
 from robocall.sms_models import SENT_STATES, SmsMessage
+from robocall.text import display_width, pad
 
 F1_F2 = (Category.F1.value, Category.F2.value)
 
@@ -51,6 +52,8 @@ class ProvincialReport:
     # Calls that could not be placed at all and are not retried: an invalid number, a country the
     # telephony account may not call (robocall.models.PERMANENT_FAILURE): contacts for staff to fix.
     calls_failed_permanently: int = 0
+    # The districts the figures are limited to (a district officer's); empty: the whole province.
+    districts: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -72,17 +75,23 @@ LABELS: dict[str, tuple[str, str]] = {
                                  "Numbers that cannot be called (invalid, not allowed)"),
     "escalations_to_cdc": ("Trường hợp chuyển CDC", "Cases sent to the CDC"),
 }
-LABELS_VI = {key: pair[0] for key, pair in LABELS.items()}
 
 ESCALATED_SHARE = ("Tỷ lệ cuộc gọi dẫn tới phân loại", "Share of calls that raised a case")
 SMS_SENT = ("Tin nhắn SMS đã gửi theo chiến dịch", "Campaign SMS sent")
 SMS_INDIVIDUAL = ("Tin nhắn SMS riêng (trả lời, hướng dẫn)", "Single SMS (replies, advice)")
 LEVEL_ROW = ("Cảnh báo mức {level}", "Escalations: {level}")
-ESCALATED_SHARE_LABEL, SMS_SENT_LABEL, SMS_INDIVIDUAL_LABEL = ESCALATED_SHARE[0], SMS_SENT[0], SMS_INDIVIDUAL[0]
+# Whose figures: a district officer's report says which districts it counts.
+DISTRICTS = ("Huyện", "Districts")
+WHOLE_PROVINCE = ("Toàn tỉnh", "Whole province")
 
 
 def in_language(pair: tuple[str, str], lang: str) -> str:
     return pair[1] if lang == "en" else pair[0]
+
+
+def coverage(report: ProvincialReport, lang: str = "vi") -> str:
+    """Whose figures these are: the districts counted, or the whole province."""
+    return ", ".join(report.districts) if report.districts else in_language(WHOLE_PROVINCE, lang)
 
 
 def report_rows(report: ProvincialReport, names: Vocabulary, lang: str = "vi") -> list[tuple[str, str, int | str]]:
@@ -98,8 +107,14 @@ def report_rows(report: ProvincialReport, names: Vocabulary, lang: str = "vi") -
     return rows
 
 
-def provincial_report(engine: Engine, start: dt.date | None, end: dt.date | None, timezone: str) -> ProvincialReport:
-    """Figures for local days `start`..`end` inclusive (open-ended when None)."""
+def provincial_report(engine: Engine, start: dt.date | None, end: dt.date | None, timezone: str,
+                      districts: tuple[str, ...] = ()) -> ProvincialReport:
+    """Figures for local days `start`..`end` inclusive (open-ended when None).
+
+    `districts` (a district officer's, robocall.web.scope) limits every figure to the people of those
+    districts: calls, follow-ups and cases through their contact (a hotline caller or a case with no
+    contact is the province's alone, as on the queue), SMS through the contact whose number it went to.
+    """
     tz = ZoneInfo(timezone)
     lower = dt.datetime.combine(start, dt.time.min, tz).astimezone(dt.UTC) if start else None
     upper = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tz).astimezone(dt.UTC) if end else None
@@ -120,11 +135,23 @@ def provincial_report(engine: Engine, start: dt.date | None, end: dt.date | None
             conditions.append(column <= end)
         return conditions
 
+    def of_people(contact_id):  # type: ignore[no-untyped-def]
+        """A row's contact is one of the districts' (no condition for the province)."""
+        if not districts:
+            return []
+        return [col(contact_id).in_(select(Contact.id).where(col(Contact.district).in_(districts)))]
+
+    def to_people(phone):  # type: ignore[no-untyped-def]
+        if not districts:
+            return []
+        return [col(phone).in_(select(Contact.phone).where(col(Contact.district).in_(districts)))]
+
     voice = CallAttempt.channel == "voice"  # health declarations by SMS are counted apart, not as calls
+    calls_here = of_people(CallAttempt.contact_id)
     with DbSession(engine) as db:
         attempts = select(CallAttempt.direction, Contact.category, func.count()).join(
             Contact, col(Contact.id) == CallAttempt.contact_id, isouter=True
-        ).where(voice, *in_period(col(CallAttempt.queued_at))).group_by(CallAttempt.direction, Contact.category)
+        ).where(voice, *calls_here, *in_period(col(CallAttempt.queued_at))).group_by(CallAttempt.direction, Contact.category)
         outbound = {"f1_f2": 0, "returnee": 0, "other": 0}
         inbound = 0
         for direction, category, count in db.exec(attempts).all():
@@ -137,33 +164,36 @@ def provincial_report(engine: Engine, start: dt.date | None, end: dt.date | None
             else:
                 outbound["other"] += count
         answered = db.exec(select(func.count()).select_from(CallAttempt).where(
-            voice, col(CallAttempt.answered_at).is_not(None), *in_period(col(CallAttempt.queued_at)))).one()
+            voice, col(CallAttempt.answered_at).is_not(None), *calls_here, *in_period(col(CallAttempt.queued_at)))).one()
         completed = db.exec(select(func.count()).select_from(CallAttempt).where(
-            voice, CallAttempt.end_reason == "completed", *in_period(col(CallAttempt.queued_at)))).one()
+            voice, CallAttempt.end_reason == "completed", *calls_here, *in_period(col(CallAttempt.queued_at)))).one()
         failed_for_good = db.exec(select(func.count()).select_from(CallAttempt).where(
-            voice, col(CallAttempt.end_reason).startswith(PERMANENT_FAILURE), *in_period(col(CallAttempt.queued_at)))).one()
+            voice, col(CallAttempt.end_reason).startswith(PERMANENT_FAILURE), *calls_here, *in_period(col(CallAttempt.queued_at)))).one()
         declarations = db.exec(select(func.count()).select_from(CallAttempt).where(
-            CallAttempt.channel == "sms", *in_period(col(CallAttempt.ended_at)))).one()
+            CallAttempt.channel == "sms", *calls_here, *in_period(col(CallAttempt.ended_at)))).one()
         called = db.exec(select(func.count(func.distinct(CallAttempt.contact_id))).where(
-            CallAttempt.direction == "outbound", *in_period(col(CallAttempt.queued_at)))).one()
+            CallAttempt.direction == "outbound", *calls_here, *in_period(col(CallAttempt.queued_at)))).one()
         # Daily follow-ups only: a callback staff scheduled on a case is not monitoring.
         daily = col(FollowUp.escalation_id).is_(None)
+        follow_ups_here = of_people(FollowUp.contact_id)
+        cases_here = of_people(Escalation.contact_id)
         monitored = db.exec(select(func.count(func.distinct(FollowUp.contact_id))).where(
-            daily, *in_days(col(FollowUp.day)))).one()
+            daily, *follow_ups_here, *in_days(col(FollowUp.day)))).one()
         non_reporting = db.exec(select(func.count(func.distinct(FollowUp.contact_id))).where(
-            daily, FollowUp.state == FollowUpState.UNREACHED, *in_days(col(FollowUp.day)))).one()
+            daily, FollowUp.state == FollowUpState.UNREACHED, *follow_ups_here, *in_days(col(FollowUp.day)))).one()
         levels = dict(db.exec(select(Escalation.level, func.count()).where(
-            *in_period(col(Escalation.created_at))).group_by(Escalation.level)).all())
+            *cases_here, *in_period(col(Escalation.created_at))).group_by(Escalation.level)).all())
         escalated = db.exec(select(func.count(func.distinct(Escalation.attempt_id))).join(
             CallAttempt, col(CallAttempt.id) == Escalation.attempt_id).where(
-            voice, *in_period(col(CallAttempt.queued_at)))).one()
+            voice, *cases_here, *in_period(col(CallAttempt.queued_at)))).one()
         to_cdc = db.exec(select(func.count()).select_from(Escalation).where(
-            Escalation.notify_cdc == True, *in_period(col(Escalation.created_at)))).one()  # noqa: E712
+            Escalation.notify_cdc == True, *cases_here, *in_period(col(Escalation.created_at)))).one()  # noqa: E712
         sent = col(SmsMessage.state).in_(SENT_STATES)
+        sms_here = to_people(SmsMessage.phone)
         sms_sent = db.exec(select(func.count()).select_from(SmsMessage).where(
-            sent, SmsMessage.purpose == "", *in_period(col(SmsMessage.accepted_at)))).one()
+            sent, SmsMessage.purpose == "", *sms_here, *in_period(col(SmsMessage.accepted_at)))).one()
         individual = db.exec(select(func.count()).select_from(SmsMessage).where(
-            sent, SmsMessage.purpose != "", *in_period(col(SmsMessage.queued_at)))).one()
+            sent, SmsMessage.purpose != "", *sms_here, *in_period(col(SmsMessage.queued_at)))).one()
     return ProvincialReport(
         period_from=start.isoformat() if start else "", period_to=end.isoformat() if end else "",
         outbound_calls_f1_f2=outbound["f1_f2"], outbound_calls_returnees=outbound["returnee"],
@@ -173,24 +203,43 @@ def provincial_report(engine: Engine, start: dt.date | None, end: dt.date | None
         escalations_by_level=by_urgency(levels), escalations_to_cdc=to_cdc,
         calls_escalated=escalated, sms_sent=sms_sent,
         sms_individual_sent=individual, sms_declarations=declarations, calls_failed_permanently=failed_for_good,
+        districts=list(districts),
     )
 
 
-def format_report(report: ProvincialReport, names: Vocabulary) -> str:
-    """The report as text for the CLI, in Vietnamese: labels, level names (from the flows, `names`) and
-    numbers (2.592; 54,3%)."""
-    period = f"{report.period_from or '…'} → {report.period_to or '…'}"
-    lines = [f"BÁO CÁO HỆ THỐNG GỌI ĐIỆN TỰ ĐỘNG ({period})"]
-    for key, name in LABELS_VI.items():
-        lines.append(f"  {name:<45} {number(getattr(report, key), 'vi'):>10}")
+# The text report's title, section heading and "no SMS campaign" note, in both languages.
+TITLE = ("BÁO CÁO HỆ THỐNG GỌI ĐIỆN TỰ ĐỘNG", "AUTOMATED CALL SYSTEM REPORT")
+BY_LEVEL = ("Phân loại theo mức độ:", "Escalations by level:")
+NO_SMS_CAMPAIGN = ("chưa có chiến dịch SMS", "no SMS campaign")
+FIGURE_WIDTH = 10  # at least; a wider figure widens the column for every row
+
+
+def format_report(report: ProvincialReport, names: Vocabulary, lang: str = "vi") -> str:
+    """The report as text for the CLI and the demo, in `lang` (Vietnamese by default): labels, level
+    names (from the flows, `names`) and numbers in the language (2.592; 54,3%).  Columns are measured
+    in display width, not code points, and the label column is as wide as its longest label: every
+    figure lines up."""
+    def day_text(iso: str) -> str:
+        return day(dt.date.fromisoformat(iso), lang) if iso else "…"
+
     calls = (report.outbound_calls_f1_f2 + report.outbound_calls_returnees + report.outbound_calls_other
              + report.inbound_hotline_calls)
-    share = percent(report.calls_escalated / calls, "vi") if calls else "–"
-    lines.append(f"  {ESCALATED_SHARE_LABEL:<45} {share:>10}")
-    lines.append("  Phân loại theo mức độ:")
-    for level, count in report.escalations_by_level.items():
-        lines.append(f"    {names.name('level', level, 'vi'):<43} {number(count, 'vi'):>10}")
-    sms = "chưa có chiến dịch SMS" if report.sms_sent is None else number(report.sms_sent, "vi")
-    lines.append(f"  {SMS_SENT_LABEL:<45} {sms:>10}")
-    lines.append(f"  {SMS_INDIVIDUAL_LABEL:<45} {number(report.sms_individual_sent, 'vi'):>10}")
+    rows: list[tuple[str, str | None]] = [  # (label with its indent, figure; None: a heading)
+        (f"  {in_language(pair, lang)}", number(getattr(report, key), lang)) for key, pair in LABELS.items()]
+    rows.append((f"  {in_language(ESCALATED_SHARE, lang)}",
+                 percent(report.calls_escalated / calls, lang) if calls else "–"))
+    rows.append((f"  {in_language(BY_LEVEL, lang)}", None))
+    rows += [(f"    {names.name('level', level, lang)}", number(count, lang))
+             for level, count in report.escalations_by_level.items()]
+    rows.append((f"  {in_language(SMS_SENT, lang)}", "–" if report.sms_sent is None else number(report.sms_sent, lang)))
+    rows.append((f"  {in_language(SMS_INDIVIDUAL, lang)}", number(report.sms_individual_sent, lang)))
+    label_width = max(display_width(name) for name, figure in rows if figure is not None)
+    figure_width = max([FIGURE_WIDTH] + [display_width(figure) for _, figure in rows if figure is not None])
+    lines = [f"{in_language(TITLE, lang)} ({day_text(report.period_from)} → {day_text(report.period_to)})"]
+    if report.districts:
+        lines.append(f"  {in_language(DISTRICTS, lang)}: {coverage(report, lang)}")
+    for name, figure in rows:
+        lines.append(name if figure is None else f"{pad(name, label_width)}  {pad(figure, figure_width, right=True)}")
+    if report.sms_sent is None:  # after the column, which stays as wide as the figures
+        lines[-2] += f"  ({in_language(NO_SMS_CAMPAIGN, lang)})"
     return "\n".join(lines)

@@ -37,6 +37,24 @@ def bilingual(vi: str, en: str) -> str:
     return f"{vi} / {en}"
 
 
+def display_width(text: str) -> int:
+    """Columns `text` takes on a terminal: a combining mark (a decomposed Vietnamese accent) or a
+    format character takes none, a wide East Asian character two.  `len` counts code points, so a
+    column padded with it drifts on decomposed text or wide characters."""
+    width = 0
+    for character in nfc(text):
+        if unicodedata.combining(character) or unicodedata.category(character) in ("Mn", "Me", "Cf"):
+            continue
+        width += 2 if unicodedata.east_asian_width(character) in ("W", "F") else 1
+    return width
+
+
+def pad(text: str, width: int, *, right: bool = False) -> str:
+    """`text` padded with spaces to `width` display columns (on the left when `right`-aligned)."""
+    spaces = " " * max(0, width - display_width(text))
+    return spaces + text if right else text + spaces
+
+
 def is_gsm7(text: str) -> bool:
     return _GSM.fullmatch(text) is not None
 

@@ -14,6 +14,7 @@ from sqlmodel import Session as DbSession
 from sqlmodel import col, select
 
 from robocall.call_policy import CallPolicy
+from robocall.labels import moment
 from robocall.models import (
     Answer,
     CallAttempt,
@@ -123,7 +124,7 @@ def schedule_robot_call(db: DbSession, escalation: Escalation, flow: str, due_at
     db.flush()
     task = CaseTask(escalation_id=escalation.id, kind=CaseTaskKind.ROBOT_CALL, due_at=due_at, flow=flow,
                     follow_up_id=follow_up.id, created_by=actor, created_at=now)
-    return _add_task(db, escalation, task, actor, now, f"{flow} @ {due_at.astimezone(policy.tz):%d/%m %H:%M}")
+    return _add_task(db, escalation, task, actor, now, f"{flow} @ {moment(due_at, 'vi', policy.tz)}")
 
 
 def schedule_staff_call(db: DbSession, escalation: Escalation, due_at: dt.datetime, assignee: str, actor: str,
@@ -133,7 +134,7 @@ def schedule_staff_call(db: DbSession, escalation: Escalation, due_at: dt.dateti
     assert escalation.id is not None
     task = CaseTask(escalation_id=escalation.id, kind=CaseTaskKind.STAFF_CALL, due_at=due_at, assignee=assignee,
                     created_by=actor, created_at=now)
-    return _add_task(db, escalation, task, actor, now, f"{assignee} @ {due_at.astimezone(tz):%d/%m %H:%M}")
+    return _add_task(db, escalation, task, actor, now, f"{assignee} @ {moment(due_at, 'vi', tz)}")
 
 
 def _add_task(db: DbSession, escalation: Escalation, task: CaseTask, actor: str, now: dt.datetime,

@@ -154,6 +154,8 @@ class Campaigns(BaseModel):
 class Report(_Open):
     period_from: str | None = None
     period_to: str | None = None
+    districts: list[str] = Field(default_factory=list,
+                                 description="the districts counted (a district officer's); empty: the whole province")
 
 
 class AuditEntry(BaseModel):

@@ -22,6 +22,7 @@ from robocall.models import (
     FollowUp,
     FollowUpState,
 )
+from robocall.web.scope import WHOLE_PROVINCE, Scope
 
 
 @dataclass
@@ -82,20 +83,23 @@ def _real_status(db: DbSession, campaign: CallCampaign, today: dt.date | None) -
 
 
 def campaign_stats(db: DbSession, campaign: CallCampaign, per_day: bool = False,
-                   today: dt.date | None = None) -> CampaignStats:
-    """`today` (the local day) lets the status say "finished" for a campaign with nothing left to do."""
+                   today: dt.date | None = None, scope: Scope = WHOLE_PROVINCE) -> CampaignStats:
+    """`today` (the local day) lets the status say "finished" for a campaign with nothing left to do.
+    Every figure counts the people of `scope` (a district officer's districts); the status is the campaign's."""
     assert campaign.id is not None
     stats = CampaignStats(id=campaign.id, name=campaign.name, flow=campaign.flow, categories=campaign.categories,
                           status=_real_status(db, campaign, today))
-    states = dict(db.exec(select(FollowUp.state, func.count()).where(FollowUp.campaign_id == campaign.id)
+    follow_ups = [FollowUp.campaign_id == campaign.id, *scope.of_contact(FollowUp.contact_id)]
+    calls = [CallAttempt.campaign_id == campaign.id, *scope.of_contact(CallAttempt.contact_id)]
+    states = dict(db.exec(select(FollowUp.state, func.count()).where(*follow_ups)
                           .group_by(FollowUp.state)).all())
     stats.follow_ups = sum(states.values())
     stats.reached = states.get(FollowUpState.REACHED, 0)
     stats.unreached = states.get(FollowUpState.UNREACHED, 0)
     stats.first_day, stats.last_day = db.exec(select(func.min(FollowUp.day), func.max(FollowUp.day))
-                                              .where(FollowUp.campaign_id == campaign.id)).one()
+                                              .where(*follow_ups)).one()
     answered = func.sum(func.cast(col(CallAttempt.answered_at).is_not(None), Integer))
-    days = db.exec(select(CallAttempt.day, func.count(), answered).where(CallAttempt.campaign_id == campaign.id)
+    days = db.exec(select(CallAttempt.day, func.count(), answered).where(*calls)
                    .group_by(CallAttempt.day).order_by(CallAttempt.day)).all()
     stats.calls_per_day = [(d, a, int(n or 0)) for d, a, n in days]
     stats.attempts = sum(a for _, a, _ in stats.calls_per_day)
@@ -104,7 +108,7 @@ def campaign_stats(db: DbSession, campaign: CallCampaign, per_day: bool = False,
     # counted on the queue and the report, not here).
     esc = db.exec(select(CallAttempt.day, func.count()).select_from(Escalation)
                   .join(CallAttempt, col(CallAttempt.id) == Escalation.attempt_id)
-                  .where(CallAttempt.campaign_id == campaign.id)
+                  .where(*calls, *scope.of_contact(Escalation.contact_id))
                   .group_by(CallAttempt.day).order_by(CallAttempt.day)).all()
     stats.escalations_per_day = [(d, n) for d, n in esc]
     stats.escalations = sum(n for _, n in stats.escalations_per_day)
@@ -121,12 +125,12 @@ def campaign_stats(db: DbSession, campaign: CallCampaign, per_day: bool = False,
     return stats
 
 
-def all_campaigns(db: DbSession, today: dt.date | None = None) -> list[CampaignStats]:
-    return [campaign_stats(db, c, today=today)
+def all_campaigns(db: DbSession, today: dt.date | None = None, scope: Scope = WHOLE_PROVINCE) -> list[CampaignStats]:
+    return [campaign_stats(db, c, today=today, scope=scope)
             for c in db.exec(select(CallCampaign).order_by(CallCampaign.id)).all()]
 
 
 def campaign_by_id(db: DbSession, campaign_id: int, per_day: bool = True,
-                   today: dt.date | None = None) -> CampaignStats | None:
+                   today: dt.date | None = None, scope: Scope = WHOLE_PROVINCE) -> CampaignStats | None:
     campaign = db.get(CallCampaign, campaign_id)
-    return campaign_stats(db, campaign, per_day=per_day, today=today) if campaign is not None else None
+    return campaign_stats(db, campaign, per_day=per_day, today=today, scope=scope) if campaign is not None else None

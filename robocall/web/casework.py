@@ -165,7 +165,7 @@ def schedule(db: DbSession, escalation_id: int, form: Mapping[str, Any], actor: 
         if kind == CaseTaskKind.ROBOT_CALL:
             task = schedule_robot_call(db, escalation, str(form.get("flow", "")), due, actor, policy, flows, now)
         elif kind == CaseTaskKind.STAFF_CALL:
-            assignee = staff_user(db, form.get("assignee")) or actor
+            assignee = staff_user(db, form.get("assignee"), escalation) or actor
             task = schedule_staff_call(db, escalation, due, assignee, actor, settings.tzinfo, now)
         else:
             raise CaseworkError(f"chọn loại gọi lại / kind: robot_call or staff_call, not {kind!r}")
@@ -213,7 +213,18 @@ def act_in_scope(db: DbSession, escalation_id: int, action: str, actor: str, for
 
 def bulk_act(db: DbSession, ids: list[int], action: str, actor: str, form: Mapping[str, Any],
              scope: Scope) -> list[ActionDone]:
-    """One action on several cases (each in its own transaction: one refusal does not undo the others)."""
+    """One action on several cases (each in its own transaction: one refusal does not undo the others).
+    An assignee who does not see every ticked case's district refuses the whole batch, before any change."""
+    if action == "assign":
+        for escalation_id in ids:
+            try:
+                escalation, _ = scoped_case(db, escalation_id, scope)
+            except NotInScope:
+                continue  # reported below with the others
+            try:
+                staff_user(db, form.get("assignee"), escalation)
+            except ActionError as error:
+                raise CaseworkError(f"#{escalation_id}: {error}") from None
     done = []
     for escalation_id in ids:
         try:

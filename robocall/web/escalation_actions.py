@@ -4,7 +4,7 @@ nothing else (the caller audits).  Shared by the HTML forms and the JSON API."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 from sqlmodel import Session as DbSession
@@ -13,15 +13,21 @@ from sqlmodel import select
 from robocall.accounts import User
 from robocall.campaigns.callbacks import cancel_pending
 from robocall.inputs import NAME_MAX, NOTE_MAX
-from robocall.models import Escalation, EscalationEvent, EscalationStatus, utcnow
+from robocall.models import Contact, Escalation, EscalationEvent, EscalationStatus, utcnow
 from robocall.web.i18n import OUTCOMES
+from robocall.web.scope import Scope
 
 ACTIONS = ("acknowledge", "assign", "note", "resolve", "reopen")
 BULK_ACTIONS = ("acknowledge", "assign", "resolve")
 
 
 class ActionError(ValueError):
-    """The action cannot be applied (unknown action, missing field, case already resolved)."""
+    """The action cannot be applied (unknown action, missing field, case already resolved); `field`
+    names the input at fault when one is (the API returns it)."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def apply_action(db: DbSession, escalation: Escalation, action: str, actor: str, now: dt.datetime,
@@ -80,6 +86,7 @@ class ActionDone(NamedTuple):
     kind: str = ""
     text: str = ""
     error: str | None = None
+    field: str = ""  # the input at fault, when the refusal is about one
 
 
 def act_on_escalation(db: DbSession, escalation: Escalation, action: str, actor: str,
@@ -87,16 +94,18 @@ def act_on_escalation(db: DbSession, escalation: Escalation, action: str, actor:
     """Apply `action` with the fields of a form or JSON body (read before the commit expires the row)."""
     escalation_id, contact_id = escalation.id, escalation.contact_id
     try:
-        assignee = staff_user(db, form.get("assignee")) if action == "assign" else ""
+        assignee = staff_user(db, form.get("assignee"), escalation) if action == "assign" else ""
         event = apply_action(db, escalation, action, actor, utcnow(), assignee=assignee or actor,
                              text=str(form.get("text", "")), outcome=str(form.get("outcome", "")))
     except ActionError as error:
-        return ActionDone(escalation_id, contact_id, error=str(error))
+        return ActionDone(escalation_id, contact_id, error=str(error), field=error.field)
     return ActionDone(escalation_id, contact_id, escalation.status, event.id, event.kind, event.text)
 
 
-def staff_user(db: DbSession, asked: Any) -> str:
-    """The user name of an active account given by id or by name (empty: nobody named)."""
+def staff_user(db: DbSession, asked: Any, case: Escalation | None = None) -> str:
+    """The user name of an active account given by id or by name (empty: nobody named).  With a `case`,
+    the account must see that case's district: a district officer is never handed another district's
+    case (nor a case with no contact yet, the province's alone)."""
     text = str(asked if asked is not None else "").strip()
     if not text:
         return ""
@@ -104,9 +113,28 @@ def staff_user(db: DbSession, asked: Any) -> str:
     query = query.where(User.id == int(text)) if text.isdigit() else query.where(User.username == text)
     user = db.exec(query).first()
     if user is None:
-        raise ActionError(f"không có người dùng đang hoạt động '{text}' / no active user {text!r}")
+        raise ActionError(f"không có người dùng đang hoạt động '{text}' / assignee: no active user {text!r}",
+                          "assignee")
+    if case is not None:
+        district = case_district(db, case)
+        if not Scope.parse(user.districts).covers(district):
+            where = f"huyện '{district}'" if district is not None else "trường hợp chưa có hồ sơ"
+            where_en = f"district {district!r}" if district is not None else "cases without a contact"
+            raise ActionError(f"người được giao không phụ trách {where} / assignee: {user.username!r} does not "
+                              f"cover {where_en}", "assignee")
     return user.username
 
 
-def active_usernames(db: DbSession) -> list[str]:
-    return list(db.exec(select(User.username).where(User.active == True).order_by(User.username)).all())  # noqa: E712
+def case_district(db: DbSession, case: Escalation) -> str | None:
+    """The district of a case's person; None for a case with no contact yet."""
+    contact = db.get(Contact, case.contact_id) if case.contact_id else None
+    return contact.district if contact is not None else None
+
+
+def assignable_usernames(db: DbSession, districts: Iterable[str | None]) -> list[str]:
+    """The active accounts that see every one of `districts` (None: a case with no contact): those
+    offered when assigning these cases, alone or ticked together."""
+    wanted = set(districts)
+    users = db.exec(select(User.username, User.districts).where(User.active == True)  # noqa: E712
+                    .order_by(User.username)).all()
+    return [name for name, covered in users if all(Scope.parse(covered).covers(d) for d in wanted)]

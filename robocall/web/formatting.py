@@ -1,10 +1,12 @@
-"""Jinja filters: local times, waiting times, numbers and percentages in the page's language, and the
-display names of stored values (the flows' answers, values and levels, and robocall.labels for the
-rest, all through robocall.flows.vocabulary.Vocabulary.name)."""
+"""Jinja filters: local times and dates, waiting times, numbers and percentages in the page's language
+(Babel, through robocall.labels: no hand-written strftime on a page), and the display names of stored
+values (the flows' answers, values and levels, and robocall.labels for the rest, all through
+robocall.flows.vocabulary.Vocabulary.name)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,14 +18,6 @@ from robocall.flows.vocabulary import Vocabulary
 from robocall.logging_setup import mask_phone
 
 
-def local_time(value: dt.datetime | None, tz: ZoneInfo, fmt: str = "%d/%m/%Y %H:%M") -> str:
-    if value is None:
-        return ""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(tz).strftime(fmt)
-
-
 def _lang(context: Context) -> str:
     return str(context.get("lang") or "vi")
 
@@ -33,6 +27,14 @@ def _vocabulary(context: Context) -> Vocabulary:
     error page, names the system's values only)."""
     found = context.get("vocabulary")
     return found if isinstance(found, Vocabulary) else Vocabulary()
+
+
+@pass_context
+def local_time(context: Context, value: dt.datetime | None, tz: ZoneInfo | None = None,
+               kind: str = "datetime") -> str:
+    """`{{ e.at|local_time(tz) }}`: an instant in the province's time zone and the page's language;
+    kind `datetime`, `seconds`, `date`, `time` or `day_month` (robocall.labels.moment)."""
+    return labels.moment(value, _lang(context), tz or context["tz"], kind)
 
 
 @pass_context
@@ -57,8 +59,10 @@ def label(context: Context, value: object, kind: str) -> str:
     return _vocabulary(context).name(kind, value, _lang(context))
 
 
-def day(value: dt.date | None) -> str:
-    return value.strftime("%d/%m/%Y") if value else ""
+@pass_context
+def day(context: Context, value: dt.date | None) -> str:
+    """A calendar day (no time zone: a follow-up's day, a date of exposure) in the page's language."""
+    return labels.day(value, _lang(context))
 
 
 @pass_context
@@ -68,14 +72,22 @@ def flow_title(context: Context, name: str) -> str:
     return str(titles.get(name) or name)
 
 
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)?")
+
+
 @pass_context
 def audit_detail(context: Context, detail: dict[str, Any] | None) -> list[tuple[str, str]]:
     """An audit entry's details as (name, value) for reading: names and named values by their labels,
     no Python dict or list text."""
-    lang = _lang(context)
+    lang, tz = _lang(context), context.get("tz") or ZoneInfo("UTC")
     names = _vocabulary(context)
 
     def shown(value: Any) -> str:
+        if isinstance(value, str) and ISO_DAY.fullmatch(value):  # kept as ISO in the log, read as a date
+            return labels.day(dt.date.fromisoformat(value), lang)
+        if isinstance(value, str) and ISO_MOMENT.fullmatch(value):
+            return labels.moment(dt.datetime.fromisoformat(value), lang, tz, "datetime")
         if isinstance(value, bool):
             return labels.label("value", "yes" if value else "no", lang)
         if value is None or value == "":

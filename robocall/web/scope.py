@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from sqlmodel import col
+from sqlmodel import col, select
 
 from robocall.models import Contact
 from robocall.web.security import current_user
@@ -35,8 +35,18 @@ class Scope:
         """Conditions on `Contact` (outer-joined: a case without a contact matches only the province)."""
         return [] if self.province else [col(Contact.district).in_(self.districts)]
 
+    def of_contact(self, contact_id: Any) -> list[Any]:
+        """Conditions on a row's contact id column (no join): the contact is one of the districts'."""
+        if self.province:
+            return []
+        return [col(contact_id).in_(select(Contact.id).where(col(Contact.district).in_(self.districts)))]
+
     def allows(self, contact: Contact | None) -> bool:
-        return self.province or (contact is not None and contact.district in self.districts)
+        return self.covers(contact.district if contact is not None else None)
+
+    def covers(self, district: str | None) -> bool:
+        """A case of `district` is in the scope (None: a case with no contact, the province's alone)."""
+        return self.province or (district is not None and district in self.districts)
 
 
 WHOLE_PROVINCE = Scope()

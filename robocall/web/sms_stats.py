@@ -48,6 +48,7 @@ class SmsCampaignRow:
 class SmsCampaignDetail:
     id: int
     name: str
+    kind: str
     status: str
     template: str
     strip_accents: bool
@@ -93,7 +94,7 @@ def sms_campaign_detail(db: DbSession, campaign_id: int) -> SmsCampaignDetail | 
     if campaign is None:
         return None
     detail = SmsCampaignDetail(
-        id=campaign.id or 0, name=campaign.name, status=campaign.status, template=campaign.template,
+        id=campaign.id or 0, name=campaign.name, kind=campaign.kind, status=campaign.status, template=campaign.template,
         strip_accents=campaign.strip_accents, source=campaign.source, created_at=campaign.created_at,
         send_at=campaign.send_at, finished_at=campaign.finished_at, recipients=campaign.recipients,
         duplicates=campaign.duplicates, opted_out=campaign.opted_out, invalid=campaign.invalid)

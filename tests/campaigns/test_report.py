@@ -87,3 +87,13 @@ def test_report_for_one_day_and_the_cli(migrated: Engine) -> None:
     text = CliRunner().invoke(cli, ["report"]).output
     assert "Cuộc gọi tự động tới F1/F2" in text and "Khẩn cấp" in text and "urgent" not in text  # levels by their Vietnamese names
     assert "Tỷ lệ cuộc gọi dẫn tới phân loại" in text and "16,7%" in text  # 1 of 6 calls
+
+
+def test_the_cli_report_of_a_district_in_english(migrated: Engine) -> None:
+    build(migrated)  # nobody of the build lives in a district: a district's report counts none of them
+    text = CliRunner().invoke(cli, ["report", "--lang", "en", "--district", "Huyện Phú Lộc"]).output
+    assert text.startswith("AUTOMATED CALL SYSTEM REPORT") and "Districts: Huyện Phú Lộc" in text
+    calls = next(line for line in text.splitlines() if "Robot calls to F1/F2" in line)
+    assert calls.split()[-1] == "0" and "Urgent" not in text
+    whole = CliRunner().invoke(cli, ["report", "--lang", "en", "--json"]).output
+    assert json.loads(whole)["outbound_calls_f1_f2"] == 3 and json.loads(whole)["districts"] == []

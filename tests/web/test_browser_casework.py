@@ -21,6 +21,7 @@ from robocall.config import get_settings
 from robocall.conversations.calls import RecordedCalls
 from robocall.flows.catalog import flow_catalog
 from robocall.flows.engine import Digits, HangUp
+from robocall.labels import moment
 from robocall.models import AuditLog, CallState, CaseTask, Contact
 
 # fever, cough, 38.5 on the follow-up flow: the robot call's answers make the rule trieu_chung_nang fire.
@@ -93,7 +94,7 @@ def test_a_hotline_callers_callback_becomes_a_robot_call_whose_answers_join_the_
     assert page.inner_text("#timeline .ev-scheduled_robot_call").count("f1_f2_followup") == 1
     # The queue shows when the case's callback is due.
     page.goto(f"{server}/escalations")
-    assert due.strftime("%d/%m/%Y 09:00") in page.inner_text(f'tr.esc[data-id="{case}"] .due')
+    assert moment(due, "vi", tz) in page.inner_text(f'tr.esc[data-id="{case}"] .due')
     _shoot(page, f"casework-queue-callback-due-{width_name}")
 
     # At the due time the dialer places the call; the person answers the flow's questions.

@@ -12,6 +12,7 @@ from sqlmodel import Session as DbSession
 from test_browser import WIDTHS, _login, _shoot, browser, server  # noqa: F401  (fixtures)
 from webseed import DAY1
 
+from robocall.labels import day
 from robocall.models import Answer, CallAttempt, Contact, Escalation, utcnow
 
 MIN_TEXT_PX = 11
@@ -87,7 +88,8 @@ def test_campaign_charts_are_readable_share_one_axis_and_the_finished_campaign_s
     sizes = page.evaluate(CHART_TEXT_PX)
     assert sizes and min(sizes) >= MIN_TEXT_PX, f"chart text {min(sizes):.1f}px at {width_name} width"
     # Both charts: every day 11/08-15/08, bars at the same places (bar i of each chart is day i).
-    days = ["11/08", "12/08", "13/08", "14/08", "15/08"]
+    days = [day(DAY1 + dt.timedelta(days=i), "vi", "day_month") for i in range(5)]  # 11/8 .. 15/8 (Babel, vi)
+    assert days[0] == "11/8"
     assert [d for d in page.locator("#calls-chart svg text.axis").all_text_contents() if "/" in d] == days
     assert [d for d in page.locator("#esc-chart svg text.axis").all_text_contents() if "/" in d] == days
     calls_bars = page.locator("#calls-chart svg rect title")

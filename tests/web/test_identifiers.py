@@ -19,7 +19,9 @@ SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
 DICT_TEXT = re.compile(r"\{'|': |\[\]|[:=] ?(?:None|True|False)\b|^(?:None|True|False)$|\bNone\b")
 # Stored values whose English form is an ordinary word: they must not show on a Vietnamese page.
 ENGLISH_IDENTIFIERS = {"urgent", "watch", "callback", "busy", "completed", "returnee", "viewer", "admin",
-                       "paused", "running", "finished", "outbound", "inbound", "ringing", "queued"}
+                       "paused", "running", "finished", "outbound", "inbound", "ringing", "queued",
+                       "scheduled", "cancelled", "loading", "unknown", "broadcast", "transactional",
+                       "viettel", "vinaphone", "mobifone", "vietnamobile"}
 # People's user names are data that staff typed, not identifiers.
 ALLOWED = set(USERS.values())
 
@@ -111,3 +113,61 @@ def test_the_language_link_keeps_the_pages_filters(make_app, seeded) -> None:  #
     link = re.search(r'<a href="([^"]+)" class="lang">EN</a>', vi)
     assert link and link.group(1) == "/escalations?level=urgent&amp;district=Qu%E1%BA%ADn+1&amp;sort=level&amp;lang=en"
     assert '<a href="/escalations?level=urgent&amp;sort=level&amp;lang=vi" class="lang">VI</a>' in en
+
+
+def test_sms_campaign_pages_show_no_identifier_in_any_state(make_app, seeded) -> None:  # type: ignore[no-untyped-def]
+    """The SMS list and a campaign's page in every status a campaign goes through (and the standing
+    campaign of single messages), in both languages: statuses, carriers, encodings and kinds by name."""
+    import datetime as dt
+
+    from sqlmodel import Session as DbSession
+
+    from robocall.sms_models import CampaignKind, CampaignStatus, SmsCampaign, SmsMessage
+
+    engine, ids = seeded
+    at = dt.datetime(2021, 8, 11, 1, 0, tzinfo=dt.UTC)
+    campaigns = {}
+    with DbSession(engine) as db:
+        for status in CampaignStatus:
+            campaign = SmsCampaign(name=f"Chiến dịch {LABELS['status'][status.value][0]}", template="CDC Hue",
+                                   status=status.value, recipients=2, created_at=at,
+                                   send_at=at + dt.timedelta(days=1) if status == CampaignStatus.SCHEDULED else None)
+            db.add(campaign)
+            db.flush()
+            for n, (carrier, encoding) in enumerate((("Viettel", "GSM-7"), ("unknown", "UCS-2"))):
+                db.add(SmsMessage(campaign_id=campaign.id or 0, phone=f"+8498700{campaign.id:03d}{n}", carrier=carrier,
+                                  encoding=encoding, state="delivered", queued_at=at))
+            campaigns[status.value] = campaign.id or 0
+        single = SmsCampaign(kind=CampaignKind.TRANSACTIONAL, name="", template="", status="running", created_at=at)
+        db.add(single)
+        db.flush()
+        campaigns["transactional"] = single.id or 0
+        db.commit()
+    paths = ["/sms-campaigns", *(f"/sms-campaigns/{i}" for i in [*campaigns.values(), ids["sms_campaign"]])]
+
+    async def scenario(client: TestClient) -> dict[tuple[str, str], str]:
+        await login(client, "cdc_staff")  # the controls show too
+        pages = {}
+        for lang in ("vi", "en"):
+            for path in paths:
+                response = await client.get(f"{path}?lang={lang}")
+                assert response.status == 200, path
+                pages[(lang, path)] = await response.text()
+        return pages
+
+    pages = run_client(make_app(), scenario)
+    shown = {f"{lang} {path}": sorted(found) for (lang, path), html in pages.items()
+             if (found := identifiers_in(visible_text(html), lang))}
+    assert shown == {}, "\n".join(f"{page}: {found}" for page, found in shown.items())
+    for status, campaign_id in campaigns.items():
+        if status == "transactional":
+            continue
+        for lang, index in (("vi", 0), ("en", 1)):
+            page = pages[(lang, f"/sms-campaigns/{campaign_id}")]
+            assert f'data-status="{status}">{LABELS["status"][status][index]}<' in page
+    vi, en = pages[("vi", f"/sms-campaigns/{campaigns['paused']}")], pages[("en", f"/sms-campaigns/{campaigns['paused']}")]
+    assert ">Viettel<" in vi and "Không rõ nhà mạng" in vi and "GSM-7 (không dấu)" in vi
+    assert "Unknown network" in en and "UCS-2 (Unicode)" in en
+    # The standing campaign of single messages cannot be cancelled.
+    assert 'id="btn-sms-cancel"' not in pages[("vi", f"/sms-campaigns/{campaigns['transactional']}")]
+    assert 'id="btn-sms-cancel"' in pages[("vi", f"/sms-campaigns/{campaigns['running']}")]

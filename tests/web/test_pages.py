@@ -127,7 +127,7 @@ def test_sms_campaign_pages_show_delivery_per_carrier(make_app, seeded) -> None:
     assert "Kết quả gửi theo nhà mạng" in page and "Delivery by carrier" in page_en
     assert 'id="sms-status" data-status="paused">Tạm dừng<' in page and 'id="sms-invalid">2<' in page
     assert "Mời ông/bà đi tiêm mũi 2 tại trạm y tế xã." in page
-    assert 'id="sms-encoding">UCS-2<' in page and 'id="sms-segments">28<' in page
+    assert 'id="sms-encoding">UCS-2 (có dấu)<' in page and 'id="sms-segments">28<' in page
     assert _carrier_table(page) == {
         "mobifone": {"queued": "2", "submitted": "1", "accepted": "1", "delivered": "3", "failed": "1",
                      "expired": "1", "rate": "33,3%"},

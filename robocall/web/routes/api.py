@@ -151,7 +151,7 @@ async def escalation_action(request: web.Request) -> web.Response:
         return web.json_response({"callback": _task_json(task)})
     done = await in_session(request, _act, case_id, action, current_username(request), data, scope_of(request))
     if done.error is not None:
-        return web.json_response({"error": done.error}, status=400)
+        return web.json_response({"error": done.error, **({"field": done.field} if done.field else {})}, status=400)
     await audit(request, f"escalation_{action}", "escalation", done.escalation_id,
                 {"event_id": done.event_id, "via": "api"})
     return web.json_response({"status": done.status, "event": {"kind": done.kind, "text": done.text}})
@@ -204,7 +204,8 @@ async def contacts(request: web.Request) -> web.Response:
 @routes.get(f"{API}/campaigns")
 @requires(Role.VIEWER)
 async def campaigns(request: web.Request) -> web.Response:
-    found = await in_session(request, all_campaigns, dt.datetime.now(request.app[SETTINGS].tzinfo).date())
+    found = await in_session(request, all_campaigns, dt.datetime.now(request.app[SETTINGS].tzinfo).date(),
+                             scope_of(request))
     return web.json_response({"campaigns": [c.to_json() for c in found]})
 
 
@@ -212,7 +213,7 @@ async def campaigns(request: web.Request) -> web.Response:
 @requires(Role.VIEWER)
 async def campaign(request: web.Request) -> web.Response:
     found = await in_session(request, campaign_by_id, int(request.match_info["id"]), True,
-                             dt.datetime.now(request.app[SETTINGS].tzinfo).date())
+                             dt.datetime.now(request.app[SETTINGS].tzinfo).date(), scope_of(request))
     if found is None:
         raise web.HTTPNotFound(text='{"error": "not found"}', content_type="application/json")
     return web.json_response(found.to_json())

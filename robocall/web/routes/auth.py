@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
 
 from robocall.accounts import PASSWORD_MAX_LENGTH, Role, authenticate, end_sessions
+from robocall.labels import moment
 from robocall.models import utcnow
 from robocall.web.audit import audit
 from robocall.web.i18n import pick_language, translate
@@ -82,7 +83,7 @@ async def login(request: web.Request) -> web.Response:
     if not locked:
         await in_thread(request, count_failure, request.app[REDIS], address, settings.login_lockout_minutes * 60)
         return render(request, "login.html", {**page, "error": translate("login_failed", lang)}, status=401)
-    local = locked.astimezone(settings.tzinfo).strftime("%H:%M")
+    local = moment(locked, lang, settings.tzinfo, "time")
     return _refused(request, page, f"{translate('login_locked', lang)} {local}.",
                     math.ceil((locked - utcnow()).total_seconds()))
 

@@ -13,10 +13,12 @@ from aiohttp import web
 from markupsafe import Markup
 
 from robocall.accounts import Role
+from robocall.labels import day
 from robocall.web.campaign_stats import all_campaigns, campaign_by_id
 from robocall.web.charts import bar_chart
 from robocall.web.i18n import pick_language, translate
 from robocall.web.keys import SETTINGS
+from robocall.web.scope import scope_of
 from robocall.web.security import requires
 from robocall.web.templating import render
 from robocall.web.threads import in_session
@@ -32,7 +34,7 @@ def _today(request: web.Request) -> dt.date:
 @routes.get("/campaigns")
 @requires(Role.VIEWER)
 async def campaigns_page(request: web.Request) -> web.Response:
-    campaigns = await in_session(request, all_campaigns, _today(request))
+    campaigns = await in_session(request, all_campaigns, _today(request), scope_of(request))
     sections = [await section(request) for section in EXTRA_CAMPAIGN_SECTIONS]
     return render(request, "campaigns.html", {"campaigns": campaigns, "sections": sections})
 
@@ -41,11 +43,12 @@ async def campaigns_page(request: web.Request) -> web.Response:
 @requires(Role.VIEWER)
 async def campaign_page(request: web.Request) -> web.Response:
     lang = pick_language(request)
-    stats = await in_session(request, campaign_by_id, int(request.match_info["id"]), True, _today(request))
+    stats = await in_session(request, campaign_by_id, int(request.match_info["id"]), True, _today(request),
+                             scope_of(request))
     if stats is None:
         raise web.HTTPNotFound(text="no such campaign")
     # Both charts have every day of the period (campaign_stats fills zeros): one x axis, bars aligned.
-    labels = [d.strftime("%d/%m") for d, _, _ in stats.calls_per_day]
+    labels = [day(d, lang, "day_month") for d, _, _ in stats.calls_per_day]
     calls_chart = bar_chart(labels, [
         (translate("attempts", lang), [a for _, a, _ in stats.calls_per_day], "#4c78a8"),
         (translate("answered", lang), [n for _, _, n in stats.calls_per_day], "#54a24b"),

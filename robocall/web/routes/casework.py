@@ -116,8 +116,8 @@ async def bulk(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text="400: ids: case numbers") from None
     if not ids:
         raise web.HTTPBadRequest(text="400: chọn ít nhất một trường hợp / ids: tick at least one case")
-    results = await in_session(request, bulk_act, ids, action, current_username(request),
-                               {k: str(v) for k, v in form.items() if k != "ids"}, scope_of(request))
+    results = await _run(request, bulk_act, ids, action, current_username(request),
+                         {k: str(v) for k, v in form.items() if k != "ids"}, scope_of(request))
     for done in results:
         name = f"escalation_{action}" + ("_refused" if done.error else "")
         await audit(request, name, "escalation", done.escalation_id,

@@ -22,7 +22,7 @@ from robocall.web.casework import (
     scoped_case,
     scoped_contact,
 )
-from robocall.web.escalation_actions import ActionDone, active_usernames
+from robocall.web.escalation_actions import ActionDone, assignable_usernames
 from robocall.web.escalation_queries import (
     QueueFilters,
     calls_by_day,
@@ -64,7 +64,9 @@ async def queue_page(request: web.Request) -> web.Response:
 
 
 def _queue(db: DbSession, filters: QueueFilters, settings: Settings, scope: Scope) -> tuple[Any, list[str]]:
-    return escalation_queue(db, filters, settings, utcnow(), scope), active_usernames(db)
+    page = escalation_queue(db, filters, settings, utcnow(), scope)
+    # Bulk assignment offers those who see every listed case (filter by district to hand a batch to its officer).
+    return page, assignable_usernames(db, {r.district if r.contact_id else None for r in page.rows})
 
 
 def fired_rule(flows: dict[str, Flow], escalation: Escalation) -> dict[str, str] | None:
@@ -101,7 +103,7 @@ def _detail(db: DbSession, escalation_id: str, settings: Settings, flows: dict[s
         "fired_names": fired_answers(fired),
         "case_attempts": {e.attempt_id for e in events if e.attempt_id} | {escalation.attempt_id},
         "tasks": case_tasks(db, escalation.id or 0),
-        "users": active_usernames(db),
+        "users": assignable_usernames(db, [contact.district if contact else None]),
         "flow_names": outbound_flows(flows),
         "scope": scope,
     }

@@ -7,7 +7,8 @@ import datetime as dt
 from aiohttp import web
 
 from robocall.accounts import Role
-from robocall.reports import ProvincialReport, in_language, report_rows
+from robocall.labels import day
+from robocall.reports import DISTRICTS, ProvincialReport, coverage, in_language, report_rows
 from robocall.tabular import csv_text, xlsx_bytes
 from robocall.web.audit import audit
 from robocall.web.i18n import pick_language
@@ -27,9 +28,15 @@ PERIOD = (("Từ ngày", "Đến ngày"), ("From", "To"))
 @requires(Role.VIEWER)
 async def report_page(request: web.Request) -> web.Response:
     report = await report_for(request)
-    rows = report_rows(report, request.app[VOCABULARY], pick_language(request))
+    lang = pick_language(request)
+    rows = report_rows(report, request.app[VOCABULARY], lang)
     return render(request, "report.html", {"report": report, "rows": rows,
+                                           "period": f"{_day(report.period_from, lang)} – {_day(report.period_to, lang)}",
                                            "start": request.query.get("from", ""), "end": request.query.get("to", "")})
+
+
+def _day(iso: str, lang: str) -> str:
+    return day(dt.date.fromisoformat(iso), lang) if iso else "…"
 
 
 def _filename(report: ProvincialReport, ext: str) -> str:
@@ -41,7 +48,10 @@ def _filename(report: ProvincialReport, ext: str) -> str:
 async def report_csv(request: web.Request) -> web.Response:
     report = await report_for(request)
     lang = pick_language(request)
-    body = csv_text(in_language(CSV_HEADER, lang), report_rows(report, request.app[VOCABULARY], lang))
+    rows: list[tuple[str, str, int | str]] = report_rows(report, request.app[VOCABULARY], lang)
+    if report.districts:  # a district officer's figures say whose they are
+        rows.insert(0, ("districts", in_language(DISTRICTS, lang), coverage(report, lang)))
+    body = csv_text(in_language(CSV_HEADER, lang), rows)
     await audit(request, "export_report", "report", "", {"format": "csv", "from": report.period_from, "to": report.period_to})
     # A BOM so that Excel opens the Vietnamese labels as UTF-8.
     return web.Response(body=body.encode("utf-8"), content_type="text/csv", charset="utf-8",
@@ -54,9 +64,11 @@ async def report_xlsx(request: web.Request) -> web.Response:
     report = await report_for(request)
     lang = pick_language(request)
     period_from, period_to = in_language(PERIOD, lang)
-    rows = report_rows(report, request.app[VOCABULARY], lang)
-    body = xlsx_bytes(in_language(SHEET_TITLE, lang), [[period_from, report.period_from, period_to, report.period_to],
-                                                        in_language(CSV_HEADER, lang), *rows],
+    # The heading row is read, not sorted: its days in the reader's language, and whose figures they are.
+    heading = [period_from, _day(report.period_from, lang), period_to, _day(report.period_to, lang),
+               in_language(DISTRICTS, lang), coverage(report, lang)]
+    body = xlsx_bytes(in_language(SHEET_TITLE, lang), [heading, in_language(CSV_HEADER, lang),
+                                                        *report_rows(report, request.app[VOCABULARY], lang)],
                       widths={"B": 48})
     await audit(request, "export_report", "report", "",
           {"format": "xlsx", "from": report.period_from, "to": report.period_to})
