@@ -35,7 +35,8 @@ def _seed_5000(engine) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.timeout(300)
-def test_page_3_of_a_5000_row_list_shows_its_rows_in_order_with_the_filters_kept(server: str, browser, seeded) -> None:  # type: ignore[no-untyped-def]
+def test_page_3_of_a_5000_row_list_shows_its_rows_in_order_with_the_filters_kept(
+        server: str, browser, seeded) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     engine, _ = seeded
     expected = _seed_5000(engine)
     assert 3 * PAGE_SIZE < len(expected) < 1000  # (a count under 1.000 reads the same in any locale)
