@@ -22,6 +22,7 @@ from webseed import PASSWORD
 from robocall.accounts import add_user
 from robocall.models import AuditLog, Contact, contact_search_keys
 
+pytestmark = pytest.mark.db
 AS_OF = "2021-08-13"
 LIST = f"/api/v1/lists/monitoring?as_of={AS_OF}"
 _PHONES = itertools.count(1_000_000)
@@ -49,7 +50,6 @@ def _in_list_order(engine: Engine, ids: list[int]) -> list[int]:
                             .order_by(Contact.district, Contact.commune, Contact.name, Contact.id)).all())  # type: ignore[arg-type]
 
 
-@pytest.mark.db  # (the order and the key comparisons are the database's: PostgreSQL too)
 def test_the_api_pages_a_list_to_the_end_while_people_are_added_missing_and_repeating_no_one(make_app, seeded) -> None:  # type: ignore[no-untyped-def]
     engine, _ = seeded
     before = set(_contacts(engine, "Trước", 230))
@@ -88,7 +88,6 @@ def test_the_api_pages_a_list_to_the_end_while_people_are_added_missing_and_repe
     assert bodies[-1]["total"] > bodies[0]["total"]  # the count follows the arrivals
 
 
-@pytest.mark.db  # (the order and the key comparisons are the database's: PostgreSQL too)
 def test_previous_and_next_pages_of_a_list_and_a_search_give_the_same_rows_back(make_app, seeded) -> None:  # type: ignore[no-untyped-def]
     engine, _ = seeded
     _contacts(engine, "Nguyễn", 45)
@@ -172,7 +171,6 @@ def test_a_district_officer_sees_only_their_district_on_every_page(make_app, see
     assert run_client(make_app(), scenario) == 30
 
 
-@pytest.mark.db  # (the order and the key comparisons are the database's: PostgreSQL too)
 def test_the_audit_log_pages_newest_first_while_entries_arrive_and_filters_hold(make_app, seeded) -> None:  # type: ignore[no-untyped-def]
     engine, _ = seeded
     with DbSession(engine) as db:
