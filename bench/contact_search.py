@@ -70,8 +70,7 @@ def time_queries(engine, search) -> float:  # type: ignore[no-untyped-def]
 
 
 def indexed(db: DbSession, q: str) -> int:
-    _, total = line_list(db, "search", dt.date(2021, 8, 11), search=ContactSearch.parse(q))
-    return total
+    return line_list(db, "search", dt.date(2021, 8, 11), search=ContactSearch.parse(q)).total
 
 
 def unindexed_like(db: DbSession, q: str) -> int:

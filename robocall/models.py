@@ -71,6 +71,9 @@ def stored_utc(value: dt.datetime) -> dt.datetime:
 
 
 class Contact(SQLModel, table=True):
+    # The line lists' order (robocall/web/line_lists.py): a page starts at a row's key and reads on in the index.
+    __table_args__ = (Index("ix_contact_list_order", "district", "commune", "name", "id"),)
+
     id: int | None = Field(default=None, primary_key=True)
     phone: str = Field(index=True, unique=True, description="E.164, e.g. +84912345678")
     name: str = ""

@@ -129,14 +129,22 @@ class ListRow(_Open):
     open_cases: int
 
 
-class LineList(BaseModel):
+class Paged(BaseModel):
+    """A keyset page: send `next` (or `prev`) back as `cursor` for the following (previous) page; null when
+    there is none.  `page` counts from 1 for reading."""
+    page: int
+    next: str | None
+    prev: str | None
+
+
+class LineList(Paged):
     list: str
     as_of: str
     total: int
     rows: list[ListRow]
 
 
-class ContactResults(BaseModel):
+class ContactResults(Paged):
     total: int
     rows: list[ListRow]
 
@@ -168,5 +176,5 @@ class AuditEntry(BaseModel):
     detail: dict[str, Any] | None
 
 
-class AuditEntries(BaseModel):
+class AuditEntries(Paged):
     entries: list[AuditEntry]

@@ -15,7 +15,8 @@ from pydantic.json_schema import models_json_schema
 
 from robocall.inputs import MAX_ID, NAME_MAX
 from robocall.web import api_models as m
-from robocall.web.params import FIRST_DAY, LAST_DAY, MAX_PAGE
+from robocall.web.paging import API_LIMIT, API_LIMIT_MAX
+from robocall.web.params import FIRST_DAY, LAST_DAY, MAX_PAGE, QUERY_VALUE_MAX
 
 _RESPONSES: list[type[BaseModel]] = [m.Error, m.SessionInfo, m.Queue, m.EscalationDetail, m.ActionResult, m.LineList,
                                      m.ContactResults, m.Campaigns, m.Campaign, m.Report, m.AuditEntries]
@@ -27,6 +28,14 @@ _FILTERS = [{"name": n, "in": "query", "required": False, "schema": _TEXT}
     {"name": "page", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
     # "load more": this many pages from `page` on, together (beyond 20, the pager)
     {"name": "pages", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 20}}]
+# Keyset paging (robocall/web/paging.py): `cursor` is a response's `next` or `prev`, sent back as received.
+_PAGING = [{"name": "cursor", "in": "query", "required": False,
+            "description": "A page's `next` or `prev` value, as received (opaque); a bad one is a 400 naming it",
+            "schema": {"type": "string", "maxLength": QUERY_VALUE_MAX}},
+           {"name": "limit", "in": "query", "required": False, "description": f"Rows a page (default {API_LIMIT})",
+            "schema": {"type": "integer", "minimum": 1, "maximum": API_LIMIT_MAX}}]
+_AUDIT_FILTERS = [{"name": n, "in": "query", "required": False, "schema": _DAY} for n in ("since", "until")] + [
+    {"name": n, "in": "query", "required": False, "schema": _TEXT} for n in ("actor", "action", "object_type", "object_id")]
 _ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}]
 
 
@@ -86,20 +95,23 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                               "401": _json(m.Error, "Not logged in"),
                               "403": {"description": "Role too low or CSRF token missing"},
                               "404": {"description": "Not found"}}}},
-            "/api/v1/lists/{kind}": _get("A line list: symptomatic, non_reporting, monitoring or closed", "viewer",
+            "/api/v1/lists/{kind}": _get("A line list (symptomatic, non_reporting, monitoring or closed) as it stood at the "
+                                         "end of the local day `as_of`, by place, a page at a time", "viewer",
                                          m.LineList, [
                 {"name": "kind", "in": "path", "required": True,
                  "schema": {"enum": ["symptomatic", "non_reporting", "monitoring", "closed"]}},
-                {"name": "as_of", "in": "query", "schema": _DAY}, *_FILTERS[:3]], bad=True),
-            "/api/v1/contacts": _get("Contact search: the whole phone number, or the start of the full or given name",
-                                     "viewer", m.ContactResults,
-                                     [{"name": "q", "in": "query", "required": True, "schema": _TEXT}], bad=True),
+                {"name": "as_of", "in": "query", "schema": _DAY}, *_FILTERS[:3], *_PAGING], bad=True),
+            "/api/v1/contacts": _get("Contact search: the whole phone number, or the start of the full or given name "
+                                     "(by name, alphabetically), a page at a time", "viewer", m.ContactResults,
+                                     [{"name": "q", "in": "query", "required": True, "schema": _TEXT}, *_PAGING],
+                                     bad=True),
             "/api/v1/campaigns": _get("Call campaigns with progress and answer rate", "viewer", m.Campaigns),
             "/api/v1/campaigns/{id}": _get("One campaign with calls and escalations per day", "viewer", m.Campaign, _ID,
                                            not_found=True),
             "/api/v1/report": _get("The provincial report over local days from..to", "viewer", m.Report, [
                 {"name": n, "in": "query", "schema": _DAY} for n in ("from", "to")], bad=True),
-            "/api/v1/audit": _get("The latest audit entries", "admin", m.AuditEntries, [
-                {"name": n, "in": "query", "schema": _TEXT} for n in ("actor", "action")]),
+            "/api/v1/audit": _get("Audit entries, newest first, a page at a time: local days since..until, the actor, the "
+                                  "action (or a family: `escalation` is every escalation_*), the object's type and id",
+                                  "admin", m.AuditEntries, [*_AUDIT_FILTERS, *_PAGING], bad=True),
         },
     }

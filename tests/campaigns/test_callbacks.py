@@ -68,7 +68,7 @@ def test_a_callback_beside_the_daily_follow_up_and_the_day_closing_over_both(mig
     with DbSession(migrated) as db:
         follow_ups = {f.escalation_id: f for f in db.exec(select(FollowUp).where(FollowUp.contact_id == contact_id))}
         task = db.exec(select(CaseTask)).one()
-        non_reporting, _ = line_list(db, "non_reporting", DAY)
+        non_reporting = line_list(db, "non_reporting", DAY).rows
     assert follow_ups[None].unreachable_streak == 0 and follow_ups[case_id].state == "unreached"
     assert (task.state, task.result) == ("done", "không liên lạc được trong ngày")
     # A missed callback is not a missed daily report: the person reported today.

@@ -14,9 +14,11 @@ from sqlmodel import select
 
 from robocall.accounts import AccountError, Role, User, add_user, districts_text, locked_until, unlock
 from robocall.config import Settings
+from robocall.labels import LABELS
 from robocall.models import utcnow
-from robocall.web.audit import audit, audit_entries
+from robocall.web.audit import AUDIT_ORDER, AuditFilters, audit, audit_entries
 from robocall.web.keys import ENGINE, SETTINGS
+from robocall.web.paging import pager_urls, read_cursor
 from robocall.web.security import current_username, requires
 from robocall.web.templating import render
 from robocall.web.threads import in_thread
@@ -27,9 +29,18 @@ routes = web.RouteTableDef()
 @routes.get("/audit")
 @requires(Role.ADMIN)
 async def audit_page(request: web.Request) -> web.Response:
-    entries = await in_thread(request, audit_entries, request.app[ENGINE], request.query.get("actor", ""),
-                              request.query.get("action", ""))
-    return render(request, "audit.html", {"entries": entries})
+    filters = AuditFilters.from_query(request.query)
+    cursor = read_cursor(request.query.get("cursor"), AUDIT_ORDER)
+    page = await in_thread(request, audit_entries, request.app[ENGINE], filters, request.app[SETTINGS].tzinfo, cursor)
+    actors = await in_thread(request, _usernames, request.app[ENGINE])
+    return render(request, "audit.html", {"entries": page.rows, "page": page, "filters": filters, "actors": actors,
+                                          "actions": sorted(LABELS["action"]), "object_types": sorted(LABELS["object"]),
+                                          **pager_urls(request, page)})
+
+
+def _usernames(engine: Engine) -> list[str]:
+    with DbSession(engine) as db:
+        return list(db.exec(select(User.username).order_by(User.username)).all())
 
 
 def _users(engine: Engine, settings: Settings) -> tuple[list[User], dict[str, dt.datetime]]:

@@ -18,7 +18,7 @@ from robocall.config import Settings
 from robocall.inputs import BadInput, parse
 from robocall.models import CallAttempt, CaseTask, Escalation, utcnow
 from robocall.web.api_models import EscalationAction
-from robocall.web.audit import audit, audit_entries
+from robocall.web.audit import AUDIT_ORDER, AuditFilters, audit, audit_entries
 from robocall.web.campaign_stats import all_campaigns, campaign_by_id
 from robocall.web.casework import CaseworkError, NotInScope, act_in_scope, outbound_flows, schedule, scoped_case
 from robocall.web.escalation_actions import ActionDone
@@ -32,9 +32,11 @@ from robocall.web.escalation_queries import (
     timeline,
 )
 from robocall.web.keys import ENGINE, FLOWS, SETTINGS
-from robocall.web.line_lists import KINDS, ContactSearch, SearchError, default_as_of, line_list
+from robocall.web.line_lists import KINDS, SEARCH_ORDER, ContactSearch, SearchError, line_list
+from robocall.web.list_query import ListAsked, read_list_page
 from robocall.web.openapi import openapi_document
-from robocall.web.params import bad_request, parse_day
+from robocall.web.paging import api_links, read_cursor, read_limit
+from robocall.web.params import bad_request
 from robocall.web.reporting import report_for
 from robocall.web.scope import Scope, scope_of
 from robocall.web.security import (
@@ -168,37 +170,31 @@ def _act(db: DbSession, escalation_id: int, action: str, actor: str, data: dict[
 @routes.get(f"{API}/lists/{{kind}}")
 @requires(Role.VIEWER)
 async def lists(request: web.Request) -> web.Response:
-    kind = request.match_info["kind"]
-    if kind not in KINDS:
+    if request.match_info["kind"] not in KINDS:
         raise web.HTTPNotFound(text='{"error": "no such list"}', content_type="application/json")
-    q = request.query
-    asked = parse_day(q.get("as_of"))
-    today = dt.datetime.now(request.app[SETTINGS].tzinfo).date()
-    as_of, rows, total = await in_session(request, _line_list, kind, asked, today, dict(q), scope_of(request))
-    await audit(request, "view_line_list", "contact", "", {"list": kind, "rows": len(rows)})
-    return web.json_response({"list": kind, "as_of": as_of.isoformat(), "total": total,
-                              "rows": [r.to_json() for r in rows]})
-
-
-def _line_list(db: DbSession, kind: str, as_of: dt.date | None, today: dt.date,
-               q: dict[str, str], scope: Scope) -> tuple[dt.date, list[Any], int]:
-    as_of = as_of or default_as_of(db, today)
-    rows, total = line_list(db, kind, as_of, district=q.get("district", ""), commune=q.get("commune", ""),
-                            category=q.get("category", ""), scope=scope)
-    return as_of, rows, total
+    asked = ListAsked.read(request)
+    as_of, page = await in_session(request, read_list_page, asked, read_limit(request.query.get("limit")))
+    await audit(request, "view_line_list", "contact", "", {"list": asked.kind, "rows": len(page.rows),
+                                                           "page": page.number, "via": "api"})
+    return web.json_response({"list": asked.kind, "as_of": as_of.isoformat(), "total": page.total,
+                              "page": page.number, "rows": [r.to_json() for r in page.rows], **api_links(page)})
 
 
 @routes.get(f"{API}/contacts")
 @requires(Role.VIEWER)
 async def contacts(request: web.Request) -> web.Response:
+    cursor = read_cursor(request.query.get("cursor"), SEARCH_ORDER)
+    limit = read_limit(request.query.get("limit"))
     try:
         search = ContactSearch.parse(request.query.get("q", ""))
     except SearchError as exc:
         return web.json_response({"error": str(exc), "field": "q"}, status=400)
-    rows, total = await in_session(request, line_list, "search", dt.date.today(), search=search,
-                                   scope=scope_of(request))
-    await audit(request, "search_contacts", "contact", "", {**search.audit_detail(), "rows": len(rows)})
-    return web.json_response({"total": total, "rows": [r.to_json() for r in rows]})
+    page = await in_session(request, line_list, "search", dt.date.today(), search=search, scope=scope_of(request),
+                            cursor=cursor, size=limit)
+    await audit(request, "search_contacts", "contact", "", {**search.audit_detail(), "rows": len(page.rows),
+                                                            "page": page.number})
+    return web.json_response({"total": page.total, "page": page.number, "rows": [r.to_json() for r in page.rows],
+                              **api_links(page)})
 
 
 @routes.get(f"{API}/campaigns")
@@ -228,9 +224,10 @@ async def report(request: web.Request) -> web.Response:
 @routes.get(f"{API}/audit")
 @requires(Role.ADMIN)
 async def audit_log(request: web.Request) -> web.Response:
-    entries = await in_thread(request, audit_entries, request.app[ENGINE], request.query.get("actor", ""),
-                              request.query.get("action", ""))
-    return web.json_response({"entries": [
+    filters = AuditFilters.from_query(request.query)
+    cursor = read_cursor(request.query.get("cursor"), AUDIT_ORDER)
+    page = await in_thread(request, audit_entries, request.app[ENGINE], filters, request.app[SETTINGS].tzinfo, cursor,
+                           read_limit(request.query.get("limit")))
+    return web.json_response({"page": page.number, "entries": [
         {"id": e.id, "at": _iso(e.at), "actor": e.actor, "action": e.action, "object_type": e.object_type,
-         "object_id": e.object_id, "detail": e.detail} for e in entries]})
-
+         "object_id": e.object_id, "detail": e.detail} for e in page.rows], **api_links(page)})

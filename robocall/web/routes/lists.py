@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
 from sqlmodel import Session as DbSession
 
 from robocall.accounts import Role
-from robocall.tabular import csv_text
+from robocall.tabular import safe_cell
 from robocall.web.audit import audit
 from robocall.web.escalation_queries import filter_options
-from robocall.web.keys import SETTINGS
-from robocall.web.line_lists import KINDS, ContactSearch, SearchError, default_as_of, line_list
-from robocall.web.params import parse_day
-from robocall.web.scope import Scope, scope_of
+from robocall.web.line_lists import KINDS, SEARCH_ORDER, ContactSearch, ListRow, SearchError, line_list
+from robocall.web.list_query import ListAsked, read_list_page
+from robocall.web.paging import Page, pager_urls, read_cursor
+from robocall.web.scope import scope_of
 from robocall.web.security import requires
 from robocall.web.templating import render
 from robocall.web.threads import in_session
@@ -23,25 +26,9 @@ from robocall.web.threads import in_session
 routes = web.RouteTableDef()
 
 
-async def _line_list_for(request: web.Request, whole: bool) -> tuple[str, dt.date, list[Any], int, Any]:
-    """The list named in the path, filtered by the query: (kind, as_of, rows, total, filter options)."""
-    kind = request.match_info["kind"]
-    if kind not in KINDS:
-        raise web.HTTPNotFound(text="no such list")
-    q = request.query
-    as_of = parse_day(q.get("as_of"))
-    today = dt.datetime.now(request.app[SETTINGS].tzinfo).date()
-    as_of, rows, total, options = await in_session(request, _read, kind, as_of, today, dict(q), whole,
-                                                   scope_of(request))
-    return kind, as_of, rows, total, options
-
-
-def _read(db: DbSession, kind: str, as_of: dt.date | None, today: dt.date, q: dict[str, str],
-          whole: bool, scope: Scope) -> tuple[dt.date, list[Any], int, Any]:
-    as_of = as_of or default_as_of(db, today)
-    rows, total = line_list(db, kind, as_of, district=q.get("district", ""), commune=q.get("commune", ""),
-                            category=q.get("category", ""), whole=whole, scope=scope)
-    return as_of, rows, total, None if whole else filter_options(db, scope)
+def _page_with_options(db: DbSession, asked: ListAsked) -> tuple[dt.date, Page[ListRow], Any]:
+    as_of, page = read_list_page(db, asked)
+    return as_of, page, filter_options(db, asked.scope)
 
 
 @routes.get("/lists")
@@ -53,38 +40,68 @@ async def lists_home(request: web.Request) -> web.StreamResponse:
 @routes.get("/lists/{kind}")
 @requires(Role.VIEWER)
 async def list_page(request: web.Request) -> web.Response:
-    kind, as_of, rows, total, options = await _line_list_for(request, whole=False)
-    await audit(request, "view_line_list", "contact", "", {"list": kind, "rows": len(rows)})
-    return render(request, "lists.html", {"kind": kind, "kinds": KINDS, "rows": rows, "total": total,
-                                          "as_of": as_of, "options": options})
+    asked = ListAsked.read(request)
+    as_of, page, options = await in_session(request, _page_with_options, asked)
+    await audit(request, "view_line_list", "contact", "", {"list": asked.kind, "rows": len(page.rows),
+                                                           "page": page.number})
+    return render(request, "lists.html", {"kind": asked.kind, "kinds": KINDS, "rows": page.rows, "page": page,
+                                          "total": page.total, "as_of": as_of, "options": options,
+                                          **pager_urls(request, page, {"as_of": as_of.isoformat()})})
+
+
+EXPORT_COLUMNS = ["contact_id", "name", "phone_masked", "category", "district", "commune", "exposure_date",
+                  "monitoring_end", "last_call_day", "last_call_state", "open_cases"]
+EXPORT_CHUNK = 1000  # rows read per query while an export streams
+
+
+def csv_chunk(rows: list[list[Any]]) -> bytes:
+    out = io.StringIO()
+    csv.writer(out).writerows([safe_cell(v) for v in row] for row in rows)
+    return out.getvalue().encode("utf-8")
 
 
 @routes.get("/lists/{kind}/export.csv")
 @requires(Role.VIEWER)
-async def list_csv(request: web.Request) -> web.Response:
-    """The list as a spreadsheet for the commune teams; phones stay masked (call from the dashboard)."""
-    kind, as_of, rows, _, _ = await _line_list_for(request, whole=True)
-    columns = ["contact_id", "name", "phone_masked", "category", "district", "commune", "exposure_date",
-               "monitoring_end", "last_call_day", "last_call_state", "open_cases"]
-    body = csv_text(columns, ([r.to_json()[c] for c in columns] for r in rows))
-    await audit(request, "export_line_list", "contact", "", {"list": kind, "rows": len(rows), "as_of": as_of.isoformat()})
-    return web.Response(body=body.encode("utf-8"), content_type="text/csv", charset="utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{kind}_{as_of.isoformat()}.csv"'})
+async def list_csv(request: web.Request) -> web.StreamResponse:
+    """The whole filtered list (not one page) as a spreadsheet for the commune teams, streamed a chunk of rows
+    at a time; phones stay masked (call from the dashboard)."""
+    asked = replace(ListAsked.read(request), cursor=None)  # the whole list, whatever page it was asked from
+    as_of, page = await in_session(request, read_list_page, asked, EXPORT_CHUNK)
+    # Audited before the first byte leaves: an export cut short has still shown what it sent.
+    await audit(request, "export_line_list", "contact", "", {"list": asked.kind, "rows": page.total,
+                                                             "as_of": as_of.isoformat()})
+    response = web.StreamResponse(headers={
+        "Content-Type": "text/csv; charset=utf-8",
+        "Content-Disposition": f'attachment; filename="{asked.kind}_{as_of.isoformat()}.csv"'})
+    await response.prepare(request)
+    await response.write(("\ufeff" + ",".join(EXPORT_COLUMNS) + "\r\n").encode("utf-8"))
+    pinned = replace(asked, as_of=as_of)  # every chunk reads the same day's list
+    while True:
+        await response.write(csv_chunk([[r.to_json()[c] for c in EXPORT_COLUMNS] for r in page.rows]))
+        if page.next is None:
+            break
+        _, page = await in_session(request, read_list_page, pinned, EXPORT_CHUNK, False, page.next)
+    await response.write_eof()
+    return response
 
 
 @routes.get("/contacts")
 @requires(Role.VIEWER)
 async def search_page(request: web.Request) -> web.Response:
     q = request.query.get("q", "").strip()
-    rows, total, error = [], 0, ""
+    cursor = read_cursor(request.query.get("cursor"), SEARCH_ORDER)
+    page, error = None, ""
     if q:
         try:
             search = ContactSearch.parse(q)
         except SearchError as exc:
             error = str(exc)
         else:
-            rows, total = await in_session(request, line_list, "search", dt.date.today(), search=search,
-                                           scope=scope_of(request))
-            await audit(request, "search_contacts", "contact", "", {**search.audit_detail(), "rows": len(rows)})
-    return render(request, "search.html", {"q": q, "rows": rows, "total": total, "error": error},
+            page = await in_session(request, line_list, "search", dt.date.today(), search=search,
+                                    scope=scope_of(request), cursor=cursor)
+            await audit(request, "search_contacts", "contact", "", {**search.audit_detail(), "rows": len(page.rows),
+                                                                    "page": page.number})
+    return render(request, "search.html", {"q": q, "rows": page.rows if page else [], "page": page,
+                                           "total": page.total if page else 0, "error": error,
+                                           **pager_urls(request, page)},
                   status=400 if error else 200)
