@@ -1,0 +1,152 @@
+"""Kill drills for call campaigns: RQ workers killed with SIGKILL at random moments while the simulated
+phone network is called, and the outcome compared with an undisturbed run of the same seed.
+
+`call_campaign` runs a campaign of `days` follow-up days through real Redis, RQ worker processes and
+the database on the virtual clock (simulator/clock.py), with a killer thread that SIGKILLs one worker
+at a random moment, starts a replacement, and does it again until `kills` are done.  What it returns
+is everything a person would see of the campaign: the provincial report and every attempt (who, which
+day, which try, when, how it ended), plus what was left stuck.  Used by bench/call_drill.py (20 kills)
+and tests/campaigns/test_call_drills.py (a small one).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import func
+from sqlmodel import Session as DbSession
+from sqlmodel import col, select
+
+from robocall.call_policy import policy_from_settings
+from robocall.config import get_settings, reset_settings
+from robocall.contacts.importer import import_contacts
+from robocall.db import make_engine
+from robocall.migrate import upgrade
+from robocall.models import ACTIVE_CALL_STATES, CallAttempt, CallCampaign, FollowUp, FollowUpState
+from robocall.queues import DIALER, queue, redis_connection
+from robocall.reports import provincial_report
+from robocall.worker_main import spawn_workers, stop_workers
+from simulator.clock import run_day
+from simulator.contacts import DAYS, write_contacts_csv
+
+ROOT = Path(__file__).parents[1]
+FIRST_DAY = dt.date(2021, 8, 11)
+
+
+@dataclass
+class DrillResult:
+    report: dict[str, object]
+    attempts: list[tuple[object, ...]]  # (phone, day, try, dialled at, state, answered, end reason), in order
+    kills: int  # workers killed with SIGKILL while the campaign ran
+    handed_again: int  # calls a dead worker abandoned, handed out again by the reaper
+    stuck: int  # attempts still active, follow-ups still calling, at the end
+    seconds: float
+    kill_times: list[float] = field(default_factory=list)  # seconds into the run
+
+
+@contextmanager
+def _settings(env: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    reset_settings()
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        reset_settings()
+
+
+class Killer(threading.Thread):
+    """SIGKILLs a random worker every `gap` seconds (drawn at random), starting a replacement each time."""
+
+    def __init__(self, workers: list[subprocess.Popen[bytes]], env: dict[str, str], kills: int, seed: int,
+                 gap: tuple[float, float]) -> None:
+        super().__init__(daemon=True)
+        self.workers, self.env, self.kills, self.gap = workers, env, kills, gap
+        self.rng = random.Random(seed)
+        self.done = 0
+        self.times: list[float] = []
+        self.stop = threading.Event()
+        self.started_at = time.monotonic()
+
+    def run(self) -> None:
+        while self.done < self.kills and not self.stop.wait(self.rng.uniform(*self.gap)):
+            alive = [w for w in self.workers if w.poll() is None]
+            if not alive:
+                continue
+            victim = self.rng.choice(alive)
+            victim.kill()
+            victim.wait()
+            self.done += 1
+            self.times.append(round(time.monotonic() - self.started_at, 2))
+            self.workers.extend(spawn_workers(1, self.env, cwd=ROOT))
+
+
+def call_campaign(database_url: str, redis_url: str, contacts: int = 60, days: int = 2, seed: int = 5,
+                  workers: int = 2, kills: int = 0, kill_seed: int = 1, lease_seconds: int = 2,
+                  gap: tuple[float, float] = (0.2, 1.5)) -> DrillResult:
+    """A campaign on a fresh database at `database_url` (migrated here), with `kills` worker kills."""
+    env = {
+        "DATABASE_URL": database_url, "REDIS_URL": redis_url, "QUEUE_PREFIX": f"drill-{uuid.uuid4().hex[:8]}",
+        "TELEPHONY_BACKEND": "sim", "SIM_SEED": str(seed), "FLOWS_DIR": str(ROOT / "ivr_flows"),
+        "AUDIO_DIR": str(ROOT / "audio"), "LOG_LEVEL": "ERROR", "CALL_LEASE_SECONDS": str(lease_seconds),
+        "MAX_CHANNELS": "10", "CALLS_PER_SECOND": "2",
+    }
+    with _settings(env):
+        settings = get_settings()
+        policy = policy_from_settings(settings)
+        engine = make_engine(database_url)
+        upgrade(engine)
+        csv = Path(os.environ.get("TMPDIR", "/tmp")) / f"drill-{uuid.uuid4().hex[:8]}.csv"
+        write_contacts_csv(csv, contacts, seed, FIRST_DAY - dt.timedelta(days=DAYS))
+        import_contacts(engine, csv, None, source_list="drill", policy=policy, today=FIRST_DAY)
+        csv.unlink()
+        with DbSession(engine) as db:
+            db.add(CallCampaign(name="F1/F2", flow="f1_f2_followup", categories="F1,F2"))
+            db.add(CallCampaign(name="returnees", flow="returnee_check", categories="returnee"))
+            db.commit()
+        worker_env = {**os.environ, **env}
+        processes = spawn_workers(workers, worker_env, cwd=ROOT)
+        killer = Killer(processes, worker_env, kills, kill_seed, gap)
+        connection = redis_connection()
+        started = time.monotonic()
+        try:
+            if kills:
+                killer.start()
+            for offset in range(days):
+                run_day(engine, connection, queue(DIALER, connection), FIRST_DAY + dt.timedelta(days=offset), policy,
+                        patience=300)
+            seconds = time.monotonic() - started
+        finally:
+            killer.stop.set()
+            if killer.is_alive():
+                killer.join()
+            stop_workers(processes, patience=10)
+        last = FIRST_DAY + dt.timedelta(days=days - 1)
+        report = provincial_report(engine, FIRST_DAY, last, settings.timezone).to_json()
+        with DbSession(engine) as db:
+            rows = db.exec(select(CallAttempt).where(CallAttempt.direction == "outbound")
+                           .order_by(col(CallAttempt.day), col(CallAttempt.phone), col(CallAttempt.attempt_number))).all()
+            attempts = [(a.phone, a.day, a.attempt_number, a.dialled_at, a.state, a.answered_at is not None,
+                         a.end_reason) for a in rows]
+            handed_again = sum(1 for a in rows if a.dispatch > 1)
+            stuck = db.exec(select(func.count()).select_from(CallAttempt).where(
+                col(CallAttempt.state).in_(ACTIVE_CALL_STATES))).one()
+            stuck += db.exec(select(func.count()).select_from(FollowUp).where(
+                FollowUp.state == FollowUpState.CALLING)).one()
+        engine.dispose()
+    return DrillResult(report, attempts, killer.done, handed_again, stuck, seconds, killer.times)
