@@ -18,7 +18,7 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +52,7 @@ class DrillResult:
     stuck: int  # attempts still active, follow-ups still calling, at the end
     seconds: float
     kill_times: list[float] = field(default_factory=list)  # seconds into the run
+    first_exit: int | None = None  # how the `first_worker` ended (-9: killed)
 
 
 @contextmanager
@@ -98,8 +99,10 @@ class Killer(threading.Thread):
 
 def call_campaign(database_url: str, redis_url: str, contacts: int = 60, days: int = 2, seed: int = 5,
                   workers: int = 2, kills: int = 0, kill_seed: int = 1, lease_seconds: int = 2,
-                  gap: tuple[float, float] = (0.2, 1.5)) -> DrillResult:
-    """A campaign on a fresh database at `database_url` (migrated here), with `kills` worker kills."""
+                  gap: tuple[float, float] = (0.2, 1.5), first_worker: Sequence[str] | None = None) -> DrillResult:
+    """A campaign on a fresh database at `database_url` (migrated here), with `kills` worker kills.
+    `first_worker`: the argv of a worker that works alone until it exits (one made to die at a chosen
+    point, for the tests), after which the `workers` are started."""
     env = {
         "DATABASE_URL": database_url, "REDIS_URL": redis_url, "QUEUE_PREFIX": f"drill-{uuid.uuid4().hex[:8]}",
         "TELEPHONY_BACKEND": "sim", "SIM_SEED": str(seed), "FLOWS_DIR": str(ROOT / "ivr_flows"),
@@ -120,7 +123,11 @@ def call_campaign(database_url: str, redis_url: str, contacts: int = 60, days: i
             db.add(CallCampaign(name="returnees", flow="returnee_check", categories="returnee"))
             db.commit()
         worker_env = {**os.environ, **env}
-        processes = spawn_workers(workers, worker_env, cwd=ROOT)
+        if first_worker is None:
+            processes = spawn_workers(workers, worker_env, cwd=ROOT)
+        else:
+            processes = [subprocess.Popen(list(first_worker), env=worker_env, cwd=ROOT)]
+            threading.Thread(target=_then_start, args=(processes, workers, worker_env), daemon=True).start()
         killer = Killer(processes, worker_env, kills, kill_seed, gap)
         connection = redis_connection()
         started = time.monotonic()
@@ -149,4 +156,10 @@ def call_campaign(database_url: str, redis_url: str, contacts: int = 60, days: i
             stuck += db.exec(select(func.count()).select_from(FollowUp).where(
                 FollowUp.state == FollowUpState.CALLING)).one()
         engine.dispose()
-    return DrillResult(report, attempts, killer.done, handed_again, stuck, seconds, killer.times)
+    first_exit = processes[0].returncode if first_worker is not None else None
+    return DrillResult(report, attempts, killer.done, handed_again, stuck, seconds, killer.times, first_exit)
+
+
+def _then_start(processes: list[subprocess.Popen[bytes]], count: int, env: dict[str, str]) -> None:
+    processes[0].wait()
+    processes.extend(spawn_workers(count, env, cwd=ROOT))
