@@ -52,7 +52,7 @@ class DrillResult:
     stuck: int  # attempts still active, follow-ups still calling, at the end
     seconds: float
     kill_times: list[float] = field(default_factory=list)  # seconds into the run
-    first_exit: int | None = None  # how the `first_worker` ended (-9: killed)
+    first_exits: list[int | None] = field(default_factory=list)  # how the `first_workers` ended (-9: killed)
 
 
 @contextmanager
@@ -99,10 +99,10 @@ class Killer(threading.Thread):
 
 def call_campaign(database_url: str, redis_url: str, contacts: int = 60, days: int = 2, seed: int = 5,
                   workers: int = 2, kills: int = 0, kill_seed: int = 1, lease_seconds: int = 2,
-                  gap: tuple[float, float] = (0.2, 1.5), first_worker: Sequence[str] | None = None) -> DrillResult:
+                  gap: tuple[float, float] = (0.2, 1.5), first_workers: Sequence[Sequence[str]] = ()) -> DrillResult:
     """A campaign on a fresh database at `database_url` (migrated here), with `kills` worker kills.
-    `first_worker`: the argv of a worker that works alone until it exits (one made to die at a chosen
-    point, for the tests), after which the `workers` are started."""
+    `first_workers`: the argv of workers that work alone one after the other, each until it exits (made
+    to die at a chosen point, for the tests), after which the `workers` are started."""
     env = {
         "DATABASE_URL": database_url, "REDIS_URL": redis_url, "QUEUE_PREFIX": f"drill-{uuid.uuid4().hex[:8]}",
         "TELEPHONY_BACKEND": "sim", "SIM_SEED": str(seed), "FLOWS_DIR": str(ROOT / "ivr_flows"),
@@ -123,11 +123,12 @@ def call_campaign(database_url: str, redis_url: str, contacts: int = 60, days: i
             db.add(CallCampaign(name="returnees", flow="returnee_check", categories="returnee"))
             db.commit()
         worker_env = {**os.environ, **env}
-        if first_worker is None:
-            processes = spawn_workers(workers, worker_env, cwd=ROOT)
+        processes: list[subprocess.Popen[bytes]] = []
+        if first_workers:
+            chain = threading.Thread(target=_one_after_another, args=(processes, first_workers, workers, worker_env))
+            chain.start()
         else:
-            processes = [subprocess.Popen(list(first_worker), env=worker_env, cwd=ROOT)]
-            threading.Thread(target=_then_start, args=(processes, workers, worker_env), daemon=True).start()
+            processes.extend(spawn_workers(workers, worker_env, cwd=ROOT))
         killer = Killer(processes, worker_env, kills, kill_seed, gap)
         connection = redis_connection()
         started = time.monotonic()
@@ -142,6 +143,8 @@ def call_campaign(database_url: str, redis_url: str, contacts: int = 60, days: i
             killer.stop.set()
             if killer.is_alive():
                 killer.join()
+            if first_workers:
+                chain.join()
             stop_workers(processes, patience=10)
         last = FIRST_DAY + dt.timedelta(days=days - 1)
         report = provincial_report(engine, FIRST_DAY, last, settings.timezone).to_json()
@@ -156,10 +159,14 @@ def call_campaign(database_url: str, redis_url: str, contacts: int = 60, days: i
             stuck += db.exec(select(func.count()).select_from(FollowUp).where(
                 FollowUp.state == FollowUpState.CALLING)).one()
         engine.dispose()
-    first_exit = processes[0].returncode if first_worker is not None else None
-    return DrillResult(report, attempts, killer.done, handed_again, stuck, seconds, killer.times, first_exit)
+    exits = [p.returncode for p in processes[:len(first_workers)]]
+    return DrillResult(report, attempts, killer.done, handed_again, stuck, seconds, killer.times, exits)
 
 
-def _then_start(processes: list[subprocess.Popen[bytes]], count: int, env: dict[str, str]) -> None:
-    processes[0].wait()
+def _one_after_another(processes: list[subprocess.Popen[bytes]], first: Sequence[Sequence[str]], count: int,
+                       env: dict[str, str]) -> None:
+    for argv in first:
+        process = subprocess.Popen(list(argv), env=env, cwd=ROOT)
+        processes.append(process)
+        process.wait()
     processes.extend(spawn_workers(count, env, cwd=ROOT))

@@ -162,16 +162,18 @@ def _drill(tmp_path: Path, **options: object) -> DrillResult:
 
 
 @pytest.mark.timeout(240)
-@pytest.mark.parametrize("point", ["after_tick_commit", "mid_call"])
-def test_a_worker_killed_at_the_worst_moment_changes_nothing(point: str, tmp_path: Path, redis_url: str,
-                                                            undisturbed: DrillResult) -> None:
-    """after_tick_commit: the tick's follow-ups were `calling` with no job behind them, and the tick's job
-    stayed `started` for ever (run_day waited on it until it gave up).  mid_call: the resident had picked
-    up when the worker died; the call is played again in full."""
-    killed = _drill(tmp_path, first_worker=[sys.executable, str(ROOT / "tests/campaigns/dying_worker.py"), point])
-    assert killed.first_exit == -9  # it did die there
+def test_workers_killed_at_the_worst_moments_change_nothing(tmp_path: Path, redis_url: str,
+                                                           undisturbed: DrillResult) -> None:
+    """One worker dies in the first tick that planned calls, after its commit and before queueing them:
+    the follow-ups were `calling` with no job behind them, and the tick's job stayed `started` for ever
+    (run_day waited on it until it gave up).  The next dies mid-call, once the resident has picked up:
+    the call is played again in full."""
+    dying = [[sys.executable, str(ROOT / "tests/campaigns/dying_worker.py"), point]
+             for point in ("after_tick_commit", "mid_call")]
+    killed = _drill(tmp_path, first_workers=dying)
+    assert killed.first_exits == [-9, -9]  # each died where it was made to
     assert killed.stuck == 0
-    assert killed.handed_again >= 1
+    assert killed.handed_again >= 2
     assert killed.attempts == undisturbed.attempts
     assert killed.report == undisturbed.report
 
