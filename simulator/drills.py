@@ -18,11 +18,13 @@ import subprocess
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from redis import Redis
 from sqlalchemy import func
 from sqlmodel import Session as DbSession
 from sqlmodel import col, select
@@ -53,6 +55,7 @@ class DrillResult:
     seconds: float
     kill_times: list[float] = field(default_factory=list)  # seconds into the run
     first_exits: list[int | None] = field(default_factory=list)  # how the `first_workers` ended (-9: killed)
+    landed: dict[str, int] = field(default_factory=dict)  # kills by what the worker was running
 
 
 @contextmanager
@@ -75,9 +78,10 @@ class Killer(threading.Thread):
     """SIGKILLs a random worker every `gap` seconds (drawn at random), starting a replacement each time."""
 
     def __init__(self, workers: list[subprocess.Popen[bytes]], env: dict[str, str], kills: int, seed: int,
-                 gap: tuple[float, float]) -> None:
+                 gap: tuple[float, float], connection: Redis) -> None:
         super().__init__(daemon=True)
-        self.workers, self.env, self.kills, self.gap = workers, env, kills, gap
+        self.workers, self.env, self.kills, self.gap, self.connection = workers, env, kills, gap, connection
+        self.landed: Counter[str] = Counter()  # what each victim was doing: a dial tick, a call, nothing
         self.rng = random.Random(seed)
         self.done = 0
         self.times: list[float] = []
@@ -90,11 +94,21 @@ class Killer(threading.Thread):
             if not alive:
                 continue
             victim = self.rng.choice(alive)
+            doing = self.connection.smembers(f"rq:worker:robocall-{victim.pid}:executions")
             victim.kill()
+            self.landed[_kind(doing)] += 1
             victim.wait()
             self.done += 1
             self.times.append(round(time.monotonic() - self.started_at, 2))
             self.workers.extend(spawn_workers(1, self.env, cwd=ROOT))
+
+
+def _kind(executions: set[bytes]) -> str:
+    """What a worker was running, from its RQ executions ("<job id>:<execution id>"): call job ids hold
+    the calls queue's name (robocall.campaigns.jobs.enqueue_calls)."""
+    if not executions:
+        return "idle"
+    return "call" if any(b"-calls-" in e for e in executions) else "dial tick"
 
 
 def call_campaign(database_url: str, redis_url: str, contacts: int = 60, days: int = 2, seed: int = 5,
@@ -129,8 +143,8 @@ def call_campaign(database_url: str, redis_url: str, contacts: int = 60, days: i
             chain.start()
         else:
             processes.extend(spawn_workers(workers, worker_env, cwd=ROOT))
-        killer = Killer(processes, worker_env, kills, kill_seed, gap)
         connection = redis_connection()
+        killer = Killer(processes, worker_env, kills, kill_seed, gap, connection)
         started = time.monotonic()
         try:
             if kills:
@@ -160,7 +174,8 @@ def call_campaign(database_url: str, redis_url: str, contacts: int = 60, days: i
                 FollowUp.state == FollowUpState.CALLING)).one()
         engine.dispose()
     exits = [p.returncode for p in processes[:len(first_workers)]]
-    return DrillResult(report, attempts, killer.done, handed_again, stuck, seconds, killer.times, exits)
+    return DrillResult(report, attempts, killer.done, handed_again, stuck, seconds, killer.times, exits,
+                       dict(killer.landed))
 
 
 def _one_after_another(processes: list[subprocess.Popen[bytes]], first: Sequence[Sequence[str]], count: int,
