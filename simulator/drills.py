@@ -75,7 +75,8 @@ def _settings(env: dict[str, str]) -> Iterator[None]:
 
 
 class Killer(threading.Thread):
-    """SIGKILLs a random worker every `gap` seconds (drawn at random), starting a replacement each time."""
+    """SIGKILLs a worker at random moments (`gap` seconds apart, drawn at random), a busy one when there is
+    one, starting a replacement each time."""
 
     def __init__(self, workers: list[subprocess.Popen[bytes]], env: dict[str, str], kills: int, seed: int,
                  gap: tuple[float, float], connection: Redis) -> None:
@@ -90,17 +91,29 @@ class Killer(threading.Thread):
 
     def run(self) -> None:
         while self.done < self.kills and not self.stop.wait(self.rng.uniform(*self.gap)):
-            alive = [w for w in self.workers if w.poll() is None]
-            if not alive:
+            victim, doing = self._choose()
+            if victim is None:
                 continue
-            victim = self.rng.choice(alive)
-            doing = self.connection.smembers(f"rq:worker:robocall-{victim.pid}:executions")
             victim.kill()
-            self.landed[_kind(doing)] += 1
             victim.wait()
+            self.landed[_kind(doing)] += 1
             self.done += 1
             self.times.append(round(time.monotonic() - self.started_at, 2))
             self.workers.extend(spawn_workers(1, self.env, cwd=ROOT))
+
+    def _choose(self) -> tuple[subprocess.Popen[bytes] | None, set[bytes]]:
+        """A worker that is up (registered with RQ: one still starting is not worth a kill) and, if one
+        is found within 0.2 s, running a job: a drill that mostly killed idle workers would prove little."""
+        deadline = time.monotonic() + 0.2
+        while True:
+            ready = [w for w in self.workers if w.poll() is None and self.connection.exists(f"rq:worker:robocall-{w.pid}")]
+            busy = [(w, doing) for w in ready
+                    if (doing := self.connection.smembers(f"rq:worker:robocall-{w.pid}:executions"))]
+            if busy:
+                return self.rng.choice(busy)
+            if time.monotonic() > deadline or self.stop.is_set():
+                return (self.rng.choice(ready), set()) if ready else (None, set())
+            time.sleep(0.002)
 
 
 def _kind(executions: set[bytes]) -> str:
