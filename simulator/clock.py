@@ -76,7 +76,7 @@ def run_day(engine: Engine, connection: Redis, dialer_queue: Queue, day: dt.date
         if now >= closes:
             break
         horizon = min(now + tick, closes)
-        call_ids = _tick(connection, dialer_queue, now, horizon, lease, patience)
+        call_ids = run_tick(connection, dialer_queue, now, horizon, lease, patience)
         _finish_calls(engine, connection, calls_queue, policy, day, now, horizon, call_ids, lease, patience)
         placed = planned_between(engine, now, horizon)  # from the database: a re-run tick returns nothing
         calls += placed
@@ -93,7 +93,7 @@ def run_day(engine: Engine, connection: Redis, dialer_queue: Queue, day: dt.date
     return DayResult(day, planned, calls, len(home_visits))
 
 
-def _tick(connection: Redis, dialer_queue: Queue, now: dt.datetime, horizon: dt.datetime, lease: dt.timedelta,
+def run_tick(connection: Redis, dialer_queue: Queue, now: dt.datetime, horizon: dt.datetime, lease: dt.timedelta,
           patience: float) -> list[str]:
     """Run the dial tick over [now, horizon); queued again when its worker seems dead (unfinished after
     the lease).  The call job ids of the run that finished (none from a run that found the window dialled)."""

@@ -23,23 +23,42 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from redis import Redis
 from sqlalchemy import func
+from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
 from sqlmodel import col, select
 
 from robocall.call_policy import policy_from_settings
+from robocall.campaigns.jobs import campaign_calls
 from robocall.config import get_settings, reset_settings
 from robocall.contacts.importer import import_contacts
 from robocall.db import make_engine
+from robocall.flows.catalog import flow_catalog
 from robocall.migrate import upgrade
-from robocall.models import ACTIVE_CALL_STATES, CallAttempt, CallCampaign, FollowUp, FollowUpState
+from robocall.models import (
+    ACTIVE_CALL_STATES,
+    Answer,
+    CallAttempt,
+    CallCampaign,
+    CallState,
+    Contact,
+    Escalation,
+    FollowUp,
+    FollowUpState,
+)
 from robocall.queues import DIALER, queue, redis_connection
 from robocall.reports import provincial_report
 from robocall.worker_main import spawn_workers, stop_workers
+from simulator.asterisk_residents import CONTEXT as RESIDENTS
+from simulator.asterisk_world import AsteriskWorld
 from simulator.clock import run_day
 from simulator.contacts import DAYS, write_contacts_csv
+from simulator.live import run_live_rq_day
+from simulator.network import SimPhoneNetwork
+from simulator.scripts import CallScript, Person, campaign_scripts
 
 ROOT = Path(__file__).parents[1]
 FIRST_DAY = dt.date(2021, 8, 11)
@@ -79,9 +98,11 @@ class Killer(threading.Thread):
     one, starting a replacement each time."""
 
     def __init__(self, workers: list[subprocess.Popen[bytes]], env: dict[str, str], kills: int, seed: int,
-                 gap: tuple[float, float], connection: Redis) -> None:
+                 gap: tuple[float, float], connection: Redis, replace: bool = True, busy_wait: float = 0.2) -> None:
         super().__init__(daemon=True)
+        self.busy_wait = busy_wait
         self.workers, self.env, self.kills, self.gap, self.connection = workers, env, kills, gap, connection
+        self.replace = replace
         self.landed: Counter[str] = Counter()  # what each victim was doing: a dial tick, a call, nothing
         self.rng = random.Random(seed)
         self.done = 0
@@ -99,12 +120,14 @@ class Killer(threading.Thread):
             self.landed[_kind(doing)] += 1
             self.done += 1
             self.times.append(round(time.monotonic() - self.started_at, 2))
-            self.workers.extend(spawn_workers(1, self.env, cwd=ROOT))
+            if self.replace:
+                self.workers.extend(spawn_workers(1, self.env, cwd=ROOT))
 
     def _choose(self) -> tuple[subprocess.Popen[bytes] | None, set[bytes]]:
         """A worker that is up (registered with RQ: one still starting is not worth a kill) and, if one
-        is found within 0.2 s, running a job: a drill that mostly killed idle workers would prove little."""
-        deadline = time.monotonic() + 0.2
+        is found within `busy_wait` seconds, running a job: a drill that mostly killed idle workers would
+        prove little."""
+        deadline = time.monotonic() + self.busy_wait
         while True:
             ready = [w for w in self.workers if w.poll() is None and self.connection.exists(f"rq:worker:robocall-{w.pid}")]
             busy = [(w, doing) for w in ready
@@ -181,14 +204,19 @@ def call_campaign(database_url: str, redis_url: str, contacts: int = 60, days: i
             attempts = [(a.phone, a.day, a.attempt_number, a.dialled_at, a.state, a.answered_at is not None,
                          a.end_reason) for a in rows]
             handed_again = sum(1 for a in rows if a.dispatch > 1)
-            stuck = db.exec(select(func.count()).select_from(CallAttempt).where(
-                col(CallAttempt.state).in_(ACTIVE_CALL_STATES))).one()
-            stuck += db.exec(select(func.count()).select_from(FollowUp).where(
-                FollowUp.state == FollowUpState.CALLING)).one()
+        stuck = _stuck(engine)
         engine.dispose()
     exits = [p.returncode for p in processes[:len(first_workers)]]
     return DrillResult(report, attempts, killer.done, handed_again, stuck, seconds, killer.times, exits,
                        dict(killer.landed))
+
+
+def _stuck(engine: Engine) -> int:
+    """Attempts still active and follow-ups still `calling`: work nobody will finish."""
+    with DbSession(engine) as db:
+        return db.exec(select(func.count()).select_from(CallAttempt).where(
+            col(CallAttempt.state).in_(ACTIVE_CALL_STATES))).one() + db.exec(
+            select(func.count()).select_from(FollowUp).where(FollowUp.state == FollowUpState.CALLING)).one()
 
 
 def _one_after_another(processes: list[subprocess.Popen[bytes]], first: Sequence[Sequence[str]], count: int,
@@ -198,3 +226,126 @@ def _one_after_another(processes: list[subprocess.Popen[bytes]], first: Sequence
         processes.append(process)
         process.wait()
     processes.extend(spawn_workers(count, env, cwd=ROOT))
+
+
+# --- on the real Asterisk ----------------------------------------------------------------------------
+
+
+@dataclass
+class AsteriskDrillResult:
+    wrong: dict[tuple[str, int], tuple[object, object]]  # attempts not recorded as the residents' scripts say
+    attempts: int  # calls recorded
+    expected: int  # calls the scripts say the day makes
+    stuck: int  # attempts still active, follow-ups still calling, at the end
+    kills: int
+    landed: dict[str, int]
+    handed_again: int
+    seconds: float
+    kill_times: list[float]
+
+
+def _noon_zone() -> str:
+    """A fixed-offset zone where it is about noon now: the drill's day never crosses midnight."""
+    hours = (12 - dt.datetime.now(dt.UTC).hour + 12) % 24 - 12
+    return "Etc/GMT" + (f"{-hours:+d}" if hours else "")
+
+
+def _recorded(engine: Engine) -> dict[tuple[str, int], tuple[object, ...]]:
+    """By (phone, attempt number): line state, how the flow ended, answers, escalation rules."""
+    with DbSession(engine) as db:
+        found = {}
+        for attempt in db.exec(select(CallAttempt).where(CallAttempt.direction == "outbound")).all():
+            answers = tuple(sorted((a.question, a.value) for a in db.exec(
+                select(Answer).where(Answer.attempt_id == attempt.id))))
+            rules = tuple(sorted(e.rule for e in db.exec(select(Escalation).where(Escalation.attempt_id == attempt.id))))
+            found[(attempt.phone, attempt.attempt_number)] = (str(attempt.state), attempt.end_reason, answers, rules)
+        return found
+
+
+def _scripted(script: CallScript) -> tuple[object, ...]:
+    if script.line == CallState.ANSWERED:
+        return ("completed", script.end_reason, script.answers, script.escalations)
+    return (str(script.line), "", (), ())
+
+
+def _placed(day: Sequence[CallScript]) -> int:
+    """How many of a person's scripts the day plays: calls until they pick up (up to the cap)."""
+    answered = next((i for i, script in enumerate(day) if script.line == CallState.ANSWERED), len(day) - 1)
+    return answered + 1
+
+
+def asterisk_campaign(database_url: str, redis_url: str, contacts: int = 12, seed: int = 1, workers: int = 2,
+                      kills: int = 1, lease_seconds: int = 2, gap: tuple[float, float] = (1.0, 3.0),
+                      kill_seed: int = 1) -> AsteriskDrillResult:
+    """One day of a campaign through the real Asterisk in var/asterisk, dialled by RQ worker processes
+    (TELEPHONY_BACKEND=asterisk) on the wall clock, the residents' calls drawn beforehand and played by
+    dialplan, while `kills` workers are killed with SIGKILL (no replacement: the others carry on)."""
+    env = {
+        "DATABASE_URL": database_url, "REDIS_URL": redis_url, "QUEUE_PREFIX": f"drill-{uuid.uuid4().hex[:8]}",
+        "FLOWS_DIR": str(ROOT / "ivr_flows"), "AUDIO_DIR": str(ROOT / "audio"), "LOG_LEVEL": "ERROR",
+        "CALL_LEASE_SECONDS": str(lease_seconds), "TIMEZONE": _noon_zone(), "CALL_WINDOW": "00:00-23:59",
+        "RETRY_LADDER": "1s", "DAILY_ATTEMPT_CAP": "3", "MAX_CHANNELS": str(contacts), "CALLS_PER_SECOND": "25",
+    }
+    with _settings(env):
+        settings = get_settings()
+        policy = policy_from_settings(settings)
+        engine = make_engine(database_url)
+        upgrade(engine)
+        flows = flow_catalog(settings).flows
+        day = dt.datetime.now(ZoneInfo(settings.timezone)).date()
+        persons = []
+        with DbSession(engine) as db:
+            for i in range(contacts):
+                category = ["F1", "F2", "returnee"][i % 3]
+                exposure = day - dt.timedelta(days=1 + i % 6)
+                person = Person(f"+8491{i:07d}", "returnee_check" if category == "returnee" else "f1_f2_followup",
+                                f"Người thử {i}", category, exposure, "vi")
+                persons.append(person)
+                db.add(Contact(phone=person.phone, name=person.name, category=category, exposure_date=exposure,
+                               monitoring_end=policy.monitoring_end(category, exposure), language="vi",
+                               district="Thành phố Huế", commune="Phường Phú Hội"))
+            db.add(CallCampaign(name="F1/F2", flow="f1_f2_followup", categories="F1,F2"))
+            db.add(CallCampaign(name="Người về", flow="returnee_check", categories="returnee"))
+            db.commit()
+        network = SimPhoneNetwork({}, seed=seed, flows=flows, timezone=settings.timezone, profile="outbreak")
+        scripts = campaign_scripts(network, persons, flows, day, policy.daily_attempt_cap)
+        handlers = campaign_calls(engine, flows, settings, policy, backend="asterisk")
+        world = AsteriskWorld(ROOT, engine, flows, handlers, scripts, ring_timeout=5, amd=True)
+        processes: list[subprocess.Popen[bytes]] = []
+        killer: Killer | None = None
+        try:
+            world.start()
+            layout = world.layout
+            worker_env = {**os.environ, **env, "TELEPHONY_BACKEND": "asterisk", "ASTERISK_HOST": "127.0.0.1",
+                          "ASTERISK_AMI_PORT": str(layout.ami_port), "ASTERISK_AMI_USER": layout.ami_user,
+                          "ASTERISK_AMI_SECRET": layout.ami_secret, "ASTERISK_RING_TIMEOUT": "5",
+                          "ASTERISK_DIAL_TEMPLATES": f"default=Local/{{national}}@{RESIDENTS}"}
+            processes.extend(spawn_workers(workers, worker_env, cwd=ROOT))
+            connection = redis_connection()
+            # Jobs are short next to the calls (Asterisk carries those): wait longer for a worker in one.
+            killer = Killer(processes, worker_env, kills, kill_seed, gap, connection, replace=False, busy_wait=5.0)
+            started = time.monotonic()
+            if kills:
+                killer.start()
+            run_live_rq_day(engine, connection, queue(DIALER, connection), day, policy,
+                            dt.timedelta(seconds=lease_seconds), deadline=300)
+            seconds = time.monotonic() - started
+        finally:
+            if killer is not None:
+                killer.stop.set()
+                if killer.is_alive():
+                    killer.join()
+            stop_workers(processes, patience=10)
+            world.close()
+        recorded = _recorded(engine)
+        wrong: dict[tuple[str, int], tuple[object, object]] = {
+            key: (got, _scripted(scripts[key[0]][key[1] - 1])) for key, got in recorded.items()
+            if got != _scripted(scripts[key[0]][key[1] - 1])}
+        expected = sum(_placed(day_scripts) for day_scripts in scripts.values())
+        with DbSession(engine) as db:
+            handed_again = db.exec(select(func.count()).select_from(CallAttempt).where(CallAttempt.dispatch > 1)).one()
+        stuck = _stuck(engine)
+        engine.dispose()
+    assert killer is not None
+    return AsteriskDrillResult(wrong, len(recorded), expected, stuck, killer.done, dict(killer.landed), handed_again,
+                               seconds, killer.times)
