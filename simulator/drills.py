@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +37,7 @@ from robocall.config import get_settings, reset_settings
 from robocall.contacts.importer import import_contacts
 from robocall.db import make_engine
 from robocall.flows.catalog import flow_catalog
+from robocall.flows.loader import Flow
 from robocall.migrate import upgrade
 from robocall.models import (
     ACTIVE_CALL_STATES,
@@ -274,6 +275,19 @@ def _placed(day: Sequence[CallScript]) -> int:
     return answered + 1
 
 
+def _quick_scripts(persons: Sequence[Person], flows: Mapping[str, Flow], day: dt.date, timezone: str, cap: int,
+                   seed: int, tries: int = 30) -> dict[str, list[CallScript]]:
+    """The residents' scripts from the seed, among `tries` from `seed` on, whose day has the fewest silences
+    (each waits out a question's whole time-out on Asterisk): the drill is about the kill, not the calls."""
+    def silences(scripts: dict[str, list[CallScript]]) -> int:
+        return max(sum(step.keys == "" for script in day_scripts[:_placed(day_scripts)] for step in script.steps)
+                   for day_scripts in scripts.values())
+
+    drawn = [campaign_scripts(SimPhoneNetwork({}, seed=s, flows=flows, timezone=timezone, profile="outbreak"),
+                              persons, flows, day, cap) for s in range(seed, seed + tries)]
+    return min(drawn, key=silences)
+
+
 def asterisk_campaign(database_url: str, redis_url: str, contacts: int = 12, seed: int = 1, workers: int = 2,
                       kills: int = 1, lease_seconds: int = 2, gap: tuple[float, float] = (1.0, 3.0),
                       kill_seed: int = 1) -> AsteriskDrillResult:
@@ -307,8 +321,7 @@ def asterisk_campaign(database_url: str, redis_url: str, contacts: int = 12, see
             db.add(CallCampaign(name="F1/F2", flow="f1_f2_followup", categories="F1,F2"))
             db.add(CallCampaign(name="Người về", flow="returnee_check", categories="returnee"))
             db.commit()
-        network = SimPhoneNetwork({}, seed=seed, flows=flows, timezone=settings.timezone, profile="outbreak")
-        scripts = campaign_scripts(network, persons, flows, day, policy.daily_attempt_cap)
+        scripts = _quick_scripts(persons, flows, day, settings.timezone, policy.daily_attempt_cap, seed)
         handlers = campaign_calls(engine, flows, settings, policy, backend="asterisk")
         world = AsteriskWorld(ROOT, engine, flows, handlers, scripts, ring_timeout=5, amd=True)
         processes: list[subprocess.Popen[bytes]] = []
