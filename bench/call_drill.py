@@ -44,6 +44,14 @@ def database(base: str | None, workdir: Path, name: str) -> str:
     return normalize_url(base).rsplit("/", 1)[0] + f"/{database_name}"
 
 
+def worker_processes():  # type: ignore[no-untyped-def]
+    from robocall.worker_main import spawn_workers, stop_workers
+    from simulator.drills import WorkerProcesses
+
+    return WorkerProcesses(lambda count, env: spawn_workers(count, env, cwd=ROOT),
+                           lambda processes: stop_workers(processes, patience=10))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, help="workers killed (default 20; 1 with --asterisk)")
@@ -70,9 +78,9 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="call-drill-"))
     common = dict(contacts=args.contacts, days=args.days, seed=args.seed, workers=args.workers,
                   lease_seconds=args.lease)
-    calm = call_campaign(database(args.database_url, workdir, "calm"), args.redis_url, **common)  # type: ignore[arg-type]
+    calm = call_campaign(worker_processes(), database(args.database_url, workdir, "calm"), args.redis_url, **common)  # type: ignore[arg-type]
     print(f"undisturbed: {len(calm.attempts)} calls in {calm.seconds:.1f} s, stuck {calm.stuck}")
-    killed = call_campaign(database(args.database_url, workdir, "killed"), args.redis_url, kills=args.kills,  # type: ignore[arg-type]
+    killed = call_campaign(worker_processes(), database(args.database_url, workdir, "killed"), args.redis_url, kills=args.kills,  # type: ignore[arg-type]
                            kill_seed=args.kill_seed, gap=(0.1, 1.0), **common)
     print(f"killed:      {len(killed.attempts)} calls in {killed.seconds:.1f} s, {killed.kills} workers killed "
           f"(at {', '.join(f'{t:.1f}' for t in killed.kill_times)} s), {killed.handed_again} calls handed out "
@@ -98,9 +106,9 @@ def asterisk_drill(args: argparse.Namespace) -> int:
 
     workdir = Path(tempfile.mkdtemp(prefix="call-drill-"))
     contacts = args.contacts
-    calm = asterisk_campaign(database(args.database_url, workdir, "calm"), args.redis_url, contacts=contacts,
+    calm = asterisk_campaign(worker_processes(), database(args.database_url, workdir, "calm"), args.redis_url, contacts=contacts,
                              workers=args.workers, kills=0, lease_seconds=args.lease)
-    result = asterisk_campaign(database(args.database_url, workdir, "killed"), args.redis_url, contacts=contacts,
+    result = asterisk_campaign(worker_processes(), database(args.database_url, workdir, "killed"), args.redis_url, contacts=contacts,
                                workers=args.workers, kills=args.kills, lease_seconds=args.lease,
                                kill_seed=args.kill_seed)
     print(f"undisturbed: {calm.attempts} calls (the scripts say {calm.expected}) in {calm.seconds:.1f} s, "

@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,7 +52,6 @@ from robocall.models import (
 )
 from robocall.queues import DIALER, queue, redis_connection
 from robocall.reports import provincial_report
-from robocall.worker_main import spawn_workers, stop_workers
 from simulator.asterisk_residents import CONTEXT as RESIDENTS
 from simulator.asterisk_world import AsteriskWorld
 from simulator.clock import run_day
@@ -63,6 +62,15 @@ from simulator.scripts import CallScript, Person, campaign_scripts
 
 ROOT = Path(__file__).parents[1]
 FIRST_DAY = dt.date(2021, 8, 11)
+
+
+@dataclass(frozen=True)
+class WorkerProcesses:
+    """How to start and stop RQ worker processes (robocall.worker_main's spawn_workers and stop_workers,
+    handed in by the caller: the simulator does not import a composition root)."""
+
+    spawn: Callable[[int, dict[str, str]], list[subprocess.Popen[bytes]]]
+    stop: Callable[[list[subprocess.Popen[bytes]]], None]
 
 
 @dataclass
@@ -99,8 +107,10 @@ class Killer(threading.Thread):
     one, starting a replacement each time."""
 
     def __init__(self, workers: list[subprocess.Popen[bytes]], env: dict[str, str], kills: int, seed: int,
-                 gap: tuple[float, float], connection: Redis, replace: bool = True, busy_wait: float = 0.2) -> None:
+                 gap: tuple[float, float], connection: Redis, processes: WorkerProcesses, replace: bool = True,
+                 busy_wait: float = 0.2) -> None:
         super().__init__(daemon=True)
+        self.processes = processes
         self.busy_wait = busy_wait
         self.workers, self.env, self.kills, self.gap, self.connection = workers, env, kills, gap, connection
         self.replace = replace
@@ -122,7 +132,7 @@ class Killer(threading.Thread):
             self.done += 1
             self.times.append(round(time.monotonic() - self.started_at, 2))
             if self.replace:
-                self.workers.extend(spawn_workers(1, self.env, cwd=ROOT))
+                self.workers.extend(self.processes.spawn(1, self.env))
 
     def _choose(self) -> tuple[subprocess.Popen[bytes] | None, set[bytes]]:
         """A worker that is up (registered with RQ: one still starting is not worth a kill) and, if one
@@ -148,7 +158,7 @@ def _kind(executions: set[bytes]) -> str:
     return "call" if any(b"-calls-" in e for e in executions) else "dial tick"
 
 
-def call_campaign(database_url: str, redis_url: str, contacts: int = 60, days: int = 2, seed: int = 5,
+def call_campaign(processes: WorkerProcesses, database_url: str, redis_url: str, contacts: int = 60, days: int = 2, seed: int = 5,
                   workers: int = 2, kills: int = 0, kill_seed: int = 1, lease_seconds: int = 2,
                   gap: tuple[float, float] = (0.2, 1.5), first_workers: Sequence[Sequence[str]] = ()) -> DrillResult:
     """A campaign on a fresh database at `database_url` (migrated here), with `kills` worker kills.
@@ -174,14 +184,15 @@ def call_campaign(database_url: str, redis_url: str, contacts: int = 60, days: i
             db.add(CallCampaign(name="returnees", flow="returnee_check", categories="returnee"))
             db.commit()
         worker_env = {**os.environ, **env}
-        processes: list[subprocess.Popen[bytes]] = []
+        running: list[subprocess.Popen[bytes]] = []
         if first_workers:
-            chain = threading.Thread(target=_one_after_another, args=(processes, first_workers, workers, worker_env))
+            chain = threading.Thread(target=_one_after_another,
+                                     args=(running, first_workers, workers, worker_env, processes))
             chain.start()
         else:
-            processes.extend(spawn_workers(workers, worker_env, cwd=ROOT))
+            running.extend(processes.spawn(workers, worker_env))
         connection = redis_connection()
-        killer = Killer(processes, worker_env, kills, kill_seed, gap, connection)
+        killer = Killer(running, worker_env, kills, kill_seed, gap, connection, processes)
         started = time.monotonic()
         try:
             if kills:
@@ -196,7 +207,7 @@ def call_campaign(database_url: str, redis_url: str, contacts: int = 60, days: i
                 killer.join()
             if first_workers:
                 chain.join()
-            stop_workers(processes, patience=10)
+            processes.stop(running)
         last = FIRST_DAY + dt.timedelta(days=days - 1)
         report = provincial_report(engine, FIRST_DAY, last, settings.timezone).to_json()
         with DbSession(engine) as db:
@@ -207,7 +218,7 @@ def call_campaign(database_url: str, redis_url: str, contacts: int = 60, days: i
             handed_again = sum(1 for a in rows if a.dispatch > 1)
         stuck = _stuck(engine)
         engine.dispose()
-    exits = [p.returncode for p in processes[:len(first_workers)]]
+    exits = [p.returncode for p in running[:len(first_workers)]]
     return DrillResult(report, attempts, killer.done, handed_again, stuck, seconds, killer.times, exits,
                        dict(killer.landed))
 
@@ -220,13 +231,13 @@ def _stuck(engine: Engine) -> int:
             select(func.count()).select_from(FollowUp).where(FollowUp.state == FollowUpState.CALLING)).one()
 
 
-def _one_after_another(processes: list[subprocess.Popen[bytes]], first: Sequence[Sequence[str]], count: int,
-                       env: dict[str, str]) -> None:
+def _one_after_another(running: list[subprocess.Popen[bytes]], first: Sequence[Sequence[str]], count: int,
+                       env: dict[str, str], processes: WorkerProcesses) -> None:
     for argv in first:
         process = subprocess.Popen(list(argv), env=env, cwd=ROOT)
-        processes.append(process)
+        running.append(process)
         process.wait()
-    processes.extend(spawn_workers(count, env, cwd=ROOT))
+    running.extend(processes.spawn(count, env))
 
 
 # --- on the real Asterisk ----------------------------------------------------------------------------
@@ -288,7 +299,7 @@ def _quick_scripts(persons: Sequence[Person], flows: Mapping[str, Flow], day: dt
     return min(drawn, key=silences)
 
 
-def asterisk_campaign(database_url: str, redis_url: str, contacts: int = 12, seed: int = 1, workers: int = 2,
+def asterisk_campaign(processes: WorkerProcesses, database_url: str, redis_url: str, contacts: int = 12, seed: int = 1, workers: int = 2,
                       kills: int = 1, lease_seconds: int = 2, gap: tuple[float, float] = (1.0, 3.0),
                       kill_seed: int = 1) -> AsteriskDrillResult:
     """One day of a campaign through the real Asterisk in var/asterisk, dialled by RQ worker processes
@@ -324,7 +335,7 @@ def asterisk_campaign(database_url: str, redis_url: str, contacts: int = 12, see
         scripts = _quick_scripts(persons, flows, day, settings.timezone, policy.daily_attempt_cap, seed)
         handlers = campaign_calls(engine, flows, settings, policy, backend="asterisk")
         world = AsteriskWorld(ROOT, engine, flows, handlers, scripts, ring_timeout=5, amd=True)
-        processes: list[subprocess.Popen[bytes]] = []
+        running: list[subprocess.Popen[bytes]] = []
         killer: Killer | None = None
         try:
             world.start()
@@ -333,10 +344,11 @@ def asterisk_campaign(database_url: str, redis_url: str, contacts: int = 12, see
                           "ASTERISK_AMI_PORT": str(layout.ami_port), "ASTERISK_AMI_USER": layout.ami_user,
                           "ASTERISK_AMI_SECRET": layout.ami_secret, "ASTERISK_RING_TIMEOUT": "5",
                           "ASTERISK_DIAL_TEMPLATES": f"default=Local/{{national}}@{RESIDENTS}"}
-            processes.extend(spawn_workers(workers, worker_env, cwd=ROOT))
+            running.extend(processes.spawn(workers, worker_env))
             connection = redis_connection()
             # Jobs are short next to the calls (Asterisk carries those): wait longer for a worker in one.
-            killer = Killer(processes, worker_env, kills, kill_seed, gap, connection, replace=False, busy_wait=5.0)
+            killer = Killer(running, worker_env, kills, kill_seed, gap, connection, processes, replace=False,
+                            busy_wait=5.0)
             started = time.monotonic()
             if kills:
                 killer.start()
@@ -348,7 +360,7 @@ def asterisk_campaign(database_url: str, redis_url: str, contacts: int = 12, see
                 killer.stop.set()
                 if killer.is_alive():
                     killer.join()
-            stop_workers(processes, patience=10)
+            processes.stop(running)
             world.close()
         recorded = _recorded(engine)
         wrong: dict[tuple[str, int], tuple[object, object]] = {

@@ -20,7 +20,8 @@ from robocall.config import Settings, get_settings
 from robocall.conversations.call_handler import RecordingCallHandler
 from robocall.flows.loader import load_flows
 from robocall.models import CallAttempt, CallCampaign, CallState, Contact, FollowUp, FollowUpState, stored_utc, utcnow
-from simulator.drills import DrillResult, call_campaign
+from robocall.worker_main import spawn_workers, stop_workers
+from simulator.drills import DrillResult, WorkerProcesses, call_campaign
 from tests.conftest import TEST_REDIS_DB, make_url_with_redis_db
 
 ROOT = Path(__file__).parents[2]
@@ -28,6 +29,8 @@ POLICY = CallPolicy(retry_ladder=(dt.timedelta(minutes=15),))
 DAY = dt.date(2021, 8, 11)
 LEASE = dt.timedelta(seconds=30)
 LIMITS = DialLimits(max_channels=2, calls_per_second=1, lease=LEASE)
+WORKERS = WorkerProcesses(lambda count, env: spawn_workers(count, env, cwd=ROOT),
+                          lambda processes: stop_workers(processes, patience=10))
 CONTACTS = 16
 LEASE_SECONDS = 1
 
@@ -152,12 +155,12 @@ def _redis() -> str:
 def undisturbed(tmp_path_factory: pytest.TempPathFactory) -> DrillResult:
     """The campaign with no kill: what every drill must give."""
     url = f"sqlite:///{tmp_path_factory.mktemp('drill') / 'undisturbed.db'}"
-    return call_campaign(url, _redis(), contacts=CONTACTS, days=1, lease_seconds=LEASE_SECONDS)
+    return call_campaign(WORKERS, url, _redis(), contacts=CONTACTS, days=1, lease_seconds=LEASE_SECONDS)
 
 
 def _drill(tmp_path: Path, **options: object) -> DrillResult:
     # SQLite here; the PostgreSQL kill (its advisory lock) is tests/test_multihost.py's dead worker host.
-    return call_campaign(f"sqlite:///{tmp_path / 'drill.db'}", _redis(), contacts=CONTACTS, days=1,
+    return call_campaign(WORKERS, f"sqlite:///{tmp_path / 'drill.db'}", _redis(), contacts=CONTACTS, days=1,
                          lease_seconds=LEASE_SECONDS, **options)  # type: ignore[arg-type]
 
 
