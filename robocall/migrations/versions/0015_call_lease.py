@@ -6,6 +6,7 @@ Revises: 0014
 from typing import Sequence, Union
 
 import sqlalchemy as sa
+import sqlmodel
 from alembic import op
 
 revision: str = '0015'
@@ -16,7 +17,7 @@ depends_on: Union[str, Sequence[str], None] = None
 
 def upgrade() -> None:
     with op.batch_alter_table('callattempt') as batch:
-        batch.add_column(sa.Column('lease_until', sa.DateTime(), nullable=True))
+        batch.add_column(sa.Column('lease_until', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
         batch.add_column(sa.Column('dispatch', sa.Integer(), nullable=False, server_default='0'))
     # A dial tick looks up the calls already planned in its window (a tick run again after its worker died).
     op.create_index('ix_callattempt_queued_at', 'callattempt', ['queued_at'])

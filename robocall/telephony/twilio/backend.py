@@ -63,6 +63,9 @@ class TwilioVoiceBackend:
 
     def place_call(self, request: CallRequest) -> None:
         caller_id = request.caller_id or self.settings.twilio_from_number
+        if not self.calls.start_dialling(request.attempt_id, utcnow(), caller_id):
+            log.info("call %s is not queued any more; not placed again", request.attempt_id)
+            return
         refused: api.Refusal | None = None
         for tried in range(TRIES):
             wait = self.pace.reserve(1)
