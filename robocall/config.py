@@ -383,6 +383,9 @@ class Settings(BaseSettings):
     calls_per_second: float = 5.0
     """Most new outbound calls started per second."""
 
+    call_lease_seconds: int = Field(default=120, gt=0)
+    """A call planned but not dialled after this long (the worker holding it died) is handed to another worker, at its planned time; one already dialled is never dialled again."""
+
     international_calls: bool = False
     """Whether the dialer calls contacts whose number is foreign (imported and flagged either way)."""
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlmodel import SQLModel, create_engine
@@ -61,6 +61,20 @@ def autocommit(engine: Engine) -> Connection:
     statement or a few independent ones go without the BEGIN and COMMIT/ROLLBACK round trips, which
     cost CPU on both sides for every chunk."""
     return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
+
+def hold_lock(connection: Connection, name: str, idle_timeout_seconds: int = 0) -> None:
+    """Take the lock `name` for the rest of `connection`'s transaction (call it first in the transaction):
+    one holder at a time, the others wait.  PostgreSQL: a transaction-scoped advisory lock, which the
+    server frees when the holder's connection closes (its process killed); with `idle_timeout_seconds`
+    it also ends a holder that went silent in the transaction (its host cut off) after that long.
+    SQLite: the database's write lock taken at once (BEGIN IMMEDIATE), freed when the process dies."""
+    if connection.dialect.name == "postgresql":
+        if idle_timeout_seconds:
+            connection.exec_driver_sql(f"SET LOCAL idle_in_transaction_session_timeout = {int(idle_timeout_seconds) * 1000}")
+        connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
+    elif connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -151,7 +151,7 @@ class CallAttempt(SQLModel, table=True):
     backend: str = "sim"
     backend_call_id: str = ""
     caller_id: str = ""
-    queued_at: dt.datetime = Field(default_factory=utcnow)
+    queued_at: dt.datetime = Field(default_factory=utcnow, index=True)  # an outbound call's planned start
     dialled_at: dt.datetime | None = None
     answered_at: dt.datetime | None = None
     ended_at: dt.datetime | None = Field(default=None, index=True)
@@ -159,6 +159,11 @@ class CallAttempt(SQLModel, table=True):
     session: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     # The follow-up that planned this call (a callback's has its own flow and case); none for hotline calls.
     follow_up_id: int | None = Field(default=None, index=True)
+    # A queued outbound call is owned until `lease_until` (wall clock, UTC) by its dispatch number
+    # `dispatch`: a worker dials it only by claiming that number, so a call handed out again after
+    # its worker died (robocall/campaigns/recovery.py) is never dialled by two workers.
+    lease_until: dt.datetime | None = None
+    dispatch: int = 0
 
 
 class Answer(SQLModel, table=True):

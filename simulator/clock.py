@@ -5,12 +5,19 @@ time forward tick by tick; at each tick it queues one dialer job and waits
 for that job and the calls it started (the simulator completes a call inside
 its job, in virtual time).  Idle stretches (everyone waiting for a retry)
 are skipped.  At the end of the window it closes the day.
+
+A worker may die at any moment (the kill drills, bench/call_drill.py): a tick job whose worker died is
+queued again after the lease (the dialer's lock makes the second run wait for, or skip, the first), and
+the calls a dead worker abandoned are handed out again by the production reaper
+(robocall/campaigns/recovery.py) before the clock moves on, so the day is the day an undisturbed run of
+the same seed gives.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,8 +28,10 @@ from sqlalchemy.engine import Engine
 
 from robocall.call_policy import CallPolicy
 from robocall.campaigns.dialer import close_day, next_moment, pending_work, plan_day
-from robocall.campaigns.jobs import dial_tick_job
-from robocall.queues import wait_for_jobs
+from robocall.campaigns.jobs import dial_tick_job, reclaim_calls
+from robocall.campaigns.recovery import planned_between, queued_calls
+from robocall.config import get_settings
+from robocall.queues import CALLS, JobsUnfinished, queue, wait_for_jobs
 from simulator.backend import hotline_call_job
 
 
@@ -48,7 +57,12 @@ def hotline_callers(day: dt.date, seed: int, phones: list[str], policy: CallPoli
 def run_day(engine: Engine, connection: Redis, dialer_queue: Queue, day: dt.date, policy: CallPolicy,
             tick: dt.timedelta = dt.timedelta(seconds=10),
             on_calls: Callable[[int], None] | None = None,
-            inbound: list[tuple[str, dt.datetime]] | None = None) -> DayResult:
+            inbound: list[tuple[str, dt.datetime]] | None = None,
+            lease: dt.timedelta | None = None, patience: float = 600.0) -> DayResult:
+    """One follow-up day; `lease` is how long a job may stay unfinished before its worker is taken for
+    dead (CALL_LEASE_SECONDS); JobsUnfinished when nothing moves for `patience` seconds (no worker)."""
+    lease = lease or dt.timedelta(seconds=get_settings().call_lease_seconds)
+    calls_queue = queue(CALLS, connection)
     planned = plan_day(engine, day, policy)
     calls = 0
     hotline_jobs = [dialer_queue.enqueue(hotline_call_job, phone, at.isoformat(), result_ttl=600).id
@@ -62,14 +76,13 @@ def run_day(engine: Engine, connection: Redis, dialer_queue: Queue, day: dt.date
         if now >= closes:
             break
         horizon = min(now + tick, closes)
-        job = dialer_queue.enqueue(dial_tick_job, now.isoformat(), horizon.isoformat(), result_ttl=600)
-        wait_for_jobs([job.id], connection)
-        call_ids: list[str] = Job.fetch(job.id, connection=connection).return_value() or []
-        wait_for_jobs(call_ids, connection)
-        calls += len(call_ids)
-        if on_calls and call_ids:
-            on_calls(len(call_ids))
-        if not call_ids:  # channels full or nobody due: jump to when that changes
+        call_ids = run_tick(connection, dialer_queue, now, horizon, lease, patience)
+        _finish_calls(engine, connection, calls_queue, policy, day, now, horizon, call_ids, lease, patience)
+        placed = planned_between(engine, now, horizon)  # from the database: a re-run tick returns nothing
+        calls += placed
+        if on_calls and placed:
+            on_calls(placed)
+        if not placed:  # channels full or nobody due: jump to when that changes
             later = next_moment(engine, day, now)
             now = max(horizon, later) if later else horizon
         else:
@@ -78,3 +91,40 @@ def run_day(engine: Engine, connection: Redis, dialer_queue: Queue, day: dt.date
     calls += len(hotline_jobs)
     home_visits = close_day(engine, day, policy, at=closes)
     return DayResult(day, planned, calls, len(home_visits))
+
+
+def run_tick(connection: Redis, dialer_queue: Queue, now: dt.datetime, horizon: dt.datetime, lease: dt.timedelta,
+          patience: float) -> list[str]:
+    """Run the dial tick over [now, horizon); queued again when its worker seems dead (unfinished after
+    the lease).  The call job ids of the run that finished (none from a run that found the window dialled)."""
+    give_up = time.monotonic() + patience
+    while True:
+        job = dialer_queue.enqueue(dial_tick_job, now.isoformat(), horizon.isoformat(), result_ttl=600)
+        try:
+            wait_for_jobs([job.id], connection, timeout=max(lease.total_seconds(), 1.0))
+        except JobsUnfinished:
+            if time.monotonic() > give_up:
+                raise
+            continue
+        return Job.fetch(job.id, connection=connection).return_value() or []
+
+
+def _finish_calls(engine: Engine, connection: Redis, calls_queue: Queue, policy: CallPolicy, day: dt.date,
+                  now: dt.datetime, horizon: dt.datetime, call_ids: list[str], lease: dt.timedelta,
+                  patience: float) -> None:
+    """Wait until every call planned before `horizon` has been played, handing out again (the production
+    reaper) those whose worker died."""
+    give_up = time.monotonic() + patience
+    waiting = call_ids
+    while True:
+        try:
+            wait_for_jobs(waiting, connection, timeout=max(lease.total_seconds(), 1.0))
+        except JobsUnfinished:
+            pass  # a worker died holding one: the database says which calls are left
+        if queued_calls(engine, day, before=horizon) == 0:
+            return
+        if time.monotonic() > give_up:
+            raise JobsUnfinished(f"calls of {day} still queued after {patience:.0f} s (are workers running?)")
+        waiting = reclaim_calls(engine, policy, lease, now, calls_queue)
+        if not waiting:
+            time.sleep(min(lease.total_seconds() / 4, 0.5))  # leases still running: look again soon

@@ -50,6 +50,10 @@ class Host:
         """The host's cable pulled: its processes live on but reach nothing."""
         _ip("link", "set", self.veth, "down")
 
+    def reconnect(self) -> None:
+        """The cable plugged back in."""
+        _ip("link", "set", self.veth, "up")
+
     def kill(self) -> None:
         """The host's power cut: every process it runs killed with SIGKILL."""
         for process in self.processes:

@@ -14,14 +14,17 @@ import threading
 import time
 from collections.abc import Callable
 
+from redis import Redis
+from rq import Queue
 from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
 
 from robocall.call_policy import CallPolicy
 from robocall.campaigns.dialer import DialLimits, close_day, dial_tick, pending_work, plan_day
+from robocall.campaigns.recovery import planned_between
 from robocall.models import CallAttempt
 from robocall.telephony.base import CallRequest, PhoneBackend
-from simulator.clock import DayResult
+from simulator.clock import DayResult, run_tick
 
 
 def request_for(engine: Engine, attempt_id: int, at: dt.datetime) -> CallRequest:
@@ -65,4 +68,32 @@ def run_live_day(engine: Engine, backend: PhoneBackend, day: dt.date, policy: Ca
         thread.join(30)
     closes = dt.datetime.now(dt.UTC)
     home_visits = close_day(engine, day, policy, at=closes)
+    return DayResult(day, planned, calls, len(home_visits))
+
+
+def run_live_rq_day(engine: Engine, connection: Redis, dialer_queue: Queue, day: dt.date, policy: CallPolicy,
+                    lease: dt.timedelta, deadline: float = 300.0, tick: float = 1.0,
+                    on_calls: Callable[[int], None] | None = None) -> DayResult:
+    """The whole day in real time through the RQ workers, as production runs it: every `tick` a
+    `dial_tick_job` (which also hands out again the calls a dead worker abandoned), its calls placed by
+    `place_call_job`s, the backend's serve side recording them.  A tick job unfinished after `lease` is
+    queued again.  TimeoutError when the day is not over after `deadline` seconds."""
+    planned = plan_day(engine, day, policy)
+    calls = 0
+    give_up = time.monotonic() + deadline
+    while True:
+        open_count, _earliest = pending_work(engine, day)
+        if open_count == 0:
+            break
+        if time.monotonic() > give_up:
+            raise TimeoutError(f"{open_count} follow-ups still open after {deadline:.0f} s")
+        now = dt.datetime.now(dt.UTC)
+        horizon = now + dt.timedelta(seconds=tick)
+        run_tick(connection, dialer_queue, now, horizon, lease, patience=deadline)
+        placed = planned_between(engine, now, horizon)
+        calls += placed
+        if on_calls and placed:
+            on_calls(placed)
+        time.sleep(max(0.0, (horizon - dt.datetime.now(dt.UTC)).total_seconds()))
+    home_visits = close_day(engine, day, policy, at=dt.datetime.now(dt.UTC))
     return DayResult(day, planned, calls, len(home_visits))

@@ -1,7 +1,9 @@
 """Several hosts (network namespaces made by the test, simulator/hosts.py): Redis and PostgreSQL on
 one, workers on two others, the carriers' SMSC on a fourth; the test process is the app host (the
 SMS driver, the dialer's clock).  An SMS campaign and a call campaign give the same figures as on one
-host, also when one worker host dies mid-run (its processes killed with SIGKILL)."""
+host, also when one worker host dies mid-run (its processes killed with SIGKILL), and a call campaign
+also when a worker host's cable is pulled mid-run (its veth down: its workers live on, cut off; what
+they held is taken over once its lease has run out)."""
 
 from __future__ import annotations
 
@@ -39,6 +41,7 @@ from sms.context import context_from_settings
 from sms.fanout import drive
 from sms.prepare import Template
 from sms.recipients import csv_recipients
+from tests.conftest import TEST_REDIS_DB
 from tests.sms.conftest import phones, write_csv
 
 pytestmark = pytest.mark.netns
@@ -85,7 +88,7 @@ class Cluster:
             "QUEUE_PREFIX": f"mh-{uuid.uuid4().hex[:6]}", "LOG_LEVEL": "WARNING",
             "SMS_QUIET_HOURS": "", "SMS_GATEWAYS": json.dumps({"viettel": gateway}), "SMS_ROUTES": "default=viettel",
             "SMS_BATCH_SIZE": "200", "SMS_SUBMIT_LEASE_SECONDS": "2", "SMS_RETRY_SECONDS": "0",
-            "TELEPHONY_BACKEND": "sim", "SIM_SEED": "5", "FLOWS_DIR": str(ROOT / "ivr_flows"),
+            "TELEPHONY_BACKEND": "sim", "SIM_SEED": "5", "CALL_LEASE_SECONDS": "2", "FLOWS_DIR": str(ROOT / "ivr_flows"),
             "AUDIO_DIR": str(ROOT / "audio"),
         }
 
@@ -107,7 +110,8 @@ def cluster() -> Iterator[Cluster]:
         pytest.fail("the multi-host test needs root and iproute2 (`ip netns`); run it as root on Linux")
     workdir = temp_dir()
     try:
-        with Network(prefix="rcmh", subnet=0) as network:
+        # Named and numbered after the Redis DB of this run, so that parallel runs never share a namespace.
+        with Network(prefix=f"rcmh{TEST_REDIS_DB}", subnet=TEST_REDIS_DB) as network:
             yield Cluster(network, workdir)
     except NetnsUnavailable as exc:
         pytest.fail(f"network namespaces are not available here: {exc}")
@@ -156,7 +160,8 @@ def _sms_campaign(cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def _call_campaign(cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hosts: list[Host],
-                   redis_db: int, kill: Host | None) -> dict[str, object]:
+                   redis_db: int, kill: Host | None = None, cut: Host | None = None, per_host: int = 2) -> dict[str, object]:
+    """The report of a two-day campaign; `kill` dies after 20 calls, `cut` loses its cable after 40."""
     env = cluster.settings(redis_db)
     engine = _apply(env, monkeypatch)
     settings = get_settings()
@@ -168,15 +173,21 @@ def _call_campaign(cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyP
         db.add(CallCampaign(name="F1/F2", flow="f1_f2_followup", categories="F1,F2"))
         db.add(CallCampaign(name="returnees", flow="returnee_check", categories="returnee"))
         db.commit()
-    cluster.start_workers(hosts, 2, env)
+    cluster.start_workers(hosts, per_host, env)
     connection = redis_connection()
     calls_seen = 0
+    pending = {20: kill, 40: cut}
 
     def on_calls(count: int) -> None:
         nonlocal calls_seen
         calls_seen += count
-        if kill is not None and calls_seen >= 20 and kill.processes and kill.processes[0].poll() is None:
-            kill.kill()
+        for at, host in list(pending.items()):
+            if calls_seen >= at:
+                del pending[at]
+                if host is kill and host is not None:
+                    host.kill()
+                elif host is not None:
+                    host.cut()
 
     try:
         for offset in range(2):
@@ -185,6 +196,10 @@ def _call_campaign(cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyP
         report = provincial_report(engine, FIRST_DAY, FIRST_DAY + dt.timedelta(days=1), settings.timezone)
         return report.to_json()
     finally:
+        if cut is not None:  # its workers hang on their lost connections: switched off, then the cable back
+            cut.kill()
+            cut.processes.clear()
+            cut.reconnect()
         cluster.stop_workers()
         engine.dispose()
 
@@ -204,6 +219,13 @@ def test_call_campaign_across_hosts_gives_the_one_host_figures(
         cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     one_host = _call_campaign(cluster, tmp_path, monkeypatch, [cluster.db], 4, kill=None)
     assert one_host["outbound_calls_f1_f2"]  # something was called
-    two_hosts = _call_campaign(cluster, tmp_path, monkeypatch, cluster.workers, 5, kill=None)
+    two_hosts = _call_campaign(cluster, tmp_path, monkeypatch, cluster.workers, 5)
     assert two_hosts == one_host
+    # One worker on each host: the first worker host dies after 20 calls, the second loses its cable
+    # after 40 (its workers live on, cut off: what they held is taken over once its lease has run out),
+    # the db host's worker finishes the campaign.
+    w1, w2 = cluster.workers
+    survived = _call_campaign(cluster, tmp_path, monkeypatch, [w1, w2, cluster.db], 6, kill=w1, cut=w2, per_host=1)
+    w1.processes.clear()
+    assert survived == one_host
 

@@ -9,7 +9,13 @@ The guarantees, and where they come from:
 - never more than `max_channels` calls on the line: a channel is busy from
   an attempt's start until its end, counted from the attempts table;
 - a calls-per-second pace: consecutive starts are at least 1/cps apart,
-  also across ticks (the last start is read back from the table).
+  also across ticks (the last start is read back from the table);
+- one tick at a time, and a window dialled once: a tick holds the dialer's
+  lock (robocall.db.hold_lock) for its transaction, and a tick run again over
+  a window already dialled (its first run's worker died after committing)
+  plans nothing new (its calls are handed out again by recovery.py);
+- a call planned but never dialled is not lost: each queued attempt carries a
+  lease (wall clock) that robocall/campaigns/recovery.py reclaims.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from sqlmodel import col, select
 from robocall.call_policy import CallPolicy
 from robocall.campaigns.callbacks import callback_on_timeline, close_callback_task
 from robocall.conversations.recording import escalate_home_visit
+from robocall.db import hold_lock
 from robocall.models import (
     CallAttempt,
     CallCampaign,
@@ -35,7 +42,10 @@ from robocall.models import (
     FollowUpState,
     failed_for_good,
     stored_utc,
+    utcnow,
 )
+
+DIALER_LOCK = "robocall-dialer"
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,7 @@ class DialLimits:
     calls_per_second: float = 5.0
     caller_ids: tuple[tuple[str, str], ...] = ()  # (carrier, caller id); carrier "" is the default
     international_calls: bool = False  # INTERNATIONAL_CALLS: foreign numbers are skipped otherwise
+    lease: dt.timedelta = dt.timedelta(seconds=120)  # CALL_LEASE_SECONDS: a planned call's time to be dialled
 
     def caller_id_for(self, carrier: str) -> str:
         table = dict(self.caller_ids)
@@ -149,7 +160,11 @@ def dial_tick(engine: Engine, now: dt.datetime, horizon: dt.datetime, policy: Ca
         return []
     gap = dt.timedelta(seconds=1 / limits.calls_per_second)
     planned: list[PlannedCall] = []
+    lease_until = utcnow() + limits.lease
     with DbSession(engine) as db:
+        hold_lock(db.connection(), DIALER_LOCK, idle_timeout_seconds=int(limits.lease.total_seconds()))
+        if window_dialled(db, now, horizon):
+            return []  # a second run of this tick (the first one's worker died after committing)
         slots = free_channel_times(db, now, horizon, limits.max_channels)
         if not slots:
             return []
@@ -174,7 +189,8 @@ def dial_tick(engine: Engine, now: dt.datetime, horizon: dt.datetime, policy: Ca
                 follow_up.state = FollowUpState.SKIPPED
                 db.add(follow_up)
                 continue
-            attempt = _start_attempt(db, follow_up, contact, campaigns[follow_up.campaign_id], start, limits)
+            attempt = _start_attempt(db, follow_up, contact, campaigns[follow_up.campaign_id], start, limits,
+                                     lease_until)
             if attempt is None:
                 continue
             planned.append(PlannedCall(attempt, start))
@@ -191,14 +207,23 @@ def number_to_dial(contact: Contact, attempts_made: int) -> str:
     return contact.phone
 
 
+def window_dialled(db: DbSession, now: dt.datetime, horizon: dt.datetime) -> bool:
+    """Whether a tick has planned calls in [now, horizon) already: every call a tick plans starts in its
+    window, and the next tick's window begins where this one ends."""
+    started = db.exec(select(CallAttempt.id).where(
+        CallAttempt.direction == "outbound", CallAttempt.channel == "voice",
+        col(CallAttempt.queued_at) >= now, col(CallAttempt.queued_at) < horizon).limit(1)).first()
+    return started is not None
+
+
 def _start_attempt(db: DbSession, follow_up: FollowUp, contact: Contact, campaign: CallCampaign,
-                   start: dt.datetime, limits: DialLimits) -> int | None:
+                   start: dt.datetime, limits: DialLimits, lease_until: dt.datetime) -> int | None:
     attempt = CallAttempt(
         campaign_id=campaign.id, contact_id=contact.id, phone=number_to_dial(contact, follow_up.attempts),
         flow=follow_up.flow or campaign.flow,
         direction="outbound", day=follow_up.day, attempt_number=follow_up.attempts + 1,
         state=CallState.QUEUED, caller_id=limits.caller_id_for(contact.carrier), queued_at=start,
-        follow_up_id=follow_up.id,
+        follow_up_id=follow_up.id, lease_until=lease_until,
     )
     try:
         with db.begin_nested():  # the unique index may refuse it: another dialer got there first

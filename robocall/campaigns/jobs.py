@@ -28,13 +28,14 @@ from robocall.campaigns.dialer import (
     record_outcome,
     skip_attempt,
 )
+from robocall.campaigns.recovery import Dispatch, claim, reclaim
 from robocall.config import Settings, get_settings
 from robocall.conversations.calls import RecordedCalls
 from robocall.db import make_engine
 from robocall.flows.catalog import flow_catalog
 from robocall.flows.loader import Flow
 from robocall.logging_setup import log_context, mask_phone
-from robocall.models import CallAttempt, CallState, Contact
+from robocall.models import CallAttempt, CallState, Contact, utcnow
 from robocall.queues import CALLS, job_data, queue_name
 from robocall.telephony.base import CallRequest, PhoneBackend
 from robocall.telephony.registry import build_backend
@@ -78,7 +79,8 @@ def context() -> WorkerContext:
         flows=flows,
         policy=policy,
         limits=DialLimits(settings.max_channels, settings.calls_per_second, caller_ids_from_settings(settings),
-                          international_calls=settings.international_calls),
+                          international_calls=settings.international_calls,
+                          lease=dt.timedelta(seconds=settings.call_lease_seconds)),
         calls=calls,
         backend=build_backend(settings, engine, flows, calls),
         max_channels_set="max_channels" in settings.model_fields_set,
@@ -97,28 +99,43 @@ def follow_up_mover(settings: Settings, policy: CallPolicy | None = None) -> Cal
 
 
 def dial_tick_job(now_iso: str, horizon_iso: str) -> list[str]:
-    """Start the calls due between now and horizon; returns the ids of the call jobs it queued."""
+    """Hand out again the calls a lost worker abandoned (recovery.py), then start the calls due between
+    now and horizon; returns the ids of the call jobs it queued."""
     ctx = context()
-    planned = dial_tick(ctx.engine, dt.datetime.fromisoformat(now_iso), dt.datetime.fromisoformat(horizon_iso),
-                        ctx.policy, ctx.dial_limits())
+    now = dt.datetime.fromisoformat(now_iso)
     job = get_current_job()
     assert job is not None, "dial_tick_job runs inside an RQ worker"
-    queue = Queue(queue_name(CALLS), connection=job.connection)
+    reclaimed = reclaim(ctx.engine, ctx.policy, ctx.limits.lease, now)
+    planned = dial_tick(ctx.engine, now, dt.datetime.fromisoformat(horizon_iso), ctx.policy, ctx.dial_limits())
+    return enqueue_calls(Queue(queue_name(CALLS), connection=job.connection),
+                         reclaimed + [Dispatch(call.attempt_id, call.start_at, 0) for call in planned])
+
+
+def enqueue_calls(queue: Queue, calls: list[Dispatch]) -> list[str]:
+    """One place_call_job per call; a call handed out again gets a job id of its own."""
+    prefix = queue.name.replace(":", "-")
     jobs = queue.enqueue_many([
-        job_data(place_call_job, call.attempt_id, call.start_at.isoformat(),
-                 job_id=f"{queue_name(CALLS).replace(':', '-')}-{call.attempt_id}")
-        for call in planned
+        job_data(place_call_job, call.attempt_id, call.start_at.isoformat(), call.number,
+                 job_id=f"{prefix}-{call.attempt_id}" + (f"-{call.number}" if call.number else ""))
+        for call in calls
     ])
     return [j.id for j in jobs]
 
 
-def place_call_job(attempt_id: int, start_iso: str) -> str:
-    """Dial one queued attempt.  Safe to run twice: an attempt no longer queued is left alone."""
+def reclaim_calls(engine: Engine, policy: CallPolicy, lease: dt.timedelta, now: dt.datetime, calls: Queue) -> list[str]:
+    """The abandoned calls handed out again on the `calls` queue (for a clock that is not a worker: the
+    simulator's); their job ids."""
+    return enqueue_calls(calls, reclaim(engine, policy, lease, now))
+
+
+def place_call_job(attempt_id: int, start_iso: str, dispatch: int = 0) -> str:
+    """Dial one queued attempt handed out under `dispatch`.  Safe to run twice or late: an attempt no
+    longer queued, or handed out again since, is left alone."""
     with log_context(attempt_id=attempt_id):  # the backend's and the handler's records name the attempt
-        return _place_call(attempt_id, start_iso)
+        return _place_call(attempt_id, start_iso, dispatch)
 
 
-def _place_call(attempt_id: int, start_iso: str) -> str:
+def _place_call(attempt_id: int, start_iso: str, dispatch: int) -> str:
     ctx = context()
     start = dt.datetime.fromisoformat(start_iso)
     with DbSession(ctx.engine) as db:
@@ -127,6 +144,12 @@ def _place_call(attempt_id: int, start_iso: str) -> str:
             raise LookupError(f"call attempt {attempt_id} does not exist")
         if attempt.state != CallState.QUEUED:
             return attempt.state
+    if not claim(ctx.engine, attempt_id, dispatch, ctx.limits.lease, utcnow()):
+        log.info("call %s was handed to another worker or placed already: left alone", attempt_id)
+        return CallState.QUEUED
+    with DbSession(ctx.engine) as db:
+        attempt = db.get(CallAttempt, attempt_id)
+        assert attempt is not None
         contact = db.get(Contact, attempt.contact_id) if attempt.contact_id else None
         if contact is None or contact.opted_out:
             skip_attempt(db, attempt, start, "opted_out" if contact else "no_contact")

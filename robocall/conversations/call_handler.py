@@ -10,11 +10,13 @@ declarations by SMS.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
+from sqlmodel import select
 
 from robocall.conversations.hotline import after_hotline_call
 from robocall.conversations.recording import CallRecord, LineClosed, write_call
@@ -28,7 +30,9 @@ from robocall.flows.engine import (
     new_session,
 )
 from robocall.flows.loader import Flow
-from robocall.models import CallAttempt, CallState
+from robocall.models import ACTIVE_CALL_STATES, CallAttempt, CallState
+
+log = logging.getLogger(__name__)
 
 __all__ = ["CallRecord", "RecordingCallHandler"]
 
@@ -62,6 +66,12 @@ class RecordingCallHandler:
         self._save(LineClosed(state, at, self.dialled_at, self.answered_at, self.session, reason))
 
     # --- internals ---
+    def _closed_already(self, db: DbSession) -> bool:
+        """Whether the attempt has ended already (its row locked till this transaction ends, on PostgreSQL)."""
+        row = db.exec(select(CallAttempt.state, CallAttempt.ended_at)
+                      .where(CallAttempt.id == self.attempt_id).with_for_update()).first()
+        return row is not None and row[1] is not None and row[0] not in ACTIVE_CALL_STATES
+
     def _step(self, event: Event, at: dt.datetime) -> list[Action]:
         self.session, actions = advance(self.flow, self.session, event)
         self.record.collect(actions, at)
@@ -69,6 +79,11 @@ class RecordingCallHandler:
 
     def _save(self, closed: LineClosed) -> None:
         with DbSession(self.engine) as db:
+            if self._closed_already(db):
+                # Another worker played this call again after its lease ran out (this one was too slow,
+                # or cut off from the database): one record of a call, never two.
+                log.warning("call %s was recorded by another worker already: not written twice", self.attempt_id)
+                return
             attempt = write_call(db, self.attempt_id, self.contact_id, self.flow.name, closed, self.record)
             if self.after_save is not None:
                 self.after_save(db, attempt)

@@ -119,6 +119,20 @@ class ResumableCalls:
 
     # --- the line ---
 
+    def start_dialling(self, attempt_id: int, at: dt.datetime, caller_id: str = "") -> bool:
+        """queued -> dialling before the provider is asked (its call id comes later, `dialling`), once:
+        False when the attempt is no longer queued (another run of its job placed it).  So a call handed
+        out again after its worker died (robocall/campaigns/recovery.py) is never placed twice; one whose
+        worker died before the provider answered has no call id, and `robocall twilio reconcile` closes it."""
+        with self._locked(attempt_id) as (db, attempt):
+            if attempt.state != CallState.QUEUED:
+                return False
+            attempt.state, attempt.backend, attempt.dialled_at = CallState.DIALLING, self.backend, at
+            attempt.caller_id = caller_id or attempt.caller_id
+            db.add(attempt)
+            db.commit()
+            return True
+
     def dialling(self, attempt_id: int, call_id: str, at: dt.datetime, caller_id: str = "") -> bool:
         """The provider took the call (`call_id`, its own id): queued -> dialling.  False when the attempt
         is no longer queued (a second worker placed it, or a callback was faster)."""

@@ -10,7 +10,8 @@ from sqlmodel import select
 from voicehelp import VoiceWorld
 
 from robocall.models import Answer, CallState, Escalation
-from robocall.telephony.twilio.reconcile import reconcile
+from robocall.telephony.base import CallRequest
+from robocall.telephony.twilio.reconcile import NO_CALL_ID, reconcile
 from simulator.population import Resident
 
 PERFECT = Resident(
@@ -101,3 +102,29 @@ def test_a_call_whose_final_callback_never_came_is_closed_from_twilios_record(vo
     assert attempt.state == CallState.COMPLETED and attempt.end_reason == "completed"
     assert answers(voice, attempt_id)
     assert reconcile(voice.settings, calls, dt.timedelta(0)) == 0
+
+
+def test_a_call_handed_out_again_is_never_placed_twice(voice: VoiceWorld) -> None:
+    """The attempt is marked dialling before Twilio is asked: a second run of its job (handed out again
+    after its lease ran out, robocall/campaigns/recovery.py) asks Twilio nothing."""
+    phone = "+84911000007"
+    voice.peer.network.population = {phone: dataclasses.replace(PERFECT, phone=phone)}
+    voice.contact(phone)
+    attempt_id = voice.call(phone)
+    made = len(voice.peer.created)
+    voice.backend.place_call(CallRequest(attempt_id, phone, "+842873000000", dt.datetime.now(dt.UTC), "f1_f2_followup"))
+    assert len(voice.peer.created) == made == 1
+
+
+def test_a_call_whose_worker_died_before_twilio_answered_is_closed_by_reconcile(voice: VoiceWorld) -> None:
+    """Marked dialling, then the worker died before Twilio gave a call id: nothing carries the call."""
+    phone = "+84911000008"
+    voice.contact(phone)
+    attempt_id = voice.attempt(phone)
+    calls = voice.backend.calls
+    assert calls.start_dialling(attempt_id, dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
+    assert not calls.start_dialling(attempt_id, dt.datetime.now(dt.UTC))  # once
+    assert reconcile(voice.settings, calls, dt.timedelta(0)) == 1
+    attempt = voice.attempt_row(attempt_id)
+    assert (attempt.state, attempt.end_reason) == (CallState.FAILED, NO_CALL_ID)
+    assert voice.peer.created == []

@@ -68,6 +68,10 @@ class TwilioVoiceBackend:
             wait = self.pace.reserve(1)
             if wait > 0:
                 time.sleep(wait)
+            # Marked dialling just before Twilio is asked (once: a second run of the job asks nothing).
+            if tried == 0 and not self.calls.start_dialling(request.attempt_id, utcnow(), caller_id):
+                log.info("call %s is not queued any more; not placed again", request.attempt_id)
+                return
             try:
                 sid = asyncio.run(self._create(request, caller_id))
             except Exception as exc:  # noqa: BLE001 - api.refusal re-raises what is not Twilio's or the network's

@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 CALL_LIMIT = dt.timedelta(minutes=30)  # no follow-up call lasts this long
 
 
+NO_CALL_ID = "no Twilio call id: its worker was lost while placing it (found by reconcile)"
+
+
 def reconcile(settings: Settings, calls: ResumableCalls, older_than: dt.timedelta = CALL_LIMIT) -> int:
     """Close the calls Twilio has finished; returns how many."""
     return asyncio.run(_reconcile(settings, calls, older_than))
@@ -38,6 +41,10 @@ async def _reconcile(settings: Settings, calls: ResumableCalls, older_than: dt.t
     try:
         for attempt_id, sid in open_calls:
             if not sid:
+                # Marked dialling, and no call id from Twilio since: its worker died before Twilio answered
+                # the request (or the request never left).  Nothing Twilio carries: closed, the ladder retries.
+                if await asyncio.to_thread(calls.close, attempt_id, CallState.FAILED, utcnow(), NO_CALL_ID):
+                    closed += 1
                 continue
             try:
                 call = await client.calls(sid).fetch_async()
