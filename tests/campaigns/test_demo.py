@@ -28,7 +28,7 @@ def test_demo_runs_a_short_campaign_and_prints_the_report(tmp_path: Path, redis_
     assert demo.returncode == 0, demo.stderr[-3000:]
     out = demo.stdout
     assert "Imported 60 contacts" in out
-    assert "BÁO CÁO HỆ THỐNG GỌI ĐIỆN TỰ ĐỘNG (2021-08-11 → 2021-08-13)" in out
+    assert "BÁO CÁO HỆ THỐNG GỌI ĐIỆN TỰ ĐỘNG (11 thg 8, 2021 → 13 thg 8, 2021)" in out
     assert re.search(r"Tỷ lệ cuộc gọi dẫn tới phân loại\s+\d+,\d%", out)
 
     report = subprocess.run(
