@@ -31,6 +31,7 @@ BIG_TABLES = frozenset({
     "contact", "callattempt", "answer", "escalation", "escalationevent", "followup", "casetask",
     "smsmessage", "smsmessagepart", "smsinvalidrecipient", "auditlog",
 })
+_LIMIT = re.compile(r"\bLIMIT\b", re.IGNORECASE)
 _SQLITE_SCAN = re.compile(r"^SCAN (\w+)(?: AS \w+)?(?P<index> USING (?:COVERING )?INDEX \w+)?", re.IGNORECASE)
 
 
@@ -82,11 +83,11 @@ def capture_statements() -> Iterator[Captured]:
 @dataclass
 class Scan:
     table: str
-    how: str  # "table" (every row read) or "index" (a whole index walked)
+    how: str  # "table" (every row read), "index" (a whole index read) or "walk" (in order, up to a LIMIT)
     detail: str  # the plan's own words
 
     def __str__(self) -> str:
-        return f"{self.table}: {self.detail}"
+        return f"{self.table}: {self.detail}" + (" (up to the LIMIT)" if self.how == "walk" else "")
 
 
 @dataclass
@@ -105,7 +106,7 @@ def explain(connection: Connection, statement: Statement, *, analyze: bool = Fal
     if connection.dialect.name == "sqlite":
         rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement.sql}", _params(statement)).all()
         details = [str(r[3]) for r in rows]
-        return Plan(statement, "\n".join(details), sqlite_scans(details, big_tables))
+        return Plan(statement, "\n".join(details), sqlite_scans(details, big_tables, statement.sql))
     options = "ANALYZE, BUFFERS, FORMAT JSON" if analyze else "FORMAT JSON"
     raw = connection.exec_driver_sql(f"EXPLAIN ({options}) {statement.sql}", _params(statement)).scalar()
     document = raw if isinstance(raw, list) else json.loads(raw)
@@ -119,12 +120,16 @@ def _params(statement: Statement) -> Any:
     return tuple(parameters) if isinstance(parameters, list) else parameters
 
 
-def sqlite_scans(details: Sequence[str], big_tables: frozenset[str] = BIG_TABLES) -> list[Scan]:
+def sqlite_scans(details: Sequence[str], big_tables: frozenset[str] = BIG_TABLES, sql: str = "") -> list[Scan]:
+    """Scans of big tables in SQLite's plan.  A scan in the order a LIMIT wants (no sort step in the plan)
+    stops at the limit: it is a "walk", not a read of the table (the newest 300 audit entries)."""
+    ordered_walk = bool(_LIMIT.search(sql)) and not any("TEMP B-TREE" in d for d in details)
     scans = []
     for detail in details:
         match = _SQLITE_SCAN.match(detail.strip())
         if match and match.group(1).lower() in big_tables:
-            scans.append(Scan(match.group(1).lower(), "index" if match.group("index") else "table", detail.strip()))
+            how = "walk" if ordered_walk else "index" if match.group("index") else "table"
+            scans.append(Scan(match.group(1).lower(), how, detail.strip()))
     return scans
 
 

@@ -21,7 +21,7 @@ from robocall.models import (
     FollowUp,
     FollowUpState,
 )
-from robocall.sms_models import SENT_STATES, SmsMessage
+from robocall.sms_models import SENT_STATES, SmsMessage, list_messages, single_messages
 
 F1_F2 = (Category.F1.value, Category.F2.value)
 
@@ -160,9 +160,9 @@ def provincial_report(engine: Engine, start: dt.date | None, end: dt.date | None
             Escalation.notify_cdc == True, *in_period(col(Escalation.created_at)))).one()  # noqa: E712
         sent = col(SmsMessage.state).in_(SENT_STATES)
         sms_sent = db.exec(select(func.count()).select_from(SmsMessage).where(
-            sent, SmsMessage.purpose == "", *in_period(col(SmsMessage.accepted_at)))).one()
+            sent, list_messages(), *in_period(col(SmsMessage.accepted_at)))).one()
         individual = db.exec(select(func.count()).select_from(SmsMessage).where(
-            sent, SmsMessage.purpose != "", *in_period(col(SmsMessage.queued_at)))).one()
+            sent, single_messages(), *in_period(col(SmsMessage.queued_at)))).one()
     return ProvincialReport(
         period_from=start.isoformat() if start else "", period_to=end.isoformat() if end else "",
         outbound_calls_f1_f2=outbound["f1_f2"], outbound_calls_returnees=outbound["returnee"],

@@ -1,5 +1,5 @@
 """A province's database at any size, for measuring the dashboard: contacts, their daily follow-ups,
-calls, answers, escalations with their timelines and callbacks, hotline calls, SMS campaigns and their
+calls, answers, escalations with their timelines and callbacks (four in five resolved), hotline calls, SMS campaigns and their
 messages, the audit log.
 
 Contacts come from Python (generated Vietnamese names, as `bench/contact_search.py` searches them);
@@ -192,16 +192,16 @@ def _escalations(c: Connection, sql: Sql, midnight: dt.datetime) -> None:
         "assignee, outcome, created_at, acknowledged_at, resolved_at) "
         f"SELECT a.contact_id, a.id, a.flow, 'co_trieu_chung', CASE (a.id / 50) % {len(LEVELS)} {levels} END, "
         "'Có triệu chứng', (a.id / 50) % 4 < 2, (a.id / 50) % 4 = 2, "
-        "CASE WHEN (a.id / 50) % 5 < 2 THEN 'resolved' WHEN (a.id / 50) % 5 = 2 THEN 'acknowledged' ELSE 'open' END, "
-        "CASE WHEN (a.id / 50) % 5 = 2 THEN 'can_bo' ELSE '' END, '', a.ended_at, "
-        "CASE WHEN (a.id / 50) % 5 < 3 THEN a.ended_at END, CASE WHEN (a.id / 50) % 5 < 2 THEN a.ended_at END "
+        "CASE WHEN (a.id / 50) % 10 < 8 THEN 'resolved' WHEN (a.id / 50) % 10 = 8 THEN 'acknowledged' ELSE 'open' END, "
+        "CASE WHEN (a.id / 50) % 10 >= 7 THEN 'can_bo' ELSE '' END, '', a.ended_at, "
+        "CASE WHEN (a.id / 50) % 10 < 9 THEN a.ended_at END, CASE WHEN (a.id / 50) % 10 < 8 THEN a.ended_at END "
         "FROM callattempt a WHERE a.state = 'completed' AND a.id % 50 = 0 ORDER BY a.id"))
     # Home visits: no answer two days running (no call of their own).
     c.execute(text(
         "INSERT INTO escalation (contact_id, attempt_id, flow, rule, level, reason, notify_cdc, callback, status, "
         "assignee, outcome, created_at) "
         f"SELECT f.contact_id, NULL, 'f1_f2_followup', 'unreachable_2_days', 'home_visit', 'Không liên lạc được', "
-        f"1 = 1, 1 = 0, 'open', '', '', {sql.at_day('f.day', '1200')} "
+        f"1 = 1, 1 = 0, CASE WHEN f.id % 100 = 0 THEN 'open' ELSE 'resolved' END, '', '', {sql.at_day('f.day', '1200')} "
         "FROM followup f WHERE f.state = 'unreached' AND f.id % 20 = 0 ORDER BY f.id"))
     c.execute(text(
         "INSERT INTO escalationevent (escalation_id, attempt_id, at, actor, kind, text) "
@@ -227,7 +227,8 @@ def _hotline(c: Connection, sql: Sql, contacts: int, first_day: dt.date, midnigh
         "INSERT INTO escalation (contact_id, attempt_id, flow, rule, level, reason, notify_cdc, callback, status, "
         "assignee, outcome, created_at) "
         "SELECT NULL, a.id, 'hotline', 'de_nghi_goi_lai', 'callback', 'Người gọi đề nghị CDC gọi lại', 1 = 1, 1 = 1, "
-        "'open', '', '', a.ended_at FROM callattempt a WHERE a.flow = 'hotline' AND a.id % 7 = 0 ORDER BY a.id"))
+        "CASE WHEN a.id % 35 = 0 THEN 'open' ELSE 'resolved' END, '', '', a.ended_at "
+        "FROM callattempt a WHERE a.flow = 'hotline' AND a.id % 7 = 0 ORDER BY a.id"))
 
 
 def _sms(c: Connection, sql: Sql, messages: int, midnight: dt.datetime) -> dict[str, int]:

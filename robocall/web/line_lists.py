@@ -16,7 +16,7 @@ from sqlmodel import Session as DbSession
 from sqlmodel import col, select
 
 from robocall.logging_setup import mask_phone
-from robocall.models import CallAttempt, Contact, Escalation, FollowUp, FollowUpState
+from robocall.models import CallAttempt, Contact, Escalation, FollowUp, FollowUpState, stored_utc
 from robocall.phones import InvalidPhone, normalize
 from robocall.text import search_fold
 from robocall.web.escalation_queries import UNRESOLVED
@@ -134,9 +134,11 @@ def line_list(db: DbSession, kind: str, as_of: dt.date, *, district: str = "", c
                        .limit(None if whole else LIST_LIMIT)).all()
     ids = [c.id for c in contacts]
     last_calls: dict[int, tuple[dt.date, str]] = {}
-    for contact_id, day, state in db.exec(select(CallAttempt.contact_id, CallAttempt.day, CallAttempt.state)
-                                          .where(col(CallAttempt.contact_id).in_(ids))
-                                          .order_by(col(CallAttempt.queued_at))).all():
+    # Ordered here, not by the database: an ORDER BY queued_at let SQLite walk the whole queued_at index
+    # instead of looking the contacts up by contact_id.
+    calls = db.exec(select(CallAttempt.contact_id, CallAttempt.day, CallAttempt.state, CallAttempt.queued_at,
+                           CallAttempt.id).where(col(CallAttempt.contact_id).in_(ids))).all()
+    for contact_id, day, state, _, _ in sorted(calls, key=lambda c: (stored_utc(c[3]), c[4] or 0)):
         last_calls[contact_id] = (day, state)  # ordered, so the last one wins
     open_cases = dict(db.exec(select(Escalation.contact_id, func.count()).where(
         col(Escalation.contact_id).in_(ids), col(Escalation.status).in_(UNRESOLVED))

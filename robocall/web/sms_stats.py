@@ -10,7 +10,7 @@ from sqlalchemy import func
 from sqlmodel import Session as DbSession
 from sqlmodel import col, select
 
-from robocall.sms_figures import counts_by_carrier, counts_by_state
+from robocall.sms_figures import campaign_messages, counts_by_carrier, counts_by_state
 from robocall.sms_models import SENT_STATES, MessageState, SmsCampaign, SmsMessage
 
 # Columns of the per-carrier table, in the order a message goes through them.
@@ -72,19 +72,19 @@ def list_sms_campaigns(db: DbSession) -> list[SmsCampaignRow]:
     rows = [SmsCampaignRow(id=c.id or 0, name=c.name, status=c.status, created_at=c.created_at,
                            recipients=c.recipients)
             for c in db.exec(select(SmsCampaign).order_by(col(SmsCampaign.id).desc())).all()]
-    by_id = {r.id: r for r in rows}
-    counts = db.exec(select(SmsMessage.campaign_id, SmsMessage.state, func.count())
-                     .group_by(SmsMessage.campaign_id, SmsMessage.state)).all()
-    for campaign_id, state, count in counts:
-        row = by_id.get(campaign_id)
-        if row is None:
-            continue
-        if state in SENT_STATES:
-            row.sent += count
-        if state == MessageState.DELIVERED:
-            row.delivered += count
-        elif state == MessageState.FAILED:
-            row.failed += count
+    connection = db.connection()
+    for row in rows:
+        # Campaign by campaign, each along its own span of ids (robocall.sms_figures.campaign_messages): a
+        # GROUP BY campaign over the table read every message ever sent.
+        for state, count in connection.execute(select(SmsMessage.state, func.count())
+                                               .where(*campaign_messages(connection, row.id))
+                                               .group_by(SmsMessage.state)).all():
+            if state in SENT_STATES:
+                row.sent += count
+            if state == MessageState.DELIVERED:
+                row.delivered += count
+            elif state == MessageState.FAILED:
+                row.failed += count
     return rows
 
 
@@ -97,13 +97,13 @@ def sms_campaign_detail(db: DbSession, campaign_id: int) -> SmsCampaignDetail | 
         strip_accents=campaign.strip_accents, source=campaign.source, created_at=campaign.created_at,
         send_at=campaign.send_at, finished_at=campaign.finished_at, recipients=campaign.recipients,
         duplicates=campaign.duplicates, opted_out=campaign.opted_out, invalid=campaign.invalid)
-    where = SmsMessage.campaign_id == campaign_id
+    where = campaign_messages(db.connection(), campaign_id)
     count, segments, low, high = db.exec(select(func.count(), func.sum(SmsMessage.segments),
                                                 func.min(SmsMessage.segments), func.max(SmsMessage.segments))
-                                         .where(where)).one()
+                                         .where(*where)).one()
     detail.messages, detail.segments = int(count or 0), int(segments or 0)
     detail.min_segments, detail.max_segments = int(low or 0), int(high or 0)
-    detail.encodings = sorted(e for e in db.exec(select(SmsMessage.encoding).where(where).distinct()).all() if e)
+    detail.encodings = sorted(e for e in db.exec(select(SmsMessage.encoding).where(*where).distinct()).all() if e)
     by_carrier = counts_by_carrier(db.connection(), campaign_id)
     detail.carriers = [CarrierFigures(name, by_carrier[name]) for name in sorted(by_carrier)]
     detail.totals = CarrierFigures("", counts_by_state(by_carrier))
