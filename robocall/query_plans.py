@@ -109,7 +109,7 @@ def explain(connection: Connection, statement: Statement, *, analyze: bool = Fal
         return Plan(statement, "\n".join(details), sqlite_scans(details, big_tables, statement.sql))
     options = "ANALYZE, BUFFERS, FORMAT JSON" if analyze else "FORMAT JSON"
     raw = connection.exec_driver_sql(f"EXPLAIN ({options}) {statement.sql}", _params(statement)).scalar()
-    document = raw if isinstance(raw, list) else json.loads(raw)
+    document = raw if isinstance(raw, list) else json.loads(str(raw))
     root = document[0]
     return Plan(statement, postgresql_text(root["Plan"]), postgresql_scans(root["Plan"], big_tables, analyze),
                 root.get("Execution Time"))

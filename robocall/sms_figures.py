@@ -20,7 +20,7 @@ def campaign_messages(connection: Connection, campaign_id: int) -> list[Any]:
     transactional campaign's are the single messages (their partial index).  smsmessage has no index on
     campaign_id, by design (its updates stay HOT): `campaign_id = X` alone reads every message."""
     conditions: list[Any] = [col(SmsMessage.campaign_id) == campaign_id]
-    row = connection.execute(select(SmsCampaign.kind, SmsCampaign.loaded_from, SmsCampaign.loaded_up_to)
+    row = connection.execute(select(col(SmsCampaign.kind), col(SmsCampaign.loaded_from), col(SmsCampaign.loaded_up_to))
                              .where(col(SmsCampaign.id) == campaign_id)).first()
     if row is None:
         return conditions
