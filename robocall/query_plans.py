@@ -31,6 +31,7 @@ BIG_TABLES = frozenset({
     "contact", "callattempt", "answer", "escalation", "escalationevent", "followup", "casetask",
     "smsmessage", "smsmessagepart", "smsinvalidrecipient", "auditlog",
 })
+SMALL_TABLE_ROWS = 10_000  # PostgreSQL reads a table this small whole rather than through an index, rightly
 _LIMIT = re.compile(r"\bLIMIT\b", re.IGNORECASE)
 _SQLITE_SCAN = re.compile(r"^SCAN (\w+)(?: AS \w+)?(?P<index> USING (?:COVERING )?INDEX \w+)?", re.IGNORECASE)
 
@@ -148,7 +149,7 @@ def postgresql_scans(root: dict[str, Any], big_tables: frozenset[str] = BIG_TABL
         if analyze:
             kept = float(node.get("Actual Rows", 0)) * float(node.get("Actual Loops", 1) or 1)
             removed = float(node.get("Rows Removed by Filter", 0)) * float(node.get("Actual Loops", 1) or 1)
-            if removed <= kept:  # most of the table is wanted: reading it all is the right plan
+            if removed <= kept or kept + removed < SMALL_TABLE_ROWS:  # most of it wanted, or a few pages
                 continue
             detail = f"Seq Scan on {table}: {kept:,.0f} rows kept, {removed:,.0f} thrown away"
         else:
