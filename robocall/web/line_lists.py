@@ -134,8 +134,8 @@ def line_list(db: DbSession, kind: str, as_of: dt.date, *, district: str = "", c
                        .limit(None if whole else LIST_LIMIT)).all()
     ids = [c.id for c in contacts]
     last_calls: dict[int, tuple[dt.date, str]] = {}
-    # Ordered here, not by the database: an ORDER BY queued_at let SQLite walk the whole queued_at index
-    # instead of looking the contacts up by contact_id.
+    # Ordered here (a screen of contacts' calls), not by the database: an ORDER BY on an indexed column can
+    # make SQLite walk that whole index instead of looking the contacts up (it did with one on queued_at).
     calls = db.exec(select(CallAttempt.contact_id, CallAttempt.day, CallAttempt.state, CallAttempt.queued_at,
                            CallAttempt.id).where(col(CallAttempt.contact_id).in_(ids))).all()
     for contact_id, day, state, _, _ in sorted(calls, key=lambda c: (stored_utc(c[3]), c[4] or 0)):

@@ -7,7 +7,6 @@ Revises: 0014
 - escalation (assignee, status): the queue's "my cases";
 - followup (campaign_id, state) and (campaign_id, day): a campaign's progress and period;
 - callattempt (campaign_id, day, answered_at): a campaign's calls per day, read from the index alone;
-- callattempt (queued_at): the report's calls of a period;
 - contact (district, commune) and (district, category): a district officer's filter choices, district by
   district (robocall.web.escalation_queries.distinct_values);
 - auditlog (actor, id) and (action, id): the audit page filtered, newest first;
@@ -32,7 +31,6 @@ INDEXES = [
     ("ix_followup_campaign_state", "followup", ["campaign_id", "state"], None),
     ("ix_followup_campaign_day", "followup", ["campaign_id", "day"], None),
     ("ix_callattempt_campaign_day_answered", "callattempt", ["campaign_id", "day", "answered_at"], None),
-    ("ix_callattempt_queued_at", "callattempt", ["queued_at"], None),
     ("ix_contact_district_commune", "contact", ["district", "commune"], None),
     ("ix_contact_district_category", "contact", ["district", "category"], None),
     ("ix_auditlog_actor_id", "auditlog", ["actor", "id"], None),
