@@ -1,4 +1,4 @@
-"""Benchmark: contact search by name among a million contacts.
+"""Benchmark: contact search by name among a million contacts (names from simulator/province_db.fill_contacts).
 
     .venv/bin/python bench/contact_search.py [--contacts 1000000] [--database-url URL]
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import random
 import statistics
 import sys
 import tempfile
@@ -24,37 +23,17 @@ from pathlib import Path
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import func, insert  # noqa: E402
+from sqlalchemy import func  # noqa: E402
 from sqlmodel import Session as DbSession  # noqa: E402
 from sqlmodel import col, select  # noqa: E402
 
 from robocall.db import make_engine  # noqa: E402
 from robocall.migrate import upgrade  # noqa: E402
-from robocall.models import Contact, contact_search_keys  # noqa: E402
+from robocall.models import Contact  # noqa: E402
 from robocall.web.line_lists import ContactSearch, line_list  # noqa: E402
+from simulator.province_db import fill_contacts  # noqa: E402  (the generated names, shared with explain_dashboard)
 
-FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô",
-          "Dương", "Lý", "Tôn Thất", "Lương", "Đinh", "Trịnh"]
-MIDDLE = ["Văn", "Thị", "Hữu", "Minh", "Ngọc", "Thanh", "Quốc", "Đức", "Xuân", "Gia", "Bảo", "Kim"]
-GIVEN = ["An", "Bình", "Cường", "Dung", "Đức", "Giang", "Hà", "Hải", "Hạnh", "Hòa", "Hùng", "Hương", "Khánh",
-         "Lan", "Linh", "Long", "Mai", "Minh", "Nam", "Nga", "Ngọc", "Nhung", "Phúc", "Phương", "Quang", "Sơn",
-         "Tâm", "Thảo", "Thắng", "Thủy", "Trang", "Trung", "Tuấn", "Vân", "Việt", "Yến"]
 QUERIES = ["Nguyễn Văn Hù", "tran thi thu", "đức", "Phương", "NGÔ GIA", "lương ngọc yến", "Tôn Thất Bảo Kh", "vu xuan"]
-
-
-def fill(engine, contacts: int) -> None:  # type: ignore[no-untyped-def]
-    rng = random.Random(11)
-    table = Contact.__table__  # type: ignore[attr-defined]
-    now = dt.datetime.now(dt.UTC)
-    chunk = 20_000
-    with engine.begin() as connection:
-        for start in range(0, contacts, chunk):
-            rows = [contact_search_keys({
-                "phone": f"+8491{n:07d}", "name": f"{rng.choice(FAMILY)} {rng.choice(MIDDLE)} {rng.choice(GIVEN)}",
-                "category": "F1", "district": "", "commune": "", "address": "", "notes": "", "alt_phone": "",
-                "language": "vi", "carrier": "", "opted_out": False, "source_list": "bench", "created_at": now,
-                "updated_at": now}) for n in range(start, min(start + chunk, contacts))]
-            connection.execute(insert(table), rows)
 
 
 def time_queries(engine, search) -> float:  # type: ignore[no-untyped-def]
@@ -90,7 +69,7 @@ def main() -> None:
         engine = make_engine(args.database_url or f"sqlite:///{Path(workdir) / 'bench.db'}")
         upgrade(engine)
         started = time.perf_counter()
-        fill(engine, args.contacts)
+        fill_contacts(engine, args.contacts)
         with engine.begin() as connection:
             connection.exec_driver_sql("ANALYZE")
         print(f"{args.contacts:,} contacts written in {time.perf_counter() - started:.0f} s ({engine.dialect.name})")

@@ -27,6 +27,15 @@ def upgrade(engine: Engine, revision: str = "heads") -> None:
         command.upgrade(config, revision)
 
 
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the database at `engine` back to `revision` (bench/explain_dashboard.py times the pages
+    without the newest indexes this way)."""
+    config = _config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+
 def make_revision(engine: Engine, message: str) -> None:
     """Autogenerate a new migration from the models (a developer's tool: review the file it writes)."""
     config = _config(engine)

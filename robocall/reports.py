@@ -22,7 +22,7 @@ from robocall.models import (
     FollowUp,
     FollowUpState,
 )
-from robocall.sms_models import SENT_STATES, SmsMessage
+from robocall.sms_models import SENT_STATES, SmsMessage, list_messages, single_messages
 from robocall.text import display_width, pad
 
 F1_F2 = (Category.F1.value, Category.F2.value)
@@ -191,9 +191,9 @@ def provincial_report(engine: Engine, start: dt.date | None, end: dt.date | None
         sent = col(SmsMessage.state).in_(SENT_STATES)
         sms_here = to_people(SmsMessage.phone)
         sms_sent = db.exec(select(func.count()).select_from(SmsMessage).where(
-            sent, SmsMessage.purpose == "", *sms_here, *in_period(col(SmsMessage.accepted_at)))).one()
+            sent, list_messages(), *sms_here, *in_period(col(SmsMessage.accepted_at)))).one()
         individual = db.exec(select(func.count()).select_from(SmsMessage).where(
-            sent, SmsMessage.purpose != "", *sms_here, *in_period(col(SmsMessage.queued_at)))).one()
+            sent, single_messages(), *sms_here, *in_period(col(SmsMessage.queued_at)))).one()
     return ProvincialReport(
         period_from=start.isoformat() if start else "", period_to=end.isoformat() if end else "",
         outbound_calls_f1_f2=outbound["f1_f2"], outbound_calls_returnees=outbound["returnee"],

@@ -32,6 +32,7 @@ from robocall.models import (
     CaseTaskKind,
     Contact,
     Escalation,
+    stored_utc,
     utcnow,
 )
 from robocall.phones import InvalidPhone, normalize
@@ -261,19 +262,39 @@ def home_visits(db: DbSession, scope: Scope, district: str, commune: str) -> lis
     if commune:
         query = query.where(Contact.commune == commune)
     found = db.exec(query.order_by(Contact.commune, Contact.address, Contact.name)).all()
+    # The calls behind the visits and their answers, a few queries for the whole sheet (it was two a row).
+    last = _last_answered(db, [contact.id or 0 for escalation, contact in found if not escalation.attempt_id])
+    attempt_of = {escalation.id: escalation.attempt_id or last.get(contact.id or 0) for escalation, contact in found}
+    answers: dict[int, list[Answer]] = {}
+    for chunk in _chunks(sorted({a for a in attempt_of.values() if a})):
+        for answer in db.exec(select(Answer).where(col(Answer.attempt_id).in_(chunk)).order_by(col(Answer.id))).all():
+            answers.setdefault(answer.attempt_id, []).append(answer)
     rows = []
     for escalation, contact in found:
-        attempt_id = escalation.attempt_id or _last_answered(db, contact.id or 0)
-        answers = db.exec(select(Answer).where(Answer.attempt_id == attempt_id).order_by(col(Answer.id))).all() \
-            if attempt_id else []
+        given = answers.get(attempt_of[escalation.id] or 0, [])
         rows.append(VisitRow(escalation.id or 0, contact.id or 0, contact.name, contact.birth_year, contact.address,
                              mask_phone(contact.phone), escalation.reason, escalation.created_at,
-                             [(a.question, a.value) for a in answers], contact.notes))
+                             [(a.question, a.value) for a in given], contact.notes))
     return rows
 
 
-def _last_answered(db: DbSession, contact_id: int) -> int | None:
-    """A silence case has no call of its own: the last answered call tells the team what to expect."""
-    return db.exec(select(CallAttempt.id).where(CallAttempt.contact_id == contact_id,
-                                                col(CallAttempt.answered_at).is_not(None))
-                   .order_by(col(CallAttempt.answered_at).desc())).first()
+_CHUNK = 5_000  # ids in one IN (...): well under SQLite's limit of bound parameters
+
+
+def _chunks(ids: list[int]) -> list[list[int]]:
+    return [ids[i:i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
+
+
+def _last_answered(db: DbSession, contact_ids: list[int]) -> dict[int, int]:
+    """A silence case has no call of its own: the last answered call of each contact tells the team what to
+    expect.  {contact id: attempt id}."""
+    last: dict[int, tuple[dt.datetime, int]] = {}
+    for chunk in _chunks(sorted(set(contact_ids))):
+        for contact_id, attempt_id, answered in db.exec(
+                select(CallAttempt.contact_id, CallAttempt.id, CallAttempt.answered_at)
+                .where(col(CallAttempt.contact_id).in_(chunk), col(CallAttempt.answered_at).is_not(None))).all():
+            when = stored_utc(answered)
+            if contact_id is not None and attempt_id is not None and (
+                    contact_id not in last or (when, attempt_id) > last[contact_id]):
+                last[contact_id] = (when, attempt_id)
+    return {contact_id: attempt_id for contact_id, (_, attempt_id) in last.items()}
