@@ -20,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
@@ -32,6 +33,14 @@ from robocall.wiring import wire
 DEFAULT_TEST_POSTGRES_URL = "postgresql+psycopg://robocall_test:robocall_test@127.0.0.1:5432/postgres"
 TEST_REDIS_DB = int(os.environ.get("ROBOCALL_TEST_REDIS_DB", "15"))  # a separate number per parallel run
 DB_FIXTURES = {"db_url", "db_engine"}
+
+# Fuzzing profiles (hypothesis).  `ci` (scripts/run_tests.sh, i.e. `make test` and CI): derandomized, so a
+# run finds what the previous one found and a failure is reproducible from the log; no example database
+# (nothing carried between runs) and no deadline (2 shared cores).  `dev`: random examples, saved ones
+# replayed.  Each fuzz test bounds its own `max_examples` so the whole fuzz set stays within its budget.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
+hypothesis_settings.register_profile("dev", deadline=None, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
