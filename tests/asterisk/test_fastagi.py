@@ -89,7 +89,7 @@ def test_results_hangup_lines_and_error_codes_are_told_apart() -> None:
 
     run_server(session, client)
     assert seen == [("outbound", {"x": "1"}, "0912000001"), "42", None, "AgiError:Asterisk không biết ",
-                    "AgiError:lệnh AGI GET DATA dùn", "-1", True, "done"]
+                    "AgiError:lệnh AGI GET DATA dù", "-1", True, "done"]
 
 
 def test_eof_in_the_middle_of_a_command_is_a_hangup() -> None:
