@@ -43,7 +43,6 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -62,6 +61,7 @@ from robocall.config import Settings, TwilioGatewayConfig, get_settings
 from robocall.inputs import MAX_ID, NAME_MAX, NO_CONTROL, PHONES_MAX, SMS_TEXT_MAX, BadInput, Strict, parse
 from robocall.queues import SMS, queue_name
 from robocall.sms_models import CampaignStatus
+from robocall.telephony.twilio.signature import form_id, twilio_form
 from robocall.text import bilingual, storable_text
 from sms.campaigns import (
     CampaignError,
@@ -223,7 +223,9 @@ def signature_ok(secret: str, body: bytes, timestamp: str | None, signature: str
     if (not secret or not signature or not timestamp or not timestamp.isascii() or not timestamp.isdigit()
             or len(timestamp) > 12):
         return False
-    return hmac.compare_digest(_signature(secret, timestamp, body), signature.strip().lower())
+    # As bytes: compare_digest refuses str with non-ASCII characters (TypeError, a 500).
+    given = signature.strip().lower().encode("utf-8", "surrogateescape")
+    return hmac.compare_digest(_signature(secret, timestamp, body).encode(), given)
 
 
 _SEEN = "sms:webhook-seen:"
@@ -322,7 +324,10 @@ async def _twilio_form(request: web.Request, hook: str) -> tuple[str, MultiDictP
         raise web.HTTPNotFound(text=bilingual("không có cổng Twilio này", "unknown Twilio gateway"))
     token = config.auth_token
     signature = request.headers.get("X-Twilio-Signature", "")
-    form = await request.post()
+    try:
+        form = await twilio_form(request)
+    except web.HTTPBadRequest as error:  # this sub-app's 400s are JSON naming the field
+        raise _bad(BadInput("body", error.text or "")) from None
     url = config.webhook_url(gateway, hook, _settings(request).public_base_url)  # what Twilio signed, not request.url
     try:
         valid = bool(token and signature and RequestValidator(token).validate(url, form, signature))
@@ -335,12 +340,10 @@ async def _twilio_form(request: web.Request, hook: str) -> tuple[str, MultiDictP
 
 
 def _form_id(form: MultiDictProxy[Any], name: str) -> str:
-    """An identifier or number of a form (a Message SID, a phone number): 400 naming it when it is too long or
-    holds a control character (a NUL is refused by PostgreSQL)."""
-    value = str(form.get(name, ""))
-    if len(value) > 200 or not re.fullmatch(NO_CONTROL, value):
-        raise _bad(BadInput(name, "quá dài hoặc có ký tự điều khiển / too long, or holds a control character"))
-    return value
+    try:
+        return form_id(form, name)
+    except BadInput as error:
+        raise _bad(error) from None
 
 
 _TWILIO_FAILED = {"undelivered", "failed"}  # queued, accepted, sending, sent, scheduled...: not final, ignored

@@ -123,13 +123,21 @@ def test_signed_inbound_sms_of_any_shape(post: Post, body: Any, gateway: str) ->
 @given(raw=st.binary(max_size=300), timestamp=st.one_of(st.none(), st.text(max_size=14), st.just("now")),
        signature=st.one_of(st.none(), st.text(max_size=70), st.just("valid")),
        path=st.sampled_from(["/sms/receipts/sim", "/sms/inbound/sim", "/sms/inbound/%00", "/sms/receipts/",
-                             "/sms/twilio/tw/status", "/sms/twilio/tw/inbound", "/sms/twilio/sim/inbound"]))
-@example(raw=b"\xff\xfe", timestamp="now", signature="valid", path="/sms/inbound/sim")  # signed, not UTF-8
-@example(raw=b"[1, 2]", timestamp="now", signature="valid", path="/sms/receipts/sim")
-@example(raw=b"{}", timestamp="\u0661\u0662", signature="x", path="/sms/inbound/sim")  # Arabic digits: isdigit()
+                             "/sms/twilio/tw/status", "/sms/twilio/tw/inbound", "/sms/twilio/sim/inbound"]),
+       content_type=st.sampled_from(["application/json", "application/x-www-form-urlencoded",
+                                     "multipart/form-data; boundary=x", "text/plain"]))
+@example(raw=b"\xff\xfe", timestamp="now", signature="valid", path="/sms/inbound/sim",
+         content_type="application/json")  # signed, not UTF-8
+@example(raw=b"[1, 2]", timestamp="now", signature="valid", path="/sms/receipts/sim", content_type="application/json")
+@example(raw=b"{}", timestamp="\u0661\u0662", signature="x", path="/sms/inbound/sim",
+         content_type="application/json")  # Arabic digits: str.isdigit() takes them
+@example(raw=b"{}", timestamp="now", signature="é", path="/sms/inbound/sim",
+         content_type="application/json")  # hmac.compare_digest raised TypeError on a non-ASCII str: a 500
+@example(raw=b"", timestamp=None, signature=None, path="/sms/twilio/tw/inbound",
+         content_type="multipart/form-data; boundary=x")  # aiohttp's ValueError (no boundary) was a 500
 def test_garbage_and_forged_posts(post: Post, raw: bytes, timestamp: str | None, signature: str | None,
-                                  path: str) -> None:
-    headers = {"Content-Type": "application/json"}
+                                  path: str, content_type: str) -> None:
+    headers = {"Content-Type": content_type}
     signed = webhook_headers(SECRET, raw)
     if timestamp is not None:
         headers["X-Timestamp"] = signed["X-Timestamp"] if timestamp == "now" else timestamp
