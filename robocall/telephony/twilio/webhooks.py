@@ -43,9 +43,9 @@ from robocall.flows.engine import VOICEMAIL_NODE, Digits, Event, Say, Timeout
 from robocall.flows.loader import Flow
 from robocall.inputs import MAX_ID, BadInput
 from robocall.models import CallState, utcnow
-from robocall.text import bilingual, storable_text
 from robocall.telephony.twilio import api, backend, twiml
 from robocall.telephony.twilio.signature import SignatureCheck, form_id, twilio_form
+from robocall.text import bilingual, storable_text
 
 log = logging.getLogger(__name__)
 
