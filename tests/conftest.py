@@ -11,6 +11,7 @@ in ``REDIS_URL`` and fail (not skip) when it does not answer.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import uuid
@@ -28,6 +29,7 @@ from sqlalchemy.pool import NullPool
 from robocall.config import Settings, reset_settings
 from robocall.db import make_engine, normalize_url
 from robocall.flows.catalog import forget_loaded_flows
+from robocall.logging_setup import LOG_FORMAT, PhoneMaskingFilter, TextFormatter, json_formatter, unmasked_phones
 from robocall.wiring import wire
 
 DEFAULT_TEST_POSTGRES_URL = "postgresql+psycopg://robocall_test:robocall_test@127.0.0.1:5432/postgres"
@@ -45,6 +47,62 @@ hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 def pytest_configure(config: pytest.Config) -> None:
     selected_db_backend()  # a bad ROBOCALL_TEST_DB stops the run before any test
+    # Every record of every level is made and checked for phone numbers (PhoneLeaks below).
+    logging.getLogger().setLevel(logging.DEBUG)
+    logging.getLogger().addHandler(PHONE_LEAKS)
+
+
+# --- phone numbers in logs -----------------------------------------------------
+
+
+class PhoneLeaks(logging.Handler):
+    """Formats every record as LOG_FORMAT=text and =json would write it, masked by the production filter,
+    and keeps each line that still shows a Vietnamese phone number, naming the logger and the line of
+    code.  `_no_phone_in_logs` fails the test during which one was logged; `pytest_sessionfinish` fails
+    the run for those logged outside any test."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.leaks: list[str] = []
+        self._mask = PhoneMaskingFilter()
+        self._formats = [TextFormatter(LOG_FORMAT), json_formatter()]
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            copy = logging.makeLogRecord(record.__dict__)  # the filter rewrites msg: leave the record alone
+            self._mask.filter(copy)
+            for formatter in self._formats:
+                found = unmasked_phones(formatter.format(copy))
+                if found:
+                    self.leaks.append(f"{record.name} ({record.pathname}:{record.lineno}, {record.levelname}): "
+                                      f"number {found[0]!r} unmasked in {copy.getMessage()[:200]!r}")
+                    return
+        except Exception as error:  # a record our formatters cannot write: the production handler fails too
+            self.leaks.append(f"{record.name} ({record.pathname}:{record.lineno}): cannot be formatted: {error!r}")
+
+
+PHONE_LEAKS = PhoneLeaks()
+
+
+@pytest.fixture(autouse=True)
+def _no_phone_in_logs() -> Iterator[None]:
+    """Fails the test that logged a phone number our masking lets through (whatever the level)."""
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG)  # a test that configured logging left its level behind
+    if PHONE_LEAKS not in root.handlers:
+        root.addHandler(PHONE_LEAKS)
+    before = len(PHONE_LEAKS.leaks)
+    yield
+    leaked = PHONE_LEAKS.leaks[before:]
+    del PHONE_LEAKS.leaks[before:]
+    if leaked:
+        pytest.fail("phone numbers in the logs:\n" + "\n".join(leaked[:10]), pytrace=False)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if PHONE_LEAKS.leaks:
+        print("\nphone numbers in the logs, outside any test:\n" + "\n".join(PHONE_LEAKS.leaks[:10]))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects anything
