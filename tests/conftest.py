@@ -22,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import redis
 from hypothesis import settings as hypothesis_settings
+from log_leaks import PhoneLeaks
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
@@ -29,7 +30,6 @@ from sqlalchemy.pool import NullPool
 from robocall.config import Settings, reset_settings
 from robocall.db import make_engine, normalize_url
 from robocall.flows.catalog import forget_loaded_flows
-from robocall.logging_setup import LOG_FORMAT, PhoneMaskingFilter, TextFormatter, json_formatter, unmasked_phones
 from robocall.wiring import wire
 
 DEFAULT_TEST_POSTGRES_URL = "postgresql+psycopg://robocall_test:robocall_test@127.0.0.1:5432/postgres"
@@ -53,32 +53,6 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 # --- phone numbers in logs -----------------------------------------------------
-
-
-class PhoneLeaks(logging.Handler):
-    """Formats every record as LOG_FORMAT=text and =json would write it, masked by the production filter,
-    and keeps each line that still shows a Vietnamese phone number, naming the logger and the line of
-    code.  `_no_phone_in_logs` fails the test during which one was logged; `pytest_sessionfinish` fails
-    the run for those logged outside any test."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.leaks: list[str] = []
-        self._mask = PhoneMaskingFilter()
-        self._formats = [TextFormatter(LOG_FORMAT), json_formatter()]
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            copy = logging.makeLogRecord(record.__dict__)  # the filter rewrites msg: leave the record alone
-            self._mask.filter(copy)
-            for formatter in self._formats:
-                found = unmasked_phones(formatter.format(copy))
-                if found:
-                    self.leaks.append(f"{record.name} ({record.pathname}:{record.lineno}, {record.levelname}): "
-                                      f"number {found[0]!r} unmasked in {copy.getMessage()[:200]!r}")
-                    return
-        except Exception as error:  # a record our formatters cannot write: the production handler fails too
-            self.leaks.append(f"{record.name} ({record.pathname}:{record.lineno}): cannot be formatted: {error!r}")
 
 
 PHONE_LEAKS = PhoneLeaks()

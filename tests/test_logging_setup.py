@@ -170,7 +170,7 @@ def test_numbers_in_digit_groups_and_json_fields_are_masked() -> None:
 
 
 def test_the_suites_leak_check_names_the_logger_and_line_of_a_number_that_gets_through() -> None:
-    from conftest import PhoneLeaks
+    from log_leaks import PhoneLeaks
 
     leaks = PhoneLeaks()
     record = logging.LogRecord("robocall.somewhere", logging.DEBUG, "/src/robocall/x.py", 42,

@@ -1,0 +1,33 @@
+"""The test suite's check for phone numbers in logs (tests/conftest.py installs it on the root logger)."""
+
+from __future__ import annotations
+
+import logging
+
+from robocall.logging_setup import LOG_FORMAT, PhoneMaskingFilter, TextFormatter, json_formatter, unmasked_phones
+
+
+class PhoneLeaks(logging.Handler):
+    """Formats every record as LOG_FORMAT=text and =json would write it, masked by the production filter,
+    and keeps each line that still shows a Vietnamese phone number, naming the logger and the line of
+    code.  `_no_phone_in_logs` fails the test during which one was logged; `pytest_sessionfinish` fails
+    the run for those logged outside any test."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.leaks: list[str] = []
+        self._mask = PhoneMaskingFilter()
+        self._formats = [TextFormatter(LOG_FORMAT), json_formatter()]
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            copy = logging.makeLogRecord(record.__dict__)  # the filter rewrites msg: leave the record alone
+            self._mask.filter(copy)
+            for formatter in self._formats:
+                found = unmasked_phones(formatter.format(copy))
+                if found:
+                    self.leaks.append(f"{record.name} ({record.pathname}:{record.lineno}, {record.levelname}): "
+                                      f"number {found[0]!r} unmasked in {copy.getMessage()[:200]!r}")
+                    return
+        except Exception as error:  # a record our formatters cannot write: the production handler fails too
+            self.leaks.append(f"{record.name} ({record.pathname}:{record.lineno}): cannot be formatted: {error!r}")
