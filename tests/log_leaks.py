@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import logging
 
-from robocall.logging_setup import LOG_FORMAT, PhoneMaskingFilter, TextFormatter, json_formatter, unmasked_phones
+from robocall.logging_setup import (
+    CONTEXT_FIELDS,
+    LOG_FORMAT,
+    PhoneMaskingFilter,
+    TextFormatter,
+    json_formatter,
+    unmasked_phones,
+)
+
+# What every record has (CONTEXT_FIELDS: ids, never numbers); anything else came with extra=.
+_PLAIN = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", *CONTEXT_FIELDS}
 
 
 class PhoneLeaks(logging.Handler):
@@ -23,7 +33,9 @@ class PhoneLeaks(logging.Handler):
         try:
             copy = logging.makeLogRecord(record.__dict__)  # the filter rewrites msg: leave the record alone
             self._mask.filter(copy)
-            for formatter in self._formats:
+            # JSON adds to the text only a record's extra= fields: formatted as JSON only when it has some.
+            formats = self._formats if set(record.__dict__) - _PLAIN else self._formats[:1]
+            for formatter in formats:
                 found = unmasked_phones(formatter.format(copy))
                 if found:
                     self.leaks.append(f"{record.name} ({record.pathname}:{record.lineno}, {record.levelname}): "

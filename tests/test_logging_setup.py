@@ -181,5 +181,12 @@ def test_the_suites_leak_check_names_the_logger_and_line_of_a_number_that_gets_t
     leaks.handle(record)
     assert len(leaks.leaks) == 1
     assert leaks.leaks[0].startswith("robocall.somewhere (/src/robocall/x.py:42, DEBUG): number '0912 345 678'")
+    extra = logging.makeLogRecord({"name": "robocall.json", "msg": "SMS sent", "to": "84912345678"})
+    leaks = PhoneLeaks()
+    leaks.handle(extra)
+    assert leaks.leaks == []  # the JSON formatter masks extra= fields too
+    leaks._formats[1] = logging.Formatter("%(message)s %(to)s")  # one that writes the field as given
+    leaks.handle(extra)
+    assert len(leaks.leaks) == 1 and "'84912345678'" in leaks.leaks[0]
     assert unmasked_phones("+84 912 345 678, 84912345678; 0.123456789 s, 091*****78") == ["+84 912 345 678",
                                                                                          "84912345678"]
