@@ -23,6 +23,10 @@ NOTE_MAX = 2000
 SMS_TEXT_MAX = 1000  # 15 concatenated UCS-2 parts: far beyond any notice, far below abuse
 PHONES_MAX = 100_000  # numbers in one API request; larger lists go through `robocall sms send`
 
+# An identifier or a number from the network: no control character (a NUL is refused by PostgreSQL, a
+# line break forges log lines).  Free text is kept instead, cleaned (robocall.text.storable_text).
+NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -57,6 +61,12 @@ _MESSAGES = {  # pydantic's error types, said in Vietnamese first
     "string_too_short": "quá ngắn / too short",
     "too_long": "quá nhiều phần tử / too many items",
     "too_short": "quá ít phần tử / too few items",
+    "string_unicode": "không phải chuỗi Unicode hợp lệ / not a valid Unicode string",
+    "string_pattern_mismatch": "có ký tự không được nhận (ký tự điều khiển) / holds a character not accepted (a control character)",
+    "int_from_float": "cần một số nguyên / must be an integer",
+    "int_parsing": "cần một số nguyên / must be an integer",
+    "float_type": "cần một số / must be a number",
+    "float_parsing": "cần một số / must be a number",
     "datetime_from_date_parsing": "cần ngày giờ ISO 8601 / must be an ISO 8601 date and time",
     "datetime_parsing": "cần ngày giờ ISO 8601 / must be an ISO 8601 date and time",
     "datetime_type": "cần ngày giờ ISO 8601 / must be an ISO 8601 date and time",

@@ -16,8 +16,11 @@ In log text, anything that looks like a phone number is masked: a run of 9 to
 13 digits, optionally preceded by ``+`` (or its URL encoding ``%2B``), not part
 of a longer word, number or decimal. That also hits some non-phone values such
 as 10-digit Unix timestamps; a false positive is cheaper than a leaked number.
-Numbers written with spaces or dashes between digit groups are not recognised
-in log text: log numbers in E.164 form.
+A Vietnamese number written in digit groups (``0912 345 678``, ``+84 912.345.678``,
+``84-912-345-678``: ``+84``, ``84`` or ``0``, then nine digits, the first not 0,
+with at most one space, dot or dash between digits) is masked too
+(:func:`unmasked_phones` finds what would still leak; the test suite runs it on
+every record, tests/conftest.py).
 
 Every record also carries the ids of what it is about (:func:`log_context`):
 the HTTP request, the RQ job (read from RQ itself), the call attempt, the SMS
@@ -56,6 +59,10 @@ _PHONE_IN_TEXT = re.compile(
     r"(?![^\W_]|\.\d)"
 )
 
+# A Vietnamese number as people write it, digit groups included (a run of digits alone is _PHONE_IN_TEXT's).
+# "0." never opens one: that is a decimal (0.123456789 s).
+_VN_PHONE = re.compile(r"(?<![\w*+%.])(?:\+84[ .-]?|84[ .-]?|0[ -]?)[1-9](?:[ .-]?\d){8}(?![\w*]|\.\d)")
+
 # The ids a record may carry, in the order the text format shows them.  Ids only: never a number or a name.
 CONTEXT_FIELDS = ("request_id", "job_id", "attempt_id", "call_id", "message_id", "campaign_id")
 _CONTEXT: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("robocall_log_context", default=None)
@@ -89,9 +96,15 @@ def mask_phone(number: str) -> str:
 
 def mask_phones_in_text(text: str) -> str:
     """``text`` with everything that looks like a phone number masked."""
-    return _PHONE_IN_TEXT.sub(
+    masked = _PHONE_IN_TEXT.sub(
         lambda m: (m.group("prefix") or "") + _mask_digits(m.group("digits")), text
     )
+    return _VN_PHONE.sub(lambda m: mask_phone(m.group()), masked)
+
+
+def unmasked_phones(text: str) -> list[str]:
+    """The Vietnamese numbers `text` shows whole (a log line after masking should show none)."""
+    return _VN_PHONE.findall(text)
 
 
 class PhoneMaskingFilter(logging.Filter):
@@ -175,13 +188,30 @@ class TextFormatter(logging.Formatter):
 
 
 class MaskedJsonFormatter(JsonFormatter):
-    """python-json-logger formats the traceback again from exc_info: mask that text too."""
+    """python-json-logger formats the traceback again from exc_info: mask that text too; and it writes a
+    record's `extra=` fields as they are, which the masking filter (message, traceback) never sees."""
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        return {key: _masked_value(value) for key, value in super().process_log_record(log_data).items()}
 
     def formatException(self, ei: Any) -> str:  # noqa: N802 (logging's name)
         return mask_phones_in_text(str(super().formatException(ei)))
 
     def formatStack(self, stack_info: str) -> str:  # noqa: N802
         return mask_phones_in_text(str(super().formatStack(stack_info)))
+
+
+def _masked_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_phones_in_text(value)
+    if isinstance(value, (int, float)) or value is None:  # a number stays a number unless it is a phone's
+        masked = mask_phones_in_text(str(value))
+        return value if masked == str(value) else masked
+    if isinstance(value, dict):
+        return {k: _masked_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_masked_value(v) for v in value]
+    return mask_phones_in_text(str(value))  # whatever else: written as its text
 
 
 def json_formatter() -> logging.Formatter:

@@ -55,6 +55,17 @@ def pad(text: str, width: int, *, right: bool = False) -> str:
     return spaces + text if right else text + spaces
 
 
+# Control characters but tab and line ends, and lone UTF-16 halves: PostgreSQL refuses a NUL in text, UTF-8
+# (Redis, psycopg) refuses a lone surrogate, and nobody meant either.
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def storable_text(text: str) -> str:
+    """`text` as the database can keep it: control characters (NUL...) and lone surrogates removed.
+    For text from the network (an SMS, a carrier's field) that must be kept as sent, not refused."""
+    return _UNSTORABLE.sub("", text)
+
+
 def is_gsm7(text: str) -> bool:
     return _GSM.fullmatch(text) is not None
 
@@ -175,5 +186,5 @@ def decode(payload: bytes, data_coding: int) -> str:
         return payload.decode("utf_16_be", errors="replace")
     try:
         return payload.decode("gsm0338")
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, TypeError):  # smsutil's codec raises TypeError on bytes past 0x7f
         return payload.decode("latin-1")

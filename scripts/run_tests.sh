@@ -13,6 +13,8 @@ PYTHON="$ROOT/.venv/bin/python"
 export TEST_POSTGRES_URL="${TEST_POSTGRES_URL:-postgresql+psycopg://robocall_test:robocall_test@127.0.0.1:5432/postgres}"
 
 PYTEST_NO_TESTS_COLLECTED=5
+# Fuzz tests (hypothesis) derandomized: the same examples every run, a failure reproducible (tests/conftest.py).
+export HYPOTHESIS_PROFILE="${HYPOTHESIS_PROFILE:-ci}"
 
 # The URL without its password, for messages.
 redacted_pg_url() {

@@ -58,9 +58,11 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from robocall.config import Settings, TwilioGatewayConfig, get_settings
-from robocall.inputs import MAX_ID, NAME_MAX, PHONES_MAX, SMS_TEXT_MAX, BadInput, Strict, parse
+from robocall.inputs import MAX_ID, NAME_MAX, NO_CONTROL, PHONES_MAX, SMS_TEXT_MAX, BadInput, Strict, parse
 from robocall.queues import SMS, queue_name
 from robocall.sms_models import CampaignStatus
+from robocall.telephony.twilio.signature import form_id, twilio_form
+from robocall.text import bilingual, storable_text
 from sms.campaigns import (
     CampaignError,
     create_campaign,
@@ -86,7 +88,7 @@ from sms.recipients import (
 
 class ReceiptItem(BaseModel):
     """One delivery receipt as a carrier posts it."""
-    message_id: Annotated[str, Field(min_length=1, max_length=200)] | int
+    message_id: Annotated[str, Field(min_length=1, max_length=200, pattern=NO_CONTROL)] | int
     status: Literal["delivered", "failed", "expired"]
     error: Annotated[str, Field(max_length=500)] = ""
     id: Annotated[str, Field(max_length=40)] | int | None = None
@@ -97,9 +99,9 @@ class ReceiptsBody(BaseModel):
 
 
 class InboundBody(BaseModel):
-    from_: Annotated[str, Field(alias="from", min_length=1, max_length=32)]
+    from_: Annotated[str, Field(alias="from", min_length=1, max_length=32, pattern=NO_CONTROL)]
     text: Annotated[str, Field(max_length=2000)]
-    id: Annotated[str, Field(max_length=200)] | int | None = None
+    id: Annotated[str, Field(max_length=200, pattern=NO_CONTROL)] | int | None = None
 
 
 class CampaignBody(Strict):
@@ -127,6 +129,9 @@ class CampaignBody(Strict):
 def _bad(error: BadInput) -> web.HTTPBadRequest:
     return web.HTTPBadRequest(text=json.dumps(error.to_json(), ensure_ascii=False), content_type="application/json")
 
+
+BAD_SIGNATURE = bilingual("chữ ký X-Timestamp/X-Signature sai hoặc thiếu", "bad or missing signature")
+UNKNOWN_GATEWAY = bilingual("không có cổng SMS này", "unknown gateway")
 
 SMS_CALLBACKS_PREFIX = "/sms/"
 SMS_API_PREFIX = "/api/sms/"
@@ -214,9 +219,13 @@ def webhook_headers(secret: str, body: bytes, now: float | None = None) -> dict[
 
 
 def signature_ok(secret: str, body: bytes, timestamp: str | None, signature: str | None) -> bool:
-    if not secret or not signature or not timestamp or not timestamp.isdigit() or len(timestamp) > 12:
+    # isascii: str.isdigit() takes other scripts' digits too ("١٢"), which int() reads but no carrier sends.
+    if (not secret or not signature or not timestamp or not timestamp.isascii() or not timestamp.isdigit()
+            or len(timestamp) > 12):
         return False
-    return hmac.compare_digest(_signature(secret, timestamp, body), signature.strip().lower())
+    # As bytes: compare_digest refuses str with non-ASCII characters (TypeError, a 500).
+    given = signature.strip().lower().encode("utf-8", "surrogateescape")
+    return hmac.compare_digest(_signature(secret, timestamp, body).encode(), given)
 
 
 _SEEN = "sms:webhook-seen:"
@@ -234,15 +243,16 @@ async def _signed_json(request: web.Request) -> tuple[Any, str]:
     body = await request.read()
     timestamp, signature = request.headers.get("X-Timestamp"), request.headers.get("X-Signature")
     if not signature_ok(settings.sms_webhook_secret, body, timestamp, signature):
-        raise web.HTTPUnauthorized(text="bad or missing signature")
+        raise web.HTTPUnauthorized(text=BAD_SIGNATURE)
     if abs(time.time() - int(timestamp or 0)) > settings.sms_webhook_tolerance_seconds:
-        raise web.HTTPUnauthorized(text="stale or future X-Timestamp: refused as a possible replay")
+        raise web.HTTPUnauthorized(text=bilingual("X-Timestamp quá cũ hoặc ở tương lai: từ chối vì có thể là gửi lại",
+                                                  "stale or future X-Timestamp: refused as a possible replay"))
     if request.match_info["gateway"] not in _context(request.app).gateway_config:
-        raise web.HTTPNotFound(text="unknown gateway")
+        raise web.HTTPNotFound(text=UNKNOWN_GATEWAY)
     try:
         return json.loads(body), str(signature).strip().lower()
-    except ValueError:
-        raise web.HTTPBadRequest(text="body is not JSON") from None
+    except ValueError:  # UnicodeDecodeError included
+        raise _bad(BadInput("body", "cần JSON mã hoá UTF-8 / must be JSON in UTF-8")) from None
 
 
 async def _once(request: web.Request, key: str) -> bool:
@@ -268,7 +278,7 @@ async def receipts(request: web.Request) -> web.Response:
             one = parse(ReceiptItem, item)
         except BadInput:
             continue
-        parsed.append(Receipt(str(one.message_id), one.status, one.error, None, _our_id(one.id)))
+        parsed.append(Receipt(str(one.message_id), one.status, storable_text(one.error), None, _our_id(one.id)))
     changed = await _blocking(request)(_queue_and_apply, ctx, gateway, parsed)
     return web.json_response({"received": len(parsed), "applied": changed, "refused": len(items) - len(parsed)})
 
@@ -300,8 +310,9 @@ async def inbound(request: web.Request) -> web.Response:
     if not await _once(request, nonce):
         return web.json_response({"action": "none", "duplicate": True})
     ctx = _context(request.app)
+    # What the person wrote is kept, less what no database stores (a NUL) and nobody meant.
     action = await _blocking(request)(handle_inbound, ctx.engine, ctx.declarations, gateway,
-                                     message.from_, message.text)
+                                     message.from_, storable_text(message.text))
     return web.json_response({"action": action})
 
 
@@ -310,18 +321,29 @@ async def _twilio_form(request: web.Request, hook: str) -> tuple[str, MultiDictP
     gateway = request.match_info["gateway"]
     config = _context(request.app).gateway_config.get(gateway)
     if not isinstance(config, TwilioGatewayConfig):
-        raise web.HTTPNotFound(text="unknown Twilio gateway")
+        raise web.HTTPNotFound(text=bilingual("không có cổng Twilio này", "unknown Twilio gateway"))
     token = config.auth_token
     signature = request.headers.get("X-Twilio-Signature", "")
-    form = await request.post()
+    try:
+        form = await twilio_form(request)
+    except web.HTTPBadRequest as error:  # this sub-app's 400s are JSON naming the field
+        raise _bad(BadInput("body", error.text or "")) from None
     url = config.webhook_url(gateway, hook, _settings(request).public_base_url)  # what Twilio signed, not request.url
     try:
         valid = bool(token and signature and RequestValidator(token).validate(url, form, signature))
     except TypeError:  # a file field: not something Twilio signs
         valid = False
     if not valid:
-        raise web.HTTPForbidden(text="bad or missing X-Twilio-Signature")
+        raise web.HTTPForbidden(text=bilingual("chữ ký X-Twilio-Signature sai hoặc thiếu",
+                                               "bad or missing X-Twilio-Signature"))
     return gateway, form
+
+
+def _form_id(form: MultiDictProxy[Any], name: str) -> str:
+    try:
+        return form_id(form, name)
+    except BadInput as error:
+        raise _bad(error) from None
 
 
 _TWILIO_FAILED = {"undelivered", "failed"}  # queued, accepted, sending, sent, scheduled...: not final, ignored
@@ -329,13 +351,13 @@ _TWILIO_FAILED = {"undelivered", "failed"}  # queued, accepted, sending, sent, s
 
 async def twilio_status(request: web.Request) -> web.Response:
     gateway, form = await _twilio_form(request, "status")
-    sid, status = str(form.get("MessageSid", "")), str(form.get("MessageStatus", ""))
+    sid, status = _form_id(form, "MessageSid"), str(form.get("MessageStatus", ""))
     if not sid:
-        raise web.HTTPBadRequest(text="MessageSid missing")
+        raise _bad(BadInput("MessageSid", "thiếu trường này / field required"))
     if status == "delivered":
         receipt = Receipt(sid, "delivered")
     elif status in _TWILIO_FAILED:
-        receipt = Receipt(sid, "failed", f"twilio {form.get('ErrorCode') or status}")
+        receipt = Receipt(sid, "failed", f"twilio {storable_text(str(form.get('ErrorCode') or status))[:100]}")
     else:
         return web.Response(status=204)
     changed = await _blocking(request)(_queue_and_apply, _context(request.app), gateway, [receipt])
@@ -344,11 +366,12 @@ async def twilio_status(request: web.Request) -> web.Response:
 
 async def twilio_inbound(request: web.Request) -> web.Response:
     gateway, form = await _twilio_form(request, "inbound")
-    phone = str(form.get("From", ""))
+    phone = _form_id(form, "From")
     if not phone:
-        raise web.HTTPBadRequest(text="From missing")
+        raise _bad(BadInput("From", "thiếu trường này / field required"))
     ctx = _context(request.app)
-    await _blocking(request)(handle_inbound, ctx.engine, ctx.declarations, gateway, phone, str(form.get("Body", "")))
+    await _blocking(request)(handle_inbound, ctx.engine, ctx.declarations, gateway, phone,
+                             storable_text(str(form.get("Body", ""))))
     # Nothing to say back (Twilio answers STOP itself on long codes); TwiML from the library.
     return web.Response(text=str(MessagingResponse()), content_type="text/xml")
 

@@ -11,6 +11,7 @@ in ``REDIS_URL`` and fail (not skip) when it does not answer.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import uuid
@@ -20,6 +21,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
+from hypothesis import settings as hypothesis_settings
+from log_leaks import PhoneLeaks
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
@@ -33,9 +36,47 @@ DEFAULT_TEST_POSTGRES_URL = "postgresql+psycopg://robocall_test:robocall_test@12
 TEST_REDIS_DB = int(os.environ.get("ROBOCALL_TEST_REDIS_DB", "15"))  # a separate number per parallel run
 DB_FIXTURES = {"db_url", "db_engine"}
 
+# Fuzzing profiles (hypothesis).  `ci` (scripts/run_tests.sh, i.e. `make test` and CI): derandomized, so a
+# run finds what the previous one found and a failure is reproducible from the log; no example database
+# (nothing carried between runs) and no deadline (2 shared cores).  `dev`: random examples, saved ones
+# replayed.  Each fuzz test bounds its own `max_examples` so the whole fuzz set stays within its budget.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
+hypothesis_settings.register_profile("dev", deadline=None, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
 
 def pytest_configure(config: pytest.Config) -> None:
     selected_db_backend()  # a bad ROBOCALL_TEST_DB stops the run before any test
+    # Every record of every level is made and checked for phone numbers (PhoneLeaks below).
+    logging.getLogger().setLevel(logging.DEBUG)
+    logging.getLogger().addHandler(PHONE_LEAKS)
+
+
+# --- phone numbers in logs -----------------------------------------------------
+
+
+PHONE_LEAKS = PhoneLeaks()
+
+
+@pytest.fixture(autouse=True)
+def _no_phone_in_logs() -> Iterator[None]:
+    """Fails the test that logged a phone number our masking lets through (whatever the level)."""
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG)  # a test that configured logging left its level behind
+    if PHONE_LEAKS not in root.handlers:
+        root.addHandler(PHONE_LEAKS)
+    before = len(PHONE_LEAKS.leaks)
+    yield
+    leaked = PHONE_LEAKS.leaks[before:]
+    del PHONE_LEAKS.leaks[before:]
+    if leaked:
+        pytest.fail("phone numbers in the logs:\n" + "\n".join(leaked[:10]), pytrace=False)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if PHONE_LEAKS.leaks:
+        print("\nphone numbers in the logs, outside any test:\n" + "\n".join(PHONE_LEAKS.leaks[:10]))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects anything

@@ -28,7 +28,7 @@ import smpp34
 
 from robocall.logging_setup import mask_phone
 from robocall.models import utcnow
-from robocall.text import DATA_CODING, decode, encode, parts
+from robocall.text import DATA_CODING, bilingual, decode, encode, parts, storable_text
 from sms.gateways.base import (
     InboundSink,
     Outcome,
@@ -47,10 +47,16 @@ ESM_UDHI = 0x40
 ESM_DELIVERY_RECEIPT = 0x04
 _THROTTLED = {smpp34.ESME_RTHROTTLED, smpp34.ESME_RMSGQFUL}
 _TRANSIENT = {smpp34.ESME_RSYSERR, smpp34.ESME_RUNKNOWNERR}
-_RECEIPT_TEXT = re.compile(rb"id:(?P<id>\S+).*?stat:(?P<stat>\w+)(?:.*?err:(?P<err>\w+))?", re.S | re.I)
+# An id is printable ASCII: a NUL or another control character inside it (garbage, a broken SMSC) is no id we
+# were given, and PostgreSQL refuses a NUL in text (the receipt would fail its batch at every drain).
+_RECEIPT_TEXT = re.compile(rb"id:(?P<id>[\x21-\x7e]+).*?stat:(?P<stat>\w+)(?:.*?err:(?P<err>\w+))?", re.S | re.I)
+_CARRIER_ID = re.compile(r"[\x21-\x7e]{1,200}")
 # SMPP 3.4 receipt states (text "stat:" and TLV message_state 1..8).
 _STAT = {"DELIVRD": "delivered", "EXPIRED": "expired", "UNDELIV": "failed", "REJECTD": "failed",
          "DELETED": "failed", "UNKNOWN": "failed"}
+UNREADABLE_RECEIPT = bilingual(
+    "bỏ qua biên nhận không đọc được (cần TLV receipted_message_id và message_state, hoặc văn bản 'id:... stat:...')",
+    "unreadable receipt ignored (needs the TLVs receipted_message_id and message_state, or the text 'id:... stat:...')")
 _MESSAGE_STATE = {2: "delivered", 3: "expired", 4: "failed", 5: "failed", 7: "failed", 8: "failed"}
 
 
@@ -74,13 +80,13 @@ def parse_receipt(short_message: bytes, tlvs: list[Any], at: dt.datetime | None 
     gateway_id, status, error = None, None, ""
     for tlv in tlvs:
         if tlv.tag == smpp34.TLV_RECEIPTED_MESSAGE_ID:
-            gateway_id = tlv.value.rstrip(b"\0").decode(errors="replace")
+            gateway_id = _carrier_id(tlv.value.rstrip(b"\0").decode("ascii", "replace").strip())
         elif tlv.tag == smpp34.TLV_MESSAGE_STATE:
             status = _MESSAGE_STATE.get(tlv.as_int() or 0)
     # The TLVs say all when they say delivered (the text would only add an error to a failure).
     match = None if gateway_id and status == "delivered" else _RECEIPT_TEXT.search(short_message)
     if match:
-        gateway_id = gateway_id or match.group("id").decode(errors="replace")
+        gateway_id = gateway_id or _carrier_id(match.group("id").decode("ascii"))
         stat = match.group("stat").decode().upper()
         status = status or _STAT.get(stat, "failed")
         err = (match.group("err") or b"").decode()
@@ -89,6 +95,12 @@ def parse_receipt(short_message: bytes, tlvs: list[Any], at: dt.datetime | None 
     if not gateway_id or not status:
         return None
     return Receipt(gateway_id, status, error, at or utcnow(), message_id_of(gateway_id) if message_id_of else None)
+
+
+def _carrier_id(text: str) -> str | None:
+    """`text` as a carrier's message id (printable ASCII, at most 200 characters, as submit_sm_resp gives
+    them), or None."""
+    return text if _CARRIER_ID.fullmatch(text) else None
 
 
 class RecentIds:
@@ -280,9 +292,13 @@ class SmppGateway:
                 receipt = parse_receipt(event.short_message, event.tlvs, now, self._recent.pop)
                 if receipt is not None:
                     receipts.append(receipt)
+                else:  # acknowledged all the same: the SMSC would only send it again, as unreadable
+                    log.warning("smpp %s: %s: %r", self.name, UNREADABLE_RECEIPT, event.short_message[:80])
             elif self.on_inbound is not None:
-                text = decode(event.short_message, event.data_coding)
-                phone = "+" + event.source_addr.lstrip("+")
+                # Control characters (a NUL: PostgreSQL refuses it, and the SMSC would resend the SMS forever)
+                # and lone UTF-16 halves go; what the person wrote stays.
+                text = storable_text(decode(event.short_message, event.data_coding))
+                phone = "+" + storable_text(event.source_addr).lstrip("+")
                 log.info("smpp %s: SMS from %s", self.name, mask_phone(phone))
                 await asyncio.get_running_loop().run_in_executor(None, self.on_inbound, self.name, phone, text)
         if receipts and self.on_receipts is not None:

@@ -88,8 +88,8 @@ def test_results_hangup_lines_and_error_codes_are_told_apart() -> None:
             b"HANGUP\n200 result=-1 endpos=0\n", b"511 Command Not Permitted on a dead channel\n"])
 
     run_server(session, client)
-    assert seen == [("outbound", {"x": "1"}, "0912000001"), "42", None, "AgiError:Asterisk does not kn",
-                    "AgiError:bad AGI usage of 'GE", "-1", True, "done"]
+    assert seen == [("outbound", {"x": "1"}, "0912000001"), "42", None, "AgiError:Asterisk không biết ",
+                    "AgiError:lệnh AGI GET DATA dù", "-1", True, "done"]
 
 
 def test_eof_in_the_middle_of_a_command_is_a_hangup() -> None:

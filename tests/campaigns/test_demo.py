@@ -11,13 +11,16 @@ from pathlib import Path
 
 import pytest
 
+from robocall.logging_setup import unmasked_phones
+
 ROOT = Path(__file__).parents[2]
 
 
 @pytest.mark.timeout(300)
 def test_demo_runs_a_short_campaign_and_prints_the_report(tmp_path: Path, redis_url: str) -> None:
     database = tmp_path / "demo.db"
-    env = {**os.environ, "REDIS_URL": redis_url}
+    # Every record the demo and its workers log, at every level, as a log collector would get them.
+    env = {**os.environ, "REDIS_URL": redis_url, "LOG_LEVEL": "DEBUG", "LOG_FORMAT": "json"}
     env.pop("DATABASE_URL", None)
     demo = subprocess.run(
         [sys.executable, "-m", "robocall.cli", "demo", "--contacts", "60", "--days", "3", "--workers", "2",
@@ -26,6 +29,10 @@ def test_demo_runs_a_short_campaign_and_prints_the_report(tmp_path: Path, redis_
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=280,
     )
     assert demo.returncode == 0, demo.stderr[-3000:]
+    records = [json.loads(line) for line in demo.stderr.splitlines() if line.startswith("{")]
+    assert any(r["level"] == "DEBUG" for r in records) and any("call " in str(r["message"]) for r in records)
+    leaks = [line for line in demo.stderr.splitlines() if unmasked_phones(line)]
+    assert not leaks, "phone numbers in the demo's logs:\n" + "\n".join(leaks[:10])
     out = demo.stdout
     assert "Imported 60 contacts" in out
     assert "BÁO CÁO HỆ THỐNG GỌI ĐIỆN TỰ ĐỘNG (11 thg 8, 2021 → 13 thg 8, 2021)" in out

@@ -182,6 +182,9 @@ def assert_check_answers(path: Path) -> None:
     assert "Traceback" not in result.output and "internal error" not in result.output
     flows, problems = load_flows([path])
     assert bool(flows) != bool(problems)
+    for problem in problems:  # each names its place (file:line) and says what, Vietnamese first
+        assert problem.file == str(path) and problem.line >= 1, problem
+        assert " / " in problem.message and problem.message.partition(" / ")[0].strip(), problem
 
 
 scalars = st.one_of(

@@ -3,13 +3,15 @@ traceback (random bytes as CSV, and as something that looks like a workbook)."""
 
 from __future__ import annotations
 
+import csv
 import io
+import re
 import zipfile
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from robocall.cli import cli
@@ -46,6 +48,8 @@ def _no_traceback(args: list[str]) -> None:
     assert result.exit_code in (0, 1), (result.exit_code, result.output, result.exception)
     if result.exit_code == 1:
         assert isinstance(result.exception, SystemExit), repr(result.exception)  # a ClickException's message
+        error = result.output.partition("Error: ")[2]
+        assert " / " in error, result.output  # Vietnamese first, then English
 
 
 @pytest.fixture
@@ -75,3 +79,36 @@ def test_random_workbook_like_bytes(lists_env: None, tmp_path: Path, data: bytes
     path.write_bytes(data)
     _no_traceback(["contacts", "import", str(path), "--today", "2021-08-11"])
     _no_traceback(["sms", "send", "--to", str(path), "--text", "x", "--dry-run"])
+
+
+_CELL = st.one_of(
+    st.sampled_from(["0912345678", "+84 912 345 679", "84912345680", "091234567", "abc", "", "0912345678 / 0987654321",
+                     "F1", "F2", "f0", "returnee", "01/08/2021", "2021-08-01", "31/02/2021", "13/13/2021", "=1+1",
+                     "\x00", "Nguyễn Văn An", "9" * 40, "0912345678\x00"]),
+    st.text(max_size=12),
+)
+_ROWS = st.lists(st.tuples(_CELL, _CELL, _CELL, _CELL), min_size=1, max_size=12)
+_ROW_LINE = re.compile(r"hàng (\d+) / row \1: (.+)")
+
+
+@FUZZ
+@given(rows=_ROWS)
+@example(rows=[("0912345678\x00", "An", "F1", "01/08/2021")])
+@example(rows=[("abc", "An", "F9", "31/02/2021"), ("0912345678", "=1+1", "F1", "2021-08-01")])
+def test_every_refused_row_is_named_by_its_row(lists_env: None, tmp_path: Path, rows: list[tuple[str, ...]]) -> None:
+    """A list with the right headers and any cells: each rejected row is reported as `hàng N / row N: why`,
+    N its line in the file, the reason Vietnamese first."""
+    path = tmp_path / "list.csv"
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["Số điện thoại", "Họ và tên", "Phân loại", "Ngày tiếp xúc"])
+        writer.writerows(rows)
+    result = CliRunner().invoke(cli, ["contacts", "import", str(path), "--today", "2021-08-11"])
+    assert result.exit_code in (0, 1) and "Traceback" not in result.output, result.output
+    lines_in_file = len(path.read_text(encoding="utf-8").splitlines())
+    for line in result.output.splitlines():
+        if line.startswith("hàng "):
+            named = _ROW_LINE.match(line)
+            assert named, line
+            assert 2 <= int(named.group(1)) <= lines_in_file, (line, lines_in_file)
+            assert " / " in named.group(2), line

@@ -8,6 +8,7 @@ from webhelp import csrf_of, login, run_client
 
 from robocall.config import reset_settings
 from robocall.web.security import OWN_AUTH, REQUIRED_ROLE
+from sms.web import BAD_SIGNATURE
 
 ROLES = [None, "viewer", "cdc_staff", "admin"]
 RANK = {None: -1, "viewer": 0, "cdc_staff": 1, "admin": 2}
@@ -166,7 +167,7 @@ def test_only_the_sms_prefixes_bypass_the_session_guards(make_app, monkeypatch) 
         return answers
 
     answers = run_client(make_app(), scenario)
-    assert answers["/sms/receipts/viettel"] == (401, "bad or missing signature")  # own auth: HMAC
+    assert answers["/sms/receipts/viettel"] == (401, BAD_SIGNATURE)  # own auth: HMAC
     assert answers["/api/sms/campaigns"] == (401, "bad or missing token")  # own auth: bearer
     assert answers["/smsx"][0] == 403 and "CSRF" in answers["/smsx"][1]  # the guards: no CSRF token
     assert answers["/api/v1/escalations"] == (401, '{"error": "login required"}')

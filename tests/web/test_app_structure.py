@@ -17,7 +17,7 @@ import robocall.web.reporting
 from robocall.config import reset_settings
 from robocall.web.keys import ENGINE, THREADS
 from robocall.web.security import OWN_AUTH
-from sms.web import SHARED, webhook_headers
+from sms.web import SHARED, UNKNOWN_GATEWAY, webhook_headers
 
 
 def _sub_app(app: web.Application, prefix: str) -> web.Application:
@@ -61,7 +61,7 @@ def test_the_sms_sub_apps_skip_the_dashboard_guards_but_refuse_unsigned_requests
     # the route (404: no such gateway); Twilio's hook without a gateway is 404 before any signature
     # is read; the API: 401 without its token, 200 with it; a dashboard POST without a CSRF token: 403.
     assert seen["statuses"] == [401, 401, 404, 404, 401, 200, 403]
-    assert seen["signed_text"] == "unknown gateway"
+    assert seen["signed_text"] == UNKNOWN_GATEWAY
     assert [c["name"] for c in seen["bearer_json"]] == ["Nhắc khai báo y tế"]  # the seeded SMS campaign
     assert seen["sub_app_headers"] == [(False, False)] * 3 and seen["dashboard_headers"] is True
 

@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from robocall.logging_setup import bind_log_context
 from robocall.process_metrics import FASTAGI_SESSIONS, FASTAGI_SESSIONS_ENDED
+from robocall.text import bilingual
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,8 @@ MAX_ENV_LINES = 200
 
 
 class AgiError(Exception):
-    """The peer broke the protocol, refused a command or did not answer in time."""
+    """The peer broke the protocol, refused a command or did not answer in time.  Its text says where
+    (the environment's line, the command), Vietnamese first: operators read it in the logs."""
 
 
 class AgiHangup(AgiError):
@@ -51,13 +53,14 @@ class AgiResult:
         try:
             return int(self.result)
         except ValueError:
-            raise AgiError(f"AGI result {self.result!r} is not a number") from None
+            raise AgiError(bilingual(f"kết quả AGI {self.result!r} không phải là số",
+                                     f"AGI result {self.result!r} is not a number")) from None
 
 
 def parse_result(line: str) -> AgiResult:
     """Parse a ``200 result=...`` line (other codes are handled by the reader)."""
     if not line.startswith("200 result="):
-        raise AgiError(f"unexpected AGI response {line[:80]!r}")
+        raise AgiError(bilingual(f"câu trả lời AGI không mong đợi {line[:80]!r}", f"unexpected AGI response {line[:80]!r}"))
     rest = line[len("200 result="):]
     result, _, rest = rest.partition(" ")
     data = None
@@ -65,10 +68,16 @@ def parse_result(line: str) -> AgiResult:
     if rest.startswith("("):
         end = rest.rfind(")")
         if end < 0:
-            raise AgiError(f"unclosed '(' in AGI response {line[:80]!r}")
+            raise AgiError(bilingual(f"thiếu ')' trong câu trả lời AGI {line[:80]!r}",
+                                     f"unclosed '(' in AGI response {line[:80]!r}"))
         data, rest = rest[1:end], rest[end + 1:].strip()
     extras = dict(part.split("=", 1) for part in rest.split() if "=" in part)
     return AgiResult(200, result, data, extras)
+
+
+def _named(command: str) -> str:
+    """A command as errors name it: its first two words ("GET VARIABLE"), never its arguments."""
+    return " ".join(command.split()[:2])[:40] or "?"
 
 
 def quote(argument: str) -> str:
@@ -87,14 +96,17 @@ class AgiChannel:
         self.command_timeout = command_timeout
         self.hung_up = False  # a HANGUP line came: the caller is gone
         self.closed = False  # the connection is gone
-        url = urlsplit(env.get("agi_request", ""))
+        try:
+            url = urlsplit(env.get("agi_request", ""))
+        except ValueError:  # agi://[::1/x: a broken address names no script (the session refuses the call)
+            url = urlsplit("")
         self.script = env.get("agi_network_script", url.path.lstrip("/")).partition("?")[0]
         self.query = dict(parse_qsl(url.query))
 
     async def command(self, line: str, timeout: float | None = None) -> AgiResult:
         """Send one command and return its ``200`` result; AgiHangup / AgiError otherwise."""
         if self.closed:
-            raise AgiHangup("the AGI connection is closed")
+            raise AgiHangup(bilingual("kết nối AGI đã đóng", "the AGI connection is closed"))
         if "\n" in line or "\r" in line:
             raise ValueError("an AGI command is one line")
         self.writer.write(line.encode() + b"\n")
@@ -104,10 +116,13 @@ class AgiChannel:
                 return await self._response(line)
         except TimeoutError:
             self.closed = True
-            raise AgiError(f"no answer to {line.split()[0:2]} within {timeout or self.command_timeout:.0f} s") from None
+            waited = f"{timeout or self.command_timeout:.0f}"
+            raise AgiError(bilingual(f"không có trả lời cho {_named(line)} trong {waited} giây",
+                                     f"no answer to {_named(line)} within {waited} s")) from None
         except (ConnectionError, OSError) as exc:
             self.closed = True
-            raise AgiHangup(f"connection lost during {line.split()[0:2]} ({exc})") from None
+            raise AgiHangup(bilingual(f"mất kết nối khi chạy {_named(line)} ({exc})",
+                                      f"connection lost during {_named(line)} ({exc})")) from None
 
     async def _response(self, command: str) -> AgiResult:
         while True:
@@ -120,26 +135,31 @@ class AgiChannel:
                 return parse_result(line)
             if code == "511":
                 self.hung_up = True
-                raise AgiHangup(f"{command.split()[0]}: channel is dead ({line[4:]})")
+                raise AgiHangup(bilingual(f"{_named(command)}: kênh đã ngắt ({line[4:80]})",
+                                          f"{_named(command)}: channel is dead ({line[4:80]})"))
             if code == "510":
-                raise AgiError(f"Asterisk does not know the AGI command {command!r}")
+                raise AgiError(bilingual(f"Asterisk không biết lệnh AGI {_named(command)}",
+                                         f"Asterisk does not know the AGI command {_named(command)}"))
             if code == "520":
                 usage = [line[4:]]
                 while not line.startswith("520 "):  # "520-" opens usage text ended by "520 End of proper usage."
                     line = await self._line()
                     usage.append(line)
-                raise AgiError(f"bad AGI usage of {command!r}: {' '.join(usage)[:300]}")
-            raise AgiError(f"unexpected AGI response {line[:80]!r} to {command.split()[0]}")
+                told = " ".join(usage)[:300]
+                raise AgiError(bilingual(f"lệnh AGI {_named(command)} dùng sai: {told}",
+                                         f"bad AGI usage of {_named(command)}: {told}"))
+            raise AgiError(bilingual(f"câu trả lời AGI không mong đợi {line[:80]!r} cho {_named(command)}",
+                                     f"unexpected AGI response {line[:80]!r} to {_named(command)}"))
 
     async def _line(self) -> str:
         try:
             raw = await self.reader.readuntil(b"\n")
         except asyncio.IncompleteReadError:
             self.closed = True
-            raise AgiHangup("Asterisk closed the AGI connection") from None
+            raise AgiHangup(bilingual("Asterisk đã đóng kết nối AGI", "Asterisk closed the AGI connection")) from None
         except asyncio.LimitOverrunError:
             self.closed = True
-            raise AgiError("AGI line too long") from None
+            raise AgiError(bilingual(f"dòng AGI dài quá {MAX_LINE} byte", f"AGI line longer than {MAX_LINE} bytes")) from None
         return raw.decode("utf-8", "replace").rstrip("\r\n")
 
     # --- the commands the IVR uses ---
@@ -173,28 +193,34 @@ async def read_environment(reader: asyncio.StreamReader, timeout: float) -> dict
     env: dict[str, str] = {}
 
     async def read() -> None:
-        for _ in range(MAX_ENV_LINES):
+        for number in range(1, MAX_ENV_LINES + 1):
+            place_vi, place_en = f"môi trường AGI, dòng {number}", f"AGI environment, line {number}"
             try:
                 raw = await reader.readuntil(b"\n")
             except asyncio.IncompleteReadError:
-                raise AgiHangup("connection closed before the AGI environment ended") from None
+                raise AgiHangup(bilingual(f"{place_vi}: kết nối đóng trước khi môi trường AGI kết thúc",
+                                          f"{place_en}: connection closed before the environment ended")) from None
             except asyncio.LimitOverrunError:
-                raise AgiError("AGI environment line too long") from None
+                raise AgiError(bilingual(f"{place_vi}: dòng dài quá {MAX_LINE} byte",
+                                         f"{place_en}: line longer than {MAX_LINE} bytes")) from None
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
             if not line:
                 if not env:
-                    raise AgiError("empty AGI environment")
+                    raise AgiError(bilingual(f"{place_vi}: môi trường AGI trống", f"{place_en}: empty AGI environment"))
                 return
             key, sep, value = line.partition(":")
             if not sep or not key.startswith("agi_"):
-                raise AgiError(f"not an AGI environment line: {line[:60]!r}")
+                raise AgiError(bilingual(f"{place_vi}: không phải dòng 'agi_tên: giá trị': {line[:60]!r}",
+                                         f"{place_en}: not an 'agi_name: value' line: {line[:60]!r}"))
             env[key] = value.strip()
-        raise AgiError("AGI environment too long")
+        raise AgiError(bilingual(f"môi trường AGI dài quá {MAX_ENV_LINES} dòng",
+                                 f"AGI environment longer than {MAX_ENV_LINES} lines"))
 
     try:
         await asyncio.wait_for(read(), timeout)
     except TimeoutError:
-        raise AgiError(f"no complete AGI environment within {timeout:.0f} s") from None
+        raise AgiError(bilingual(f"không nhận đủ môi trường AGI trong {timeout:.0f} giây",
+                                 f"no complete AGI environment within {timeout:.0f} s")) from None
     return env
 
 
@@ -251,6 +277,10 @@ class FastAgiServer:
                 await self.session(channel)
             except AgiHangup:
                 pass
+            except AgiError as exc:  # the peer broke the protocol: its message says where; no traceback to read
+                self.failed += 1
+                outcome = "failed"
+                log.warning("FastAGI session %s on %s: %s", channel.script, env.get("agi_channel", "?"), exc)
             except asyncio.CancelledError:
                 log.info("FastAGI session %s on %s cancelled (server closing)", channel.script, env.get("agi_channel"))
             except Exception:

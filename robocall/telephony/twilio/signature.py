@@ -17,11 +17,17 @@ from __future__ import annotations
 
 import base64
 import hmac
+import re
 from collections.abc import Iterable
 from hashlib import sha1
 from urllib.parse import urlparse
 
+from aiohttp import web
+from multidict import MultiDictProxy
 from twilio.request_validator import add_port, remove_port
+
+from robocall.inputs import NO_CONTROL, BadInput
+from robocall.text import bilingual
 
 
 class SignatureCheck:
@@ -53,3 +59,22 @@ class SignatureCheck:
             if hmac.compare_digest(base64.b64encode(mac.digest()), given):
                 return True
         return False
+
+
+async def twilio_form(request: web.Request) -> MultiDictProxy[str | bytes | web.FileField]:
+    """The request's form, read before its signature is checked; a body that is no form at all (a
+    multipart body without its boundary...) is a 400 saying so, not aiohttp's ValueError (a 500)."""
+    try:
+        return await request.post()
+    except ValueError as error:
+        raise web.HTTPBadRequest(text=bilingual(f"nội dung không phải biểu mẫu ({error})",
+                                                f"the body is not a form ({error})")) from None
+
+
+def form_id(form: MultiDictProxy[str | bytes | web.FileField], name: str) -> str:
+    """An identifier or number of a signed form (a Call or Message SID, From, To): BadInput naming it when it
+    is too long or holds a control character (a NUL is refused by PostgreSQL: a 500); "" when absent."""
+    value = str(form.get(name, ""))
+    if len(value) > 200 or not re.fullmatch(NO_CONTROL, value):
+        raise BadInput(name, "quá dài hoặc có ký tự điều khiển / too long, or holds a control character")
+    return value

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -40,9 +41,11 @@ from robocall.db import make_engine
 from robocall.flows.catalog import flow_catalog
 from robocall.flows.engine import VOICEMAIL_NODE, Digits, Event, Say, Timeout
 from robocall.flows.loader import Flow
+from robocall.inputs import MAX_ID, BadInput
 from robocall.models import CallState, utcnow
 from robocall.telephony.twilio import api, backend, twiml
-from robocall.telephony.twilio.signature import SignatureCheck
+from robocall.telephony.twilio.signature import SignatureCheck, form_id, twilio_form
+from robocall.text import bilingual, storable_text
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +101,7 @@ class VoiceWebhooks:
         answered_by = str(form.get("AnsweredBy", ""))
         if answered_by in MACHINE_ANSWERS:
             first = await asyncio.to_thread(self.calls.machine, attempt_id, utcnow())
-            sid = str(form.get("CallSid", ""))
+            sid = form_id(form, "CallSid")
             if first and sid:
                 # After the greeting (DetectMessageEnd): the flow's voicemail, if it has one; else hang up.
                 left = None if answered_by in EARLY_ANSWERS else await asyncio.to_thread(self.calls.voicemail_of,
@@ -115,11 +118,11 @@ class VoiceWebhooks:
 
     async def inbound(self, request: web.Request) -> web.Response:
         form = request[_FORM]
-        phone, sid = str(form.get("From", "")), str(form.get("CallSid", ""))
+        phone, sid = form_id(form, "From"), form_id(form, "CallSid")
         if not phone or not sid:
-            raise web.HTTPBadRequest(text="From and CallSid are required")
+            raise web.HTTPBadRequest(text=bilingual("cần trường From và CallSid", "From and CallSid are required"))
         attempt_id = await asyncio.to_thread(self.calls.inbound, phone, utcnow(), self.settings.twilio_hotline_flow, sid,
-                                             str(form.get("To", "")))
+                                             form_id(form, "To"))
         if attempt_id is None:
             response = VoiceResponse()
             response.reject(reason="busy")
@@ -129,12 +132,12 @@ class VoiceWebhooks:
 
     async def inbound_status(self, request: web.Request) -> web.Response:
         form = request[_FORM]
-        sid, status = str(form.get("CallSid", "")), str(form.get("CallStatus", ""))
+        sid, status = form_id(form, "CallSid"), str(form.get("CallStatus", ""))
         attempt_id = await asyncio.to_thread(self.calls.attempt_of, sid)
-        if attempt_id is None and status in api.FINAL_STATUS and form.get("From"):
+        if attempt_id is None and status in api.FINAL_STATUS and form_id(form, "From"):
             # Ended before our voice URL answered (the caller gave up while it rang): a missed call.
-            attempt_id = await asyncio.to_thread(self.calls.inbound, str(form["From"]), utcnow(),
-                                                 self.settings.twilio_hotline_flow, sid, str(form.get("To", "")))
+            attempt_id = await asyncio.to_thread(self.calls.inbound, form_id(form, "From"), utcnow(),
+                                                 self.settings.twilio_hotline_flow, sid, form_id(form, "To"))
         if attempt_id is not None:
             await asyncio.to_thread(self._status, attempt_id, form)
         return web.Response(status=204)
@@ -154,10 +157,9 @@ class VoiceWebhooks:
 
     async def _step(self, request: web.Request, event: Event) -> web.Response:
         attempt_id = _attempt(request)
-        try:
-            turn_number = int(request.match_info["turn"])
-        except ValueError:
-            raise web.HTTPNotFound(text="no such turn") from None
+        turn_number = _number(request.match_info["turn"])
+        if turn_number is None:
+            raise web.HTTPNotFound(text=bilingual("không có lượt này", "no such turn"))
         turn = await self.steps.submit(Step(attempt_id, turn_number, event, utcnow()))
         return await self._twiml(attempt_id, turn)
 
@@ -170,7 +172,8 @@ class VoiceWebhooks:
             state = api.FINAL_STATUS[status]
             reason = ""  # busy, no answer: the line state says it all
             if state == CallState.FAILED:
-                reason = f"twilio {status}" + (f" (SIP {form['SipResponseCode']})" if form.get("SipResponseCode") else "")
+                sip = storable_text(str(form.get("SipResponseCode", "")))[:20]
+                reason = f"twilio {status}" + (f" (SIP {sip})" if sip else "")
             duration = _float(form.get("CallDuration"))
             self.calls.close(attempt_id, state, now, reason, duration)
         # initiated / in-progress: placing the call and the voice URL already moved the line on
@@ -251,17 +254,21 @@ class VoiceWebhooks:
     @web.middleware
     async def signed(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """403 unless `X-Twilio-Signature` is Twilio's signature of the public URL and the form."""
-        form = await request.post()
+        form = await twilio_form(request)
         signature = request.headers.get("X-Twilio-Signature", "")
         if not self.signature.valid(str(request.rel_url), form.items(), signature):
             log.warning("twilio voice webhook %s: bad or missing X-Twilio-Signature, refused", request.path)
-            return web.Response(status=403, text="invalid X-Twilio-Signature")
+            return web.Response(status=403, text=bilingual("chữ ký X-Twilio-Signature sai hoặc thiếu",
+                                                           "invalid X-Twilio-Signature"))
         request[_FORM] = form
         try:
             return await handler(request)
+        except BadInput as exc:  # a field Twilio never sends so (a NUL, a book): named, Vietnamese first
+            return web.Response(status=400, text=str(exc))
         except LookupError as exc:
             log.warning("twilio voice webhook %s: %s", request.path, exc)
-            return web.Response(status=404, text=str(exc))
+            return web.Response(status=404, text=bilingual("không có cuộc gọi hoặc kịch bản này",
+                                                           f"no such call or flow ({exc})"))
 
 
 HOOKS = web.AppKey("twilio_voice_hooks", VoiceWebhooks)
@@ -269,10 +276,17 @@ _FORM = web.RequestKey("twilio_form", MultiDictProxy)
 
 
 def _attempt(request: web.Request) -> int:
-    try:
-        return int(request.match_info["attempt"])
-    except ValueError:
-        raise web.HTTPNotFound(text="no such call") from None
+    attempt_id = _number(request.match_info["attempt"])
+    if attempt_id is None:
+        raise web.HTTPNotFound(text=bilingual("không có cuộc gọi này", "no such call"))
+    return attempt_id
+
+
+def _number(text: str) -> int | None:
+    """A call id or turn from the path: 0..MAX_ID (a larger or negative one names no row, and overflowed
+    the database's INTEGER: a 500), else None."""
+    value = int(text) if text.isascii() and text.isdigit() else -1
+    return value if 0 <= value <= MAX_ID else None
 
 
 def _xml(body: str) -> web.Response:
@@ -280,10 +294,13 @@ def _xml(body: str) -> web.Response:
 
 
 def _float(value: object) -> float | None:
+    """A duration Twilio sends (seconds); None for none, or for what no call lasts ("nan", "1e400", "-5"),
+    which would spoil every sum of durations the reports make."""
     try:
-        return float(str(value)) if value not in (None, "") else None
+        number = float(str(value)) if value not in (None, "") else None
     except ValueError:
         return None
+    return number if number is not None and math.isfinite(number) and number >= 0 else None
 
 
 def _pattern(template: str) -> re.Pattern[str]:
