@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 from rq import SimpleWorker, Worker
@@ -23,13 +24,37 @@ from sms.context import worker_context
 log = logging.getLogger(__name__)
 
 
+class _PromptStop:
+    """Stops within a second of SIGTERM.  RQ 3.0's unsubscribe() calls the pubsub thread's stop(), which
+    redis-py 8.2 made join the thread with no limit; the thread sits up to RQ's sleep_time (60 s) waiting
+    for a subscription it no longer has, so every worker took a minute to stop (systemd and the tests'
+    stop_workers killed them instead)."""
+
+    pubsub: Any
+    pubsub_thread: Any
+
+    def unsubscribe(self) -> None:
+        if self.pubsub_thread:
+            self.pubsub.unsubscribe()
+            self.pubsub_thread.stop(timeout=1)  # a daemon thread: one still waiting ends with the process
+            self.pubsub.close()
+
+
+class PromptSimpleWorker(_PromptStop, SimpleWorker):
+    pass
+
+
+class PromptWorker(_PromptStop, Worker):
+    pass
+
+
 def run_worker(queues: tuple[str, ...] = ALL, burst: bool = False, fork: bool = False) -> None:
     """Work the given queues.  SimpleWorker runs jobs in process (no fork per job): our jobs are
     short and idempotent, and it is several times faster than RQ's forking Worker."""
     configure_logging(get_settings().log_level, fmt=get_settings().log_format)
     wire()
     connection = redis_connection()
-    worker_class = Worker if fork else SimpleWorker
+    worker_class = PromptWorker if fork else PromptSimpleWorker
     worker = worker_class([queue(name, connection) for name in queues], connection=connection,
                           name=f"robocall-{os.getpid()}")
     if SMS in queues and not fork:  # forked jobs: a gateway's connection can't cross a fork
