@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
+from redis.exceptions import RedisError
 from rq import SimpleWorker, Worker
 
 from robocall.commands import require_settings
@@ -22,6 +25,8 @@ from robocall.wiring import wire
 from sms.context import worker_context
 
 log = logging.getLogger(__name__)
+
+REDIS_PATIENCE = 2.0  # seconds between a worker's lives when Redis went away
 
 
 class _PromptStop:
@@ -55,14 +60,23 @@ def run_worker(queues: tuple[str, ...] = ALL, burst: bool = False, fork: bool = 
     wire()
     connection = redis_connection()
     worker_class = PromptWorker if fork else PromptSimpleWorker
-    worker = worker_class([queue(name, connection) for name in queues], connection=connection,
-                          name=f"robocall-{os.getpid()}")
     if SMS in queues and not fork:  # forked jobs: a gateway's connection can't cross a fork
         _prepare_sms_gateways()
     if not fork:  # a forked job's process starts and ends with its job
         freeze_startup_objects()
     try:
-        worker.work(burst=burst, logging_level=logging.getLevelName(logging.WARNING))
+        for life in itertools.count(1):
+            worker = worker_class([queue(name, connection) for name in queues], connection=connection,
+                                  name=f"robocall-{os.getpid()}" + (f"-{life}" if life > 1 else ""))
+            try:
+                worker.work(burst=burst, logging_level=logging.getLevelName(logging.WARNING))
+                return
+            except RedisError as exc:
+                # RQ gives up when Redis goes away in the middle of a job (it can't record the job's
+                # end): the job's work is in the database and is queued again, so work on once Redis
+                # answers, with the gateways' binds kept, instead of ending the process.
+                log.warning("worker: Redis went away (%s): working again in %s s", exc, REDIS_PATIENCE)
+                time.sleep(REDIS_PATIENCE)
     finally:
         _close_sms_gateways()
 

@@ -177,7 +177,9 @@ class LocalSmsc:
         try:
             if esme is None:
                 raise ConnectionError("nobody bound")
-            await esme.deliver_sm("CDC", text.encode(), source_addr=phone, esm_class=0x04)
+            status = await esme.deliver_sm("CDC", text.encode(), source_addr=phone, esm_class=0x04)
+            if isinstance(status, int) and status != 0:  # ESME_RX_T_APPN...: kept, to be delivered again
+                raise ConnectionError(f"deliver_sm answered {status:#x}")
             self.receipts_sent += 1
         except Exception:
             self._pending.append((phone, message_id, stat))

@@ -28,6 +28,7 @@ from robocall import queues
 from robocall.conversations.sms_declaration import expire_dialogues
 from robocall.logging_setup import log_context
 from robocall.models import utcnow
+from robocall.outages import OUTAGES, Outage
 from robocall.queues import SMS, JobsUnfinished, job_data, queue_name, wait_for_jobs
 from robocall.sms_models import (
     CampaignKind,
@@ -184,7 +185,10 @@ def drive(ctx: SmsContext, campaign_id: int, on_progress: Callable[[CampaignFigu
 
     loading_jobs: list[str] = []  # queued while the list was loading
     queued_up_to: int | None = None  # messages up to this id have their job
-    while True:
+
+    def one_round() -> CampaignFigures | float:
+        """The campaign's end, or how long to wait before the next round."""
+        nonlocal loading_jobs, queued_up_to
         now = clock()
         start_due_campaigns(ctx.engine, now)
         status, loaded_from, loaded_up_to = loading_progress(ctx.engine, campaign_id)
@@ -198,8 +202,7 @@ def drive(ctx: SmsContext, campaign_id: int, on_progress: Callable[[CampaignFigu
                 loading_jobs += enqueue_ranges(queue, campaign_id, ranges)
                 queued_up_to = ranges[-1][1] if ranges else queued_up_to
             progress()
-            time.sleep(0.2)
-            continue
+            return 0.2
         if loading_jobs and status == CampaignStatus.RUNNING:
             # The list is in: let the jobs queued meanwhile end, then queue what is left.  (Paused or
             # cancelled instead: those jobs will find nothing to send; nobody needs to wait for them.)
@@ -222,7 +225,7 @@ def drive(ctx: SmsContext, campaign_id: int, on_progress: Callable[[CampaignFigu
                 _wait_for_batches(ctx, job_ids, progress)
                 ctx.drain_receipts()
                 progress()
-                continue
+                return 0.0
             current = figures(ctx.engine, campaign_id)
             if current.outstanding == 0 and standing:
                 return current
@@ -241,7 +244,23 @@ def drive(ctx: SmsContext, campaign_id: int, on_progress: Callable[[CampaignFigu
             return figures(ctx.engine, campaign_id)
         delay = (wake - clock()).total_seconds() if wake else 1.0
         progress()
-        time.sleep(min(max(delay, 0.05), 5.0))
+        return min(max(delay, 0.05), 5.0)
+
+
+    outage = Outage("SMS driver")
+    while True:
+        try:
+            outcome = one_round()
+        except OUTAGES as exc:
+            # Redis or the database restarting, or a job that failed on their account: everything is in
+            # the database, so the next round queues again what is due (claims in doubt after the lease).
+            loading_jobs = []
+            time.sleep(outage.failed(exc))
+            continue
+        outage.over()
+        if isinstance(outcome, CampaignFigures):
+            return outcome
+        time.sleep(outcome)
 
 
 class LoadFailed(Exception):

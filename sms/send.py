@@ -24,6 +24,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from redis.exceptions import RedisError
 from sqlalchemy import DateTime, and_, bindparam, or_, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
@@ -41,6 +42,7 @@ from robocall.sms_models import (
 from sms.context import SmsContext
 from sms.gateways.base import Outcome, Outgoing, SendResult
 from sms.prepare import Template
+from sms.throttle import Breaker, Pace
 
 log = logging.getLogger(__name__)
 
@@ -163,14 +165,20 @@ def _send_gateway(ctx: SmsContext, name: str, messages: list[_Claimed], fixed_te
     attempts = {m.id: m.attempts for m in messages}
     for start in range(0, len(messages), CHUNK):
         chunk = messages[start:start + CHUNK]
-        rest = breaker.open_for()
+        try:
+            rest = breaker.open_for()
+            wait = 0.0 if rest else pace.reserve(len(chunk))
+        except RedisError:
+            # The shared pace and circuit live in Redis: without them nothing goes out, and what this job
+            # claimed goes back at once (not after the lease) for when Redis answers again.
+            _release(ctx, messages[start:], now, f"gateway {name}: Redis unavailable")
+            raise
         if rest:
             _release(ctx, messages[start:], now + dt.timedelta(seconds=rest), f"gateway {name} paused")
             result.outcomes["gateway_paused"] += len(messages) - start
             return
         outgoing = [Outgoing(m.id, m.phone, m.text if m.text is not None else fixed_text or "", m.encoding,
                              ctx.policy.sender, m.segments) for m in chunk]
-        wait = pace.reserve(len(chunk))
         if wait > 0:
             time.sleep(wait)
         try:
@@ -181,17 +189,25 @@ def _send_gateway(ctx: SmsContext, name: str, messages: list[_Claimed], fixed_te
         outcomes = Counter(r.outcome for r in results)
         for outcome, count in outcomes.items():
             result.outcomes[str(outcome)] += count
-        throttled = [r for r in results if r.outcome == Outcome.THROTTLED]
-        if throttled:
-            pace.back_off(max(r.retry_after or 1.0 for r in throttled))
-        if outcomes[Outcome.TRANSIENT]:
-            log.warning("gateway %s: %d of %d not taken, will retry (%s)", name, outcomes[Outcome.TRANSIENT],
-                        len(results), next(r.reason for r in results if r.outcome == Outcome.TRANSIENT))
-            if breaker.failed(outcomes[Outcome.TRANSIENT]):
-                log.warning("gateway %s paused for %ss after repeated failures", name, ctx.policy.circuit_seconds)
-        elif outcomes[Outcome.ACCEPTED]:
-            breaker.succeeded()
+        # What the carrier answered is written first: a Redis outage in the bookkeeping below must not
+        # leave messages the carrier took in `submitted`, to be sent again after the lease.
         _write_results(ctx, results, attempts, name)
+        _judge_gateway(ctx, name, breaker, pace, results, outcomes)
+
+
+def _judge_gateway(ctx: SmsContext, name: str, breaker: Breaker, pace: Pace, results: list[SendResult],
+                   outcomes: Counter[Outcome]) -> None:
+    """The shared pace and circuit learn from a chunk's answers."""
+    throttled = [r for r in results if r.outcome == Outcome.THROTTLED]
+    if throttled:
+        pace.back_off(max(r.retry_after or 1.0 for r in throttled))
+    if outcomes[Outcome.TRANSIENT]:
+        log.warning("gateway %s: %d of %d not taken, will retry (%s)", name, outcomes[Outcome.TRANSIENT],
+                    len(results), next(r.reason for r in results if r.outcome == Outcome.TRANSIENT))
+        if breaker.failed(outcomes[Outcome.TRANSIENT]):
+            log.warning("gateway %s paused for %ss after repeated failures", name, ctx.policy.circuit_seconds)
+    elif outcomes[Outcome.ACCEPTED]:
+        breaker.succeeded()
 
 
 def _release(ctx: SmsContext, messages: list[_Claimed], at: dt.datetime, reason: str) -> None:

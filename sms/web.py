@@ -39,10 +39,12 @@ involved, so the dashboard's session and CSRF guards do not apply to them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -52,6 +54,7 @@ from typing import Annotated, Any, Literal
 from aiohttp import web
 from multidict import MultiDictProxy
 from pydantic import BaseModel, Field, field_validator
+from redis.exceptions import RedisError
 from rq import Queue
 from sqlalchemy.engine import Engine
 from twilio.request_validator import RequestValidator
@@ -59,6 +62,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from robocall.config import Settings, TwilioGatewayConfig, get_settings
 from robocall.inputs import MAX_ID, NAME_MAX, PHONES_MAX, SMS_TEXT_MAX, BadInput, Strict, parse
+from robocall.outages import OUTAGES
 from robocall.queues import SMS, queue_name
 from robocall.sms_models import CampaignStatus
 from sms.campaigns import (
@@ -127,6 +131,8 @@ class CampaignBody(Strict):
 def _bad(error: BadInput) -> web.HTTPBadRequest:
     return web.HTTPBadRequest(text=json.dumps(error.to_json(), ensure_ascii=False), content_type="application/json")
 
+
+log = logging.getLogger(__name__)
 
 SMS_CALLBACKS_PREFIX = "/sms/"
 SMS_API_PREFIX = "/api/sms/"
@@ -227,6 +233,11 @@ def _first_time(ctx: SmsContext, key: str, keep_seconds: int) -> bool:
     return bool(ctx.redis.set(f"{ctx.prefix}:{_SEEN}{key}", 1, nx=True, ex=keep_seconds))
 
 
+def _forget(ctx: SmsContext, key: str) -> None:
+    """`key` not seen after all (what it carried was not stored)."""
+    ctx.redis.delete(f"{ctx.prefix}:{_SEEN}{key}")
+
+
 async def _signed_json(request: web.Request) -> tuple[Any, str]:
     """(the body as JSON, its signature) of a carrier callback that is signed, fresh and from a configured
     gateway; 401 / 404 / 400 otherwise."""
@@ -269,15 +280,27 @@ async def receipts(request: web.Request) -> web.Response:
         except BadInput:
             continue
         parsed.append(Receipt(str(one.message_id), one.status, one.error, None, _our_id(one.id)))
-    changed = await _blocking(request)(_queue_and_apply, ctx, gateway, parsed)
+    try:
+        changed = await _blocking(request)(_queue_and_apply, ctx, gateway, parsed)
+    except RedisError:
+        # Not stored: the carrier must send them again, and its retry (the same signature when it comes
+        # within the second) must not be taken for a replay of receipts we have.
+        with contextlib.suppress(RedisError):
+            await _blocking(request)(_forget, ctx, f"receipts:{signature}")
+        raise web.HTTPServiceUnavailable(text="receipts not stored, send them again") from None
     return web.json_response({"received": len(parsed), "applied": changed, "refused": len(items) - len(parsed)})
 
 
 def _queue_and_apply(ctx: SmsContext, gateway: str, receipts: list[Receipt]) -> int:
     """Receipts into Redis (safe once there: the carrier may have its 200), then applied by whoever holds
-    the lock; in one thread hop for the request."""
+    the lock; in one thread hop for the request.  Applying them may fail (the database restarting):
+    they wait in Redis for the next drain."""
     queue_receipts(ctx.redis, ctx.prefix, gateway, receipts)
-    return ctx.drain_receipts()
+    try:
+        return ctx.drain_receipts()
+    except OUTAGES as exc:
+        log.warning("receipts stored, applying them later: %s", str(exc).splitlines()[0][:200])
+        return 0
 
 
 def _our_id(value: object) -> int | None:
