@@ -27,11 +27,12 @@ from typing import Any, NamedTuple
 from redis.exceptions import RedisError
 from sqlalchemy import DateTime, and_, bindparam, or_, select, text, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from robocall.db import array_sql, autocommit, dialect_insert, joined
 from robocall.models import utcnow
 from robocall.optouts import opted_out_among
+from robocall.outages import Outage
 from robocall.sms_models import (
     SENDABLE,
     MessageState,
@@ -243,12 +244,26 @@ def _write_results(ctx: SmsContext, results: list[SendResult], attempts: dict[in
     accepted twice with the same carrier id: two workers on it, the carrier knowing it by our id) fails
     the plain insert; the chunk is then written again skipping such rows (PostgreSQL's ON CONFLICT
     would make every row of every chunk dearer)."""
-    try:
-        with ctx.engine.begin() as connection:
-            _write(connection, results, attempts, utcnow(), ctx, gateway)
-    except IntegrityError:
-        with ctx.engine.begin() as connection:
-            _write(connection, results, attempts, utcnow(), ctx, gateway, skip_known_carrier_ids=True)
+    # The carrier has answered: the database restarting must not lose that (the messages would be sent
+    # again once their lease is over), so the write is tried again for half the lease.
+    deadline = time.monotonic() + ctx.policy.submit_lease.total_seconds() / 2
+    outage = Outage(f"gateway {gateway}: writing {len(results)} answers")
+    while True:
+        try:
+            try:
+                with ctx.engine.begin() as connection:
+                    _write(connection, results, attempts, utcnow(), ctx, gateway)
+            except IntegrityError:
+                with ctx.engine.begin() as connection:
+                    _write(connection, results, attempts, utcnow(), ctx, gateway, skip_known_carrier_ids=True)
+        except (OperationalError, InterfaceError) as exc:
+            wait = outage.failed(exc)
+            if time.monotonic() + wait > deadline:
+                raise
+            time.sleep(wait)
+            continue
+        outage.over()
+        return
 
 
 def _record_carrier_ids(connection: Connection, gateway: str, accepted: list[SendResult], skip_known: bool) -> None:
