@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import ClientSession, web
+from redis.exceptions import RedisError
 from rq import Worker
 from sqlalchemy import select
 
@@ -99,7 +100,8 @@ class DrillResult:
     disruptions: list[str] = field(default_factory=list)
     recoveries: list[float] = field(default_factory=list)  # seconds from a service back up to sending again
     worker_exits: int = 0  # workers that ended without being killed by the drill (restarted by the supervisor)
-    paused_seconds: float = 0.0  # how long mobifone's circuit stayed open in all
+    pauses: dict[str, int] = field(default_factory=dict)  # per gateway: times its circuit opened
+    paused_seconds: dict[str, float] = field(default_factory=dict)  # per gateway: time its circuit stayed open
     resumed_after: float | None = None  # seconds from mobifone back up to its first message taken
     sent_during_outage: dict[str, int] = field(default_factory=dict)  # per other carrier, while mobifone was down
     troubles: dict[str, int] = field(default_factory=dict)  # vnpt's requests answered 500/429/too late
@@ -202,7 +204,9 @@ class _Run:
         self.carriers: list[LocalSmsc | LocalHttpCarrier] = []
         self.supervisor: Supervisor | None = None
         self.web: tuple[LoopThread, web.AppRunner, ClientSession] | None = None
-        self.result_notes: dict[str, object] = {}
+        self.done = threading.Event()
+        self.pauses: dict[str, int] = {}
+        self.paused_seconds: dict[str, float] = {}
 
     def __enter__(self) -> _Run:
         return self
@@ -278,14 +282,35 @@ class _Run:
                                           Template("Sở Y tế: {{ ho_va_ten }} khai báo y tế tại tokhaiyte.vn", True,
                                                    {"ho_va_ten"}), ctx.router, name=drill.name).campaign_id
             disruptor = threading.Thread(target=self.disrupt, daemon=True)
+            watcher = threading.Thread(target=self.watch_circuits, args=(ctx,), daemon=True)
             started = time.monotonic()
             self.started = started
             disruptor.start()
+            watcher.start()
             drive(ctx, campaign_id)
             disruptor.join()
+            self.done.set()
+            watcher.join()
             self.finish(ctx, campaign_id)
             run_seconds = time.monotonic() - started
             return self.result(ctx, campaign_id, run_seconds)
+
+    def watch_circuits(self, ctx: SmsContext) -> None:
+        """Each gateway's circuit (sms/throttle.py's Breaker, in Redis) looked at every 0.1 s."""
+        breakers = {name: ctx.breaker(name) for name in ctx.gateway_config}
+        opened_at: dict[str, float] = {}
+        while not self.done.wait(0.1):
+            for name, breaker in breakers.items():
+                try:
+                    paused = breaker.open_for() > 0
+                except RedisError:  # the Redis drill
+                    continue
+                if paused and name not in opened_at:
+                    opened_at[name] = time.monotonic()
+                    self.pauses[name] = self.pauses.get(name, 0) + 1
+                elif not paused and name in opened_at:
+                    self.paused_seconds[name] = (self.paused_seconds.get(name, 0.0)
+                                                 + time.monotonic() - opened_at.pop(name))
 
     # --- disruptions, at random moments of the campaign's progress ---
 
@@ -364,6 +389,7 @@ class _Run:
             self.drill, dict(final.by_state), failed, len(taken_ids),
             sum(1 for times in taken_ids.values() if times > 1), resent, lost, stuck,
             run_seconds, self.disruptions, self.recoveries, self.supervisor.unplanned_exits,
+            pauses=self.pauses, paused_seconds={k: round(v, 1) for k, v in self.paused_seconds.items()},
             resumed_after=getattr(self, "resumed_after", None),
             sent_during_outage=getattr(self, "sent_during_outage", {}), troubles=dict(self.vnpt.troubles))
 

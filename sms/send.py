@@ -202,10 +202,14 @@ def _judge_gateway(ctx: SmsContext, name: str, breaker: Breaker, pace: Pace, res
     throttled = [r for r in results if r.outcome == Outcome.THROTTLED]
     if throttled:
         pace.back_off(max(r.retry_after or 1.0 for r in throttled))
-    if outcomes[Outcome.TRANSIENT]:
-        log.warning("gateway %s: %d of %d not taken, will retry (%s)", name, outcomes[Outcome.TRANSIENT],
-                    len(results), next(r.reason for r in results if r.outcome == Outcome.TRANSIENT))
-        if breaker.failed(outcomes[Outcome.TRANSIENT]):
+    failing = outcomes[Outcome.TRANSIENT] + outcomes[Outcome.UNREACHABLE]
+    if failing:
+        log.warning("gateway %s: %d of %d not taken, will retry (%s)", name, failing, len(results),
+                    next(r.reason for r in results if r.outcome in (Outcome.TRANSIENT, Outcome.UNREACHABLE)))
+    # A chunk the carrier took none of is a failure; one it took some of says it is up (a carrier failing
+    # one request in five had its circuit opened by nearly every chunk: paused most of the time).
+    if failing and not outcomes[Outcome.ACCEPTED]:
+        if breaker.failed(failing):
             log.warning("gateway %s paused for %ss after repeated failures", name, ctx.policy.circuit_seconds)
     elif outcomes[Outcome.ACCEPTED]:
         breaker.succeeded()
@@ -289,12 +293,17 @@ def _record_carrier_ids(connection: Connection, gateway: str, accepted: list[Sen
 
 def _write(connection: Connection, results: list[SendResult], attempts: dict[int, int], now: dt.datetime,
            ctx: SmsContext, gateway: str = "", skip_known_carrier_ids: bool = False) -> None:
-    accepted, failed, retry = [], [], []
+    accepted, failed, retry, untried = [], [], [], []
     for r in results:
         if r.outcome == Outcome.ACCEPTED:
             accepted.append({"mid": r.id, "gid": r.gateway_message_id})
         elif r.outcome == Outcome.REJECTED:
             failed.append({"mid": r.id, "why": r.reason[:200]})
+        elif r.outcome == Outcome.UNREACHABLE:
+            # Never handed over: the try does not count (a carrier down for minutes would otherwise use
+            # up every message's tries and fail them all); tried again once its circuit has rested.
+            untried.append({"mid": r.id, "why": r.reason[:200],
+                            "at": now + dt.timedelta(seconds=ctx.policy.circuit_seconds)})
         elif attempts.get(r.id, ctx.policy.max_attempts) >= ctx.policy.max_attempts:
             failed.append({"mid": r.id, "why": f"gave up after {attempts.get(r.id)} tries: {r.reason}"[:200]})
         else:
@@ -314,3 +323,8 @@ def _write(connection: Connection, results: list[SendResult], attempts: dict[int
         connection.execute(update(SmsMessage).where(by_id).values(
             state=MessageState.QUEUED, reason=bindparam("why"), next_try_at=bindparam("at")
         ).execution_options(synchronize_session=False), retry)
+    if untried:
+        connection.execute(update(SmsMessage).where(by_id).values(
+            state=MessageState.QUEUED, reason=bindparam("why"), next_try_at=bindparam("at"),
+            attempts=SmsMessage.attempts - 1,
+        ).execution_options(synchronize_session=False), untried)
