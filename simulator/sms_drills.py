@@ -31,6 +31,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from aiohttp import ClientSession, web
 from redis.exceptions import RedisError
@@ -116,8 +117,8 @@ class DrillResult:
 class Supervisor:
     """Worker processes kept at a count, as systemd does: one that ends is started again after 2 s."""
 
-    def __init__(self, count: int, env: dict[str, str]) -> None:
-        self.env = env
+    def __init__(self, count: int, env: dict[str, str], log_file: IO[bytes] | None = None) -> None:
+        self.env, self.log_file = env, log_file
         self.processes: list[subprocess.Popen[bytes]] = []
         self.killed: set[int] = set()
         self.unplanned_exits = 0
@@ -129,8 +130,9 @@ class Supervisor:
         self._thread.start()
 
     def _spawn(self) -> subprocess.Popen[bytes]:
+        # Their logs go to one file (a restart drill makes every worker log its errors).
         return subprocess.Popen([sys.executable, "-m", "robocall.worker_main", "--queue", SMS], env=self.env,
-                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=None)
+                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=self.log_file)
 
     def _watch(self) -> None:
         while not self._stop.wait(0.2):
@@ -214,6 +216,7 @@ class _Run:
     def __exit__(self, *exc: object) -> None:
         if self.supervisor is not None:
             self.supervisor.stop()
+            self.worker_log.close()
         for carrier in self.carriers:
             carrier.stop()
         if self.web is not None:
@@ -276,7 +279,8 @@ class _Run:
             upgrade(engine)
             ctx = context_from_settings(get_settings(), engine)
             self.serve_receipts()
-            self.supervisor = Supervisor(drill.workers, {**os.environ, **env})
+            self.worker_log = (self.workdir / "workers.log").open("ab")
+            self.supervisor = Supervisor(drill.workers, {**os.environ, **env}, self.worker_log)
             wait_until(lambda: Worker.count(connection=ctx.redis) >= drill.workers, timeout=60)
             campaign_id = create_campaign(engine, recipients(drill.messages),
                                           Template("Sở Y tế: {{ ho_va_ten }} khai báo y tế tại tokhaiyte.vn", True,

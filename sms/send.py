@@ -249,8 +249,8 @@ def _write_results(ctx: SmsContext, results: list[SendResult], attempts: dict[in
     the plain insert; the chunk is then written again skipping such rows (PostgreSQL's ON CONFLICT
     would make every row of every chunk dearer)."""
     # The carrier has answered: the database restarting must not lose that (the messages would be sent
-    # again once their lease is over), so the write is tried again for half the lease.
-    deadline = time.monotonic() + ctx.policy.submit_lease.total_seconds() / 2
+    # again once their lease is over), so the write is tried again for most of the lease.
+    deadline = time.monotonic() + ctx.policy.submit_lease.total_seconds() * 0.8
     outage = Outage(f"gateway {gateway}: writing {len(results)} answers")
     while True:
         try:

@@ -257,9 +257,13 @@ async def _signed_json(request: web.Request) -> tuple[Any, str]:
 
 
 async def _once(request: web.Request, key: str) -> bool:
-    """The delivery's first arrival (a replay, or the carrier's retry of one we took, is not)."""
+    """The delivery's first arrival (a replay, or the carrier's retry of one we took, is not); 503 while
+    Redis does not answer (the carrier sends it again)."""
     keep = 2 * _settings(request).sms_webhook_tolerance_seconds + 60  # past any timestamp still accepted
-    return bool(await _blocking(request)(_first_time, _context(request.app), key, keep))
+    try:
+        return bool(await _blocking(request)(_first_time, _context(request.app), key, keep))
+    except RedisError:
+        raise web.HTTPServiceUnavailable(text="not taken now, send it again") from None
 
 
 async def receipts(request: web.Request) -> web.Response:
