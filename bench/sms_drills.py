@@ -76,14 +76,16 @@ def main() -> None:
     parser.add_argument("--only", default="kill,redis,postgres,carriers")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    baseline = 0.0
-    bad = 0
+    results = []
     for drill in drills(args):
         result = run_drill(drill, log=lambda line: print(f"   .. {line}", flush=True))
-        baseline = baseline or result.run_seconds
-        report(result, baseline)
-        bad += result.duplicates + result.lost + result.stuck
-    print(f"\nbench sms_drills: {bad} messages duplicated, lost or stuck in all")
+        results.append(result)
+        report(result, results[0].run_seconds)
+    bad = sum(r.duplicates + r.lost + r.stuck for r in results)
+    slowest = max(results, key=lambda r: r.run_seconds)
+    print(f"\n{bad} messages duplicated, lost or stuck in all drills; slowest: {slowest.drill.name}")
+    print(f"bench sms_drills: {slowest.run_seconds:.1f} s, baseline {results[0].run_seconds:.1f} s,"
+          f" ratio {slowest.run_seconds / results[0].run_seconds:.1f}x")
     sys.exit(1 if bad else 0)
 
 

@@ -29,7 +29,7 @@ from robocall.conversations.sms_declaration import expire_dialogues
 from robocall.logging_setup import log_context
 from robocall.models import utcnow
 from robocall.outages import OUTAGES, Outage
-from robocall.queues import SMS, JobsUnfinished, job_data, queue_name, wait_for_jobs
+from robocall.queues import SMS, JobsUnfinished, job_data, job_statuses, queue_name, wait_for_jobs
 from robocall.sms_models import (
     CampaignKind,
     CampaignStatus,
@@ -138,17 +138,28 @@ def is_standing(engine: Engine, campaign_id: int) -> bool:
 
 
 def _wait_for_batches(ctx: SmsContext, job_ids: list[str], progress: Callable[[], None]) -> None:
-    """Until the batch jobs end, or SMS_SUBMIT_LEASE_SECONDS pass with some still unfinished.  A
-    worker (or its host) that dies holding a job leaves it `started` in RQ for good, so waiting for it
-    would stop the campaign; past the lease, the messages it had claimed are due again and the next
-    round queues them (and any it had not reached) for the living workers.  A job that is merely slow
-    loses nothing either: claims are atomic, so the new job and the old one never send one message twice."""
-    try:
-        wait_for_jobs(job_ids, ctx.redis, timeout=max(ctx.policy.submit_lease.total_seconds(), 1.0),
-                      tick=progress, poll=0.05)
-    except JobsUnfinished:
-        log.warning("%d SMS batch jobs unfinished after the submit lease: queueing what is due again",
-                    len(job_ids))
+    """Until the batch jobs end, or SMS_SUBMIT_LEASE_SECONDS pass with none of them ending.  A worker (or
+    its host) that dies holding a job leaves it `started` in RQ for good, so waiting for it would stop the
+    campaign; once the others are done and the lease has passed, the messages it had claimed are due again
+    and the next round queues them (and any it had not reached) for the living workers.  (Waiting one
+    lease for the whole round instead queued a second job for every batch not yet begun whenever a round
+    took longer than the lease: 200 needless jobs a round in a 100,000-message campaign.)  A job that is
+    merely slow loses nothing either: claims are atomic, so the new job and the old one never send one
+    message twice."""
+    remaining = job_ids
+    while remaining:
+        try:
+            wait_for_jobs(remaining, ctx.redis, timeout=max(ctx.policy.submit_lease.total_seconds(), 1.0),
+                          tick=progress, poll=0.05)
+            return
+        except JobsUnfinished:
+            unfinished = [job_id for job_id, status in zip(remaining, job_statuses(remaining, ctx.redis))
+                          if status != JobStatus.FINISHED]
+            if len(unfinished) == len(remaining):
+                log.warning("%d SMS batch jobs unfinished after the submit lease: queueing what is due again",
+                            len(unfinished))
+                return
+            remaining = unfinished
 
 
 def drive(ctx: SmsContext, campaign_id: int, on_progress: Callable[[CampaignFigures], None] | None = None,
