@@ -137,15 +137,18 @@ def is_standing(engine: Engine, campaign_id: int) -> bool:
     return kind == CampaignKind.TRANSACTIONAL
 
 
+_NOT_BEGUN = (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
+
+
 def _wait_for_batches(ctx: SmsContext, job_ids: list[str], progress: Callable[[], None]) -> None:
     """Until the batch jobs end, or SMS_SUBMIT_LEASE_SECONDS pass with none of them ending.  A worker (or
     its host) that dies holding a job leaves it `started` in RQ for good, so waiting for it would stop the
     campaign; once the others are done and the lease has passed, the messages it had claimed are due again
-    and the next round queues them (and any it had not reached) for the living workers.  (Waiting one
-    lease for the whole round instead queued a second job for every batch not yet begun whenever a round
-    took longer than the lease: 200 needless jobs a round in a 100,000-message campaign.)  A job that is
-    merely slow loses nothing either: claims are atomic, so the new job and the old one never send one
-    message twice."""
+    and the next round queues them (and any it had not reached) for the living workers.  Jobs still in the
+    queue are waited for: a worker will take them.  (Waiting one lease for the whole round instead queued
+    a second job for every batch not yet begun whenever a round took longer than the lease, or all workers
+    were restarting: 200 needless jobs a round in a 100,000-message campaign.)  A job that is merely slow
+    loses nothing either: claims are atomic, so the new job and the old one never send one message twice."""
     remaining = job_ids
     while remaining:
         try:
@@ -153,9 +156,12 @@ def _wait_for_batches(ctx: SmsContext, job_ids: list[str], progress: Callable[[]
                           tick=progress, poll=0.05)
             return
         except JobsUnfinished:
-            unfinished = [job_id for job_id, status in zip(remaining, job_statuses(remaining, ctx.redis))
-                          if status != JobStatus.FINISHED]
-            if len(unfinished) == len(remaining):
+            statuses = dict(zip(remaining, job_statuses(remaining, ctx.redis)))
+            unfinished = [job_id for job_id in remaining if statuses[job_id] != JobStatus.FINISHED]
+            # Jobs not begun yet are taken by the next worker to come (all of them may be restarting):
+            # queueing their messages again would only double the queue.
+            waiting = any(statuses[job_id] in _NOT_BEGUN for job_id in unfinished)
+            if len(unfinished) == len(remaining) and not waiting:
                 log.warning("%d SMS batch jobs unfinished after the submit lease: queueing what is due again",
                             len(unfinished))
                 return

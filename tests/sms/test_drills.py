@@ -1,0 +1,50 @@
+"""Small versions of the SMS drills (bench/sms_drills.py runs them at 100,000 messages): a campaign through
+real workers, a private Redis and database, and local carriers, while workers are killed, Redis and
+PostgreSQL restart, and carriers fail.  The carriers count what they take by our message id."""
+
+from __future__ import annotations
+
+from simulator.sms_drills import Drill, DrillResult, run_drill
+
+MESSAGES = 3000
+
+
+def _nothing_lost_twice_or_stuck(result: DrillResult) -> None:
+    assert result.stuck == 0 and result.lost == 0 and result.duplicates == 0
+    assert sum(result.by_state.values()) == MESSAGES
+
+
+def test_workers_killed_at_random_lose_nothing_and_nothing_reaches_a_phone_twice() -> None:
+    result = run_drill(Drill("kills", messages=MESSAGES, kills=3, lease_seconds=2, rate=1000))
+    _nothing_lost_twice_or_stuck(result)
+    assert result.by_state == {"delivered": MESSAGES} and result.taken == MESSAGES
+    assert len(result.disruptions) == 3
+    # A killed worker's chunk in doubt (500 at most) is sent again after the lease: the carrier knows it
+    # by our id and takes it once (duplicates == 0 above).
+    assert result.resent <= 3 * 500
+
+
+def test_redis_and_postgresql_restarted_mid_campaign_the_system_recovers_by_itself() -> None:
+    result = run_drill(Drill("restarts", messages=MESSAGES, redis_restarts=1, postgres_restarts=1,
+                             lease_seconds=4, rate=1000))
+    _nothing_lost_twice_or_stuck(result)
+    assert result.by_state == {"delivered": MESSAGES} and result.taken == MESSAGES  # as undisturbed
+    assert len(result.recoveries) == 2  # sending went on after each restart
+    assert result.worker_exits == 0  # the workers rode both out in their own process
+    # What the carriers answered during the outages was written, not left to be sent again.
+    assert result.resent == 0
+
+
+def test_a_flaky_carrier_and_one_switched_off_every_message_ends_with_a_reason() -> None:
+    result = run_drill(Drill("carriers", messages=MESSAGES, flaky_share=0.2, carrier_down_seconds=4,
+                             circuit_seconds=1, max_attempts=3, rate=600))
+    _nothing_lost_twice_or_stuck(result)
+    assert set(result.by_state) <= {"delivered", "failed"}
+    assert result.by_state["delivered"] == result.taken
+    assert all(reason.startswith("gave up after 3 tries: ") for reason in result.failed_reasons)
+    assert sum(result.troubles.values()) > 0  # vnpt did misbehave
+    assert result.pauses.get("mobifone", 0) >= 1  # paused while switched off...
+    assert result.resumed_after is not None  # ...and resumed when it came back
+    # Its messages waited for it without using up their tries (none failed "cannot bind").
+    assert not any("cannot bind" in reason for reason in result.failed_reasons)
+    assert all(count > 0 for count in result.sent_during_outage.values())  # the others went on
