@@ -12,6 +12,7 @@ in the same invocation, as the baseline of the run times.  Needs PostgreSQL's se
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -76,6 +77,10 @@ def main() -> None:
     parser.add_argument("--only", default="kill,redis,postgres,carriers")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
+    # Stopped early (SIGTERM, or SIGINT even when started in the background, which ignores it): the drill
+    # in progress still stops its workers, carriers, Redis and PostgreSQL.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     results = []
     for drill in drills(args):
         result = run_drill(drill, log=lambda line: print(f"   .. {line}", flush=True))
