@@ -23,11 +23,12 @@ OUTAGES = (RedisError, OperationalError, InterfaceError, JobFailed)
 
 
 class Outage:
-    """Waits between tries while something is unavailable: 0.5 s doubling to `longest`; one warning
-    when it starts and one line when it ends, not one a try.  Job failures alone (Redis and the database
-    answering) are a fault of the job, not an outage: after `job_failures` rounds in a row they are raised."""
+    """Waits between tries while something is unavailable: 0.5 s doubling to `longest` (a try every 2 s
+    costs nothing, and a restart is over in seconds); one warning when it starts and one line when it
+    ends, not one a try.  Job failures alone (Redis and the database answering) are a fault of the job,
+    not an outage: after `job_failures` rounds in a row they are raised."""
 
-    def __init__(self, who: str, longest: float = 5.0, job_failures: int = 10) -> None:
+    def __init__(self, who: str, longest: float = 2.0, job_failures: int = 10) -> None:
         self.who, self.longest, self.job_failures = who, longest, job_failures
         self.since: float | None = None
         self.tries = 0
