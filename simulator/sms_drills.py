@@ -80,6 +80,7 @@ class Drill:
     carrier_down_seconds: float = 0.0  # mobifone switched off this long
     database: str = "sqlite"  # or "postgresql": the drill's own cluster (always so with postgres_restarts)
     lease_seconds: int = 5  # SMS_SUBMIT_LEASE_SECONDS: a dead worker's claims are due again after it
+    restart_delay: float = 2.0  # a worker that ended is started again after this (systemd's RestartSec=2s)
     circuit_seconds: int = 3  # SMS_CIRCUIT_SECONDS: a failing carrier rests this long
     max_attempts: int = 6
     batch_size: int = 500
@@ -115,10 +116,11 @@ class DrillResult:
 
 
 class Supervisor:
-    """Worker processes kept at a count, as systemd does: one that ends is started again after 2 s."""
+    """Worker processes kept at a count, as systemd does: one that ends is started again after `delay`."""
 
-    def __init__(self, count: int, env: dict[str, str], log_file: IO[bytes] | None = None) -> None:
-        self.env, self.log_file = env, log_file
+    def __init__(self, count: int, env: dict[str, str], log_file: IO[bytes] | None = None,
+                 delay: float = 2.0) -> None:
+        self.env, self.log_file, self.delay = env, log_file, delay
         self.processes: list[subprocess.Popen[bytes]] = []
         self.killed: set[int] = set()
         self.unplanned_exits = 0
@@ -141,7 +143,7 @@ class Supervisor:
             for process in ended:
                 if process.pid not in self.killed:
                     self.unplanned_exits += 1
-                if self._stop.wait(2.0):
+                if self._stop.wait(self.delay):
                     return
                 with self._lock:
                     if self._stop.is_set():  # stop() already has the list: nothing new after it
@@ -280,7 +282,8 @@ class _Run:
             ctx = context_from_settings(get_settings(), engine)
             self.serve_receipts()
             self.worker_log = (self.workdir / "workers.log").open("ab")
-            self.supervisor = Supervisor(drill.workers, {**os.environ, **env}, self.worker_log)
+            self.supervisor = Supervisor(drill.workers, {**os.environ, **env}, self.worker_log,
+                                         drill.restart_delay)
             wait_until(lambda: Worker.count(connection=ctx.redis) >= drill.workers, timeout=60)
             campaign_id = create_campaign(engine, recipients(drill.messages),
                                           Template("Sở Y tế: {{ ho_va_ten }} khai báo y tế tại tokhaiyte.vn", True,
