@@ -44,7 +44,7 @@ class Outage:
             self.since = time.monotonic()
             log.warning("%s: %s; trying again until it answers", self.who, str(error).splitlines()[0][:300])
         self.tries += 1
-        return min(0.5 * 2 ** (self.tries - 1), self.longest)
+        return float(min(0.5 * 2.0 ** (self.tries - 1), self.longest))
 
     def over(self) -> None:
         """A try went through."""
