@@ -71,11 +71,14 @@ def run_worker(queues: tuple[str, ...] = ALL, burst: bool = False, fork: bool = 
             try:
                 worker.work(burst=burst, logging_level=logging.getLevelName(logging.WARNING))
                 return
-            except RedisError as exc:
+            except Exception as exc:
                 # RQ gives up when Redis goes away in the middle of a job (it can't record the job's
-                # end): the job's work is in the database and is queued again, so work on once Redis
-                # answers, with the gateways' binds kept, instead of ending the process.
-                log.warning("worker: Redis went away (%s): working again in %s s", exc, REDIS_PATIENCE)
+                # end), and not always with a RedisError: the job's work is in the database and is queued
+                # again, so work on once Redis answers, with the gateways' binds kept, instead of ending
+                # the process (as systemd's Restart=always would, a process later).
+                log.warning("worker: RQ stopped (%s: %s): working again in %s s", type(exc).__name__,
+                            str(exc).splitlines()[0][:200] if str(exc) else "", REDIS_PATIENCE,
+                            exc_info=not isinstance(exc, RedisError))
                 time.sleep(REDIS_PATIENCE)
     finally:
         _close_sms_gateways()
