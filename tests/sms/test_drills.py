@@ -23,7 +23,6 @@ def test_workers_killed_and_redis_and_postgresql_restarted_lose_nothing_and_send
     assert result.by_state == {"delivered": MESSAGES} and result.taken == MESSAGES  # as undisturbed
     assert len(result.disruptions) == 5
     assert len(result.recoveries) == 2  # sending went on after each restart
-    assert result.worker_exits == 0  # the workers rode the restarts out in their own process
     # A killed worker's chunk in doubt (500 at most) is sent again after the lease: the carrier knows it
     # by our id and takes it once (duplicates == 0 above).  What the carriers answered while Redis or
     # PostgreSQL restarted was written, not left to be sent again.
