@@ -66,9 +66,11 @@ def run_worker(queues: tuple[str, ...] = ALL, burst: bool = False, fork: bool = 
         freeze_startup_objects()
     try:
         for life in itertools.count(1):
-            worker = worker_class([queue(name, connection) for name in queues], connection=connection,
-                                  name=f"robocall-{os.getpid()}" + (f"-{life}" if life > 1 else ""))
             try:
+                # Made inside the try too: nothing of a new life (Redis may still be down or loading its
+                # data) may end the process.
+                worker = worker_class([queue(name, connection) for name in queues], connection=connection,
+                                      name=f"robocall-{os.getpid()}" + (f"-{life}" if life > 1 else ""))
                 worker.work(burst=burst, logging_level=logging.getLevelName(logging.WARNING))
                 return
             except Exception as exc:
