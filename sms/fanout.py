@@ -322,28 +322,35 @@ def run_forever(ctx: SmsContext, every: float = 1.0, rounds: int | None = None) 
     queue = Queue(queue_name(SMS), connection=ctx.redis)
     pending: dict[int, list[str]] = {}
     done = 0
+    outage = Outage("SMS run")
     while rounds is None or done < rounds:
-        now = utcnow()
-        start_due_campaigns(ctx.engine, now)
-        ctx.drain_receipts()
-        expire_dialogues(ctx.engine, ctx.declarations, now)
-        with ctx.engine.connect() as connection:
-            running = connection.execute(select(SmsCampaign.id, SmsCampaign.kind).where(
-                SmsCampaign.status == CampaignStatus.RUNNING)).all()
-        quiet = ctx.policy.quiet_hours.quiet(now)
-        for campaign_id, kind in running:
-            standing = kind == CampaignKind.TRANSACTIONAL  # replies and health notices: no quiet hours, no end
-            if quiet and not standing:
-                continue
-            jobs = [j for j in Job.fetch_many(pending.get(campaign_id, []), connection=ctx.redis) if j]
-            if any(j.get_status(refresh=False) not in (JobStatus.FINISHED, JobStatus.FAILED,
-                                                        JobStatus.STOPPED, JobStatus.CANCELED) for j in jobs):
-                continue
-            pending[campaign_id] = enqueue_due(ctx, queue, campaign_id, now)
-            if not pending[campaign_id] and not standing and figures(ctx.engine, campaign_id).outstanding == 0:
-                with ctx.engine.begin() as connection:
-                    connection.execute(update(SmsCampaign).where(
-                        SmsCampaign.id == campaign_id, SmsCampaign.status == CampaignStatus.RUNNING,
-                    ).values(status=CampaignStatus.FINISHED, finished_at=utcnow()))
+        try:
+            now = utcnow()
+            start_due_campaigns(ctx.engine, now)
+            ctx.drain_receipts()
+            expire_dialogues(ctx.engine, ctx.declarations, now)
+            with ctx.engine.connect() as connection:
+                running = connection.execute(select(SmsCampaign.id, SmsCampaign.kind).where(
+                    SmsCampaign.status == CampaignStatus.RUNNING)).all()
+            quiet = ctx.policy.quiet_hours.quiet(now)
+            for campaign_id, kind in running:
+                standing = kind == CampaignKind.TRANSACTIONAL  # replies and health notices: no quiet hours, no end
+                if quiet and not standing:
+                    continue
+                jobs = [j for j in Job.fetch_many(pending.get(campaign_id, []), connection=ctx.redis) if j]
+                if any(j.get_status(refresh=False) not in (JobStatus.FINISHED, JobStatus.FAILED,
+                                                            JobStatus.STOPPED, JobStatus.CANCELED) for j in jobs):
+                    continue
+                pending[campaign_id] = enqueue_due(ctx, queue, campaign_id, now)
+                if not pending[campaign_id] and not standing and figures(ctx.engine, campaign_id).outstanding == 0:
+                    with ctx.engine.begin() as connection:
+                        connection.execute(update(SmsCampaign).where(
+                            SmsCampaign.id == campaign_id, SmsCampaign.status == CampaignStatus.RUNNING,
+                        ).values(status=CampaignStatus.FINISHED, finished_at=utcnow()))
+        except OUTAGES as exc:  # Redis or the database restarting: the next round goes on from the database
+            pending.clear()
+            time.sleep(outage.failed(exc))
+            continue
+        outage.over()
         done += 1
         time.sleep(every)
