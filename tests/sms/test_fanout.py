@@ -282,19 +282,3 @@ def test_throttling_costs_no_try(
         send_batch(c, campaign_id, 1, 10**6, now=utcnow() + dt.timedelta(hours=1))
     assert _states(c.engine, campaign_id) == {"accepted": 10}
 
-
-def test_a_worker_stops_at_once_when_asked(sms_env: dict[str, str]) -> None:
-    """Found by the drills: with RQ 3.0 and redis-py 8.2 a worker asked to stop (SIGTERM) waited up to
-    60 s for its pubsub thread, so deploys and stop_workers killed it instead."""
-    import os
-
-    from rq import Worker
-
-    from robocall.queues import redis_connection
-    from robocall.worker_main import spawn_workers, stop_workers
-    from tests.sms.conftest import ROOT
-
-    (worker,) = spawn_workers(1, {**os.environ, **sms_env}, queues=[SMS], cwd=ROOT)
-    assert wait_until(lambda: Worker.count(connection=redis_connection()) == 1, timeout=60)
-    stop_workers([worker], patience=15)  # one still running after 15 s is killed (SIGKILL: -9)
-    assert worker.returncode == 0
