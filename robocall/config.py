@@ -456,7 +456,8 @@ class Settings(BaseSettings):
     """Messages per RQ job when a campaign fans out."""
 
     sms_max_attempts: int = 3
-    """Most tries of one message after transient failures (throttling, timeouts, carrier errors)."""
+    """Most tries of one message after transient failures (timeouts, carrier errors); a carrier's "slow
+    down" (throttling) or one that can't be reached at all costs no try."""
 
     sms_retry_seconds: int = 30
     """Wait before retrying a message after a transient failure (doubled at each try)."""

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import click
+from redis.exceptions import RedisError
 from rq import SimpleWorker, Worker
 
 from robocall.commands import require_settings
@@ -22,6 +26,32 @@ from sms.context import worker_context
 
 log = logging.getLogger(__name__)
 
+REDIS_PATIENCE = 2.0  # seconds between a worker's lives when Redis went away
+
+
+class _PromptStop:
+    """Stops within a second of SIGTERM.  RQ 3.0's unsubscribe() calls the pubsub thread's stop(), which
+    redis-py 8.2 made join the thread with no limit; the thread sits up to RQ's sleep_time (60 s) waiting
+    for a subscription it no longer has, so every worker took a minute to stop (systemd and the tests'
+    stop_workers killed them instead)."""
+
+    pubsub: Any
+    pubsub_thread: Any
+
+    def unsubscribe(self) -> None:
+        if self.pubsub_thread:
+            self.pubsub.unsubscribe()
+            self.pubsub_thread.stop(timeout=1)  # a daemon thread: one still waiting ends with the process
+            self.pubsub.close()
+
+
+class PromptSimpleWorker(_PromptStop, SimpleWorker):
+    pass
+
+
+class PromptWorker(_PromptStop, Worker):
+    pass
+
 
 def run_worker(queues: tuple[str, ...] = ALL, burst: bool = False, fork: bool = False) -> None:
     """Work the given queues.  SimpleWorker runs jobs in process (no fork per job): our jobs are
@@ -29,15 +59,29 @@ def run_worker(queues: tuple[str, ...] = ALL, burst: bool = False, fork: bool = 
     configure_logging(get_settings().log_level, fmt=get_settings().log_format)
     wire()
     connection = redis_connection()
-    worker_class = Worker if fork else SimpleWorker
-    worker = worker_class([queue(name, connection) for name in queues], connection=connection,
-                          name=f"robocall-{os.getpid()}")
+    worker_class = PromptWorker if fork else PromptSimpleWorker
     if SMS in queues and not fork:  # forked jobs: a gateway's connection can't cross a fork
         _prepare_sms_gateways()
     if not fork:  # a forked job's process starts and ends with its job
         freeze_startup_objects()
     try:
-        worker.work(burst=burst, logging_level=logging.getLevelName(logging.WARNING))
+        for life in itertools.count(1):
+            try:
+                # Made inside the try too: nothing of a new life (Redis may still be down or loading its
+                # data) may end the process.
+                worker = worker_class([queue(name, connection) for name in queues], connection=connection,
+                                      name=f"robocall-{os.getpid()}" + (f"-{life}" if life > 1 else ""))
+                worker.work(burst=burst, logging_level=logging.getLevelName(logging.WARNING))
+                return
+            except Exception as exc:
+                # RQ gives up when Redis goes away in the middle of a job (it can't record the job's
+                # end), and not always with a RedisError: the job's work is in the database and is queued
+                # again, so work on once Redis answers, with the gateways' binds kept, instead of ending
+                # the process (as systemd's Restart=always would, a process later).
+                log.warning("worker: RQ stopped (%s: %s): working again in %s s", type(exc).__name__,
+                            str(exc).splitlines()[0][:200] if str(exc) else "", REDIS_PATIENCE,
+                            exc_info=not isinstance(exc, RedisError))
+                time.sleep(REDIS_PATIENCE)
     finally:
         _close_sms_gateways()
 

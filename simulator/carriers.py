@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import random
 import socket
 import threading
 import time
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import smpp34
-from aiohttp import ClientSession, web
+from aiohttp import ClientError, ClientSession, web
 
 from robocall.gc_tuning import freeze_startup_objects
 from simulator import lightsmsc
@@ -97,6 +98,7 @@ class LocalSmsc:
     submit_count: int = 0
     submits: list[Submit] = field(default_factory=list)
     accepted_ids: Counter[str] = field(default_factory=Counter)  # our message id -> times taken
+    resent_ids: Counter[str] = field(default_factory=Counter)  # our id -> resends recognised (and not sent again)
     receipts_sent: int = 0
     esmes: dict[str, Any] = field(default_factory=dict)
 
@@ -111,8 +113,7 @@ class LocalSmsc:
     async def _start(self) -> None:
         self.server = (lightsmsc.Server if self.engine == "light" else smpp34.Server)(
             self.host, self.port, system_id="TESTSMSC")
-        await self.server.start()
-        self._task = asyncio.get_running_loop().create_task(self._serve())
+        await self._start_serving()
         self._retrier = asyncio.get_running_loop().create_task(self._retry_receipts())
 
     async def _retry_receipts(self) -> None:
@@ -155,6 +156,8 @@ class LocalSmsc:
         part = event.short_message[5] if event.esm_class & 0x40 else 1
         key = f"{our}/{part}"
         if key in self._ids:  # a resend of what we already have: same answer, nothing new goes out
+            if part == 1:
+                self.resent_ids[str(our)] += 1
             event.accept(self._ids[key])
             return
         message_id = f"S{next(self._counter)}"
@@ -174,10 +177,28 @@ class LocalSmsc:
         try:
             if esme is None:
                 raise ConnectionError("nobody bound")
-            await esme.deliver_sm("CDC", text.encode(), source_addr=phone, esm_class=0x04)
+            status = await esme.deliver_sm("CDC", text.encode(), source_addr=phone, esm_class=0x04)
+            if isinstance(status, int) and status != 0:  # ESME_RX_T_APPN...: kept, to be delivered again
+                raise ConnectionError(f"deliver_sm answered {status:#x}")
             self.receipts_sent += 1
         except Exception:
             self._pending.append((phone, message_id, stat))
+
+    def go_down(self) -> None:
+        """The SMSC is switched off: its sessions drop and nothing answers on its port until come_back()."""
+        async def down() -> None:
+            self._task.cancel()
+            await self.server.stop()
+            self.esmes.clear()
+        self._loop.call(down())
+
+    def come_back(self) -> None:
+        """Listening again (what it had taken, and the receipts it still owes, are kept)."""
+        self._loop.call(self._start_serving())
+
+    async def _start_serving(self) -> None:
+        await self.server.start()
+        self._task = asyncio.get_running_loop().create_task(self._serve())
 
     def mo(self, phone: str, text: str) -> None:
         """A person sends an SMS to us (mobile originated), to every bound session."""
@@ -216,6 +237,11 @@ class LocalHttpCarrier:
     throttle_first: int = 0  # HTTP 429 for the first N requests
     hang_first: int = 0  # sleep past the client's timeout for the first N requests
     always_fail: bool = False
+    # Shares of requests answered HTTP 500, 429, or too late (drawn with `seed`): a flaky carrier.
+    fail_rate: float = 0.0
+    throttle_rate: float = 0.0
+    hang_rate: float = 0.0
+    seed: int = 1
     reject_numbers: set[str] = field(default_factory=set)  # E.164 numbers answered "rejected"
     receipt_url: str | None = None  # where to post delivery receipts
     receipt_secret: str = ""
@@ -223,6 +249,8 @@ class LocalHttpCarrier:
     requests: int = 0
     unauthorized: int = 0
     accepted_ids: Counter[str] = field(default_factory=Counter)
+    resent_ids: Counter[str] = field(default_factory=Counter)  # our id -> resends recognised (and not sent again)
+    troubles: Counter[str] = field(default_factory=Counter)  # requests answered 500, 429 or too late by the rates
     messages: list[dict[str, Any]] = field(default_factory=list)
     content_types: Counter[str] = field(default_factory=Counter)
     form_bodies: list[bytes] = field(default_factory=list)  # raw form posts, as they came over the wire
@@ -232,8 +260,19 @@ class LocalHttpCarrier:
         self._loop = LoopThread()
         self._counter = itertools.count(1)
         self._ids: dict[str, str] = {}
+        self._random = random.Random(self.seed)
         self._loop.call(self._start())
         return self
+
+    def _trouble(self) -> str:
+        """What the rates make of this request: "500", "429", "hang" or "" (none)."""
+        draw = self._random.random()
+        for trouble, rate in (("500", self.fail_rate), ("429", self.throttle_rate), ("hang", self.hang_rate)):
+            if draw < rate:
+                self.troubles[trouble] += 1
+                return trouble
+            draw -= rate
+        return ""
 
     async def _start(self) -> None:
         app = web.Application()
@@ -255,7 +294,9 @@ class LocalHttpCarrier:
             incoming: list[dict[str, Any]] = [dict(await request.post())]
         else:
             incoming = (await request.json())["messages"]
-        status = 500 if self.always_fail or self.fail_first > 0 else 429 if self.throttle_first > 0 else 200
+        trouble = self._trouble()
+        status = 500 if self.always_fail or self.fail_first > 0 or trouble == "500" \
+            else 429 if self.throttle_first > 0 or trouble == "429" else 200
         if self.record:
             now = time.monotonic()
             self.arrivals.extend((now, str(m.get("id")), status) for m in incoming)
@@ -265,7 +306,7 @@ class LocalHttpCarrier:
         if status == 429:
             self.throttle_first -= 1
             return web.json_response({"error": "slow down"}, status=429, headers={"Retry-After": "0.2"})
-        hang = self.hang_first > 0  # take the messages, then answer too late: the client must resend by id
+        hang = self.hang_first > 0 or trouble == "hang"  # take them, answer too late: the client must resend by id
         self.hang_first -= 1
         results, receipts = [], []
         for message in incoming:
@@ -275,7 +316,9 @@ class LocalHttpCarrier:
             if message.get("to") in self.reject_numbers:
                 results.append({"id": our, "status": "rejected", "error": "invalid destination"})
                 continue
-            if our not in self._ids:
+            if our in self._ids:
+                self.resent_ids[str(our)] += 1
+            else:
                 self._ids[our] = f"H{next(self._counter)}"
                 self.accepted_ids[our] += 1
                 receipts.append({"message_id": self._ids[our], "status": "delivered", "id": our})  # echoes ours
@@ -287,11 +330,19 @@ class LocalHttpCarrier:
         return web.json_response(results[0] if form else {"results": results})
 
     async def _post_receipts(self, receipts: list[dict[str, str]]) -> None:
+        """Post receipts, again (newly signed) until they are taken, as carriers retry their webhooks."""
         body = json.dumps({"receipts": receipts}).encode()
         assert self.receipt_url is not None
-        async with self._session.post(self.receipt_url, data=body,
-                                      headers=webhook_headers(self.receipt_secret, body)) as response:
-            await response.read()
+        for _ in range(600):
+            try:
+                async with self._session.post(self.receipt_url, data=body,
+                                              headers=webhook_headers(self.receipt_secret, body)) as response:
+                    await response.read()
+                    if response.status < 500:
+                        return
+            except (OSError, asyncio.TimeoutError, ClientError):
+                pass
+            await asyncio.sleep(0.5)
 
     def stop(self) -> None:
         self._loop.close_web(self._runner, self._session)

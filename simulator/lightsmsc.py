@@ -76,7 +76,8 @@ class Esme(PduConnection):
         self._pending: dict[int, asyncio.Future[int]] = {}
         self._window = Window(server.window)
 
-    async def deliver_sm(self, destination_addr: str, short_message: bytes = b"", **fields: Any) -> None:
+    async def deliver_sm(self, destination_addr: str, short_message: bytes = b"", **fields: Any) -> int:
+        """Send a deliver_sm; the command_status of the ESME's answer (0: taken)."""
         await self._window.acquire()
         try:
             if not self.is_open:
@@ -88,7 +89,7 @@ class Esme(PduConnection):
             self.write(smpp34.DeliverSm(source, destination_addr, short_message, sequence_number=sequence,
                                         **fields).encode())
             try:
-                await answer
+                return int(await answer)
             finally:
                 self._pending.pop(sequence, None)
         finally:

@@ -28,7 +28,8 @@ from robocall import queues
 from robocall.conversations.sms_declaration import expire_dialogues
 from robocall.logging_setup import log_context
 from robocall.models import utcnow
-from robocall.queues import SMS, JobsUnfinished, job_data, queue_name, wait_for_jobs
+from robocall.outages import OUTAGES, Outage
+from robocall.queues import SMS, JobsUnfinished, job_data, job_statuses, queue_name, wait_for_jobs
 from robocall.sms_models import (
     CampaignKind,
     CampaignStatus,
@@ -136,18 +137,35 @@ def is_standing(engine: Engine, campaign_id: int) -> bool:
     return kind == CampaignKind.TRANSACTIONAL
 
 
+_NOT_BEGUN = (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
+
+
 def _wait_for_batches(ctx: SmsContext, job_ids: list[str], progress: Callable[[], None]) -> None:
-    """Until the batch jobs end, or SMS_SUBMIT_LEASE_SECONDS pass with some still unfinished.  A
-    worker (or its host) that dies holding a job leaves it `started` in RQ for good, so waiting for it
-    would stop the campaign; past the lease, the messages it had claimed are due again and the next
-    round queues them (and any it had not reached) for the living workers.  A job that is merely slow
+    """Until the batch jobs end, or SMS_SUBMIT_LEASE_SECONDS pass with none of them ending.  A worker (or
+    its host) that dies holding a job leaves it `started` in RQ for good, so waiting for it would stop the
+    campaign; once the others are done and the lease has passed, the messages it had claimed are due again
+    and the next round queues them (and any it had not reached) for the living workers.  Jobs still in the
+    queue are waited for: a worker will take them.  (Waiting one lease for the whole round instead queued
+    a second job for every batch not yet begun whenever a round took longer than the lease, or all workers
+    were restarting: 200 needless jobs a round in a 100,000-message campaign.)  A job that is merely slow
     loses nothing either: claims are atomic, so the new job and the old one never send one message twice."""
-    try:
-        wait_for_jobs(job_ids, ctx.redis, timeout=max(ctx.policy.submit_lease.total_seconds(), 1.0),
-                      tick=progress, poll=0.05)
-    except JobsUnfinished:
-        log.warning("%d SMS batch jobs unfinished after the submit lease: queueing what is due again",
-                    len(job_ids))
+    remaining = job_ids
+    while remaining:
+        try:
+            wait_for_jobs(remaining, ctx.redis, timeout=max(ctx.policy.submit_lease.total_seconds(), 1.0),
+                          tick=progress, poll=0.05)
+            return
+        except JobsUnfinished:
+            statuses = dict(zip(remaining, job_statuses(remaining, ctx.redis)))
+            unfinished = [job_id for job_id in remaining if statuses[job_id] != JobStatus.FINISHED]
+            # Jobs not begun yet are taken by the next worker to come (all of them may be restarting):
+            # queueing their messages again would only double the queue.
+            waiting = any(statuses[job_id] in _NOT_BEGUN for job_id in unfinished)
+            if len(unfinished) == len(remaining) and not waiting:
+                log.warning("%d SMS batch jobs unfinished after the submit lease: queueing what is due again",
+                            len(unfinished))
+                return
+            remaining = unfinished
 
 
 def drive(ctx: SmsContext, campaign_id: int, on_progress: Callable[[CampaignFigures], None] | None = None,
@@ -184,7 +202,10 @@ def drive(ctx: SmsContext, campaign_id: int, on_progress: Callable[[CampaignFigu
 
     loading_jobs: list[str] = []  # queued while the list was loading
     queued_up_to: int | None = None  # messages up to this id have their job
-    while True:
+
+    def one_round() -> CampaignFigures | float:
+        """The campaign's end, or how long to wait before the next round."""
+        nonlocal loading_jobs, queued_up_to
         now = clock()
         start_due_campaigns(ctx.engine, now)
         status, loaded_from, loaded_up_to = loading_progress(ctx.engine, campaign_id)
@@ -198,8 +219,7 @@ def drive(ctx: SmsContext, campaign_id: int, on_progress: Callable[[CampaignFigu
                 loading_jobs += enqueue_ranges(queue, campaign_id, ranges)
                 queued_up_to = ranges[-1][1] if ranges else queued_up_to
             progress()
-            time.sleep(0.2)
-            continue
+            return 0.2
         if loading_jobs and status == CampaignStatus.RUNNING:
             # The list is in: let the jobs queued meanwhile end, then queue what is left.  (Paused or
             # cancelled instead: those jobs will find nothing to send; nobody needs to wait for them.)
@@ -222,7 +242,7 @@ def drive(ctx: SmsContext, campaign_id: int, on_progress: Callable[[CampaignFigu
                 _wait_for_batches(ctx, job_ids, progress)
                 ctx.drain_receipts()
                 progress()
-                continue
+                return 0.0
             current = figures(ctx.engine, campaign_id)
             if current.outstanding == 0 and standing:
                 return current
@@ -241,7 +261,23 @@ def drive(ctx: SmsContext, campaign_id: int, on_progress: Callable[[CampaignFigu
             return figures(ctx.engine, campaign_id)
         delay = (wake - clock()).total_seconds() if wake else 1.0
         progress()
-        time.sleep(min(max(delay, 0.05), 5.0))
+        return min(max(delay, 0.05), 5.0)
+
+
+    outage = Outage("SMS driver")
+    while True:
+        try:
+            outcome = one_round()
+        except OUTAGES as exc:
+            # Redis or the database restarting, or a job that failed on their account: everything is in
+            # the database, so the next round queues again what is due (claims in doubt after the lease).
+            loading_jobs = []
+            time.sleep(outage.failed(exc))
+            continue
+        outage.over()
+        if isinstance(outcome, CampaignFigures):
+            return outcome
+        time.sleep(outcome)
 
 
 class LoadFailed(Exception):
@@ -286,28 +322,35 @@ def run_forever(ctx: SmsContext, every: float = 1.0, rounds: int | None = None) 
     queue = Queue(queue_name(SMS), connection=ctx.redis)
     pending: dict[int, list[str]] = {}
     done = 0
+    outage = Outage("SMS run")
     while rounds is None or done < rounds:
-        now = utcnow()
-        start_due_campaigns(ctx.engine, now)
-        ctx.drain_receipts()
-        expire_dialogues(ctx.engine, ctx.declarations, now)
-        with ctx.engine.connect() as connection:
-            running = connection.execute(select(SmsCampaign.id, SmsCampaign.kind).where(
-                SmsCampaign.status == CampaignStatus.RUNNING)).all()
-        quiet = ctx.policy.quiet_hours.quiet(now)
-        for campaign_id, kind in running:
-            standing = kind == CampaignKind.TRANSACTIONAL  # replies and health notices: no quiet hours, no end
-            if quiet and not standing:
-                continue
-            jobs = [j for j in Job.fetch_many(pending.get(campaign_id, []), connection=ctx.redis) if j]
-            if any(j.get_status(refresh=False) not in (JobStatus.FINISHED, JobStatus.FAILED,
-                                                        JobStatus.STOPPED, JobStatus.CANCELED) for j in jobs):
-                continue
-            pending[campaign_id] = enqueue_due(ctx, queue, campaign_id, now)
-            if not pending[campaign_id] and not standing and figures(ctx.engine, campaign_id).outstanding == 0:
-                with ctx.engine.begin() as connection:
-                    connection.execute(update(SmsCampaign).where(
-                        SmsCampaign.id == campaign_id, SmsCampaign.status == CampaignStatus.RUNNING,
-                    ).values(status=CampaignStatus.FINISHED, finished_at=utcnow()))
+        try:
+            now = utcnow()
+            start_due_campaigns(ctx.engine, now)
+            ctx.drain_receipts()
+            expire_dialogues(ctx.engine, ctx.declarations, now)
+            with ctx.engine.connect() as connection:
+                running = connection.execute(select(SmsCampaign.id, SmsCampaign.kind).where(
+                    SmsCampaign.status == CampaignStatus.RUNNING)).all()
+            quiet = ctx.policy.quiet_hours.quiet(now)
+            for campaign_id, kind in running:
+                standing = kind == CampaignKind.TRANSACTIONAL  # replies and health notices: no quiet hours, no end
+                if quiet and not standing:
+                    continue
+                jobs = [j for j in Job.fetch_many(pending.get(campaign_id, []), connection=ctx.redis) if j]
+                if any(j.get_status(refresh=False) not in (JobStatus.FINISHED, JobStatus.FAILED,
+                                                            JobStatus.STOPPED, JobStatus.CANCELED) for j in jobs):
+                    continue
+                pending[campaign_id] = enqueue_due(ctx, queue, campaign_id, now)
+                if not pending[campaign_id] and not standing and figures(ctx.engine, campaign_id).outstanding == 0:
+                    with ctx.engine.begin() as connection:
+                        connection.execute(update(SmsCampaign).where(
+                            SmsCampaign.id == campaign_id, SmsCampaign.status == CampaignStatus.RUNNING,
+                        ).values(status=CampaignStatus.FINISHED, finished_at=utcnow()))
+        except OUTAGES as exc:  # Redis or the database restarting: the next round goes on from the database
+            pending.clear()
+            time.sleep(outage.failed(exc))
+            continue
+        outage.over()
         done += 1
         time.sleep(every)

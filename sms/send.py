@@ -11,8 +11,9 @@ Accounting, in the order it happens:
    segments from the gateway's shared pace; a gateway whose circuit is open
    is skipped (its messages go back to ``queued`` for when it reopens).
 3. Results are written in bulk: accepted (+ carrier id), failed with the
-   reason, or back to queued with a later ``next_try_at`` (bounded by
-   SMS_MAX_ATTEMPTS).
+   reason, or back to queued with a later ``next_try_at`` (transient failures
+   bounded by SMS_MAX_ATTEMPTS; throttling, and a carrier that could not be
+   reached at all, cost no try).
 """
 
 from __future__ import annotations
@@ -24,13 +25,15 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from redis.exceptions import RedisError
 from sqlalchemy import DateTime, and_, bindparam, or_, select, text, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from robocall.db import array_sql, autocommit, dialect_insert, joined
 from robocall.models import utcnow
 from robocall.optouts import opted_out_among
+from robocall.outages import Outage
 from robocall.sms_models import (
     SENDABLE,
     MessageState,
@@ -41,6 +44,7 @@ from robocall.sms_models import (
 from sms.context import SmsContext
 from sms.gateways.base import Outcome, Outgoing, SendResult
 from sms.prepare import Template
+from sms.throttle import Breaker, Pace
 
 log = logging.getLogger(__name__)
 
@@ -163,14 +167,20 @@ def _send_gateway(ctx: SmsContext, name: str, messages: list[_Claimed], fixed_te
     attempts = {m.id: m.attempts for m in messages}
     for start in range(0, len(messages), CHUNK):
         chunk = messages[start:start + CHUNK]
-        rest = breaker.open_for()
+        try:
+            rest = breaker.open_for()
+            wait = 0.0 if rest else pace.reserve(len(chunk))
+        except RedisError:
+            # The shared pace and circuit live in Redis: without them nothing goes out, and what this job
+            # claimed goes back at once (not after the lease) for when Redis answers again.
+            _release(ctx, messages[start:], now, f"gateway {name}: Redis unavailable")
+            raise
         if rest:
             _release(ctx, messages[start:], now + dt.timedelta(seconds=rest), f"gateway {name} paused")
             result.outcomes["gateway_paused"] += len(messages) - start
             return
         outgoing = [Outgoing(m.id, m.phone, m.text if m.text is not None else fixed_text or "", m.encoding,
                              ctx.policy.sender, m.segments) for m in chunk]
-        wait = pace.reserve(len(chunk))
         if wait > 0:
             time.sleep(wait)
         try:
@@ -181,17 +191,29 @@ def _send_gateway(ctx: SmsContext, name: str, messages: list[_Claimed], fixed_te
         outcomes = Counter(r.outcome for r in results)
         for outcome, count in outcomes.items():
             result.outcomes[str(outcome)] += count
-        throttled = [r for r in results if r.outcome == Outcome.THROTTLED]
-        if throttled:
-            pace.back_off(max(r.retry_after or 1.0 for r in throttled))
-        if outcomes[Outcome.TRANSIENT]:
-            log.warning("gateway %s: %d of %d not taken, will retry (%s)", name, outcomes[Outcome.TRANSIENT],
-                        len(results), next(r.reason for r in results if r.outcome == Outcome.TRANSIENT))
-            if breaker.failed(outcomes[Outcome.TRANSIENT]):
-                log.warning("gateway %s paused for %ss after repeated failures", name, ctx.policy.circuit_seconds)
-        elif outcomes[Outcome.ACCEPTED]:
-            breaker.succeeded()
+        # What the carrier answered is written first: a Redis outage in the bookkeeping below must not
+        # leave messages the carrier took in `submitted`, to be sent again after the lease.
         _write_results(ctx, results, attempts, name)
+        _judge_gateway(ctx, name, breaker, pace, results, outcomes)
+
+
+def _judge_gateway(ctx: SmsContext, name: str, breaker: Breaker, pace: Pace, results: list[SendResult],
+                   outcomes: Counter[Outcome]) -> None:
+    """The shared pace and circuit learn from a chunk's answers."""
+    throttled = [r for r in results if r.outcome == Outcome.THROTTLED]
+    if throttled:
+        pace.back_off(max(r.retry_after or 1.0 for r in throttled))
+    failing = outcomes[Outcome.TRANSIENT] + outcomes[Outcome.UNREACHABLE]
+    if failing:
+        log.warning("gateway %s: %d of %d not taken, will retry (%s)", name, failing, len(results),
+                    next(r.reason for r in results if r.outcome in (Outcome.TRANSIENT, Outcome.UNREACHABLE)))
+    # A chunk the carrier took none of is a failure; one it took some of says it is up (a carrier failing
+    # one request in five had its circuit opened by nearly every chunk: paused most of the time).
+    if failing and not outcomes[Outcome.ACCEPTED]:
+        if breaker.failed(failing):
+            log.warning("gateway %s paused for %ss after repeated failures", name, ctx.policy.circuit_seconds)
+    elif outcomes[Outcome.ACCEPTED]:
+        breaker.succeeded()
 
 
 def _release(ctx: SmsContext, messages: list[_Claimed], at: dt.datetime, reason: str) -> None:
@@ -227,12 +249,26 @@ def _write_results(ctx: SmsContext, results: list[SendResult], attempts: dict[in
     accepted twice with the same carrier id: two workers on it, the carrier knowing it by our id) fails
     the plain insert; the chunk is then written again skipping such rows (PostgreSQL's ON CONFLICT
     would make every row of every chunk dearer)."""
-    try:
-        with ctx.engine.begin() as connection:
-            _write(connection, results, attempts, utcnow(), ctx, gateway)
-    except IntegrityError:
-        with ctx.engine.begin() as connection:
-            _write(connection, results, attempts, utcnow(), ctx, gateway, skip_known_carrier_ids=True)
+    # The carrier has answered: the database restarting must not lose that (the messages would be sent
+    # again once their lease is over), so the write is tried again for most of the lease.
+    deadline = time.monotonic() + ctx.policy.submit_lease.total_seconds() * 0.8
+    outage = Outage(f"gateway {gateway}: writing {len(results)} answers")
+    while True:
+        try:
+            try:
+                with ctx.engine.begin() as connection:
+                    _write(connection, results, attempts, utcnow(), ctx, gateway)
+            except IntegrityError:
+                with ctx.engine.begin() as connection:
+                    _write(connection, results, attempts, utcnow(), ctx, gateway, skip_known_carrier_ids=True)
+        except (OperationalError, InterfaceError) as exc:
+            wait = outage.failed(exc)
+            if time.monotonic() + wait > deadline:
+                raise
+            time.sleep(wait)
+            continue
+        outage.over()
+        return
 
 
 def _record_carrier_ids(connection: Connection, gateway: str, accepted: list[SendResult], skip_known: bool) -> None:
@@ -258,18 +294,27 @@ def _record_carrier_ids(connection: Connection, gateway: str, accepted: list[Sen
 
 def _write(connection: Connection, results: list[SendResult], attempts: dict[int, int], now: dt.datetime,
            ctx: SmsContext, gateway: str = "", skip_known_carrier_ids: bool = False) -> None:
-    accepted, failed, retry = [], [], []
+    accepted, failed, retry, untried = [], [], [], []
     for r in results:
         if r.outcome == Outcome.ACCEPTED:
             accepted.append({"mid": r.id, "gid": r.gateway_message_id})
         elif r.outcome == Outcome.REJECTED:
             failed.append({"mid": r.id, "why": r.reason[:200]})
+        elif r.outcome == Outcome.UNREACHABLE:
+            # Never handed over: the try does not count (a carrier down for minutes would otherwise use
+            # up every message's tries and fail them all); tried again once its circuit has rested.
+            untried.append({"mid": r.id, "why": r.reason[:200],
+                            "at": now + dt.timedelta(seconds=ctx.policy.circuit_seconds)})
+        elif r.outcome == Outcome.THROTTLED:
+            # "Slow down" is not a failure: the pace backs off and the try does not count (109 of 100,000
+            # messages failed "gave up after 3 tries: HTTP 429" in the carrier drill).
+            at = now + dt.timedelta(seconds=r.retry_after) if r.retry_after \
+                else ctx.policy.retry_at(now, attempts.get(r.id, 1))
+            untried.append({"mid": r.id, "why": r.reason[:200], "at": at})
         elif attempts.get(r.id, ctx.policy.max_attempts) >= ctx.policy.max_attempts:
             failed.append({"mid": r.id, "why": f"gave up after {attempts.get(r.id)} tries: {r.reason}"[:200]})
         else:
-            delay = r.retry_after if r.outcome == Outcome.THROTTLED and r.retry_after else None
-            at = now + dt.timedelta(seconds=delay) if delay else ctx.policy.retry_at(now, attempts[r.id])
-            retry.append({"mid": r.id, "why": r.reason[:200], "at": at})
+            retry.append({"mid": r.id, "why": r.reason[:200], "at": ctx.policy.retry_at(now, attempts[r.id])})
     by_id = SmsMessage.id == bindparam("mid")
     if accepted:
         _accept(connection, accepted, now)
@@ -283,3 +328,8 @@ def _write(connection: Connection, results: list[SendResult], attempts: dict[int
         connection.execute(update(SmsMessage).where(by_id).values(
             state=MessageState.QUEUED, reason=bindparam("why"), next_try_at=bindparam("at")
         ).execution_options(synchronize_session=False), retry)
+    if untried:
+        connection.execute(update(SmsMessage).where(by_id).values(
+            state=MessageState.QUEUED, reason=bindparam("why"), next_try_at=bindparam("at"),
+            attempts=SmsMessage.attempts - 1,
+        ).execution_options(synchronize_session=False), untried)

@@ -39,10 +39,12 @@ involved, so the dashboard's session and CSRF guards do not apply to them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -52,6 +54,7 @@ from typing import Annotated, Any, Literal
 from aiohttp import web
 from multidict import MultiDictProxy
 from pydantic import BaseModel, Field, field_validator
+from redis.exceptions import RedisError
 from rq import Queue
 from sqlalchemy.engine import Engine
 from twilio.request_validator import RequestValidator
@@ -59,6 +62,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from robocall.config import Settings, TwilioGatewayConfig, get_settings
 from robocall.inputs import MAX_ID, NAME_MAX, NO_CONTROL, PHONES_MAX, SMS_TEXT_MAX, BadInput, Strict, parse
+from robocall.outages import OUTAGES
 from robocall.queues import SMS, queue_name
 from robocall.sms_models import CampaignStatus
 from robocall.telephony.twilio.signature import form_id, twilio_form
@@ -132,6 +136,10 @@ def _bad(error: BadInput) -> web.HTTPBadRequest:
 
 BAD_SIGNATURE = bilingual("chữ ký X-Timestamp/X-Signature sai hoặc thiếu", "bad or missing signature")
 UNKNOWN_GATEWAY = bilingual("không có cổng SMS này", "unknown gateway")
+NOT_TAKEN = bilingual("chưa nhận được lúc này, hãy gửi lại", "not taken now, send it again")
+NOT_STORED = bilingual("chưa lưu được báo cáo phát, hãy gửi lại", "receipts not stored, send them again")
+
+log = logging.getLogger(__name__)
 
 SMS_CALLBACKS_PREFIX = "/sms/"
 SMS_API_PREFIX = "/api/sms/"
@@ -236,6 +244,11 @@ def _first_time(ctx: SmsContext, key: str, keep_seconds: int) -> bool:
     return bool(ctx.redis.set(f"{ctx.prefix}:{_SEEN}{key}", 1, nx=True, ex=keep_seconds))
 
 
+def _forget(ctx: SmsContext, key: str) -> None:
+    """`key` not seen after all (what it carried was not stored)."""
+    ctx.redis.delete(f"{ctx.prefix}:{_SEEN}{key}")
+
+
 async def _signed_json(request: web.Request) -> tuple[Any, str]:
     """(the body as JSON, its signature) of a carrier callback that is signed, fresh and from a configured
     gateway; 401 / 404 / 400 otherwise."""
@@ -256,9 +269,13 @@ async def _signed_json(request: web.Request) -> tuple[Any, str]:
 
 
 async def _once(request: web.Request, key: str) -> bool:
-    """The delivery's first arrival (a replay, or the carrier's retry of one we took, is not)."""
+    """The delivery's first arrival (a replay, or the carrier's retry of one we took, is not); 503 while
+    Redis does not answer (the carrier sends it again)."""
     keep = 2 * _settings(request).sms_webhook_tolerance_seconds + 60  # past any timestamp still accepted
-    return bool(await _blocking(request)(_first_time, _context(request.app), key, keep))
+    try:
+        return bool(await _blocking(request)(_first_time, _context(request.app), key, keep))
+    except RedisError:
+        raise web.HTTPServiceUnavailable(text=NOT_TAKEN) from None
 
 
 async def receipts(request: web.Request) -> web.Response:
@@ -279,15 +296,27 @@ async def receipts(request: web.Request) -> web.Response:
         except BadInput:
             continue
         parsed.append(Receipt(str(one.message_id), one.status, storable_text(one.error), None, _our_id(one.id)))
-    changed = await _blocking(request)(_queue_and_apply, ctx, gateway, parsed)
+    try:
+        changed = await _blocking(request)(_queue_and_apply, ctx, gateway, parsed)
+    except RedisError:
+        # Not stored: the carrier must send them again, and its retry (the same signature when it comes
+        # within the second) must not be taken for a replay of receipts we have.
+        with contextlib.suppress(RedisError):
+            await _blocking(request)(_forget, ctx, f"receipts:{signature}")
+        raise web.HTTPServiceUnavailable(text=NOT_STORED) from None
     return web.json_response({"received": len(parsed), "applied": changed, "refused": len(items) - len(parsed)})
 
 
 def _queue_and_apply(ctx: SmsContext, gateway: str, receipts: list[Receipt]) -> int:
     """Receipts into Redis (safe once there: the carrier may have its 200), then applied by whoever holds
-    the lock; in one thread hop for the request."""
+    the lock; in one thread hop for the request.  Applying them may fail (the database restarting):
+    they wait in Redis for the next drain."""
     queue_receipts(ctx.redis, ctx.prefix, gateway, receipts)
-    return ctx.drain_receipts()
+    try:
+        return ctx.drain_receipts()
+    except OUTAGES as exc:
+        log.warning("receipts stored, applying them later: %s", str(exc).splitlines()[0][:200])
+        return 0
 
 
 def _our_id(value: object) -> int | None:

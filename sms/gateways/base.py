@@ -5,6 +5,8 @@ Results say what the sender must do next; the gateway never touches the database
 - ``accepted``: the carrier took it (``gateway_message_id`` to match its receipt);
 - ``throttled``: slow down and try again later (SMPP ESME_RTHROTTLED / RMSGQFUL, HTTP 429);
 - ``transient``: carrier or network trouble, try again (counts towards the circuit breaker);
+- ``unreachable``: the carrier could not be reached at all (connection refused, no bind): nothing was
+  handed over, so no try is counted; the message waits for the carrier (counts towards the breaker);
 - ``rejected``: this message will never go (bad number, refused content): failed with the reason.
 """
 
@@ -20,6 +22,7 @@ class Outcome(StrEnum):
     ACCEPTED = "accepted"
     THROTTLED = "throttled"
     TRANSIENT = "transient"
+    UNREACHABLE = "unreachable"
     REJECTED = "rejected"
 
 

@@ -97,8 +97,9 @@ class HttpGateway:
                             for m in chunk]
                 payload: Any = await response.json(content_type=None)
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
-            return [SendResult(m.id, Outcome.TRANSIENT, reason=f"http: {type(exc).__name__} {exc}".strip())
-                    for m in chunk]
+            # No connection made: nothing reached the carrier (a time-out or a cut link may have).
+            outcome = Outcome.UNREACHABLE if isinstance(exc, aiohttp.ClientConnectorError) else Outcome.TRANSIENT
+            return [SendResult(m.id, outcome, reason=f"http: {type(exc).__name__} {exc}".strip()) for m in chunk]
         return _results(chunk, payload)
 
 

@@ -181,7 +181,8 @@ class SmppGateway:
         try:
             session = await self._bound()
         except Exception as exc:
-            return [SendResult(m.id, Outcome.TRANSIENT, reason=f"cannot bind: {exc or type(exc).__name__}") for m in messages]
+            return [SendResult(m.id, Outcome.UNREACHABLE, reason=f"cannot bind: {exc or type(exc).__name__}")
+                    for m in messages]
         # Messages that fit one SMS go as one chunk of submits whose answers fill one Answers (no
         # future per message); a long one is a task for its parts.  One deadline for the whole chunk.
         singles: list[int] = []  # places in `messages` of the single-part ones, in submit order

@@ -33,6 +33,7 @@ from sms.gateways.smppwire import (
     ENQUIRE_LINK,
     ENQUIRE_LINK_RESP,
     ESME_RINVCMDID,
+    ESME_RX_T_APPN,
     GENERIC_NACK,
     RESPONSE_BIT,
     UNBIND,
@@ -244,7 +245,12 @@ class EsmeSession(PduConnection):
         try:
             await self._on_deliver([event for _, event in batch])
         except Exception:
-            log.exception("smpp: storing %d deliver_sm failed; left unacknowledged for the SMSC to resend", len(batch))
+            # ESME_RX_T_APPN: "temporary application error", the SMSC keeps them and delivers them again.
+            # (Left unanswered, each held a slot of the SMSC's window until its own time-out, and an SMSC
+            # without one, as the drills' was, never sent them again: receipts lost for good.)
+            log.exception("smpp: storing %d deliver_sm failed; answered 'try again later'", len(batch))
+            for sequence, _ in batch:
+                self.write(pdu(DELIVER_SM_RESP, sequence, b"\0", status=ESME_RX_T_APPN))
             return
         for sequence, _ in batch:
             self.write(pdu(DELIVER_SM_RESP, sequence, b"\0"))

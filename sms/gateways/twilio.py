@@ -146,7 +146,9 @@ class TwilioGateway:
         except TwilioServiceException as exc:
             return self._refused(message, exc.status, exc.code, str(exc.detail or exc.title), answers)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
-            return SendResult(message.id, Outcome.TRANSIENT, reason=f"twilio: {type(exc).__name__} {exc}".strip())
+            # No connection made: nothing reached Twilio, no try counted (sms.gateways.base).
+            outcome = Outcome.UNREACHABLE if isinstance(exc, aiohttp.ClientConnectorError) else Outcome.TRANSIENT
+            return SendResult(message.id, outcome, reason=f"twilio: {type(exc).__name__} {exc}".strip())
         if not created.sid:
             return SendResult(message.id, Outcome.TRANSIENT, reason="twilio: no Message SID in the answer")
         return SendResult(message.id, Outcome.ACCEPTED, created.sid)

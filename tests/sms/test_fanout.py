@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import signal
 import time
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from rq import Queue
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from robocall.models import utcnow
 from robocall.queues import SMS, queue_name
 from robocall.sms_models import MessageState, SmsMessage, SmsMessagePart, SmsReceipt
 from simulator.carriers import LocalHttpCarrier, LocalSmsc, wait_until
@@ -220,3 +222,63 @@ def test_pause_stops_sending_and_resume_finishes(
     assert final.outstanding == 0
     assert _receipts_in(c, campaign_id, "Viettel", {"delivered": 1200}) == {"delivered": 1200}
     assert max(smsc.accepted_ids.values()) == 1
+
+
+def test_an_unreachable_carrier_costs_its_messages_no_tries(
+        tmp_path: Path, ctx: Callable[[], SmsContext], configure: Callable[..., object]) -> None:
+    """Found by the carrier drill: a carrier switched off for a minute used up every message's tries
+    ("gave up after 3 tries: cannot bind").  Nothing was handed over, so no try is counted."""
+    from simulator.hosts import free_port
+    from sms.send import send_batch
+
+    closed = free_port()  # nothing listens there
+    configure(SMS_GATEWAYS={"mobifone": {"kind": "smpp", "host": "127.0.0.1", "port": closed, "system_id": "cdc",
+                                         "password": "pw", "rate": 1000},
+                            "vnpt": {"kind": "http", "url": f"http://127.0.0.1:{closed}/send", "rate": 1000}},
+              SMS_ROUTES="MobiFone=mobifone,default=vnpt", SMS_MAX_ATTEMPTS=1, SMS_CIRCUIT_FAILURES=1000)
+    c = ctx()
+    campaign_id = _campaign(tmp_path, c, phones(5, "090") + phones(5, "091"))
+    for _ in range(3):  # more rounds than SMS_MAX_ATTEMPTS allows tries
+        send_batch(c, campaign_id, 1, 10**6, now=utcnow() + dt.timedelta(hours=1))
+    with c.engine.connect() as connection:
+        rows = connection.execute(select(SmsMessage.state, SmsMessage.attempts, SmsMessage.reason).where(
+            SmsMessage.campaign_id == campaign_id)).all()
+    assert {(state, attempts) for state, attempts, _ in rows} == {("queued", 0)}  # waiting, not failed
+    assert {reason.split(":")[0] for _, _, reason in rows} == {"cannot bind", "http"}
+
+
+def test_a_chunk_the_carrier_took_part_of_does_not_pause_it(
+        tmp_path: Path, ctx: Callable[[], SmsContext], configure: Callable[..., object],
+        http_carrier: LocalHttpCarrier) -> None:
+    """Found by the carrier drill: a carrier failing one request in five had its circuit opened by nearly
+    every chunk (a failed request of 100 messages counted 100 failures "in a row")."""
+    from sms.send import send_batch
+
+    http_carrier.fail_first = 1  # the first of the chunk's three requests: HTTP 500
+    configure(SMS_GATEWAYS={"vnpt": http_carrier.gateway_config(batch=10)}, SMS_ROUTES="default=vnpt",
+              SMS_CIRCUIT_FAILURES=5)
+    c = ctx()
+    campaign_id = _campaign(tmp_path, c, phones(30, "091"))
+    result = send_batch(c, campaign_id, 1, 10**6)
+    assert result.outcomes == {"transient": 10, "accepted": 20}
+    assert c.breaker("vnpt").open_for() == 0  # still going
+    http_carrier.always_fail = True  # now a chunk it takes none of: that one counts
+    send_batch(c, campaign_id, 1, 10**6, now=utcnow() + dt.timedelta(hours=1))
+    assert c.breaker("vnpt").open_for() > 0
+
+
+def test_throttling_costs_no_try(
+        tmp_path: Path, ctx: Callable[[], SmsContext], configure: Callable[..., object],
+        http_carrier: LocalHttpCarrier) -> None:
+    """Found by the carrier drill: 109 of 100,000 messages failed "gave up after 3 tries: HTTP 429"."""
+    from sms.send import send_batch
+
+    http_carrier.throttle_first = 3
+    configure(SMS_GATEWAYS={"vnpt": http_carrier.gateway_config(batch=10)}, SMS_ROUTES="default=vnpt",
+              SMS_MAX_ATTEMPTS=1)
+    c = ctx()
+    campaign_id = _campaign(tmp_path, c, phones(10, "091"))
+    for _ in range(4):  # three times "slow down", then taken
+        send_batch(c, campaign_id, 1, 10**6, now=utcnow() + dt.timedelta(hours=1))
+    assert _states(c.engine, campaign_id) == {"accepted": 10}
+

@@ -18,6 +18,7 @@ from sms.gateways.smppwire import (
     DELIVER_SM_RESP,
     ENQUIRE_LINK,
     ENQUIRE_LINK_RESP,
+    ESME_RX_T_APPN,
     GENERIC_NACK,
     HEADER,
     SUBMIT_SM,
@@ -210,10 +211,13 @@ def test_deliver_sm_is_acknowledged_only_after_it_was_stored() -> None:
 
         peer.send(receipt(5))
         await asyncio.sleep(0.3)
-        assert not [s for s in peer.seen if s[0] == DELIVER_SM_RESP]  # storing failed: no answer, the SMSC resends
+        # Storing failed: answered ESME_RX_T_APPN ("try again later"), so the SMSC resends it (left unanswered,
+        # as it was, an SMSC without a response timer never did: the drills lost receipts that way).
+        assert [s for s in peer.seen if s[0] == DELIVER_SM_RESP] == [(DELIVER_SM_RESP, ESME_RX_T_APPN, 5)]
         peer.send(receipt(6))
         await asyncio.sleep(0.3)
-        assert [s for s in peer.seen if s[0] == DELIVER_SM_RESP] == [(DELIVER_SM_RESP, 0, 6)]
+        assert [s for s in peer.seen if s[0] == DELIVER_SM_RESP] == [(DELIVER_SM_RESP, ESME_RX_T_APPN, 5),
+                                                                    (DELIVER_SM_RESP, 0, 6)]
         session.close()
         await peer.stop()
 
