@@ -6,29 +6,23 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 from twilio.request_validator import RequestValidator
 
-from robocall.config import get_settings, reset_settings
-from robocall.web.app import create_app
-from simulator.carriers import LoopThread
 from sms.web import webhook_headers
+from tests.served_app import Post, posting_to_the_app
 
 FUZZ = settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 SECRET = "s3cret"
 TWILIO_TOKEN = "twilio-token-1234"
 BASE = "http://robocall.test"
 OK_STATUSES = {200, 204, 400, 401, 403, 404, 413}
-
-Post = Callable[[str, bytes, dict[str, str]], tuple[int, str]]
-
 
 @pytest.fixture
 def post(sms_env: dict[str, str], migrated: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Post]:
@@ -38,27 +32,8 @@ def post(sms_env: dict[str, str], migrated: Engine, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("SMS_GATEWAYS", json.dumps({
         "sim": {"kind": "sim", "rate": 50000},
         "tw": {"kind": "twilio", "account_sid": "AC" + "0" * 32, "auth_token": TWILIO_TOKEN, "from": "+84900000000"}}))
-    reset_settings()
-    loop = LoopThread()
-
-    async def up() -> TestClient[Any, Any]:
-        client: TestClient[Any, Any] = TestClient(TestServer(create_app(get_settings())))
-        await client.start_server()
-        return client
-
-    client = loop.call(up(), timeout=60)
-
-    def send(path: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
-        async def go() -> tuple[int, str]:
-            response = await client.post(path, data=body, headers=headers)
-            return response.status, await response.text()
-        return loop.call(go(), timeout=30)  # type: ignore[no-any-return]
-
-    try:
+    with posting_to_the_app() as send:
         yield send
-    finally:
-        loop.call(client.close(), timeout=30)
-        loop.stop()
 
 
 def assert_answered(status: int, text: str) -> None:

@@ -5,30 +5,23 @@ Twilio signs them (so they reach the handlers: any field, any value, any call id
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 from urllib.parse import quote, urlencode
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
 from twilio.request_validator import RequestValidator
 
-from robocall.config import get_settings, reset_settings
 from robocall.models import CallAttempt, CallState, Contact
-from robocall.web.app import create_app
-from simulator.carriers import LoopThread
+from tests.served_app import Post, posting_to_the_app
 
 FUZZ = settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 TOKEN = "twilio-token-5678"
 BASE = "http://robocall.test"
 OK_STATUSES = {200, 204, 400, 403, 404, 413}
-
-Post = Callable[[str, bytes, dict[str, str]], tuple[int, str]]
-
 
 @pytest.fixture
 def attempt(migrated: Engine) -> int:
@@ -52,27 +45,8 @@ def post(migrated: Engine, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> I
                        "TWILIO_API_BASE": "http://127.0.0.1:9", "TWILIO_FROM_NUMBER": "+842873000000",
                        "AUDIO_ENGINE_ORDER": ""}.items():
         monkeypatch.setenv(key, value)
-    reset_settings()
-    loop = LoopThread()
-
-    async def up() -> TestClient[Any, Any]:
-        client: TestClient[Any, Any] = TestClient(TestServer(create_app(get_settings())))
-        await client.start_server()
-        return client
-
-    client = loop.call(up(), timeout=60)
-
-    def send(path: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
-        async def go() -> tuple[int, str]:
-            response = await client.post(path, data=body, headers=headers)
-            return response.status, await response.text()
-        return loop.call(go(), timeout=30)  # type: ignore[no-any-return]
-
-    try:
+    with posting_to_the_app() as send:
         yield send
-    finally:
-        loop.call(client.close(), timeout=30)
-        loop.stop()
 
 
 def signed_post(post: Post, path: str, form: list[tuple[str, str]]) -> tuple[int, str]:
