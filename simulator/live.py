@@ -35,6 +35,14 @@ def request_for(engine: Engine, attempt_id: int, at: dt.datetime) -> CallRequest
         return CallRequest(attempt_id, attempt.phone, attempt.caller_id, at, attempt.flow)
 
 
+def _still_open(engine: Engine, day: dt.date, give_up: float, deadline: float) -> bool:
+    """Whether the day still has follow-ups to call; TimeoutError once `give_up` (monotonic) has passed."""
+    open_count, _earliest = pending_work(engine, day)
+    if open_count and time.monotonic() > give_up:
+        raise TimeoutError(f"{open_count} follow-ups still open after {deadline:.0f} s")
+    return open_count > 0
+
+
 def run_live_day(engine: Engine, backend: PhoneBackend, day: dt.date, policy: CallPolicy, limits: DialLimits,
                  deadline: float = 900.0, tick: float = 1.0,
                  on_calls: Callable[[int], None] | None = None) -> DayResult:
@@ -43,12 +51,7 @@ def run_live_day(engine: Engine, backend: PhoneBackend, day: dt.date, policy: Ca
     calls = 0
     give_up = time.monotonic() + deadline
     placing: list[threading.Thread] = []
-    while True:
-        open_count, _earliest = pending_work(engine, day)
-        if open_count == 0:
-            break
-        if time.monotonic() > give_up:
-            raise TimeoutError(f"{open_count} follow-ups still open after {deadline:.0f} s")
+    while _still_open(engine, day, give_up, deadline):
         now = dt.datetime.now(dt.UTC)
         for call in dial_tick(engine, now, now + dt.timedelta(seconds=tick), policy, limits):
             wait = (call.start_at - dt.datetime.now(dt.UTC)).total_seconds()
@@ -81,12 +84,7 @@ def run_live_rq_day(engine: Engine, connection: Redis, dialer_queue: Queue, day:
     planned = plan_day(engine, day, policy)
     calls = 0
     give_up = time.monotonic() + deadline
-    while True:
-        open_count, _earliest = pending_work(engine, day)
-        if open_count == 0:
-            break
-        if time.monotonic() > give_up:
-            raise TimeoutError(f"{open_count} follow-ups still open after {deadline:.0f} s")
+    while _still_open(engine, day, give_up, deadline):
         now = dt.datetime.now(dt.UTC)
         horizon = now + dt.timedelta(seconds=tick)
         run_tick(connection, dialer_queue, now, horizon, lease, patience=deadline)
