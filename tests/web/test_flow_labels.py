@@ -7,10 +7,9 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
-from aiohttp.test_utils import TestClient
 from sqlmodel import Session as DbSession
 from test_identifiers import identifiers_in, visible_text
-from webhelp import ROOT, login, run_client
+from webhelp import ROOT, pages_in_both_languages
 
 from robocall.config import reset_settings
 from robocall.models import Answer, CallAttempt, Escalation, EscalationEvent
@@ -69,18 +68,7 @@ def test_a_new_flows_names_reach_the_case_page(make_app, seeded, monkeypatch, tm
     # The queue filtered on the new level, then the audit log that records that filter.
     paths = [f"/escalations/{case_id}", f"/contacts/{ids['contact_2']}", "/escalations?level=isolation_breach", "/audit"]
 
-    async def scenario(client: TestClient) -> dict[tuple[str, str], str]:
-        await login(client, "admin")
-        pages = {}
-        for lang in ("vi", "en"):
-            for path in paths:
-                joiner = "&" if "?" in path else "?"
-                response = await client.get(f"{path}{joiner}lang={lang}")
-                assert response.status == 200, path
-                pages[(lang, path)] = visible_text(await response.text())
-        return pages
-
-    pages = run_client(make_app(), scenario)
+    pages = {key: visible_text(html) for key, html in pages_in_both_languages(make_app(), "admin", paths).items()}
     case_vi, case_en = pages[("vi", paths[0])], pages[("en", paths[0])]
     assert "Vi phạm cách ly" in case_vi and "Isolation breach" in case_en
     for lang, answer, value in (("vi", "Đeo khẩu trang", "Thỉnh thoảng"), ("en", "Wears a mask", "Sometimes")):

@@ -8,7 +8,7 @@ import re
 from html.parser import HTMLParser
 
 from aiohttp.test_utils import TestClient
-from webhelp import ROOT, login, run_client
+from webhelp import ROOT, login, pages_in_both_languages, run_client
 from webseed import USERS
 
 from robocall.flows.loader import load_flows, vocabulary_of
@@ -85,18 +85,7 @@ def test_no_page_shows_an_identifier_in_either_language(make_app, seeded) -> Non
              "/campaigns", f"/campaigns/{ids['campaign']}", "/sms-campaigns", f"/sms-campaigns/{ids['sms_campaign']}",
              "/reports", "/users", "/contacts?q=nguyen", "/contacts?q=0912000001", "/audit"]
 
-    async def scenario(client: TestClient) -> dict[tuple[str, str], str]:
-        await login(client, "admin")
-        pages = {}
-        for lang in ("vi", "en"):
-            for path in paths:
-                joiner = "&" if "?" in path else "?"
-                response = await client.get(f"{path}{joiner}lang={lang}")
-                assert response.status == 200, path
-                pages[(lang, path)] = await response.text()
-        return pages
-
-    pages = run_client(make_app(), scenario)
+    pages = pages_in_both_languages(make_app(), "admin", paths)
     shown = {f"{lang} {path}": sorted(found) for (lang, path), html in pages.items()
              if (found := identifiers_in(visible_text(html), lang))}
     assert shown == {}, "\n".join(f"{page}: {found}" for page, found in shown.items())
@@ -145,17 +134,7 @@ def test_sms_campaign_pages_show_no_identifier_in_any_state(make_app, seeded) ->
         db.commit()
     paths = ["/sms-campaigns", *(f"/sms-campaigns/{i}" for i in [*campaigns.values(), ids["sms_campaign"]])]
 
-    async def scenario(client: TestClient) -> dict[tuple[str, str], str]:
-        await login(client, "cdc_staff")  # the controls show too
-        pages = {}
-        for lang in ("vi", "en"):
-            for path in paths:
-                response = await client.get(f"{path}?lang={lang}")
-                assert response.status == 200, path
-                pages[(lang, path)] = await response.text()
-        return pages
-
-    pages = run_client(make_app(), scenario)
+    pages = pages_in_both_languages(make_app(), "cdc_staff", paths)
     shown = {f"{lang} {path}": sorted(found) for (lang, path), html in pages.items()
              if (found := identifiers_in(visible_text(html), lang))}
     assert shown == {}, "\n".join(f"{page}: {found}" for page, found in shown.items())

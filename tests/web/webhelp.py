@@ -52,3 +52,18 @@ def logged_in_session(url: str, role: str) -> tuple[requests.Session, str]:
                         allow_redirects=False)
     assert done.status_code == 302, done.text
     return session, session.get(f"{url}/api/v1/session").json()["csrf_token"]
+
+
+def pages_in_both_languages(app: web.Application, role: str, paths: list[str]) -> dict[tuple[str, str], str]:
+    """Each page's HTML as `role` reads it in Vietnamese and in English, keyed (lang, path); each must be a 200."""
+    async def scenario(client: TestClient) -> dict[tuple[str, str], str]:
+        await login(client, role)
+        pages = {}
+        for lang in ("vi", "en"):
+            for path in paths:
+                joiner = "&" if "?" in path else "?"
+                response = await client.get(f"{path}{joiner}lang={lang}")
+                assert response.status == 200, path
+                pages[(lang, path)] = await response.text()
+        return pages
+    return run_client(app, scenario)  # type: ignore[no-any-return]
