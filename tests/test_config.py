@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -253,3 +254,21 @@ def test_entry_points_outside_the_group_also_exit_2(entry: str) -> None:
     reset_settings()
     assert result.exit_code == 2
     assert "SMS_QUIET_HOURS 'late': should be HH:MM-HH:MM" in result.output
+
+
+SECRET_NAME = re.compile("secret|token|password")
+
+
+def test_secrets_come_from_the_environment_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No secret has a value in the code (a default would be the same in every province's install);
+    each is read from the environment.  SMS_GATEWAYS' passwords and tokens and the several Asterisk
+    servers' secrets (ASTERISK_SERVERS' `secret_env`) are environment variables as well."""
+    secrets = sorted(name for name in Settings.model_fields if SECRET_NAME.search(name))
+    assert {"secret_key", "twilio_auth_token", "asterisk_ami_secret", "sms_webhook_secret", "sms_api_token",
+            "metrics_token"} <= set(secrets)
+    defaults = Settings()
+    assert {name: getattr(defaults, name) for name in secrets} == {name: "" for name in secrets}
+    for name in secrets:
+        monkeypatch.setenv(name.upper(), f"from-the-environment-{name}")
+    settings = Settings()
+    assert all(getattr(settings, name) == f"from-the-environment-{name}" for name in secrets)
