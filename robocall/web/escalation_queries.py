@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import Integer, case, func, literal_column, type_coerce
+from sqlalchemy import Integer, func, literal_column
 from sqlmodel import Session as DbSession
 from sqlmodel import col, select
 
@@ -23,6 +23,7 @@ from robocall.models import (
     Escalation,
     EscalationEvent,
     EscalationStatus,
+    level_rank_sql,
     stored_utc,
 )
 from robocall.web.paging import Cursor, Ordering, Page, keyset_page, read_cursor
@@ -35,12 +36,14 @@ MAX_PAGES = 20  # "load more" shows at most this many pages together; beyond tha
 
 
 def _level_rank() -> Any:
-    """The level's place in LEVEL_ORDER (unknown levels after), as SQL.  Literals, not bound values: the
-    expression must read as the one in the index ix_escalation_queue_order (migration 0018) for either
-    database to walk that index instead of sorting the cases."""
-    whens = {literal_column(f"'{level}'"): literal_column(str(i)) for i, level in enumerate(LEVEL_ORDER)}
-    return type_coerce(case(whens, value=col(Escalation.level), else_=literal_column(str(len(LEVEL_ORDER)))),
-                       Integer)
+    """The level's place in LEVEL_ORDER (unknown levels after), as SQL: the expression of the indexes
+    ix_escalation_queue_* (migration 0018), so either database walks one instead of sorting the cases."""
+    return literal_column(level_rank_sql("escalation.level"), Integer)
+
+
+# The unresolved cases, with literals: the condition of the partial index ix_escalation_queue_unresolved
+# (SQLite uses a partial index only when the query's own condition implies it, never through parameters).
+_UNRESOLVED = col(Escalation.status).in_([literal_column(f"'{s}'") for s in UNRESOLVED])
 
 
 # The queue's three orders, each ending with the id so a page boundary never falls inside a tie: most
@@ -167,7 +170,7 @@ def escalation_queue(db: DbSession, filters: QueueFilters, settings: Settings, n
              .join(CallAttempt, col(CallAttempt.id) == Escalation.attempt_id, isouter=True))
     conditions = scope.contact_condition()
     if filters.status == "unresolved":
-        conditions.append(col(Escalation.status).in_(UNRESOLVED))
+        conditions.append(_UNRESOLVED)
     elif filters.status != "all":
         conditions.append(Escalation.status == filters.status)
     if filters.level:
@@ -188,13 +191,18 @@ def escalation_queue(db: DbSession, filters: QueueFilters, settings: Settings, n
     total = db.exec(select(func.count()).select_from(Escalation).join(
         Contact, col(Contact.id) == Escalation.contact_id, isouter=True).where(*conditions)).one()
 
+    ordering, cursor = QUEUE_ORDERS[filters.sort], filters.cursor
+    # SQLite seeks by a row value only over plain columns: for the urgency order the rank alone bounds the
+    # walk too (from the cursor's level on), and the row value then skips within that level.
+    bound = [] if cursor is None or filters.sort != "level" else [
+        ordering.columns[0] <= cursor.key[0] if cursor.backward else ordering.columns[0] >= cursor.key[0]]
+
     def fetch(after: Any, order: list[Any], limit: int) -> list[Any]:
-        return list(db.exec(query.where(*conditions, *([] if after is None else [after]))
+        return list(db.exec(query.where(*conditions, *([] if after is None else [after, *bound]))
                             .order_by(*order).limit(limit)).all())
 
     # "Load more" shows `pages` pages from the cursor on: one keyset read of that many rows.
-    found = keyset_page(fetch, QUEUE_ORDERS[filters.sort], lambda r: _key(filters.sort, r[0]), filters.cursor,
-                        filters.per_page * filters.pages)
+    found = keyset_page(fetch, ordering, lambda r: _key(filters.sort, r[0]), cursor, filters.per_page * filters.pages)
     if found.next is not None:  # the page after the ones shown
         found.next = replace(found.next, page=min(found.number + filters.pages, MAX_PAGE))
     due = next_tasks(db, [e.id for e, _, _ in found.rows if e.id is not None])
