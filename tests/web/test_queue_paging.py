@@ -23,6 +23,7 @@ from webseed import PASSWORD
 from robocall.accounts import add_user
 from robocall.labels import level_rank
 from robocall.models import Contact, Escalation, EscalationStatus, utcnow
+from robocall.query_plans import Statement, capture_statements, explain, no_sequential_scans
 
 pytestmark = pytest.mark.db
 QUEUE = "/api/v1/escalations"
@@ -189,3 +190,29 @@ def test_a_district_officer_pages_only_their_district_and_the_page_keeps_filters
     assert len(ids[0]) == 20 and ids[1] == ids[2] and ids[1] and not set(ids[1]) & set(ids[0])
     assert "category=F1" in more and "partial=1" in more and "shown=20" in more
     assert "Huyện Phú Lộc" not in second
+
+
+def test_a_page_of_the_queue_walks_its_index_in_order_instead_of_sorting(make_app, seeded) -> None:  # type: ignore[no-untyped-def]
+    """Migration 0018: the urgency order is indexed, so the page after the first of every case seeks to its
+    cursor in the index and reads up to the LIMIT, without sorting the table; the unresolved cases are read
+    through an index too (SQLite without statistics, as here, sorts those few; with them, or PostgreSQL,
+    it walks the partial index: bench/queue_paging.py)."""
+    engine, _ = seeded
+    _cases(engine, 30, minutes_ago=100)
+
+    async def scenario(client: TestClient) -> list[Statement]:
+        await login(client, "viewer")
+        pages = []
+        for status in ("all", "unresolved"):
+            first = await (await client.get(f"{QUEUE}?status={status}&limit=10")).json()
+            with capture_statements() as captured:
+                assert (await client.get(f"{QUEUE}?status={status}&limit=10&cursor={first['next']}")).status == 200
+            pages += [s for s in captured.distinct() if "ORDER BY" in s.sql and "LIMIT" in s.sql]
+        return pages
+
+    every, unresolved = run_client(make_app(), scenario)
+    with engine.connect() as connection, no_sequential_scans(connection):
+        plan, other = explain(connection, every), explain(connection, unresolved)
+    assert "ix_escalation_queue_order" in plan.text and "TEMP B-TREE" not in plan.text and "Sort" not in plan.text, \
+        plan.text
+    assert plan.scans == [] and other.scans == [] and "escalation using" in other.text.lower(), other.text
