@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, String, UniqueConstraint, event, text
 from sqlmodel import Field, SQLModel
 
+from robocall.labels import LEVEL_ORDER
 from robocall.text import search_fold
 
 
@@ -186,10 +187,27 @@ class Answer(SQLModel, table=True):
     recorded_at: dt.datetime = Field(default_factory=utcnow)
 
 
+def level_rank_sql(column: str = "level") -> str:
+    """A level's place in LEVEL_ORDER (unknown levels after) as SQL: the queue's urgency order.  Written with
+    literals: a query is served by the expression index below only when it has the very same expression
+    (SQLite never matches a bound parameter there).  Laid out as PostgreSQL prints an index's expression, so
+    that alembic's comparison of the models with the database (tests/test_migrations.py) finds them equal."""
+    whens = "".join(f"    WHEN '{level}' THEN {i}\n" for i, level in enumerate(LEVEL_ORDER))
+    return f"\nCASE {column}\n{whens}    ELSE {len(LEVEL_ORDER)}\nEND"
+
+
+UNRESOLVED_SQL = "status IN ('open', 'acknowledged')"  # a partial index's condition: the queue's default view
+
+
 class Escalation(SQLModel, table=True):
     # The queue's counts per level, its overdue cases and /metrics read the unresolved cases by this index.
+    # The queue's pages walk the last two, in its order (most urgent, then oldest, migration 0018): the
+    # unresolved cases (the default view) and every case.
     __table_args__ = (Index("ix_escalation_status_level_created", "status", "level", "created_at"),
-                      Index("ix_escalation_assignee_status", "assignee", "status"))  # "my cases"
+                      Index("ix_escalation_assignee_status", "assignee", "status"),  # "my cases"
+                      Index("ix_escalation_queue_order", text(f"({level_rank_sql()})"), "created_at", "id"),
+                      Index("ix_escalation_queue_unresolved", text(f"({level_rank_sql()})"), "created_at", "id",
+                            sqlite_where=text(UNRESOLVED_SQL), postgresql_where=text(UNRESOLVED_SQL)))
 
     id: int | None = Field(default=None, primary_key=True)
     contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)

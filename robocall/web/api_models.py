@@ -69,10 +69,6 @@ class QueueRow(_Open):
     acknowledged_at: str | None
 
 
-class Queue(BaseModel):
-    total: int
-    page: int
-    rows: list[QueueRow]
 
 
 class TimelineEntry(BaseModel):
@@ -135,6 +131,11 @@ class Paged(BaseModel):
     page: int
     next: str | None
     prev: str | None
+
+
+class Queue(Paged):
+    total: int
+    rows: list[QueueRow]
 
 
 class LineList(Paged):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import case, func
+from sqlalchemy import Integer, func, literal_column
 from sqlmodel import Session as DbSession
 from sqlmodel import col, select
 
@@ -23,14 +23,48 @@ from robocall.models import (
     Escalation,
     EscalationEvent,
     EscalationStatus,
+    level_rank_sql,
     stored_utc,
 )
-from robocall.web.params import day_of
+from robocall.web.paging import Cursor, Ordering, Page, keyset_page, read_cursor
+from robocall.web.params import MAX_PAGE, day_of
 from robocall.web.scope import WHOLE_PROVINCE, Scope
 
 UNRESOLVED = (EscalationStatus.OPEN.value, EscalationStatus.ACKNOWLEDGED.value)
 PAGE_SIZE = 100
-MAX_PAGES = 20  # "load more" shows pages page..page+pages-1 at once; beyond that, the pager
+MAX_PAGES = 20  # "load more" shows at most this many pages together; beyond that, the pager
+
+
+def _level_rank() -> Any:
+    """The level's place in LEVEL_ORDER (unknown levels after), as SQL: the expression of the indexes
+    ix_escalation_queue_* (migration 0018), so either database walks one instead of sorting the cases."""
+    return literal_column(level_rank_sql("escalation.level"), Integer)
+
+
+# The unresolved cases, with literals: the condition of the partial index ix_escalation_queue_unresolved
+# (SQLite uses a partial index only when the query's own condition implies it, never through parameters).
+_UNRESOLVED = col(Escalation.status).in_([literal_column(f"'{s}'") for s in UNRESOLVED])
+
+
+# The queue's three orders, each ending with the id so a page boundary never falls inside a tie: most
+# urgent then oldest (the default), newest first, oldest first.
+QUEUE_ORDERS = {
+    "level": Ordering("queue_level", (_level_rank(), col(Escalation.created_at), col(Escalation.id)),
+                      (int, dt.datetime, int)),
+    "newest": Ordering("queue_newest", (col(Escalation.created_at), col(Escalation.id)), (dt.datetime, int),
+                       descending=True),
+    "oldest": Ordering("queue_oldest", (col(Escalation.created_at), col(Escalation.id)), (dt.datetime, int)),
+}
+
+
+def _key(sort: str, escalation: Escalation) -> tuple[Any, ...]:
+    """A row's place in the `sort` order, as its cursor carries it."""
+    created = aware(escalation.created_at)
+    rest = (created, escalation.id or 0)
+    if sort != "level":
+        return rest
+    rank = LEVEL_ORDER.index(escalation.level) if escalation.level in LEVEL_ORDER else len(LEVEL_ORDER)
+    return (rank, *rest)
 
 
 @dataclass
@@ -44,33 +78,32 @@ class QueueFilters:
     assignee: str = ""  # a user name: "my cases" is the viewer's own
     since: str = ""  # local days (YYYY-MM-DD) the case was flagged in, both ends included
     until: str = ""
-    page: int = 1
-    pages: int = 1  # how many pages from `page` on are shown together ("load more" adds one)
-    per_page: int = PAGE_SIZE  # the API's; the HTML queue shows fewer so a phone is not a 30,000 px scroll
+    cursor: Cursor | None = None  # where the page starts (robocall/web/paging.py); None: at the top
+    pages: int = 1  # how many pages from `cursor` on are shown together ("load more" adds one)
+    per_page: int = PAGE_SIZE  # the API's `limit`; the HTML queue shows fewer so a phone is not a 30,000 px scroll
 
     @classmethod
     def from_query(cls, query: Any, per_page: int = PAGE_SIZE) -> QueueFilters:
-        page, pages = _positive(query.get("page", 1)), min(MAX_PAGES, _positive(query.get("pages", 1)))
+        """The filters a query string asks for; a bad `cursor` is a 400 naming it, a bad day a ValueError."""
+        pages = min(MAX_PAGES, _positive(query.get("pages", 1)))
         for name in ("since", "until"):
             day_of(query.get(name), name)
+        sort = query.get("sort", "level") or "level"
+        sort = sort if sort in QUEUE_ORDERS else "level"
         return cls(district=query.get("district", ""), commune=query.get("commune", ""),
                    category=query.get("category", ""), level=query.get("level", ""),
                    status=query.get("status", "unresolved") or "unresolved",
-                   sort=query.get("sort", "level") or "level", assignee=query.get("assignee", ""),
-                   since=query.get("since", ""), until=query.get("until", ""), page=page, pages=pages,
-                   per_page=per_page)
+                   sort=sort, assignee=query.get("assignee", ""),
+                   since=query.get("since", ""), until=query.get("until", ""),
+                   cursor=read_cursor(query.get("cursor"), QUEUE_ORDERS[sort]), pages=pages, per_page=per_page)
 
     def as_query(self) -> dict[str, str]:
-        return {k: str(v) for k, v in self.__dict__.items() if v and k not in {"page", "pages", "per_page"}}
-
-    @property
-    def next_page(self) -> int:
-        """The first page after the ones shown."""
-        return self.page + self.pages
+        """The filters alone (no position): what a link to the same queue keeps."""
+        return {k: str(v) for k, v in self.__dict__.items() if v and k not in {"cursor", "pages", "per_page"}}
 
 
 def _positive(value: Any) -> int:
-    """A page number from the query string; anything that is not one means the first."""
+    """A count of pages from the query string; anything that is not one means one."""
     try:
         return max(1, int(value))
     except (TypeError, ValueError):
@@ -111,6 +144,7 @@ class QueuePage:
     rows: list[QueueRow]
     total: int
     filters: QueueFilters
+    page: Page[QueueRow]  # its number and the cursors of the pages before and after it
     options: dict[str, list[str]] = field(default_factory=dict)
     summary: list[LevelSummary] = field(default_factory=list)
 
@@ -129,10 +163,6 @@ def sla_state(status: str, age_minutes: int, sla_minutes: int) -> str:
     return "amber" if age_minutes * 2 >= sla_minutes else "green"
 
 
-def _level_rank():  # type: ignore[no-untyped-def]
-    return case({level: i for i, level in enumerate(LEVEL_ORDER)}, value=Escalation.level, else_=len(LEVEL_ORDER))
-
-
 def escalation_queue(db: DbSession, filters: QueueFilters, settings: Settings, now: dt.datetime,
                      scope: Scope = WHOLE_PROVINCE) -> QueuePage:
     query = (select(Escalation, Contact, CallAttempt.phone)
@@ -140,7 +170,7 @@ def escalation_queue(db: DbSession, filters: QueueFilters, settings: Settings, n
              .join(CallAttempt, col(CallAttempt.id) == Escalation.attempt_id, isouter=True))
     conditions = scope.contact_condition()
     if filters.status == "unresolved":
-        conditions.append(col(Escalation.status).in_(UNRESOLVED))
+        conditions.append(_UNRESOLVED)
     elif filters.status != "all":
         conditions.append(Escalation.status == filters.status)
     if filters.level:
@@ -160,19 +190,27 @@ def escalation_queue(db: DbSession, filters: QueueFilters, settings: Settings, n
         conditions.append(col(Escalation.created_at) < end.astimezone(dt.UTC))
     total = db.exec(select(func.count()).select_from(Escalation).join(
         Contact, col(Contact.id) == Escalation.contact_id, isouter=True).where(*conditions)).one()
-    if filters.sort == "newest":
-        order = [col(Escalation.created_at).desc(), col(Escalation.id).desc()]
-    elif filters.sort == "oldest":
-        order = [col(Escalation.created_at), col(Escalation.id)]
-    else:
-        order = [_level_rank(), col(Escalation.created_at), col(Escalation.id)]
-    found = db.exec(query.where(*conditions).order_by(*order)
-                    .offset((filters.page - 1) * filters.per_page).limit(filters.per_page * filters.pages)).all()
-    due = next_tasks(db, [e.id for e, _, _ in found if e.id is not None])
+
+    ordering, cursor = QUEUE_ORDERS[filters.sort], filters.cursor
+    # SQLite seeks by a row value only over plain columns: for the urgency order the rank alone bounds the
+    # walk too (from the cursor's level on), and the row value then skips within that level.
+    bound = [] if cursor is None or filters.sort != "level" else [
+        ordering.columns[0] <= cursor.key[0] if cursor.backward else ordering.columns[0] >= cursor.key[0]]
+
+    def fetch(after: Any, order: list[Any], limit: int) -> list[Any]:
+        return list(db.exec(query.where(*conditions, *([] if after is None else [after, *bound]))
+                            .order_by(*order).limit(limit)).all())
+
+    # "Load more" shows `pages` pages from the cursor on: one keyset read of that many rows.
+    found = keyset_page(fetch, ordering, lambda r: _key(filters.sort, r[0]), cursor, filters.per_page * filters.pages)
+    if found.next is not None:  # the page after the ones shown
+        found.next = replace(found.next, page=min(found.number + filters.pages, MAX_PAGE))
+    due = next_tasks(db, [e.id for e, _, _ in found.rows if e.id is not None])
     rows = [queue_row(escalation, contact, settings, now, phone or "", due.get(escalation.id or 0))
-            for escalation, contact, phone in found]
-    return QueuePage(rows=rows, total=total, filters=filters, options=filter_options(db, scope),
-                     summary=level_summary(db, settings, now, scope))
+            for escalation, contact, phone in found.rows]
+    found.total = total
+    return QueuePage(rows=rows, total=total, filters=filters, page=found.with_rows(rows),
+                     options=filter_options(db, scope), summary=level_summary(db, settings, now, scope))
 
 
 def next_tasks(db: DbSession, escalation_ids: list[int]) -> dict[int, CaseTask]:

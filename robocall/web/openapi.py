@@ -16,7 +16,7 @@ from pydantic.json_schema import models_json_schema
 from robocall.inputs import MAX_ID, NAME_MAX
 from robocall.web import api_models as m
 from robocall.web.paging import API_LIMIT, API_LIMIT_MAX
-from robocall.web.params import FIRST_DAY, LAST_DAY, MAX_PAGE, QUERY_VALUE_MAX
+from robocall.web.params import FIRST_DAY, LAST_DAY, QUERY_VALUE_MAX
 
 _RESPONSES: list[type[BaseModel]] = [m.Error, m.SessionInfo, m.Queue, m.EscalationDetail, m.ActionResult, m.LineList,
                                      m.ContactResults, m.Campaigns, m.Campaign, m.Report, m.AuditEntries]
@@ -24,10 +24,7 @@ _TEXT = {"type": "string", "maxLength": NAME_MAX}
 _DAY = {"type": "string", "format": "date", "formatMinimum": FIRST_DAY.isoformat(), "formatMaximum": LAST_DAY.isoformat()}
 _FILTERS = [{"name": n, "in": "query", "required": False, "schema": _TEXT}
             for n in ("district", "commune", "category", "level", "status", "sort", "assignee")] + [
-    {"name": n, "in": "query", "required": False, "schema": _DAY} for n in ("since", "until")] + [
-    {"name": "page", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
-    # "load more": this many pages from `page` on, together (beyond 20, the pager)
-    {"name": "pages", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 20}}]
+    {"name": n, "in": "query", "required": False, "schema": _DAY} for n in ("since", "until")]
 # Keyset paging (robocall/web/paging.py): `cursor` is a response's `next` or `prev`, sent back as received.
 _PAGING = [{"name": "cursor", "in": "query", "required": False,
             "description": "A page's `next` or `prev` value, as received (opaque); a bad one is a 400 naming it",
@@ -81,8 +78,9 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                                              "responses": {"200": {"description": "OK", "content": {
                                                  "application/json": {"schema": {"type": "object"}}}}}}},
             "/api/v1/session": _get("The logged-in user and the CSRF token for writes", "viewer", m.SessionInfo),
-            "/api/v1/escalations": _get("The escalation queue (100 a page; `pages` pages from `page` on at once, at most 20)",
-                                        "viewer", m.Queue, _FILTERS, bad=True),
+            "/api/v1/escalations": _get("The escalation queue, a page at a time: unresolved cases by default, most urgent "
+                                        "then oldest (`sort=level`), or `newest` or `oldest` first", "viewer", m.Queue,
+                                        [*_FILTERS, *_PAGING], bad=True),
             "/api/v1/escalations/{id}": _get("One escalation: person (masked), calls, timeline", "viewer",
                                              m.EscalationDetail, _ID, not_found=True),
             "/api/v1/escalations/{id}/actions": {"post": {

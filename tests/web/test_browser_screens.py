@@ -132,16 +132,24 @@ def test_a_long_queue_is_a_few_screens_with_load_more(
     assert screens <= 6, f"the queue's first page is {screens:.1f} {width_name} screens tall"
     _shoot(page, f"screens-queue-first-page-{width_name}")
     first_ids = [r.get_attribute("data-id") for r in rows.all()]
+    page.evaluate("window.stayed = true")
     page.click("#load-more")
     page.locator("tr.esc").nth(39).wait_for(timeout=10_000)
     ids_now = [r.get_attribute("data-id") for r in page.locator("tr.esc").all()]
     assert ids_now[:20] == first_ids and len(set(ids_now)) == 40
+    # Appended by the script from the next cursor (no page load), the count and the next "load more" follow.
+    assert page.evaluate("window.stayed") is True and page.inner_text("#queue-count").startswith("Hiển thị 40 /")
+    assert "pages=3" in (page.get_attribute("#load-more", "href") or "")
     assert "pages=2" in page.url and "district=" in page.url  # a reload keeps the rows and the filters
     page.reload()
     assert page.locator("tr.esc").count() == 40
     assert page.input_value("select[name=district]") == "Huyện Phú Lộc"
+    assert page.inner_text("#queue-pages") == "1–2"
     page.click("#queue-pager a[rel=next]")
-    assert page.locator("tr.esc").count() == 20 and "page=3" in page.url
+    assert page.locator("tr.esc").count() == 20 and "cursor=" in page.url and "district=" in page.url
+    assert page.inner_text("#queue-pages") == "3"
+    third = [r.get_attribute("data-id") for r in page.locator("tr.esc").all()]
+    assert not set(third) & set(ids_now)  # rows 41-60, after the 40 shown (keyset: none repeated)
     page.close()
 
 

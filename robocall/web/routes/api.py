@@ -71,13 +71,17 @@ async def session_info(request: web.Request) -> web.Response:
 @routes.get(f"{API}/escalations")
 @requires(Role.VIEWER)
 async def escalations(request: web.Request) -> web.Response:
+    limit = read_limit(request.query.get("limit"))
     try:
-        filters = QueueFilters.from_query(request.query)
+        filters = QueueFilters.from_query(request.query, per_page=limit)
     except ValueError as error:
         return web.json_response({"error": str(error)}, status=400)
-    page = await in_session(request, escalation_queue, filters, request.app[SETTINGS], utcnow(), scope_of(request))
-    await audit(request, "view_queue", "escalation", "", {"filters": filters.as_query(), "rows": len(page.rows)})
-    return web.json_response({"total": page.total, "page": filters.page, "rows": [r.to_json() for r in page.rows]})
+    filters.pages = 1  # `limit` says how many rows
+    found = await in_session(request, escalation_queue, filters, request.app[SETTINGS], utcnow(), scope_of(request))
+    await audit(request, "view_queue", "escalation", "", {"filters": filters.as_query(), "rows": len(found.rows),
+                                                          "page": found.page.number, "via": "api"})
+    return web.json_response({"total": found.total, "page": found.page.number,
+                              "rows": [r.to_json() for r in found.rows], **api_links(found.page)})
 
 
 @routes.get(f"{API}/escalations/{{id:\\d+}}")

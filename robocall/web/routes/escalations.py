@@ -24,6 +24,7 @@ from robocall.web.casework import (
 )
 from robocall.web.escalation_actions import ActionDone, assignable_usernames
 from robocall.web.escalation_queries import (
+    MAX_PAGES,
     QueueFilters,
     calls_by_day,
     case_tasks,
@@ -36,6 +37,8 @@ from robocall.web.escalation_queries import (
 )
 from robocall.web.i18n import OUTCOMES
 from robocall.web.keys import FLOWS, SETTINGS
+from robocall.web.paging import Cursor, Page
+from robocall.web.params import MAX_PAGE
 from robocall.web.scope import Scope, scope_of
 from robocall.web.security import current_username, requires
 from robocall.web.templating import render
@@ -55,12 +58,38 @@ async def queue_page(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text=f"400: {error}") from None
     page, users = await in_session(request, _queue, filters, request.app[SETTINGS], scope_of(request))
     # The queue shows names: a view of personal data.
-    await audit(request, "view_queue", "escalation", "", {"filters": filters.as_query(), "rows": len(page.rows)})
+    await audit(request, "view_queue", "escalation", "", {"filters": filters.as_query(), "rows": len(page.rows),
+                                                          "page": page.page.number})
     template = "_queue_rows.html" if request.query.get("partial") else "queue.html"
     query = filters.as_query()
     return render(request, template, {"page": page, "filters": filters, "query_string": urlencode(query),
-                                      "prev_page": filters.page - 1, "next_page": filters.next_page,
-                                      "users": users, "outcomes": OUTCOMES})
+                                      "links": queue_links(query, filters, page.page, _shown_before(request)),
+                                      "users": users, "outcomes": OUTCOMES, "max_pages": MAX_PAGES})
+
+
+def _shown_before(request: web.Request) -> int:
+    """Rows already on the screen when "load more" appends this page (for the count it shows)."""
+    text = request.query.get("shown", "")
+    return min(int(text), MAX_PAGES * QUEUE_PAGE_SIZE * MAX_PAGE) if text.isdigit() else 0
+
+
+def queue_links(query: dict[str, str], filters: QueueFilters, page: Page[Any], shown_before: int) -> dict[str, Any]:
+    """The queue's addresses, all keeping the filters: the pages before and after the rows shown, the same
+    rows and one page more (what "load more" leaves in the address bar, so a reload shows them again and
+    the live refresh keeps them), and the next page alone, which "load more" fetches and appends."""
+    def url(cursor: Cursor | None, **extra: Any) -> str:
+        return "/escalations?" + urlencode({**query, **({"cursor": cursor.encode()} if cursor else {}),
+                                            **{k: str(v) for k, v in extra.items()}})
+    shown = shown_before + len(page.rows)
+    return {
+        "prev": url(page.prev) if page.prev else None,
+        "next": url(page.next) if page.next else None,
+        "this": url(filters.cursor, partial=1, pages=filters.pages),
+        "more": url(filters.cursor, pages=filters.pages + 1) if filters.pages < MAX_PAGES else None,
+        "more_rows": url(page.next, partial=1, shown=shown) if page.next else None,
+        "shown": shown,
+        "last_page": page.number + filters.pages - 1,
+    }
 
 
 def _queue(db: DbSession, filters: QueueFilters, settings: Settings, scope: Scope) -> tuple[Any, list[str]]:

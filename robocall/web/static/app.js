@@ -87,20 +87,48 @@
     };
   }
 
-  // "Load more": the next page joins the rows shown (the link alone, without script, does the same
-  // through a page load); the live refresh then keeps every page shown.
+  // "Load more": the next page alone (its cursor, the filters kept) is fetched and its rows join those
+  // shown; the address becomes that of every row shown (the same start, one page more: the link alone, without
+  // script, does the same through a page load), so a reload shows them again and the live refresh reads them all.
   if (queue) {
     queue.addEventListener("click", async (event) => {
       const more = event.target.closest("#load-more");
       if (!more) return;
       event.preventDefault();
-      const partial = new URL(queue.dataset.partial, location.href);
-      partial.searchParams.set("pages", more.dataset.pages);
-      const response = await fetch(partial, { credentials: "same-origin" });
-      if (!response.ok) { location.href = more.href; return; }
-      queue.innerHTML = await response.text();
+      const body = queue.querySelector("table.queue tbody");
+      const response = await fetch(more.dataset.next,
+        { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } });
+      if (response.status === 401) { toLogin(); return; }
+      if (!response.ok || !body) { location.href = more.href; return; }
+      const next = document.createElement("template");
+      next.innerHTML = await response.text();
+      body.append(...next.content.querySelectorAll("tr.esc"));
+      const count = next.content.querySelector("#queue-count");
+      if (count) queue.querySelector("#queue-count").replaceWith(count);
+      // The pager of the rows shown: the page before the first, the page after the last.
+      const pager = queue.querySelector("#queue-pager");
+      const after = next.content.querySelector("#queue-pager");
+      const shown = new URL(more.href, location.href);
+      if (after) {
+        after.querySelector("a[rel=prev]")?.remove();
+        const prev = pager.querySelector("a[rel=prev]");
+        if (prev) after.prepend(prev);
+        const span = after.querySelector("#queue-pages");
+        span.dataset.first = pager.querySelector("#queue-pages").dataset.first;
+        span.textContent = `${span.dataset.first}–${more.dataset.last}`;
+        const again = after.querySelector("#load-more");
+        const pages = Number(shown.searchParams.get("pages")) + 1;
+        if (again && pages <= Number(queue.dataset.maxPages)) {
+          const href = new URL(shown);
+          href.searchParams.set("pages", String(pages));
+          again.href = href.pathname + href.search;
+        } else if (again) again.remove();
+        pager.replaceWith(after);
+      } else pager.remove();
+      const partial = new URL(shown);
+      partial.searchParams.set("partial", "1");
       queue.dataset.partial = partial.pathname + partial.search;
-      history.replaceState(null, "", more.href);
+      history.replaceState(null, "", shown.pathname + shown.search);
     });
   }
 })();
