@@ -11,6 +11,7 @@ by its pid.  Used by `robocall demo --backend asterisk`, the campaign test and t
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import random
 import secrets
 import shutil
@@ -32,6 +33,12 @@ from robocall.telephony.base import CallHandlers
 from simulator.asterisk_residents import CONTEXT, TonePrompts, make_sounds, residents_dialplan
 from simulator.scripts import CallScript
 
+
+def noon_zone() -> str:
+    """A fixed-offset zone where it is about noon now: a day of calls on the wall clock never crosses
+    midnight."""
+    hours = (12 - dt.datetime.now(dt.UTC).hour + 12) % 24 - 12  # UTC offset, -12..+11
+    return "Etc/GMT" + (f"{-hours:+d}" if hours else "")  # POSIX sign: Etc/GMT-7 is UTC+7
 
 class NoAsterisk(RuntimeError):
     """var/asterisk has no unpacked Asterisk."""

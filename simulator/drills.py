@@ -41,24 +41,21 @@ from robocall.flows.loader import Flow
 from robocall.migrate import upgrade
 from robocall.models import (
     ACTIVE_CALL_STATES,
-    Answer,
     CallAttempt,
     CallCampaign,
-    CallState,
     Contact,
-    Escalation,
     FollowUp,
     FollowUpState,
 )
 from robocall.queues import DIALER, queue, redis_connection
 from robocall.reports import provincial_report
 from simulator.asterisk_residents import CONTEXT as RESIDENTS
-from simulator.asterisk_world import AsteriskWorld
+from simulator.asterisk_world import AsteriskWorld, noon_zone
 from simulator.clock import run_day
 from simulator.contacts import DAYS, write_contacts_csv
 from simulator.live import run_live_rq_day
 from simulator.network import SimPhoneNetwork
-from simulator.scripts import CallScript, Person, campaign_scripts
+from simulator.scripts import CallScript, Person, campaign_scripts, placed, recorded_calls, scripted
 
 ROOT = Path(__file__).parents[1]
 FIRST_DAY = dt.date(2021, 8, 11)
@@ -256,42 +253,12 @@ class AsteriskDrillResult:
     kill_times: list[float]
 
 
-def _noon_zone() -> str:
-    """A fixed-offset zone where it is about noon now: the drill's day never crosses midnight."""
-    hours = (12 - dt.datetime.now(dt.UTC).hour + 12) % 24 - 12
-    return "Etc/GMT" + (f"{-hours:+d}" if hours else "")
-
-
-def _recorded(engine: Engine) -> dict[tuple[str, int], tuple[object, ...]]:
-    """By (phone, attempt number): line state, how the flow ended, answers, escalation rules."""
-    with DbSession(engine) as db:
-        found = {}
-        for attempt in db.exec(select(CallAttempt).where(CallAttempt.direction == "outbound")).all():
-            answers = tuple(sorted((a.question, a.value) for a in db.exec(
-                select(Answer).where(Answer.attempt_id == attempt.id))))
-            rules = tuple(sorted(e.rule for e in db.exec(select(Escalation).where(Escalation.attempt_id == attempt.id))))
-            found[(attempt.phone, attempt.attempt_number)] = (str(attempt.state), attempt.end_reason, answers, rules)
-        return found
-
-
-def _scripted(script: CallScript) -> tuple[object, ...]:
-    if script.line == CallState.ANSWERED:
-        return ("completed", script.end_reason, script.answers, script.escalations)
-    return (str(script.line), "", (), ())
-
-
-def _placed(day: Sequence[CallScript]) -> int:
-    """How many of a person's scripts the day plays: calls until they pick up (up to the cap)."""
-    answered = next((i for i, script in enumerate(day) if script.line == CallState.ANSWERED), len(day) - 1)
-    return answered + 1
-
-
 def _quick_scripts(persons: Sequence[Person], flows: Mapping[str, Flow], day: dt.date, timezone: str, cap: int,
                    seed: int, tries: int = 30) -> dict[str, list[CallScript]]:
     """The residents' scripts from the seed, among `tries` from `seed` on, whose day has the fewest silences
     (each waits out a question's whole time-out on Asterisk): the drill is about the kill, not the calls."""
     def silences(scripts: dict[str, list[CallScript]]) -> int:
-        return max(sum(step.keys == "" for script in day_scripts[:_placed(day_scripts)] for step in script.steps)
+        return max(sum(step.keys == "" for script in placed(day_scripts) for step in script.steps)
                    for day_scripts in scripts.values())
 
     drawn = [campaign_scripts(SimPhoneNetwork({}, seed=s, flows=flows, timezone=timezone, profile="outbreak"),
@@ -308,7 +275,7 @@ def asterisk_campaign(processes: WorkerProcesses, database_url: str, redis_url: 
     env = {
         "DATABASE_URL": database_url, "REDIS_URL": redis_url, "QUEUE_PREFIX": f"drill-{uuid.uuid4().hex[:8]}",
         "FLOWS_DIR": str(ROOT / "ivr_flows"), "AUDIO_DIR": str(ROOT / "audio"), "LOG_LEVEL": "ERROR",
-        "CALL_LEASE_SECONDS": str(lease_seconds), "TIMEZONE": _noon_zone(), "CALL_WINDOW": "00:00-23:59",
+        "CALL_LEASE_SECONDS": str(lease_seconds), "TIMEZONE": noon_zone(), "CALL_WINDOW": "00:00-23:59",
         "RETRY_LADDER": "1s", "DAILY_ATTEMPT_CAP": "3", "MAX_CHANNELS": str(contacts), "CALLS_PER_SECOND": "25",
     }
     with _settings(env):
@@ -362,11 +329,11 @@ def asterisk_campaign(processes: WorkerProcesses, database_url: str, redis_url: 
                     killer.join()
             processes.stop(running)
             world.close()
-        recorded = _recorded(engine)
+        recorded = recorded_calls(engine)
         wrong: dict[tuple[str, int], tuple[object, object]] = {
-            key: (got, _scripted(scripts[key[0]][key[1] - 1])) for key, got in recorded.items()
-            if got != _scripted(scripts[key[0]][key[1] - 1])}
-        expected = sum(_placed(day_scripts) for day_scripts in scripts.values())
+            key: (got, scripted(scripts[key[0]][key[1] - 1])) for key, got in recorded.items()
+            if got != scripted(scripts[key[0]][key[1] - 1])}
+        expected = sum(len(placed(day_scripts)) for day_scripts in scripts.values())
         with DbSession(engine) as db:
             handed_again = db.exec(select(func.count()).select_from(CallAttempt).where(CallAttempt.dispatch > 1)).one()
         stuck = _stuck(engine)

@@ -39,7 +39,7 @@ from robocall.flows.engine import (
     new_session,
 )
 from robocall.flows.loader import Flow
-from robocall.models import CallCampaign, CallState, Contact
+from robocall.models import Answer, CallAttempt, CallCampaign, CallState, Contact, Escalation
 from robocall.telephony.base import CallHandlers, CallRequest
 from simulator.network import SimPhoneNetwork
 
@@ -212,3 +212,29 @@ def people_of(engine: Engine) -> list[Person]:
                    for category in campaign.categories.split(",") if category.strip()}
         return [Person(c.phone, flow_of[c.category], c.name, c.category, c.exposure_date, c.language or None)
                 for c in db.exec(select(Contact).order_by(col(Contact.id))).all() if c.category in flow_of]
+
+
+def placed(day: Sequence[CallScript]) -> list[CallScript]:
+    """The scripts a day actually plays: calls until a person picks up (retries up to the cap)."""
+    answered = next((i for i, script in enumerate(day) if script.line == CallState.ANSWERED), len(day) - 1)
+    return list(day[:answered + 1])
+
+
+def scripted(script: CallScript) -> tuple[Any, ...]:
+    """What the script says the call's attempt must be: as `recorded_calls` gives it."""
+    if script.line == CallState.ANSWERED:
+        return ("completed", script.end_reason, script.answers, script.escalations)
+    return (str(script.line), "", (), ())
+
+
+def recorded_calls(engine: Engine) -> dict[tuple[str, int], tuple[Any, ...]]:
+    """By (phone, attempt number): line state, how the flow ended, answers, escalation rules."""
+    with DbSession(engine) as db:
+        found = {}
+        for attempt in db.exec(select(CallAttempt)).all():
+            # JSON columns give 37 back as 37.0 on one database and 37 on another: compare as Python does.
+            answers = tuple(sorted((a.question, a.value) for a in db.exec(
+                select(Answer).where(Answer.attempt_id == attempt.id))))
+            rules = tuple(sorted(e.rule for e in db.exec(select(Escalation).where(Escalation.attempt_id == attempt.id))))
+            found[(attempt.phone, attempt.attempt_number)] = (str(attempt.state), attempt.end_reason, answers, rules)
+        return found

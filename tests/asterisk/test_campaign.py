@@ -7,12 +7,10 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
-from sqlmodel import select
 
 from robocall.call_policy import CallPolicy, caller_ids_from_settings, policy_from_settings
 from robocall.campaigns.dialer import DialLimits
@@ -22,21 +20,15 @@ from robocall.db import make_engine
 from robocall.flows.catalog import flow_catalog
 from robocall.flows.loader import Flow
 from robocall.migrate import upgrade
-from robocall.models import Answer, CallAttempt, CallCampaign, CallState, Contact, Escalation
+from robocall.models import CallCampaign, CallState, Contact
 from robocall.reports import provincial_report
-from simulator.asterisk_world import AsteriskWorld
+from simulator.asterisk_world import AsteriskWorld, noon_zone
 from simulator.live import run_live_day
 from simulator.network import SimPhoneNetwork
-from simulator.scripts import CallScript, Person, ScriptedBackend, campaign_scripts
+from simulator.scripts import CallScript, Person, ScriptedBackend, campaign_scripts, placed, recorded_calls, scripted
 from tests.asterisk.conftest import ROOT, asterisk_prefix
 
 CONTACTS = 60
-
-
-def noon_zone() -> str:
-    """A fixed-offset zone where it is about noon now: the test's day never crosses midnight."""
-    hours = (12 - dt.datetime.now(dt.UTC).hour + 12) % 24 - 12  # UTC offset, -12..+11
-    return "Etc/GMT" + (f"{-hours:+d}" if hours else "")  # POSIX sign: Etc/GMT-7 is UTC+7
 
 
 def campaign_settings() -> Settings:
@@ -66,25 +58,6 @@ def add_campaign(engine: Engine, persons: list[Person], policy: CallPolicy) -> N
         db.commit()
 
 
-def calls(engine: Engine) -> dict[tuple[str, int], tuple[Any, ...]]:
-    """By (phone, attempt number): line state, how the flow ended, answers, escalation rules."""
-    with DbSession(engine) as db:
-        found = {}
-        for attempt in db.exec(select(CallAttempt)).all():
-            # JSON columns give 37 back as 37.0 on one database and 37 on another: compare as Python does.
-            answers = tuple(sorted((a.question, a.value) for a in db.exec(
-                select(Answer).where(Answer.attempt_id == attempt.id))))
-            rules = tuple(sorted(e.rule for e in db.exec(select(Escalation).where(Escalation.attempt_id == attempt.id))))
-            found[(attempt.phone, attempt.attempt_number)] = (str(attempt.state), attempt.end_reason, answers, rules)
-        return found
-
-
-def placed(day: list[CallScript]) -> list[CallScript]:
-    """The scripts a day actually plays: calls until a person picks up (retries up to the cap)."""
-    answered = next((i for i, script in enumerate(day) if script.line == CallState.ANSWERED), len(day) - 1)
-    return day[:answered + 1]
-
-
 def covering_scripts(persons: list[Person], flows: dict[str, Flow], day: dt.date,
                      settings: Settings) -> dict[str, list[CallScript]]:
     """The residents' scripts for today from the first seed whose calls show every line outcome, a flow
@@ -99,13 +72,6 @@ def covering_scripts(persons: list[Person], flows: dict[str, Flow], day: dt.date
                 and ends & {"gave_up", "caller_hangup"} and any(script.escalations for script in calls)):
             return scripts
     raise AssertionError("no seed under 200 covers every line outcome today")
-
-
-def scripted(script: CallScript) -> tuple[Any, ...]:
-    """What the script says the call's attempt must be."""
-    if script.line == CallState.ANSWERED:
-        return ("completed", script.end_reason, script.answers, script.escalations)
-    return (str(script.line), "", (), ())
 
 
 def report(engine: Engine, day: dt.date, timezone: str) -> dict[str, object]:
@@ -136,7 +102,7 @@ def test_a_campaign_through_asterisk_is_recorded_as_the_scripts_say_and_reports_
     with AsteriskWorld(ROOT, migrated, flows, handlers, scripts, ring_timeout=4, amd=True) as backend:
         run_live_day(migrated, backend, day, policy, limits, deadline=400)
 
-    through_asterisk, simulated = calls(migrated), calls(sim_engine)
+    through_asterisk, simulated = recorded_calls(migrated), recorded_calls(sim_engine)
     wrong = {key: (got, scripted(scripts[key[0]][key[1] - 1])) for key, got in through_asterisk.items()
              if got != scripted(scripts[key[0]][key[1] - 1])}
     assert wrong == {}
